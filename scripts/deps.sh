@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages Streamkit needs to build, run and test,
+# when they are missing. Safe to run again: it only installs what is absent.
+set -euo pipefail
+
+PACKAGES=(
+    # build
+    pkg-config meson ninja-build
+    libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev
+    # run: the elements our pipelines reuse (jpegenc, x264enc, rtpbin, netsim, mpegtsmux, ...)
+    gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+    gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
+    # test peers
+    ffmpeg
+)
+if [[ "${STREAMKIT_WITH_BROWSER:-0}" == 1 ]]; then
+    PACKAGES+=(chromium)
+fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$p")
+    fi
+done
+
+if ((${#missing[@]} == 0)); then
+    echo "streamkit: all ${#PACKAGES[@]} system packages present"
+    exit 0
+fi
+
+echo "streamkit: installing missing system packages: ${missing[*]}"
+SUDO=""
+if [[ $(id -u) != 0 ]]; then
+    SUDO="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "streamkit: system packages installed"

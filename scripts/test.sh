@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what is missing, checks formatting and lints,
+# builds the plugin through meson, and runs every unit and pipeline test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+STREAMKIT_WITH_BROWSER=1 scripts/deps.sh
+
+echo "streamkit: cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "streamkit: cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets --quiet -- -D warnings
+
+echo "streamkit: meson build (plugin built through cargo)"
+if [[ ! -d _build ]]; then
+    meson setup _build --buildtype=debug >/dev/null
+fi
+meson compile -C _build >/dev/null
+
+echo "streamkit: cargo test"
+# Warnings from GLib/GStreamer are bugs in tests: make them fatal.
+export G_DEBUG=fatal_warnings
+export CARGO_TERM_COLOR=never
+cargo test --all-targets -- --test-threads=2
