@@ -10,6 +10,7 @@
 use gst::glib;
 
 pub mod delta;
+pub mod stampcode;
 
 mod deltadec;
 mod deltaenc;
