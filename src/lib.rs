@@ -10,14 +10,19 @@
 use gst::glib;
 
 pub mod delta;
+pub mod framestamp;
+pub mod frametally;
 pub mod stampcode;
 
 mod deltadec;
 mod deltaenc;
+mod framemeter;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     deltaenc::register(plugin)?;
     deltadec::register(plugin)?;
+    framestamp::register(plugin)?;
+    framemeter::register(plugin)?;
     Ok(())
 }
 
