@@ -44,7 +44,7 @@ fn opt(v: Option<f64>, digits: usize) -> String {
     v.map_or("-".into(), |v| format!("{v:.digits$}"))
 }
 
-const COLUMNS: [&str; 13] = [
+const COLUMNS: [&str; 14] = [
     "strategy",
     "kbit/s",
     "lat p50",
@@ -56,11 +56,12 @@ const COLUMNS: [&str; 13] = [
     "frozen",
     "unread",
     "PSNR dB",
+    "PSNR end",
     "SSIM",
     "CPU tx/rx ms/f",
 ];
 
-fn row(r: &StrategyResult) -> [String; 13] {
+fn row(r: &StrategyResult) -> [String; 14] {
     let lost_pct = if r.frames_sent > 0 {
         100.0 * r.frames_lost as f64 / r.frames_sent as f64
     } else {
@@ -78,6 +79,7 @@ fn row(r: &StrategyResult) -> [String; 13] {
         r.frames_frozen.to_string(),
         r.frames_unreadable.to_string(),
         opt(r.psnr_mean, 1),
+        opt(r.psnr_last_second, 1),
         opt(r.ssim_mean, 3),
         format!(
             "{:.2}/{:.2}",
@@ -88,7 +90,7 @@ fn row(r: &StrategyResult) -> [String; 13] {
 
 /// A plain-text table, one line per strategy (latency in ms).
 pub fn table(c: &Comparison) -> String {
-    let rows: Vec<[String; 13]> = c.results.iter().map(row).collect();
+    let rows: Vec<[String; 14]> = c.results.iter().map(row).collect();
     let mut widths: Vec<usize> = COLUMNS.iter().map(|h| h.len()).collect();
     for r in &rows {
         for (w, cell) in widths.iter_mut().zip(r) {
@@ -279,7 +281,8 @@ pub fn html(c: &Comparison) -> String {
          <table><tr>{header}</tr>\n{rows}</table>\n<ul>{labels}</ul>\n\
          <p>Latency is glass to glass (framestamp to framemeter, same host clock), in ms. \
          Lost = frames stamped but never shown. Frozen = a picture shown again. \
-         PSNR/SSIM: luma at half resolution against the original with the same frame number. \
+         PSNR/SSIM: luma at half resolution against the original with the same frame number; \
+         PSNR end: frames captured in the last second (after any loss window). \
          CPU: milliseconds of CPU per frame in the sender's and receiver's threads.</p>\n\
          <h2>Latency</h2>{lat}\n<h2>Bitrate</h2>{bit}\n<h2>Quality</h2>{q}\n</body></html>\n",
         command = escape(&c.command),

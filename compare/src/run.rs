@@ -693,9 +693,11 @@ pub fn run_strategy(
             / 1e6
             / stat_u64(&stats, "frames-received").max(1) as f64,
         frames: records,
+        // whole seconds only: the last one is cut short by the end of the run
         bitrate_series: counted
             .per_second
             .iter()
+            .take(cfg.duration.as_secs() as usize)
             .map(|&b| b as f64 * 8.0 / 1000.0)
             .collect(),
     };
