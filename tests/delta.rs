@@ -252,7 +252,7 @@ fn decoder_started_mid_stream_converges_within_intra_refresh_period() {
     let period = 10;
     let caps = raw_caps("BGRx", 320, 192);
     let info = gst_video::VideoInfo::from_caps(&caps).unwrap();
-    let mut enc = Harness::new(&format!("deltaenc") as &str);
+    let mut enc = Harness::new("deltaenc");
     enc.element()
         .unwrap()
         .set_property("intra-refresh", period as u32);
