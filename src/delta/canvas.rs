@@ -166,6 +166,38 @@ impl ReferenceCanvas {
         })
     }
 
+    /// Marks in `dirty` (one flag per tile, raster order) every tile of
+    /// `frame` that differs from this canvas. Whole rows are compared first,
+    /// so an unchanged picture costs one long comparison per row; only rows
+    /// that differ are examined tile by tile.
+    pub fn mark_dirty_tiles(&self, frame: &FrameView, dirty: &mut [bool]) {
+        let g = self.geometry;
+        let bpp = g.format.bytes_per_pixel();
+        for p in 0..self.planes.len() {
+            let (pw, ph) = g.plane_size(p);
+            let (sx, sy) = g.format.subsampling(p);
+            let tile_w = (g.tile_size as usize >> sx) * bpp;
+            let row_bytes = pw * bpp;
+            for y in 0..ph {
+                if self.row(p, y, 0, row_bytes) == frame.row(p, y, 0, row_bytes) {
+                    continue;
+                }
+                let ty = (y << sy) / g.tile_size as usize;
+                let base = ty * g.tiles_x as usize;
+                for tx in 0..g.tiles_x as usize {
+                    if dirty[base + tx] {
+                        continue;
+                    }
+                    let x0 = tx * tile_w;
+                    let len = tile_w.min(row_bytes - x0);
+                    if self.row(p, y, x0, len) != frame.row(p, y, x0, len) {
+                        dirty[base + tx] = true;
+                    }
+                }
+            }
+        }
+    }
+
     /// The largest mean absolute difference of any 8x8 block of samples of
     /// `tile` between `frame` and this canvas, over colour samples only
     /// (padding bytes are ignored). Small for noise, large for any real
@@ -236,6 +268,37 @@ impl ReferenceCanvas {
                 .zip(&self.strides)
                 .map(|(d, s)| (d.as_slice(), *s))
                 .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::delta::PixelFormat;
+
+    #[test]
+    fn dirty_tiles_match_tile_by_tile_comparison() {
+        for format in [PixelFormat::I420, PixelFormat::Bgrx] {
+            let g = Geometry::new(format, 100, 70, 32).unwrap();
+            let canvas = ReferenceCanvas::new(g);
+            for changed_at in [(0usize, 0usize), (99, 69), (33, 40), (64, 31)] {
+                let mut other = canvas.clone();
+                // change one pixel of plane 0 (and of a chroma plane for I420)
+                let bpp = format.bytes_per_pixel();
+                other.row_mut(0, changed_at.1, changed_at.0 * bpp, 1)[0] ^= 0x40;
+                if format == PixelFormat::I420 {
+                    other.row_mut(2, changed_at.1 / 2, changed_at.0 / 2, 1)[0] ^= 0x40;
+                }
+                let view = other.view();
+                let mut dirty = vec![false; g.tile_count() as usize];
+                canvas.mark_dirty_tiles(&view, &mut dirty);
+                let expected: Vec<bool> = (0..g.tile_count())
+                    .map(|t| !canvas.tile_equals(&view, t))
+                    .collect();
+                assert_eq!(dirty, expected, "{format:?} {changed_at:?}");
+                assert_eq!(dirty.iter().filter(|d| **d).count(), 1);
+            }
         }
     }
 }
