@@ -352,6 +352,12 @@ fn main() {
             encoder: "x264enc speed-preset=ultrafast tune=zerolatency",
             decoder: "avdec_h264",
         },
+        Candidate {
+            name: "videoconvert ! x264enc ultrafast/zerolatency (BGRx)",
+            input: "BGRx",
+            encoder: "videoconvert ! x264enc speed-preset=ultrafast tune=zerolatency",
+            decoder: "avdec_h264",
+        },
     ];
     println!(
         "# delta-bench: {WIDTH}x{HEIGHT}, {frames} frames per scene, {rounds} rounds, medians"
@@ -414,7 +420,11 @@ fn main() {
         }
         let x264 = fps_of[4];
         println!(
-            "\nspeed vs x264enc (wall fps ratio): {}",
+            "\ndeltaenc lossless (BGRx) vs videoconvert ! x264enc (BGRx): {:.1}x (wall fps)",
+            fps_of[0] / fps_of[5]
+        );
+        println!(
+            "speed vs x264enc on I420 (wall fps ratio): {}",
             candidates[..3]
                 .iter()
                 .zip(&fps_of)
