@@ -51,7 +51,7 @@ fn main() {
                 .expect("readable");
             let colour = |i: usize| format != "BGRx" || i % 4 != 3;
             let mut same = true;
-            for (i, (x, y)) in a
+            for (_, (x, y)) in a
                 .iter()
                 .zip(b.iter())
                 .enumerate()
