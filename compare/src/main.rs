@@ -80,6 +80,13 @@ struct Args {
     /// Intra-refresh period of the changes-only codec, frames.
     #[arg(long, default_value_t = 30)]
     delta_refresh: u32,
+    /// deltaenc tile coding: lossless or lossy (default: lossless for the
+    /// screen scene, lossy for other content).
+    #[arg(long, value_parser = ["lossless", "lossy"])]
+    delta_mode: Option<String>,
+    /// deltaenc quality of lossy tiles (1..100).
+    #[arg(long, default_value_t = 75)]
+    delta_quality: u32,
     /// Write the HTML report here.
     #[arg(long, default_value = "streamkit-report.html")]
     report: PathBuf,
@@ -154,7 +161,10 @@ fn compare(args: &Args) -> Result<(), String> {
     }
     if args.list {
         for s in &chosen {
-            println!("{:12} {}", s.id, s.label);
+            match (s.stand_in)(&available) {
+                Some(note) => println!("{:12} {} ({note})", s.id, s.label),
+                None => println!("{:12} {}", s.id, s.label),
+            }
         }
         for (id, why) in &skipped {
             println!("{id:12} skipped: {why}");
@@ -183,6 +193,15 @@ fn compare(args: &Args) -> Result<(), String> {
             h264_kbps: args.h264_kbps,
             segment_frames: args.segment_frames,
             delta_refresh: args.delta_refresh,
+            delta_mode: args.delta_mode.clone().unwrap_or_else(|| {
+                if scene == Scene::Screen {
+                    "lossless"
+                } else {
+                    "lossy"
+                }
+                .to_string()
+            }),
+            delta_quality: args.delta_quality,
         },
         available,
         seed: 0x5eed,

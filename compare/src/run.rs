@@ -262,7 +262,7 @@ pub fn run_strategy(
         Transport::Udp => {
             let port = free_udp_port()?;
             let caps = strategy
-                .rtp_caps()
+                .rtp_caps(&cfg.available)
                 .ok_or_else(|| format!("{}: no RTP caps for the depayloader", strategy.id))?;
             let delay = if net.delay_ms > 0 || net.jitter_ms > 0 {
                 format!(

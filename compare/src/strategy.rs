@@ -24,6 +24,19 @@ pub struct CodecOptions {
     pub segment_frames: u32,
     /// Intra-refresh period of the changes-only codec, in frames.
     pub delta_refresh: u32,
+    /// deltaenc tile coding: `lossless` or `lossy`.
+    pub delta_mode: String,
+    /// deltaenc quality for lossy tiles.
+    pub delta_quality: u32,
+}
+
+impl CodecOptions {
+    fn deltaenc(&self) -> String {
+        format!(
+            "deltaenc mode={} quality={}",
+            self.delta_mode, self.delta_quality
+        )
+    }
 }
 
 /// One way of streaming.
@@ -41,7 +54,9 @@ pub struct Strategy {
     /// Receiver chain from the network source to raw video.
     pub receiver: fn(&CodecOptions, &Available) -> String,
     /// For RTP: the depayloader whose sink template gives the udpsrc caps.
-    pub depayloader: Option<&'static str>,
+    pub depayloader: fn(&Available) -> Option<&'static str>,
+    /// What this run uses instead of a missing element, if anything.
+    pub stand_in: fn(&Available) -> Option<&'static str>,
     /// Losing any one packet of a frame loses the whole frame.
     pub frame_needs_all_packets: bool,
 }
@@ -51,6 +66,9 @@ pub struct Strategy {
 pub struct Available {
     /// `segmentpackager` is built (else segments fall back to a plain TS stream).
     pub segmentpackager: bool,
+    /// `rtpdeltapay` and `rtpdeltadepay` are built (else deltaenc's output
+    /// travels in GStreamer's generic RTP payload).
+    pub rtpdelta: bool,
 }
 
 impl Available {
@@ -58,6 +76,8 @@ impl Available {
     pub fn probe() -> Self {
         Self {
             segmentpackager: gst::ElementFactory::find("segmentpackager").is_some(),
+            rtpdelta: gst::ElementFactory::find("rtpdeltapay").is_some()
+                && gst::ElementFactory::find("rtpdeltadepay").is_some(),
         }
     }
 }
@@ -72,17 +92,19 @@ pub fn all() -> Vec<Strategy> {
             needs: &["jpegenc", "rtpjpegpay", "rtpjpegdepay", "jpegdec"],
             sender: |o, _| format!("jpegenc quality={} ! rtpjpegpay", o.jpeg_quality),
             receiver: |_, _| "rtpjpegdepay ! jpegdec".into(),
-            depayloader: Some("rtpjpegdepay"),
+            depayloader: |_| Some("rtpjpegdepay"),
+            stand_in: |_| None,
             frame_needs_all_packets: true,
         },
         Strategy {
             id: "delta-intra",
             label: "full frame: deltaenc every frame a keyframe, RTP/UDP",
             transport: Transport::Udp,
-            needs: &["deltaenc", "rtpdeltapay", "rtpdeltadepay", "deltadec"],
-            sender: |_, _| "deltaenc key-int-max=1 ! rtpdeltapay".into(),
-            receiver: |_, _| "rtpdeltadepay ! deltadec".into(),
-            depayloader: Some("rtpdeltadepay"),
+            needs: &["deltaenc", "deltadec", "rtpgstpay", "rtpgstdepay"],
+            sender: |o, a| format!("{} key-int-max=1 ! {}", o.deltaenc(), delta_pay(a)),
+            receiver: |_, a| format!("{} ! deltadec", delta_depay(a)),
+            depayloader: |a| Some(delta_depayloader(a)),
+            stand_in: delta_stand_in,
             frame_needs_all_packets: false,
         },
         Strategy {
@@ -108,20 +130,60 @@ pub fn all() -> Vec<Strategy> {
                 }
             },
             receiver: |_, _| "tsdemux ! h264parse ! avdec_h264".into(),
-            depayloader: None,
+            depayloader: |_| None,
+            stand_in: |a| {
+                (!a.segmentpackager)
+                    .then_some("segmentpackager not built: a plain TS stream, no segment wait")
+            },
             frame_needs_all_packets: false,
         },
         Strategy {
             id: "delta",
             label: "changes only: deltaenc with intra-refresh, RTP/UDP",
             transport: Transport::Udp,
-            needs: &["deltaenc", "rtpdeltapay", "rtpdeltadepay", "deltadec"],
-            sender: |o, _| format!("deltaenc intra-refresh={} ! rtpdeltapay", o.delta_refresh),
-            receiver: |_, _| "rtpdeltadepay ! deltadec".into(),
-            depayloader: Some("rtpdeltadepay"),
+            needs: &["deltaenc", "deltadec", "rtpgstpay", "rtpgstdepay"],
+            sender: |o, a| {
+                format!(
+                    "{} intra-refresh={} ! {}",
+                    o.deltaenc(),
+                    o.delta_refresh,
+                    delta_pay(a)
+                )
+            },
+            receiver: |_, a| format!("{} ! deltadec", delta_depay(a)),
+            depayloader: |a| Some(delta_depayloader(a)),
+            stand_in: delta_stand_in,
             frame_needs_all_packets: false,
         },
     ]
+}
+
+fn delta_pay(a: &Available) -> &'static str {
+    if a.rtpdelta {
+        "rtpdeltapay"
+    } else {
+        // caps in band every second, so a receiver that lost the first
+        // packet still learns them
+        "rtpgstpay config-interval=1"
+    }
+}
+
+fn delta_depay(a: &Available) -> &'static str {
+    if a.rtpdelta {
+        "rtpdeltadepay"
+    } else {
+        "rtpgstdepay"
+    }
+}
+
+fn delta_depayloader(a: &Available) -> &'static str {
+    delta_depay(a)
+}
+
+fn delta_stand_in(a: &Available) -> Option<&'static str> {
+    (!a.rtpdelta).then_some(
+        "rtpdeltapay not built: generic rtpgstpay, where a lost packet loses the frame's whole update",
+    )
 }
 
 impl Strategy {
@@ -136,8 +198,8 @@ impl Strategy {
 
     /// Caps for udpsrc: the depayloader's sink template, fixated (media,
     /// clock-rate and encoding name as the depayloader expects them).
-    pub fn rtp_caps(&self) -> Option<gst::Caps> {
-        let factory = gst::ElementFactory::find(self.depayloader?)?;
+    pub fn rtp_caps(&self, available: &Available) -> Option<gst::Caps> {
+        let factory = gst::ElementFactory::find((self.depayloader)(available)?)?;
         let template = factory
             .static_pad_templates()
             .into_iter()
