@@ -19,8 +19,7 @@ use std::time::{Duration, Instant};
 
 use gst::prelude::*;
 use gst_video::prelude::*;
-use gststreamkit::framestamp::{host_clock_time, read_frame_stamp};
-use gststreamkit::stampcode::StampLayout;
+use gststreamkit::framestamp::{default_layout, host_clock_time, read_frame_stamp};
 use serde::Serialize;
 
 use crate::cpu::ThreadTimes;
@@ -180,7 +179,7 @@ fn free_tcp_port() -> Result<u16, String> {
 
 fn half_luma(buffer: &gst::BufferRef, info: &gst_video::VideoInfo) -> Option<(Luma, Option<u32>)> {
     let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, info).ok()?;
-    let stamp = read_frame_stamp(&frame, &StampLayout::new(16, 16, 16).ok()?)
+    let stamp = read_frame_stamp(&frame, &default_layout())
         .ok()
         .map(|s| s.frame);
     let plane = frame.plane_data(0).ok()?;
@@ -258,7 +257,7 @@ pub fn run_strategy(
     progress: &dyn Fn(f64),
 ) -> Result<StrategyResult, String> {
     let net = &cfg.net;
-    let (net_src, net_sink, port) = match strategy.transport {
+    let (net_src, net_sink) = match strategy.transport {
         Transport::Udp => {
             let port = free_udp_port()?;
             let caps = strategy
@@ -283,7 +282,6 @@ pub fn run_strategy(
                     net.loss,
                     net.kbps.map_or(-1, |k| k as i64)
                 ),
-                port,
             )
         }
         Transport::Tcp => {
@@ -310,7 +308,6 @@ pub fn run_strategy(
                     "queue name=txtcp max-size-time=0 max-size-bytes=0 max-size-buffers=0 \
                      ! {delay}tcpserversink name=txout host=127.0.0.1 port={port} sync=false async=false"
                 ),
-                port,
             )
         }
     };
@@ -497,12 +494,7 @@ pub fn run_strategy(
                     else {
                         return Ok(gst::FlowSuccess::Ok);
                     };
-                    let layout = StampLayout {
-                        x: 16,
-                        y: 16,
-                        block: 16,
-                    };
-                    if let Ok(stamp) = read_frame_stamp(&frame, &layout) {
+                    if let Ok(stamp) = read_frame_stamp(&frame, &default_layout()) {
                         let luma = half_luma(buffer, &info).map(|(l, _)| l);
                         if let Some(tx) = tx.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
                             let _ = tx.send(Arrival {
@@ -580,7 +572,6 @@ pub fn run_strategy(
         .set_state(gst::State::Playing)
         .map_err(|e| stop_all(format!("cannot start {}: {e}", strategy.id)))?;
     let started = Instant::now();
-    let _ = port;
 
     let mut loss_stopped = false;
     let mut sender_eos = false;

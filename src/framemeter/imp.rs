@@ -39,7 +39,10 @@ use gst_base::subclass::prelude::*;
 use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 
-use crate::framestamp::{host_clock_time, read_frame_stamp};
+use crate::framestamp::{
+    host_clock_time, read_frame_stamp, DEFAULT_BLOCK_SIZE, DEFAULT_X, DEFAULT_Y, MAX_BLOCK_SIZE,
+    MAX_POSITION, MIN_BLOCK_SIZE,
+};
 use crate::frametally::{FrameTally, FrameVerdict, LatencySummary, TallySummary};
 use crate::stampcode::StampLayout;
 
@@ -51,12 +54,6 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     )
 });
 
-const DEFAULT_X: u32 = 16;
-const DEFAULT_Y: u32 = 16;
-const DEFAULT_BLOCK_SIZE: u32 = 16;
-const MIN_BLOCK_SIZE: u32 = 4;
-const MAX_BLOCK_SIZE: u32 = 256;
-const MAX_POSITION: u32 = 32768;
 const DEFAULT_INTERVAL: u64 = 1_000_000_000;
 const DEFAULT_POST_FRAMES: bool = false;
 

@@ -38,6 +38,9 @@ use gst_base::subclass::prelude::*;
 use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 
+use super::{
+    DEFAULT_BLOCK_SIZE, DEFAULT_X, DEFAULT_Y, MAX_BLOCK_SIZE, MAX_POSITION, MIN_BLOCK_SIZE,
+};
 use crate::stampcode::{Stamp, StampLayout};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -48,17 +51,6 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     )
 });
 
-/// Default left edge of the code, in pixels.
-pub const DEFAULT_X: u32 = 16;
-/// Default top edge of the code, in pixels.
-pub const DEFAULT_Y: u32 = 16;
-/// Default block side: one H.264 macroblock.
-pub const DEFAULT_BLOCK_SIZE: u32 = 16;
-/// Smallest block that still survives 4:2:0 and an 8x8 transform.
-pub const MIN_BLOCK_SIZE: u32 = 4;
-/// Largest block size.
-pub const MAX_BLOCK_SIZE: u32 = 256;
-const MAX_POSITION: u32 = 32768;
 const DEFAULT_TIME_SOURCE: TimeSource = TimeSource::Buffer;
 
 /// Which moment the stamped capture time records.
