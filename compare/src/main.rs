@@ -99,6 +99,9 @@ struct Args {
     /// List the strategies and whether they can run, then exit.
     #[arg(long)]
     list: bool,
+    /// Write one stamped frame of the content as PNG here, then exit.
+    #[arg(long)]
+    snapshot: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -170,6 +173,9 @@ fn compare(args: &Args) -> Result<(), String> {
             println!("{id:12} skipped: {why}");
         }
         return Ok(());
+    }
+    if let Some(path) = &args.snapshot {
+        return run::snapshot(&scene, args.width, args.height, args.fps, path);
     }
     if chosen.is_empty() {
         return Err("no strategy can run here".into());

@@ -323,6 +323,7 @@ pub fn run_strategy(
         chain = (strategy.receiver)(&cfg.codec, &cfg.available),
     );
     let sender = pipeline(&sender_launch)?;
+    cfg.scene.configure(&sender, cfg.height);
     let receiver = pipeline(&receiver_launch)?;
     let by_name = |p: &gst::Pipeline, n: &str| {
         p.by_name(n)
@@ -693,4 +694,42 @@ pub fn run_strategy(
             .collect(),
     };
     Ok(result)
+}
+
+/// Writes one stamped frame of `scene` as a PNG file.
+pub fn snapshot(
+    scene: &Scene,
+    width: u32,
+    height: u32,
+    fps: u32,
+    path: &std::path::Path,
+) -> Result<(), String> {
+    let p = pipeline(&format!(
+        "{} ! framestamp ! videoconvert ! pngenc snapshot=true ! filesink name=out",
+        scene.launch(width, height, fps)
+    ))?;
+    scene.configure(&p, height);
+    p.by_name("out")
+        .ok_or("no filesink")?
+        .set_property("location", path.display().to_string());
+    p.set_state(gst::State::Playing)
+        .map_err(|e| format!("cannot start the snapshot: {e}"))?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut result = Err("no frame within 10 s".to_string());
+    while Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+        match check_bus(&p, "snapshot") {
+            Ok(true) => {
+                result = Ok(());
+                break;
+            }
+            Ok(false) => {}
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
+        }
+    }
+    let _ = p.set_state(gst::State::Null);
+    result
 }

@@ -6,6 +6,8 @@
 
 use std::path::PathBuf;
 
+use gst::prelude::*;
+
 /// What to stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scene {
@@ -20,7 +22,46 @@ pub enum Scene {
     Capture,
 }
 
+/// The text on the screen scene's page: code-like lines of varying length.
+/// textoverlay parses Pango markup, so no `&`, `<` or `>` here.
+fn page_text(lines: usize) -> String {
+    const WORDS: [&str; 12] = [
+        "let",
+        "frame",
+        "=",
+        "tiles.iter()",
+        ".filter(|t|",
+        "t.changed())",
+        "encode(buf,",
+        "out);",
+        "// send",
+        "only",
+        "what",
+        "changed",
+    ];
+    (0..lines)
+        .map(|i| {
+            let indent = "    ".repeat(i % 4);
+            let n = 2 + (i * 7) % 5;
+            let words: Vec<&str> = (0..n)
+                .map(|k| WORDS[(i * 5 + k * 3) % WORDS.len()])
+                .collect();
+            format!("{indent}{}", words.join(" "))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 impl Scene {
+    /// Sets what a launch line cannot carry (the page text) on the built
+    /// pipeline.
+    pub fn configure(&self, pipeline: &gst::Pipeline, height: u32) {
+        if let Some(text) = pipeline.by_name("scenetext") {
+            // a line is about height / 45 pixels at the chosen font
+            text.set_property("text", page_text((height as usize / 24).max(4)));
+        }
+    }
+
     /// Name used in reports.
     pub fn name(&self) -> String {
         match self {
@@ -49,18 +90,26 @@ impl Scene {
         match self {
             Scene::Screen => {
                 let (bw, bh) = ((width / 5).max(16) & !1, (height / 5).max(16) & !1);
+                // A page of text on white (set in `configure`), a small video
+                // playing in a window above it, and a ticking clock.
                 format!(
-                    "compositor name=scenemix background=black \
+                    "compositor name=scenemix background=white \
                        sink_1::xpos={x} sink_1::ypos={y} \
                      ! {caps} ! {clock} ! queue name=scenequeue max-size-buffers=2 \
-                     videotestsrc name=scenebg is-live=true pattern=smpte \
-                       ! {caps} ! scenemix.sink_0 \
+                     videotestsrc name=scenebg is-live=true pattern=white ! {caps} \
+                       ! textoverlay name=scenetext halignment=left valignment=top \
+                         line-alignment=left xpad={xpad} ypad=24 auto-resize=false \
+                         font-desc=\"Monospace {pt}\" color=0xff202020 \
+                         shaded-background=false draw-shadow=false draw-outline=false \
+                       ! scenemix.sink_0 \
                      videotestsrc name=sceneball is-live=true pattern=ball \
                        ! video/x-raw,format=I420,width={bw},height={bh},framerate={fps}/1 \
                        ! scenemix.sink_1 \
                      scenequeue.",
-                    x = width / 2,
-                    y = height / 2,
+                    x = width * 2 / 3,
+                    y = height / 3,
+                    xpad = width / 4,
+                    pt = (height / 60).max(4),
                 )
             }
             Scene::Camera => format!(
