@@ -87,6 +87,9 @@ struct Args {
     /// deltaenc quality of lossy tiles (1..100).
     #[arg(long, default_value_t = 75)]
     delta_quality: u32,
+    /// deltaenc change threshold: raise it for noisy (camera) content.
+    #[arg(long, default_value_t = 0)]
+    delta_threshold: u32,
     /// Write the HTML report here.
     #[arg(long, default_value = "streamkit-report.html")]
     report: PathBuf,
@@ -208,6 +211,7 @@ fn compare(args: &Args) -> Result<(), String> {
                 .to_string()
             }),
             delta_quality: args.delta_quality,
+            delta_threshold: args.delta_threshold,
         },
         available,
         seed: 0x5eed,

@@ -28,13 +28,15 @@ pub struct CodecOptions {
     pub delta_mode: String,
     /// deltaenc quality for lossy tiles.
     pub delta_quality: u32,
+    /// deltaenc change threshold (0: any change is sent).
+    pub delta_threshold: u32,
 }
 
 impl CodecOptions {
     fn deltaenc(&self) -> String {
         format!(
-            "deltaenc mode={} quality={}",
-            self.delta_mode, self.delta_quality
+            "deltaenc mode={} quality={} threshold={}",
+            self.delta_mode, self.delta_quality, self.delta_threshold
         )
     }
 }
