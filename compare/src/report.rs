@@ -24,6 +24,8 @@ pub struct Comparison {
     pub fps: u32,
     /// Seconds each strategy sent.
     pub duration_s: f64,
+    /// All strategies ran at the same time (else one after another).
+    pub parallel: bool,
     /// Packet loss probability on UDP paths (modelled as retransmission stalls on TCP).
     pub loss: f64,
     /// Seconds after which loss stopped.
@@ -276,7 +278,7 @@ pub fn html(c: &Comparison) -> String {
          td:first-child{{text-align:left}}code{{background:#eee}}</style></head><body>\n\
          <h1>Streamkit: strategies side by side</h1>\n\
          <p><code>{command}</code></p>\n\
-         <p>Content: {scene}, {w}x{h} at {fps} fps, {dur:.0} s per strategy. Network: loss {loss:.1}%{until}, \
+         <p>Content: {scene}, {w}x{h} at {fps} fps, {dur:.0} s per strategy, {order}. Network: loss {loss:.1}%{until}, \
          delay {delay} ms &plusmn; {jitter} ms, bandwidth {bw}.</p>\n\
          <table><tr>{header}</tr>\n{rows}</table>\n<ul>{labels}</ul>\n\
          <p>Latency is glass to glass (framestamp to framemeter, same host clock), in ms. \
@@ -291,6 +293,11 @@ pub fn html(c: &Comparison) -> String {
         h = c.height,
         fps = c.fps,
         dur = c.duration_s,
+        order = if c.parallel {
+            "all at the same time"
+        } else {
+            "one after another"
+        },
         loss = c.loss * 100.0,
         until = c
             .loss_until_s

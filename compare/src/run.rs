@@ -251,12 +251,18 @@ fn mean(v: impl Iterator<Item = f64>) -> Option<f64> {
 }
 
 /// Runs `strategy` with `cfg`; `progress` gets the fraction done (0..1).
+/// `index` tells runs apart when several run at once: it is part of every
+/// element name, hence of every streaming thread's name, which is how CPU
+/// time is billed.
 pub fn run_strategy(
     strategy: &Strategy,
     cfg: &RunConfig,
+    index: usize,
     progress: &dyn Fn(f64),
 ) -> Result<StrategyResult, String> {
     let net = &cfg.net;
+    // thread names keep 15 characters: "tx3_enc:src" fits
+    let (tx, rx) = (format!("tx{index}_"), format!("rx{index}_"));
     let (net_src, net_sink) = match strategy.transport {
         Transport::Udp => {
             let port = free_udp_port()?;
@@ -274,11 +280,12 @@ pub fn run_strategy(
             };
             (
                 format!(
-                    "udpsrc name=rxsrc address=127.0.0.1 port={port} buffer-size=8388608 caps=\"{caps}\" ! queue name=rxq max-size-buffers=0 max-size-bytes=0 max-size-time=0"
+                    "udpsrc name={rx}src address=127.0.0.1 port={port} buffer-size=8388608 caps=\"{caps}\" \
+                     ! queue name={rx}q max-size-buffers=0 max-size-bytes=0 max-size-time=0"
                 ),
                 format!(
-                    "netsim name=txnet drop-probability={} {delay} max-kbps={} \
-                     ! udpsink name=txout host=127.0.0.1 port={port} sync=false async=false",
+                    "netsim name={tx}net drop-probability={} {delay} max-kbps={} \
+                     ! udpsink name={tx}out host=127.0.0.1 port={port} sync=false async=false",
                     net.loss,
                     net.kbps.map_or(-1, |k| k as i64)
                 ),
@@ -288,7 +295,7 @@ pub fn run_strategy(
             let port = free_tcp_port()?;
             let delay = if net.delay_ms > 0 || net.jitter_ms > 0 || net.kbps.is_some() {
                 format!(
-                    "netsim name=txnet drop-probability=0 delay-probability={} min-delay={} \
+                    "netsim name={tx}net drop-probability=0 delay-probability={} min-delay={} \
                      max-delay={} allow-reordering=false max-kbps={} ! ",
                     if net.delay_ms > 0 || net.jitter_ms > 0 {
                         1.0
@@ -303,23 +310,23 @@ pub fn run_strategy(
                 String::new()
             };
             (
-                format!("tcpclientsrc name=rxsrc host=127.0.0.1 port={port}"),
+                format!("tcpclientsrc name={rx}src host=127.0.0.1 port={port}"),
                 format!(
-                    "queue name=txtcp max-size-time=0 max-size-bytes=0 max-size-buffers=0 \
-                     ! {delay}tcpserversink name=txout host=127.0.0.1 port={port} sync=false async=false"
+                    "queue name={tx}tcp max-size-time=0 max-size-bytes=0 max-size-buffers=0 \
+                     ! {delay}tcpserversink name={tx}out host=127.0.0.1 port={port} sync=false async=false"
                 ),
             )
         }
     };
     let sender_launch = format!(
-        "{scene} ! framestamp name=stamp ! queue name=txenc max-size-buffers=30 max-size-time=0 \
+        "{scene} ! framestamp name={tx}stamp ! queue name={tx}enc max-size-buffers=30 max-size-time=0 \
          max-size-bytes=0 ! {chain} ! {net_sink}",
         scene = cfg.scene.launch(cfg.width, cfg.height, cfg.fps),
         chain = (strategy.sender)(&cfg.codec, &cfg.available),
     );
     let receiver_launch = format!(
-        "{net_src} ! {chain} ! videoconvert name=rxconv ! video/x-raw,format=I420 \
-         ! framemeter name=meter interval=0 ! appsink name=rxsink sync=false",
+        "{net_src} ! {chain} ! videoconvert name={rx}conv ! video/x-raw,format=I420 \
+         ! framemeter name={rx}meter interval=0 ! appsink name={rx}sink sync=false",
         chain = (strategy.receiver)(&cfg.codec, &cfg.available),
     );
     let sender = pipeline(&sender_launch)?;
@@ -336,7 +343,7 @@ pub fn run_strategy(
     let originals: Arc<Mutex<BTreeMap<u32, Arc<Luma>>>> = Arc::default();
     {
         let originals = originals.clone();
-        let pad = by_name(&sender, "stamp")?
+        let pad = by_name(&sender, &format!("{tx}stamp"))?
             .static_pad("src")
             .ok_or("framestamp has no src pad")?;
         pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
@@ -363,13 +370,13 @@ pub fn run_strategy(
         let counted = counted.clone();
         let start_ns = start_ns.clone();
         let count_at = match strategy.transport {
-            Transport::Udp => "txnet",
-            Transport::Tcp => "txout",
+            Transport::Udp => format!("{tx}net"),
+            Transport::Tcp => format!("{tx}out"),
         };
         // Counted on the src pad feeding it: a sink pad without a list
         // function sees a buffer list once as a list and again buffer by
         // buffer.
-        let pad = by_name(&sender, count_at)?
+        let pad = by_name(&sender, &count_at)?
             .static_pad("sink")
             .and_then(|p| p.peer())
             .ok_or("network element has no upstream peer")?;
@@ -403,7 +410,7 @@ pub fn run_strategy(
     let received_packets = Arc::new(AtomicU64::new(0));
     {
         let received_packets = received_packets.clone();
-        let pad = by_name(&receiver, "rxsrc")?
+        let pad = by_name(&receiver, &format!("{rx}src"))?
             .static_pad("src")
             .ok_or("network source has no src pad")?;
         pad.add_probe(
@@ -431,7 +438,7 @@ pub fn run_strategy(
         let loss = net.loss;
         let rng = Mutex::new(XorShift(cfg.seed | 1));
         let on = tcp_loss_on.clone();
-        let pad = by_name(&sender, "txtcp")?
+        let pad = by_name(&sender, &format!("{tx}tcp"))?
             .static_pad("src")
             .ok_or("queue has no src pad")?;
         pad.add_probe(
@@ -467,14 +474,14 @@ pub fn run_strategy(
     }
 
     // Receiver: hand each frame to the analysis thread.
-    let (tx, rx) = mpsc::channel::<Arrival>();
+    let (arrivals, arrived) = mpsc::channel::<Arrival>();
     // Taken out after the pipelines stop, which ends the analysis thread
     // whatever still holds the appsink.
-    let tx = Arc::new(Mutex::new(Some(tx)));
+    let arrivals = Arc::new(Mutex::new(Some(arrivals)));
     let last_arrival = Arc::new(AtomicU64::new(0));
     {
-        let tx = tx.clone();
-        let sink = by_name(&receiver, "rxsink")?
+        let arrivals = arrivals.clone();
+        let sink = by_name(&receiver, &format!("{rx}sink"))?
             .downcast::<gst_app::AppSink>()
             .map_err(|_| "rxsink is not an appsink")?;
         let last_arrival = last_arrival.clone();
@@ -497,8 +504,9 @@ pub fn run_strategy(
                     };
                     if let Ok(stamp) = read_frame_stamp(&frame, &default_layout()) {
                         let luma = half_luma(buffer, &info).map(|(l, _)| l);
-                        if let Some(tx) = tx.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
-                            let _ = tx.send(Arrival {
+                        if let Some(a) = arrivals.lock().unwrap_or_else(|e| e.into_inner()).as_ref()
+                        {
+                            let _ = a.send(Arrival {
                                 frame: stamp.frame,
                                 capture_ns: stamp.capture_time_ns,
                                 arrival_ns,
@@ -520,7 +528,7 @@ pub fn run_strategy(
                 let mut seen = HashSet::new();
                 let mut records = Vec::new();
                 let mut unmatched = 0u64;
-                for a in rx {
+                for a in arrived {
                     if !seen.insert(a.frame) {
                         continue;
                     }
@@ -583,7 +591,7 @@ pub fn run_strategy(
         let elapsed = started.elapsed().as_secs_f64();
         if let (Some(until), false) = (net.loss_until, loss_stopped) {
             if elapsed >= until {
-                if let Some(netsim) = sender.by_name("txnet") {
+                if let Some(netsim) = sender.by_name(&format!("{tx}net")) {
                     netsim.set_property("drop-probability", 0.0f32);
                 }
                 tcp_loss_on.store(false, Ordering::Relaxed);
@@ -603,7 +611,7 @@ pub fn run_strategy(
         }
     }
     // The sender's work is done: bill its threads now.
-    let cpu_sender = ThreadTimes::sample().since(&cpu_before, "tx");
+    let cpu_sender = ThreadTimes::sample().since(&cpu_before, &tx);
     if strategy.transport == Transport::Tcp {
         // Closing the connection is how the receiver learns the stream
         // ended: tsdemux only lets the last frame out at end of stream.
@@ -624,13 +632,13 @@ pub fn run_strategy(
         std::thread::sleep(Duration::from_millis(20));
     }
     progress(1.0);
-    let cpu_receiver = ThreadTimes::sample().since(&cpu_before, "rx");
+    let cpu_receiver = ThreadTimes::sample().since(&cpu_before, &rx);
 
-    let frames_sent = by_name(&sender, "stamp")?.property::<u64>("frames-stamped");
-    let stats = by_name(&receiver, "meter")?.property::<gst::Structure>("stats");
+    let frames_sent = by_name(&sender, &format!("{tx}stamp"))?.property::<u64>("frames-stamped");
+    let stats = by_name(&receiver, &format!("{rx}meter"))?.property::<gst::Structure>("stats");
     let _ = sender.set_state(gst::State::Null);
     let _ = receiver.set_state(gst::State::Null);
-    tx.lock().unwrap_or_else(|e| e.into_inner()).take();
+    arrivals.lock().unwrap_or_else(|e| e.into_inner()).take();
     let (records, unmatched) = analysis
         .join()
         .map_err(|_| "analysis thread panicked".to_string())?;
