@@ -205,6 +205,73 @@ impl XorShift {
     }
 }
 
+/// The network under a TCP connection, as the sender sees it: bandwidth
+/// (serialisation), one-way delay with jitter, and loss. TCP delivers in
+/// order and never loses data: a lost segment is sent again and everything
+/// behind it waits (head-of-line blocking), one round trip when enough
+/// segments follow it for fast retransmit (3 duplicate ACKs), else a
+/// tail-loss probe of two round trips (at least 10 ms, as Linux's TLP).
+struct TcpLink {
+    entered: std::collections::VecDeque<u64>,
+    link_free_at: u64,
+    last_delivery: u64,
+    delay_ns: u64,
+    jitter_ns: u64,
+    kbps: Option<u32>,
+    loss: f64,
+    rng: XorShift,
+}
+
+impl TcpLink {
+    fn new(net: &NetOptions, seed: u64) -> Self {
+        Self {
+            entered: Default::default(),
+            link_free_at: 0,
+            last_delivery: 0,
+            delay_ns: u64::from(net.delay_ms) * 1_000_000,
+            jitter_ns: u64::from(net.jitter_ms) * 1_000_000,
+            kbps: net.kbps,
+            loss: net.loss,
+            rng: XorShift(seed | 1),
+        }
+    }
+
+    /// When a write of `size` bytes leaving the queue at `now` arrives.
+    fn deliver(&mut self, size: u64, now: u64, lossy: bool) -> u64 {
+        let entered = self.entered.pop_front().unwrap_or(now);
+        let start = entered.max(self.link_free_at);
+        let sending = self
+            .kbps
+            .filter(|&k| k > 0)
+            .map_or(0, |k| size * 8 * 1_000_000 / u64::from(k));
+        self.link_free_at = start + sending;
+        let jitter = if self.jitter_ns > 0 {
+            (self.rng.next_f64() * 2.0 * self.jitter_ns as f64) as u64
+        } else {
+            0
+        };
+        let one_way = (self.delay_ns + jitter).saturating_sub(self.jitter_ns);
+        let rtt = 2 * self.delay_ns;
+        let mut stall = 0;
+        if lossy && self.loss > 0.0 {
+            let segments = size.div_ceil(TCP_MSS);
+            for i in 0..segments {
+                if self.rng.next_f64() < self.loss {
+                    stall += if i + 3 < segments {
+                        rtt.max(1_000_000)
+                    } else {
+                        (2 * rtt).max(TCP_MIN_TLP_MS * 1_000_000)
+                    };
+                }
+            }
+        }
+        // in order: never before the previous write
+        let at = (self.link_free_at + one_way).max(self.last_delivery) + stall;
+        self.last_delivery = at;
+        at
+    }
+}
+
 /// Segment size of the TCP loss model: the MSS of a 1500-byte MTU path.
 const TCP_MSS: u64 = 1448;
 /// Linux's minimum tail-loss-probe timeout.
@@ -293,27 +360,14 @@ pub fn run_strategy(
         }
         Transport::Tcp => {
             let port = free_tcp_port()?;
-            let delay = if net.delay_ms > 0 || net.jitter_ms > 0 || net.kbps.is_some() {
-                format!(
-                    "netsim name={tx}net drop-probability=0 delay-probability={} min-delay={} \
-                     max-delay={} allow-reordering=false max-kbps={} ! ",
-                    if net.delay_ms > 0 || net.jitter_ms > 0 {
-                        1.0
-                    } else {
-                        0.0
-                    },
-                    net.delay_ms.saturating_sub(net.jitter_ms),
-                    net.delay_ms + net.jitter_ms,
-                    net.kbps.map_or(-1, |k| k as i64)
-                )
-            } else {
-                String::new()
-            };
+            // No netsim here: it drops what exceeds the bandwidth and lets
+            // EOS overtake what it delays, neither of which TCP does. The
+            // link is modelled on the queue instead (see TcpLink).
             (
                 format!("tcpclientsrc name={rx}src host=127.0.0.1 port={port}"),
                 format!(
                     "queue name={tx}tcp max-size-time=0 max-size-bytes=0 max-size-buffers=0 \
-                     ! {delay}tcpserversink name={tx}out host=127.0.0.1 port={port} sync=false async=false"
+                     ! tcpserversink name={tx}out host=127.0.0.1 port={port} sync=false async=false"
                 ),
             )
         }
@@ -427,50 +481,50 @@ pub fn run_strategy(
         );
     }
 
-    // TCP never loses data: a lost segment is sent again and everything
-    // behind it waits (head-of-line blocking). Model that by holding the
-    // stream per lost segment: one round trip when enough segments follow
-    // it for fast retransmit (3 duplicate ACKs), else a tail-loss probe
-    // timeout of two round trips (at least 10 ms, as Linux's TLP).
     let tcp_loss_on = Arc::new(std::sync::atomic::AtomicBool::new(net.loss > 0.0));
-    if strategy.transport == Transport::Tcp && net.loss > 0.0 {
-        let rtt_ms = 2 * u64::from(net.delay_ms + net.jitter_ms);
-        let loss = net.loss;
-        let rng = Mutex::new(XorShift(cfg.seed | 1));
+    // The TCP link: a delay line on the queue before tcpserversink. The
+    // queue's input records when each buffer entered; its output thread
+    // holds each buffer until it would have been delivered, while the queue
+    // keeps filling, so delays overlap as on a real path.
+    if strategy.transport == Transport::Tcp {
+        let link = Arc::new(Mutex::new(TcpLink::new(net, cfg.seed)));
+        let queue = by_name(&sender, &format!("{tx}tcp"))?;
+        let entered = link.clone();
+        queue
+            .static_pad("sink")
+            .ok_or("queue has no sink pad")?
+            .add_probe(
+                gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
+                move |_, _| {
+                    let mut l = entered.lock().unwrap_or_else(|e| e.into_inner());
+                    l.entered.push_back(host_clock_time());
+                    gst::PadProbeReturn::Ok
+                },
+            );
         let on = tcp_loss_on.clone();
-        let pad = by_name(&sender, &format!("{tx}tcp"))?
+        queue
             .static_pad("src")
-            .ok_or("queue has no src pad")?;
-        pad.add_probe(
-            gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
-            move |_, info| {
-                if !on.load(Ordering::Relaxed) {
-                    return gst::PadProbeReturn::Ok;
-                }
-                let size = match &info.data {
-                    Some(gst::PadProbeData::Buffer(b)) => b.size() as u64,
-                    Some(gst::PadProbeData::BufferList(l)) => l.calculate_size() as u64,
-                    _ => 0,
-                };
-                let segments = size.div_ceil(TCP_MSS);
-                let mut stall_ms = 0;
-                let mut rng = rng.lock().unwrap_or_else(|e| e.into_inner());
-                for i in 0..segments {
-                    if rng.next_f64() < loss {
-                        stall_ms += if i + 3 < segments {
-                            rtt_ms.max(1)
-                        } else {
-                            (2 * rtt_ms).max(TCP_MIN_TLP_MS)
-                        };
+            .ok_or("queue has no src pad")?
+            .add_probe(
+                gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
+                move |_, info| {
+                    let size = match &info.data {
+                        Some(gst::PadProbeData::Buffer(b)) => b.size() as u64,
+                        Some(gst::PadProbeData::BufferList(l)) => l.calculate_size() as u64,
+                        _ => 0,
+                    };
+                    let deliver_at = link.lock().unwrap_or_else(|e| e.into_inner()).deliver(
+                        size,
+                        host_clock_time(),
+                        on.load(Ordering::Relaxed),
+                    );
+                    let wait = deliver_at.saturating_sub(host_clock_time());
+                    if wait > 0 {
+                        std::thread::sleep(Duration::from_nanos(wait));
                     }
-                }
-                drop(rng);
-                if stall_ms > 0 {
-                    std::thread::sleep(Duration::from_millis(stall_ms));
-                }
-                gst::PadProbeReturn::Ok
-            },
-        );
+                    gst::PadProbeReturn::Ok
+                },
+            );
     }
 
     // Receiver: hand each frame to the analysis thread.
@@ -565,21 +619,35 @@ pub fn run_strategy(
         let _ = receiver.set_state(gst::State::Null);
         why
     };
-    let (first, second) = match strategy.transport {
-        // UDP: listen before anything is sent; TCP: serve before connecting.
-        Transport::Udp => (&receiver, &sender),
-        Transport::Tcp => (&sender, &receiver),
+    let start = |p: &gst::Pipeline, state: gst::State| {
+        p.set_state(state)
+            .map(|_| ())
+            .map_err(|e| format!("cannot start {}: {e}", strategy.id))
     };
-    first
-        .set_state(gst::State::Playing)
-        .map_err(|e| stop_all(format!("cannot start {}: {e}", strategy.id)))?;
-    if strategy.transport == Transport::Tcp {
-        // tcpserversink listens once its pipeline is paused
-        let _ = first.state(gst::ClockTime::from_seconds(5));
+    match strategy.transport {
+        // UDP: listen before anything is sent.
+        Transport::Udp => {
+            start(&receiver, gst::State::Playing).map_err(stop_all)?;
+            start(&sender, gst::State::Playing).map_err(stop_all)?;
+        }
+        // TCP: tcpserversink drops what it gets before a client is
+        // connected, so listen (paused: live sources send nothing yet),
+        // connect, and only then start sending.
+        Transport::Tcp => {
+            start(&sender, gst::State::Paused).map_err(stop_all)?;
+            let _ = sender.state(gst::ClockTime::from_seconds(5));
+            start(&receiver, gst::State::Playing).map_err(stop_all)?;
+            let server = by_name(&sender, &format!("{tx}out"))?;
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while server.property::<u32>("num-handles") < 1 {
+                if Instant::now() > deadline {
+                    return Err(stop_all("the receiver did not connect within 5 s".into()));
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            start(&sender, gst::State::Playing).map_err(stop_all)?;
+        }
     }
-    second
-        .set_state(gst::State::Playing)
-        .map_err(|e| stop_all(format!("cannot start {}: {e}", strategy.id)))?;
     let started = Instant::now();
 
     let mut loss_stopped = false;
