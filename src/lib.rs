@@ -10,6 +10,7 @@
 use gst::glib;
 
 pub mod delta;
+pub mod rtpdelta;
 
 mod deltadec;
 mod deltaenc;
