@@ -125,7 +125,7 @@ impl Geometry {
         if width == 0 || height == 0 || width > MAX_DIMENSION || height > MAX_DIMENSION {
             return Err(GeometryError::BadDimensions { width, height });
         }
-        if !(MIN_TILE_SIZE..=MAX_TILE_SIZE).contains(&tile_size) || tile_size % 16 != 0 {
+        if !(MIN_TILE_SIZE..=MAX_TILE_SIZE).contains(&tile_size) || !tile_size.is_multiple_of(16) {
             return Err(GeometryError::BadTileSize(tile_size));
         }
         Ok(Geometry {

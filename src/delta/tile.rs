@@ -140,8 +140,8 @@ pub fn decode_fill(
             reason: "fill payload must hold one byte per channel",
         });
     }
-    for c in 0..samples.count {
-        samples.channels[c].fill(payload[c]);
+    for (channel, &value) in samples.channels.iter_mut().zip(payload) {
+        channel.fill(value);
     }
     Ok(())
 }
