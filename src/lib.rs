@@ -14,10 +14,14 @@ pub mod rtpdelta;
 
 mod deltadec;
 mod deltaenc;
+mod rtpdeltadepay;
+mod rtpdeltapay;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     deltaenc::register(plugin)?;
     deltadec::register(plugin)?;
+    rtpdeltapay::register(plugin)?;
+    rtpdeltadepay::register(plugin)?;
     Ok(())
 }
 
