@@ -146,6 +146,10 @@ impl RTPBasePayloadImpl for RtpDeltaPay {
             .field("height", geometry.height.to_string())
             .field("format", geometry.format.caps_name())
             .field("tile-size", geometry.tile_size.to_string())
+            // The depayloader asks for keyframes on loss: advertise that PLI
+            // is understood (SDP a=rtcp-fb:<pt> nack pli), which is what
+            // rtpbin needs on the receiving side to send one.
+            .field("rtcp-fb-nack-pli", true)
             .build();
         if let Ok(fps) = s.get::<gst::Fraction>("framerate") {
             if fps.numer() > 0 && fps.denom() > 0 {
