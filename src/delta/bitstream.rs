@@ -37,6 +37,8 @@ pub enum BitstreamError {
     UnknownFormat(u8),
     #[error("invalid geometry: {0}")]
     Geometry(#[from] GeometryError),
+    #[error("frame changes the picture to {width}x{height} without being a keyframe")]
+    GeometryChangeWithoutKeyframe { width: u32, height: u32 },
     #[error("tile {index} is outside the frame's {count} tiles")]
     TileOutOfRange { index: u32, count: u32 },
     #[error("unknown tile coding {0}")]
@@ -294,6 +296,26 @@ impl FrameWriter {
         self.out[start - 3..start].copy_from_slice(&(len as u32).to_be_bytes()[1..]);
         self.records += 1;
         Ok(())
+    }
+
+    /// Bytes written so far.
+    pub fn len(&self) -> usize {
+        self.out.len()
+    }
+
+    /// Whether nothing but the header has been written.
+    pub fn is_empty(&self) -> bool {
+        self.out.len() <= FRAME_HEADER_LEN
+    }
+
+    /// The record that starts at byte `offset`, if one was finished there.
+    pub fn record_since(&self, offset: usize) -> Option<(TileCoding, u8, &[u8])> {
+        if self.open_record.is_some() || offset + RECORD_HEADER_LEN > self.out.len() {
+            return None;
+        }
+        let r = &self.out[offset..];
+        let coding = TileCoding::from_code(r[3])?;
+        Some((coding, r[4], &r[RECORD_HEADER_LEN..]))
     }
 
     /// Records written so far.

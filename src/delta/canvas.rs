@@ -166,6 +166,63 @@ impl ReferenceCanvas {
         })
     }
 
+    /// Marks in `dirty` (one flag per tile, raster order) every tile of
+    /// `frame` that differs from this canvas. Whole rows are compared first,
+    /// so an unchanged picture costs one long comparison per row; only rows
+    /// that differ are examined tile by tile. Large frames are split between
+    /// two threads by tile rows (the comparison is bound by memory bandwidth,
+    /// which one core does not saturate).
+    pub fn mark_dirty_tiles(&self, frame: &FrameView, dirty: &mut [bool]) {
+        let g = self.geometry;
+        let tiles_x = g.tiles_x as usize;
+        let bytes: usize = self.planes.iter().map(Vec::len).sum();
+        if bytes < (1 << 20) || g.tiles_y < 2 {
+            self.mark_dirty_rows(frame, dirty, 0);
+            return;
+        }
+        let split = g.tiles_y as usize / 2;
+        let (top, bottom) = dirty.split_at_mut(split * tiles_x);
+        std::thread::scope(|s| {
+            s.spawn(|| self.mark_dirty_rows(frame, bottom, split));
+            self.mark_dirty_rows(frame, top, 0);
+        });
+    }
+
+    /// [`Self::mark_dirty_tiles`] for the tile rows `first_ty..` that
+    /// `dirty` covers.
+    fn mark_dirty_rows(&self, frame: &FrameView, dirty: &mut [bool], first_ty: usize) {
+        let g = self.geometry;
+        let bpp = g.format.bytes_per_pixel();
+        let tiles_x = g.tiles_x as usize;
+        let rows_of_tiles = dirty.len() / tiles_x;
+        let ts = g.tile_size as usize;
+        for p in 0..self.planes.len() {
+            let (pw, ph) = g.plane_size(p);
+            let (sx, sy) = g.format.subsampling(p);
+            let tile_w = (ts >> sx) * bpp;
+            let tile_h = ts >> sy;
+            let row_bytes = pw * bpp;
+            let y_start = first_ty * tile_h;
+            let y_end = ((first_ty + rows_of_tiles) * tile_h).min(ph);
+            for y in y_start..y_end {
+                if self.row(p, y, 0, row_bytes) == frame.row(p, y, 0, row_bytes) {
+                    continue;
+                }
+                let base = (y / tile_h - first_ty) * tiles_x;
+                for tx in 0..tiles_x {
+                    if dirty[base + tx] {
+                        continue;
+                    }
+                    let x0 = tx * tile_w;
+                    let len = tile_w.min(row_bytes - x0);
+                    if self.row(p, y, x0, len) != frame.row(p, y, x0, len) {
+                        dirty[base + tx] = true;
+                    }
+                }
+            }
+        }
+    }
+
     /// The largest mean absolute difference of any 8x8 block of samples of
     /// `tile` between `frame` and this canvas, over colour samples only
     /// (padding bytes are ignored). Small for noise, large for any real
@@ -236,6 +293,48 @@ impl ReferenceCanvas {
                 .zip(&self.strides)
                 .map(|(d, s)| (d.as_slice(), *s))
                 .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::delta::PixelFormat;
+
+    #[test]
+    fn dirty_tiles_match_tile_by_tile_comparison() {
+        for format in [PixelFormat::I420, PixelFormat::Bgrx] {
+            for (w, h) in [(100, 70), (1000, 700)] {
+                let g = Geometry::new(format, w, h, 32).unwrap();
+                let canvas = ReferenceCanvas::new(g);
+                for changed_at in [
+                    (0usize, 0usize),
+                    (w as usize - 1, h as usize - 1),
+                    (33, 40),
+                    (64, 31),
+                    (500, 360),
+                ] {
+                    if changed_at.0 >= w as usize || changed_at.1 >= h as usize {
+                        continue;
+                    }
+                    let mut other = canvas.clone();
+                    // change one pixel of plane 0 (and of a chroma plane for I420)
+                    let bpp = format.bytes_per_pixel();
+                    other.row_mut(0, changed_at.1, changed_at.0 * bpp, 1)[0] ^= 0x40;
+                    if format == PixelFormat::I420 {
+                        other.row_mut(2, changed_at.1 / 2, changed_at.0 / 2, 1)[0] ^= 0x40;
+                    }
+                    let view = other.view();
+                    let mut dirty = vec![false; g.tile_count() as usize];
+                    canvas.mark_dirty_tiles(&view, &mut dirty);
+                    let expected: Vec<bool> = (0..g.tile_count())
+                        .map(|t| !canvas.tile_equals(&view, t))
+                        .collect();
+                    assert_eq!(dirty, expected, "{format:?} {changed_at:?}");
+                    assert_eq!(dirty.iter().filter(|d| **d).count(), 1);
+                }
+            }
         }
     }
 }

@@ -66,6 +66,11 @@ pub struct DeltaEncoder {
     stats: EncoderStats,
     samples: TileSamples,
     lossless: LosslessScratch,
+    dirty: Vec<bool>,
+    /// The last record sent for each tile: (coding, parameter, payload).
+    /// Refresh and keyframes re-send an unchanged tile from here instead of
+    /// coding it again: the same bytes, at the cost of a copy.
+    sent: Vec<Option<(TileCoding, u8, Vec<u8>)>>,
 }
 
 impl DeltaEncoder {
@@ -87,6 +92,8 @@ impl DeltaEncoder {
             stats: EncoderStats::default(),
             samples: TileSamples::default(),
             lossless: LosslessScratch::default(),
+            dirty: Vec::new(),
+            sent: vec![None; geometry.tile_count() as usize],
         }
     }
 
@@ -119,14 +126,9 @@ impl DeltaEncoder {
         self.stats
     }
 
-    fn is_changed(&self, frame: &FrameView, tile: u32) -> bool {
-        let exact_match = match &self.coded_source {
-            Some(src) => src.tile_equals(frame, tile),
-            None => self.reference.tile_equals(frame, tile),
-        };
-        if exact_match {
-            return false;
-        }
+    /// Whether a tile that differs byte-wise from what was coded for it
+    /// differs enough from the decoder's reference to be sent.
+    fn exceeds_threshold(&self, frame: &FrameView, tile: u32) -> bool {
         self.config.threshold == 0
             || self.reference.tile_block_difference(frame, tile) > self.config.threshold
     }
@@ -158,11 +160,19 @@ impl DeltaEncoder {
         };
         self.frame_number = self.frame_number.wrapping_add(1);
         let mut writer = FrameWriter::new(&header, FRAME_HEADER_LEN + 4096);
+        // Tiles whose bytes differ from what was last coded for them.
+        let mut dirty = std::mem::take(&mut self.dirty);
+        dirty.clear();
+        dirty.resize(count as usize, false);
+        match &self.coded_source {
+            Some(src) => src.mark_dirty_tiles(frame, &mut dirty),
+            None => self.reference.mark_dirty_tiles(frame, &mut dirty),
+        }
         let mut sent = 0u32;
         let mut changed_count = 0u32;
         let mut refreshed = 0u32;
         for tile in 0..count {
-            let changed = self.is_changed(frame, tile);
+            let changed = dirty[tile as usize] && self.exceeds_threshold(frame, tile);
             if changed {
                 changed_count += 1;
             }
@@ -172,9 +182,20 @@ impl DeltaEncoder {
             if !changed && !keyframe {
                 refreshed += 1;
             }
-            self.code_tile(&mut writer, frame, tile);
             sent += 1;
+            if !changed {
+                if let Some((coding, param, payload)) = &self.sent[tile as usize] {
+                    writer
+                        .begin_record(tile, *coding, *param)
+                        .extend_from_slice(payload);
+                    if writer.finish_record().is_ok() {
+                        continue;
+                    }
+                }
+            }
+            self.code_tile(&mut writer, frame, tile);
         }
+        self.dirty = dirty;
         if keyframe {
             self.frames_since_key = 1;
         } else {
@@ -197,6 +218,14 @@ impl DeltaEncoder {
     }
 
     fn code_tile(&mut self, writer: &mut FrameWriter, frame: &FrameView, tile: u32) {
+        let before = writer.len();
+        self.code_tile_inner(writer, frame, tile);
+        self.sent[tile as usize] = writer
+            .record_since(before)
+            .map(|r| (r.0, r.1, r.2.to_vec()));
+    }
+
+    fn code_tile_inner(&mut self, writer: &mut FrameWriter, frame: &FrameView, tile: u32) {
         let g = self.geometry;
         self.samples.gather(&g, frame, tile);
         if let Some(values) = self.samples.fill_values() {
