@@ -197,22 +197,7 @@ fn reordered_and_duplicated_packets_without_jitterbuffer() {
     init();
     let (frames, caps) = encode(30, "tile-size=32 intra-refresh=5");
     let (packets, rtp_caps) = payload(&frames, &caps, 300);
-    let mut rng = Lcg(11);
-    let mut mixed = Vec::new();
-    let mut i = 0;
-    while i < packets.len() {
-        if i + 1 < packets.len() && rng.chance(0.3) {
-            mixed.push(packets[i + 1].clone());
-            mixed.push(packets[i].clone());
-            i += 2;
-        } else {
-            mixed.push(packets[i].clone());
-            i += 1;
-        }
-        if rng.chance(0.1) {
-            mixed.push(mixed[mixed.len() - 1].clone());
-        }
-    }
+    let mixed = reorder_and_duplicate(&packets, 11);
     let (out, depay) = depayload(&mixed, &rtp_caps);
     assert_eq!(out.len(), frames.len());
     for (o, f) in out.iter().zip(&frames) {
@@ -648,4 +633,159 @@ fn rtpbin_loop_carries_keyframe_requests_to_the_encoder() {
         forced(&enc) > 0,
         "a keyframe request reached deltaenc through RTCP"
     );
+}
+
+/// `packets` with neighbours swapped (across frame boundaries too) and some
+/// repeated, from a seeded generator.
+fn reorder_and_duplicate(packets: &[gst::Buffer], seed: u64) -> Vec<gst::Buffer> {
+    let mut rng = Lcg(seed);
+    let mut mixed = Vec::new();
+    let mut i = 0;
+    while i < packets.len() {
+        if i + 1 < packets.len() && rng.chance(0.3) {
+            mixed.push(packets[i + 1].clone());
+            mixed.push(packets[i].clone());
+            i += 2;
+        } else {
+            mixed.push(packets[i].clone());
+            i += 1;
+        }
+        if rng.chance(0.1) {
+            mixed.push(mixed[mixed.len() - 1].clone());
+        }
+    }
+    mixed
+}
+
+#[test]
+fn reordered_and_duplicated_packets_through_rtpjitterbuffer() {
+    init();
+    let (frames, caps) = encode(30, "tile-size=32 intra-refresh=5");
+    let (packets, rtp_caps) = payload(&frames, &caps, 300);
+    let mixed = reorder_and_duplicate(&packets, 5);
+    let pipeline = gst::parse::launch(
+        "appsrc name=src format=time is-live=true do-timestamp=true ! \
+         rtpjitterbuffer latency=100 ! rtpdeltadepay name=depay ! appsink name=sink sync=false",
+    )
+    .unwrap()
+    .downcast::<gst::Bin>()
+    .unwrap();
+    let src = pipeline
+        .by_name("src")
+        .unwrap()
+        .downcast::<gst_app::AppSrc>()
+        .unwrap();
+    src.set_caps(Some(&rtp_caps));
+    let sink = pipeline
+        .by_name("sink")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    for (i, p) in mixed.iter().enumerate() {
+        // Strip the sender's timestamps: arrival time is what a receiver has.
+        let mut p = p.copy();
+        {
+            let p = p.get_mut().unwrap();
+            p.set_pts(gst::ClockTime::NONE);
+            p.set_dts(gst::ClockTime::NONE);
+        }
+        src.push_buffer(p).unwrap();
+        if i % 8 == 7 {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+    src.end_of_stream().unwrap();
+    let mut out = Vec::new();
+    while let Ok(sample) = sink.pull_sample() {
+        out.push(sample.buffer_owned().unwrap());
+    }
+    check_bus(pipeline.upcast_ref(), "jitterbuffer pipeline");
+    let depay = pipeline.by_name("depay").unwrap();
+    pipeline.set_state(gst::State::Null).unwrap();
+    assert_eq!(out.len(), frames.len());
+    for (o, f) in out.iter().zip(&frames) {
+        assert_eq!(bytes(o), bytes(f));
+        assert!(!o.flags().contains(gst::BufferFlags::CORRUPTED));
+    }
+    assert_eq!(stat(&depay, "frames-with-loss"), 0);
+}
+
+/// Two consecutive free UDP ports, the first even (RTP and RTCP, as ffmpeg
+/// expects).
+fn free_port_pair() -> u16 {
+    for _ in 0..100 {
+        let a = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let p = a.local_addr().unwrap().port();
+        if p.is_multiple_of(2)
+            && p < u16::MAX
+            && std::net::UdpSocket::bind(("127.0.0.1", p + 1)).is_ok()
+        {
+            return p;
+        }
+    }
+    panic!("no free pair of UDP ports on 127.0.0.1");
+}
+
+#[test]
+fn ffprobe_reads_the_mjpeg_stream_with_the_repo_sdp() {
+    init();
+    let port = free_port_pair();
+    let sdp = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/pipelines/mjpeg.sdp"))
+        .unwrap();
+    assert!(
+        sdp.contains("m=video 5010 "),
+        "the SDP matches rtp-mjpeg-send.sh's port"
+    );
+    let sdp_path = std::env::temp_dir().join(format!("streamkit-mjpeg-{}.sdp", std::process::id()));
+    std::fs::write(
+        &sdp_path,
+        sdp.replace("m=video 5010 ", &format!("m=video {port} ")),
+    )
+    .unwrap();
+
+    // The sender of pipelines/rtp-mjpeg-send.sh, minus rtpbin.
+    let sender = gst::parse::launch(&format!(
+        "videotestsrc is-live=true pattern=ball num-buffers=150 ! \
+         video/x-raw,format=I420,width=320,height=240,framerate=30/1 ! \
+         jpegenc ! rtpjpegpay pt=26 mtu=1200 ! udpsink host=127.0.0.1 port={port}"
+    ))
+    .unwrap();
+    let mut probe = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-protocol_whitelist", "file,udp,rtp"])
+        .args([
+            "-show_entries",
+            "stream=codec_name,width,height",
+            "-of",
+            "compact",
+            "-i",
+        ])
+        .arg(&sdp_path)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("ffprobe runs (scripts/deps.sh installs ffmpeg)");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    sender.set_state(gst::State::Playing).unwrap();
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = probe.try_wait().unwrap() {
+            break Some(status);
+        }
+        if start.elapsed() > std::time::Duration::from_secs(20) {
+            let _ = probe.kill();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    sender.set_state(gst::State::Null).unwrap();
+    let output = probe.wait_with_output().unwrap();
+    let _ = std::fs::remove_file(&sdp_path);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    eprintln!(
+        "ffprobe: {stdout} {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(status.is_some_and(|s| s.success()), "ffprobe finished");
+    assert!(stdout.contains("codec_name=mjpeg|width=320|height=240"));
 }
