@@ -417,8 +417,12 @@ impl ElementImpl for RtpDeltaDepay {
         &self,
         transition: gst::StateChange,
     ) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
-        if transition == gst::StateChange::ReadyToPaused {
-            *self.state.lock().unwrap() = State::default();
+        match transition {
+            gst::StateChange::ReadyToPaused => *self.state.lock().unwrap() = State::default(),
+            gst::StateChange::PausedToReady => {
+                gst::info!(CAT, imp = self, "stopping: {}", self.stats())
+            }
+            _ => {}
         }
         self.parent_change_state(transition)
     }
