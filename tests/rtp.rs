@@ -236,6 +236,9 @@ fn malformed_packets_are_dropped_and_counted() {
     cases.push(("fragment out of range", bad));
 
     let mut h = Harness::new("rtpdeltadepay");
+    // A harness element has no bus of its own: give it one to see warnings.
+    let bus = gst::Bus::new();
+    h.element().unwrap().set_bus(Some(&bus));
     h.set_src_caps(rtp_caps);
     for (i, (what, data)) in cases.iter().enumerate() {
         let mut b = gst::Buffer::from_mut_slice(data.clone());
@@ -251,6 +254,15 @@ fn malformed_packets_are_dropped_and_counted() {
     }
     let depay = h.element().unwrap();
     assert_eq!(stat(&depay, "malformed"), cases.len() as u64);
+    // One bus warning for the burst (rate-limited), naming the problem.
+    let warnings: Vec<_> = std::iter::from_fn(|| bus.pop())
+        .filter_map(|m| match m.view() {
+            gst::MessageView::Warning(w) => Some(format!("{} {:?}", w.error(), w.debug())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("malformed"), "{warnings:?}");
     assert_eq!(stat(&depay, "frames"), 0);
     // A good stream still goes through afterwards.
     for p in &packets {
@@ -296,6 +308,9 @@ fn loss_run(
         Loss::Netsim(p) => format!("netsim name=net drop-probability={p} ! "),
         Loss::Probe(_) => String::new(),
     };
+    // output-incomplete: a frame 0 that lost packets is shown too (with
+    // placeholder tiles) instead of withheld, so "every frame that had a
+    // packet arrive is output" holds from the first frame on.
     let mut h = Harness::new_parse(&format!(
         "deltaenc name=enc tile-size=32 {enc_props} ! rtpdeltapay name=pay mtu=600 ! \
          {netsim}identity name=tap ! rtpdeltadepay name=depay {depay_props} ! deltadec output-incomplete=true"
