@@ -576,7 +576,7 @@ fn rtpbin_loop_carries_keyframe_requests_to_the_encoder() {
     ))
     .unwrap();
     let receiver = gst::parse::launch(&format!(
-        "rtpbin name=rb rtp-profile=avpf latency=50 \
+        "rtpbin name=rb rtp-profile=avpf latency=50 do-lost=true \
          udpsrc name=rtpsrc address=127.0.0.1 port={rtp} \
            caps=\"application/x-rtp,media=video,clock-rate=90000,encoding-name=X-STREAMKIT-DELTA,payload=96,rtcp-fb-nack-pli=(boolean)true\" ! \
            rb.recv_rtp_sink_0 \
@@ -625,7 +625,10 @@ fn rtpbin_loop_carries_keyframe_requests_to_the_encoder() {
     while start.elapsed() < std::time::Duration::from_secs(8) {
         check_bus(&sender, "sender");
         check_bus(&receiver, "receiver");
-        if forced(&enc) > 0 && stat(&depay, "frames-with-loss") > 0 {
+        if forced(&enc) > 0
+            && stat(&depay, "frames-with-loss") > 0
+            && stat(&depay, "lost-events") > 0
+        {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
