@@ -59,6 +59,7 @@ fn config(mode: TileMode) -> EncoderConfig {
         threshold: 0,
         intra_refresh: 0,
         key_int_max: 0,
+        parallel: true,
     }
 }
 
