@@ -108,8 +108,17 @@ fn encode(n: u64, props: &str) -> (Vec<gst::Buffer>, gst::Caps) {
 
 /// Payloads `frames` at `mtu`; returns the RTP packets and their caps.
 fn payload(frames: &[gst::Buffer], caps: &gst::Caps, mtu: u32) -> (Vec<gst::Buffer>, gst::Caps) {
+    payload_with(frames, caps, |pay| pay.set_property("mtu", mtu))
+}
+
+/// Payloads `frames` with a payloader set up by `configure`.
+fn payload_with(
+    frames: &[gst::Buffer],
+    caps: &gst::Caps,
+    configure: impl FnOnce(&gst::Element),
+) -> (Vec<gst::Buffer>, gst::Caps) {
     let mut h = Harness::new("rtpdeltapay");
-    h.element().unwrap().set_property("mtu", mtu);
+    configure(&h.element().unwrap());
     h.set_src_caps(caps.clone());
     let mut out = Vec::new();
     for f in frames {
@@ -806,4 +815,65 @@ fn ffprobe_reads_the_mjpeg_stream_with_the_repo_sdp() {
     );
     assert!(status.is_some_and(|s| s.success()), "ffprobe finished");
     assert!(stdout.contains("codec_name=mjpeg|width=320|height=240"));
+}
+
+#[test]
+fn caps_follow_the_frame_header_when_rtp_caps_carry_no_geometry() {
+    init();
+    let (frames, caps) = encode(3, "tile-size=32");
+    let (packets, _) = payload(&frames, &caps, 1400);
+    let bare = gst::Caps::builder("application/x-rtp")
+        .field("media", "video")
+        .field("clock-rate", 90_000i32)
+        .field("encoding-name", "X-STREAMKIT-DELTA")
+        .field("payload", 96i32)
+        .build();
+    let mut h = Harness::new("rtpdeltadepay");
+    h.set_src_caps(bare);
+    for p in &packets {
+        h.push(p.clone()).unwrap();
+    }
+    h.push_event(gst::event::Eos::new());
+    let mut n = 0;
+    while let Some(o) = h.try_pull() {
+        assert_eq!(bytes(&o), bytes(&frames[n]));
+        n += 1;
+    }
+    assert_eq!(n, 3);
+    let out = h.sinkpad().unwrap().current_caps().unwrap();
+    let s = out.structure(0).unwrap();
+    assert_eq!(s.name(), "video/x-streamkit-delta");
+    assert_eq!(s.get::<i32>("width").unwrap(), 320);
+    assert_eq!(s.get::<i32>("height").unwrap(), 240);
+    assert_eq!(s.get::<&str>("format").unwrap(), "I420");
+    assert_eq!(s.get::<i32>("tile-size").unwrap(), 32);
+}
+
+#[test]
+fn a_new_ssrc_starts_over() {
+    init();
+    let (frames, caps) = encode(10, "tile-size=32 intra-refresh=5");
+    let stream = |ssrc: u32, ts_offset: u32| {
+        payload_with(&frames, &caps, |pay| {
+            pay.set_property("ssrc", ssrc);
+            pay.set_property("timestamp-offset", ts_offset);
+            pay.set_property("seqnum-offset", 1000i32);
+        })
+    };
+    // The restarted sender's timestamps are half a second behind the old
+    // ones: without the SSRC check its frames would all look late.
+    let (first, rtp_caps) = stream(1111, 1_000_000);
+    let (second, _) = stream(2222, 1_000_000 - 45_000);
+    let all: Vec<_> = first.into_iter().chain(second).collect();
+    let (out, depay) = depayload(&all, &rtp_caps);
+    assert_eq!(out.len(), 2 * frames.len());
+    for (o, f) in out.iter().zip(frames.iter().chain(&frames)) {
+        assert_eq!(bytes(o), bytes(f));
+    }
+    assert_eq!(stat(&depay, "restarts"), 1);
+    assert_eq!(stat(&depay, "late"), 0);
+    // The first frame of the new stream follows a "loss" (the switch).
+    assert!(out[frames.len()]
+        .flags()
+        .contains(gst::BufferFlags::DISCONT));
 }

@@ -75,7 +75,7 @@ pub struct AssemblerStats {
     pub frames_with_loss: u64,
     /// Records dropped because one of their fragments was missing.
     pub fragments_dropped: u64,
-    /// Timestamp jumps backwards taken as a sender restart.
+    /// Sender restarts: a new SSRC, or timestamps jumping backwards.
     pub restarts: u64,
 }
 
@@ -172,6 +172,16 @@ impl<T: Clone> FrameAssembler<T> {
         self.loss_pending = false;
     }
 
+    /// The sender started over (new SSRC, or timestamps jumped back): outputs
+    /// what is in progress, forgets the old timeline, and marks the next
+    /// frame as following a loss.
+    pub fn restart(&mut self, out: &mut Vec<AssembledFrame<T>>) {
+        self.drain(out);
+        self.reset();
+        self.loss_pending = true;
+        self.stats.restarts += 1;
+    }
+
     /// Outputs every frame in progress, holes and all (end of stream).
     pub fn drain(&mut self, out: &mut Vec<AssembledFrame<T>>) {
         while let Some(frame) = self.pending.pop_front() {
@@ -221,10 +231,7 @@ impl<T: Clone> FrameAssembler<T> {
                     return Ok(PushOutcome::Late);
                 }
                 // Far in the past: the sender restarted its timestamps.
-                self.drain(out);
-                self.reset();
-                self.loss_pending = true;
-                self.stats.restarts += 1;
+                self.restart(out);
             }
         }
 

@@ -22,6 +22,11 @@
  * event for `deltaenc`. With `deltaenc intra-refresh` on, the picture heals
  * within the refresh period even without a return path.
  *
+ * Without a jitterbuffer the base class also flags `DISCONT` on the frame
+ * after a reordered packet (it sees a sequence gap); `deltadec` then counts a
+ * damage that did not happen, while the picture is unaffected. A new SSRC
+ * (sender restart) flushes the frames in progress and starts over.
+ *
  * Malformed packets (too short, wrong header, fragment out of range, tile
  * outside the frame, ...) are dropped with a warning and counted in
  * `delta-stats` (the base class already owns the name `stats`).
@@ -86,6 +91,8 @@ struct State {
     out_geometry: Option<Geometry>,
     last_request: Option<Instant>,
     last_warning: Option<Instant>,
+    /// SSRC of the stream being assembled.
+    ssrc: Option<u32>,
     keyframe_requests: u64,
     lost_events: u64,
 }
@@ -97,6 +104,7 @@ impl Default for State {
             out_geometry: None,
             last_request: None,
             last_warning: None,
+            ssrc: None,
             keyframe_requests: 0,
             lost_events: 0,
         }
@@ -451,7 +459,9 @@ impl RTPBaseDepayloadImpl for RtpDeltaDepay {
     fn handle_event(&self, event: gst::Event) -> bool {
         match event.view() {
             gst::EventView::FlushStop(_) => {
-                self.state.lock().unwrap().assembler.reset();
+                let mut state = self.state.lock().unwrap();
+                state.assembler.reset();
+                state.ssrc = None;
             }
             gst::EventView::Eos(_) => {
                 let mut frames = Vec::new();
@@ -500,6 +510,13 @@ impl RTPBaseDepayloadImpl for RtpDeltaDepay {
         let mut frames = Vec::new();
         {
             let mut state = self.state.lock().unwrap();
+            let ssrc = rtp.ssrc();
+            if state.ssrc.replace(ssrc).is_some_and(|old| old != ssrc) {
+                // A new sender (or a restarted one): its timestamps and
+                // sequence numbers have nothing to do with the old ones.
+                gst::info!(CAT, imp = self, "new SSRC {ssrc:#010x}: starting over");
+                state.assembler.restart(&mut frames);
+            }
             let result = match rtp.payload() {
                 Ok(payload) => state.assembler.push(meta, payload, pts, &mut frames),
                 Err(_) => Err(crate::rtpdelta::DepacketizeError::TooShort(0)),
