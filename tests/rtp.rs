@@ -877,3 +877,62 @@ fn a_new_ssrc_starts_over() {
         .flags()
         .contains(gst::BufferFlags::DISCONT));
 }
+
+#[test]
+fn sdpdemux_receives_the_delta_stream_with_the_repo_sdp() {
+    init();
+    let port = free_port_pair();
+    let sdp = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/pipelines/delta.sdp"))
+        .unwrap();
+    assert!(
+        sdp.contains("m=video 5000 "),
+        "the SDP matches rtp-delta-send.sh's port"
+    );
+    let sdp_path = std::env::temp_dir().join(format!("streamkit-delta-{}.sdp", std::process::id()));
+    std::fs::write(
+        &sdp_path,
+        sdp.replace("m=video 5000 ", &format!("m=video {port} ")),
+    )
+    .unwrap();
+
+    let receiver = gst::parse::launch(&format!(
+        "filesrc location={} ! sdpdemux latency=50 ! rtpdeltadepay name=depay ! \
+         deltadec ! fakesink name=sink async=false",
+        sdp_path.display()
+    ))
+    .unwrap()
+    .downcast::<gst::Bin>()
+    .unwrap();
+    let sender = gst::parse::launch(&format!(
+        "videotestsrc is-live=true pattern=ball num-buffers=60 ! \
+         video/x-raw,format=I420,width=640,height=480,framerate=30/1 ! \
+         deltaenc tile-size=32 ! rtpdeltapay ! udpsink host=127.0.0.1 port={port}"
+    ))
+    .unwrap();
+    receiver.set_state(gst::State::Playing).unwrap();
+    sender.set_state(gst::State::Playing).unwrap();
+    let depay = receiver.by_name("depay").unwrap();
+    let start = std::time::Instant::now();
+    while start.elapsed() < std::time::Duration::from_secs(5) && stat(&depay, "frames") < 20 {
+        check_bus(&sender, "sender");
+        check_bus(receiver.upcast_ref(), "receiver");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let caps = receiver
+        .by_name("sink")
+        .unwrap()
+        .static_pad("sink")
+        .unwrap()
+        .current_caps();
+    sender.set_state(gst::State::Null).unwrap();
+    receiver.set_state(gst::State::Null).unwrap();
+    let _ = std::fs::remove_file(&sdp_path);
+    assert!(
+        stat(&depay, "frames") >= 20,
+        "frames arrived through sdpdemux"
+    );
+    let caps = caps.expect("decoder negotiated");
+    let s = caps.structure(0).unwrap();
+    assert_eq!(s.get::<i32>("width").unwrap(), 640);
+    assert_eq!(s.get::<i32>("height").unwrap(), 480);
+}
