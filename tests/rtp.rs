@@ -605,8 +605,10 @@ fn rtpbin_loop_carries_keyframe_requests_to_the_encoder() {
 
     // Lose every 5th packet for a while once the stream is flowing.
     let count = Arc::new(Mutex::new(0u64));
+    let first_drop = Arc::new(Mutex::new(None::<std::time::Instant>));
     {
         let count = count.clone();
+        let first_drop = first_drop.clone();
         recv_bin
             .by_name("rtpsrc")
             .unwrap()
@@ -616,6 +618,10 @@ fn rtpbin_loop_carries_keyframe_requests_to_the_encoder() {
                 let mut n = count.lock().unwrap();
                 *n += 1;
                 if (30..90).contains(&*n) && (*n).is_multiple_of(5) {
+                    first_drop
+                        .lock()
+                        .unwrap()
+                        .get_or_insert_with(std::time::Instant::now);
                     gst::PadProbeReturn::Drop
                 } else {
                     gst::PadProbeReturn::Ok
@@ -631,17 +637,22 @@ fn rtpbin_loop_carries_keyframe_requests_to_the_encoder() {
             .unwrap()
     };
     let start = std::time::Instant::now();
+    let mut keyframe_after = None;
     while start.elapsed() < std::time::Duration::from_secs(8) {
         check_bus(&sender, "sender");
         check_bus(&receiver, "receiver");
+        if keyframe_after.is_none() && forced(&enc) > 0 {
+            keyframe_after = first_drop.lock().unwrap().map(|t| t.elapsed());
+        }
         if forced(&enc) > 0
             && stat(&depay, "frames-with-loss") > 0
             && stat(&depay, "lost-events") > 0
         {
             break;
         }
-        std::thread::sleep(std::time::Duration::from_millis(50));
+        std::thread::sleep(std::time::Duration::from_millis(5));
     }
+    eprintln!("forced keyframe seen {keyframe_after:?} after the first lost packet");
     let depay_stats = depay.property::<gst::Structure>("delta-stats");
     let enc_stats = enc.property::<gst::Structure>("stats");
     eprintln!(
