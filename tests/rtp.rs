@@ -947,3 +947,52 @@ fn sdpdemux_receives_the_delta_stream_with_the_repo_sdp() {
     assert_eq!(s.get::<i32>("width").unwrap(), 640);
     assert_eq!(s.get::<i32>("height").unwrap(), 480);
 }
+
+#[test]
+fn mutated_packets_never_panic_the_depayloader() {
+    init();
+    let (frames, caps) = encode(6, "tile-size=32 intra-refresh=3");
+    let (packets, rtp_caps) = payload(&frames, &caps, 200);
+    let mut h = Harness::new("rtpdeltadepay");
+    h.set_src_caps(rtp_caps);
+    let mut rng = Lcg(99);
+    let mut outputs = 0;
+    for i in 0..5000u32 {
+        let mut data = bytes(&packets[rng.next() as usize % packets.len()]);
+        // Only the payload (after the 12-byte RTP header) is mutated, so the
+        // packets reach the depayloader rather than the base class's checks.
+        match rng.next() % 3 {
+            0 => {
+                let at = 12 + rng.next() as usize % (data.len() - 12);
+                data[at] ^= 1 << (rng.next() % 8);
+            }
+            1 => {
+                let keep = 12 + rng.next() as usize % (data.len() - 12);
+                data.truncate(keep);
+            }
+            _ => {
+                let at = 12 + rng.next() as usize % (data.len() - 12);
+                data[at] = rng.next() as u8;
+            }
+        }
+        let mut b = gst::Buffer::from_mut_slice(data);
+        {
+            let mut rtp = gst_rtp::RTPBuffer::from_buffer_writable(b.get_mut().unwrap()).unwrap();
+            rtp.set_seq(i as u16);
+            rtp.set_timestamp((i / 10) * 3000);
+        }
+        h.push(b).unwrap();
+        while let Some(o) = h.try_pull() {
+            // Whatever came in, what comes out is a well-formed frame.
+            let data = bytes(&o);
+            let (_, records) = gststreamkit::delta::bitstream::parse_frame(&data).unwrap();
+            for r in records {
+                r.unwrap();
+            }
+            outputs += 1;
+        }
+    }
+    let depay = h.element().unwrap();
+    assert!(stat(&depay, "malformed") > 1000);
+    assert!(outputs > 0);
+}
