@@ -996,3 +996,45 @@ fn mutated_packets_never_panic_the_depayloader() {
     assert!(stat(&depay, "malformed") > 1000);
     assert!(outputs > 0);
 }
+
+#[test]
+fn a_flush_forgets_the_frame_in_progress() {
+    init();
+    let (frames, caps) = encode(2, "tile-size=32");
+    let (packets, rtp_caps) = payload(&frames, &caps, 200);
+    let first_frame_packets = packets
+        .iter()
+        .position(|p| {
+            gst_rtp::RTPBuffer::from_buffer_readable(p)
+                .unwrap()
+                .is_marker()
+        })
+        .unwrap()
+        + 1;
+    assert!(first_frame_packets > 2);
+    let mut h = Harness::new("rtpdeltadepay");
+    h.set_src_caps(rtp_caps);
+    // Half of frame 0, then a flush (a seek, say), then frame 1 whole.
+    for p in &packets[..first_frame_packets / 2] {
+        h.push(p.clone()).unwrap();
+    }
+    assert!(h.push_event(gst::event::FlushStart::new()));
+    assert!(h.push_event(gst::event::FlushStop::new(true)));
+    h.push_event(gst::event::Segment::new(&gst::FormattedSegment::<
+        gst::ClockTime,
+    >::new()));
+    for p in &packets[first_frame_packets..] {
+        h.push(p.clone()).unwrap();
+    }
+    h.push_event(gst::event::Eos::new());
+    let mut out = Vec::new();
+    while let Some(o) = h.try_pull() {
+        out.push(o);
+    }
+    assert_eq!(
+        out.len(),
+        1,
+        "only frame 1: the partial frame 0 was flushed"
+    );
+    assert_eq!(bytes(&out[0]), bytes(&frames[1]));
+}
