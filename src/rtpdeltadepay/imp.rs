@@ -22,10 +22,9 @@
  * event for `deltaenc`. With `deltaenc intra-refresh` on, the picture heals
  * within the refresh period even without a return path.
  *
- * Without a jitterbuffer the base class also flags `DISCONT` on the frame
- * after a reordered packet (it sees a sequence gap); `deltadec` then counts a
- * damage that did not happen, while the picture is unaffected. A new SSRC
- * (sender restart) flushes the frames in progress and starts over.
+ * `DISCONT` is set only where packets were really lost (not merely
+ * reordered), so `deltadec` counts only real damage. A new SSRC (sender
+ * restart) outputs the frames in progress and starts over.
  *
  * Malformed packets (too short, wrong header, fragment out of range, tile
  * outside the frame, ...) are dropped with a warning and counted in
@@ -43,6 +42,7 @@ use gst_rtp::prelude::*;
 use gst_rtp::subclass::prelude::*;
 
 use once_cell::sync::Lazy;
+use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -95,6 +95,9 @@ struct State {
     ssrc: Option<u32>,
     keyframe_requests: u64,
     lost_events: u64,
+    /// Whether each buffer on its way out should carry DISCONT, in push
+    /// order (see `constructed`); emptied at the start of every input packet.
+    discont_wanted: VecDeque<bool>,
 }
 
 impl Default for State {
@@ -107,6 +110,7 @@ impl Default for State {
             ssrc: None,
             keyframe_requests: 0,
             lost_events: 0,
+            discont_wanted: VecDeque::new(),
         }
     }
 }
@@ -130,6 +134,30 @@ impl ObjectImpl for RtpDeltaDepay {
         // The base class drops any packet older than the last one; the
         // assembler reorders and de-duplicates itself, so let them through.
         self.obj().set_property("max-reorder", 0i32);
+        // The base class flags DISCONT on the next output after any sequence
+        // gap, including one that is only reordering. The assembler knows
+        // better (it saw whether anything was really lost), so its verdict
+        // replaces the base class's on every outgoing buffer.
+        let weak = self.obj().downgrade();
+        self.obj()
+            .src_pad()
+            .add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+                let Some(obj) = weak.upgrade() else {
+                    return gst::PadProbeReturn::Ok;
+                };
+                let wanted = obj.imp().state.lock().unwrap().discont_wanted.pop_front();
+                if let (Some(wanted), Some(buffer)) = (wanted, info.buffer_mut()) {
+                    if buffer.flags().contains(gst::BufferFlags::DISCONT) != wanted {
+                        let buffer = buffer.make_mut();
+                        if wanted {
+                            buffer.set_flags(gst::BufferFlags::DISCONT);
+                        } else {
+                            buffer.unset_flags(gst::BufferFlags::DISCONT);
+                        }
+                    }
+                }
+                gst::PadProbeReturn::Ok
+            });
     }
 
     fn properties() -> &'static [glib::ParamSpec] {
@@ -259,7 +287,8 @@ impl RtpDeltaDepay {
         let mut request = false;
         let mut last = None;
         for frame in frames {
-            if let Some(buffer) = last.take() {
+            if let Some((buffer, discont)) = last.take() {
+                self.state.lock().unwrap().discont_wanted.push_back(discont);
                 obj.push(buffer)?;
             }
             // The assembler only outputs frames whose header it validated.
@@ -313,12 +342,15 @@ impl RtpDeltaDepay {
                     b.set_flags(gst::BufferFlags::DELTA_UNIT);
                 }
             }
-            last = Some(buffer);
+            last = Some((buffer, frame.loss_before));
         }
         if request {
             self.request_keyframe();
         }
-        Ok(last)
+        Ok(last.map(|(buffer, discont)| {
+            self.state.lock().unwrap().discont_wanted.push_back(discont);
+            buffer
+        }))
     }
 
     fn warn_malformed(&self, state: &mut State, what: &dyn std::fmt::Display) {
@@ -465,7 +497,11 @@ impl RTPBaseDepayloadImpl for RtpDeltaDepay {
             }
             gst::EventView::Eos(_) => {
                 let mut frames = Vec::new();
-                self.state.lock().unwrap().assembler.drain(&mut frames);
+                {
+                    let mut state = self.state.lock().unwrap();
+                    state.discont_wanted.clear();
+                    state.assembler.drain(&mut frames);
+                }
                 match self.push_frames(frames) {
                     Ok(Some(last)) => {
                         let _ = self.obj().push(last);
@@ -510,6 +546,8 @@ impl RTPBaseDepayloadImpl for RtpDeltaDepay {
         let mut frames = Vec::new();
         {
             let mut state = self.state.lock().unwrap();
+            // Left over only if a push failed before reaching the probe.
+            state.discont_wanted.clear();
             let ssrc = rtp.ssrc();
             if state.ssrc.replace(ssrc).is_some_and(|old| old != ssrc) {
                 // A new sender (or a restarted one): its timestamps and
