@@ -13,10 +13,14 @@ pub mod delta;
 
 mod deltadec;
 mod deltaenc;
+pub mod hlssegmentsink;
+pub mod segmentpackager;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     deltaenc::register(plugin)?;
     deltadec::register(plugin)?;
+    segmentpackager::register(plugin)?;
+    hlssegmentsink::register(plugin)?;
     Ok(())
 }
 
