@@ -10,9 +10,13 @@
 use gst::glib;
 
 pub mod delta;
+pub mod framestamp;
+pub mod frametally;
+pub mod stampcode;
 
 mod deltadec;
 mod deltaenc;
+mod framemeter;
 pub mod hlssegmentsink;
 pub mod segmentpackager;
 
@@ -21,6 +25,8 @@ fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     deltadec::register(plugin)?;
     segmentpackager::register(plugin)?;
     hlssegmentsink::register(plugin)?;
+    framestamp::register(plugin)?;
+    framemeter::register(plugin)?;
     Ok(())
 }
 
