@@ -306,6 +306,9 @@ fn psnr(run: &RunResult, decoder: &str, format: &str, reference: &[gst::Buffer])
     (total / n as f64).min(99.0)
 }
 
+/// Makes a scene's frames (BGRx) given the frame count.
+type SceneMaker = fn(usize) -> Vec<Vec<u8>>;
+
 struct Candidate {
     name: &'static str,
     input: &'static str,
@@ -326,6 +329,12 @@ fn main() {
             name: "deltaenc lossless (BGRx)",
             input: "BGRx",
             encoder: "deltaenc mode=lossless",
+            decoder: "deltadec",
+        },
+        Candidate {
+            name: "deltaenc lossless threads=1 (BGRx)",
+            input: "BGRx",
+            encoder: "deltaenc mode=lossless threads=1",
             decoder: "deltadec",
         },
         Candidate {
@@ -359,13 +368,24 @@ fn main() {
             decoder: "avdec_h264",
         },
     ];
+    // DELTA_BENCH_ONLY=substring runs only matching encoders (for profiling).
+    let only = std::env::var("DELTA_BENCH_ONLY").unwrap_or_default();
+    let candidates: Vec<Candidate> = candidates
+        .into_iter()
+        .filter(|c| only.is_empty() || c.name.contains(&only))
+        .collect();
     println!(
         "# delta-bench: {WIDTH}x{HEIGHT}, {frames} frames per scene, {rounds} rounds, medians"
     );
-    for (scene, bgrx) in [
-        ("screen-like", screen_scene(frames)),
-        ("camera-like", camera_scene(frames)),
-    ] {
+    // DELTA_BENCH_SCENE=screen or camera runs one scene only.
+    let scene_filter = std::env::var("DELTA_BENCH_SCENE").unwrap_or_default();
+    let scenes: [(&str, SceneMaker); 2] =
+        [("screen-like", screen_scene), ("camera-like", camera_scene)];
+    for (scene, make) in scenes {
+        if !scene.contains(&scene_filter) {
+            continue;
+        }
+        let bgrx = make(frames);
         let (bgrx_caps, bgrx_bufs) = to_format(&bgrx, "BGRx");
         let (i420_caps, i420_bufs) = to_format(&bgrx, "I420");
         let mut results: Vec<Vec<RunResult>> = candidates.iter().map(|_| Vec::new()).collect();
@@ -384,6 +404,7 @@ fn main() {
         println!("|---|---:|---:|---:|---:|---:|---:|");
         let mut rest_sizes = Vec::new();
         let mut fps_of = Vec::new();
+        let mut cpu_of = Vec::new();
         for (c, runs) in candidates.iter().zip(&results) {
             let mut secs: Vec<f64> = runs.iter().map(|r| r.seconds).collect();
             secs.sort_by(f64::total_cmp);
@@ -417,31 +438,40 @@ fn main() {
             );
             rest_sizes.push(rest.to_vec());
             fps_of.push(fps);
+            cpu_of.push(cpu_ms);
         }
-        let x264 = fps_of[4];
-        println!(
-            "\ndeltaenc lossless (BGRx) vs videoconvert ! x264enc (BGRx): {:.1}x (wall fps)",
-            fps_of[0] / fps_of[5]
-        );
-        println!(
-            "speed vs x264enc on I420 (wall fps ratio): {}",
-            candidates[..3]
-                .iter()
-                .zip(&fps_of)
-                .map(|(c, f)| format!("{} {:.1}x", c.name, f / x264))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        for (i, c) in candidates[..3].iter().enumerate() {
+        let find = |prefix: &str| candidates.iter().position(|c| c.name.starts_with(prefix));
+        let (Some(x264), Some(jpeg)) = (find("x264enc"), find("jpegenc")) else {
+            continue;
+        };
+        println!();
+        for (i, c) in candidates
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.name.starts_with("deltaenc"))
+        {
             let smaller = rest_sizes[i]
                 .iter()
-                .zip(&rest_sizes[3])
+                .zip(&rest_sizes[jpeg])
                 .filter(|(d, j)| d < j)
                 .count();
             println!(
-                "{}: fewer bytes than jpegenc on {smaller} of {} frames after the first",
+                "{}: {:.1}x x264enc (I420) in CPU time, {:.1}x in wall-clock fps; \
+                 fewer bytes than jpegenc on {smaller} of {} frames after the first",
                 c.name,
+                cpu_of[x264] / cpu_of[i],
+                fps_of[i] / fps_of[x264],
                 rest_sizes[i].len()
+            );
+        }
+        if let (Some(d), Some(x)) = (
+            find("deltaenc lossless (BGRx)"),
+            find("videoconvert ! x264enc"),
+        ) {
+            println!(
+                "deltaenc lossless (BGRx) vs videoconvert ! x264enc (BGRx): {:.1}x in CPU time, {:.1}x in wall-clock fps",
+                cpu_of[x] / cpu_of[d],
+                fps_of[d] / fps_of[x]
             );
         }
     }

@@ -37,6 +37,8 @@ pub enum BitstreamError {
     UnknownFormat(u8),
     #[error("invalid geometry: {0}")]
     Geometry(#[from] GeometryError),
+    #[error("frame changes the picture to {width}x{height} without being a keyframe")]
+    GeometryChangeWithoutKeyframe { width: u32, height: u32 },
     #[error("tile {index} is outside the frame's {count} tiles")]
     TileOutOfRange { index: u32, count: u32 },
     #[error("unknown tile coding {0}")]

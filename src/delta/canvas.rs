@@ -170,13 +170,13 @@ impl ReferenceCanvas {
     /// `frame` that differs from this canvas. Whole rows are compared first,
     /// so an unchanged picture costs one long comparison per row; only rows
     /// that differ are examined tile by tile. Large frames are split between
-    /// two threads by tile rows (the comparison is bound by memory bandwidth,
-    /// which one core does not saturate).
-    pub fn mark_dirty_tiles(&self, frame: &FrameView, dirty: &mut [bool]) {
+    /// two threads by tile rows when `parallel` (the comparison is bound by
+    /// memory bandwidth, which one core does not saturate).
+    pub fn mark_dirty_tiles(&self, frame: &FrameView, dirty: &mut [bool], parallel: bool) {
         let g = self.geometry;
         let tiles_x = g.tiles_x as usize;
         let bytes: usize = self.planes.iter().map(Vec::len).sum();
-        if bytes < (1 << 20) || g.tiles_y < 2 {
+        if !parallel || bytes < (1 << 20) || g.tiles_y < 2 {
             self.mark_dirty_rows(frame, dirty, 0);
             return;
         }
@@ -327,7 +327,7 @@ mod tests {
                     }
                     let view = other.view();
                     let mut dirty = vec![false; g.tile_count() as usize];
-                    canvas.mark_dirty_tiles(&view, &mut dirty);
+                    canvas.mark_dirty_tiles(&view, &mut dirty, true);
                     let expected: Vec<bool> = (0..g.tile_count())
                         .map(|t| !canvas.tile_equals(&view, t))
                         .collect();

@@ -104,8 +104,19 @@ impl DeltaDecoder {
                 return report;
             }
         };
+        let current = self.canvas.as_ref().map(|c| *c.geometry());
+        if current.is_some() && current != Some(header.geometry) && !header.keyframe {
+            // Only a keyframe defines a whole new picture; a damaged delta
+            // must not throw away the canvas.
+            self.stats.frames_rejected += 1;
+            report.error = Some(BitstreamError::GeometryChangeWithoutKeyframe {
+                width: header.geometry.width,
+                height: header.geometry.height,
+            });
+            return report;
+        }
         report.header = Some(header);
-        if self.canvas.as_ref().map(|c| *c.geometry()) != Some(header.geometry) {
+        if current != Some(header.geometry) {
             self.reset(header.geometry);
             report.geometry_changed = true;
         }

@@ -26,6 +26,8 @@ pub struct EncoderConfig {
     pub intra_refresh: u32,
     /// A keyframe at least every this many frames (0: only when asked).
     pub key_int_max: u32,
+    /// Split the comparison and the coding of a frame between two threads.
+    pub parallel: bool,
 }
 
 /// Counters since the encoder was made.
@@ -64,13 +66,14 @@ pub struct DeltaEncoder {
     refresh_cursor: u32,
     started: bool,
     stats: EncoderStats,
-    samples: TileSamples,
-    lossless: LosslessScratch,
     dirty: Vec<bool>,
-    /// The last record sent for each tile: (coding, parameter, payload).
-    /// Refresh and keyframes re-send an unchanged tile from here instead of
-    /// coding it again: the same bytes, at the cost of a copy.
-    sent: Vec<Option<(TileCoding, u8, Vec<u8>)>>,
+    /// Tiles to send this frame, and whether each must be coded afresh.
+    plan: Vec<(u32, bool)>,
+    /// The last record sent for each tile. Refresh and keyframes re-send an
+    /// unchanged tile from here instead of coding it again: the same bytes,
+    /// at the cost of a copy.
+    sent: Vec<Option<SentRecord>>,
+    workers: [TileWorker; 2],
 }
 
 impl DeltaEncoder {
@@ -90,10 +93,10 @@ impl DeltaEncoder {
             refresh_cursor: 0,
             started: false,
             stats: EncoderStats::default(),
-            samples: TileSamples::default(),
-            lossless: LosslessScratch::default(),
             dirty: Vec::new(),
+            plan: Vec::new(),
             sent: vec![None; geometry.tile_count() as usize],
+            workers: Default::default(),
         }
     }
 
@@ -165,36 +168,40 @@ impl DeltaEncoder {
         dirty.clear();
         dirty.resize(count as usize, false);
         match &self.coded_source {
-            Some(src) => src.mark_dirty_tiles(frame, &mut dirty),
-            None => self.reference.mark_dirty_tiles(frame, &mut dirty),
+            Some(src) => src.mark_dirty_tiles(frame, &mut dirty, self.config.parallel),
+            None => self
+                .reference
+                .mark_dirty_tiles(frame, &mut dirty, self.config.parallel),
         }
-        let mut sent = 0u32;
+        // Decide what to send; unchanged tiles go out from the cache.
+        let mut plan = std::mem::take(&mut self.plan);
+        plan.clear();
         let mut changed_count = 0u32;
         let mut refreshed = 0u32;
         for tile in 0..count {
             let changed = dirty[tile as usize] && self.exceeds_threshold(frame, tile);
-            if changed {
-                changed_count += 1;
-            }
+            changed_count += changed as u32;
             if !(keyframe || changed || in_refresh(tile)) {
                 continue;
             }
             if !changed && !keyframe {
                 refreshed += 1;
             }
-            sent += 1;
-            if !changed {
-                if let Some((coding, param, payload)) = &self.sent[tile as usize] {
-                    writer
-                        .begin_record(tile, *coding, *param)
-                        .extend_from_slice(payload);
-                    if writer.finish_record().is_ok() {
-                        continue;
-                    }
-                }
-            }
-            self.code_tile(&mut writer, frame, tile);
+            let cached = !changed && self.sent[tile as usize].is_some();
+            plan.push((tile, !cached));
         }
+        let sent = plan.len() as u32;
+        self.code_planned_tiles(frame, &plan);
+        for &(tile, _) in &plan {
+            if let Some(record) = &self.sent[tile as usize] {
+                writer
+                    .begin_record(tile, record.coding, record.param)
+                    .extend_from_slice(&record.payload);
+                // A payload over 16 MiB cannot come from a 256x256 tile.
+                let _ = writer.finish_record();
+            }
+        }
+        self.plan = plan;
         self.dirty = dirty;
         if keyframe {
             self.frames_since_key = 1;
@@ -217,59 +224,118 @@ impl DeltaEncoder {
         }
     }
 
-    fn code_tile(&mut self, writer: &mut FrameWriter, frame: &FrameView, tile: u32) {
-        let before = writer.len();
-        self.code_tile_inner(writer, frame, tile);
-        self.sent[tile as usize] = writer
-            .record_since(before)
-            .map(|r| (r.0, r.1, r.2.to_vec()));
-    }
-
-    fn code_tile_inner(&mut self, writer: &mut FrameWriter, frame: &FrameView, tile: u32) {
+    /// Codes every planned tile that needs coding, on two threads when
+    /// there is enough work, and mirrors each into the reference exactly as
+    /// a decoder will apply it.
+    fn code_planned_tiles(&mut self, frame: &FrameView, plan: &[(u32, bool)]) {
         let g = self.geometry;
-        self.samples.gather(&g, frame, tile);
-        if let Some(values) = self.samples.fill_values() {
-            tile::encode_fill(
-                &self.samples,
-                values,
-                writer.begin_record(tile, TileCoding::Fill, 0),
-            );
-            self.commit(writer, frame, tile);
-            return;
-        }
-        match self.config.mode {
-            TileMode::Lossless => {
-                let out = writer.begin_record(tile, TileCoding::Lossless, 0);
-                tile::encode_lossless(&self.samples, &mut self.lossless, out);
-                self.commit(writer, frame, tile);
-            }
-            TileMode::Lossy { quality } => {
-                let quality = quality.clamp(lossy::MIN_QUALITY, lossy::MAX_QUALITY);
-                let out = writer.begin_record(tile, TileCoding::Lossy, quality);
-                let start = out.len();
-                lossy::encode(&mut self.samples, g.format, quality, out);
-                // Reconstruct exactly as a decoder will, from the bytes sent.
-                let mut recon = std::mem::take(&mut self.samples);
-                recon.layout(&g, tile);
-                let decoded = lossy::decode(&mut recon, g.format, quality, tile, &out[start..]);
-                debug_assert!(decoded.is_ok(), "encoder produced undecodable tile");
-                if writer.finish_record().is_ok() && decoded.is_ok() {
-                    recon.scatter(&mut self.reference, tile);
-                    if let Some(src) = &mut self.coded_source {
-                        src.copy_tile_from(frame, tile);
-                    }
+        let mode = self.config.mode;
+        let mut jobs: Vec<TileJob> = Vec::new();
+        {
+            let mut slots = self.sent.iter_mut().enumerate();
+            for &(tile, code) in plan {
+                if !code {
+                    continue;
                 }
-                self.samples = recon;
+                // plan is in increasing tile order, so this walks forward only.
+                let slot = slots
+                    .find(|(i, _)| *i == tile as usize)
+                    .map(|(_, slot)| slot)
+                    .expect("planned tile is in the grid");
+                jobs.push(TileJob {
+                    tile,
+                    slot,
+                    recon: None,
+                });
             }
         }
-    }
-
-    /// Closes a bit-exact record and mirrors it into the reference.
-    fn commit(&mut self, writer: &mut FrameWriter, frame: &FrameView, tile: u32) {
-        if writer.finish_record().is_ok() {
-            self.reference.copy_tile_from(frame, tile);
+        if self.config.parallel && jobs.len() >= PARALLEL_MIN_TILES {
+            let half = jobs.len() / 2;
+            let (first, second) = jobs.split_at_mut(half);
+            let (w0, w1) = self.workers.split_at_mut(1);
+            std::thread::scope(|s| {
+                s.spawn(|| w1[0].code(&g, mode, frame, second));
+                w0[0].code(&g, mode, frame, first);
+            });
+        } else {
+            self.workers[0].code(&g, mode, frame, &mut jobs);
+        }
+        // Mirror into the reference (and the coded source) what was sent.
+        let updates: Vec<(u32, Option<TileSamples>)> =
+            jobs.into_iter().map(|j| (j.tile, j.recon)).collect();
+        for (tile, recon) in updates {
+            match recon {
+                Some(samples) => samples.scatter(&mut self.reference, tile),
+                None => self.reference.copy_tile_from(frame, tile),
+            }
             if let Some(src) = &mut self.coded_source {
                 src.copy_tile_from(frame, tile);
+            }
+        }
+    }
+}
+
+/// Tiles coded on one thread below this count: spawning costs more.
+const PARALLEL_MIN_TILES: usize = 8;
+
+/// The last record sent for a tile.
+#[derive(Clone)]
+struct SentRecord {
+    coding: TileCoding,
+    param: u8,
+    payload: Vec<u8>,
+}
+
+/// One tile to code: where its record goes, and for lossy tiles the
+/// reconstruction the reference must take.
+struct TileJob<'a> {
+    tile: u32,
+    slot: &'a mut Option<SentRecord>,
+    recon: Option<TileSamples>,
+}
+
+/// Scratch buffers of one coding thread.
+#[derive(Default)]
+struct TileWorker {
+    samples: TileSamples,
+    lossless: LosslessScratch,
+}
+
+impl TileWorker {
+    fn code(&mut self, g: &Geometry, mode: TileMode, frame: &FrameView, jobs: &mut [TileJob]) {
+        for job in jobs {
+            let record = job.slot.get_or_insert_with(|| SentRecord {
+                coding: TileCoding::Fill,
+                param: 0,
+                payload: Vec::new(),
+            });
+            record.payload.clear();
+            self.samples.gather(g, frame, job.tile);
+            if let Some(values) = self.samples.fill_values() {
+                record.coding = TileCoding::Fill;
+                record.param = 0;
+                tile::encode_fill(&self.samples, values, &mut record.payload);
+                continue;
+            }
+            match mode {
+                TileMode::Lossless => {
+                    record.coding = TileCoding::Lossless;
+                    record.param = 0;
+                    tile::encode_lossless(&self.samples, &mut self.lossless, &mut record.payload);
+                }
+                TileMode::Lossy { quality } => {
+                    let quality = quality.clamp(lossy::MIN_QUALITY, lossy::MAX_QUALITY);
+                    record.coding = TileCoding::Lossy;
+                    record.param = quality;
+                    lossy::encode(&mut self.samples, g.format, quality, &mut record.payload);
+                    // Reconstruct exactly as a decoder will, from the bytes sent.
+                    let mut recon = TileSamples::default();
+                    recon.layout(g, job.tile);
+                    let decoded =
+                        lossy::decode(&mut recon, g.format, quality, job.tile, &record.payload);
+                    debug_assert!(decoded.is_ok(), "encoder produced an undecodable tile");
+                    job.recon = Some(recon);
+                }
             }
         }
     }

@@ -19,6 +19,8 @@ pub const MAX_QUALITY: u8 = 100;
 const COEFF_LIMIT: i32 = 4096;
 
 const EOB: u8 = 0xff;
+/// Rounding offset of AC levels (0.5 would be plain rounding).
+const AC_ROUNDING: f32 = 0.35;
 const ZIGZAG: [usize; 64] = [
     0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20,
     13, 6, 7, 14, 21, 28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59,
@@ -66,37 +68,59 @@ static BASIS: Lazy<[[i32; 8]; 8]> = Lazy::new(|| {
 /// Forward DCT of a level-shifted block (encoder only; floating point is fine
 /// because only the integer inverse must agree between the two ends).
 fn fdct(block: &[i32; 64], out: &mut [f32; 64]) {
-    let basis = &*BASIS;
+    let basis = &*BASIS_F32;
     let mut tmp = [0f32; 64];
     for y in 0..8 {
         for u in 0..8 {
             let mut s = 0f32;
             for x in 0..8 {
-                s += block[y * 8 + x] as f32 * basis[x][u] as f32;
+                s += block[y * 8 + x] as f32 * basis[x][u];
             }
-            tmp[y * 8 + u] = s / 4096.0;
+            tmp[y * 8 + u] = s;
         }
     }
     for u in 0..8 {
         for v in 0..8 {
             let mut s = 0f32;
             for y in 0..8 {
-                s += tmp[y * 8 + u] * basis[y][v] as f32;
+                s += tmp[y * 8 + u] * basis[y][v];
             }
-            out[v * 8 + u] = s / 4096.0;
+            out[v * 8 + u] = s;
         }
     }
 }
 
+/// The basis as floats, already divided by its fixed-point scale.
+static BASIS_F32: Lazy<[[f32; 8]; 8]> = Lazy::new(|| {
+    let mut b = [[0f32; 8]; 8];
+    for (row, src) in b.iter_mut().zip(BASIS.iter()) {
+        for (v, &s) in row.iter_mut().zip(src.iter()) {
+            *v = s as f32 / 4096.0;
+        }
+    }
+    b
+});
+
 /// Integer inverse DCT; output is level-shifted back and clamped to 0..=255.
+/// Terms of zero coefficients are skipped: they add nothing to the integer
+/// sums, so the result is the same as the full transform, only faster for
+/// the sparse blocks quantisation leaves.
 fn idct(coeffs: &[i32; 64], out: &mut [u8; 64]) {
     let basis = &*BASIS;
+    // Rows (v) and columns (u) beyond the last non-zero coefficient are empty.
+    let (mut last_v, mut last_u) = (0usize, 0usize);
+    for (i, &c) in coeffs.iter().enumerate() {
+        if c != 0 {
+            last_v = last_v.max(i / 8);
+            last_u = last_u.max(i % 8);
+        }
+    }
     let mut tmp = [0i64; 64];
     // columns: tmp[y][u] = sum_v basis[y][v] * F[v][u]
-    for u in 0..8 {
+    for u in 0..=last_u {
         for y in 0..8 {
             let mut s = 0i64;
-            for v in 0..8 {
+            for v in 0..=last_v {
                 s += basis[y][v] as i64 * coeffs[v * 8 + u] as i64;
             }
             tmp[y * 8 + u] = s;
@@ -105,7 +129,7 @@ fn idct(coeffs: &[i32; 64], out: &mut [u8; 64]) {
     for y in 0..8 {
         for x in 0..8 {
             let mut s = 0i64;
-            for u in 0..8 {
+            for u in 0..=last_u {
                 s += basis[x][u] as i64 * tmp[y * 8 + u];
             }
             let v = ((s + (1 << 23)) >> 24) + 128;
@@ -195,7 +219,11 @@ pub fn encode(samples: &mut TileSamples, format: PixelFormat, quality: u8, out: 
                 fdct(&block, &mut f);
                 let mut levels = [0i32; 64];
                 for (k, &pos) in ZIGZAG.iter().enumerate() {
-                    levels[k] = (f[pos] / q[pos] as f32).round() as i32;
+                    let x = f[pos] / q[pos] as f32;
+                    // A dead zone around zero for AC: small coefficients cost
+                    // more bits than the detail they carry is worth.
+                    let bias = if k == 0 { 0.5 } else { AC_ROUNDING };
+                    levels[k] = (x.abs() + bias).floor().copysign(x) as i32;
                 }
                 push_varint(out, zigzag_signed(levels[0] - prev_dc));
                 prev_dc = levels[0];
@@ -374,6 +402,39 @@ mod tests {
                 }
                 assert!(total > last_bytes, "higher quality must cost more bytes");
                 last_bytes = total;
+            }
+        }
+    }
+
+    #[test]
+    fn sparse_idct_equals_the_full_transform() {
+        let basis = &*BASIS;
+        let mut seed = 99u32;
+        for density in [1u32, 4, 16, 64] {
+            for _ in 0..200 {
+                let mut coeffs = [0i32; 64];
+                for c in coeffs.iter_mut() {
+                    seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                    if (seed >> 16) % 64 < density {
+                        *c = ((seed >> 8) % 8193) as i32 - 4096;
+                    }
+                }
+                let mut fast = [0u8; 64];
+                idct(&coeffs, &mut fast);
+                for y in 0..8 {
+                    for x in 0..8 {
+                        let mut s = 0i64;
+                        for u in 0..8 {
+                            let mut t = 0i64;
+                            for v in 0..8 {
+                                t += basis[y][v] as i64 * coeffs[v * 8 + u] as i64;
+                            }
+                            s += basis[x][u] as i64 * t;
+                        }
+                        let full = (((s + (1 << 23)) >> 24) + 128).clamp(0, 255) as u8;
+                        assert_eq!(fast[y * 8 + x], full);
+                    }
+                }
             }
         }
     }

@@ -59,6 +59,7 @@ fn config(mode: TileMode) -> EncoderConfig {
         threshold: 0,
         intra_refresh: 0,
         key_int_max: 0,
+        parallel: true,
     }
 }
 
@@ -231,4 +232,94 @@ fn decoder_applies_any_subset_and_drops_corrupt_records() {
     assert_eq!(report.records_dropped, 1);
     assert!(report.error.is_some());
     assert_eq!(dec.missing_tiles(), 3);
+}
+
+#[test]
+fn mutated_frames_never_panic_and_never_grow_the_canvas() {
+    // A deterministic stand-in for fuzzing: bit flips, truncations and
+    // splices of valid frames, in both formats and all codings.
+    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    for (format, mode) in [
+        (PixelFormat::I420, TileMode::Lossless),
+        (PixelFormat::Bgrx, TileMode::Lossy { quality: 60 }),
+    ] {
+        let g = Geometry::new(format, 96, 64, 32).unwrap();
+        let mut enc = DeltaEncoder::new(g, config(mode));
+        let mut frame = TestFrame::new(g);
+        frame.draw(4);
+        let valid = enc.encode(&frame.view(), true).data;
+        let mut dec = DeltaDecoder::new();
+        for i in 0..3000 {
+            let mut bytes = valid.clone();
+            match next() % 4 {
+                0 => {
+                    let n = 1 + next() as usize % 8;
+                    for _ in 0..n {
+                        let pos = next() as usize % bytes.len();
+                        bytes[pos] ^= 1 << (next() % 8);
+                    }
+                }
+                1 => bytes.truncate(next() as usize % bytes.len()),
+                2 => {
+                    let pos = bitstream::FRAME_HEADER_LEN + next() as usize % (bytes.len() - 14);
+                    bytes[pos] = next() as u8;
+                    bytes.truncate(bytes.len() - next() as usize % 20);
+                }
+                _ => {
+                    let pos = next() as usize % bytes.len();
+                    let extra: Vec<u8> = (0..next() % 64).map(|_| next() as u8).collect();
+                    bytes.splice(pos..pos, extra);
+                }
+            }
+            let report = dec.decode(&bytes);
+            if let Some(canvas) = dec.canvas() {
+                let geometry = canvas.geometry();
+                assert!(
+                    geometry.width <= 8192 && geometry.height <= 8192,
+                    "iteration {i}"
+                );
+            }
+            let _ = report;
+        }
+        // and a valid frame still decodes exactly afterwards (lossless)
+        let report = dec.decode(&valid);
+        assert!(report.error.is_none());
+        if mode == TileMode::Lossless {
+            assert_eq!(dec.canvas().unwrap().plane(0), frame.planes[0].as_slice());
+        }
+    }
+}
+
+#[test]
+fn only_a_keyframe_may_change_the_geometry() {
+    let small = Geometry::new(PixelFormat::I420, 64, 64, 32).unwrap();
+    let large = Geometry::new(PixelFormat::I420, 128, 64, 32).unwrap();
+    let mut dec = DeltaDecoder::new();
+    let mut frame = TestFrame::new(small);
+    frame.draw(0);
+    dec.decode(
+        &DeltaEncoder::new(small, config(TileMode::Lossless))
+            .encode(&frame.view(), false)
+            .data,
+    );
+    let mut big_frame = TestFrame::new(large);
+    big_frame.draw(0);
+    let mut enc = DeltaEncoder::new(large, config(TileMode::Lossless));
+    let key = enc.encode(&big_frame.view(), false);
+    big_frame.draw(1);
+    let delta = enc.encode(&big_frame.view(), false);
+    let report = dec.decode(&delta.data);
+    assert!(matches!(
+        report.error,
+        Some(BitstreamError::GeometryChangeWithoutKeyframe { .. })
+    ));
+    assert_eq!(*dec.canvas().unwrap().geometry(), small);
+    assert!(dec.decode(&key.data).geometry_changed);
+    assert_eq!(*dec.canvas().unwrap().geometry(), large);
 }

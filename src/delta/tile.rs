@@ -150,11 +150,18 @@ pub fn decode_fill(
 /// first of each row from the one above), so flat and gradient areas turn
 /// into runs the byte compressor squeezes well.
 fn predict(channel: &[u8], w: usize, out: &mut Vec<u8>) {
-    for (y, row) in channel.chunks_exact(w).enumerate() {
-        let mut prev = if y == 0 { 0 } else { channel[(y - 1) * w] };
-        for &s in row {
-            out.push(s.wrapping_sub(prev));
-            prev = s;
+    let start = out.len();
+    out.resize(start + channel.len(), 0);
+    let residual = &mut out[start..];
+    for (y, (row, res)) in channel
+        .chunks_exact(w)
+        .zip(residual.chunks_exact_mut(w))
+        .enumerate()
+    {
+        res[0] = row[0].wrapping_sub(if y == 0 { 0 } else { channel[(y - 1) * w] });
+        // Written pairwise so the compiler vectorises it.
+        for (r, pair) in res[1..].iter_mut().zip(row.windows(2)) {
+            *r = pair[1].wrapping_sub(pair[0]);
         }
     }
 }

@@ -53,6 +53,7 @@ const DEFAULT_QUALITY: u32 = 75;
 const DEFAULT_THRESHOLD: u32 = 0;
 const DEFAULT_INTRA_REFRESH: u32 = 30;
 const DEFAULT_KEY_INT_MAX: u32 = 0;
+const DEFAULT_THREADS: u32 = 1;
 
 #[derive(Debug, Clone, Copy)]
 struct Settings {
@@ -62,6 +63,7 @@ struct Settings {
     threshold: u32,
     intra_refresh: u32,
     key_int_max: u32,
+    threads: u32,
 }
 
 impl Default for Settings {
@@ -73,6 +75,7 @@ impl Default for Settings {
             threshold: DEFAULT_THRESHOLD,
             intra_refresh: DEFAULT_INTRA_REFRESH,
             key_int_max: DEFAULT_KEY_INT_MAX,
+            threads: DEFAULT_THREADS,
         }
     }
 }
@@ -89,6 +92,10 @@ impl Settings {
             threshold: self.threshold,
             intra_refresh: self.intra_refresh,
             key_int_max: self.key_int_max,
+            parallel: match self.threads {
+                0 => std::thread::available_parallelism().map_or(1, |n| n.get()) > 1,
+                n => n > 1,
+            },
         }
     }
 }
@@ -178,6 +185,18 @@ impl ObjectImpl for DeltaEnc {
                     .default_value(DEFAULT_KEY_INT_MAX)
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecUInt::builder("threads")
+                    .nick("Threads")
+                    .blurb(
+                        "Threads that compare and code each frame: 1 = the streaming thread \
+                         only, 2 = split each frame in two halves, 0 = 2 when the machine has \
+                         more than one core",
+                    )
+                    .minimum(0)
+                    .maximum(2)
+                    .default_value(DEFAULT_THREADS)
+                    .mutable_playing()
+                    .build(),
                 glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
                     .nick("Statistics")
                     .blurb(
@@ -205,6 +224,7 @@ impl ObjectImpl for DeltaEnc {
             "threshold" => settings.threshold = value.get().expect("type checked upstream"),
             "intra-refresh" => settings.intra_refresh = value.get().expect("type checked upstream"),
             "key-int-max" => settings.key_int_max = value.get().expect("type checked upstream"),
+            "threads" => settings.threads = value.get().expect("type checked upstream"),
             _ => unimplemented!(),
         }
         gst::debug!(CAT, imp = self, "set {} = {:?}", pspec.name(), value);
@@ -224,6 +244,7 @@ impl ObjectImpl for DeltaEnc {
             "threshold" => settings.threshold.to_value(),
             "intra-refresh" => settings.intra_refresh.to_value(),
             "key-int-max" => settings.key_int_max.to_value(),
+            "threads" => settings.threads.to_value(),
             "stats" => self.stats().to_value(),
             _ => unimplemented!(),
         }

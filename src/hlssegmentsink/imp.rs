@@ -1,0 +1,447 @@
+// SPDX-License-Identifier: MPL-2.0
+/**
+ * SECTION:element-hlssegmentsink
+ * @see_also: segmentpackager
+ *
+ * Writes every incoming buffer — one self-contained MPEG-TS segment, as
+ * `segmentpackager` makes them — to its own file and keeps a live HLS media
+ * playlist (RFC 8216) over the newest `playlist-length` of them. Files older
+ * than the newest `max-files` are deleted. EXT-X-TARGETDURATION is
+ * `target-duration`, raised (rounded up) to cover the longest segment; each
+ * segment carries EXT-X-PROGRAM-DATE-TIME; EOS appends EXT-X-ENDLIST.
+ *
+ * Segment files and the playlist are first written to a `.tmp` file next to
+ * them and then renamed, so an HTTP server never hands out half a file. A
+ * failed write is an element error naming the path, and the temporary file is
+ * removed.
+ *
+ * After writing each segment the element posts an element message
+ * `hls-segment-added` with `location`, `sequence` and `duration`.
+ *
+ * ## Example launch line
+ * |[
+ * gst-launch-1.0 videotestsrc is-live=true ! video/x-raw,framerate=30/1 ! \
+ *     x264enc tune=zerolatency ! segmentpackager frames-per-segment=30 ! \
+ *     hlssegmentsink location=/tmp/hls/seg%05d.ts playlist-location=/tmp/hls/live.m3u8
+ * ]|
+ * then serve /tmp/hls over HTTP and open live.m3u8 in an HLS player.
+ */
+use gst::glib;
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+use gst_base::subclass::prelude::*;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{LazyLock, Mutex, MutexGuard};
+
+use super::playlist::{format_location, LivePlaylist, PlaylistConfig};
+
+static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+    gst::DebugCategory::new(
+        "hlssegmentsink",
+        gst::DebugColorFlags::empty(),
+        Some("Streamkit HLS sink: segment files and a live playlist"),
+    )
+});
+
+const DEFAULT_LOCATION: &str = "segment%05d.ts";
+const DEFAULT_PLAYLIST_LOCATION: &str = "playlist.m3u8";
+const DEFAULT_PLAYLIST_LENGTH: u32 = 5;
+const DEFAULT_MAX_FILES: u32 = 10;
+const DEFAULT_TARGET_DURATION: u32 = 1;
+const MAX_TARGET_DURATION: u32 = 3600;
+
+#[derive(Debug, Clone)]
+struct Settings {
+    location: String,
+    playlist_location: String,
+    playlist_root: Option<String>,
+    playlist_length: u32,
+    max_files: u32,
+    target_duration: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            location: DEFAULT_LOCATION.into(),
+            playlist_location: DEFAULT_PLAYLIST_LOCATION.into(),
+            playlist_root: None,
+            playlist_length: DEFAULT_PLAYLIST_LENGTH,
+            max_files: DEFAULT_MAX_FILES,
+            target_duration: DEFAULT_TARGET_DURATION,
+        }
+    }
+}
+
+struct State {
+    settings: Settings,
+    playlist: LivePlaylist,
+}
+
+#[derive(Default)]
+pub struct HlsSegmentSink {
+    settings: Mutex<Settings>,
+    state: Mutex<Option<State>>,
+}
+
+/// Writes `data` to `path` through a temporary file and a rename, so readers
+/// see either the old file or the whole new one; on failure nothing is left.
+fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let result = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(data)?;
+        // A full disk can surface only when the data reaches it.
+        file.sync_data()?;
+        drop(file);
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// URI of a segment as the playlist refers to it.
+fn segment_uri(settings: &Settings, segment_path: &str) -> String {
+    let segment = Path::new(segment_path);
+    let file_name = segment
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| segment_path.to_owned());
+    if let Some(root) = &settings.playlist_root {
+        return format!("{}/{}", root.trim_end_matches('/'), file_name);
+    }
+    let playlist_dir = Path::new(&settings.playlist_location).parent();
+    let segment_dir = segment.parent();
+    let same_dir = match (playlist_dir, segment_dir) {
+        (Some(a), Some(b)) => a == b || a.canonicalize().ok() == b.canonicalize().ok(),
+        _ => false,
+    };
+    if same_dir {
+        file_name
+    } else {
+        segment_path.to_owned()
+    }
+}
+
+impl HlsSegmentSink {
+    fn settings(&self) -> Settings {
+        self.settings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn state(&self) -> MutexGuard<'_, Option<State>> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write_playlist(&self, state: &State) -> Result<(), gst::ErrorMessage> {
+        let path = Path::new(&state.settings.playlist_location);
+        let text = state.playlist.render().map_err(|err| {
+            gst::error_msg!(
+                gst::ResourceError::Write,
+                ("Could not build the playlist: {}", err)
+            )
+        })?;
+        write_atomically(path, &text).map_err(|err| {
+            gst::error_msg!(
+                gst::ResourceError::Write,
+                ("Could not write playlist {}: {}", path.display(), err),
+                ["Check that the directory exists, is writable and has free space"]
+            )
+        })?;
+        gst::trace!(CAT, imp = self, "wrote playlist {}", path.display());
+        Ok(())
+    }
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for HlsSegmentSink {
+    const NAME: &'static str = "StreamkitHlsSegmentSink";
+    type Type = super::HlsSegmentSink;
+    type ParentType = gst_base::BaseSink;
+}
+
+impl ObjectImpl for HlsSegmentSink {
+    fn properties() -> &'static [glib::ParamSpec] {
+        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+            vec![
+                glib::ParamSpecString::builder("location")
+                    .nick("Segment location")
+                    .blurb(
+                        "File name pattern of the segment files; its one %d (or %05d ...) field \
+                         receives the segment's media sequence number",
+                    )
+                    .default_value(Some(DEFAULT_LOCATION))
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecString::builder("playlist-location")
+                    .nick("Playlist location")
+                    .blurb("File name of the live media playlist")
+                    .default_value(Some(DEFAULT_PLAYLIST_LOCATION))
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecString::builder("playlist-root")
+                    .nick("Playlist root")
+                    .blurb(
+                        "URI prefix for segments in the playlist; unset, segments next to the \
+                         playlist are listed by file name and others by their location",
+                    )
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt::builder("playlist-length")
+                    .nick("Playlist length")
+                    .blurb("Segments listed in the playlist (sliding window); 0 lists all")
+                    .minimum(0)
+                    .maximum(u32::MAX)
+                    .default_value(DEFAULT_PLAYLIST_LENGTH)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt::builder("max-files")
+                    .nick("Maximum files")
+                    .blurb(
+                        "Segment files kept on disk, older ones are deleted; never fewer than \
+                         playlist-length. 0 keeps all",
+                    )
+                    .minimum(0)
+                    .maximum(u32::MAX)
+                    .default_value(DEFAULT_MAX_FILES)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt::builder("target-duration")
+                    .nick("Target duration")
+                    .blurb(
+                        "Smallest EXT-X-TARGETDURATION in seconds; raised, rounded up, to cover the \
+                         longest segment written",
+                    )
+                    .minimum(1)
+                    .maximum(MAX_TARGET_DURATION)
+                    .default_value(DEFAULT_TARGET_DURATION)
+                    .mutable_ready()
+                    .build(),
+            ]
+        });
+        PROPERTIES.as_ref()
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        let mut settings = self.settings.lock().unwrap_or_else(|e| e.into_inner());
+        match pspec.name() {
+            "location" => {
+                settings.location = value
+                    .get::<Option<String>>()
+                    .expect("type checked upstream")
+                    .unwrap_or_else(|| DEFAULT_LOCATION.into());
+                if let Err(err) = format_location(&settings.location, 0) {
+                    gst::warning!(CAT, imp = self, "{err}");
+                }
+            }
+            "playlist-location" => {
+                settings.playlist_location = value
+                    .get::<Option<String>>()
+                    .expect("type checked upstream")
+                    .unwrap_or_else(|| DEFAULT_PLAYLIST_LOCATION.into());
+            }
+            "playlist-root" => {
+                settings.playlist_root = value.get().expect("type checked upstream");
+            }
+            "playlist-length" => {
+                settings.playlist_length = value.get().expect("type checked upstream");
+            }
+            "max-files" => settings.max_files = value.get().expect("type checked upstream"),
+            "target-duration" => {
+                settings.target_duration = value.get().expect("type checked upstream");
+            }
+            other => unreachable!("unknown property {other}"),
+        }
+        gst::debug!(CAT, imp = self, "{} = {:?}", pspec.name(), value);
+    }
+
+    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        let settings = self.settings();
+        match pspec.name() {
+            "location" => settings.location.to_value(),
+            "playlist-location" => settings.playlist_location.to_value(),
+            "playlist-root" => settings.playlist_root.to_value(),
+            "playlist-length" => settings.playlist_length.to_value(),
+            "max-files" => settings.max_files.to_value(),
+            "target-duration" => settings.target_duration.to_value(),
+            other => unreachable!("unknown property {other}"),
+        }
+    }
+}
+
+impl GstObjectImpl for HlsSegmentSink {}
+
+impl ElementImpl for HlsSegmentSink {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static ELEMENT_METADATA: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+            gst::subclass::ElementMetadata::new(
+                "HLS segment sink",
+                "Sink/File",
+                "Writes MPEG-TS segments as files and a live HLS media playlist over them",
+                "Streamkit developers",
+            )
+        });
+        Some(&*ELEMENT_METADATA)
+    }
+
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        static PAD_TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+            let caps = gst::Caps::builder("video/mpegts")
+                .field("systemstream", true)
+                .build();
+            vec![gst::PadTemplate::new(
+                "sink",
+                gst::PadDirection::Sink,
+                gst::PadPresence::Always,
+                &caps,
+            )
+            .expect("valid template")]
+        });
+        PAD_TEMPLATES.as_ref()
+    }
+}
+
+impl BaseSinkImpl for HlsSegmentSink {
+    fn start(&self) -> Result<(), gst::ErrorMessage> {
+        let settings = self.settings();
+        format_location(&settings.location, 0).map_err(|err| {
+            gst::error_msg!(gst::ResourceError::Settings, ("Bad location: {}", err))
+        })?;
+        // Fail at start, not at the first segment, when the playlist cannot
+        // be written where it should go.
+        let probe = format!("{}.tmp", settings.playlist_location);
+        std::fs::write(&probe, b"").map_err(|err| {
+            gst::error_msg!(
+                gst::ResourceError::OpenWrite,
+                (
+                    "Cannot write the playlist at {}: {}",
+                    settings.playlist_location,
+                    err
+                ),
+                ["Check that the directory exists and is writable"]
+            )
+        })?;
+        let _ = std::fs::remove_file(&probe);
+
+        let playlist = LivePlaylist::new(PlaylistConfig {
+            playlist_length: settings.playlist_length,
+            max_files: settings.max_files,
+            target_duration: settings.target_duration,
+        });
+        gst::info!(
+            CAT,
+            imp = self,
+            "writing {} and {}",
+            settings.location,
+            settings.playlist_location
+        );
+        *self.state() = Some(State { settings, playlist });
+        Ok(())
+    }
+
+    fn stop(&self) -> Result<(), gst::ErrorMessage> {
+        *self.state() = None;
+        Ok(())
+    }
+
+    fn render(&self, buffer: &gst::Buffer) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let map = buffer.map_readable().map_err(|_| {
+            gst::element_imp_error!(
+                self,
+                gst::CoreError::Failed,
+                ("Could not map the segment buffer")
+            );
+            gst::FlowError::Error
+        })?;
+        let mut guard = self.state();
+        let Some(state) = guard.as_mut() else {
+            return Err(gst::FlowError::Flushing);
+        };
+        let sequence = state.playlist.next_sequence();
+        let location = format_location(&state.settings.location, sequence).map_err(|err| {
+            gst::element_imp_error!(
+                self,
+                gst::ResourceError::Settings,
+                ("Bad location: {}", err)
+            );
+            gst::FlowError::Error
+        })?;
+        write_atomically(Path::new(&location), &map).map_err(|err| {
+            gst::element_imp_error!(
+                self,
+                gst::ResourceError::Write,
+                ("Could not write segment {}: {}", location, err),
+                ["Check that the directory exists, is writable and has free space"]
+            );
+            gst::FlowError::Error
+        })?;
+
+        let duration = buffer.duration().unwrap_or(gst::ClockTime::ZERO);
+        // The segment arrives once complete, so it began one duration ago.
+        let began = chrono::Utc::now()
+            - chrono::Duration::nanoseconds(i64::try_from(duration.nseconds()).unwrap_or(0));
+        let uri = segment_uri(&state.settings, &location);
+        let expired = state.playlist.push(
+            uri,
+            location.clone(),
+            duration.nseconds(),
+            Some(began.fixed_offset()),
+        );
+        if let Err(err) = self.write_playlist(state) {
+            drop(guard);
+            self.post_error_message(err);
+            return Err(gst::FlowError::Error);
+        }
+        drop(guard);
+        for old in expired {
+            if let Err(err) = std::fs::remove_file(&old) {
+                gst::warning!(CAT, imp = self, "could not delete old segment {old}: {err}");
+            }
+        }
+        gst::debug!(
+            CAT,
+            imp = self,
+            "segment {sequence} -> {location} ({duration})"
+        );
+        let obj = self.obj();
+        let _ = obj.post_message(
+            gst::message::Element::builder(
+                gst::Structure::builder("hls-segment-added")
+                    .field("location", &location)
+                    .field("sequence", sequence)
+                    .field("duration", duration)
+                    .build(),
+            )
+            .src(&*obj)
+            .build(),
+        );
+        Ok(gst::FlowSuccess::Ok)
+    }
+
+    fn event(&self, event: gst::Event) -> bool {
+        if let gst::EventView::Eos(_) = event.view() {
+            let mut guard = self.state();
+            if let Some(state) = guard.as_mut() {
+                state.playlist.end();
+                if let Err(err) = self.write_playlist(state) {
+                    drop(guard);
+                    self.post_error_message(err);
+                    return false;
+                }
+                gst::info!(
+                    CAT,
+                    imp = self,
+                    "stream ended; playlist closed with EXT-X-ENDLIST"
+                );
+            }
+        }
+        self.parent_event(event)
+    }
+}

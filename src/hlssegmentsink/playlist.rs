@@ -1,0 +1,371 @@
+// SPDX-License-Identifier: MPL-2.0
+//! The live HLS media playlist (RFC 8216) and the segment files behind it,
+//! kept without GStreamer types: which segments the sliding window shows,
+//! which files on disk may go, and the playlist text, written by `m3u8-rs`.
+
+use std::collections::VecDeque;
+
+use chrono::{DateTime, FixedOffset};
+use m3u8_rs::{MediaPlaylist, MediaSegment};
+
+const NANOS_PER_MILLI: u64 = 1_000_000;
+const MILLIS_PER_SECOND: u64 = 1_000;
+
+/// How the playlist and the files behind it are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlaylistConfig {
+    /// Segments listed in the playlist (the sliding window); zero lists all.
+    pub playlist_length: u32,
+    /// Segment files kept on disk; zero keeps all. Never fewer than the
+    /// window, so a listed segment is never deleted.
+    pub max_files: u32,
+    /// Smallest EXT-X-TARGETDURATION, in seconds; longer segments raise it.
+    pub target_duration: u32,
+}
+
+/// One segment as the playlist lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlaylistEntry {
+    /// Media sequence number.
+    pub sequence: u64,
+    /// URI written into the playlist.
+    pub uri: String,
+    /// Duration, rounded to the millisecond as EXTINF shows it.
+    pub duration_ms: u64,
+    /// Wall-clock time of the segment's first frame.
+    pub program_date_time: Option<DateTime<FixedOffset>>,
+}
+
+/// Errors building the playlist or naming files.
+#[derive(Debug, thiserror::Error)]
+pub enum PlaylistError {
+    /// The file-name pattern has no `%d`-style field for the segment number.
+    #[error("file-name pattern {0:?} has no %d (or %05d ...) field for the segment number")]
+    NoNumberField(String),
+    /// The file-name pattern has more than one field, or one this sink cannot fill.
+    #[error("file-name pattern {pattern:?} has an unsupported field {field:?}; use one %d, %05d ... and %% for a percent sign")]
+    BadField {
+        /// The pattern.
+        pattern: String,
+        /// The field that cannot be filled.
+        field: String,
+    },
+    /// Writing the playlist text failed.
+    #[error("could not render the playlist: {0}")]
+    Render(#[from] std::io::Error),
+}
+
+/// Fills the one `%d`, `%Nd` or `%0Nd` field of `pattern` with `number`.
+pub fn format_location(pattern: &str, number: u64) -> Result<String, PlaylistError> {
+    let mut out = String::with_capacity(pattern.len() + 8);
+    let mut filled = false;
+    let mut chars = pattern.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        if chars.peek() == Some(&'%') {
+            chars.next();
+            out.push('%');
+            continue;
+        }
+        let mut spec = String::new();
+        while let Some(&d) = chars.peek() {
+            if !d.is_ascii_digit() {
+                break;
+            }
+            spec.push(d);
+            chars.next();
+        }
+        let conversion = chars.next();
+        let bad = || PlaylistError::BadField {
+            pattern: pattern.to_owned(),
+            field: format!(
+                "%{spec}{}",
+                conversion.map(String::from).unwrap_or_default()
+            ),
+        };
+        if conversion != Some('d') && conversion != Some('u') || filled || spec.len() > 2 {
+            return Err(bad());
+        }
+        let zero = spec.starts_with('0');
+        let width: usize = if spec.is_empty() {
+            0
+        } else {
+            spec.parse().map_err(|_| bad())?
+        };
+        if zero {
+            out.push_str(&format!("{number:0width$}"));
+        } else {
+            out.push_str(&format!("{number:width$}"));
+        }
+        filled = true;
+    }
+    if !filled {
+        return Err(PlaylistError::NoNumberField(pattern.to_owned()));
+    }
+    Ok(out)
+}
+
+/// A live media playlist with a sliding window, and the files behind it.
+#[derive(Debug)]
+pub struct LivePlaylist {
+    config: PlaylistConfig,
+    window: VecDeque<PlaylistEntry>,
+    /// Segment files on disk, oldest first.
+    files: VecDeque<String>,
+    next_sequence: u64,
+    longest_ms: u64,
+    ended: bool,
+}
+
+impl LivePlaylist {
+    /// An empty playlist.
+    pub fn new(config: PlaylistConfig) -> Self {
+        Self {
+            config,
+            window: VecDeque::new(),
+            files: VecDeque::new(),
+            next_sequence: 0,
+            longest_ms: 0,
+            ended: false,
+        }
+    }
+
+    /// Sequence number the next segment gets (and its file name carries).
+    pub fn next_sequence(&self) -> u64 {
+        self.next_sequence
+    }
+
+    /// Lists a new segment, written to `file` and reachable at `uri`.
+    /// Returns the files that are now beyond `max-files` and should be deleted.
+    pub fn push(
+        &mut self,
+        uri: String,
+        file: String,
+        duration_ns: u64,
+        program_date_time: Option<DateTime<FixedOffset>>,
+    ) -> Vec<String> {
+        let duration_ms = (duration_ns + NANOS_PER_MILLI / 2) / NANOS_PER_MILLI;
+        self.longest_ms = self.longest_ms.max(duration_ms);
+        self.window.push_back(PlaylistEntry {
+            sequence: self.next_sequence,
+            uri,
+            duration_ms,
+            program_date_time,
+        });
+        self.next_sequence += 1;
+        let length = self.config.playlist_length as usize;
+        while length > 0 && self.window.len() > length {
+            self.window.pop_front();
+        }
+
+        self.files.push_back(file);
+        let mut expired = Vec::new();
+        if self.config.max_files > 0 {
+            let keep = (self.config.max_files as usize).max(length);
+            while self.files.len() > keep {
+                expired.extend(self.files.pop_front());
+            }
+        }
+        expired
+    }
+
+    /// Marks the stream as ended: the playlist gets EXT-X-ENDLIST.
+    pub fn end(&mut self) {
+        self.ended = true;
+    }
+
+    /// Whether the stream has ended.
+    pub fn is_ended(&self) -> bool {
+        self.ended
+    }
+
+    /// The segments listed now, oldest first.
+    pub fn entries(&self) -> impl Iterator<Item = &PlaylistEntry> {
+        self.window.iter()
+    }
+
+    /// EXT-X-TARGETDURATION: the configured one, raised to cover the longest
+    /// segment ever listed (rounded up to whole seconds).
+    pub fn target_duration(&self) -> u64 {
+        let longest = self.longest_ms.div_ceil(MILLIS_PER_SECOND);
+        longest.max(u64::from(self.config.target_duration)).max(1)
+    }
+
+    /// The playlist as `m3u8-rs` models it.
+    pub fn to_media_playlist(&self) -> MediaPlaylist {
+        MediaPlaylist {
+            version: Some(3),
+            target_duration: self.target_duration(),
+            media_sequence: self
+                .window
+                .front()
+                .map_or(self.next_sequence, |e| e.sequence),
+            segments: self
+                .window
+                .iter()
+                .map(|e| MediaSegment {
+                    uri: e.uri.clone(),
+                    duration: e.duration_ms as f32 / MILLIS_PER_SECOND as f32,
+                    program_date_time: e.program_date_time,
+                    ..Default::default()
+                })
+                .collect(),
+            end_list: self.ended,
+            independent_segments: true,
+            ..Default::default()
+        }
+    }
+
+    /// The playlist text.
+    pub fn render(&self) -> Result<Vec<u8>, PlaylistError> {
+        let mut text = Vec::new();
+        self.to_media_playlist().write_to(&mut text)?;
+        Ok(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    const SECOND: u64 = 1_000_000_000;
+
+    fn playlist(playlist_length: u32, max_files: u32, target_duration: u32) -> LivePlaylist {
+        LivePlaylist::new(PlaylistConfig {
+            playlist_length,
+            max_files,
+            target_duration,
+        })
+    }
+
+    fn push(p: &mut LivePlaylist, duration_ns: u64) -> Vec<String> {
+        let n = p.next_sequence();
+        p.push(
+            format!("seg{n}.ts"),
+            format!("/out/seg{n}.ts"),
+            duration_ns,
+            None,
+        )
+    }
+
+    fn text(p: &LivePlaylist) -> String {
+        String::from_utf8(p.render().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn window_slides_and_media_sequence_follows() {
+        let mut p = playlist(3, 0, 1);
+        for _ in 0..5 {
+            push(&mut p, SECOND);
+        }
+        let seqs: Vec<u64> = p.entries().map(|e| e.sequence).collect();
+        assert_eq!(seqs, [2, 3, 4]);
+        let t = text(&p);
+        assert!(t.contains("#EXT-X-MEDIA-SEQUENCE:2\n"), "{t}");
+        assert!(t.contains("seg2.ts\n") && !t.contains("seg1.ts"), "{t}");
+        assert!(!t.contains("#EXT-X-ENDLIST"));
+    }
+
+    #[test]
+    fn files_beyond_max_files_are_returned_oldest_first() {
+        let mut p = playlist(2, 4, 1);
+        let mut deleted = Vec::new();
+        for _ in 0..7 {
+            deleted.extend(push(&mut p, SECOND));
+        }
+        assert_eq!(deleted, ["/out/seg0.ts", "/out/seg1.ts", "/out/seg2.ts"]);
+    }
+
+    #[test]
+    fn max_files_never_deletes_a_listed_segment() {
+        let mut p = playlist(5, 2, 1);
+        let mut deleted = Vec::new();
+        for _ in 0..6 {
+            deleted.extend(push(&mut p, SECOND));
+        }
+        assert_eq!(deleted, ["/out/seg0.ts"]);
+        assert_eq!(p.entries().next().map(|e| e.sequence), Some(1));
+    }
+
+    #[test]
+    fn zero_max_files_keeps_everything() {
+        let mut p = playlist(2, 0, 1);
+        for _ in 0..10 {
+            assert!(push(&mut p, SECOND).is_empty());
+        }
+    }
+
+    #[test]
+    fn target_duration_rounds_up_and_never_shrinks() {
+        let mut p = playlist(2, 0, 1);
+        push(&mut p, SECOND / 3);
+        assert_eq!(p.target_duration(), 1);
+        push(&mut p, 2 * SECOND + 100 * 1_000_000);
+        assert_eq!(p.target_duration(), 3);
+        push(&mut p, SECOND);
+        push(&mut p, SECOND);
+        // the long segment has left the window; the target must not drop
+        assert_eq!(p.target_duration(), 3);
+        assert!(text(&p).contains("#EXT-X-TARGETDURATION:3\n"));
+    }
+
+    #[test]
+    fn configured_target_duration_is_a_floor() {
+        let mut p = playlist(2, 0, 6);
+        push(&mut p, 2 * SECOND);
+        assert_eq!(p.target_duration(), 6);
+    }
+
+    #[test]
+    fn exact_durations_do_not_round_up_a_second() {
+        let mut p = playlist(2, 0, 1);
+        push(&mut p, 2 * SECOND);
+        assert_eq!(p.target_duration(), 2);
+        let t = text(&p);
+        assert!(t.contains("#EXTINF:2,"), "{t}");
+    }
+
+    #[test]
+    fn endlist_program_date_time_and_parse_back() {
+        let mut p = playlist(0, 0, 1);
+        let when = FixedOffset::east_opt(0)
+            .unwrap()
+            .with_ymd_and_hms(2026, 1, 2, 3, 4, 5)
+            .unwrap();
+        p.push("a.ts".into(), "a.ts".into(), SECOND / 3, Some(when));
+        p.end();
+        let t = text(&p);
+        assert!(
+            t.contains("#EXT-X-PROGRAM-DATE-TIME:2026-01-02T03:04:05.000Z"),
+            "{t}"
+        );
+        assert!(t.trim_end().ends_with("#EXT-X-ENDLIST"), "{t}");
+        let parsed = m3u8_rs::parse_media_playlist_res(t.as_bytes()).expect("valid m3u8");
+        assert!(parsed.end_list);
+        assert_eq!(parsed.segments.len(), 1);
+        assert!((parsed.segments[0].duration - 0.333).abs() < 1e-6);
+    }
+
+    #[test]
+    fn location_patterns() {
+        assert_eq!(format_location("seg%05d.ts", 42).unwrap(), "seg00042.ts");
+        assert_eq!(format_location("/x/%d.ts", 7).unwrap(), "/x/7.ts");
+        assert_eq!(format_location("100%%-%u.ts", 3).unwrap(), "100%-3.ts");
+        assert!(matches!(
+            format_location("seg.ts", 1),
+            Err(PlaylistError::NoNumberField(_))
+        ));
+        assert!(matches!(
+            format_location("%d-%d.ts", 1),
+            Err(PlaylistError::BadField { .. })
+        ));
+        assert!(matches!(
+            format_location("%s.ts", 1),
+            Err(PlaylistError::BadField { .. })
+        ));
+    }
+}

@@ -1,0 +1,570 @@
+// SPDX-License-Identifier: MPL-2.0
+//! Where segments begin and end, decided from frame timing and keyframe flags
+//! alone, free of GStreamer types so it can be tested frame by frame.
+//!
+//! A segment always begins with a keyframe, so it decodes on its own. The
+//! cutter closes the open segment when a keyframe arrives at or after the
+//! boundary (frame count reached, or target duration elapsed); a keyframe that
+//! arrives early is simply kept inside the segment. Ahead of each boundary it
+//! asks for a keyframe at the boundary's time; when the boundary passes without
+//! one it asks again and, after a bounded wait, gives up with an error.
+
+use std::fmt;
+
+/// Nanoseconds, the unit of every time in this module.
+pub type Nanos = u64;
+
+const SECOND: Nanos = 1_000_000_000;
+
+/// While waiting for a keyframe, ask again this often (stream time).
+pub const KEYFRAME_REQUEST_INTERVAL: Nanos = SECOND;
+
+/// How long a segment should be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SegmentLength {
+    /// Exactly this many frames (more only if the encoder ignores a request).
+    Frames(u32),
+    /// This much stream time, cut at the first keyframe at or after it.
+    Duration(Nanos),
+}
+
+/// What the cutter needs to know about the stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CutterConfig {
+    /// Segment length asked for.
+    pub length: SegmentLength,
+    /// Duration of one frame when the stream has a fixed frame rate.
+    pub frame_duration: Option<Nanos>,
+    /// Stream time to wait for a keyframe that was asked for before failing;
+    /// zero waits for ever.
+    pub max_keyframe_wait: Nanos,
+}
+
+/// One encoded frame as the cutter sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Frame {
+    /// Running time of the frame, if known.
+    pub time: Option<Nanos>,
+    /// Duration of the frame, if known.
+    pub duration: Option<Nanos>,
+    /// Whether the frame can be decoded without earlier frames.
+    pub keyframe: bool,
+}
+
+/// A request to the encoder for a keyframe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyframeRequest {
+    /// The first frame at or after this running time should be a keyframe.
+    At(Nanos),
+    /// The next frame should be a keyframe.
+    Now,
+}
+
+/// What to do with the frame just pushed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameAction {
+    /// Discard it: no segment is open and it is not a keyframe.
+    Drop,
+    /// Add it to the open segment.
+    Append,
+    /// It opens segment `index`.
+    StartSegment {
+        /// Sequence number of the new segment, counting from zero.
+        index: u64,
+    },
+}
+
+/// A segment that is complete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SegmentSummary {
+    /// Sequence number, counting from zero.
+    pub index: u64,
+    /// Running time of its first frame.
+    pub start: Nanos,
+    /// Time from its first frame to the frame after its last one.
+    pub duration: Nanos,
+    /// Number of frames in it.
+    pub frames: u32,
+}
+
+/// The cutter's answer for one frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    /// What to do with the frame.
+    pub action: FrameAction,
+    /// The segment that this frame closed, if any; it must be emitted before
+    /// the frame itself is passed on.
+    pub finished: Option<SegmentSummary>,
+    /// A keyframe to ask the encoder for.
+    pub request: Option<KeyframeRequest>,
+}
+
+/// Why the cutter cannot go on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CutterError {
+    /// A keyframe was asked for and none came within the allowed wait.
+    #[error(
+        "no keyframe arrived within {} of stream time after asking for one ({frames} frames seen meanwhile); \
+         the encoder ignores keyframe requests (GstForceKeyUnit)",
+        Seconds(*.waited)
+    )]
+    NoKeyframe {
+        /// Stream time waited.
+        waited: Nanos,
+        /// Frames seen while waiting.
+        frames: u64,
+    },
+}
+
+struct Seconds(Nanos);
+
+impl fmt::Display for Seconds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:.3} s", self.0 as f64 / SECOND as f64)
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct OpenSegment {
+    index: u64,
+    start: Nanos,
+    frames: u32,
+    /// End of the last frame added (its time plus its duration).
+    end: Nanos,
+    /// Half a frame: boundaries are asked for this early so timestamp
+    /// jitter cannot push the keyframe one frame late.
+    slack: Nanos,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct KeyframeWait {
+    since: Nanos,
+    last_request: Nanos,
+    frames: u64,
+}
+
+/// Cuts a stream of encoded frames into segments that each begin with a keyframe.
+#[derive(Debug)]
+pub struct SegmentCutter {
+    config: CutterConfig,
+    next_index: u64,
+    open: Option<OpenSegment>,
+    wait: Option<KeyframeWait>,
+    /// Time the next frame would have if it carries none.
+    expected_time: Option<Nanos>,
+}
+
+impl SegmentCutter {
+    /// A cutter that has seen no frame yet.
+    pub fn new(config: CutterConfig) -> Self {
+        Self {
+            config,
+            next_index: 0,
+            open: None,
+            wait: None,
+            expected_time: None,
+        }
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &CutterConfig {
+        &self.config
+    }
+
+    /// Changes timing or length from the next segment on; the open segment
+    /// and the numbering are kept.
+    pub fn set_config(&mut self, config: CutterConfig) {
+        self.config = config;
+    }
+
+    /// Takes one frame, in decoding order, and says what to do with it.
+    pub fn push(&mut self, frame: Frame) -> Result<Decision, CutterError> {
+        let time = frame.time.or(self.expected_time).unwrap_or(0);
+        let duration = frame.duration.or(self.config.frame_duration);
+        self.expected_time = duration.map(|d| time.saturating_add(d));
+        let end = time.saturating_add(duration.unwrap_or(0));
+
+        let Some(mut open) = self.open else {
+            if frame.keyframe {
+                return Ok(self.start_segment(time, end, duration, None));
+            }
+            let request = self.keep_waiting(time)?;
+            return Ok(Decision {
+                action: FrameAction::Drop,
+                finished: None,
+                request,
+            });
+        };
+
+        let due = self.boundary_due(&open, time);
+        if due && frame.keyframe {
+            let finished = SegmentSummary {
+                index: open.index,
+                start: open.start,
+                duration: time.saturating_sub(open.start),
+                frames: open.frames,
+            };
+            return Ok(self.start_segment(time, end, duration, Some(finished)));
+        }
+
+        open.frames = open.frames.saturating_add(1);
+        open.end = open.end.max(end);
+        self.open = Some(open);
+
+        let request = if due {
+            self.keep_waiting(time)?
+        } else if self.needs_blind_request(&open) {
+            Some(KeyframeRequest::Now)
+        } else {
+            None
+        };
+        Ok(Decision {
+            action: FrameAction::Append,
+            finished: None,
+            request,
+        })
+    }
+
+    /// Closes the open segment at the end of the stream.
+    pub fn finish(&mut self) -> Option<SegmentSummary> {
+        self.wait = None;
+        self.open.take().map(|open| SegmentSummary {
+            index: open.index,
+            start: open.start,
+            duration: open.end.saturating_sub(open.start),
+            frames: open.frames,
+        })
+    }
+
+    /// Forgets the open segment and any wait (after a flush); numbering goes on.
+    pub fn reset(&mut self) {
+        self.open = None;
+        self.wait = None;
+        self.expected_time = None;
+    }
+
+    /// Whether a segment is open.
+    pub fn has_open_segment(&self) -> bool {
+        self.open.is_some()
+    }
+
+    /// Target length of a segment in stream time, when it can be known.
+    pub fn segment_duration(&self) -> Option<Nanos> {
+        match self.config.length {
+            SegmentLength::Duration(d) => Some(d),
+            SegmentLength::Frames(n) => self
+                .config
+                .frame_duration
+                .map(|d| d.saturating_mul(u64::from(n))),
+        }
+    }
+
+    fn start_segment(
+        &mut self,
+        time: Nanos,
+        end: Nanos,
+        frame_duration: Option<Nanos>,
+        finished: Option<SegmentSummary>,
+    ) -> Decision {
+        let index = self.next_index;
+        self.next_index += 1;
+        self.wait = None;
+        let frame_duration = frame_duration.or(self.config.frame_duration);
+        let slack = frame_duration.map_or(0, |d| d / 2);
+        let open = OpenSegment {
+            index,
+            start: time,
+            frames: 1,
+            end,
+            slack,
+        };
+        self.open = Some(open);
+
+        let length = match self.config.length {
+            SegmentLength::Duration(d) => Some(d),
+            SegmentLength::Frames(n) => frame_duration.map(|d| d.saturating_mul(u64::from(n))),
+        };
+        let request =
+            length.map(|l| KeyframeRequest::At(time.saturating_add(l).saturating_sub(slack)));
+        let request = match (request, self.config.length) {
+            // One frame per segment: every frame must be a keyframe.
+            (None, SegmentLength::Frames(n)) if n <= 1 => Some(KeyframeRequest::Now),
+            (r, _) => r,
+        };
+        Decision {
+            action: FrameAction::StartSegment { index },
+            finished,
+            request,
+        }
+    }
+
+    fn boundary_due(&self, open: &OpenSegment, time: Nanos) -> bool {
+        match self.config.length {
+            SegmentLength::Frames(n) => open.frames >= n.max(1),
+            SegmentLength::Duration(d) => {
+                time.saturating_add(open.slack) >= open.start.saturating_add(d)
+            }
+        }
+    }
+
+    /// Without a known frame duration a frame count cannot be turned into a
+    /// time, so the request goes out when the last frame of the segment has
+    /// arrived; it is right for encoders without frame delay.
+    fn needs_blind_request(&self, open: &OpenSegment) -> bool {
+        match self.config.length {
+            SegmentLength::Frames(n) => open.slack == 0 && open.frames == n.max(1),
+            SegmentLength::Duration(_) => false,
+        }
+    }
+
+    fn keep_waiting(&mut self, time: Nanos) -> Result<Option<KeyframeRequest>, CutterError> {
+        let Some(mut wait) = self.wait else {
+            self.wait = Some(KeyframeWait {
+                since: time,
+                last_request: time,
+                frames: 1,
+            });
+            return Ok(Some(KeyframeRequest::Now));
+        };
+        wait.frames += 1;
+        let waited = time.saturating_sub(wait.since);
+        if self.config.max_keyframe_wait > 0 && waited > self.config.max_keyframe_wait {
+            self.wait = Some(wait);
+            return Err(CutterError::NoKeyframe {
+                waited,
+                frames: wait.frames,
+            });
+        }
+        let request = if time.saturating_sub(wait.last_request) >= KEYFRAME_REQUEST_INTERVAL {
+            wait.last_request = time;
+            Some(KeyframeRequest::Now)
+        } else {
+            None
+        };
+        self.wait = Some(wait);
+        Ok(request)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FRAME: Nanos = SECOND / 30;
+
+    fn config(length: SegmentLength) -> CutterConfig {
+        CutterConfig {
+            length,
+            frame_duration: Some(FRAME),
+            max_keyframe_wait: 2 * SECOND,
+        }
+    }
+
+    fn frame(i: u64, keyframe: bool) -> Frame {
+        Frame {
+            time: Some(i * FRAME),
+            duration: Some(FRAME),
+            keyframe,
+        }
+    }
+
+    /// Feeds frames, key where `key(i)` says, and returns the closed segments.
+    fn run(
+        cutter: &mut SegmentCutter,
+        frames: std::ops::Range<u64>,
+        key: impl Fn(u64) -> bool,
+    ) -> Vec<SegmentSummary> {
+        let mut out = Vec::new();
+        for i in frames {
+            let d = cutter.push(frame(i, key(i))).expect("no error");
+            out.extend(d.finished);
+        }
+        out.extend(cutter.finish());
+        out
+    }
+
+    #[test]
+    fn ten_frame_segments_when_encoder_obeys() {
+        let mut c = SegmentCutter::new(config(SegmentLength::Frames(10)));
+        let segs = run(&mut c, 0..60, |i| i % 10 == 0);
+        assert_eq!(segs.len(), 6);
+        for (n, s) in segs.iter().enumerate() {
+            assert_eq!(s.index, n as u64);
+            assert_eq!(s.frames, 10);
+            assert_eq!(s.start, n as u64 * 10 * FRAME);
+            assert_eq!(s.duration, 10 * FRAME);
+        }
+    }
+
+    #[test]
+    fn asks_for_the_boundary_keyframe_half_a_frame_early() {
+        let mut c = SegmentCutter::new(config(SegmentLength::Frames(10)));
+        let d = c.push(frame(0, true)).unwrap();
+        assert_eq!(d.action, FrameAction::StartSegment { index: 0 });
+        assert_eq!(d.request, Some(KeyframeRequest::At(10 * FRAME - FRAME / 2)));
+        let d = c.push(frame(1, false)).unwrap();
+        assert_eq!(d.request, None);
+    }
+
+    #[test]
+    fn early_keyframe_stays_inside_the_segment() {
+        let mut c = SegmentCutter::new(config(SegmentLength::Frames(10)));
+        let segs = run(&mut c, 0..20, |i| i % 10 == 0 || i == 4);
+        assert_eq!(segs.iter().map(|s| s.frames).collect::<Vec<_>>(), [10, 10]);
+    }
+
+    #[test]
+    fn drops_frames_before_the_first_keyframe_and_asks_for_one() {
+        let mut c = SegmentCutter::new(config(SegmentLength::Frames(10)));
+        let d = c.push(frame(0, false)).unwrap();
+        assert_eq!(d.action, FrameAction::Drop);
+        assert_eq!(d.request, Some(KeyframeRequest::Now));
+        let d = c.push(frame(1, false)).unwrap();
+        assert_eq!(d.action, FrameAction::Drop);
+        assert_eq!(d.request, None, "asks again only after an interval");
+        let d = c.push(frame(2, true)).unwrap();
+        assert_eq!(d.action, FrameAction::StartSegment { index: 0 });
+        assert!(c.has_open_segment());
+    }
+
+    #[test]
+    fn late_keyframe_lengthens_the_segment_and_is_asked_for_again() {
+        let mut c = SegmentCutter::new(config(SegmentLength::Frames(10)));
+        let mut requests = Vec::new();
+        let mut segs = Vec::new();
+        for i in 0..40 {
+            let d = c.push(frame(i, i == 0 || i == 13 || i == 23)).unwrap();
+            segs.extend(d.finished);
+            requests.push(d.request);
+        }
+        assert_eq!(requests[10], Some(KeyframeRequest::Now));
+        assert_eq!(segs.iter().map(|s| s.frames).collect::<Vec<_>>(), [13, 10]);
+    }
+
+    #[test]
+    fn errors_after_the_bounded_wait_without_keyframe() {
+        let mut c = SegmentCutter::new(config(SegmentLength::Frames(10)));
+        let mut requests = 0;
+        let mut error = None;
+        for i in 0..200 {
+            match c.push(frame(i, false)) {
+                Ok(d) => requests += usize::from(d.request.is_some()),
+                Err(e) => {
+                    error = Some((i, e));
+                    break;
+                }
+            }
+        }
+        let (at, err) = error.expect("must give up");
+        // 2 s at 30 fps, then the first frame past it.
+        assert_eq!(at, 61);
+        assert!(matches!(err, CutterError::NoKeyframe { frames: 62, .. }));
+        assert!(err
+            .to_string()
+            .contains("no keyframe arrived within 2.033 s"));
+        assert_eq!(requests, 2, "asked at once and again a second later");
+    }
+
+    #[test]
+    fn waits_for_ever_when_the_wait_is_zero() {
+        let mut c = SegmentCutter::new(CutterConfig {
+            max_keyframe_wait: 0,
+            ..config(SegmentLength::Frames(10))
+        });
+        for i in 0..1000 {
+            assert!(c.push(frame(i, false)).is_ok());
+        }
+    }
+
+    #[test]
+    fn duration_mode_cuts_at_first_keyframe_after_target() {
+        let mut c = SegmentCutter::new(config(SegmentLength::Duration(SECOND / 2)));
+        let d = c.push(frame(0, true)).unwrap();
+        assert_eq!(d.request, Some(KeyframeRequest::At(SECOND / 2 - FRAME / 2)));
+        let segs = run(&mut c, 1..45, |i| i % 15 == 0);
+        assert_eq!(
+            segs.iter().map(|s| s.frames).collect::<Vec<_>>(),
+            [15, 15, 15]
+        );
+        assert_eq!(segs[1].duration, 15 * FRAME);
+    }
+
+    #[test]
+    fn jittered_timestamps_still_cut_at_the_frame_count() {
+        let mut c = SegmentCutter::new(config(SegmentLength::Duration(SECOND / 3)));
+        let mut segs = Vec::new();
+        for i in 0..30u64 {
+            // +-3 ms of capture jitter
+            let jitter = [0i64, 3_000_000, -3_000_000][(i % 3) as usize];
+            let t = (i * FRAME) as i64 + jitter;
+            let d = c
+                .push(Frame {
+                    time: Some(t as u64),
+                    duration: Some(FRAME),
+                    keyframe: i % 10 == 0,
+                })
+                .unwrap();
+            segs.extend(d.finished);
+        }
+        segs.extend(c.finish());
+        assert_eq!(
+            segs.iter().map(|s| s.frames).collect::<Vec<_>>(),
+            [10, 10, 10]
+        );
+    }
+
+    #[test]
+    fn without_timestamps_or_frame_rate_asks_when_the_count_is_reached() {
+        let mut c = SegmentCutter::new(CutterConfig {
+            frame_duration: None,
+            ..config(SegmentLength::Frames(3))
+        });
+        let untimed = |keyframe| Frame {
+            time: None,
+            duration: None,
+            keyframe,
+        };
+        assert_eq!(c.push(untimed(true)).unwrap().request, None);
+        assert_eq!(c.push(untimed(false)).unwrap().request, None);
+        assert_eq!(
+            c.push(untimed(false)).unwrap().request,
+            Some(KeyframeRequest::Now)
+        );
+        let d = c.push(untimed(true)).unwrap();
+        assert_eq!(d.finished.map(|s| s.frames), Some(3));
+    }
+
+    #[test]
+    fn finish_reports_the_open_segment_once() {
+        let mut c = SegmentCutter::new(config(SegmentLength::Frames(10)));
+        for i in 0..4 {
+            c.push(frame(i, i == 0)).unwrap();
+        }
+        let last = c.finish().expect("open segment");
+        assert_eq!((last.frames, last.duration), (4, 4 * FRAME));
+        assert_eq!(c.finish(), None);
+    }
+
+    #[test]
+    fn reset_waits_for_a_new_keyframe_and_keeps_numbering() {
+        let mut c = SegmentCutter::new(config(SegmentLength::Frames(10)));
+        c.push(frame(0, true)).unwrap();
+        c.reset();
+        assert_eq!(c.push(frame(1, false)).unwrap().action, FrameAction::Drop);
+        assert_eq!(
+            c.push(frame(2, true)).unwrap().action,
+            FrameAction::StartSegment { index: 1 }
+        );
+    }
+
+    #[test]
+    fn segment_duration_from_frames_and_rate() {
+        let c = SegmentCutter::new(config(SegmentLength::Frames(10)));
+        assert_eq!(c.segment_duration(), Some(10 * FRAME));
+        let c = SegmentCutter::new(CutterConfig {
+            frame_duration: None,
+            ..config(SegmentLength::Frames(10))
+        });
+        assert_eq!(c.segment_duration(), None);
+    }
+}
