@@ -123,7 +123,8 @@ pub struct StrategyResult {
     /// Bytes the sender put on the network (RTP packets incl. RTP header, or
     /// the TCP byte stream; without UDP/IP/TCP headers).
     pub bytes: u64,
-    /// RTP packets (UDP) or MPEG-TS packets (TCP) sent.
+    /// RTP packets (UDP) or buffers handed to tcpserversink (TCP: one per
+    /// segment from segmentpackager, one per TS packet from mpegtsmux).
     pub packets: u64,
     /// UDP datagrams or TCP reads that reached the receiver.
     pub packets_received: u64,
