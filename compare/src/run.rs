@@ -810,3 +810,77 @@ pub fn snapshot(
     let _ = p.set_state(gst::State::Null);
     result
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: u64 = 1_000_000;
+
+    fn link(delay_ms: u32, jitter_ms: u32, kbps: Option<u32>, loss: f64) -> TcpLink {
+        TcpLink::new(
+            &NetOptions {
+                loss,
+                loss_until: None,
+                delay_ms,
+                jitter_ms,
+                kbps,
+            },
+            7,
+        )
+    }
+
+    #[test]
+    fn tcp_link_delays_each_write_by_the_one_way_delay() {
+        let mut l = link(20, 0, None, 0.0);
+        for i in 0..5u64 {
+            let t = 1_000 * MS + i * 33 * MS;
+            l.entered.push_back(t);
+            assert_eq!(l.deliver(10_000, t, true), t + 20 * MS);
+        }
+    }
+
+    #[test]
+    fn tcp_link_serialises_at_the_bandwidth_and_keeps_order() {
+        // 1 Mbit/s: 125 000 bytes take one second on the wire
+        let mut l = link(0, 0, Some(1000), 0.0);
+        l.entered.push_back(0);
+        l.entered.push_back(0);
+        assert_eq!(l.deliver(125_000, 0, true), 1_000 * MS);
+        // entered at the same time, waits for the first to finish
+        assert_eq!(l.deliver(125_000, 0, true), 2_000 * MS);
+    }
+
+    #[test]
+    fn tcp_link_jitter_stays_in_range_and_never_reorders() {
+        let mut l = link(20, 5, None, 0.0);
+        let mut last = 0;
+        for i in 0..200u64 {
+            let t = i * MS; // 1 ms apart: jitter would reorder if allowed
+            l.entered.push_back(t);
+            let at = l.deliver(100, t, true);
+            assert!(at >= last, "write {i} delivered before the previous one");
+            assert!(
+                at >= t + 15 * MS && at <= t.max(last) + 25 * MS,
+                "write {i}: {at}"
+            );
+            last = at;
+        }
+    }
+
+    #[test]
+    fn tcp_link_loss_stalls_but_only_while_lossy() {
+        let mut l = link(10, 0, None, 1.0);
+        l.entered.push_back(0);
+        // every one of 10 segments lost: the 7 followed by at least 3 others
+        // are fast-retransmitted (one RTT, 20 ms), the last 3 are tail losses
+        // (two RTTs, 40 ms)
+        assert_eq!(
+            l.deliver(10 * TCP_MSS, 0, true),
+            10 * MS + 7 * 20 * MS + 3 * 40 * MS
+        );
+        let t = 1_000 * MS;
+        l.entered.push_back(t);
+        assert_eq!(l.deliver(10 * TCP_MSS, t, false), t + 10 * MS);
+    }
+}
