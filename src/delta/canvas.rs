@@ -40,6 +40,26 @@ fn check_plane(
     Ok(())
 }
 
+/// Checks a frame's (length, stride) per plane against `g`.
+fn check_planes(
+    g: &Geometry,
+    planes: impl ExactSizeIterator<Item = (usize, usize)>,
+) -> Result<(), PlaneSizeError> {
+    if planes.len() != g.format.plane_count() {
+        return Err(PlaneSizeError {
+            plane: planes.len(),
+            len: 0,
+            stride: 0,
+            rows: 0,
+            row_bytes: 0,
+        });
+    }
+    for (i, (len, stride)) in planes.enumerate() {
+        check_plane(g, i, len, stride)?;
+    }
+    Ok(())
+}
+
 /// A caller's frame, read-only: one slice and stride per plane, checked
 /// against the geometry once so that tile loops never index out of bounds.
 pub struct FrameView<'a> {
@@ -49,18 +69,7 @@ pub struct FrameView<'a> {
 impl<'a> FrameView<'a> {
     /// Wraps `planes` (data, stride) after checking them against `g`.
     pub fn new(g: &Geometry, planes: Vec<(&'a [u8], usize)>) -> Result<Self, PlaneSizeError> {
-        if planes.len() != g.format.plane_count() {
-            return Err(PlaneSizeError {
-                plane: planes.len(),
-                len: 0,
-                stride: 0,
-                rows: 0,
-                row_bytes: 0,
-            });
-        }
-        for (i, (data, stride)) in planes.iter().enumerate() {
-            check_plane(g, i, data.len(), *stride)?;
-        }
+        check_planes(g, planes.iter().map(|(d, s)| (d.len(), *s)))?;
         Ok(FrameView { planes })
     }
 
@@ -81,18 +90,7 @@ pub struct FrameViewMut<'a> {
 impl<'a> FrameViewMut<'a> {
     /// Wraps `planes` (data, stride) after checking them against `g`.
     pub fn new(g: &Geometry, planes: Vec<(&'a mut [u8], usize)>) -> Result<Self, PlaneSizeError> {
-        if planes.len() != g.format.plane_count() {
-            return Err(PlaneSizeError {
-                plane: planes.len(),
-                len: 0,
-                stride: 0,
-                rows: 0,
-                row_bytes: 0,
-            });
-        }
-        for (i, (data, stride)) in planes.iter().enumerate() {
-            check_plane(g, i, data.len(), *stride)?;
-        }
+        check_planes(g, planes.iter().map(|(d, s)| (d.len(), *s)))?;
         Ok(FrameViewMut { planes })
     }
 }
