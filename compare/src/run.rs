@@ -461,6 +461,25 @@ pub fn run_strategy(
         );
     }
 
+    // netsim passes EOS on at once, ahead of the packets it is still
+    // delaying, and udpsink refuses what comes after EOS: hold EOS back
+    // until those packets are out, or the last frames of every delayed run
+    // would count as lost.
+    if strategy.transport == Transport::Udp && net.delay_ms + net.jitter_ms > 0 {
+        let hold = Duration::from_millis(50 + u64::from(net.delay_ms + net.jitter_ms));
+        by_name(&sender, &format!("{tx}net"))?
+            .static_pad("sink")
+            .ok_or("netsim has no sink pad")?
+            .add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
+                if let Some(gst::PadProbeData::Event(e)) = &info.data {
+                    if e.type_() == gst::EventType::Eos {
+                        std::thread::sleep(hold);
+                    }
+                }
+                gst::PadProbeReturn::Ok
+            });
+    }
+
     // What arrives from the network at the receiver.
     let received_packets = Arc::new(AtomicU64::new(0));
     {
