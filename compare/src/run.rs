@@ -120,6 +120,8 @@ pub struct StrategyResult {
     pub meter_missing: u64,
     /// Glass-to-glass latency.
     pub latency_ms: LatencyMs,
+    /// Longest time between two new pictures at the receiver, ms.
+    pub longest_stall_ms: f64,
     /// Bytes the sender put on the network (RTP packets incl. RTP header, or
     /// the TCP byte stream; without UDP/IP/TCP headers).
     pub bytes: u64,
@@ -752,6 +754,7 @@ pub fn run_strategy(
             p99: ms("latency-p99"),
             max: ms("latency-max"),
         },
+        longest_stall_ms: ms("longest-stall"),
         bytes: counted.bytes,
         packets: counted.packets,
         packets_received: received_packets.load(Ordering::Relaxed),
