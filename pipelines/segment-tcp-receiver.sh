@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Video-segment strategy over one persistent TCP connection: the receiver.
+# Connects to pipelines/segment-tcp-sender.sh (start that first) and decodes.
+#
+# usage: pipelines/segment-tcp-receiver.sh [PORT]
+# SINK=fakesink picks another video sink (default: autovideosink); with
+# SINK=fakesink the frame count is printed through fpsdisplaysink.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PORT="${1:-5000}"
+SINK="${SINK:-autovideosink}"
+
+cargo build --lib --quiet
+export GST_PLUGIN_PATH="$PWD/target/debug${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
+
+echo "segment receiver: tcp://127.0.0.1:${PORT} (Ctrl-C to stop)"
+exec gst-launch-1.0 -e \
+    tcpclientsrc host=127.0.0.1 port="$PORT" ! \
+    tsdemux ! h264parse ! avdec_h264 ! videoconvert ! \
+    fpsdisplaysink video-sink="$SINK" text-overlay=false sync=false -v

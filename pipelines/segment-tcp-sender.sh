@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Video-segment strategy over one persistent TCP connection: the sender.
+# Encodes a live test picture with x264 and sends 10-frame MPEG-TS segments
+# (one buffer each) to every client of a TCP server on 127.0.0.1. A client that
+# connects mid-stream starts at a whole segment.
+#
+# usage: pipelines/segment-tcp-sender.sh [PORT] [FRAMES_PER_SEGMENT]
+# then:  pipelines/segment-tcp-receiver.sh [PORT]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PORT="${1:-5000}"
+FRAMES="${2:-10}"
+
+cargo build --lib --quiet
+export GST_PLUGIN_PATH="$PWD/target/debug${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
+
+echo "segment sender: ${FRAMES}-frame segments on tcp://127.0.0.1:${PORT} (Ctrl-C to stop)"
+exec gst-launch-1.0 -e \
+    videotestsrc is-live=true pattern=ball ! \
+    video/x-raw,width=640,height=360,framerate=30/1 ! timeoverlay ! \
+    x264enc tune=zerolatency speed-preset=ultrafast bitrate=1500 ! \
+    segmentpackager frames-per-segment="$FRAMES" ! \
+    tcpserversink host=127.0.0.1 port="$PORT" sync-method=latest-keyframe
