@@ -41,13 +41,18 @@ fn appsink(pipeline: &gst::Pipeline, name: &str) -> gst_app::AppSink {
         .expect("an appsink")
 }
 
-/// Encodes `frames` frames at 30 fps and returns the segment buffers.
+const X264: &str = "x264enc tune=zerolatency speed-preset=ultrafast";
+
+/// Encodes `frames` frames at 30 fps with x264 and returns the segment buffers.
 fn segments(frames: u32, packager_props: &str) -> Vec<gst::Buffer> {
+    encoded_segments(frames, X264, packager_props)
+}
+
+fn encoded_segments(frames: u32, encoder: &str, packager_props: &str) -> Vec<gst::Buffer> {
     init();
     let p = parse(&format!(
         "videotestsrc num-buffers={frames} pattern=ball ! video/x-raw,framerate=30/1,width=320,height=240 ! \
-         x264enc tune=zerolatency speed-preset=ultrafast ! segmentpackager name=pack {packager_props} ! \
-         appsink name=sink sync=false"
+         {encoder} ! segmentpackager name=pack {packager_props} ! appsink name=sink sync=false"
     ));
     let got = collect(&appsink(&p, "sink"));
     match run(&p, Duration::from_secs(30), |_| ()) {
@@ -109,6 +114,23 @@ fn ten_frame_segments_each_decode_alone() {
     }
     assert!(segs[0].flags().contains(gst::BufferFlags::DISCONT));
     assert!(!segs[1].flags().contains(gst::BufferFlags::DISCONT));
+}
+
+#[test]
+fn h265_segments_decode_alone_although_x265_sends_headers_once() {
+    // x265enc writes VPS/SPS/PPS only before its first frame; the packager
+    // must repeat them in front of every segment's keyframe.
+    let segs = encoded_segments(
+        40,
+        "x265enc tune=zerolatency speed-preset=ultrafast",
+        "frames-per-segment=10",
+    );
+    let dir = ScratchDir::new("h265");
+    assert_eq!(segs.len(), 4);
+    for (n, buffer) in segs.iter().enumerate() {
+        let file = check_self_contained(&dir, n, buffer);
+        assert_eq!(ffprobe_frame_count(&file), 10, "segment {n} frame count");
+    }
 }
 
 #[test]

@@ -36,8 +36,10 @@ use std::sync::{LazyLock, Mutex, MutexGuard};
 
 use super::assembler::{segment_end_event, SegmentAssembler};
 use super::cutter::{
-    CutterConfig, Frame, FrameAction, KeyframeRequest, SegmentCutter, SegmentLength, SegmentSummary,
+    CutterConfig, Decision, Frame, FrameAction, KeyframeRequest, SegmentCutter, SegmentLength,
+    SegmentSummary,
 };
+use super::paramsets::{Codec, ParameterSetCache};
 use super::CAT;
 
 const DEFAULT_FRAMES_PER_SEGMENT: u32 = 10;
@@ -82,6 +84,8 @@ impl Settings {
 struct State {
     /// Created when caps arrive (the frame rate is needed).
     cutter: Option<SegmentCutter>,
+    /// Parameter sets for keyframes that arrive without them.
+    parameter_sets: Option<ParameterSetCache>,
     segment: gst::FormattedSegment<gst::ClockTime>,
 }
 
@@ -179,10 +183,14 @@ impl SegmentPackager {
         pad: &gst::GhostPad,
         buffer: gst::Buffer,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let mut state = self.state();
-        let segment = state.segment.clone();
-        let Some(cutter) = state.cutter.as_mut() else {
-            drop(state);
+        let mut guard = self.state();
+        let State {
+            cutter,
+            parameter_sets,
+            segment,
+        } = &mut *guard;
+        let Some(cutter) = cutter.as_mut() else {
+            drop(guard);
             gst::element_imp_error!(
                 self,
                 gst::CoreError::Negotiation,
@@ -198,7 +206,25 @@ impl SegmentPackager {
             keyframe: !buffer.flags().contains(gst::BufferFlags::DELTA_UNIT),
         };
         let decision = cutter.push(frame);
-        drop(state);
+        let opens_segment = matches!(
+            decision,
+            Ok(Decision {
+                action: FrameAction::StartSegment { .. },
+                ..
+            })
+        );
+        let mut completed = None;
+        if let (Some(cache), Ok(map)) = (parameter_sets.as_mut(), buffer.map_readable()) {
+            cache.observe(&map);
+            if opens_segment {
+                completed = cache.complete(&map);
+            }
+        }
+        drop(guard);
+        let buffer = match completed {
+            Some(data) => self.with_parameter_sets(buffer, data)?,
+            None => buffer,
+        };
         let decision = match decision {
             Ok(d) => d,
             Err(err) => {
@@ -249,6 +275,38 @@ impl SegmentPackager {
         }
     }
 
+    /// `buffer`'s timing and flags on `data`, the keyframe with parameter sets added.
+    fn with_parameter_sets(
+        &self,
+        buffer: gst::Buffer,
+        data: Vec<u8>,
+    ) -> Result<gst::Buffer, gst::FlowError> {
+        gst::debug!(
+            CAT,
+            imp = self,
+            "keyframe at {:?} lacked parameter sets: added {} bytes of them",
+            buffer.pts(),
+            data.len().saturating_sub(buffer.size())
+        );
+        let mut fixed = gst::Buffer::from_mut_slice(data);
+        let flags = gst::BufferCopyFlags::FLAGS
+            | gst::BufferCopyFlags::TIMESTAMPS
+            | gst::BufferCopyFlags::META;
+        let copied = fixed
+            .get_mut()
+            .map(|dest| buffer.copy_into(dest, flags, ..).is_ok())
+            .unwrap_or(false);
+        if !copied {
+            gst::element_imp_error!(
+                self,
+                gst::CoreError::Failed,
+                ("Could not copy frame metadata")
+            );
+            return Err(gst::FlowError::Error);
+        }
+        Ok(fixed)
+    }
+
     fn set_caps(&self, caps: &gst::CapsRef) -> bool {
         let Some(s) = caps.structure(0) else {
             return false;
@@ -274,8 +332,16 @@ impl SegmentPackager {
             .filter(|f| f.numer() > 0 && f.denom() > 0)
             .and_then(|f| gst::ClockTime::SECOND.mul_div_floor(f.denom() as u64, f.numer() as u64))
             .map(gst::ClockTime::nseconds);
+        let codec = if s.name() == "video/x-h265" {
+            Codec::H265
+        } else {
+            Codec::H264
+        };
         let config = self.settings().cutter_config(frame_duration);
         let mut state = self.state();
+        if state.parameter_sets.as_ref().map(ParameterSetCache::codec) != Some(codec) {
+            state.parameter_sets = Some(ParameterSetCache::new(codec));
+        }
         let changed = match state.cutter.as_mut() {
             None => {
                 state.cutter = Some(SegmentCutter::new(config));
