@@ -154,6 +154,31 @@ fn unwritable_directory_is_an_error_naming_the_path() {
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
 }
 
+#[test]
+fn refuses_buffers_that_are_not_whole_segments() {
+    init();
+    let dir = ScratchDir::new("hlsnotseg");
+    // mpegtsmux alone pushes the stream in small pieces, most of them delta
+    // units: turning each into a playlist entry would be wrong.
+    let p = parse(&format!(
+        "videotestsrc num-buffers=30 ! video/x-raw,framerate=30/1,width=320,height=240 ! \
+         x264enc tune=zerolatency speed-preset=ultrafast ! mpegtsmux ! \
+         hlssegmentsink name=hls sync=false location={} playlist-location={}",
+        dir.join("s%d.ts"),
+        dir.join("live.m3u8")
+    ));
+    match run(&p, Duration::from_secs(10), |_| ()) {
+        Outcome::Error { src, message, .. } => {
+            assert_eq!(src, "hls");
+            assert!(
+                message.contains("one whole MPEG-TS segment per buffer"),
+                "{message}"
+            );
+        }
+        other => panic!("expected an error, got {other:?}"),
+    }
+}
+
 /// Runs a live HLS pipeline in the background until EOS.
 fn start_live(
     dir: &ScratchDir,

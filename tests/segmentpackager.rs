@@ -134,6 +134,36 @@ fn h265_segments_decode_alone_although_x265_sends_headers_once() {
 }
 
 #[test]
+fn starts_over_cleanly_after_a_stop() {
+    init();
+    let p = parse(&format!(
+        "videotestsrc num-buffers=30 pattern=ball ! video/x-raw,framerate=30/1,width=320,height=240 ! \
+         {X264} ! segmentpackager frames-per-segment=10 ! appsink name=sink sync=false"
+    ));
+    let got = collect(&appsink(&p, "sink"));
+    for round in 0..2 {
+        // run() ends in NULL; the second round reuses every element.
+        let outcome = run(&p, Duration::from_secs(30), |_| ());
+        assert!(
+            matches!(outcome, Outcome::Eos),
+            "round {round}: {outcome:?}"
+        );
+    }
+    let segs = got.lock().unwrap().clone();
+    assert_eq!(segs.len(), 6, "three segments per round");
+    let dir = ScratchDir::new("restart");
+    for (n, buffer) in segs.iter().enumerate() {
+        check_self_contained(&dir, n, buffer);
+        assert_eq!(buffer.offset(), n as u64 % 3, "numbering restarts");
+        assert_eq!(
+            buffer.flags().contains(gst::BufferFlags::DISCONT),
+            n % 3 == 0,
+            "segment {n}: DISCONT only where a run starts"
+        );
+    }
+}
+
+#[test]
 fn target_duration_cuts_on_stream_time() {
     let segs = segments(45, "frames-per-segment=0 target-duration=500000000");
     let dir = ScratchDir::new("duration");

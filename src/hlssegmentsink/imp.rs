@@ -4,11 +4,12 @@
  * @see_also: segmentpackager
  *
  * Writes every incoming buffer — one self-contained MPEG-TS segment, as
- * `segmentpackager` makes them — to its own file and keeps a live HLS media
+ * `segmentpackager` makes them (a delta-unit buffer is an error) — to its own file and keeps a live HLS media
  * playlist (RFC 8216) over the newest `playlist-length` of them. Files older
  * than the newest `max-files` are deleted. EXT-X-TARGETDURATION is
  * `target-duration`, raised (rounded up) to cover the longest segment; each
- * segment carries EXT-X-PROGRAM-DATE-TIME; EOS appends EXT-X-ENDLIST.
+ * segment carries EXT-X-PROGRAM-DATE-TIME; a DISCONT buffer (after a flush or
+ * restart) gets EXT-X-DISCONTINUITY; EOS appends EXT-X-ENDLIST.
  *
  * Segment files and the playlist are first written to a `.tmp` file next to
  * them and then renamed, so an HTTP server never hands out half a file. A
@@ -360,6 +361,17 @@ impl BaseSinkImpl for HlsSegmentSink {
             );
             gst::FlowError::Error
         })?;
+        // Each buffer becomes a file a player starts on: it must be a whole
+        // segment (as segmentpackager makes), not a piece of a muxer's stream.
+        if buffer.flags().contains(gst::BufferFlags::DELTA_UNIT) || map.first() != Some(&0x47) {
+            gst::element_imp_error!(
+                self,
+                gst::StreamError::WrongType,
+                ("hlssegmentsink needs one whole MPEG-TS segment per buffer, starting with a keyframe"),
+                ["Got a delta-unit or non-TS buffer of {} bytes; put segmentpackager in front", map.len()]
+            );
+            return Err(gst::FlowError::Error);
+        }
         let mut guard = self.state();
         let Some(state) = guard.as_mut() else {
             return Err(gst::FlowError::Flushing);
@@ -393,6 +405,7 @@ impl BaseSinkImpl for HlsSegmentSink {
             location.clone(),
             duration.nseconds(),
             Some(began.fixed_offset()),
+            buffer.flags().contains(gst::BufferFlags::DISCONT),
         );
         if let Err(err) = self.write_playlist(state) {
             drop(guard);

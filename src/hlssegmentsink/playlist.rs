@@ -34,6 +34,9 @@ pub struct PlaylistEntry {
     pub duration_ms: u64,
     /// Wall-clock time of the segment's first frame.
     pub program_date_time: Option<DateTime<FixedOffset>>,
+    /// The stream does not continue smoothly from the previous segment
+    /// (EXT-X-DISCONTINUITY).
+    pub discontinuity: bool,
 }
 
 /// Errors building the playlist or naming files.
@@ -116,6 +119,8 @@ pub struct LivePlaylist {
     /// Segment files on disk, oldest first.
     files: VecDeque<String>,
     next_sequence: u64,
+    /// Discontinuities that have left the window (EXT-X-DISCONTINUITY-SEQUENCE).
+    discontinuity_sequence: u64,
     longest_ms: u64,
     ended: bool,
 }
@@ -128,6 +133,7 @@ impl LivePlaylist {
             window: VecDeque::new(),
             files: VecDeque::new(),
             next_sequence: 0,
+            discontinuity_sequence: 0,
             longest_ms: 0,
             ended: false,
         }
@@ -138,14 +144,17 @@ impl LivePlaylist {
         self.next_sequence
     }
 
-    /// Lists a new segment, written to `file` and reachable at `uri`.
-    /// Returns the files that are now beyond `max-files` and should be deleted.
+    /// Lists a new segment, written to `file` and reachable at `uri`;
+    /// `discontinuity` marks a break in timing or encoding before it (ignored
+    /// for the very first segment). Returns the files that are now beyond
+    /// `max-files` and should be deleted.
     pub fn push(
         &mut self,
         uri: String,
         file: String,
         duration_ns: u64,
         program_date_time: Option<DateTime<FixedOffset>>,
+        discontinuity: bool,
     ) -> Vec<String> {
         let duration_ms = (duration_ns + NANOS_PER_MILLI / 2) / NANOS_PER_MILLI;
         self.longest_ms = self.longest_ms.max(duration_ms);
@@ -154,11 +163,14 @@ impl LivePlaylist {
             uri,
             duration_ms,
             program_date_time,
+            discontinuity: discontinuity && self.next_sequence > 0,
         });
         self.next_sequence += 1;
         let length = self.config.playlist_length as usize;
         while length > 0 && self.window.len() > length {
-            self.window.pop_front();
+            if let Some(gone) = self.window.pop_front() {
+                self.discontinuity_sequence += u64::from(gone.discontinuity);
+            }
         }
 
         self.files.push_back(file);
@@ -210,9 +222,11 @@ impl LivePlaylist {
                     uri: e.uri.clone(),
                     duration: e.duration_ms as f32 / MILLIS_PER_SECOND as f32,
                     program_date_time: e.program_date_time,
+                    discontinuity: e.discontinuity,
                     ..Default::default()
                 })
                 .collect(),
+            discontinuity_sequence: self.discontinuity_sequence,
             end_list: self.ended,
             independent_segments: true,
             ..Default::default()
@@ -249,6 +263,7 @@ mod tests {
             format!("/out/seg{n}.ts"),
             duration_ns,
             None,
+            false,
         )
     }
 
@@ -336,7 +351,7 @@ mod tests {
             .unwrap()
             .with_ymd_and_hms(2026, 1, 2, 3, 4, 5)
             .unwrap();
-        p.push("a.ts".into(), "a.ts".into(), SECOND / 3, Some(when));
+        p.push("a.ts".into(), "a.ts".into(), SECOND / 3, Some(when), true);
         p.end();
         let t = text(&p);
         assert!(
@@ -344,10 +359,30 @@ mod tests {
             "{t}"
         );
         assert!(t.trim_end().ends_with("#EXT-X-ENDLIST"), "{t}");
+        assert!(!t.contains("#EXT-X-DISCONTINUITY"), "first segment: {t}");
         let parsed = m3u8_rs::parse_media_playlist_res(t.as_bytes()).expect("valid m3u8");
         assert!(parsed.end_list);
         assert_eq!(parsed.segments.len(), 1);
         assert!((parsed.segments[0].duration - 0.333).abs() < 1e-6);
+    }
+
+    #[test]
+    fn discontinuities_are_tagged_and_counted_when_they_slide_out() {
+        let mut p = playlist(2, 0, 1);
+        for n in 0..5u64 {
+            p.push(format!("s{n}.ts"), format!("s{n}.ts"), SECOND, None, n == 2);
+        }
+        // window holds s3, s4: the discontinuity before s2 has left it
+        let t = text(&p);
+        assert!(t.contains("#EXT-X-DISCONTINUITY-SEQUENCE:1\n"), "{t}");
+        assert!(!t.contains("#EXT-X-DISCONTINUITY\n"), "{t}");
+        let mut p = playlist(3, 0, 1);
+        for n in 0..4u64 {
+            p.push(format!("s{n}.ts"), format!("s{n}.ts"), SECOND, None, n == 2);
+        }
+        let t = text(&p);
+        assert!(t.contains("#EXT-X-DISCONTINUITY\n#EXTINF:1,\ns2.ts"), "{t}");
+        assert!(!t.contains("DISCONTINUITY-SEQUENCE"), "{t}");
     }
 
     #[test]
