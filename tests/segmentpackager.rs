@@ -164,6 +164,62 @@ fn starts_over_cleanly_after_a_stop() {
 }
 
 #[test]
+fn flushing_seek_starts_a_fresh_self_contained_segment() {
+    init();
+    // appsink syncs, so the stream plays at real time and the seek lands
+    // mid-stream.
+    let p = parse(&format!(
+        "videotestsrc num-buffers=300 pattern=ball ! video/x-raw,framerate=30/1,width=320,height=240 ! \
+         {X264} ! segmentpackager frames-per-segment=10 ! appsink name=sink sync=true"
+    ));
+    let got = collect(&appsink(&p, "sink"));
+    p.set_state(gst::State::Playing).expect("play");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while got.lock().unwrap().len() < 2 {
+        assert!(Instant::now() < deadline, "no segments before the seek");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let before_seek = got.lock().unwrap().len();
+    // play 9 s..10 s of the source: 30 frames
+    p.seek(
+        1.0,
+        gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE,
+        gst::SeekType::Set,
+        gst::ClockTime::from_seconds(9),
+        gst::SeekType::Set,
+        gst::ClockTime::from_seconds(10),
+    )
+    .expect("seek");
+    // run() finds the pipeline already playing and waits for EOS.
+    let outcome = run(&p, Duration::from_secs(15), |_| ());
+    assert!(matches!(outcome, Outcome::Eos), "{outcome:?}");
+
+    let segs = got.lock().unwrap().clone();
+    let restart = segs
+        .iter()
+        .enumerate()
+        .skip(1)
+        .find(|(_, b)| b.flags().contains(gst::BufferFlags::DISCONT))
+        .map(|(n, _)| n)
+        .expect("a DISCONT segment after the flush");
+    assert!(
+        restart >= before_seek,
+        "flush marked at {restart}, seek after {before_seek}"
+    );
+    let after: Vec<&gst::Buffer> = segs[restart..].iter().collect();
+    assert_eq!(after.len(), 3, "1 s played after the seek: three segments");
+    let dir = ScratchDir::new("flush");
+    for (n, buffer) in after.iter().enumerate() {
+        let file = check_self_contained(&dir, n, buffer);
+        assert_eq!(ffprobe_frame_count(&file), 10, "post-seek segment {n}");
+    }
+    // numbering goes on across the flush (a segment cut short by the flush
+    // keeps its number, so there may be a gap)
+    let numbers: Vec<u64> = segs.iter().map(|b| b.offset()).collect();
+    assert!(numbers.windows(2).all(|w| w[0] < w[1]), "{numbers:?}");
+}
+
+#[test]
 fn target_duration_cuts_on_stream_time() {
     let segs = segments(45, "frames-per-segment=0 target-duration=500000000");
     let dir = ScratchDir::new("duration");
@@ -378,12 +434,19 @@ fn tcp_receiver_joining_mid_stream_starts_at_a_segment() {
         .iter()
         .flat_map(|b| b.map_readable().expect("readable").to_vec())
         .collect();
-    let sent: Vec<Vec<u8>> = sent
-        .lock()
-        .unwrap()
+    let sent_buffers = sent.lock().unwrap().clone();
+    let sent: Vec<Vec<u8>> = sent_buffers
         .iter()
         .map(|b| b.map_readable().expect("readable").to_vec())
         .collect();
+    // Live capture, and still every segment is exactly ten frames long.
+    for (n, b) in sent_buffers.iter().enumerate() {
+        let d = b.duration().expect("duration").nseconds();
+        assert!(
+            d.abs_diff(10 * FRAME_NS) < 1_000_000,
+            "sent segment {n} lasts {d} ns"
+        );
+    }
     let (first, whole) = match_segments(&received, &sent)
         .expect("the receiver's first bytes are not the start of any segment");
     assert!(whole >= 3, "only {whole} whole segments received in order");

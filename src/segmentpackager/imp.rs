@@ -231,7 +231,7 @@ impl SegmentPackager {
                 gst::element_imp_error!(
                     self,
                     gst::StreamError::Failed,
-                    ("No keyframe: {}", err),
+                    ("Cannot cut the next segment: {}", err),
                     [
                         "Make the encoder obey GstForceKeyUnit, or give it a key-int-max no larger than \
                          frames-per-segment, or raise max-keyframe-wait"
