@@ -19,6 +19,10 @@ const SECOND: Nanos = 1_000_000_000;
 /// While waiting for a keyframe, ask again this often (stream time).
 pub const KEYFRAME_REQUEST_INTERVAL: Nanos = SECOND;
 
+/// Frames that carry no time and no duration in a stream without a frame
+/// rate are taken to be this far apart, so the keyframe wait stays bounded.
+pub const ASSUMED_FRAME_DURATION: Nanos = SECOND / 30;
+
 /// How long a segment should be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SegmentLength {
@@ -181,7 +185,7 @@ impl SegmentCutter {
     pub fn push(&mut self, frame: Frame) -> Result<Decision, CutterError> {
         let time = frame.time.or(self.expected_time).unwrap_or(0);
         let duration = frame.duration.or(self.config.frame_duration);
-        self.expected_time = duration.map(|d| time.saturating_add(d));
+        self.expected_time = Some(time.saturating_add(duration.unwrap_or(ASSUMED_FRAME_DURATION)));
         let end = time.saturating_add(duration.unwrap_or(0));
 
         let Some(mut open) = self.open else {
@@ -532,6 +536,22 @@ mod tests {
         );
         let d = c.push(untimed(true)).unwrap();
         assert_eq!(d.finished.map(|s| s.frames), Some(3));
+    }
+
+    #[test]
+    fn untimed_stream_without_keyframes_still_errors() {
+        let mut c = SegmentCutter::new(CutterConfig {
+            frame_duration: None,
+            ..config(SegmentLength::Frames(10))
+        });
+        let untimed = Frame {
+            time: None,
+            duration: None,
+            keyframe: false,
+        };
+        let failed_at = (0..1000).find(|_| c.push(untimed).is_err());
+        // 2 s at the assumed 30 frames a second
+        assert_eq!(failed_at, Some(61));
     }
 
     #[test]
