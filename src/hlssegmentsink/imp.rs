@@ -163,7 +163,7 @@ impl HlsSegmentSink {
 
 #[glib::object_subclass]
 impl ObjectSubclass for HlsSegmentSink {
-    const NAME: &'static str = "StreamkitHlsSegmentSink";
+    const NAME: &'static str = "GstHlsSegmentSink";
     type Type = super::HlsSegmentSink;
     type ParentType = gst_base::BaseSink;
 }

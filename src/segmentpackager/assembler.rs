@@ -238,7 +238,7 @@ mod imp {
 
     #[glib::object_subclass]
     impl ObjectSubclass for SegmentAssembler {
-        const NAME: &'static str = "StreamkitSegmentAssembler";
+        const NAME: &'static str = "GstSegmentAssembler";
         type Type = super::SegmentAssembler;
         type ParentType = gst::Element;
 

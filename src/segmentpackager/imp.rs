@@ -472,7 +472,7 @@ impl SegmentPackager {
 
 #[glib::object_subclass]
 impl ObjectSubclass for SegmentPackager {
-    const NAME: &'static str = "StreamkitSegmentPackager";
+    const NAME: &'static str = "GstSegmentPackager";
     type Type = super::SegmentPackager;
     type ParentType = gst::Bin;
 
