@@ -30,4 +30,12 @@ echo "streamkit: cargo test"
 # Warnings from GLib/GStreamer are bugs in tests: make them fatal.
 export G_DEBUG=fatal_warnings
 export CARGO_TERM_COLOR=never
-cargo test --all-targets -- --test-threads=2
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+# Unit tests, integration tests and doc tests (examples are built by clippy).
+set +e
+cargo test --lib --tests -- --test-threads=2 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+awk '/^test result:/ { p += $4; f += $6 } END { printf "summary: %d passed, %d failed\n", p, f }' "$log"
+exit "$status"

@@ -10,17 +10,28 @@
 use gst::glib;
 
 pub mod delta;
+pub mod framestamp;
+pub mod frametally;
+pub mod rtpdelta;
+pub mod stampcode;
 
 mod deltadec;
 mod deltaenc;
+mod framemeter;
 pub mod hlssegmentsink;
+mod rtpdeltadepay;
+mod rtpdeltapay;
 pub mod segmentpackager;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     deltaenc::register(plugin)?;
     deltadec::register(plugin)?;
+    rtpdeltapay::register(plugin)?;
+    rtpdeltadepay::register(plugin)?;
     segmentpackager::register(plugin)?;
     hlssegmentsink::register(plugin)?;
+    framestamp::register(plugin)?;
+    framemeter::register(plugin)?;
     Ok(())
 }
 

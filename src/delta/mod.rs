@@ -1,1 +1,23 @@
-//! placeholder
+//! The changes-only codec, free of GStreamer types.
+//!
+//! A frame is cut into square tiles; the encoder sends a tile only when it
+//! differs from what the decoder holds, each as a self-contained record (see
+//! `docs/bitstream.md`). `deltaenc`/`deltadec` and the RTP payloader are thin
+//! adapters around this module.
+
+pub mod bitstream;
+pub mod canvas;
+pub mod decoder;
+pub mod encoder;
+pub mod geometry;
+pub mod lossy;
+pub mod tile;
+
+pub use bitstream::{BitstreamError, FrameHeader, TileCoding, TileRecord};
+pub use canvas::{FrameView, FrameViewMut, ReferenceCanvas};
+pub use decoder::{DecodeReport, DecoderStats, DeltaDecoder};
+pub use encoder::{DeltaEncoder, EncodedFrame, EncoderConfig, EncoderStats, TileMode};
+pub use geometry::{Geometry, PixelFormat};
+
+#[cfg(test)]
+mod tests;

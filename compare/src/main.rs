@@ -1,0 +1,270 @@
+// SPDX-License-Identifier: MPL-2.0
+//! streamkit-compare: runs each streaming strategy with a sender and a
+//! receiver in this process over loopback, on the same content and the same
+//! simulated network, and compares glass-to-glass latency, bitrate, quality,
+//! lost and frozen frames and CPU time. See docs/measure.md.
+
+mod cpu;
+mod quality;
+mod report;
+mod run;
+mod scene;
+mod strategy;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::report::Comparison;
+use crate::run::{NetOptions, RunConfig};
+use crate::scene::Scene;
+use crate::strategy::{Available, CodecOptions};
+
+/// Compare full frames, video segments and changes only, side by side.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Seconds each strategy sends.
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// Built-in content: screen (mostly still, a few changing regions) or
+    /// camera (everything moves, with noise).
+    #[arg(long, default_value = "screen", value_parser = Scene::parse_builtin)]
+    scene: Scene,
+    /// Use this video file as content instead of a built-in scene.
+    #[arg(long, conflicts_with = "capture")]
+    input: Option<PathBuf>,
+    /// Capture the X11 screen (ximagesrc) as content.
+    #[arg(long)]
+    capture: bool,
+    /// Picture width.
+    #[arg(long, default_value_t = 1280)]
+    width: u32,
+    /// Picture height.
+    #[arg(long, default_value_t = 720)]
+    height: u32,
+    /// Frames per second.
+    #[arg(long, default_value_t = 30)]
+    fps: u32,
+    /// Strategies to run, comma-separated (default: all whose elements exist).
+    #[arg(long, value_delimiter = ',')]
+    strategies: Vec<String>,
+    /// Packet loss in percent on UDP paths; on TCP, each lost segment
+    /// stalls the stream for a retransmission timeout.
+    #[arg(long, default_value_t = 0.0)]
+    loss: f64,
+    /// Stop the loss this many seconds into each run (to watch recovery).
+    #[arg(long)]
+    loss_until: Option<f64>,
+    /// One-way network delay, ms.
+    #[arg(long, default_value_t = 0)]
+    delay: u32,
+    /// Delay varies uniformly by +- this many ms (no reordering).
+    #[arg(long, default_value_t = 0)]
+    jitter: u32,
+    /// Bandwidth cap, kbit/s.
+    #[arg(long)]
+    bandwidth: Option<u32>,
+    /// jpegenc quality for MJPEG.
+    #[arg(long, default_value_t = 75)]
+    jpeg_quality: u32,
+    /// x264enc bitrate for segments, kbit/s.
+    #[arg(long, default_value_t = 2000)]
+    h264_kbps: u32,
+    /// Frames per segment (and H.264 keyframe interval).
+    #[arg(long, default_value_t = 10)]
+    segment_frames: u32,
+    /// Intra-refresh period of the changes-only codec, frames.
+    #[arg(long, default_value_t = 30)]
+    delta_refresh: u32,
+    /// deltaenc tile coding: lossless or lossy (default: lossless for the
+    /// screen scene, lossy for other content).
+    #[arg(long, value_parser = ["lossless", "lossy"])]
+    delta_mode: Option<String>,
+    /// deltaenc quality of lossy tiles (1..100).
+    #[arg(long, default_value_t = 75)]
+    delta_quality: u32,
+    /// deltaenc change threshold: raise it for noisy (camera) content.
+    #[arg(long, default_value_t = 0)]
+    delta_threshold: u32,
+    /// Write the HTML report here.
+    #[arg(long, default_value = "streamkit-report.html")]
+    report: PathBuf,
+    /// Also write the results as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Also write the summary as CSV here.
+    #[arg(long)]
+    csv: Option<PathBuf>,
+    /// List the strategies and whether they can run, then exit.
+    #[arg(long)]
+    list: bool,
+    /// Write one stamped frame of the content as PNG here, then exit.
+    #[arg(long)]
+    snapshot: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if let Err(e) = gst::init() {
+        eprintln!("streamkit-compare: cannot initialise GStreamer: {e}");
+        return ExitCode::FAILURE;
+    }
+    if let Err(e) = gststreamkit::plugin_register_static() {
+        eprintln!("streamkit-compare: cannot register the streamkit elements: {e}");
+        return ExitCode::FAILURE;
+    }
+    match compare(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("streamkit-compare: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn compare(args: &Args) -> Result<(), String> {
+    if !(0.0..=100.0).contains(&args.loss) {
+        return Err(format!("--loss {} is not a percentage", args.loss));
+    }
+    if args.duration.is_nan() || args.duration <= 0.0 {
+        return Err("--duration must be positive".into());
+    }
+    let scene = match (&args.input, args.capture) {
+        (Some(path), _) => Scene::File(path.clone()),
+        (None, true) => Scene::Capture,
+        (None, false) => args.scene.clone(),
+    };
+    let available = Available::probe();
+    let all = strategy::all();
+    for wanted in &args.strategies {
+        if !all.iter().any(|s| s.id == wanted) {
+            let ids: Vec<_> = all.iter().map(|s| s.id).collect();
+            return Err(format!(
+                "unknown strategy '{wanted}'; known: {}",
+                ids.join(", ")
+            ));
+        }
+    }
+    let mut skipped = Vec::new();
+    let mut chosen = Vec::new();
+    for s in all {
+        if !args.strategies.is_empty() && !args.strategies.iter().any(|w| w == s.id) {
+            continue;
+        }
+        let missing = s.missing();
+        if missing.is_empty() {
+            chosen.push(s);
+        } else {
+            skipped.push((
+                s.id.to_string(),
+                format!("elements not available: {}", missing.join(", ")),
+            ));
+        }
+    }
+    if args.list {
+        for s in &chosen {
+            match (s.stand_in)(&available) {
+                Some(note) => println!("{:12} {} ({note})", s.id, s.label),
+                None => println!("{:12} {}", s.id, s.label),
+            }
+        }
+        for (id, why) in &skipped {
+            println!("{id:12} skipped: {why}");
+        }
+        return Ok(());
+    }
+    if let Some(path) = &args.snapshot {
+        return run::snapshot(&scene, args.width, args.height, args.fps, path);
+    }
+    if chosen.is_empty() {
+        return Err("no strategy can run here".into());
+    }
+
+    let cfg = RunConfig {
+        scene: scene.clone(),
+        width: args.width,
+        height: args.height,
+        fps: args.fps,
+        duration: Duration::from_secs_f64(args.duration),
+        net: NetOptions {
+            loss: args.loss / 100.0,
+            loss_until: args.loss_until,
+            delay_ms: args.delay,
+            jitter_ms: args.jitter,
+            kbps: args.bandwidth,
+        },
+        codec: CodecOptions {
+            jpeg_quality: args.jpeg_quality,
+            h264_kbps: args.h264_kbps,
+            segment_frames: args.segment_frames,
+            delta_refresh: args.delta_refresh,
+            delta_mode: args.delta_mode.clone().unwrap_or_else(|| {
+                if scene == Scene::Screen {
+                    "lossless"
+                } else {
+                    "lossy"
+                }
+                .to_string()
+            }),
+            delta_quality: args.delta_quality,
+            delta_threshold: args.delta_threshold,
+        },
+        available,
+        seed: 0x5eed,
+    };
+
+    let total = chosen.len() as u64 * 1000;
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg:32} [{bar:30}] {percent:>3}% {elapsed}")
+            .map_err(|e| e.to_string())?
+            .progress_chars("=> "),
+    );
+    let mut results = Vec::new();
+    for (i, s) in chosen.iter().enumerate() {
+        bar.set_message(s.id.to_string());
+        let base = i as u64 * 1000;
+        let progress = |f: f64| bar.set_position(base + (f.clamp(0.0, 1.0) * 1000.0) as u64);
+        let mut result = run::run_strategy(s, &cfg, &progress)?;
+        if s.id == "segments" && !available.segmentpackager {
+            result
+                .label
+                .push_str(" (segmentpackager not built: a plain TS stream, no segment wait)");
+        }
+        results.push(result);
+    }
+    bar.finish_and_clear();
+
+    let comparison = Comparison {
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+        scene: scene.name(),
+        width: args.width,
+        height: args.height,
+        fps: args.fps,
+        duration_s: args.duration,
+        loss: args.loss / 100.0,
+        loss_until_s: args.loss_until,
+        delay_ms: args.delay,
+        jitter_ms: args.jitter,
+        bandwidth_kbps: args.bandwidth,
+        skipped,
+        results,
+    };
+    print!("{}", report::table(&comparison));
+    std::fs::write(&args.report, report::html(&comparison))
+        .map_err(|e| format!("cannot write {}: {e}", args.report.display()))?;
+    println!("report: {}", args.report.display());
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&comparison).map_err(|e| e.to_string())?;
+        std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    if let Some(path) = &args.csv {
+        std::fs::write(path, report::csv(&comparison))
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    Ok(())
+}

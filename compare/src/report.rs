@@ -1,0 +1,307 @@
+// SPDX-License-Identifier: MPL-2.0
+//! The comparison as a terminal table, JSON, CSV and a self-contained HTML
+//! page with SVG plots drawn by plotters.
+
+use std::fmt::Write as _;
+
+use plotters::prelude::*;
+use serde::Serialize;
+
+use crate::run::StrategyResult;
+
+/// The whole comparison: settings and one result per strategy.
+#[derive(Debug, Serialize)]
+pub struct Comparison {
+    /// The command line that produced it.
+    pub command: String,
+    /// Content.
+    pub scene: String,
+    /// Picture size and rate.
+    pub width: u32,
+    /// Picture height.
+    pub height: u32,
+    /// Frames per second.
+    pub fps: u32,
+    /// Seconds each strategy sent.
+    pub duration_s: f64,
+    /// Packet loss probability on UDP paths (modelled as retransmission stalls on TCP).
+    pub loss: f64,
+    /// Seconds after which loss stopped.
+    pub loss_until_s: Option<f64>,
+    /// One-way delay, ms.
+    pub delay_ms: u32,
+    /// Jitter, +- ms.
+    pub jitter_ms: u32,
+    /// Bandwidth cap, kbit/s.
+    pub bandwidth_kbps: Option<u32>,
+    /// Strategies not run, and why.
+    pub skipped: Vec<(String, String)>,
+    /// Results, in run order.
+    pub results: Vec<StrategyResult>,
+}
+
+fn opt(v: Option<f64>, digits: usize) -> String {
+    v.map_or("-".into(), |v| format!("{v:.digits$}"))
+}
+
+const COLUMNS: [&str; 14] = [
+    "strategy",
+    "kbit/s",
+    "lat p50",
+    "p95",
+    "p99",
+    "sent",
+    "lost",
+    "lost %",
+    "frozen",
+    "unread",
+    "PSNR dB",
+    "PSNR end",
+    "SSIM",
+    "CPU tx/rx ms/f",
+];
+
+fn row(r: &StrategyResult) -> [String; 14] {
+    let lost_pct = if r.frames_sent > 0 {
+        100.0 * r.frames_lost as f64 / r.frames_sent as f64
+    } else {
+        0.0
+    };
+    [
+        r.id.clone(),
+        format!("{:.0}", r.bitrate_kbps),
+        format!("{:.1}", r.latency_ms.p50),
+        format!("{:.1}", r.latency_ms.p95),
+        format!("{:.1}", r.latency_ms.p99),
+        r.frames_sent.to_string(),
+        r.frames_lost.to_string(),
+        format!("{lost_pct:.1}"),
+        r.frames_frozen.to_string(),
+        r.frames_unreadable.to_string(),
+        opt(r.psnr_mean, 1),
+        opt(r.psnr_last_second, 1),
+        opt(r.ssim_mean, 3),
+        format!(
+            "{:.2}/{:.2}",
+            r.cpu_sender_ms_per_frame, r.cpu_receiver_ms_per_frame
+        ),
+    ]
+}
+
+/// A plain-text table, one line per strategy (latency in ms).
+pub fn table(c: &Comparison) -> String {
+    let rows: Vec<[String; 14]> = c.results.iter().map(row).collect();
+    let mut widths: Vec<usize> = COLUMNS.iter().map(|h| h.len()).collect();
+    for r in &rows {
+        for (w, cell) in widths.iter_mut().zip(r) {
+            *w = (*w).max(cell.len());
+        }
+    }
+    let mut out = String::new();
+    let line = |cells: &[String], out: &mut String| {
+        let parts: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(i, (cell, w))| {
+                if i == 0 {
+                    format!("{cell:<w$}")
+                } else {
+                    format!("{cell:>w$}")
+                }
+            })
+            .collect();
+        let _ = writeln!(out, "{}", parts.join("  ").trim_end());
+    };
+    line(&COLUMNS.map(String::from), &mut out);
+    for r in &rows {
+        line(r, &mut out);
+    }
+    for (id, why) in &c.skipped {
+        let _ = writeln!(out, "{id}: skipped ({why})");
+    }
+    out
+}
+
+/// One CSV line per strategy with the summary numbers.
+pub fn csv(c: &Comparison) -> String {
+    let mut out = String::from(
+        "strategy,bitrate_kbps,latency_p50_ms,latency_p95_ms,latency_p99_ms,latency_max_ms,\
+         frames_sent,frames_received,frames_lost,frames_frozen,frames_unreadable,\
+         psnr_mean_db,psnr_min_db,ssim_mean,psnr_last_second_db,cpu_sender_ms_per_frame,\
+         cpu_receiver_ms_per_frame\n",
+    );
+    for r in &c.results {
+        let _ = writeln!(
+            out,
+            "{},{:.1},{:.2},{:.2},{:.2},{:.2},{},{},{},{},{},{},{},{},{},{:.3},{:.3}",
+            r.id,
+            r.bitrate_kbps,
+            r.latency_ms.p50,
+            r.latency_ms.p95,
+            r.latency_ms.p99,
+            r.latency_ms.max,
+            r.frames_sent,
+            r.frames_received,
+            r.frames_lost,
+            r.frames_frozen,
+            r.frames_unreadable,
+            opt(r.psnr_mean, 2),
+            opt(r.psnr_min, 2),
+            opt(r.ssim_mean, 4),
+            opt(r.psnr_last_second, 2),
+            r.cpu_sender_ms_per_frame,
+            r.cpu_receiver_ms_per_frame
+        );
+    }
+    out
+}
+
+/// A line chart with one series per strategy, as SVG text.
+fn line_chart(title: &str, y_label: &str, series: &[(String, Vec<(f64, f64)>)]) -> String {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (900, 320)).into_drawing_area();
+        let draw = || -> Result<(), Box<dyn std::error::Error + '_>> {
+            root.fill(&WHITE)?;
+            let points = series.iter().flat_map(|(_, s)| s.iter());
+            let x_max = points.clone().map(|p| p.0).fold(1.0, f64::max);
+            let y_max = points.map(|p| p.1).fold(1.0, f64::max) * 1.1;
+            let mut chart = ChartBuilder::on(&root)
+                .caption(title, ("sans-serif", 18))
+                .margin(10)
+                .x_label_area_size(35)
+                .y_label_area_size(55)
+                .build_cartesian_2d(0.0..x_max, 0.0..y_max)?;
+            chart
+                .configure_mesh()
+                .x_desc("seconds")
+                .y_desc(y_label)
+                .draw()?;
+            for (i, (name, points)) in series.iter().enumerate() {
+                let colour = Palette99::pick(i).to_rgba();
+                chart
+                    .draw_series(LineSeries::new(
+                        points.iter().copied(),
+                        colour.stroke_width(2),
+                    ))?
+                    .label(name.as_str())
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
+                    });
+            }
+            chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.8))
+                .border_style(BLACK)
+                .draw()?;
+            root.present()?;
+            Ok(())
+        };
+        if let Err(e) = draw() {
+            return format!("<p>plot '{title}' failed: {e}</p>");
+        }
+    }
+    svg
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// A self-contained HTML page: settings, the table, and plots of latency,
+/// bitrate and quality over time.
+pub fn html(c: &Comparison) -> String {
+    let latency: Vec<(String, Vec<(f64, f64)>)> = c
+        .results
+        .iter()
+        .map(|r| {
+            (
+                r.id.clone(),
+                r.frames.iter().map(|f| (f.t, f.latency_ms)).collect(),
+            )
+        })
+        .collect();
+    let bitrate: Vec<(String, Vec<(f64, f64)>)> = c
+        .results
+        .iter()
+        .map(|r| {
+            (
+                r.id.clone(),
+                r.bitrate_series
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &k)| (i as f64 + 0.5, k))
+                    .collect(),
+            )
+        })
+        .collect();
+    let quality: Vec<(String, Vec<(f64, f64)>)> = c
+        .results
+        .iter()
+        .map(|r| {
+            (
+                r.id.clone(),
+                r.frames
+                    .iter()
+                    .filter_map(|f| f.psnr.map(|p| (f.t, p)))
+                    .collect(),
+            )
+        })
+        .collect();
+
+    let mut rows = String::new();
+    for r in &c.results {
+        let cells: String = row(r)
+            .iter()
+            .map(|cell| format!("<td>{}</td>", escape(cell)))
+            .collect();
+        let _ = writeln!(rows, "<tr title=\"{}\">{cells}</tr>", escape(&r.label));
+    }
+    let header: String = COLUMNS.iter().map(|h| format!("<th>{h}</th>")).collect();
+    let labels: String =
+        c.results
+            .iter()
+            .map(|r| format!("<li><b>{}</b>: {}</li>", escape(&r.id), escape(&r.label)))
+            .chain(c.skipped.iter().map(|(id, why)| {
+                format!("<li><b>{}</b>: skipped ({})</li>", escape(id), escape(why))
+            }))
+            .collect();
+    format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Streamkit comparison</title>\
+         <style>body{{font-family:sans-serif;max-width:960px;margin:auto}}\
+         table{{border-collapse:collapse}}td,th{{border:1px solid #bbb;padding:3px 8px;text-align:right}}\
+         td:first-child{{text-align:left}}code{{background:#eee}}</style></head><body>\n\
+         <h1>Streamkit: strategies side by side</h1>\n\
+         <p><code>{command}</code></p>\n\
+         <p>Content: {scene}, {w}x{h} at {fps} fps, {dur:.0} s per strategy. Network: loss {loss:.1}%{until}, \
+         delay {delay} ms &plusmn; {jitter} ms, bandwidth {bw}.</p>\n\
+         <table><tr>{header}</tr>\n{rows}</table>\n<ul>{labels}</ul>\n\
+         <p>Latency is glass to glass (framestamp to framemeter, same host clock), in ms. \
+         Lost = frames stamped but never shown. Frozen = a picture shown again. \
+         PSNR/SSIM: luma at half resolution against the original with the same frame number; \
+         PSNR end: frames captured in the last second (after any loss window). \
+         CPU: milliseconds of CPU per frame in the sender's and receiver's threads.</p>\n\
+         <h2>Latency</h2>{lat}\n<h2>Bitrate</h2>{bit}\n<h2>Quality</h2>{q}\n</body></html>\n",
+        command = escape(&c.command),
+        scene = escape(&c.scene),
+        w = c.width,
+        h = c.height,
+        fps = c.fps,
+        dur = c.duration_s,
+        loss = c.loss * 100.0,
+        until = c
+            .loss_until_s
+            .map_or(String::new(), |u| format!(" (until {u:.1} s)")),
+        delay = c.delay_ms,
+        jitter = c.jitter_ms,
+        bw = c
+            .bandwidth_kbps
+            .map_or("unlimited".into(), |k| format!("{k} kbit/s")),
+        lat = line_chart("Glass-to-glass latency per frame", "ms", &latency),
+        bit = line_chart("Bitrate on the wire", "kbit/s", &bitrate),
+        q = line_chart("PSNR per frame", "dB", &quality),
+    )
+}

@@ -1,0 +1,735 @@
+// SPDX-License-Identifier: MPL-2.0
+//! Runs one strategy: a sender pipeline and a receiver pipeline in this
+//! process, joined over loopback, and everything measured on the way.
+//!
+//! Sender: scene ! framestamp ! queue ! (strategy encoder/payloader) !
+//! netsim (UDP) or a TCP-loss model (TCP) ! udpsink / tcpserversink.
+//! Receiver: udpsrc / tcpclientsrc ! (strategy depayloader/decoder) !
+//! videoconvert ! framemeter ! appsink.
+//! The original of every stamped frame is kept (half-resolution luma, a
+//! bounded number of frames) and each received frame is compared with the
+//! original bearing the same frame number, on a separate analysis thread so
+//! the receiver's CPU time is not inflated by the measurement.
+
+use std::collections::{BTreeMap, HashSet};
+use std::net::{TcpListener, UdpSocket};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use gst::prelude::*;
+use gst_video::prelude::*;
+use gststreamkit::framestamp::{default_layout, host_clock_time, read_frame_stamp};
+use serde::Serialize;
+
+use crate::cpu::ThreadTimes;
+use crate::quality::{psnr, ssim, Luma};
+use crate::scene::Scene;
+use crate::strategy::{Available, CodecOptions, Strategy, Transport};
+
+/// How many originals are kept: frames delayed longer than this many frames
+/// cannot be compared (counted in `frames_unmatched`).
+const ORIGINALS_KEPT: usize = 240;
+
+/// What the simulated network does.
+#[derive(Debug, Clone, Default)]
+pub struct NetOptions {
+    /// Probability (0..1) that a packet is lost.
+    pub loss: f64,
+    /// Seconds after the start at which loss stops (None: never).
+    pub loss_until: Option<f64>,
+    /// One-way delay in milliseconds.
+    pub delay_ms: u32,
+    /// Delay varies uniformly by +- this many milliseconds.
+    pub jitter_ms: u32,
+    /// Bandwidth cap in kbit/s.
+    pub kbps: Option<u32>,
+}
+
+/// Everything one run needs.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// Content.
+    pub scene: Scene,
+    /// Picture width.
+    pub width: u32,
+    /// Picture height.
+    pub height: u32,
+    /// Frames per second.
+    pub fps: u32,
+    /// How long the sender sends.
+    pub duration: Duration,
+    /// Network simulation.
+    pub net: NetOptions,
+    /// Encoder settings.
+    pub codec: CodecOptions,
+    /// Optional elements present.
+    pub available: Available,
+    /// Seed of the TCP loss model.
+    pub seed: u64,
+}
+
+/// One received frame (first arrival of its number).
+#[derive(Debug, Clone, Serialize)]
+pub struct FrameRecord {
+    /// Capture time, seconds since the sender started.
+    pub t: f64,
+    /// Stamped frame number.
+    pub frame: u32,
+    /// Glass-to-glass latency in milliseconds.
+    pub latency_ms: f64,
+    /// PSNR against the original, dB (None: original no longer kept).
+    pub psnr: Option<f64>,
+    /// SSIM against the original.
+    pub ssim: Option<f64>,
+}
+
+/// Latency percentiles, milliseconds.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LatencyMs {
+    /// Median.
+    pub p50: f64,
+    /// 95th percentile.
+    pub p95: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Largest.
+    pub max: f64,
+}
+
+/// What one strategy did.
+#[derive(Debug, Clone, Serialize)]
+pub struct StrategyResult {
+    /// Strategy id.
+    pub id: String,
+    /// Strategy description.
+    pub label: String,
+    /// Frames framestamp stamped (and the sender encoded).
+    pub frames_sent: u64,
+    /// Distinct frame numbers the receiver read.
+    pub frames_received: u64,
+    /// `frames_sent - frames_received`: never shown to the viewer.
+    pub frames_lost: u64,
+    /// Frames the receiver showed again (frozen picture).
+    pub frames_frozen: u64,
+    /// Frames whose stamp could not be read (a damaged picture).
+    pub frames_unreadable: u64,
+    /// Frames received after their original was dropped from memory.
+    pub frames_unmatched: u64,
+    /// framemeter's count of missing numbers between first and last seen.
+    pub meter_missing: u64,
+    /// Glass-to-glass latency.
+    pub latency_ms: LatencyMs,
+    /// Bytes the sender put on the network (RTP packets incl. RTP header, or
+    /// the TCP byte stream; without UDP/IP/TCP headers).
+    pub bytes: u64,
+    /// RTP packets (UDP) or MPEG-TS packets (TCP) sent.
+    pub packets: u64,
+    /// UDP datagrams or TCP reads that reached the receiver.
+    pub packets_received: u64,
+    /// `bytes` per second of content, kbit/s.
+    pub bitrate_kbps: f64,
+    /// Mean PSNR of received frames, dB.
+    pub psnr_mean: Option<f64>,
+    /// Lowest PSNR, dB.
+    pub psnr_min: Option<f64>,
+    /// Mean SSIM of received frames.
+    pub ssim_mean: Option<f64>,
+    /// Mean PSNR of frames captured in the last second (after any loss).
+    pub psnr_last_second: Option<f64>,
+    /// Share of frames lost if losing any packet loses the frame.
+    pub expected_lost_share: Option<f64>,
+    /// Sender CPU milliseconds per frame sent (encoder, payloader, network).
+    pub cpu_sender_ms_per_frame: f64,
+    /// Receiver CPU milliseconds per frame received (network, decoder, meter).
+    pub cpu_receiver_ms_per_frame: f64,
+    /// Per-frame record, in arrival order.
+    pub frames: Vec<FrameRecord>,
+    /// kbit/s in each second of the run.
+    pub bitrate_series: Vec<f64>,
+}
+
+struct Arrival {
+    frame: u32,
+    capture_ns: u64,
+    arrival_ns: u64,
+    luma: Option<Luma>,
+}
+
+#[derive(Default)]
+struct ByteCount {
+    bytes: u64,
+    packets: u64,
+    per_second: Vec<u64>,
+}
+
+fn free_udp_port() -> Result<u16, String> {
+    let s = UdpSocket::bind("127.0.0.1:0").map_err(|e| format!("no free UDP port: {e}"))?;
+    s.local_addr()
+        .map(|a| a.port())
+        .map_err(|e| format!("no free UDP port: {e}"))
+}
+
+fn free_tcp_port() -> Result<u16, String> {
+    let s = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free TCP port: {e}"))?;
+    s.local_addr()
+        .map(|a| a.port())
+        .map_err(|e| format!("no free TCP port: {e}"))
+}
+
+fn half_luma(buffer: &gst::BufferRef, info: &gst_video::VideoInfo) -> Option<(Luma, Option<u32>)> {
+    let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, info).ok()?;
+    let stamp = read_frame_stamp(&frame, &default_layout())
+        .ok()
+        .map(|s| s.frame);
+    let plane = frame.plane_data(0).ok()?;
+    let stride = usize::try_from(frame.plane_stride()[0]).ok()?;
+    let luma = Luma::half_of(
+        plane,
+        stride,
+        frame.width() as usize,
+        frame.height() as usize,
+    )?;
+    Some((luma, stamp))
+}
+
+/// A small deterministic generator for the TCP loss model.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next_f64(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// Segment size of the TCP loss model: the MSS of a 1500-byte MTU path.
+const TCP_MSS: u64 = 1448;
+/// Linux's minimum tail-loss-probe timeout.
+const TCP_MIN_TLP_MS: u64 = 10;
+
+fn pipeline(launch: &str) -> Result<gst::Pipeline, String> {
+    gst::parse::launch(launch)
+        .map_err(|e| format!("cannot build pipeline: {e}\n  {launch}"))?
+        .downcast::<gst::Pipeline>()
+        .map_err(|_| "not a pipeline".to_string())
+}
+
+fn check_bus(p: &gst::Pipeline, side: &str) -> Result<bool, String> {
+    let Some(bus) = p.bus() else {
+        return Ok(false);
+    };
+    let mut eos = false;
+    while let Some(msg) = bus.pop() {
+        match msg.view() {
+            gst::MessageView::Error(e) => {
+                return Err(format!(
+                    "{side} error from {}: {} ({})",
+                    e.src()
+                        .map(|s| s.path_string().to_string())
+                        .unwrap_or_default(),
+                    e.error(),
+                    e.debug().map(|d| d.to_string()).unwrap_or_default()
+                ))
+            }
+            gst::MessageView::Eos(_) => eos = true,
+            _ => {}
+        }
+    }
+    Ok(eos)
+}
+
+fn stat_u64(s: &gst::Structure, f: &str) -> u64 {
+    s.get::<u64>(f).unwrap_or(0)
+}
+
+fn mean(v: impl Iterator<Item = f64>) -> Option<f64> {
+    let (sum, n) = v.fold((0.0, 0usize), |(s, n), x| (s + x, n + 1));
+    (n > 0).then(|| sum / n as f64)
+}
+
+/// Runs `strategy` with `cfg`; `progress` gets the fraction done (0..1).
+pub fn run_strategy(
+    strategy: &Strategy,
+    cfg: &RunConfig,
+    progress: &dyn Fn(f64),
+) -> Result<StrategyResult, String> {
+    let net = &cfg.net;
+    let (net_src, net_sink) = match strategy.transport {
+        Transport::Udp => {
+            let port = free_udp_port()?;
+            let caps = strategy
+                .rtp_caps(&cfg.available)
+                .ok_or_else(|| format!("{}: no RTP caps for the depayloader", strategy.id))?;
+            let delay = if net.delay_ms > 0 || net.jitter_ms > 0 {
+                format!(
+                    "delay-probability=1.0 min-delay={} max-delay={} allow-reordering=false",
+                    net.delay_ms.saturating_sub(net.jitter_ms),
+                    net.delay_ms + net.jitter_ms
+                )
+            } else {
+                "delay-probability=0.0".into()
+            };
+            (
+                format!(
+                    "udpsrc name=rxsrc address=127.0.0.1 port={port} buffer-size=8388608 caps=\"{caps}\" ! queue name=rxq max-size-buffers=0 max-size-bytes=0 max-size-time=0"
+                ),
+                format!(
+                    "netsim name=txnet drop-probability={} {delay} max-kbps={} \
+                     ! udpsink name=txout host=127.0.0.1 port={port} sync=false async=false",
+                    net.loss,
+                    net.kbps.map_or(-1, |k| k as i64)
+                ),
+            )
+        }
+        Transport::Tcp => {
+            let port = free_tcp_port()?;
+            let delay = if net.delay_ms > 0 || net.jitter_ms > 0 || net.kbps.is_some() {
+                format!(
+                    "netsim name=txnet drop-probability=0 delay-probability={} min-delay={} \
+                     max-delay={} allow-reordering=false max-kbps={} ! ",
+                    if net.delay_ms > 0 || net.jitter_ms > 0 {
+                        1.0
+                    } else {
+                        0.0
+                    },
+                    net.delay_ms.saturating_sub(net.jitter_ms),
+                    net.delay_ms + net.jitter_ms,
+                    net.kbps.map_or(-1, |k| k as i64)
+                )
+            } else {
+                String::new()
+            };
+            (
+                format!("tcpclientsrc name=rxsrc host=127.0.0.1 port={port}"),
+                format!(
+                    "queue name=txtcp max-size-time=0 max-size-bytes=0 max-size-buffers=0 \
+                     ! {delay}tcpserversink name=txout host=127.0.0.1 port={port} sync=false async=false"
+                ),
+            )
+        }
+    };
+    let sender_launch = format!(
+        "{scene} ! framestamp name=stamp ! queue name=txenc max-size-buffers=30 max-size-time=0 \
+         max-size-bytes=0 ! {chain} ! {net_sink}",
+        scene = cfg.scene.launch(cfg.width, cfg.height, cfg.fps),
+        chain = (strategy.sender)(&cfg.codec, &cfg.available),
+    );
+    let receiver_launch = format!(
+        "{net_src} ! {chain} ! videoconvert name=rxconv ! video/x-raw,format=I420 \
+         ! framemeter name=meter interval=0 ! appsink name=rxsink sync=false",
+        chain = (strategy.receiver)(&cfg.codec, &cfg.available),
+    );
+    let sender = pipeline(&sender_launch)?;
+    cfg.scene.configure(&sender, cfg.height);
+    let receiver = pipeline(&receiver_launch)?;
+    let by_name = |p: &gst::Pipeline, n: &str| {
+        p.by_name(n)
+            .ok_or_else(|| format!("pipeline has no element {n}"))
+    };
+
+    let start_ns = Arc::new(AtomicU64::new(host_clock_time()));
+
+    // Originals, by frame number.
+    let originals: Arc<Mutex<BTreeMap<u32, Arc<Luma>>>> = Arc::default();
+    {
+        let originals = originals.clone();
+        let pad = by_name(&sender, "stamp")?
+            .static_pad("src")
+            .ok_or("framestamp has no src pad")?;
+        pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+            let (Some(buffer), Some(caps)) = (info.buffer(), pad.current_caps()) else {
+                return gst::PadProbeReturn::Ok;
+            };
+            let Ok(vinfo) = gst_video::VideoInfo::from_caps(&caps) else {
+                return gst::PadProbeReturn::Ok;
+            };
+            if let Some((luma, Some(frame))) = half_luma(buffer, &vinfo) {
+                let mut map = originals.lock().unwrap_or_else(|e| e.into_inner());
+                map.insert(frame, Arc::new(luma));
+                while map.len() > ORIGINALS_KEPT {
+                    map.pop_first();
+                }
+            }
+            gst::PadProbeReturn::Ok
+        });
+    }
+
+    // Bytes on the wire: what the sender hands to the network.
+    let counted: Arc<Mutex<ByteCount>> = Arc::default();
+    {
+        let counted = counted.clone();
+        let start_ns = start_ns.clone();
+        let count_at = match strategy.transport {
+            Transport::Udp => "txnet",
+            Transport::Tcp => "txout",
+        };
+        // Counted on the src pad feeding it: a sink pad without a list
+        // function sees a buffer list once as a list and again buffer by
+        // buffer.
+        let pad = by_name(&sender, count_at)?
+            .static_pad("sink")
+            .and_then(|p| p.peer())
+            .ok_or("network element has no upstream peer")?;
+        pad.add_probe(
+            gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
+            move |_, info| {
+                let sizes: Vec<u64> = match &info.data {
+                    Some(gst::PadProbeData::Buffer(b)) => vec![b.size() as u64],
+                    Some(gst::PadProbeData::BufferList(l)) => {
+                        l.iter().map(|b| b.size() as u64).collect()
+                    }
+                    _ => Vec::new(),
+                };
+                let second = (host_clock_time().saturating_sub(start_ns.load(Ordering::Relaxed))
+                    / 1_000_000_000) as usize;
+                let mut c = counted.lock().unwrap_or_else(|e| e.into_inner());
+                if c.per_second.len() <= second {
+                    c.per_second.resize(second + 1, 0);
+                }
+                for s in sizes {
+                    c.bytes += s;
+                    c.packets += 1;
+                    c.per_second[second] += s;
+                }
+                gst::PadProbeReturn::Ok
+            },
+        );
+    }
+
+    // What arrives from the network at the receiver.
+    let received_packets = Arc::new(AtomicU64::new(0));
+    {
+        let received_packets = received_packets.clone();
+        let pad = by_name(&receiver, "rxsrc")?
+            .static_pad("src")
+            .ok_or("network source has no src pad")?;
+        pad.add_probe(
+            gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
+            move |_, info| {
+                let n = match &info.data {
+                    Some(gst::PadProbeData::Buffer(_)) => 1,
+                    Some(gst::PadProbeData::BufferList(l)) => l.len() as u64,
+                    _ => 0,
+                };
+                received_packets.fetch_add(n, Ordering::Relaxed);
+                gst::PadProbeReturn::Ok
+            },
+        );
+    }
+
+    // TCP never loses data: a lost segment is sent again and everything
+    // behind it waits (head-of-line blocking). Model that by holding the
+    // stream per lost segment: one round trip when enough segments follow
+    // it for fast retransmit (3 duplicate ACKs), else a tail-loss probe
+    // timeout of two round trips (at least 10 ms, as Linux's TLP).
+    let tcp_loss_on = Arc::new(std::sync::atomic::AtomicBool::new(net.loss > 0.0));
+    if strategy.transport == Transport::Tcp && net.loss > 0.0 {
+        let rtt_ms = 2 * u64::from(net.delay_ms + net.jitter_ms);
+        let loss = net.loss;
+        let rng = Mutex::new(XorShift(cfg.seed | 1));
+        let on = tcp_loss_on.clone();
+        let pad = by_name(&sender, "txtcp")?
+            .static_pad("src")
+            .ok_or("queue has no src pad")?;
+        pad.add_probe(
+            gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
+            move |_, info| {
+                if !on.load(Ordering::Relaxed) {
+                    return gst::PadProbeReturn::Ok;
+                }
+                let size = match &info.data {
+                    Some(gst::PadProbeData::Buffer(b)) => b.size() as u64,
+                    Some(gst::PadProbeData::BufferList(l)) => l.calculate_size() as u64,
+                    _ => 0,
+                };
+                let segments = size.div_ceil(TCP_MSS);
+                let mut stall_ms = 0;
+                let mut rng = rng.lock().unwrap_or_else(|e| e.into_inner());
+                for i in 0..segments {
+                    if rng.next_f64() < loss {
+                        stall_ms += if i + 3 < segments {
+                            rtt_ms.max(1)
+                        } else {
+                            (2 * rtt_ms).max(TCP_MIN_TLP_MS)
+                        };
+                    }
+                }
+                drop(rng);
+                if stall_ms > 0 {
+                    std::thread::sleep(Duration::from_millis(stall_ms));
+                }
+                gst::PadProbeReturn::Ok
+            },
+        );
+    }
+
+    // Receiver: hand each frame to the analysis thread.
+    let (tx, rx) = mpsc::channel::<Arrival>();
+    // Taken out after the pipelines stop, which ends the analysis thread
+    // whatever still holds the appsink.
+    let tx = Arc::new(Mutex::new(Some(tx)));
+    let last_arrival = Arc::new(AtomicU64::new(0));
+    {
+        let tx = tx.clone();
+        let sink = by_name(&receiver, "rxsink")?
+            .downcast::<gst_app::AppSink>()
+            .map_err(|_| "rxsink is not an appsink")?;
+        let last_arrival = last_arrival.clone();
+        sink.set_callbacks(
+            gst_app::AppSinkCallbacks::builder()
+                .new_sample(move |sink| {
+                    let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                    let arrival_ns = host_clock_time();
+                    last_arrival.store(arrival_ns, Ordering::Relaxed);
+                    let (Some(buffer), Some(caps)) = (sample.buffer(), sample.caps()) else {
+                        return Ok(gst::FlowSuccess::Ok);
+                    };
+                    let Ok(info) = gst_video::VideoInfo::from_caps(caps) else {
+                        return Ok(gst::FlowSuccess::Ok);
+                    };
+                    let Ok(frame) =
+                        gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info)
+                    else {
+                        return Ok(gst::FlowSuccess::Ok);
+                    };
+                    if let Ok(stamp) = read_frame_stamp(&frame, &default_layout()) {
+                        let luma = half_luma(buffer, &info).map(|(l, _)| l);
+                        if let Some(tx) = tx.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+                            let _ = tx.send(Arrival {
+                                frame: stamp.frame,
+                                capture_ns: stamp.capture_time_ns,
+                                arrival_ns,
+                                luma,
+                            });
+                        }
+                    }
+                    Ok(gst::FlowSuccess::Ok)
+                })
+                .build(),
+        );
+    }
+    let analysis = {
+        let originals = originals.clone();
+        let start_ns = start_ns.clone();
+        std::thread::Builder::new()
+            .name("analysis".into())
+            .spawn(move || {
+                let mut seen = HashSet::new();
+                let mut records = Vec::new();
+                let mut unmatched = 0u64;
+                for a in rx {
+                    if !seen.insert(a.frame) {
+                        continue;
+                    }
+                    let original = originals
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .get(&a.frame)
+                        .cloned();
+                    let (p, s) = match (&original, &a.luma) {
+                        (Some(o), Some(l)) => (psnr(o, l), ssim(o, l)),
+                        _ => {
+                            unmatched += 1;
+                            (None, None)
+                        }
+                    };
+                    let start = start_ns.load(Ordering::Relaxed);
+                    records.push(FrameRecord {
+                        t: a.capture_ns.saturating_sub(start) as f64 / 1e9,
+                        frame: a.frame,
+                        latency_ms: a.arrival_ns.saturating_sub(a.capture_ns) as f64 / 1e6,
+                        psnr: p,
+                        ssim: s,
+                    });
+                }
+                (records, unmatched)
+            })
+            .map_err(|e| format!("cannot start analysis thread: {e}"))?
+    };
+
+    let cpu_before = ThreadTimes::sample();
+    start_ns.store(host_clock_time(), Ordering::Relaxed);
+    let stop_all = |why: String| {
+        let _ = sender.set_state(gst::State::Null);
+        let _ = receiver.set_state(gst::State::Null);
+        why
+    };
+    let (first, second) = match strategy.transport {
+        // UDP: listen before anything is sent; TCP: serve before connecting.
+        Transport::Udp => (&receiver, &sender),
+        Transport::Tcp => (&sender, &receiver),
+    };
+    first
+        .set_state(gst::State::Playing)
+        .map_err(|e| stop_all(format!("cannot start {}: {e}", strategy.id)))?;
+    if strategy.transport == Transport::Tcp {
+        // tcpserversink listens once its pipeline is paused
+        let _ = first.state(gst::ClockTime::from_seconds(5));
+    }
+    second
+        .set_state(gst::State::Playing)
+        .map_err(|e| stop_all(format!("cannot start {}: {e}", strategy.id)))?;
+    let started = Instant::now();
+
+    let mut loss_stopped = false;
+    let mut sender_eos = false;
+    while started.elapsed() < cfg.duration && !sender_eos {
+        std::thread::sleep(Duration::from_millis(50));
+        sender_eos = check_bus(&sender, "sender").map_err(stop_all)?;
+        check_bus(&receiver, "receiver").map_err(stop_all)?;
+        let elapsed = started.elapsed().as_secs_f64();
+        if let (Some(until), false) = (net.loss_until, loss_stopped) {
+            if elapsed >= until {
+                if let Some(netsim) = sender.by_name("txnet") {
+                    netsim.set_property("drop-probability", 0.0f32);
+                }
+                tcp_loss_on.store(false, Ordering::Relaxed);
+                loss_stopped = true;
+            }
+        }
+        progress(elapsed / cfg.duration.as_secs_f64());
+    }
+
+    // Stop the content and let the sender drain...
+    if !sender_eos {
+        sender.send_event(gst::event::Eos::new());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !sender_eos && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+            sender_eos = check_bus(&sender, "sender").map_err(stop_all)?;
+        }
+    }
+    // The sender's work is done: bill its threads now.
+    let cpu_sender = ThreadTimes::sample().since(&cpu_before, "tx");
+    if strategy.transport == Transport::Tcp {
+        // Closing the connection is how the receiver learns the stream
+        // ended: tsdemux only lets the last frame out at end of stream.
+        let _ = sender.set_state(gst::State::Null);
+    }
+    // Wait until the receiver has reached end of stream or been quiet for
+    // a while: frames still in flight are not lost.
+    let quiet = Duration::from_millis(500 + 2 * u64::from(net.delay_ms + net.jitter_ms));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if check_bus(&receiver, "receiver").map_err(stop_all)? {
+            break;
+        }
+        let since = host_clock_time().saturating_sub(last_arrival.load(Ordering::Relaxed));
+        if since > quiet.as_nanos() as u64 || Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    progress(1.0);
+    let cpu_receiver = ThreadTimes::sample().since(&cpu_before, "rx");
+
+    let frames_sent = by_name(&sender, "stamp")?.property::<u64>("frames-stamped");
+    let stats = by_name(&receiver, "meter")?.property::<gst::Structure>("stats");
+    let _ = sender.set_state(gst::State::Null);
+    let _ = receiver.set_state(gst::State::Null);
+    tx.lock().unwrap_or_else(|e| e.into_inner()).take();
+    let (records, unmatched) = analysis
+        .join()
+        .map_err(|_| "analysis thread panicked".to_string())?;
+
+    let counted = counted.lock().unwrap_or_else(|e| e.into_inner());
+    let content_s = frames_sent as f64 / f64::from(cfg.fps.max(1));
+    let frames_received = records.len() as u64;
+    let ms = |f: &str| stat_u64(&stats, f) as f64 / 1e6;
+    let last_second_from = records.iter().map(|r| r.t).fold(0.0, f64::max) - 1.0;
+    let result = StrategyResult {
+        id: strategy.id.to_string(),
+        label: strategy.label.to_string(),
+        frames_sent,
+        frames_received,
+        frames_lost: frames_sent.saturating_sub(frames_received),
+        frames_frozen: stat_u64(&stats, "frames-repeated"),
+        frames_unreadable: stat_u64(&stats, "frames-unreadable"),
+        frames_unmatched: unmatched,
+        meter_missing: stat_u64(&stats, "frames-missing"),
+        latency_ms: LatencyMs {
+            p50: ms("latency-p50"),
+            p95: ms("latency-p95"),
+            p99: ms("latency-p99"),
+            max: ms("latency-max"),
+        },
+        bytes: counted.bytes,
+        packets: counted.packets,
+        packets_received: received_packets.load(Ordering::Relaxed),
+        bitrate_kbps: if content_s > 0.0 {
+            counted.bytes as f64 * 8.0 / content_s / 1000.0
+        } else {
+            0.0
+        },
+        psnr_mean: mean(records.iter().filter_map(|r| r.psnr)),
+        psnr_min: records.iter().filter_map(|r| r.psnr).reduce(f64::min),
+        ssim_mean: mean(records.iter().filter_map(|r| r.ssim)),
+        psnr_last_second: mean(
+            records
+                .iter()
+                .filter(|r| r.t >= last_second_from)
+                .filter_map(|r| r.psnr),
+        ),
+        expected_lost_share: (strategy.frame_needs_all_packets && frames_sent > 0).then(|| {
+            let per_frame = counted.packets as f64 / frames_sent as f64;
+            let lossy_share = net.loss_until.map_or(1.0, |until| {
+                (until * f64::from(cfg.fps) / frames_sent as f64).min(1.0)
+            });
+            (1.0 - (1.0 - net.loss).powf(per_frame)) * lossy_share
+        }),
+        cpu_sender_ms_per_frame: cpu_sender as f64 / 1e6 / frames_sent.max(1) as f64,
+        cpu_receiver_ms_per_frame: cpu_receiver as f64
+            / 1e6
+            / stat_u64(&stats, "frames-received").max(1) as f64,
+        frames: records,
+        // whole seconds only: the last one is cut short by the end of the run
+        bitrate_series: counted
+            .per_second
+            .iter()
+            .take(cfg.duration.as_secs() as usize)
+            .map(|&b| b as f64 * 8.0 / 1000.0)
+            .collect(),
+    };
+    Ok(result)
+}
+
+/// Writes one stamped frame of `scene` as a PNG file.
+pub fn snapshot(
+    scene: &Scene,
+    width: u32,
+    height: u32,
+    fps: u32,
+    path: &std::path::Path,
+) -> Result<(), String> {
+    let p = pipeline(&format!(
+        "{} ! framestamp ! videoconvert ! pngenc snapshot=true ! filesink name=out",
+        scene.launch(width, height, fps)
+    ))?;
+    scene.configure(&p, height);
+    p.by_name("out")
+        .ok_or("no filesink")?
+        .set_property("location", path.display().to_string());
+    p.set_state(gst::State::Playing)
+        .map_err(|e| format!("cannot start the snapshot: {e}"))?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut result = Err("no frame within 10 s".to_string());
+    while Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+        match check_bus(&p, "snapshot") {
+            Ok(true) => {
+                result = Ok(());
+                break;
+            }
+            Ok(false) => {}
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
+        }
+    }
+    let _ = p.set_state(gst::State::Null);
+    result
+}

@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: MPL-2.0
+//! streamkit-compare end to end on short runs: its JSON must agree with
+//! itself and with what the pipelines did.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::Value;
+
+fn out_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("streamkit-compare-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// Runs the program with `args` plus small, fast settings; returns its JSON.
+fn compare(name: &str, args: &[&str]) -> Value {
+    let dir = out_dir(name);
+    let json = dir.join("out.json");
+    let html = dir.join("report.html");
+    let csv = dir.join("out.csv");
+    let output = Command::new(env!("CARGO_BIN_EXE_streamkit-compare"))
+        .args(["--width", "320", "--height", "240", "--fps", "30"])
+        .args(args)
+        .arg("--json")
+        .arg(&json)
+        .arg("--report")
+        .arg(&html)
+        .arg("--csv")
+        .arg(&csv)
+        .output()
+        .expect("streamkit-compare runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "exit {:?}\nstdout:\n{stdout}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("strategy"), "no table printed:\n{stdout}");
+    let page = std::fs::read_to_string(&html).expect("report written");
+    assert!(page.matches("<svg").count() >= 3, "report lacks plots");
+    let csv_text = std::fs::read_to_string(&csv).expect("csv written");
+    let value: Value = serde_json::from_str(&std::fs::read_to_string(&json).expect("json written"))
+        .expect("valid JSON");
+    let results = value["results"].as_array().expect("results");
+    assert_eq!(csv_text.lines().count(), results.len() + 1, "{csv_text}");
+    std::fs::remove_dir_all(&dir).ok();
+    value
+}
+
+fn u(v: &Value, field: &str) -> u64 {
+    v[field]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{field} missing in {v}"))
+}
+
+fn check_accounting(r: &Value, seconds: f64) {
+    let (sent, received, lost) = (
+        u(r, "frames_sent"),
+        u(r, "frames_received"),
+        u(r, "frames_lost"),
+    );
+    assert_eq!(sent, received + lost, "{}", r["id"]);
+    // frames_sent is framestamp's count: the live source ran for the duration
+    let expected = seconds * 30.0;
+    assert!(
+        (sent as f64) > expected * 0.8 && (sent as f64) < expected * 1.3,
+        "{}: {sent} frames sent in {seconds} s at 30 fps",
+        r["id"]
+    );
+    // framemeter's independent count of gaps cannot exceed what was lost
+    assert!(u(r, "meter_missing") <= lost, "{r}");
+    // one record per distinct frame received
+    assert_eq!(
+        r["frames"].as_array().map(Vec::len),
+        Some(received as usize)
+    );
+    assert!(u(r, "bytes") > 0 && u(r, "packets_received") > 0, "{r}");
+}
+
+#[test]
+fn clean_network_delivers_every_frame() {
+    // every strategy that can run here
+    let v = compare("clean", &["--duration", "2"]);
+    let results = v["results"].as_array().expect("results");
+    let ids: Vec<_> = results.iter().filter_map(|r| r["id"].as_str()).collect();
+    for must in ["mjpeg", "segments"] {
+        assert!(ids.contains(&must), "{must} did not run: {ids:?}");
+    }
+    for r in results {
+        check_accounting(r, 2.0);
+        assert_eq!(u(r, "frames_lost"), 0, "{r}");
+        assert_eq!(u(r, "frames_unreadable"), 0, "{r}");
+        let psnr = r["psnr_mean"].as_f64().expect("psnr");
+        assert!(psnr > 30.0, "{}: PSNR {psnr}", r["id"]);
+        let p50 = r["latency_ms"]["p50"].as_f64().expect("latency");
+        assert!(p50 > 0.0 && p50 < 1000.0, "{}: latency {p50}", r["id"]);
+    }
+}
+
+#[test]
+fn loss_costs_mjpeg_the_expected_share_of_frames() {
+    let v = compare(
+        "loss",
+        &[
+            "--duration",
+            "2",
+            "--strategies",
+            "mjpeg",
+            "--loss",
+            "5",
+            "--scene",
+            "camera",
+        ],
+    );
+    let r = &v["results"][0];
+    check_accounting(r, 2.0);
+    let share = u(r, "frames_lost") as f64 / u(r, "frames_sent") as f64;
+    let expected = r["expected_lost_share"].as_f64().expect("expected share");
+    // ~60 frames: a binomial spread of a few frames; allow 20 points
+    assert!(
+        (share - expected).abs() < 0.2,
+        "lost {share:.2} of frames, expected {expected:.2} from packets per frame"
+    );
+    assert!(
+        share > 0.05,
+        "5% packet loss lost only {share:.2} of frames"
+    );
+}

@@ -1,0 +1,338 @@
+//! Picture memory: borrowed views of a caller's frame and the owned
+//! [`ReferenceCanvas`] that mirrors what a decoder holds.
+
+use super::geometry::{Geometry, Rect};
+use thiserror::Error;
+
+/// A plane that is too small for the geometry it claims to hold.
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error(
+    "plane {plane}: {len} bytes with stride {stride} cannot hold {rows} rows of {row_bytes} bytes"
+)]
+pub struct PlaneSizeError {
+    pub plane: usize,
+    pub len: usize,
+    pub stride: usize,
+    pub rows: usize,
+    pub row_bytes: usize,
+}
+
+fn check_plane(
+    g: &Geometry,
+    plane: usize,
+    len: usize,
+    stride: usize,
+) -> Result<(), PlaneSizeError> {
+    let (pw, ph) = g.plane_size(plane);
+    let row_bytes = pw * g.format.bytes_per_pixel();
+    let needed = stride
+        .checked_mul(ph - 1)
+        .and_then(|n| n.checked_add(row_bytes));
+    if stride < row_bytes || needed.is_none_or(|n| n > len) {
+        return Err(PlaneSizeError {
+            plane,
+            len,
+            stride,
+            rows: ph,
+            row_bytes,
+        });
+    }
+    Ok(())
+}
+
+/// Checks a frame's (length, stride) per plane against `g`.
+fn check_planes(
+    g: &Geometry,
+    planes: impl ExactSizeIterator<Item = (usize, usize)>,
+) -> Result<(), PlaneSizeError> {
+    if planes.len() != g.format.plane_count() {
+        return Err(PlaneSizeError {
+            plane: planes.len(),
+            len: 0,
+            stride: 0,
+            rows: 0,
+            row_bytes: 0,
+        });
+    }
+    for (i, (len, stride)) in planes.enumerate() {
+        check_plane(g, i, len, stride)?;
+    }
+    Ok(())
+}
+
+/// A caller's frame, read-only: one slice and stride per plane, checked
+/// against the geometry once so that tile loops never index out of bounds.
+pub struct FrameView<'a> {
+    planes: Vec<(&'a [u8], usize)>,
+}
+
+impl<'a> FrameView<'a> {
+    /// Wraps `planes` (data, stride) after checking them against `g`.
+    pub fn new(g: &Geometry, planes: Vec<(&'a [u8], usize)>) -> Result<Self, PlaneSizeError> {
+        check_planes(g, planes.iter().map(|(d, s)| (d.len(), *s)))?;
+        Ok(FrameView { planes })
+    }
+
+    /// Row `y` of `plane`, bytes `x0..x0+len`.
+    #[inline]
+    pub fn row(&self, plane: usize, y: usize, x0: usize, len: usize) -> &[u8] {
+        let (data, stride) = self.planes[plane];
+        let start = y * stride + x0;
+        &data[start..start + len]
+    }
+}
+
+/// A caller's frame to write into.
+pub struct FrameViewMut<'a> {
+    planes: Vec<(&'a mut [u8], usize)>,
+}
+
+impl<'a> FrameViewMut<'a> {
+    /// Wraps `planes` (data, stride) after checking them against `g`.
+    pub fn new(g: &Geometry, planes: Vec<(&'a mut [u8], usize)>) -> Result<Self, PlaneSizeError> {
+        check_planes(g, planes.iter().map(|(d, s)| (d.len(), *s)))?;
+        Ok(FrameViewMut { planes })
+    }
+}
+
+/// The picture a decoder holds: tightly packed planes in the frame's own
+/// memory layout. The encoder keeps one too, updated exactly as the decoder
+/// updates its own, so both always agree on every tile that arrived.
+#[derive(Clone)]
+pub struct ReferenceCanvas {
+    geometry: Geometry,
+    planes: Vec<Vec<u8>>,
+    /// Bytes per row of each plane.
+    strides: Vec<usize>,
+}
+
+impl ReferenceCanvas {
+    /// A canvas filled with mid grey.
+    pub fn new(geometry: Geometry) -> Self {
+        let mut planes = Vec::new();
+        let mut strides = Vec::new();
+        for p in 0..geometry.format.plane_count() {
+            let (pw, ph) = geometry.plane_size(p);
+            let stride = pw * geometry.format.bytes_per_pixel();
+            let mut data = vec![0x80u8; stride * ph];
+            if geometry.format == super::PixelFormat::Bgrx {
+                for px in data.chunks_exact_mut(4) {
+                    px[3] = 0xff;
+                }
+            }
+            planes.push(data);
+            strides.push(stride);
+        }
+        ReferenceCanvas {
+            geometry,
+            planes,
+            strides,
+        }
+    }
+
+    /// The geometry this canvas was made for.
+    pub fn geometry(&self) -> &Geometry {
+        &self.geometry
+    }
+
+    /// The byte range of `rect` (in plane samples) within each row.
+    fn row_span(&self, rect: &Rect) -> (usize, usize) {
+        let bpp = self.geometry.format.bytes_per_pixel();
+        (rect.x * bpp, rect.w * bpp)
+    }
+
+    /// Row `y` of `plane`, bytes `x0..x0+len`.
+    #[inline]
+    pub fn row(&self, plane: usize, y: usize, x0: usize, len: usize) -> &[u8] {
+        let start = y * self.strides[plane] + x0;
+        &self.planes[plane][start..start + len]
+    }
+
+    /// Mutable row `y` of `plane`, bytes `x0..x0+len`.
+    #[inline]
+    pub fn row_mut(&mut self, plane: usize, y: usize, x0: usize, len: usize) -> &mut [u8] {
+        let start = y * self.strides[plane] + x0;
+        &mut self.planes[plane][start..start + len]
+    }
+
+    /// Whether `tile` of `frame` is byte-for-byte what this canvas holds.
+    pub fn tile_equals(&self, frame: &FrameView, tile: u32) -> bool {
+        (0..self.planes.len()).all(|p| {
+            let r = self.geometry.tile_plane_rect(tile, p);
+            let (x0, len) = self.row_span(&r);
+            (r.y..r.y + r.h).all(|y| self.row(p, y, x0, len) == frame.row(p, y, x0, len))
+        })
+    }
+
+    /// Marks in `dirty` (one flag per tile, raster order) every tile of
+    /// `frame` that differs from this canvas. Whole rows are compared first,
+    /// so an unchanged picture costs one long comparison per row; only rows
+    /// that differ are examined tile by tile. Large frames are split between
+    /// two threads by tile rows when `parallel` (the comparison is bound by
+    /// memory bandwidth, which one core does not saturate).
+    pub fn mark_dirty_tiles(&self, frame: &FrameView, dirty: &mut [bool], parallel: bool) {
+        let g = self.geometry;
+        let tiles_x = g.tiles_x as usize;
+        let bytes: usize = self.planes.iter().map(Vec::len).sum();
+        if !parallel || bytes < (1 << 20) || g.tiles_y < 2 {
+            self.mark_dirty_rows(frame, dirty, 0);
+            return;
+        }
+        let split = g.tiles_y as usize / 2;
+        let (top, bottom) = dirty.split_at_mut(split * tiles_x);
+        std::thread::scope(|s| {
+            s.spawn(|| self.mark_dirty_rows(frame, bottom, split));
+            self.mark_dirty_rows(frame, top, 0);
+        });
+    }
+
+    /// [`Self::mark_dirty_tiles`] for the tile rows `first_ty..` that
+    /// `dirty` covers.
+    fn mark_dirty_rows(&self, frame: &FrameView, dirty: &mut [bool], first_ty: usize) {
+        let g = self.geometry;
+        let bpp = g.format.bytes_per_pixel();
+        let tiles_x = g.tiles_x as usize;
+        let rows_of_tiles = dirty.len() / tiles_x;
+        let ts = g.tile_size as usize;
+        for p in 0..self.planes.len() {
+            let (pw, ph) = g.plane_size(p);
+            let (sx, sy) = g.format.subsampling(p);
+            let tile_w = (ts >> sx) * bpp;
+            let tile_h = ts >> sy;
+            let row_bytes = pw * bpp;
+            let y_start = first_ty * tile_h;
+            let y_end = ((first_ty + rows_of_tiles) * tile_h).min(ph);
+            for y in y_start..y_end {
+                if self.row(p, y, 0, row_bytes) == frame.row(p, y, 0, row_bytes) {
+                    continue;
+                }
+                let base = (y / tile_h - first_ty) * tiles_x;
+                for tx in 0..tiles_x {
+                    if dirty[base + tx] {
+                        continue;
+                    }
+                    let x0 = tx * tile_w;
+                    let len = tile_w.min(row_bytes - x0);
+                    if self.row(p, y, x0, len) != frame.row(p, y, x0, len) {
+                        dirty[base + tx] = true;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The largest mean absolute difference of any 8x8 block of samples of
+    /// `tile` between `frame` and this canvas, over colour samples only
+    /// (padding bytes are ignored). Small for noise, large for any real
+    /// local change such as a text cursor.
+    pub fn tile_block_difference(&self, frame: &FrameView, tile: u32) -> u32 {
+        let bpp = self.geometry.format.bytes_per_pixel();
+        let colour = bpp.min(3);
+        let mut worst = 0u32;
+        for p in 0..self.planes.len() {
+            let r = self.geometry.tile_plane_rect(tile, p);
+            let (x0, len) = self.row_span(&r);
+            for by in (0..r.h).step_by(8) {
+                let rows = (r.h - by).min(8);
+                for bx in (0..r.w).step_by(8) {
+                    let cols = (r.w - bx).min(8);
+                    let mut sad = 0u32;
+                    for y in r.y + by..r.y + by + rows {
+                        let a = &self.row(p, y, x0, len)[bx * bpp..(bx + cols) * bpp];
+                        let b = &frame.row(p, y, x0, len)[bx * bpp..(bx + cols) * bpp];
+                        for (pa, pb) in a.chunks_exact(bpp).zip(b.chunks_exact(bpp)) {
+                            for c in 0..colour {
+                                sad += pa[c].abs_diff(pb[c]) as u32;
+                            }
+                        }
+                    }
+                    let samples = (rows * cols * colour) as u32;
+                    worst = worst.max(sad / samples);
+                }
+            }
+        }
+        worst
+    }
+
+    /// Copies `tile` of `frame` into this canvas.
+    pub fn copy_tile_from(&mut self, frame: &FrameView, tile: u32) {
+        for p in 0..self.planes.len() {
+            let r = self.geometry.tile_plane_rect(tile, p);
+            let (x0, len) = self.row_span(&r);
+            for y in r.y..r.y + r.h {
+                self.row_mut(p, y, x0, len)
+                    .copy_from_slice(frame.row(p, y, x0, len));
+            }
+        }
+    }
+
+    /// Copies the whole canvas into `out`.
+    pub fn copy_to(&self, out: &mut FrameViewMut) {
+        for (p, (data, stride)) in out.planes.iter_mut().enumerate() {
+            let row_bytes = self.strides[p];
+            for (y, src) in self.planes[p].chunks_exact(row_bytes).enumerate() {
+                let start = y * *stride;
+                data[start..start + row_bytes].copy_from_slice(src);
+            }
+        }
+    }
+
+    /// Tightly packed bytes of `plane` (rows of `plane_size * bpp` bytes).
+    pub fn plane(&self, plane: usize) -> &[u8] {
+        &self.planes[plane]
+    }
+
+    /// A read-only view of the canvas, as if it were a caller's frame.
+    pub fn view(&self) -> FrameView<'_> {
+        FrameView {
+            planes: self
+                .planes
+                .iter()
+                .zip(&self.strides)
+                .map(|(d, s)| (d.as_slice(), *s))
+                .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::delta::PixelFormat;
+
+    #[test]
+    fn dirty_tiles_match_tile_by_tile_comparison() {
+        for format in [PixelFormat::I420, PixelFormat::Bgrx] {
+            for (w, h) in [(100, 70), (1000, 700)] {
+                let g = Geometry::new(format, w, h, 32).unwrap();
+                let canvas = ReferenceCanvas::new(g);
+                for changed_at in [
+                    (0usize, 0usize),
+                    (w as usize - 1, h as usize - 1),
+                    (33, 40),
+                    (64, 31),
+                    (500, 360),
+                ] {
+                    if changed_at.0 >= w as usize || changed_at.1 >= h as usize {
+                        continue;
+                    }
+                    let mut other = canvas.clone();
+                    // change one pixel of plane 0 (and of a chroma plane for I420)
+                    let bpp = format.bytes_per_pixel();
+                    other.row_mut(0, changed_at.1, changed_at.0 * bpp, 1)[0] ^= 0x40;
+                    if format == PixelFormat::I420 {
+                        other.row_mut(2, changed_at.1 / 2, changed_at.0 / 2, 1)[0] ^= 0x40;
+                    }
+                    let view = other.view();
+                    let mut dirty = vec![false; g.tile_count() as usize];
+                    canvas.mark_dirty_tiles(&view, &mut dirty, true);
+                    let expected: Vec<bool> = (0..g.tile_count())
+                        .map(|t| !canvas.tile_equals(&view, t))
+                        .collect();
+                    assert_eq!(dirty, expected, "{format:?} {changed_at:?}");
+                    assert_eq!(dirty.iter().filter(|d| **d).count(), 1);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,250 @@
+//! Frame geometry: pixel formats, planes and the tile grid.
+//!
+//! Everything here is pure arithmetic on validated dimensions; the limits
+//! below bound every allocation the codec makes, whatever a bitstream claims.
+
+use thiserror::Error;
+
+/// Largest width or height the codec accepts (bounds every canvas allocation).
+pub const MAX_DIMENSION: u32 = 8192;
+/// Smallest and largest tile edge in pixels.
+pub const MIN_TILE_SIZE: u32 = 16;
+pub const MAX_TILE_SIZE: u32 = 256;
+
+/// Pixel formats the codec carries without conversion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PixelFormat {
+    /// Planar Y, U, V; chroma subsampled by two in both directions.
+    I420,
+    /// Packed 4 bytes per pixel: blue, green, red, padding (screen capture).
+    Bgrx,
+}
+
+impl PixelFormat {
+    /// Code of the format in the bitstream.
+    pub fn code(self) -> u8 {
+        match self {
+            PixelFormat::I420 => 0,
+            PixelFormat::Bgrx => 1,
+        }
+    }
+
+    /// Format for a bitstream code, if known.
+    pub fn from_code(code: u8) -> Option<Self> {
+        match code {
+            0 => Some(PixelFormat::I420),
+            1 => Some(PixelFormat::Bgrx),
+            _ => None,
+        }
+    }
+
+    /// Name as used in GStreamer caps (`format=`).
+    pub fn caps_name(self) -> &'static str {
+        match self {
+            PixelFormat::I420 => "I420",
+            PixelFormat::Bgrx => "BGRx",
+        }
+    }
+
+    /// Format for a GStreamer caps name, if supported.
+    pub fn from_caps_name(name: &str) -> Option<Self> {
+        match name {
+            "I420" => Some(PixelFormat::I420),
+            "BGRx" => Some(PixelFormat::Bgrx),
+            _ => None,
+        }
+    }
+
+    /// Number of planes in memory.
+    pub fn plane_count(self) -> usize {
+        match self {
+            PixelFormat::I420 => 3,
+            PixelFormat::Bgrx => 1,
+        }
+    }
+
+    /// Bytes per pixel of a plane.
+    pub fn bytes_per_pixel(self) -> usize {
+        match self {
+            PixelFormat::I420 => 1,
+            PixelFormat::Bgrx => 4,
+        }
+    }
+
+    /// log2 of the horizontal and vertical subsampling of `plane`.
+    pub fn subsampling(self, plane: usize) -> (u32, u32) {
+        match (self, plane) {
+            (PixelFormat::I420, 1 | 2) => (1, 1),
+            _ => (0, 0),
+        }
+    }
+}
+
+/// Why a geometry is refused.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum GeometryError {
+    #[error("frame size {width}x{height} is outside 1x1..={max}x{max}", max = MAX_DIMENSION)]
+    BadDimensions { width: u32, height: u32 },
+    #[error(
+        "tile size {0} is not a multiple of 16 in {min}..={max}",
+        min = MIN_TILE_SIZE,
+        max = MAX_TILE_SIZE
+    )]
+    BadTileSize(u32),
+}
+
+/// A rectangle in pixel or sample coordinates: `x..x+w`, `y..y+h`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rect {
+    pub x: usize,
+    pub y: usize,
+    pub w: usize,
+    pub h: usize,
+}
+
+/// Validated frame size, format and tile grid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Geometry {
+    pub format: PixelFormat,
+    pub width: u32,
+    pub height: u32,
+    pub tile_size: u32,
+    /// Tiles across and down (edge tiles may be partial).
+    pub tiles_x: u32,
+    pub tiles_y: u32,
+}
+
+impl Geometry {
+    /// Checks the numbers and derives the tile grid.
+    pub fn new(
+        format: PixelFormat,
+        width: u32,
+        height: u32,
+        tile_size: u32,
+    ) -> Result<Self, GeometryError> {
+        if width == 0 || height == 0 || width > MAX_DIMENSION || height > MAX_DIMENSION {
+            return Err(GeometryError::BadDimensions { width, height });
+        }
+        if !(MIN_TILE_SIZE..=MAX_TILE_SIZE).contains(&tile_size) || !tile_size.is_multiple_of(16) {
+            return Err(GeometryError::BadTileSize(tile_size));
+        }
+        Ok(Geometry {
+            format,
+            width,
+            height,
+            tile_size,
+            tiles_x: width.div_ceil(tile_size),
+            tiles_y: height.div_ceil(tile_size),
+        })
+    }
+
+    /// Number of tiles in the frame.
+    pub fn tile_count(&self) -> u32 {
+        self.tiles_x * self.tiles_y
+    }
+
+    /// Width and height of `plane` in samples (pixels for packed formats).
+    pub fn plane_size(&self, plane: usize) -> (usize, usize) {
+        let (sx, sy) = self.format.subsampling(plane);
+        (
+            (self.width as usize).div_ceil(1 << sx),
+            (self.height as usize).div_ceil(1 << sy),
+        )
+    }
+
+    /// The tile's rectangle in pixels, clipped to the frame.
+    pub fn tile_rect(&self, tile: u32) -> Rect {
+        let ts = self.tile_size as usize;
+        let tx = (tile % self.tiles_x) as usize;
+        let ty = (tile / self.tiles_x) as usize;
+        let x = tx * ts;
+        let y = ty * ts;
+        Rect {
+            x,
+            y,
+            w: ts.min(self.width as usize - x),
+            h: ts.min(self.height as usize - y),
+        }
+    }
+
+    /// The tile's rectangle in the samples of `plane`, clipped to the plane.
+    pub fn tile_plane_rect(&self, tile: u32, plane: usize) -> Rect {
+        let r = self.tile_rect(tile);
+        let (sx, sy) = self.format.subsampling(plane);
+        let (pw, ph) = self.plane_size(plane);
+        // Tile origins are multiples of 16, so they divide exactly.
+        let x = r.x >> sx;
+        let y = r.y >> sy;
+        Rect {
+            x,
+            y,
+            w: ((r.x + r.w).div_ceil(1 << sx)).min(pw) - x,
+            h: ((r.y + r.h).div_ceil(1 << sy)).min(ph) - y,
+        }
+    }
+
+    /// Samples (bytes) of one full tile over all planes: the largest tile
+    /// payload a lossless record can decode to.
+    pub fn max_tile_bytes(&self) -> usize {
+        let ts = self.tile_size as usize;
+        match self.format {
+            PixelFormat::I420 => ts * ts + 2 * (ts / 2) * (ts / 2),
+            PixelFormat::Bgrx => ts * ts * 4,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grid_covers_frame_with_partial_edges() {
+        let g = Geometry::new(PixelFormat::I420, 1920, 1080, 64).unwrap();
+        assert_eq!((g.tiles_x, g.tiles_y), (30, 17));
+        let last = g.tile_rect(g.tile_count() - 1);
+        assert_eq!(
+            last,
+            Rect {
+                x: 1856,
+                y: 1024,
+                w: 64,
+                h: 56
+            }
+        );
+        let chroma = g.tile_plane_rect(g.tile_count() - 1, 1);
+        assert_eq!(
+            chroma,
+            Rect {
+                x: 928,
+                y: 512,
+                w: 32,
+                h: 28
+            }
+        );
+    }
+
+    #[test]
+    fn odd_sizes_round_chroma_up() {
+        let g = Geometry::new(PixelFormat::I420, 33, 17, 16).unwrap();
+        assert_eq!(g.plane_size(1), (17, 9));
+        let r = g.tile_plane_rect(2, 1);
+        assert_eq!(
+            r,
+            Rect {
+                x: 16,
+                y: 0,
+                w: 1,
+                h: 8
+            }
+        );
+    }
+
+    #[test]
+    fn rejects_absurd_numbers() {
+        assert!(Geometry::new(PixelFormat::Bgrx, 0, 10, 16).is_err());
+        assert!(Geometry::new(PixelFormat::Bgrx, 10, 100_000, 16).is_err());
+        assert!(Geometry::new(PixelFormat::Bgrx, 10, 10, 24).is_err());
+        assert!(Geometry::new(PixelFormat::Bgrx, 10, 10, 512).is_err());
+    }
+}

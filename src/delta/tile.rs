@@ -1,0 +1,306 @@
+//! One tile's samples split into channels, and the lossless and fill codings.
+//!
+//! Channels: I420 gives Y, U, V (chroma at half size); BGRx gives B, G, R and
+//! the padding byte, each at full size. Coding channel by channel keeps like
+//! samples together, which is what makes the byte compressor effective.
+
+use super::bitstream::{BitstreamError, TileCoding};
+use super::canvas::{FrameView, ReferenceCanvas};
+use super::geometry::{Geometry, PixelFormat};
+
+/// A tile's samples, channel by channel, each tightly packed row by row.
+#[derive(Default, Clone)]
+pub struct TileSamples {
+    pub channels: [Vec<u8>; 4],
+    /// Width and height of each channel.
+    pub dims: [(usize, usize); 4],
+    pub count: usize,
+}
+
+impl TileSamples {
+    /// Sets the channel layout of `tile` and sizes the buffers for it.
+    pub fn layout(&mut self, g: &Geometry, tile: u32) {
+        match g.format {
+            PixelFormat::I420 => {
+                self.count = 3;
+                for p in 0..3 {
+                    let r = g.tile_plane_rect(tile, p);
+                    self.dims[p] = (r.w, r.h);
+                }
+            }
+            PixelFormat::Bgrx => {
+                self.count = 4;
+                let r = g.tile_rect(tile);
+                self.dims = [(r.w, r.h); 4];
+            }
+        }
+        for c in 0..self.count {
+            let (w, h) = self.dims[c];
+            self.channels[c].resize(w * h, 0);
+        }
+    }
+
+    /// Total samples over all channels.
+    pub fn total(&self) -> usize {
+        self.dims[..self.count].iter().map(|(w, h)| w * h).sum()
+    }
+
+    /// Reads `tile` of `frame` into channels.
+    pub fn gather(&mut self, g: &Geometry, frame: &FrameView, tile: u32) {
+        self.layout(g, tile);
+        match g.format {
+            PixelFormat::I420 => {
+                for p in 0..3 {
+                    let r = g.tile_plane_rect(tile, p);
+                    let dst = &mut self.channels[p];
+                    for (i, y) in (r.y..r.y + r.h).enumerate() {
+                        dst[i * r.w..(i + 1) * r.w].copy_from_slice(frame.row(p, y, r.x, r.w));
+                    }
+                }
+            }
+            PixelFormat::Bgrx => {
+                let r = g.tile_rect(tile);
+                let [c0, c1, c2, c3] = &mut self.channels;
+                let mut i = 0;
+                for y in r.y..r.y + r.h {
+                    for px in frame.row(0, y, r.x * 4, r.w * 4).chunks_exact(4) {
+                        c0[i] = px[0];
+                        c1[i] = px[1];
+                        c2[i] = px[2];
+                        c3[i] = px[3];
+                        i += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes the channels into `tile` of `canvas`.
+    pub fn scatter(&self, canvas: &mut ReferenceCanvas, tile: u32) {
+        let g = *canvas.geometry();
+        match g.format {
+            PixelFormat::I420 => {
+                for p in 0..3 {
+                    let r = g.tile_plane_rect(tile, p);
+                    let src = &self.channels[p];
+                    for (i, y) in (r.y..r.y + r.h).enumerate() {
+                        canvas
+                            .row_mut(p, y, r.x, r.w)
+                            .copy_from_slice(&src[i * r.w..(i + 1) * r.w]);
+                    }
+                }
+            }
+            PixelFormat::Bgrx => {
+                let r = g.tile_rect(tile);
+                let [c0, c1, c2, c3] = &self.channels;
+                let mut i = 0;
+                for y in r.y..r.y + r.h {
+                    for px in canvas.row_mut(0, y, r.x * 4, r.w * 4).chunks_exact_mut(4) {
+                        px[0] = c0[i];
+                        px[1] = c1[i];
+                        px[2] = c2[i];
+                        px[3] = c3[i];
+                        i += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    /// One value per channel when every channel is constant.
+    pub fn fill_values(&self) -> Option<[u8; 4]> {
+        let mut values = [0u8; 4];
+        for (c, value) in values.iter_mut().enumerate().take(self.count) {
+            let ch = &self.channels[c];
+            let first = *ch.first()?;
+            if ch.iter().any(|&s| s != first) {
+                return None;
+            }
+            *value = first;
+        }
+        Some(values)
+    }
+}
+
+/// Appends a fill payload: one byte per channel.
+pub fn encode_fill(samples: &TileSamples, values: [u8; 4], out: &mut Vec<u8>) {
+    out.extend_from_slice(&values[..samples.count]);
+}
+
+/// Decodes a fill payload into `samples` (already laid out for the tile).
+pub fn decode_fill(
+    samples: &mut TileSamples,
+    index: u32,
+    payload: &[u8],
+) -> Result<(), BitstreamError> {
+    if payload.len() != samples.count {
+        return Err(BitstreamError::CorruptPayload {
+            index,
+            coding: TileCoding::Fill,
+            reason: "fill payload must hold one byte per channel",
+        });
+    }
+    for (channel, &value) in samples.channels.iter_mut().zip(payload) {
+        channel.fill(value);
+    }
+    Ok(())
+}
+
+/// Replaces each sample by its difference from the sample to its left (the
+/// first of each row from the one above), so flat and gradient areas turn
+/// into runs the byte compressor squeezes well.
+fn predict(channel: &[u8], w: usize, out: &mut Vec<u8>) {
+    let start = out.len();
+    out.resize(start + channel.len(), 0);
+    let residual = &mut out[start..];
+    for (y, (row, res)) in channel
+        .chunks_exact(w)
+        .zip(residual.chunks_exact_mut(w))
+        .enumerate()
+    {
+        res[0] = row[0].wrapping_sub(if y == 0 { 0 } else { channel[(y - 1) * w] });
+        // Written pairwise so the compiler vectorises it.
+        for (r, pair) in res[1..].iter_mut().zip(row.windows(2)) {
+            *r = pair[1].wrapping_sub(pair[0]);
+        }
+    }
+}
+
+fn unpredict(residual: &[u8], w: usize, channel: &mut [u8]) {
+    for y in 0..residual.len() / w {
+        let mut prev = if y == 0 { 0 } else { channel[(y - 1) * w] };
+        for x in 0..w {
+            let s = residual[y * w + x].wrapping_add(prev);
+            channel[y * w + x] = s;
+            prev = s;
+        }
+    }
+}
+
+/// Scratch buffers reused from tile to tile.
+#[derive(Default)]
+pub struct LosslessScratch {
+    residual: Vec<u8>,
+}
+
+/// Appends a lossless payload for `samples` to `out`.
+pub fn encode_lossless(samples: &TileSamples, scratch: &mut LosslessScratch, out: &mut Vec<u8>) {
+    scratch.residual.clear();
+    for c in 0..samples.count {
+        predict(
+            &samples.channels[c],
+            samples.dims[c].0,
+            &mut scratch.residual,
+        );
+    }
+    let start = out.len();
+    out.resize(
+        start + lz4_flex::block::get_maximum_output_size(scratch.residual.len()),
+        0,
+    );
+    // The buffer was sized by LZ4's own worst case, so this cannot fail.
+    let written = lz4_flex::block::compress_into(&scratch.residual, &mut out[start..]).unwrap_or(0);
+    out.truncate(start + written);
+}
+
+/// Decodes a lossless payload into `samples` (already laid out for the tile).
+/// The output size comes from the geometry, never from the payload.
+pub fn decode_lossless(
+    samples: &mut TileSamples,
+    scratch: &mut LosslessScratch,
+    index: u32,
+    payload: &[u8],
+) -> Result<(), BitstreamError> {
+    let corrupt = |reason| BitstreamError::CorruptPayload {
+        index,
+        coding: TileCoding::Lossless,
+        reason,
+    };
+    let total = samples.total();
+    scratch.residual.resize(total, 0);
+    let n = lz4_flex::block::decompress_into(payload, &mut scratch.residual)
+        .map_err(|_| corrupt("LZ4 block does not decode within the tile's size"))?;
+    if n != total {
+        return Err(corrupt(
+            "LZ4 block decodes to fewer samples than the tile holds",
+        ));
+    }
+    let mut offset = 0;
+    for c in 0..samples.count {
+        let (w, h) = samples.dims[c];
+        unpredict(
+            &scratch.residual[offset..offset + w * h],
+            w,
+            &mut samples.channels[c],
+        );
+        offset += w * h;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn samples_from(g: &Geometry, tile: u32, seed: u32) -> TileSamples {
+        let mut s = TileSamples::default();
+        s.layout(g, tile);
+        let mut v = seed;
+        for c in 0..s.count {
+            for x in s.channels[c].iter_mut() {
+                v = v.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                *x = (v >> 24) as u8 & 0xf0;
+            }
+        }
+        s
+    }
+
+    #[test]
+    fn lossless_round_trip_both_formats() {
+        for format in [PixelFormat::I420, PixelFormat::Bgrx] {
+            let g = Geometry::new(format, 70, 50, 32).unwrap();
+            for tile in 0..g.tile_count() {
+                let s = samples_from(&g, tile, tile);
+                let mut scratch = LosslessScratch::default();
+                let mut payload = Vec::new();
+                encode_lossless(&s, &mut scratch, &mut payload);
+                let mut d = TileSamples::default();
+                d.layout(&g, tile);
+                decode_lossless(&mut d, &mut scratch, tile, &payload).unwrap();
+                assert_eq!(&d.channels[..d.count], &s.channels[..s.count]);
+            }
+        }
+    }
+
+    #[test]
+    fn lossless_rejects_garbage_and_short_data() {
+        let g = Geometry::new(PixelFormat::Bgrx, 64, 64, 32).unwrap();
+        let s = samples_from(&g, 0, 1);
+        let mut scratch = LosslessScratch::default();
+        let mut payload = Vec::new();
+        encode_lossless(&s, &mut scratch, &mut payload);
+        let mut d = TileSamples::default();
+        d.layout(&g, 0);
+        assert!(decode_lossless(&mut d, &mut scratch, 0, &payload[..payload.len() / 2]).is_err());
+        assert!(decode_lossless(&mut d, &mut scratch, 0, &[0xff; 40]).is_err());
+        assert!(decode_lossless(&mut d, &mut scratch, 0, &[]).is_err());
+        // valid LZ4 of too few samples
+        let mut short = vec![0u8; 200];
+        let n = lz4_flex::block::compress_into(&[0u8; 100], &mut short).unwrap();
+        short.truncate(n);
+        assert!(decode_lossless(&mut d, &mut scratch, 0, &short).is_err());
+    }
+
+    #[test]
+    fn fill_detects_constant_tiles() {
+        let g = Geometry::new(PixelFormat::I420, 32, 32, 16).unwrap();
+        let mut s = TileSamples::default();
+        s.layout(&g, 0);
+        s.channels[0].fill(10);
+        s.channels[1].fill(20);
+        s.channels[2].fill(30);
+        assert_eq!(s.fill_values(), Some([10, 20, 30, 0]));
+        s.channels[2][5] = 31;
+        assert_eq!(s.fill_values(), None);
+    }
+}

@@ -1,0 +1,391 @@
+// SPDX-License-Identifier: MPL-2.0
+/**
+ * SECTION:element-deltadec
+ *
+ * `deltadec` decodes the "changes only" bitstream of `deltaenc`. It keeps a
+ * canvas and applies each tile record it receives; records are
+ * self-contained, so a frame that lost some records (marked `CORRUPTED` or
+ * `DISCONT` by the depayloader) still applies the rest and the missing tiles
+ * keep their last value until they are sent again.
+ *
+ * A decoder that starts mid-stream outputs nothing until every tile has
+ * arrived at least once (by a keyframe or the encoder's intra refresh) and
+ * asks upstream for a keyframe meanwhile; set `output-incomplete=true` to
+ * output at once, with mid-grey placeholder tiles. Malformed frames and
+ * records are dropped, logged and counted in `stats`, never fatal.
+ *
+ * Output geometry follows the stream: it is taken from the frame headers, so
+ * caps need not carry width and height.
+ *
+ * ## Example launch line
+ * |[
+ * gst-launch-1.0 videotestsrc num-buffers=100 ! video/x-raw,format=I420,width=640,height=480 ! deltaenc ! deltadec ! videoconvert ! autovideosink
+ * ]|
+ */
+use gst::glib;
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+use gst_video::prelude::*;
+use gst_video::subclass::prelude::*;
+
+use once_cell::sync::Lazy;
+use std::sync::Mutex;
+
+use crate::delta::{DecoderStats, DeltaDecoder, FrameViewMut, Geometry, PixelFormat};
+
+static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
+    gst::DebugCategory::new(
+        "deltadec",
+        gst::DebugColorFlags::empty(),
+        Some("Streamkit changes-only video decoder"),
+    )
+});
+
+const DEFAULT_OUTPUT_INCOMPLETE: bool = false;
+
+#[derive(Debug, Clone, Copy)]
+struct Settings {
+    output_incomplete: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            output_incomplete: DEFAULT_OUTPUT_INCOMPLETE,
+        }
+    }
+}
+
+#[derive(Default)]
+struct State {
+    decoder: DeltaDecoder,
+    /// Geometry of the negotiated output, once negotiated.
+    output: Option<(Geometry, gst_video::VideoInfo)>,
+    frames_seen: u64,
+    /// Upstream's state, whose framerate and aspect ratio the output keeps.
+    input_state:
+        Option<gst_video::VideoCodecState<'static, gst_video::video_codec_state::Readable>>,
+}
+
+/// Counters readable through the `stats` property.
+#[derive(Default, Clone, Copy)]
+struct Counters {
+    codec: DecoderStats,
+    frames_output: u64,
+    frames_withheld: u64,
+    frames_damaged: u64,
+    missing_tiles: u32,
+    stale_tiles: u32,
+}
+
+#[derive(Default)]
+pub struct DeltaDec {
+    settings: Mutex<Settings>,
+    state: Mutex<Option<State>>,
+    counters: Mutex<Counters>,
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for DeltaDec {
+    const NAME: &'static str = "GstDeltaDec";
+    type Type = super::DeltaDec;
+    type ParentType = gst_video::VideoDecoder;
+}
+
+impl ObjectImpl for DeltaDec {
+    fn constructed(&self) {
+        self.parent_constructed();
+        // Every input buffer is one whole frame (or a subset of its records).
+        self.obj().set_packetized(true);
+    }
+
+    fn properties() -> &'static [glib::ParamSpec] {
+        static PROPERTIES: Lazy<Vec<glib::ParamSpec>> = Lazy::new(|| {
+            vec![
+                glib::ParamSpecBoolean::builder("output-incomplete")
+                    .nick("Output incomplete pictures")
+                    .blurb(
+                        "Output frames before every tile has arrived, with mid-grey \
+                         placeholder tiles (default: wait until the picture is complete)",
+                    )
+                    .default_value(DEFAULT_OUTPUT_INCOMPLETE)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
+                    .nick("Statistics")
+                    .blurb(
+                        "Counters since start: frames, keyframes, frames-output, \
+                         frames-withheld, frames-damaged, frames-rejected, tiles-applied, \
+                         records-dropped, missing-tiles, stale-tiles, bytes",
+                    )
+                    .read_only()
+                    .build(),
+            ]
+        });
+        PROPERTIES.as_ref()
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        match pspec.name() {
+            "output-incomplete" => {
+                self.settings.lock().unwrap().output_incomplete =
+                    value.get().expect("type checked upstream")
+            }
+            _ => unimplemented!(),
+        }
+    }
+
+    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        match pspec.name() {
+            "output-incomplete" => self.settings.lock().unwrap().output_incomplete.to_value(),
+            "stats" => self.stats().to_value(),
+            _ => unimplemented!(),
+        }
+    }
+}
+
+impl DeltaDec {
+    fn stats(&self) -> gst::Structure {
+        let c = *self.counters.lock().unwrap();
+        gst::Structure::builder("application/x-deltadec-stats")
+            .field("frames", c.codec.frames)
+            .field("keyframes", c.codec.keyframes)
+            .field("frames-output", c.frames_output)
+            .field("frames-withheld", c.frames_withheld)
+            .field("frames-damaged", c.frames_damaged)
+            .field("frames-rejected", c.codec.frames_rejected)
+            .field("tiles-applied", c.codec.tiles_applied)
+            .field("records-dropped", c.codec.records_dropped)
+            .field("missing-tiles", c.missing_tiles)
+            .field("stale-tiles", c.stale_tiles)
+            .field("bytes", c.codec.bytes)
+            .build()
+    }
+
+    /// Negotiates raw output for `geometry` if it is not what is negotiated.
+    fn ensure_output(&self, state: &mut State, geometry: Geometry) -> Result<(), gst::FlowError> {
+        if state.output.as_ref().map(|(g, _)| *g) == Some(geometry) {
+            return Ok(());
+        }
+        let format = match geometry.format {
+            PixelFormat::I420 => gst_video::VideoFormat::I420,
+            PixelFormat::Bgrx => gst_video::VideoFormat::Bgrx,
+        };
+        let obj = self.obj();
+        let output_state = obj
+            .set_output_state(
+                format,
+                geometry.width,
+                geometry.height,
+                state.input_state.as_ref(),
+            )
+            .map_err(|_| gst::FlowError::NotNegotiated)?;
+        obj.negotiate(output_state).map_err(|_| {
+            gst::element_imp_error!(
+                self,
+                gst::CoreError::Negotiation,
+                [
+                    "downstream refused {}x{} {}",
+                    geometry.width,
+                    geometry.height,
+                    format.to_str()
+                ]
+            );
+            gst::FlowError::NotNegotiated
+        })?;
+        let info = obj
+            .output_state()
+            .map(|s| s.info().clone())
+            .ok_or(gst::FlowError::NotNegotiated)?;
+        gst::info!(
+            CAT,
+            imp = self,
+            "output {}x{} {}",
+            geometry.width,
+            geometry.height,
+            format.to_str()
+        );
+        state.output = Some((geometry, info));
+        Ok(())
+    }
+}
+
+impl GstObjectImpl for DeltaDec {}
+
+impl ElementImpl for DeltaDec {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static ELEMENT_METADATA: Lazy<gst::subclass::ElementMetadata> = Lazy::new(|| {
+            gst::subclass::ElementMetadata::new(
+                "Streamkit delta decoder",
+                "Codec/Decoder/Video",
+                "Keeps a picture and applies the tile updates of the changes-only bitstream",
+                "Streamkit developers",
+            )
+        });
+        Some(&*ELEMENT_METADATA)
+    }
+
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        static PAD_TEMPLATES: Lazy<Vec<gst::PadTemplate>> = Lazy::new(|| {
+            let sink_caps = gst::Caps::builder("video/x-streamkit-delta").build();
+            let src_caps = gst_video::VideoCapsBuilder::new()
+                .format_list([gst_video::VideoFormat::I420, gst_video::VideoFormat::Bgrx])
+                .build();
+            vec![
+                gst::PadTemplate::new(
+                    "sink",
+                    gst::PadDirection::Sink,
+                    gst::PadPresence::Always,
+                    &sink_caps,
+                )
+                .expect("valid template"),
+                gst::PadTemplate::new(
+                    "src",
+                    gst::PadDirection::Src,
+                    gst::PadPresence::Always,
+                    &src_caps,
+                )
+                .expect("valid template"),
+            ]
+        });
+        PAD_TEMPLATES.as_ref()
+    }
+}
+
+impl VideoDecoderImpl for DeltaDec {
+    fn start(&self) -> Result<(), gst::ErrorMessage> {
+        *self.state.lock().unwrap() = Some(State::default());
+        *self.counters.lock().unwrap() = Counters::default();
+        // No reordering or lookahead: each frame is output when it arrives.
+        self.obj()
+            .set_latency(gst::ClockTime::ZERO, Some(gst::ClockTime::ZERO));
+        Ok(())
+    }
+
+    fn stop(&self) -> Result<(), gst::ErrorMessage> {
+        *self.state.lock().unwrap() = None;
+        Ok(())
+    }
+
+    fn flush(&self) -> bool {
+        // The canvas stays: tiles replace tiles, so what is held is still the
+        // best picture; staleness is noted on the next damaged frame.
+        true
+    }
+
+    fn set_format(
+        &self,
+        input_state: &gst_video::VideoCodecState<'static, gst_video::video_codec_state::Readable>,
+    ) -> Result<(), gst::LoggableError> {
+        gst::debug!(CAT, imp = self, "input caps {:?}", input_state.caps());
+        if let Some(state) = self.state.lock().unwrap().as_mut() {
+            state.input_state = Some(input_state.clone());
+            // Renegotiate on the next frame so new framerate etc. apply.
+            state.output = None;
+        }
+        Ok(())
+    }
+
+    fn handle_frame(
+        &self,
+        mut frame: gst_video::VideoCodecFrame,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let output_incomplete = self.settings.lock().unwrap().output_incomplete;
+        let mut state_guard = self.state.lock().unwrap();
+        let state = state_guard.as_mut().ok_or(gst::FlowError::Flushing)?;
+
+        let input = frame.input_buffer().ok_or(gst::FlowError::Error)?;
+        let damaged = input.flags().contains(gst::BufferFlags::CORRUPTED)
+            || (state.frames_seen > 0 && input.flags().contains(gst::BufferFlags::DISCONT));
+        state.frames_seen += 1;
+        let map = input.map_readable().map_err(|_| gst::FlowError::Error)?;
+        if damaged {
+            state.decoder.note_loss();
+        }
+        let report = state.decoder.decode(&map);
+        drop(map);
+        if let Some(e) = &report.error {
+            gst::warning!(
+                CAT,
+                imp = self,
+                "frame {}: {} record(s) dropped: {e}",
+                frame.system_frame_number(),
+                report.records_dropped
+            );
+        }
+        {
+            let mut c = self.counters.lock().unwrap();
+            c.codec = state.decoder.stats();
+            c.frames_damaged += damaged as u64;
+            c.missing_tiles = state.decoder.missing_tiles();
+            c.stale_tiles = state.decoder.stale_tiles();
+        }
+
+        let Some(header) = report.header else {
+            // Not a frame at all: nothing changed on the canvas.
+            drop(state_guard);
+            self.obj().drop_frame(frame)?;
+            return Ok(gst::FlowSuccess::Ok);
+        };
+        if header.keyframe {
+            frame.set_flags(gst_video::VideoCodecFrameFlags::SYNC_POINT);
+        }
+
+        if !state.decoder.is_complete() && !output_incomplete {
+            gst::debug!(
+                CAT,
+                imp = self,
+                "withholding frame: {} of {} tiles never received",
+                state.decoder.missing_tiles(),
+                header.geometry.tile_count()
+            );
+            self.counters.lock().unwrap().frames_withheld += 1;
+            drop(state_guard);
+            let obj = self.obj();
+            obj.request_sync_point(
+                &frame,
+                gst_video::VideoDecoderRequestSyncPointFlags::empty(),
+            );
+            obj.drop_frame(frame)?;
+            return Ok(gst::FlowSuccess::Ok);
+        }
+
+        self.ensure_output(state, header.geometry)?;
+        drop(state_guard);
+        self.obj().allocate_output_frame(&mut frame, None)?;
+
+        let state_guard = self.state.lock().unwrap();
+        let state = state_guard.as_ref().ok_or(gst::FlowError::Flushing)?;
+        let (geometry, info) = state.output.as_ref().ok_or(gst::FlowError::NotNegotiated)?;
+        let canvas = state.decoder.canvas().ok_or(gst::FlowError::Error)?;
+        {
+            let out = frame.output_buffer_mut().ok_or(gst::FlowError::Error)?;
+            let mut vframe = gst_video::VideoFrameRef::from_buffer_ref_writable(out, info)
+                .map_err(|_| gst::FlowError::Error)?;
+            let strides: Vec<usize> = vframe
+                .plane_stride()
+                .iter()
+                .map(|s| (*s).max(0) as usize)
+                .collect();
+            let n = vframe.n_planes() as usize;
+            let planes = vframe
+                .planes_data_mut()
+                .into_iter()
+                .take(n)
+                .zip(strides)
+                .collect();
+            let mut view = FrameViewMut::new(geometry, planes).map_err(|e| {
+                gst::element_imp_error!(
+                    self,
+                    gst::CoreError::Failed,
+                    ["output buffer too small: {e}"]
+                );
+                gst::FlowError::Error
+            })?;
+            canvas.copy_to(&mut view);
+        }
+        drop(state_guard);
+        self.counters.lock().unwrap().frames_output += 1;
+        self.obj().finish_frame(frame)
+    }
+}

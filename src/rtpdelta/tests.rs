@@ -1,0 +1,465 @@
+//! Packetizer and assembler together: round trips, loss, reordering,
+//! duplicates and malformed payloads.
+
+use super::*;
+use crate::delta::bitstream::{
+    parse_frame, FrameHeader, FrameWriter, TileCoding, FRAME_HEADER_LEN, RECORD_HEADER_LEN,
+};
+use crate::delta::{Geometry, PixelFormat};
+
+/// Small deterministic generator, so failures reproduce.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u32 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) as u32
+    }
+}
+
+fn geometry() -> Geometry {
+    // 320x240 in 32-pixel tiles: 10x8 = 80 tiles.
+    Geometry::new(PixelFormat::I420, 320, 240, 32).unwrap()
+}
+
+/// A frame whose records have the given payload lengths (payload bytes are
+/// arbitrary: the transport never decodes them).
+fn frame(number: u32, lens: &[usize], keyframe: bool) -> Vec<u8> {
+    let header = FrameHeader {
+        geometry: geometry(),
+        keyframe,
+        frame_number: number,
+    };
+    let mut w = FrameWriter::new(&header, 1024);
+    for (i, &len) in lens.iter().enumerate() {
+        let out = w.begin_record(i as u32 * 3 % 80, TileCoding::Lossless, 0);
+        out.extend((0..len).map(|b| (b * 7 + i + number as usize) as u8));
+        w.finish_record().unwrap();
+    }
+    w.into_bytes()
+}
+
+/// RTP-like packets of a frame: (meta, payload).
+fn packets(data: &[u8], budget: usize, ts: u32, seq: &mut u16) -> Vec<(PacketMeta, Vec<u8>)> {
+    let payloads = packetize(data, budget).unwrap();
+    let n = payloads.len();
+    payloads
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let meta = PacketMeta {
+                timestamp: ts,
+                seqnum: *seq,
+                marker: i + 1 == n,
+            };
+            *seq = seq.wrapping_add(1);
+            (meta, p)
+        })
+        .collect()
+}
+
+fn run(asm: &mut FrameAssembler<u32>, pkts: &[(PacketMeta, Vec<u8>)]) -> Vec<AssembledFrame<u32>> {
+    let mut out = Vec::new();
+    for (meta, p) in pkts {
+        let _ = asm.push(*meta, p, meta.timestamp, &mut out);
+    }
+    out
+}
+
+/// The tile indices of a frame's records.
+fn tiles(data: &[u8]) -> Vec<u32> {
+    let (_, records) = parse_frame(data).unwrap();
+    records.map(|r| r.unwrap().index).collect()
+}
+
+#[test]
+fn round_trip_is_bit_exact_at_several_budgets() {
+    // 1500 and 3000 bytes: bigger than the smaller budgets, so fragmented.
+    let lens = [10, 300, 1500, 0, 40, 3000, 5, 700];
+    for budget in [MIN_PAYLOAD_BUDGET, 100, 300, 576, 1400, 9000] {
+        let mut asm = FrameAssembler::new(90_000);
+        let mut seq = 65530; // wraps inside the run
+        let mut all = Vec::new();
+        let frames: Vec<_> = (0..4).map(|n| frame(n, &lens, n == 0)).collect();
+        for (n, f) in frames.iter().enumerate() {
+            let pk = packets(f, budget, 1000 + 3000 * n as u32, &mut seq);
+            assert!(pk.iter().all(|(_, p)| p.len() <= budget), "budget {budget}");
+            all.extend(pk);
+        }
+        let out = run(&mut asm, &all);
+        assert_eq!(out.len(), 4, "budget {budget}");
+        for (o, f) in out.iter().zip(&frames) {
+            assert_eq!(&o.data, f, "budget {budget}");
+            assert!(o.complete && !o.loss_before && !o.damaged());
+        }
+        assert_eq!(asm.stats().frames_with_loss, 0);
+        assert_eq!(asm.stats().packets, all.len() as u64);
+        assert_eq!(asm.pending_frames(), 0);
+    }
+}
+
+#[test]
+fn records_are_never_split_unless_larger_than_a_packet() {
+    let lens = [100, 100, 100, 100, 2000];
+    let budget = 300;
+    let payloads = packetize(&frame(1, &lens, false), budget).unwrap();
+    let room = budget - PAYLOAD_HEADER_LEN - FRAME_HEADER_LEN;
+    // Two whole 108-byte records fit in 282 bytes, so 2 + 2 whole-record
+    // packets, then the 2008-byte record in ceil(2008 / 270) fragments.
+    let frag_room = room - FRAGMENT_HEADER_LEN;
+    let expect = 2 + (2000 + RECORD_HEADER_LEN).div_ceil(frag_room);
+    assert_eq!(payloads.len(), expect);
+    for (i, p) in payloads.iter().enumerate() {
+        let ph = PayloadHeader::parse(p).unwrap();
+        assert_eq!(ph.packet_index as usize, i);
+        assert_eq!(ph.kind == PayloadKind::Fragment, i >= 2);
+        // Every packet carries the frame header.
+        assert_eq!(&p[4..6], b"SK");
+    }
+}
+
+#[test]
+fn empty_frame_is_one_packet() {
+    let f = frame(9, &[], false);
+    let mut seq = 0;
+    let pk = packets(&f, 1400, 0, &mut seq);
+    assert_eq!(pk.len(), 1);
+    let out = run(&mut FrameAssembler::new(90_000), &pk);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].data, f);
+    assert!(out[0].complete);
+}
+
+#[test]
+fn budget_below_minimum_is_refused() {
+    assert_eq!(
+        packetize(&frame(0, &[1], false), MIN_PAYLOAD_BUDGET - 1),
+        Err(PacketizeError::BudgetTooSmall(MIN_PAYLOAD_BUDGET - 1))
+    );
+    assert!(matches!(
+        packetize(b"XX not a frame", 1400),
+        Err(PacketizeError::Bitstream(_))
+    ));
+}
+
+#[test]
+fn reordering_and_duplicates_give_the_same_frames() {
+    let lens = [50, 400, 80, 900, 60, 60, 60];
+    let frames: Vec<_> = (0..30).map(|n| frame(n, &lens, false)).collect();
+    let mut seq = 100;
+    let mut all = Vec::new();
+    for (n, f) in frames.iter().enumerate() {
+        all.extend(packets(f, 256, 3000 * n as u32, &mut seq));
+    }
+    let mut rng = Lcg(7);
+    // Swap neighbours (including across frame boundaries) and duplicate some.
+    let mut mixed = Vec::new();
+    let mut i = 0;
+    while i < all.len() {
+        if i + 1 < all.len() && rng.next().is_multiple_of(3) {
+            mixed.push(all[i + 1].clone());
+            mixed.push(all[i].clone());
+            i += 2;
+        } else {
+            mixed.push(all[i].clone());
+            i += 1;
+        }
+        if rng.next().is_multiple_of(5) {
+            mixed.push(mixed[mixed.len() - 1].clone());
+        }
+    }
+    let mut asm = FrameAssembler::new(90_000);
+    let mut out = run(&mut asm, &mixed);
+    asm.drain(&mut out);
+    assert_eq!(out.len(), frames.len());
+    for (o, f) in out.iter().zip(&frames) {
+        assert_eq!(&o.data, f);
+        assert!(o.complete);
+    }
+    let stats = asm.stats();
+    assert_eq!(stats.packets, all.len() as u64);
+    assert!(stats.duplicates + stats.late > 0);
+    assert_eq!(stats.malformed, 0);
+}
+
+#[test]
+fn a_lost_packet_leaves_the_rest_of_the_frame() {
+    let lens = [100, 100, 100, 100, 100, 100];
+    let f = frame(1, &lens, true);
+    let mut seq = 0;
+    let mut pk = packets(&f, 250, 0, &mut seq);
+    assert!(pk.len() >= 3);
+    let lost = pk.remove(1);
+    let lost_tiles = tiles(&[&f[..FRAME_HEADER_LEN], &lost.1[18..]].concat());
+    let mut asm = FrameAssembler::new(90_000);
+    let mut out = run(&mut asm, &pk);
+    // The marker arrived but a packet is missing: the frame waits for it
+    // until newer frames push it out (or the stream ends).
+    assert!(out.is_empty());
+    asm.drain(&mut out);
+    assert_eq!(out.len(), 1);
+    let o = &out[0];
+    assert!(!o.complete && o.damaged());
+    // Not every tile is there: no longer a keyframe.
+    let (h, _) = parse_frame(&o.data).unwrap();
+    assert!(!h.keyframe);
+    let got = tiles(&o.data);
+    let all = tiles(&f);
+    assert_eq!(got.len() + lost_tiles.len(), all.len());
+    assert!(lost_tiles.iter().all(|t| !got.contains(t)));
+}
+
+#[test]
+fn a_lost_fragment_drops_its_record_whole() {
+    let lens = [20, 2000, 20];
+    let f = frame(1, &lens, false);
+    let mut seq = 0;
+    let mut pk = packets(&f, 200, 0, &mut seq);
+    // Remove one middle fragment of the big record.
+    let idx = pk
+        .iter()
+        .position(|(_, p)| PayloadHeader::parse(p).unwrap().kind == PayloadKind::Fragment)
+        .unwrap()
+        + 2;
+    pk.remove(idx);
+    let mut asm = FrameAssembler::new(90_000);
+    let mut out = run(&mut asm, &pk);
+    asm.drain(&mut out);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].fragments_dropped, 1);
+    assert_eq!(tiles(&out[0].data), vec![0, 6]);
+    assert_eq!(asm.stats().fragments_dropped, 1);
+}
+
+#[test]
+fn a_whole_lost_frame_marks_the_next_one() {
+    let frames: Vec<_> = (0..3).map(|n| frame(n, &[10, 10], false)).collect();
+    let mut seq = 0;
+    let pk: Vec<_> = frames
+        .iter()
+        .enumerate()
+        .map(|(n, f)| packets(f, 1400, 3000 * n as u32, &mut seq))
+        .collect();
+    let mut asm = FrameAssembler::new(90_000);
+    let out = run(&mut asm, &[pk[0].clone(), pk[2].clone()].concat());
+    assert_eq!(out.len(), 2);
+    assert!(out[0].complete && !out[0].loss_before);
+    assert!(out[1].complete && out[1].loss_before && out[1].damaged());
+    assert_eq!(out[1].data, frames[2]);
+}
+
+#[test]
+fn a_lost_marker_costs_one_frame_of_delay() {
+    let frames: Vec<_> = (0..3).map(|n| frame(n, &[300, 300], false)).collect();
+    let mut seq = 0;
+    let mut pk: Vec<_> = frames
+        .iter()
+        .enumerate()
+        .map(|(n, f)| packets(f, 400, 3000 * n as u32, &mut seq))
+        .collect();
+    assert_eq!(pk[0].len(), 2);
+    pk[0].pop(); // frame 0's marker packet
+    let mut asm = FrameAssembler::new(90_000);
+    let out = run(&mut asm, &pk[0]);
+    assert!(out.is_empty());
+    let out = run(&mut asm, &pk[1]);
+    assert_eq!(out.len(), 2);
+    assert!(!out[0].complete);
+    assert_eq!(tiles(&out[0].data), vec![0]);
+    assert!(out[1].complete && !out[1].loss_before);
+    // A packet of frame 0 arriving now is late, not a new frame.
+    let late = packets(&frames[0], 400, 0, &mut 1);
+    let mut more = Vec::new();
+    assert_eq!(
+        asm.push(late[1].0, &late[1].1, 0, &mut more),
+        Ok(PushOutcome::Late)
+    );
+    assert!(more.is_empty());
+}
+
+#[test]
+fn note_loss_marks_the_next_frame() {
+    let f = frame(0, &[10], false);
+    let mut asm = FrameAssembler::new(90_000);
+    asm.note_loss();
+    let out = run(&mut asm, &packets(&f, 1400, 0, &mut 0));
+    assert!(out[0].loss_before && out[0].complete);
+    let out = run(&mut asm, &packets(&f, 1400, 3000, &mut 1));
+    assert!(!out[0].loss_before);
+}
+
+#[test]
+fn timestamps_jumping_back_far_are_a_restart() {
+    let f = frame(0, &[10], false);
+    let mut asm = FrameAssembler::new(90_000);
+    let out = run(&mut asm, &packets(&f, 1400, 1_000_000, &mut 0));
+    assert_eq!(out.len(), 1);
+    let out = run(&mut asm, &packets(&f, 1400, 5, &mut 500));
+    assert_eq!(out.len(), 1);
+    assert!(out[0].loss_before);
+    assert_eq!(asm.stats().restarts, 1);
+}
+
+fn expect_malformed(asm: &mut FrameAssembler<u32>, payload: &[u8], ts: u32) -> DepacketizeError {
+    let mut out = Vec::new();
+    let meta = PacketMeta {
+        timestamp: ts,
+        seqnum: 0,
+        marker: true,
+    };
+    let err = asm.push(meta, payload, 0, &mut out).unwrap_err();
+    assert!(out.is_empty());
+    err
+}
+
+#[test]
+fn malformed_payloads_are_dropped_and_counted() {
+    let f = frame(0, &[20, 20], false);
+    let good = packetize(&f, 1400).unwrap().remove(0);
+    let mut asm = FrameAssembler::new(90_000);
+
+    assert_eq!(
+        expect_malformed(&mut asm, &good[..10], 0),
+        DepacketizeError::TooShort(10)
+    );
+    let mut bad = good.clone();
+    bad[0] = 9;
+    assert_eq!(
+        expect_malformed(&mut asm, &bad, 0),
+        DepacketizeError::UnsupportedVersion(9)
+    );
+    let mut bad = good.clone();
+    bad[1] = 7;
+    assert_eq!(
+        expect_malformed(&mut asm, &bad, 0),
+        DepacketizeError::UnknownKind(7)
+    );
+    let mut bad = good.clone();
+    bad[4] = b'X';
+    assert!(matches!(
+        expect_malformed(&mut asm, &bad, 0),
+        DepacketizeError::Bitstream(_)
+    ));
+    // Tile outside the 80-tile frame.
+    let mut bad = good.clone();
+    bad[18..21].copy_from_slice(&[0, 0, 80]);
+    assert!(matches!(
+        expect_malformed(&mut asm, &bad, 0),
+        DepacketizeError::Bitstream(crate::delta::BitstreamError::TileOutOfRange { .. })
+    ));
+    // Record length running past the packet.
+    let mut bad = good.clone();
+    bad.truncate(bad.len() - 1);
+    assert!(matches!(
+        expect_malformed(&mut asm, &bad, 0),
+        DepacketizeError::Bitstream(_)
+    ));
+    // The same tile twice in one packet.
+    let mut bad = good.clone();
+    let second = 18 + RECORD_HEADER_LEN + 20;
+    bad[second..second + 3].copy_from_slice(&[0, 0, 0]);
+    assert_eq!(
+        expect_malformed(&mut asm, &bad, 0),
+        DepacketizeError::DuplicateTile(0)
+    );
+    assert_eq!(asm.pending_frames(), 0, "malformed packets leave no frame");
+
+    // Fragments: a valid one, then broken variants.
+    let big = frame(0, &[3000], false);
+    let frag = packetize(&big, 500).unwrap().remove(0);
+    let mut bad = frag.clone();
+    bad[18..22].copy_from_slice(&1000u32.to_be_bytes());
+    assert!(matches!(
+        expect_malformed(&mut asm, &bad, 0),
+        DepacketizeError::Bitstream(_)
+    ));
+    let mut bad = frag.clone();
+    bad[26..30].copy_from_slice(&3000u32.to_be_bytes()); // offset past the end
+    assert!(matches!(
+        expect_malformed(&mut asm, &bad, 0),
+        DepacketizeError::FragmentOutOfRange { .. }
+    ));
+    let mut bad = frag.clone();
+    bad[22..26].copy_from_slice(&u32::MAX.to_be_bytes()); // absurd record length
+    assert!(matches!(
+        expect_malformed(&mut asm, &bad, 0),
+        DepacketizeError::FragmentOutOfRange { .. }
+    ));
+    assert_eq!(asm.stats().malformed, 10);
+    assert_eq!(asm.stats().frames, 0);
+
+    // A packet whose frame header differs from its frame's first packet.
+    let mut out = Vec::new();
+    let meta = PacketMeta {
+        timestamp: 50,
+        seqnum: 1,
+        marker: false,
+    };
+    asm.push(meta, &good, 0, &mut out).unwrap();
+    let mut bad = packetize(&frame(1, &[20, 20], false), 1400)
+        .unwrap()
+        .remove(0);
+    bad[2..4].copy_from_slice(&1u16.to_be_bytes());
+    assert_eq!(
+        expect_malformed(&mut asm, &bad, 50),
+        DepacketizeError::HeaderMismatch
+    );
+}
+
+#[test]
+fn fragments_that_lie_about_their_record_are_dropped() {
+    // Rewrite the tile index inside the record (first fragment) so the
+    // reassembled record disagrees with the fragment headers.
+    let big = frame(0, &[900], false);
+    let mut pk = packets(&big, 300, 0, &mut 0);
+    pk[0].1[18 + FRAGMENT_HEADER_LEN + 2] = 5;
+    let mut asm = FrameAssembler::new(90_000);
+    let mut out = run(&mut asm, &pk);
+    asm.drain(&mut out);
+    assert_eq!(out.len(), 1);
+    assert!(!out[0].complete);
+    assert_eq!(out[0].data.len(), FRAME_HEADER_LEN);
+    assert_eq!(asm.stats().malformed, 1);
+}
+
+#[test]
+fn random_and_mutated_payloads_never_panic() {
+    let f = frame(3, &[30, 700, 2500, 4], true);
+    let good: Vec<_> = packets(&f, 300, 0, &mut 0);
+    let mut rng = Lcg(42);
+    let mut asm = FrameAssembler::new(90_000);
+    let mut out = Vec::new();
+    for i in 0..20_000u32 {
+        let (mut meta, mut p) = good[rng.next() as usize % good.len()].clone();
+        match rng.next() % 4 {
+            0 => {
+                let n = rng.next() as usize % 64;
+                p = (0..n).map(|_| rng.next() as u8).collect();
+            }
+            1 => {
+                let at = rng.next() as usize % p.len();
+                p[at] ^= 1 << (rng.next() % 8);
+            }
+            2 => {
+                let n = rng.next() as usize % p.len();
+                p.truncate(n);
+            }
+            _ => {}
+        }
+        meta.timestamp = (i / 40) * 3000;
+        meta.marker = rng.next().is_multiple_of(8);
+        let _ = asm.push(meta, &p, i, &mut out);
+    }
+    asm.drain(&mut out);
+    for o in &out {
+        // Whatever came in, what goes out parses as a frame.
+        let (_, records) = parse_frame(&o.data).unwrap();
+        for r in records {
+            r.unwrap();
+        }
+    }
+    assert!(asm.stats().malformed > 0);
+}

@@ -1,0 +1,584 @@
+// SPDX-License-Identifier: MPL-2.0
+/**
+ * SECTION:element-rtpdeltadepay
+ *
+ * `rtpdeltadepay` collects the RTP packets of one timestamp (see
+ * `rtpdeltapay` and `docs/rtp-payload.md`) back into a delta frame for
+ * `deltadec`. It passes on whatever arrived: a frame with a hole is still
+ * output, flagged `CORRUPTED` (and `DISCONT` when whole packets or frames
+ * were lost before it), so the decoder applies the tiles that arrived and
+ * counts the damage. Fragments of a record are reassembled, or the record is
+ * dropped whole if one is missing.
+ *
+ * Reordered and duplicated packets are handled with or without an
+ * `rtpjitterbuffer` in front: up to one frame of reordering is absorbed, and
+ * the base class's dropping of out-of-order packets is disabled
+ * (`max-reorder=0`) so they reach the assembler. A frame whose marker packet
+ * is lost is output when the next frame completes.
+ *
+ * On a loss it asks upstream for a keyframe with a GstForceKeyUnit event, at
+ * most once per `min-keyframe-interval`; `rtpbin` turns that into an RTCP
+ * PLI toward the sender, whose `rtpbin` turns it back into a GstForceKeyUnit
+ * event for `deltaenc`. With `deltaenc intra-refresh` on, the picture heals
+ * within the refresh period even without a return path.
+ *
+ * `DISCONT` is set only where packets were really lost (not merely
+ * reordered), so `deltadec` counts only real damage. A new SSRC (sender
+ * restart) outputs the frames in progress and starts over.
+ *
+ * Malformed packets (too short, wrong header, fragment out of range, tile
+ * outside the frame, ...) are dropped with a warning and counted in
+ * `delta-stats` (the base class already owns the name `stats`).
+ *
+ * ## Example launch line
+ * |[
+ * gst-launch-1.0 udpsrc port=5000 caps="application/x-rtp,media=video,clock-rate=90000,encoding-name=X-STREAMKIT-DELTA,payload=96" ! rtpjitterbuffer latency=50 ! rtpdeltadepay ! deltadec ! videoconvert ! autovideosink
+ * ]|
+ */
+use gst::glib;
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+use gst_rtp::prelude::*;
+use gst_rtp::subclass::prelude::*;
+
+use once_cell::sync::Lazy;
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::delta::bitstream::FrameHeader;
+use crate::delta::geometry::{MAX_DIMENSION, MAX_TILE_SIZE, MIN_TILE_SIZE};
+use crate::delta::{Geometry, PixelFormat};
+use crate::rtpdelta::{AssembledFrame, FrameAssembler, PacketMeta};
+
+static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
+    gst::DebugCategory::new(
+        "rtpdeltadepay",
+        gst::DebugColorFlags::empty(),
+        Some("RTP depayloader for the Streamkit delta stream"),
+    )
+});
+
+const ENCODING_NAME: &str = "X-STREAMKIT-DELTA";
+const CLOCK_RATE: u32 = 90_000;
+/// A timestamp this far behind the last output frame is a sender restart.
+const RESTART_AFTER_TICKS: u32 = 2 * CLOCK_RATE;
+/// Bus warnings about malformed packets are posted at most this often (each
+/// one is still logged).
+const WARNING_INTERVAL: Duration = Duration::from_secs(1);
+
+const DEFAULT_REQUEST_KEYFRAME: bool = true;
+const DEFAULT_MIN_KEYFRAME_INTERVAL_MS: u32 = 500;
+
+#[derive(Debug, Clone, Copy)]
+struct Settings {
+    request_keyframe: bool,
+    min_keyframe_interval_ms: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            request_keyframe: DEFAULT_REQUEST_KEYFRAME,
+            min_keyframe_interval_ms: DEFAULT_MIN_KEYFRAME_INTERVAL_MS,
+        }
+    }
+}
+
+struct State {
+    assembler: FrameAssembler<Option<gst::ClockTime>>,
+    /// Geometry of the caps last pushed downstream.
+    out_geometry: Option<Geometry>,
+    last_request: Option<Instant>,
+    last_warning: Option<Instant>,
+    /// SSRC of the stream being assembled.
+    ssrc: Option<u32>,
+    keyframe_requests: u64,
+    lost_events: u64,
+    /// Whether each buffer on its way out should carry DISCONT, in push
+    /// order (see `constructed`); emptied at the start of every input packet.
+    discont_wanted: VecDeque<bool>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            assembler: FrameAssembler::new(RESTART_AFTER_TICKS),
+            out_geometry: None,
+            last_request: None,
+            last_warning: None,
+            ssrc: None,
+            keyframe_requests: 0,
+            lost_events: 0,
+            discont_wanted: VecDeque::new(),
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct RtpDeltaDepay {
+    settings: Mutex<Settings>,
+    state: Mutex<State>,
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for RtpDeltaDepay {
+    const NAME: &'static str = "GstRtpDeltaDepay";
+    type Type = super::RtpDeltaDepay;
+    type ParentType = gst_rtp::RTPBaseDepayload;
+}
+
+impl ObjectImpl for RtpDeltaDepay {
+    fn constructed(&self) {
+        self.parent_constructed();
+        // The base class drops any packet older than the last one; the
+        // assembler reorders and de-duplicates itself, so let them through.
+        self.obj().set_property("max-reorder", 0i32);
+        // The base class flags DISCONT on the next output after any sequence
+        // gap, including one that is only reordering. The assembler knows
+        // better (it saw whether anything was really lost), so its verdict
+        // replaces the base class's on every outgoing buffer.
+        let weak = self.obj().downgrade();
+        self.obj()
+            .src_pad()
+            .add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+                let Some(obj) = weak.upgrade() else {
+                    return gst::PadProbeReturn::Ok;
+                };
+                let wanted = obj.imp().state.lock().unwrap().discont_wanted.pop_front();
+                if let (Some(wanted), Some(buffer)) = (wanted, info.buffer_mut()) {
+                    if buffer.flags().contains(gst::BufferFlags::DISCONT) != wanted {
+                        let buffer = buffer.make_mut();
+                        if wanted {
+                            buffer.set_flags(gst::BufferFlags::DISCONT);
+                        } else {
+                            buffer.unset_flags(gst::BufferFlags::DISCONT);
+                        }
+                    }
+                }
+                gst::PadProbeReturn::Ok
+            });
+    }
+
+    fn properties() -> &'static [glib::ParamSpec] {
+        static PROPERTIES: Lazy<Vec<glib::ParamSpec>> = Lazy::new(|| {
+            vec![
+                glib::ParamSpecBoolean::builder("request-keyframe")
+                    .nick("Request keyframes")
+                    .blurb(
+                        "Send a GstForceKeyUnit event upstream (RTCP PLI through rtpbin) \
+                         when packets are lost",
+                    )
+                    .default_value(DEFAULT_REQUEST_KEYFRAME)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("min-keyframe-interval")
+                    .nick("Minimum keyframe request interval")
+                    .blurb(
+                        "Milliseconds to wait after a keyframe request before sending another \
+                         (0 = request on every loss)",
+                    )
+                    .maximum(60_000)
+                    .default_value(DEFAULT_MIN_KEYFRAME_INTERVAL_MS)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecBoxed::builder::<gst::Structure>("delta-stats")
+                    .nick("Delta depayloader statistics")
+                    .blurb(
+                        "Counters since start: packets, duplicates, late, malformed, frames, \
+                         frames-with-loss, fragments-dropped, restarts, lost-events, \
+                         keyframe-requests",
+                    )
+                    .read_only()
+                    .build(),
+            ]
+        });
+        PROPERTIES.as_ref()
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        let mut settings = self.settings.lock().unwrap();
+        match pspec.name() {
+            "request-keyframe" => {
+                settings.request_keyframe = value.get().expect("type checked upstream")
+            }
+            "min-keyframe-interval" => {
+                settings.min_keyframe_interval_ms = value.get().expect("type checked upstream")
+            }
+            other => unreachable!("unknown property {other}"),
+        }
+    }
+
+    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        match pspec.name() {
+            "request-keyframe" => self.settings.lock().unwrap().request_keyframe.to_value(),
+            "min-keyframe-interval" => self
+                .settings
+                .lock()
+                .unwrap()
+                .min_keyframe_interval_ms
+                .to_value(),
+            "delta-stats" => self.stats().to_value(),
+            other => unreachable!("unknown property {other}"),
+        }
+    }
+}
+
+impl RtpDeltaDepay {
+    fn stats(&self) -> gst::Structure {
+        let state = self.state.lock().unwrap();
+        let s = state.assembler.stats();
+        gst::Structure::builder("application/x-rtpdeltadepay-stats")
+            .field("packets", s.packets)
+            .field("duplicates", s.duplicates)
+            .field("late", s.late)
+            .field("malformed", s.malformed)
+            .field("frames", s.frames)
+            .field("frames-with-loss", s.frames_with_loss)
+            .field("fragments-dropped", s.fragments_dropped)
+            .field("restarts", s.restarts)
+            .field("lost-events", state.lost_events)
+            .field("keyframe-requests", state.keyframe_requests)
+            .build()
+    }
+
+    /// Whether a keyframe request may go out now (and records that it does).
+    fn keyframe_request_due(&self, state: &mut State) -> bool {
+        let settings = *self.settings.lock().unwrap();
+        if !settings.request_keyframe {
+            return false;
+        }
+        let now = Instant::now();
+        let interval = Duration::from_millis(settings.min_keyframe_interval_ms as u64);
+        if state
+            .last_request
+            .is_some_and(|last| now.duration_since(last) < interval)
+        {
+            return false;
+        }
+        state.last_request = Some(now);
+        state.keyframe_requests += 1;
+        true
+    }
+
+    fn request_keyframe(&self) {
+        gst::debug!(CAT, imp = self, "loss: asking upstream for a keyframe");
+        let event = gst_video::UpstreamForceKeyUnitEvent::builder()
+            .all_headers(true)
+            .build();
+        if !self.obj().sink_pad().push_event(event) {
+            gst::debug!(
+                CAT,
+                imp = self,
+                "nobody upstream handled the keyframe request"
+            );
+        }
+    }
+
+    /// Pushes finished frames downstream, with new caps when the geometry
+    /// changes, except the last, which is returned for the base class to push
+    /// so that its flow return reaches upstream. Must be called without the
+    /// state lock.
+    fn push_frames(
+        &self,
+        frames: Vec<AssembledFrame<Option<gst::ClockTime>>>,
+    ) -> Result<Option<gst::Buffer>, gst::FlowError> {
+        let obj = self.obj();
+        let mut request = false;
+        let mut last = None;
+        for frame in frames {
+            if let Some((buffer, discont)) = last.take() {
+                self.state.lock().unwrap().discont_wanted.push_back(discont);
+                obj.push(buffer)?;
+            }
+            // The assembler only outputs frames whose header it validated.
+            let Ok(header) = FrameHeader::parse(&frame.data) else {
+                continue;
+            };
+            let new_caps = {
+                let mut state = self.state.lock().unwrap();
+                if frame.damaged() && self.keyframe_request_due(&mut state) {
+                    request = true;
+                }
+                if state.out_geometry != Some(header.geometry) {
+                    state.out_geometry = Some(header.geometry);
+                    Some(caps_for(&header.geometry))
+                } else {
+                    None
+                }
+            };
+            if let Some(caps) = new_caps {
+                gst::info!(CAT, imp = self, "output caps {caps}");
+                if !obj.src_pad().push_event(gst::event::Caps::new(&caps)) {
+                    gst::element_imp_error!(
+                        self,
+                        gst::CoreError::Negotiation,
+                        ["downstream refused {caps}"]
+                    );
+                    return Err(gst::FlowError::NotNegotiated);
+                }
+            }
+            gst::log!(
+                CAT,
+                imp = self,
+                "frame {} ts {}: {} bytes, complete {}, loss before {}",
+                header.frame_number,
+                frame.timestamp,
+                frame.data.len(),
+                frame.complete,
+                frame.loss_before
+            );
+            let mut buffer = gst::Buffer::from_mut_slice(frame.data);
+            {
+                let b = buffer.get_mut().expect("new buffer is writable");
+                b.set_pts(frame.tag);
+                if !frame.complete {
+                    b.set_flags(gst::BufferFlags::CORRUPTED);
+                }
+                if frame.loss_before {
+                    b.set_flags(gst::BufferFlags::DISCONT);
+                }
+                if !header.keyframe {
+                    b.set_flags(gst::BufferFlags::DELTA_UNIT);
+                }
+            }
+            last = Some((buffer, frame.loss_before));
+        }
+        if request {
+            self.request_keyframe();
+        }
+        Ok(last.map(|(buffer, discont)| {
+            self.state.lock().unwrap().discont_wanted.push_back(discont);
+            buffer
+        }))
+    }
+
+    fn warn_malformed(&self, state: &mut State, what: &dyn std::fmt::Display) {
+        gst::warning!(CAT, imp = self, "dropping malformed packet: {what}");
+        let now = Instant::now();
+        if state
+            .last_warning
+            .is_none_or(|last| now.duration_since(last) >= WARNING_INTERVAL)
+        {
+            state.last_warning = Some(now);
+            gst::element_imp_warning!(
+                self,
+                gst::StreamError::Decode,
+                ("Dropping malformed RTP packets: is the sender a matching rtpdeltapay?"),
+                ["{what} (further ones are counted in delta-stats)"]
+            );
+        }
+    }
+}
+
+/// Output caps for a geometry.
+fn caps_for(g: &Geometry) -> gst::Caps {
+    gst::Caps::builder("video/x-streamkit-delta")
+        .field("format", g.format.caps_name())
+        .field("width", g.width as i32)
+        .field("height", g.height as i32)
+        .field("tile-size", g.tile_size as i32)
+        .build()
+}
+
+/// Reads a format parameter from RTP caps, as a string (SDP-style) or an int.
+fn caps_uint(s: &gst::StructureRef, name: &str) -> Option<u32> {
+    if let Ok(v) = s.get::<&str>(name) {
+        return v.trim().parse().ok();
+    }
+    s.get::<i32>(name).ok().and_then(|v| u32::try_from(v).ok())
+}
+
+/// The geometry the RTP caps announce, if they carry all of it.
+fn geometry_from_rtp_caps(s: &gst::StructureRef) -> Option<Geometry> {
+    let format = PixelFormat::from_caps_name(s.get::<&str>("format").ok()?)?;
+    Geometry::new(
+        format,
+        caps_uint(s, "width")?,
+        caps_uint(s, "height")?,
+        caps_uint(s, "tile-size")?,
+    )
+    .ok()
+}
+
+impl GstObjectImpl for RtpDeltaDepay {}
+
+impl ElementImpl for RtpDeltaDepay {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static ELEMENT_METADATA: Lazy<gst::subclass::ElementMetadata> = Lazy::new(|| {
+            gst::subclass::ElementMetadata::new(
+                "RTP Streamkit delta depayloader",
+                "Codec/Depayloader/Network/RTP",
+                "Rebuilds changes-only delta frames from RTP packets, passing on whatever \
+                 arrived and asking for a keyframe on loss",
+                "Streamkit developers",
+            )
+        });
+        Some(&*ELEMENT_METADATA)
+    }
+
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        static PAD_TEMPLATES: Lazy<Vec<gst::PadTemplate>> = Lazy::new(|| {
+            let sink_caps = gst::Caps::builder("application/x-rtp")
+                .field("media", "video")
+                .field("clock-rate", CLOCK_RATE as i32)
+                .field("encoding-name", ENCODING_NAME)
+                .build();
+            let src_caps = gst::Caps::builder("video/x-streamkit-delta")
+                .field("format", gst::List::new(["I420", "BGRx"]))
+                .field("width", gst::IntRange::new(1, MAX_DIMENSION as i32))
+                .field("height", gst::IntRange::new(1, MAX_DIMENSION as i32))
+                .field(
+                    "tile-size",
+                    gst::IntRange::new(MIN_TILE_SIZE as i32, MAX_TILE_SIZE as i32),
+                )
+                .build();
+            vec![
+                gst::PadTemplate::new(
+                    "sink",
+                    gst::PadDirection::Sink,
+                    gst::PadPresence::Always,
+                    &sink_caps,
+                )
+                .expect("valid template"),
+                gst::PadTemplate::new(
+                    "src",
+                    gst::PadDirection::Src,
+                    gst::PadPresence::Always,
+                    &src_caps,
+                )
+                .expect("valid template"),
+            ]
+        });
+        PAD_TEMPLATES.as_ref()
+    }
+
+    fn change_state(
+        &self,
+        transition: gst::StateChange,
+    ) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
+        match transition {
+            gst::StateChange::ReadyToPaused => *self.state.lock().unwrap() = State::default(),
+            gst::StateChange::PausedToReady => {
+                gst::info!(CAT, imp = self, "stopping: {}", self.stats())
+            }
+            _ => {}
+        }
+        self.parent_change_state(transition)
+    }
+}
+
+impl RTPBaseDepayloadImpl for RtpDeltaDepay {
+    fn set_caps(&self, caps: &gst::Caps) -> Result<(), gst::LoggableError> {
+        let s = caps
+            .structure(0)
+            .ok_or_else(|| gst::loggable_error!(CAT, "empty caps"))?;
+        // Every packet carries the frame header, so caps without the fmtp
+        // parameters are fine: output caps then follow the first frame.
+        let Some(geometry) = geometry_from_rtp_caps(s) else {
+            gst::debug!(CAT, imp = self, "caps carry no geometry: {caps}");
+            return Ok(());
+        };
+        let out = caps_for(&geometry);
+        self.state.lock().unwrap().out_geometry = Some(geometry);
+        if self.obj().src_pad().push_event(gst::event::Caps::new(&out)) {
+            Ok(())
+        } else {
+            Err(gst::loggable_error!(CAT, "downstream refused {out}"))
+        }
+    }
+
+    fn handle_event(&self, event: gst::Event) -> bool {
+        match event.view() {
+            gst::EventView::FlushStop(_) => {
+                let mut state = self.state.lock().unwrap();
+                state.assembler.reset();
+                state.ssrc = None;
+            }
+            gst::EventView::Eos(_) => {
+                let mut frames = Vec::new();
+                {
+                    let mut state = self.state.lock().unwrap();
+                    state.discont_wanted.clear();
+                    state.assembler.drain(&mut frames);
+                }
+                match self.push_frames(frames) {
+                    Ok(Some(last)) => {
+                        let _ = self.obj().push(last);
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        gst::debug!(CAT, imp = self, "pushing the last frames at EOS: {e:?}")
+                    }
+                }
+            }
+            _ => {}
+        }
+        self.parent_handle_event(event)
+    }
+
+    fn packet_lost(&self, event: &gst::EventRef) -> bool {
+        gst::debug!(CAT, imp = self, "jitterbuffer reports loss: {event:?}");
+        let request = {
+            let mut state = self.state.lock().unwrap();
+            state.lost_events += 1;
+            state.assembler.note_loss();
+            self.keyframe_request_due(&mut state)
+        };
+        if request {
+            self.request_keyframe();
+        }
+        // No GAP event: the decoder keeps showing its canvas, and the next
+        // frame that arrives carries the loss flag.
+        true
+    }
+
+    fn process_rtp_packet(
+        &self,
+        rtp: &gst_rtp::RTPBuffer<gst_rtp::rtp_buffer::Readable>,
+    ) -> Option<gst::Buffer> {
+        let meta = PacketMeta {
+            timestamp: rtp.timestamp(),
+            seqnum: rtp.seq(),
+            marker: rtp.is_marker(),
+        };
+        let pts = rtp.buffer().pts();
+        let mut frames = Vec::new();
+        {
+            let mut state = self.state.lock().unwrap();
+            // Left over only if a push failed before reaching the probe.
+            state.discont_wanted.clear();
+            let ssrc = rtp.ssrc();
+            if state.ssrc.replace(ssrc).is_some_and(|old| old != ssrc) {
+                // A new sender (or a restarted one): its timestamps and
+                // sequence numbers have nothing to do with the old ones.
+                gst::info!(CAT, imp = self, "new SSRC {ssrc:#010x}: starting over");
+                state.assembler.restart(&mut frames);
+            }
+            let result = match rtp.payload() {
+                Ok(payload) => state.assembler.push(meta, payload, pts, &mut frames),
+                Err(_) => Err(crate::rtpdelta::DepacketizeError::TooShort(0)),
+            };
+            match result {
+                Ok(outcome) => gst::trace!(
+                    CAT,
+                    imp = self,
+                    "seq {} ts {}: {outcome:?}",
+                    meta.seqnum,
+                    meta.timestamp
+                ),
+                Err(e) => {
+                    let what = format!("seq {} ts {}: {e}", meta.seqnum, meta.timestamp);
+                    self.warn_malformed(&mut state, &what);
+                }
+            }
+        }
+        match self.push_frames(frames) {
+            Ok(last) => last,
+            Err(e) => {
+                gst::debug!(CAT, imp = self, "push failed: {e:?}");
+                None
+            }
+        }
+    }
+}

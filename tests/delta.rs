@@ -1,0 +1,400 @@
+//! deltaenc / deltadec as elements: harness and whole-pipeline tests.
+
+use gst::prelude::*;
+use gst_check::Harness;
+use gst_video::prelude::*;
+use std::sync::Once;
+
+fn init() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        gst::init().unwrap();
+        gststreamkit::plugin_register_static().expect("register streamkit");
+    });
+}
+
+fn raw_caps(format: &str, w: i32, h: i32) -> gst::Caps {
+    gst::Caps::builder("video/x-raw")
+        .field("format", format)
+        .field("width", w)
+        .field("height", h)
+        .field("framerate", gst::Fraction::new(30, 1))
+        .build()
+}
+
+/// A frame of `info` with a moving square over a gradient, drawn per plane.
+fn make_frame(info: &gst_video::VideoInfo, t: usize) -> gst::Buffer {
+    let mut buffer = gst::Buffer::with_size(info.size()).unwrap();
+    {
+        let buf = buffer.get_mut().unwrap();
+        buf.set_pts(gst::ClockTime::from_mseconds(33 * t as u64));
+        let mut frame = gst_video::VideoFrameRef::from_buffer_ref_writable(buf, info).unwrap();
+        for p in 0..frame.n_planes() {
+            let stride = frame.plane_stride()[p as usize] as usize;
+            let data = frame.plane_data_mut(p).unwrap();
+            for (i, v) in data.iter_mut().enumerate() {
+                let (x, y) = (i % stride, i / stride);
+                let inside = (x + 7 * t) % stride < stride / 5 && (y + 3 * t) % 64 < 24;
+                *v = if inside {
+                    230
+                } else {
+                    ((x / 3 + y + p as usize * 60) % 200) as u8
+                };
+            }
+        }
+    }
+    buffer
+}
+
+/// Visible bytes of every plane (strides and padding excluded).
+fn visible_planes(info: &gst_video::VideoInfo, buffer: &gst::BufferRef) -> Vec<Vec<u8>> {
+    let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, info).unwrap();
+    (0..frame.n_planes())
+        .map(|p| {
+            let stride = frame.plane_stride()[p as usize] as usize;
+            let (w, h) = (frame.comp_width(p) as usize, frame.comp_height(p) as usize);
+            let bpp = frame.comp_pstride(p) as usize;
+            let data = frame.plane_data(p).unwrap();
+            (0..h)
+                .flat_map(|y| data[y * stride..y * stride + w * bpp].to_vec())
+                .collect()
+        })
+        .collect()
+}
+
+fn psnr(a: &[u8], b: &[u8]) -> f64 {
+    let mse = a
+        .iter()
+        .zip(b)
+        .map(|(&x, &y)| (x as f64 - y as f64).powi(2))
+        .sum::<f64>()
+        / a.len() as f64;
+    10.0 * (255.0f64.powi(2) / mse.max(1e-12)).log10()
+}
+
+fn stats(element: &gst::Element) -> gst::Structure {
+    element.property::<gst::Structure>("stats")
+}
+
+fn element_in(h: &Harness, factory: &str) -> gst::Element {
+    let bin = h.element().unwrap().downcast::<gst::Bin>().unwrap();
+    bin.iterate_recurse()
+        .into_iter()
+        .filter_map(Result::ok)
+        .find(|e| e.factory().map(|f| f.name() == factory).unwrap_or(false))
+        .unwrap()
+}
+
+#[test]
+fn lossless_round_trip_is_bit_exact_moving_and_static() {
+    init();
+    for format in ["I420", "BGRx"] {
+        for moving in [true, false] {
+            let caps = raw_caps(format, 200, 120);
+            let info = gst_video::VideoInfo::from_caps(&caps).unwrap();
+            let mut h = Harness::new_parse("deltaenc tile-size=32 ! deltadec");
+            h.set_src_caps(caps);
+            for t in 0..12 {
+                let input = make_frame(&info, if moving { t } else { 0 });
+                let expected = visible_planes(&info, &input);
+                let out = h.push_and_pull(input).unwrap();
+                assert_eq!(
+                    visible_planes(&info, &out),
+                    expected,
+                    "{format} moving={moving} frame {t}"
+                );
+            }
+            let enc = stats(&element_in(&h, "deltaenc"));
+            if !moving {
+                // after the keyframe, nothing but intra refresh is sent
+                let sent = enc.get::<u64>("tiles-sent").unwrap();
+                let total = enc.get::<u64>("tiles-total").unwrap();
+                assert!(
+                    sent < total / 4,
+                    "static content sent {sent} of {total} tiles"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn whole_pipeline_round_trip_matches_source() {
+    init();
+    for format in ["I420", "BGRx"] {
+        let pipeline = gst::parse::launch(&format!(
+            "videotestsrc pattern=ball num-buffers=40 ! video/x-raw,format={format},width=320,height=240 \
+             ! tee name=t t. ! queue ! appsink name=orig sync=false \
+             t. ! queue ! deltaenc tile-size=64 ! deltadec ! appsink name=dec sync=false"
+        ))
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap();
+        let orig = pipeline
+            .by_name("orig")
+            .unwrap()
+            .downcast::<gst_app::AppSink>()
+            .unwrap();
+        let dec = pipeline
+            .by_name("dec")
+            .unwrap()
+            .downcast::<gst_app::AppSink>()
+            .unwrap();
+        pipeline.set_state(gst::State::Playing).unwrap();
+        let mut frames = 0;
+        while let Ok(a) = orig.pull_sample() {
+            let b = dec.pull_sample().expect("decoder output for every frame");
+            let info = gst_video::VideoInfo::from_caps(a.caps().unwrap()).unwrap();
+            let info_b = gst_video::VideoInfo::from_caps(b.caps().unwrap()).unwrap();
+            assert_eq!(
+                visible_planes(&info, a.buffer().unwrap()),
+                visible_planes(&info_b, b.buffer().unwrap()),
+                "{format} frame {frames}"
+            );
+            frames += 1;
+        }
+        assert_eq!(frames, 40);
+        let bus = pipeline.bus().unwrap();
+        let msg = bus
+            .timed_pop_filtered(
+                gst::ClockTime::from_seconds(10),
+                &[gst::MessageType::Eos, gst::MessageType::Error],
+            )
+            .unwrap();
+        assert_eq!(msg.type_(), gst::MessageType::Eos);
+        pipeline.set_state(gst::State::Null).unwrap();
+    }
+}
+
+#[test]
+fn lossy_round_trip_keeps_psnr_above_32db() {
+    init();
+    for format in ["I420", "BGRx"] {
+        let caps = raw_caps(format, 256, 160);
+        let info = gst_video::VideoInfo::from_caps(&caps).unwrap();
+        let mut h = Harness::new_parse("deltaenc mode=lossy quality=75 ! deltadec");
+        h.set_src_caps(caps);
+        for t in 0..8 {
+            let input = make_frame(&info, t);
+            let expected = visible_planes(&info, &input);
+            let out = h.push_and_pull(input).unwrap();
+            let got = visible_planes(&info, &out);
+            // BGRx padding is not picture: lossy output sets it opaque.
+            let colour = |planes: Vec<Vec<u8>>| -> Vec<u8> {
+                let all = planes.concat();
+                if format == "BGRx" {
+                    all.chunks_exact(4)
+                        .flat_map(|px| px[..3].to_vec())
+                        .collect()
+                } else {
+                    all
+                }
+            };
+            let p = psnr(&colour(expected), &colour(got));
+            assert!(p > 32.0, "{format} frame {t}: PSNR {p:.2} dB");
+        }
+    }
+}
+
+#[test]
+fn unchanged_frame_costs_only_a_frame_header() {
+    init();
+    for mode in ["lossless", "lossy"] {
+        let caps = raw_caps("BGRx", 320, 240);
+        let info = gst_video::VideoInfo::from_caps(&caps).unwrap();
+        let mut h = Harness::new_parse(&format!("deltaenc mode={mode} intra-refresh=0"));
+        h.set_src_caps(caps);
+        let first = h.push_and_pull(make_frame(&info, 3)).unwrap();
+        assert!(!first.flags().contains(gst::BufferFlags::DELTA_UNIT));
+        let second = h.push_and_pull(make_frame(&info, 3)).unwrap();
+        assert!(second.flags().contains(gst::BufferFlags::DELTA_UNIT));
+        assert_eq!(
+            second.size(),
+            14,
+            "{mode}: unchanged frame is the 14-byte header"
+        );
+    }
+}
+
+#[test]
+fn force_key_unit_gives_a_keyframe_from_either_direction() {
+    init();
+    let caps = raw_caps("I420", 128, 96);
+    let info = gst_video::VideoInfo::from_caps(&caps).unwrap();
+    let mut h = Harness::new("deltaenc");
+    h.set_src_caps(caps);
+    let is_key = |b: &gst::Buffer| !b.flags().contains(gst::BufferFlags::DELTA_UNIT);
+    assert!(is_key(&h.push_and_pull(make_frame(&info, 0)).unwrap()));
+    assert!(!is_key(&h.push_and_pull(make_frame(&info, 1)).unwrap()));
+    // downstream asks (as rtpbin does on RTCP PLI)
+    assert!(h.push_upstream_event(
+        gst_video::UpstreamForceKeyUnitEvent::builder()
+            .all_headers(true)
+            .build()
+    ));
+    assert!(is_key(&h.push_and_pull(make_frame(&info, 2)).unwrap()));
+    assert!(!is_key(&h.push_and_pull(make_frame(&info, 3)).unwrap()));
+    // upstream asks
+    assert!(h.push_event(
+        gst_video::DownstreamForceKeyUnitEvent::builder()
+            .all_headers(true)
+            .build()
+    ));
+    assert!(is_key(&h.push_and_pull(make_frame(&info, 4)).unwrap()));
+    let s = stats(&h.element().unwrap());
+    assert_eq!(s.get::<u64>("forced-keyframes").unwrap(), 2);
+    assert_eq!(s.get::<u64>("keyframes").unwrap(), 3);
+}
+
+#[test]
+fn decoder_started_mid_stream_converges_within_intra_refresh_period() {
+    init();
+    let period = 10;
+    let caps = raw_caps("BGRx", 320, 192);
+    let info = gst_video::VideoInfo::from_caps(&caps).unwrap();
+    let mut enc = Harness::new("deltaenc");
+    enc.element()
+        .unwrap()
+        .set_property("intra-refresh", period as u32);
+    enc.set_src_caps(caps);
+    let mut encoded = Vec::new();
+    let mut sources = Vec::new();
+    for t in 0..40 {
+        let frame = make_frame(&info, t);
+        sources.push(visible_planes(&info, &frame));
+        encoded.push(enc.push_and_pull(frame).unwrap());
+    }
+    let enc_caps = enc.sinkpad().unwrap().current_caps().unwrap();
+    let mut dec = Harness::new("deltadec");
+    dec.set_src_caps(enc_caps);
+    let join = 13;
+    let mut first_output = None;
+    for (t, buf) in encoded.iter().enumerate().skip(join) {
+        dec.push(buf.clone()).unwrap();
+        if let Some(out) = dec.try_pull() {
+            first_output.get_or_insert(t);
+            assert_eq!(visible_planes(&info, &out), sources[t], "frame {t}");
+        }
+    }
+    let first = first_output.expect("decoder never output a frame");
+    assert!(
+        first < join + period,
+        "first output at frame {first}, joined at {join}, period {period}"
+    );
+    let s = stats(&dec.element().unwrap());
+    assert_eq!(
+        s.get::<u64>("frames-withheld").unwrap(),
+        (first - join) as u64
+    );
+    // while withheld, the decoder asked upstream for a keyframe
+    let mut asked = false;
+    while let Some(ev) = dec.try_pull_upstream_event() {
+        asked |= gst_video::UpstreamForceKeyUnitEvent::parse(&ev).is_ok();
+    }
+    assert!(asked, "decoder did not request a keyframe while incomplete");
+}
+
+#[test]
+fn output_incomplete_outputs_at_once() {
+    init();
+    let caps = raw_caps("I420", 128, 64);
+    let info = gst_video::VideoInfo::from_caps(&caps).unwrap();
+    let mut enc = Harness::new("deltaenc");
+    enc.set_src_caps(caps);
+    let _key = enc.push_and_pull(make_frame(&info, 0)).unwrap();
+    let delta = enc.push_and_pull(make_frame(&info, 1)).unwrap();
+    let mut dec = Harness::new("deltadec");
+    dec.element()
+        .unwrap()
+        .set_property("output-incomplete", true);
+    dec.set_src_caps(enc.sinkpad().unwrap().current_caps().unwrap());
+    assert!(dec.push_and_pull(delta).is_ok());
+}
+
+fn header(w: u16, h: u16, format: u8, tile16: u8) -> Vec<u8> {
+    let mut v = b"SK".to_vec();
+    v.extend_from_slice(&[1, 0]);
+    v.extend_from_slice(&w.to_be_bytes());
+    v.extend_from_slice(&h.to_be_bytes());
+    v.extend_from_slice(&[format, tile16, 0, 0, 0, 1]);
+    v
+}
+
+#[test]
+fn malformed_input_is_dropped_and_counted_never_fatal() {
+    init();
+    let mut dec = Harness::new("deltadec");
+    dec.set_src_caps_str("video/x-streamkit-delta");
+    let mut bad_version = header(64, 64, 0, 2);
+    bad_version[2] = 9;
+    let mut bad_magic = header(64, 64, 0, 2);
+    bad_magic[0] = b'X';
+    let mut tile_outside = header(64, 64, 0, 2);
+    tile_outside.extend_from_slice(&[0, 0, 4, 2, 0, 0, 0, 3, 1, 2, 3]);
+    let mut truncated = header(64, 64, 0, 2);
+    truncated.extend_from_slice(&[0, 0, 1, 0, 0, 0, 0x10, 0, 1, 2]);
+    let mut garbage_lz4 = header(64, 64, 0, 2);
+    garbage_lz4.extend_from_slice(&[0, 0, 1, 0, 0, 0, 0, 4, 0xff, 0xff, 0xff, 0xff]);
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("empty", vec![]),
+        ("too short", b"SK\x01".to_vec()),
+        ("bad magic", bad_magic),
+        ("unknown version", bad_version),
+        ("absurd dimensions", header(60000, 60000, 0, 2)),
+        ("zero width", header(0, 10, 0, 2)),
+        ("unknown format", header(64, 64, 7, 2)),
+        ("tile outside the frame", tile_outside),
+        ("truncated record", truncated),
+        ("corrupt lossless payload", garbage_lz4),
+    ];
+    for (name, bytes) in &cases {
+        let flow = dec.push(gst::Buffer::from_slice(bytes.clone()));
+        assert!(flow.is_ok(), "{name}: {flow:?}");
+        assert!(dec.try_pull().is_none(), "{name}: produced output");
+    }
+    let s = stats(&dec.element().unwrap());
+    let rejected = s.get::<u64>("frames-rejected").unwrap();
+    let dropped = s.get::<u64>("records-dropped").unwrap();
+    assert_eq!(rejected, 7, "{s}");
+    assert_eq!(dropped, 3, "{s}");
+
+    // and the decoder still works afterwards
+    let caps = raw_caps("I420", 64, 64);
+    let info = gst_video::VideoInfo::from_caps(&caps).unwrap();
+    let mut enc = Harness::new("deltaenc");
+    enc.set_src_caps(caps);
+    let frame = make_frame(&info, 0);
+    let expected = visible_planes(&info, &frame);
+    let key = enc.push_and_pull(frame).unwrap();
+    let out = dec.push_and_pull(key).unwrap();
+    assert_eq!(visible_planes(&info, &out), expected);
+}
+
+fn live_latency(middle: &str) -> gst::ClockTime {
+    let pipeline = gst::parse::launch(&format!(
+        "videotestsrc is-live=true ! video/x-raw,format=I420,width=64,height=64,framerate=30/1 \
+         ! {middle} ! fakesink sync=true"
+    ))
+    .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let bus = pipeline.bus().unwrap();
+    bus.timed_pop_filtered(
+        gst::ClockTime::from_seconds(5),
+        &[gst::MessageType::AsyncDone],
+    )
+    .expect("pipeline prerolled");
+    let mut q = gst::query::Latency::new();
+    assert!(pipeline.query(&mut q));
+    let (live, min, _max) = q.result();
+    assert!(live);
+    pipeline.set_state(gst::State::Null).unwrap();
+    min
+}
+
+#[test]
+fn latency_query_reports_no_added_latency() {
+    init();
+    let baseline = live_latency("identity");
+    let codec = live_latency("deltaenc ! deltadec");
+    assert_eq!(codec, baseline, "deltaenc/deltadec must add no latency");
+}
