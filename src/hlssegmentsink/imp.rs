@@ -35,7 +35,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{LazyLock, Mutex, MutexGuard};
 
-use super::playlist::{format_location, LivePlaylist, PlaylistConfig};
+use super::playlist::{format_location, segment_uri, LivePlaylist, PlaylistConfig};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -104,29 +104,6 @@ fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     result
-}
-
-/// URI of a segment as the playlist refers to it.
-fn segment_uri(settings: &Settings, segment_path: &str) -> String {
-    let segment = Path::new(segment_path);
-    let file_name = segment
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| segment_path.to_owned());
-    if let Some(root) = &settings.playlist_root {
-        return format!("{}/{}", root.trim_end_matches('/'), file_name);
-    }
-    let playlist_dir = Path::new(&settings.playlist_location).parent();
-    let segment_dir = segment.parent();
-    let same_dir = match (playlist_dir, segment_dir) {
-        (Some(a), Some(b)) => a == b || a.canonicalize().ok() == b.canonicalize().ok(),
-        _ => false,
-    };
-    if same_dir {
-        file_name
-    } else {
-        segment_path.to_owned()
-    }
 }
 
 impl HlsSegmentSink {
@@ -399,7 +376,11 @@ impl BaseSinkImpl for HlsSegmentSink {
         // The segment arrives once complete, so it began one duration ago.
         let began = chrono::Utc::now()
             - chrono::Duration::nanoseconds(i64::try_from(duration.nseconds()).unwrap_or(0));
-        let uri = segment_uri(&state.settings, &location);
+        let uri = segment_uri(
+            &state.settings.playlist_location,
+            &location,
+            state.settings.playlist_root.as_deref(),
+        );
         let expired = state.playlist.push(
             uri,
             location.clone(),

@@ -4,6 +4,7 @@
 //! which files on disk may go, and the playlist text, written by `m3u8-rs`.
 
 use std::collections::VecDeque;
+use std::path::Path;
 
 use chrono::{DateTime, FixedOffset};
 use m3u8_rs::{MediaPlaylist, MediaSegment};
@@ -109,6 +110,34 @@ pub fn format_location(pattern: &str, number: u64) -> Result<String, PlaylistErr
         return Err(PlaylistError::NoNumberField(pattern.to_owned()));
     }
     Ok(out)
+}
+
+/// URI under which the playlist lists a segment file: `root/<file name>`
+/// with a root; the bare file name when the segment lies next to the
+/// playlist; otherwise the segment's location as given.
+pub fn segment_uri(playlist_location: &str, segment_location: &str, root: Option<&str>) -> String {
+    let segment = Path::new(segment_location);
+    let file_name = segment
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| segment_location.to_owned());
+    if let Some(root) = root {
+        return format!("{}/{}", root.trim_end_matches('/'), file_name);
+    }
+    let same_dir = match (Path::new(playlist_location).parent(), segment.parent()) {
+        (Some(a), Some(b)) if a == b => true,
+        // "./hls" and "/abs/hls" may still be one directory
+        (Some(a), Some(b)) => match (a.canonicalize(), b.canonicalize()) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
+        },
+        _ => false,
+    };
+    if same_dir {
+        file_name
+    } else {
+        segment_location.to_owned()
+    }
 }
 
 /// A live media playlist with a sliding window, and the files behind it.
@@ -383,6 +412,32 @@ mod tests {
         let t = text(&p);
         assert!(t.contains("#EXT-X-DISCONTINUITY\n#EXTINF:1,\ns2.ts"), "{t}");
         assert!(!t.contains("DISCONTINUITY-SEQUENCE"), "{t}");
+    }
+
+    #[test]
+    fn segment_uris() {
+        assert_eq!(
+            segment_uri("/srv/hls/live.m3u8", "/srv/hls/s1.ts", None),
+            "s1.ts"
+        );
+        assert_eq!(segment_uri("live.m3u8", "s1.ts", None), "s1.ts");
+        assert_eq!(
+            segment_uri(
+                "/srv/hls/live.m3u8",
+                "/srv/hls/s1.ts",
+                Some("https://cdn.example/live/")
+            ),
+            "https://cdn.example/live/s1.ts"
+        );
+        // two directories that do not exist are not "the same" directory
+        assert_eq!(
+            segment_uri("/nonexistent-a/live.m3u8", "/nonexistent-b/s1.ts", None),
+            "/nonexistent-b/s1.ts"
+        );
+        assert_eq!(
+            segment_uri("/srv/hls/live.m3u8", "segs/s1.ts", None),
+            "segs/s1.ts"
+        );
     }
 
     #[test]
