@@ -179,6 +179,44 @@ fn refuses_buffers_that_are_not_whole_segments() {
     }
 }
 
+#[test]
+fn full_disk_is_an_error_naming_the_segment() {
+    let dir = ScratchDir::new("hlsfull");
+    // The segment's temporary file is a link to /dev/full: every write to it
+    // fails with ENOSPC, exactly as on a full disk.
+    std::os::unix::fs::symlink("/dev/full", dir.path().join("s0.ts.tmp")).expect("symlink");
+    let p = hls_pipeline(
+        30,
+        false,
+        &format!(
+            "sync=false location={} playlist-location={}",
+            dir.join("s%d.ts"),
+            dir.join("live.m3u8")
+        ),
+    );
+    match run(&p, Duration::from_secs(10), |_| ()) {
+        Outcome::Error { src, message, .. } => {
+            assert_eq!(src, "hls");
+            assert!(
+                message.contains(&dir.join("s0.ts")),
+                "names the path: {message}"
+            );
+            assert!(message.contains("No space left"), "says why: {message}");
+        }
+        other => panic!("expected an error, got {other:?}"),
+    }
+    let left: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("list")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    // The playlist is first written with the first segment, so nothing at all.
+    assert!(
+        left.is_empty(),
+        "no segment, playlist or temporary file left: {left:?}"
+    );
+}
+
 /// Runs a live HLS pipeline in the background until EOS.
 fn start_live(
     dir: &ScratchDir,
