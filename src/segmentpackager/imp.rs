@@ -14,6 +14,8 @@
  * use an encoder without frame delay (x264enc tune=zerolatency). Frames before
  * the first keyframe are dropped. If a keyframe that was asked for does not
  * arrive within `max-keyframe-wait` of stream time, the element posts an error.
+ * A segment's keyframe that comes without parameter sets (x265enc sends them
+ * only once) gets the latest ones inserted, so every segment decodes alone.
  *
  * No segment buffer is a delta unit, so `tcpserversink sync-method=latest-keyframe`
  * starts a client that connects mid-stream at the newest whole segment.
