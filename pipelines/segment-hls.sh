@@ -5,12 +5,9 @@
 # usage: pipelines/segment-hls.sh [DIR] [HTTP_PORT]
 # play:  ffplay http://127.0.0.1:8080/live.m3u8   (or any HLS player)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/_env.sh"
 DIR="${1:-/tmp/streamkit-hls}"
 PORT="${2:-8080}"
-
-cargo build --lib --quiet
-export GST_PLUGIN_PATH="$PWD/target/debug${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
 
 mkdir -p "$DIR"
 python3 -m http.server --bind 127.0.0.1 --directory "$DIR" "$PORT" >/dev/null 2>&1 &

@@ -6,12 +6,9 @@
 # SINK=fakesink picks another video sink (default: autovideosink); with
 # SINK=fakesink the frame count is printed through fpsdisplaysink.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/_env.sh"
 PORT="${1:-5000}"
 SINK="${SINK:-autovideosink}"
-
-cargo build --lib --quiet
-export GST_PLUGIN_PATH="$PWD/target/debug${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
 
 echo "segment receiver: tcp://127.0.0.1:${PORT} (Ctrl-C to stop)"
 exec gst-launch-1.0 -e \

@@ -7,12 +7,9 @@
 # usage: pipelines/segment-tcp-sender.sh [PORT] [FRAMES_PER_SEGMENT]
 # then:  pipelines/segment-tcp-receiver.sh [PORT]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/_env.sh"
 PORT="${1:-5000}"
 FRAMES="${2:-10}"
-
-cargo build --lib --quiet
-export GST_PLUGIN_PATH="$PWD/target/debug${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
 
 echo "segment sender: ${FRAMES}-frame segments on tcp://127.0.0.1:${PORT} (Ctrl-C to stop)"
 exec gst-launch-1.0 -e \
