@@ -184,7 +184,8 @@ impl ObjectImpl for HlsSegmentSink {
                     .nick("Maximum files")
                     .blurb(
                         "Segment files kept on disk, older ones are deleted; never fewer than \
-                         playlist-length. 0 keeps all",
+                         playlist-length, so listed segments stay (playlist-length 0: nothing is \
+                         deleted). 0 keeps all",
                     )
                     .minimum(0)
                     .maximum(u32::MAX)

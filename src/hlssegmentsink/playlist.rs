@@ -18,7 +18,8 @@ pub struct PlaylistConfig {
     /// Segments listed in the playlist (the sliding window); zero lists all.
     pub playlist_length: u32,
     /// Segment files kept on disk; zero keeps all. Never fewer than the
-    /// window, so a listed segment is never deleted.
+    /// window, so a listed segment is never deleted (and with no window,
+    /// none is).
     pub max_files: u32,
     /// Smallest EXT-X-TARGETDURATION, in seconds; longer segments raise it.
     pub target_duration: u32,
@@ -204,7 +205,9 @@ impl LivePlaylist {
 
         self.files.push_back(file);
         let mut expired = Vec::new();
-        if self.config.max_files > 0 {
+        // A listed segment is never deleted; with no window every segment
+        // stays listed, so none is.
+        if self.config.max_files > 0 && length > 0 {
             let keep = (self.config.max_files as usize).max(length);
             while self.files.len() > keep {
                 expired.extend(self.files.pop_front());
@@ -333,6 +336,15 @@ mod tests {
         }
         assert_eq!(deleted, ["/out/seg0.ts"]);
         assert_eq!(p.entries().next().map(|e| e.sequence), Some(1));
+    }
+
+    #[test]
+    fn listing_everything_deletes_nothing() {
+        let mut p = playlist(0, 3, 1);
+        for _ in 0..10 {
+            assert!(push(&mut p, SECOND).is_empty());
+        }
+        assert_eq!(p.entries().count(), 10);
     }
 
     #[test]
