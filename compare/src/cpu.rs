@@ -69,10 +69,19 @@ mod tests {
         let handle = std::thread::Builder::new()
             .name("txbusy".into())
             .spawn(move || {
-                let start = std::time::Instant::now();
+                // Spin until this thread has had 50 ms of CPU (not of wall
+                // time: on a loaded machine the two differ).
+                let on_cpu = || {
+                    std::fs::read_to_string("/proc/thread-self/schedstat")
+                        .ok()
+                        .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+                };
+                let start = on_cpu().expect("schedstat readable");
                 let mut x = 0u64;
-                while start.elapsed().as_millis() < 50 {
-                    x = x.wrapping_mul(31).wrapping_add(7);
+                while on_cpu().expect("schedstat readable") - start < 50_000_000 {
+                    for _ in 0..10_000 {
+                        x = x.wrapping_mul(31).wrapping_add(7);
+                    }
                 }
                 tx.send(x).ok();
                 // stay alive until sampled
