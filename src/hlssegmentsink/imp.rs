@@ -78,6 +78,8 @@ impl Default for Settings {
 struct State {
     settings: Settings,
     playlist: LivePlaylist,
+    /// A write failed: the element has posted an error and writes nothing more.
+    failed: bool,
 }
 
 #[derive(Default)]
@@ -321,7 +323,11 @@ impl BaseSinkImpl for HlsSegmentSink {
             settings.location,
             settings.playlist_location
         );
-        *self.state() = Some(State { settings, playlist });
+        *self.state() = Some(State {
+            settings,
+            playlist,
+            failed: false,
+        });
         Ok(())
     }
 
@@ -354,8 +360,12 @@ impl BaseSinkImpl for HlsSegmentSink {
         let Some(state) = guard.as_mut() else {
             return Err(gst::FlowError::Flushing);
         };
+        if state.failed {
+            return Err(gst::FlowError::Error);
+        }
         let sequence = state.playlist.next_sequence();
         let location = format_location(&state.settings.location, sequence).map_err(|err| {
+            state.failed = true;
             gst::element_imp_error!(
                 self,
                 gst::ResourceError::Settings,
@@ -364,6 +374,7 @@ impl BaseSinkImpl for HlsSegmentSink {
             gst::FlowError::Error
         })?;
         write_atomically(Path::new(&location), &map).map_err(|err| {
+            state.failed = true;
             gst::element_imp_error!(
                 self,
                 gst::ResourceError::Write,
@@ -390,6 +401,7 @@ impl BaseSinkImpl for HlsSegmentSink {
             buffer.flags().contains(gst::BufferFlags::DISCONT),
         );
         if let Err(err) = self.write_playlist(state) {
+            state.failed = true;
             drop(guard);
             self.post_error_message(err);
             return Err(gst::FlowError::Error);
@@ -423,7 +435,12 @@ impl BaseSinkImpl for HlsSegmentSink {
     fn event(&self, event: gst::Event) -> bool {
         if let gst::EventView::Eos(_) = event.view() {
             let mut guard = self.state();
-            if let Some(state) = guard.as_mut() {
+            // After a failed write the error stands; and with no segment
+            // written there is nothing to list.
+            let writable = guard
+                .as_ref()
+                .is_some_and(|s| !s.failed && s.playlist.next_sequence() > 0);
+            if let (true, Some(state)) = (writable, guard.as_mut()) {
                 state.playlist.end();
                 if let Err(err) = self.write_playlist(state) {
                     drop(guard);
