@@ -4,8 +4,9 @@
  * @see_also: segmentpackager
  *
  * Writes every incoming buffer — one self-contained MPEG-TS segment, as
- * `segmentpackager` makes them (a delta-unit buffer is an error) — to its own file and keeps a live HLS media
- * playlist (RFC 8216) over the newest `playlist-length` of them. Files older
+ * `segmentpackager` makes them (a delta-unit buffer is an error) — to its
+ * own file and keeps a live HLS media playlist (RFC 8216) over the newest
+ * `playlist-length` of them; the playlist appears with the first segment. Files older
  * than the newest `max-files` are deleted. EXT-X-TARGETDURATION is
  * `target-duration`, raised (rounded up) to cover the longest segment; each
  * segment carries EXT-X-PROGRAM-DATE-TIME; a DISCONT buffer (after a flush or
@@ -13,8 +14,8 @@
  *
  * Segment files and the playlist are first written to a `.tmp` file next to
  * them and then renamed, so an HTTP server never hands out half a file. A
- * failed write is an element error naming the path, and the temporary file is
- * removed.
+ * failed write is an element error naming the path, the temporary file is
+ * removed, and nothing more is written.
  *
  * After writing each segment the element posts an element message
  * `hls-segment-added` with `location`, `sequence` and `duration`.
