@@ -220,6 +220,36 @@ fn flushing_seek_starts_a_fresh_self_contained_segment() {
 }
 
 #[test]
+fn encoders_that_hold_frames_get_exact_segments_after_the_first() {
+    // Default x264enc holds ~47 frames (look-ahead) and says so in its
+    // latency; x265enc holds ~28 but reports 6, which the packager learns
+    // from the first segments. Requests go out that far ahead.
+    for (encoder, settled_from) in [("x264enc", 1), ("x265enc", 3)] {
+        let segs = encoded_segments(150, encoder, "frames-per-segment=10");
+        let dir = ScratchDir::new("delaying");
+        let lengths: Vec<u64> = segs
+            .iter()
+            .map(|b| b.duration().expect("duration").nseconds())
+            .collect();
+        let ten = frame_time(10);
+        for (n, len) in lengths
+            .iter()
+            .enumerate()
+            .take(lengths.len() - 1)
+            .skip(settled_from)
+        {
+            assert!(
+                len.abs_diff(ten) <= 1,
+                "{encoder}: segment {n} of {lengths:?}"
+            );
+        }
+        for (n, buffer) in segs.iter().enumerate() {
+            check_self_contained(&dir, n, buffer);
+        }
+    }
+}
+
+#[test]
 fn target_duration_cuts_on_stream_time() {
     let segs = segments(45, "frames-per-segment=0 target-duration=500000000");
     let dir = ScratchDir::new("duration");

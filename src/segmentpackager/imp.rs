@@ -10,8 +10,11 @@
  *
  * A segment holds `frames-per-segment` frames or, when that is 0,
  * `target-duration` of stream time. Ahead of each boundary the element sends a
- * GstForceKeyUnit event upstream so the encoder puts a keyframe exactly there;
- * use an encoder without frame delay (x264enc tune=zerolatency). Frames before
+ * GstForceKeyUnit event upstream so the encoder puts a keyframe exactly there.
+ * An encoder that holds frames (look-ahead) is asked that far ahead — its
+ * reported latency, corrected when segments still come out long — so only
+ * the first segment is longer; x264enc tune=zerolatency is exact from the
+ * first segment on. Frames before
  * the first keyframe are dropped. If a keyframe that was asked for does not
  * arrive within `max-keyframe-wait` of stream time, the element posts an error.
  * A segment's keyframe that comes without parameter sets (x265enc sends them
@@ -78,6 +81,8 @@ impl Settings {
             length,
             frame_duration,
             max_keyframe_wait: self.max_keyframe_wait.nseconds(),
+            // learnt from a latency query once frames flow
+            encoder_delay: 0,
         }
     }
 }
@@ -88,6 +93,8 @@ struct State {
     cutter: Option<SegmentCutter>,
     /// Parameter sets for keyframes that arrive without them.
     parameter_sets: Option<ParameterSetCache>,
+    /// The encoder's delay is to be asked for before the next frame.
+    query_encoder_delay: bool,
     segment: gst::FormattedSegment<gst::ClockTime>,
 }
 
@@ -180,16 +187,41 @@ impl SegmentPackager {
         }
     }
 
+    /// How far upstream's output lags its input: the minimum latency it
+    /// reports (mostly the encoder's frame delay: look-ahead, B-frames).
+    fn learn_encoder_delay(&self) {
+        let mut query = gst::query::Latency::new();
+        let delay = if self.sinkpad.peer_query(&mut query) {
+            query.result().1
+        } else {
+            gst::ClockTime::ZERO
+        };
+        gst::debug!(
+            CAT,
+            imp = self,
+            "upstream reports {delay} of latency; asking that far ahead"
+        );
+        if let Some(cutter) = self.state().cutter.as_mut() {
+            let mut config = *cutter.config();
+            config.encoder_delay = delay.nseconds();
+            cutter.set_config(config);
+        }
+    }
+
     fn sink_chain(
         &self,
         pad: &gst::GhostPad,
         buffer: gst::Buffer,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        if std::mem::take(&mut self.state().query_encoder_delay) {
+            self.learn_encoder_delay();
+        }
         let mut guard = self.state();
         let State {
             cutter,
             parameter_sets,
             segment,
+            ..
         } = &mut *guard;
         let Some(cutter) = cutter.as_mut() else {
             drop(guard);
@@ -246,7 +278,7 @@ impl SegmentPackager {
         if let Some(finished) = decision.finished {
             self.push_segment_end(finished);
         }
-        if let Some(request) = decision.request {
+        for request in decision.requests {
             self.request_keyframe(request);
         }
 
@@ -356,6 +388,9 @@ impl SegmentPackager {
             }
             Some(_) => false,
         };
+        if changed {
+            state.query_encoder_delay = true;
+        }
         drop(state);
         if changed {
             // The latency depends on the frame rate, known only now.
