@@ -108,6 +108,9 @@ pub struct TallySummary {
     pub last_frame: Option<u32>,
     /// New frames per second of arrival time.
     pub fps: f64,
+    /// Longest time between the arrivals of two successive new frames, in
+    /// nanoseconds: how long the picture stood still at worst.
+    pub longest_stall: u64,
     /// Latency of new frames.
     pub latency: LatencySummary,
 }
@@ -185,6 +188,12 @@ impl FrameTally {
         self.recent.push_back(frame);
         self.total.frames_new += 1;
         self.window_new += 1;
+        if let Some(previous) = self.last_new_arrival {
+            self.total.longest_stall = self
+                .total
+                .longest_stall
+                .max(arrival_ns.saturating_sub(previous));
+        }
         self.last_new_arrival = Some(arrival_ns);
         // A capture time after arrival means the clocks disagree; count the
         // frame as instant rather than wrap around.
@@ -279,6 +288,9 @@ mod tests {
         assert_eq!(s.frames_new + s.frames_missing, 10);
         assert_eq!(s.latency.count, 6);
         assert_eq!(s.latency.max, 5 * MS);
+        // new frames arrived every 10 ms except where a repeat came in
+        // between: 1 -> 5 and 3 -> 6 each took 20 ms
+        assert_eq!(s.longest_stall, 20 * MS);
     }
 
     #[test]

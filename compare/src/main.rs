@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use crate::report::Comparison;
 use crate::run::{NetOptions, RunConfig};
@@ -102,6 +102,10 @@ struct Args {
     /// List the strategies and whether they can run, then exit.
     #[arg(long)]
     list: bool,
+    /// Run all strategies at the same time (same moment, shared CPU)
+    /// instead of one after another.
+    #[arg(long)]
+    parallel: bool,
     /// Write one stamped frame of the content as PNG here, then exit.
     #[arg(long)]
     snapshot: Option<PathBuf>,
@@ -217,27 +221,48 @@ fn compare(args: &Args) -> Result<(), String> {
         seed: 0x5eed,
     };
 
-    let total = chosen.len() as u64 * 1000;
-    let bar = ProgressBar::new(total);
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {msg:32} [{bar:30}] {percent:>3}% {elapsed}")
+    let style =
+        ProgressStyle::with_template("{spinner} {msg:12} [{bar:30}] {percent:>3}% {elapsed}")
             .map_err(|e| e.to_string())?
-            .progress_chars("=> "),
-    );
-    let mut results = Vec::new();
-    for (i, s) in chosen.iter().enumerate() {
+            .progress_chars("=> ");
+    let bars = MultiProgress::new();
+    let run_one = |i: usize, s: &strategy::Strategy, bar: &ProgressBar| {
         bar.set_message(s.id.to_string());
-        let base = i as u64 * 1000;
-        let progress = |f: f64| bar.set_position(base + (f.clamp(0.0, 1.0) * 1000.0) as u64);
-        let mut result = run::run_strategy(s, &cfg, &progress)?;
-        if s.id == "segments" && !available.segmentpackager {
-            result
-                .label
-                .push_str(" (segmentpackager not built: a plain TS stream, no segment wait)");
+        let progress = |f: f64| bar.set_position((f.clamp(0.0, 1.0) * 1000.0) as u64);
+        let mut result = run::run_strategy(s, &cfg, i, &progress)?;
+        bar.finish();
+        if let Some(note) = (s.stand_in)(&available) {
+            result.label.push_str(&format!(" ({note})"));
         }
-        results.push(result);
-    }
-    bar.finish_and_clear();
+        Ok::<_, String>(result)
+    };
+    let new_bar = || {
+        let bar = bars.add(ProgressBar::new(1000));
+        bar.set_style(style.clone());
+        bar
+    };
+    let results: Vec<_> = if args.parallel {
+        let bars: Vec<_> = chosen.iter().map(|_| new_bar()).collect();
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = chosen
+                .iter()
+                .zip(&bars)
+                .enumerate()
+                .map(|(i, (s, bar))| scope.spawn(move || run_one(i, s, bar)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| Err("a run panicked".into())))
+                .collect::<Result<Vec<_>, String>>()
+        })?
+    } else {
+        let mut results = Vec::new();
+        for (i, s) in chosen.iter().enumerate() {
+            results.push(run_one(i, s, &new_bar())?);
+        }
+        results
+    };
+    bars.clear().ok();
 
     let comparison = Comparison {
         command: std::env::args().collect::<Vec<_>>().join(" "),
@@ -246,6 +271,7 @@ fn compare(args: &Args) -> Result<(), String> {
         height: args.height,
         fps: args.fps,
         duration_s: args.duration,
+        parallel: args.parallel,
         loss: args.loss / 100.0,
         loss_until_s: args.loss_until,
         delay_ms: args.delay,

@@ -24,6 +24,8 @@ pub struct Comparison {
     pub fps: u32,
     /// Seconds each strategy sent.
     pub duration_s: f64,
+    /// All strategies ran at the same time (else one after another).
+    pub parallel: bool,
     /// Packet loss probability on UDP paths (modelled as retransmission stalls on TCP).
     pub loss: f64,
     /// Seconds after which loss stopped.
@@ -44,12 +46,13 @@ fn opt(v: Option<f64>, digits: usize) -> String {
     v.map_or("-".into(), |v| format!("{v:.digits$}"))
 }
 
-const COLUMNS: [&str; 14] = [
+const COLUMNS: [&str; 15] = [
     "strategy",
     "kbit/s",
     "lat p50",
     "p95",
     "p99",
+    "stall",
     "sent",
     "lost",
     "lost %",
@@ -61,7 +64,7 @@ const COLUMNS: [&str; 14] = [
     "CPU tx/rx ms/f",
 ];
 
-fn row(r: &StrategyResult) -> [String; 14] {
+fn row(r: &StrategyResult) -> [String; 15] {
     let lost_pct = if r.frames_sent > 0 {
         100.0 * r.frames_lost as f64 / r.frames_sent as f64
     } else {
@@ -73,6 +76,7 @@ fn row(r: &StrategyResult) -> [String; 14] {
         format!("{:.1}", r.latency_ms.p50),
         format!("{:.1}", r.latency_ms.p95),
         format!("{:.1}", r.latency_ms.p99),
+        format!("{:.0}", r.longest_stall_ms),
         r.frames_sent.to_string(),
         r.frames_lost.to_string(),
         format!("{lost_pct:.1}"),
@@ -90,7 +94,7 @@ fn row(r: &StrategyResult) -> [String; 14] {
 
 /// A plain-text table, one line per strategy (latency in ms).
 pub fn table(c: &Comparison) -> String {
-    let rows: Vec<[String; 14]> = c.results.iter().map(row).collect();
+    let rows: Vec<[String; 15]> = c.results.iter().map(row).collect();
     let mut widths: Vec<usize> = COLUMNS.iter().map(|h| h.len()).collect();
     for r in &rows {
         for (w, cell) in widths.iter_mut().zip(r) {
@@ -126,7 +130,7 @@ pub fn table(c: &Comparison) -> String {
 /// One CSV line per strategy with the summary numbers.
 pub fn csv(c: &Comparison) -> String {
     let mut out = String::from(
-        "strategy,bitrate_kbps,latency_p50_ms,latency_p95_ms,latency_p99_ms,latency_max_ms,\
+        "strategy,bitrate_kbps,latency_p50_ms,latency_p95_ms,latency_p99_ms,latency_max_ms,longest_stall_ms,\
          frames_sent,frames_received,frames_lost,frames_frozen,frames_unreadable,\
          psnr_mean_db,psnr_min_db,ssim_mean,psnr_last_second_db,cpu_sender_ms_per_frame,\
          cpu_receiver_ms_per_frame\n",
@@ -134,13 +138,14 @@ pub fn csv(c: &Comparison) -> String {
     for r in &c.results {
         let _ = writeln!(
             out,
-            "{},{:.1},{:.2},{:.2},{:.2},{:.2},{},{},{},{},{},{},{},{},{},{:.3},{:.3}",
+            "{},{:.1},{:.2},{:.2},{:.2},{:.2},{:.1},{},{},{},{},{},{},{},{},{},{:.3},{:.3}",
             r.id,
             r.bitrate_kbps,
             r.latency_ms.p50,
             r.latency_ms.p95,
             r.latency_ms.p99,
             r.latency_ms.max,
+            r.longest_stall_ms,
             r.frames_sent,
             r.frames_received,
             r.frames_lost,
@@ -276,10 +281,11 @@ pub fn html(c: &Comparison) -> String {
          td:first-child{{text-align:left}}code{{background:#eee}}</style></head><body>\n\
          <h1>Streamkit: strategies side by side</h1>\n\
          <p><code>{command}</code></p>\n\
-         <p>Content: {scene}, {w}x{h} at {fps} fps, {dur:.0} s per strategy. Network: loss {loss:.1}%{until}, \
+         <p>Content: {scene}, {w}x{h} at {fps} fps, {dur:.0} s per strategy, {order}. Network: loss {loss:.1}%{until}, \
          delay {delay} ms &plusmn; {jitter} ms, bandwidth {bw}.</p>\n\
          <table><tr>{header}</tr>\n{rows}</table>\n<ul>{labels}</ul>\n\
-         <p>Latency is glass to glass (framestamp to framemeter, same host clock), in ms. \
+         <p>Latency is glass to glass (framestamp to framemeter, same host clock), in ms; \
+         stall: the longest time between two new pictures, ms. \
          Lost = frames stamped but never shown. Frozen = a picture shown again. \
          PSNR/SSIM: luma at half resolution against the original with the same frame number; \
          PSNR end: frames captured in the last second (after any loss window). \
@@ -291,6 +297,11 @@ pub fn html(c: &Comparison) -> String {
         h = c.height,
         fps = c.fps,
         dur = c.duration_s,
+        order = if c.parallel {
+            "all at the same time"
+        } else {
+            "one after another"
+        },
         loss = c.loss * 100.0,
         until = c
             .loss_until_s

@@ -120,10 +120,13 @@ pub struct StrategyResult {
     pub meter_missing: u64,
     /// Glass-to-glass latency.
     pub latency_ms: LatencyMs,
+    /// Longest time between two new pictures at the receiver, ms.
+    pub longest_stall_ms: f64,
     /// Bytes the sender put on the network (RTP packets incl. RTP header, or
     /// the TCP byte stream; without UDP/IP/TCP headers).
     pub bytes: u64,
-    /// RTP packets (UDP) or MPEG-TS packets (TCP) sent.
+    /// RTP packets (UDP) or buffers handed to tcpserversink (TCP: one per
+    /// segment from segmentpackager, one per TS packet from mpegtsmux).
     pub packets: u64,
     /// UDP datagrams or TCP reads that reached the receiver.
     pub packets_received: u64,
@@ -205,6 +208,73 @@ impl XorShift {
     }
 }
 
+/// The network under a TCP connection, as the sender sees it: bandwidth
+/// (serialisation), one-way delay with jitter, and loss. TCP delivers in
+/// order and never loses data: a lost segment is sent again and everything
+/// behind it waits (head-of-line blocking), one round trip when enough
+/// segments follow it for fast retransmit (3 duplicate ACKs), else a
+/// tail-loss probe of two round trips (at least 10 ms, as Linux's TLP).
+struct TcpLink {
+    entered: std::collections::VecDeque<u64>,
+    link_free_at: u64,
+    last_delivery: u64,
+    delay_ns: u64,
+    jitter_ns: u64,
+    kbps: Option<u32>,
+    loss: f64,
+    rng: XorShift,
+}
+
+impl TcpLink {
+    fn new(net: &NetOptions, seed: u64) -> Self {
+        Self {
+            entered: Default::default(),
+            link_free_at: 0,
+            last_delivery: 0,
+            delay_ns: u64::from(net.delay_ms) * 1_000_000,
+            jitter_ns: u64::from(net.jitter_ms) * 1_000_000,
+            kbps: net.kbps,
+            loss: net.loss,
+            rng: XorShift(seed | 1),
+        }
+    }
+
+    /// When a write of `size` bytes leaving the queue at `now` arrives.
+    fn deliver(&mut self, size: u64, now: u64, lossy: bool) -> u64 {
+        let entered = self.entered.pop_front().unwrap_or(now);
+        let start = entered.max(self.link_free_at);
+        let sending = self
+            .kbps
+            .filter(|&k| k > 0)
+            .map_or(0, |k| size * 8 * 1_000_000 / u64::from(k));
+        self.link_free_at = start + sending;
+        let jitter = if self.jitter_ns > 0 {
+            (self.rng.next_f64() * 2.0 * self.jitter_ns as f64) as u64
+        } else {
+            0
+        };
+        let one_way = (self.delay_ns + jitter).saturating_sub(self.jitter_ns);
+        let rtt = 2 * self.delay_ns;
+        let mut stall = 0;
+        if lossy && self.loss > 0.0 {
+            let segments = size.div_ceil(TCP_MSS);
+            for i in 0..segments {
+                if self.rng.next_f64() < self.loss {
+                    stall += if i + 3 < segments {
+                        rtt.max(1_000_000)
+                    } else {
+                        (2 * rtt).max(TCP_MIN_TLP_MS * 1_000_000)
+                    };
+                }
+            }
+        }
+        // in order: never before the previous write
+        let at = (self.link_free_at + one_way).max(self.last_delivery) + stall;
+        self.last_delivery = at;
+        at
+    }
+}
+
 /// Segment size of the TCP loss model: the MSS of a 1500-byte MTU path.
 const TCP_MSS: u64 = 1448;
 /// Linux's minimum tail-loss-probe timeout.
@@ -251,12 +321,18 @@ fn mean(v: impl Iterator<Item = f64>) -> Option<f64> {
 }
 
 /// Runs `strategy` with `cfg`; `progress` gets the fraction done (0..1).
+/// `index` tells runs apart when several run at once: it is part of every
+/// element name, hence of every streaming thread's name, which is how CPU
+/// time is billed.
 pub fn run_strategy(
     strategy: &Strategy,
     cfg: &RunConfig,
+    index: usize,
     progress: &dyn Fn(f64),
 ) -> Result<StrategyResult, String> {
     let net = &cfg.net;
+    // thread names keep 15 characters: "tx3_enc:src" fits
+    let (tx, rx) = (format!("tx{index}_"), format!("rx{index}_"));
     let (net_src, net_sink) = match strategy.transport {
         Transport::Udp => {
             let port = free_udp_port()?;
@@ -274,11 +350,12 @@ pub fn run_strategy(
             };
             (
                 format!(
-                    "udpsrc name=rxsrc address=127.0.0.1 port={port} buffer-size=8388608 caps=\"{caps}\" ! queue name=rxq max-size-buffers=0 max-size-bytes=0 max-size-time=0"
+                    "udpsrc name={rx}src address=127.0.0.1 port={port} buffer-size=8388608 caps=\"{caps}\" \
+                     ! queue name={rx}q max-size-buffers=0 max-size-bytes=0 max-size-time=0"
                 ),
                 format!(
-                    "netsim name=txnet drop-probability={} {delay} max-kbps={} \
-                     ! udpsink name=txout host=127.0.0.1 port={port} sync=false async=false",
+                    "netsim name={tx}net drop-probability={} {delay} max-kbps={} \
+                     ! udpsink name={tx}out host=127.0.0.1 port={port} sync=false async=false",
                     net.loss,
                     net.kbps.map_or(-1, |k| k as i64)
                 ),
@@ -286,40 +363,27 @@ pub fn run_strategy(
         }
         Transport::Tcp => {
             let port = free_tcp_port()?;
-            let delay = if net.delay_ms > 0 || net.jitter_ms > 0 || net.kbps.is_some() {
-                format!(
-                    "netsim name=txnet drop-probability=0 delay-probability={} min-delay={} \
-                     max-delay={} allow-reordering=false max-kbps={} ! ",
-                    if net.delay_ms > 0 || net.jitter_ms > 0 {
-                        1.0
-                    } else {
-                        0.0
-                    },
-                    net.delay_ms.saturating_sub(net.jitter_ms),
-                    net.delay_ms + net.jitter_ms,
-                    net.kbps.map_or(-1, |k| k as i64)
-                )
-            } else {
-                String::new()
-            };
+            // No netsim here: it drops what exceeds the bandwidth and lets
+            // EOS overtake what it delays, neither of which TCP does. The
+            // link is modelled on the queue instead (see TcpLink).
             (
-                format!("tcpclientsrc name=rxsrc host=127.0.0.1 port={port}"),
+                format!("tcpclientsrc name={rx}src host=127.0.0.1 port={port}"),
                 format!(
-                    "queue name=txtcp max-size-time=0 max-size-bytes=0 max-size-buffers=0 \
-                     ! {delay}tcpserversink name=txout host=127.0.0.1 port={port} sync=false async=false"
+                    "queue name={tx}tcp max-size-time=0 max-size-bytes=0 max-size-buffers=0 \
+                     ! tcpserversink name={tx}out host=127.0.0.1 port={port} sync=false async=false"
                 ),
             )
         }
     };
     let sender_launch = format!(
-        "{scene} ! framestamp name=stamp ! queue name=txenc max-size-buffers=30 max-size-time=0 \
+        "{scene} ! framestamp name={tx}stamp ! queue name={tx}enc max-size-buffers=30 max-size-time=0 \
          max-size-bytes=0 ! {chain} ! {net_sink}",
         scene = cfg.scene.launch(cfg.width, cfg.height, cfg.fps),
         chain = (strategy.sender)(&cfg.codec, &cfg.available),
     );
     let receiver_launch = format!(
-        "{net_src} ! {chain} ! videoconvert name=rxconv ! video/x-raw,format=I420 \
-         ! framemeter name=meter interval=0 ! appsink name=rxsink sync=false",
+        "{net_src} ! {chain} ! videoconvert name={rx}conv ! video/x-raw,format=I420 \
+         ! framemeter name={rx}meter interval=0 ! appsink name={rx}sink sync=false",
         chain = (strategy.receiver)(&cfg.codec, &cfg.available),
     );
     let sender = pipeline(&sender_launch)?;
@@ -336,7 +400,7 @@ pub fn run_strategy(
     let originals: Arc<Mutex<BTreeMap<u32, Arc<Luma>>>> = Arc::default();
     {
         let originals = originals.clone();
-        let pad = by_name(&sender, "stamp")?
+        let pad = by_name(&sender, &format!("{tx}stamp"))?
             .static_pad("src")
             .ok_or("framestamp has no src pad")?;
         pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
@@ -363,13 +427,13 @@ pub fn run_strategy(
         let counted = counted.clone();
         let start_ns = start_ns.clone();
         let count_at = match strategy.transport {
-            Transport::Udp => "txnet",
-            Transport::Tcp => "txout",
+            Transport::Udp => format!("{tx}net"),
+            Transport::Tcp => format!("{tx}out"),
         };
         // Counted on the src pad feeding it: a sink pad without a list
         // function sees a buffer list once as a list and again buffer by
         // buffer.
-        let pad = by_name(&sender, count_at)?
+        let pad = by_name(&sender, &count_at)?
             .static_pad("sink")
             .and_then(|p| p.peer())
             .ok_or("network element has no upstream peer")?;
@@ -399,11 +463,30 @@ pub fn run_strategy(
         );
     }
 
+    // netsim passes EOS on at once, ahead of the packets it is still
+    // delaying, and udpsink refuses what comes after EOS: hold EOS back
+    // until those packets are out, or the last frames of every delayed run
+    // would count as lost.
+    if strategy.transport == Transport::Udp && net.delay_ms + net.jitter_ms > 0 {
+        let hold = Duration::from_millis(50 + u64::from(net.delay_ms + net.jitter_ms));
+        by_name(&sender, &format!("{tx}net"))?
+            .static_pad("sink")
+            .ok_or("netsim has no sink pad")?
+            .add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
+                if let Some(gst::PadProbeData::Event(e)) = &info.data {
+                    if e.type_() == gst::EventType::Eos {
+                        std::thread::sleep(hold);
+                    }
+                }
+                gst::PadProbeReturn::Ok
+            });
+    }
+
     // What arrives from the network at the receiver.
     let received_packets = Arc::new(AtomicU64::new(0));
     {
         let received_packets = received_packets.clone();
-        let pad = by_name(&receiver, "rxsrc")?
+        let pad = by_name(&receiver, &format!("{rx}src"))?
             .static_pad("src")
             .ok_or("network source has no src pad")?;
         pad.add_probe(
@@ -420,61 +503,61 @@ pub fn run_strategy(
         );
     }
 
-    // TCP never loses data: a lost segment is sent again and everything
-    // behind it waits (head-of-line blocking). Model that by holding the
-    // stream per lost segment: one round trip when enough segments follow
-    // it for fast retransmit (3 duplicate ACKs), else a tail-loss probe
-    // timeout of two round trips (at least 10 ms, as Linux's TLP).
     let tcp_loss_on = Arc::new(std::sync::atomic::AtomicBool::new(net.loss > 0.0));
-    if strategy.transport == Transport::Tcp && net.loss > 0.0 {
-        let rtt_ms = 2 * u64::from(net.delay_ms + net.jitter_ms);
-        let loss = net.loss;
-        let rng = Mutex::new(XorShift(cfg.seed | 1));
+    // The TCP link: a delay line on the queue before tcpserversink. The
+    // queue's input records when each buffer entered; its output thread
+    // holds each buffer until it would have been delivered, while the queue
+    // keeps filling, so delays overlap as on a real path.
+    if strategy.transport == Transport::Tcp {
+        let link = Arc::new(Mutex::new(TcpLink::new(net, cfg.seed)));
+        let queue = by_name(&sender, &format!("{tx}tcp"))?;
+        let entered = link.clone();
+        queue
+            .static_pad("sink")
+            .ok_or("queue has no sink pad")?
+            .add_probe(
+                gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
+                move |_, _| {
+                    let mut l = entered.lock().unwrap_or_else(|e| e.into_inner());
+                    l.entered.push_back(host_clock_time());
+                    gst::PadProbeReturn::Ok
+                },
+            );
         let on = tcp_loss_on.clone();
-        let pad = by_name(&sender, "txtcp")?
+        queue
             .static_pad("src")
-            .ok_or("queue has no src pad")?;
-        pad.add_probe(
-            gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
-            move |_, info| {
-                if !on.load(Ordering::Relaxed) {
-                    return gst::PadProbeReturn::Ok;
-                }
-                let size = match &info.data {
-                    Some(gst::PadProbeData::Buffer(b)) => b.size() as u64,
-                    Some(gst::PadProbeData::BufferList(l)) => l.calculate_size() as u64,
-                    _ => 0,
-                };
-                let segments = size.div_ceil(TCP_MSS);
-                let mut stall_ms = 0;
-                let mut rng = rng.lock().unwrap_or_else(|e| e.into_inner());
-                for i in 0..segments {
-                    if rng.next_f64() < loss {
-                        stall_ms += if i + 3 < segments {
-                            rtt_ms.max(1)
-                        } else {
-                            (2 * rtt_ms).max(TCP_MIN_TLP_MS)
-                        };
+            .ok_or("queue has no src pad")?
+            .add_probe(
+                gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
+                move |_, info| {
+                    let size = match &info.data {
+                        Some(gst::PadProbeData::Buffer(b)) => b.size() as u64,
+                        Some(gst::PadProbeData::BufferList(l)) => l.calculate_size() as u64,
+                        _ => 0,
+                    };
+                    let deliver_at = link.lock().unwrap_or_else(|e| e.into_inner()).deliver(
+                        size,
+                        host_clock_time(),
+                        on.load(Ordering::Relaxed),
+                    );
+                    let wait = deliver_at.saturating_sub(host_clock_time());
+                    if wait > 0 {
+                        std::thread::sleep(Duration::from_nanos(wait));
                     }
-                }
-                drop(rng);
-                if stall_ms > 0 {
-                    std::thread::sleep(Duration::from_millis(stall_ms));
-                }
-                gst::PadProbeReturn::Ok
-            },
-        );
+                    gst::PadProbeReturn::Ok
+                },
+            );
     }
 
     // Receiver: hand each frame to the analysis thread.
-    let (tx, rx) = mpsc::channel::<Arrival>();
+    let (arrivals, arrived) = mpsc::channel::<Arrival>();
     // Taken out after the pipelines stop, which ends the analysis thread
     // whatever still holds the appsink.
-    let tx = Arc::new(Mutex::new(Some(tx)));
+    let arrivals = Arc::new(Mutex::new(Some(arrivals)));
     let last_arrival = Arc::new(AtomicU64::new(0));
     {
-        let tx = tx.clone();
-        let sink = by_name(&receiver, "rxsink")?
+        let arrivals = arrivals.clone();
+        let sink = by_name(&receiver, &format!("{rx}sink"))?
             .downcast::<gst_app::AppSink>()
             .map_err(|_| "rxsink is not an appsink")?;
         let last_arrival = last_arrival.clone();
@@ -497,8 +580,9 @@ pub fn run_strategy(
                     };
                     if let Ok(stamp) = read_frame_stamp(&frame, &default_layout()) {
                         let luma = half_luma(buffer, &info).map(|(l, _)| l);
-                        if let Some(tx) = tx.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
-                            let _ = tx.send(Arrival {
+                        if let Some(a) = arrivals.lock().unwrap_or_else(|e| e.into_inner()).as_ref()
+                        {
+                            let _ = a.send(Arrival {
                                 frame: stamp.frame,
                                 capture_ns: stamp.capture_time_ns,
                                 arrival_ns,
@@ -520,7 +604,7 @@ pub fn run_strategy(
                 let mut seen = HashSet::new();
                 let mut records = Vec::new();
                 let mut unmatched = 0u64;
-                for a in rx {
+                for a in arrived {
                     if !seen.insert(a.frame) {
                         continue;
                     }
@@ -557,21 +641,35 @@ pub fn run_strategy(
         let _ = receiver.set_state(gst::State::Null);
         why
     };
-    let (first, second) = match strategy.transport {
-        // UDP: listen before anything is sent; TCP: serve before connecting.
-        Transport::Udp => (&receiver, &sender),
-        Transport::Tcp => (&sender, &receiver),
+    let start = |p: &gst::Pipeline, state: gst::State| {
+        p.set_state(state)
+            .map(|_| ())
+            .map_err(|e| format!("cannot start {}: {e}", strategy.id))
     };
-    first
-        .set_state(gst::State::Playing)
-        .map_err(|e| stop_all(format!("cannot start {}: {e}", strategy.id)))?;
-    if strategy.transport == Transport::Tcp {
-        // tcpserversink listens once its pipeline is paused
-        let _ = first.state(gst::ClockTime::from_seconds(5));
+    match strategy.transport {
+        // UDP: listen before anything is sent.
+        Transport::Udp => {
+            start(&receiver, gst::State::Playing).map_err(stop_all)?;
+            start(&sender, gst::State::Playing).map_err(stop_all)?;
+        }
+        // TCP: tcpserversink drops what it gets before a client is
+        // connected, so listen (paused: live sources send nothing yet),
+        // connect, and only then start sending.
+        Transport::Tcp => {
+            start(&sender, gst::State::Paused).map_err(stop_all)?;
+            let _ = sender.state(gst::ClockTime::from_seconds(5));
+            start(&receiver, gst::State::Playing).map_err(stop_all)?;
+            let server = by_name(&sender, &format!("{tx}out"))?;
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while server.property::<u32>("num-handles") < 1 {
+                if Instant::now() > deadline {
+                    return Err(stop_all("the receiver did not connect within 5 s".into()));
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            start(&sender, gst::State::Playing).map_err(stop_all)?;
+        }
     }
-    second
-        .set_state(gst::State::Playing)
-        .map_err(|e| stop_all(format!("cannot start {}: {e}", strategy.id)))?;
     let started = Instant::now();
 
     let mut loss_stopped = false;
@@ -583,7 +681,7 @@ pub fn run_strategy(
         let elapsed = started.elapsed().as_secs_f64();
         if let (Some(until), false) = (net.loss_until, loss_stopped) {
             if elapsed >= until {
-                if let Some(netsim) = sender.by_name("txnet") {
+                if let Some(netsim) = sender.by_name(&format!("{tx}net")) {
                     netsim.set_property("drop-probability", 0.0f32);
                 }
                 tcp_loss_on.store(false, Ordering::Relaxed);
@@ -603,7 +701,7 @@ pub fn run_strategy(
         }
     }
     // The sender's work is done: bill its threads now.
-    let cpu_sender = ThreadTimes::sample().since(&cpu_before, "tx");
+    let cpu_sender = ThreadTimes::sample().since(&cpu_before, &tx);
     if strategy.transport == Transport::Tcp {
         // Closing the connection is how the receiver learns the stream
         // ended: tsdemux only lets the last frame out at end of stream.
@@ -624,13 +722,13 @@ pub fn run_strategy(
         std::thread::sleep(Duration::from_millis(20));
     }
     progress(1.0);
-    let cpu_receiver = ThreadTimes::sample().since(&cpu_before, "rx");
+    let cpu_receiver = ThreadTimes::sample().since(&cpu_before, &rx);
 
-    let frames_sent = by_name(&sender, "stamp")?.property::<u64>("frames-stamped");
-    let stats = by_name(&receiver, "meter")?.property::<gst::Structure>("stats");
+    let frames_sent = by_name(&sender, &format!("{tx}stamp"))?.property::<u64>("frames-stamped");
+    let stats = by_name(&receiver, &format!("{rx}meter"))?.property::<gst::Structure>("stats");
     let _ = sender.set_state(gst::State::Null);
     let _ = receiver.set_state(gst::State::Null);
-    tx.lock().unwrap_or_else(|e| e.into_inner()).take();
+    arrivals.lock().unwrap_or_else(|e| e.into_inner()).take();
     let (records, unmatched) = analysis
         .join()
         .map_err(|_| "analysis thread panicked".to_string())?;
@@ -656,6 +754,7 @@ pub fn run_strategy(
             p99: ms("latency-p99"),
             max: ms("latency-max"),
         },
+        longest_stall_ms: ms("longest-stall"),
         bytes: counted.bytes,
         packets: counted.packets,
         packets_received: received_packets.load(Ordering::Relaxed),
@@ -732,4 +831,78 @@ pub fn snapshot(
     }
     let _ = p.set_state(gst::State::Null);
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: u64 = 1_000_000;
+
+    fn link(delay_ms: u32, jitter_ms: u32, kbps: Option<u32>, loss: f64) -> TcpLink {
+        TcpLink::new(
+            &NetOptions {
+                loss,
+                loss_until: None,
+                delay_ms,
+                jitter_ms,
+                kbps,
+            },
+            7,
+        )
+    }
+
+    #[test]
+    fn tcp_link_delays_each_write_by_the_one_way_delay() {
+        let mut l = link(20, 0, None, 0.0);
+        for i in 0..5u64 {
+            let t = 1_000 * MS + i * 33 * MS;
+            l.entered.push_back(t);
+            assert_eq!(l.deliver(10_000, t, true), t + 20 * MS);
+        }
+    }
+
+    #[test]
+    fn tcp_link_serialises_at_the_bandwidth_and_keeps_order() {
+        // 1 Mbit/s: 125 000 bytes take one second on the wire
+        let mut l = link(0, 0, Some(1000), 0.0);
+        l.entered.push_back(0);
+        l.entered.push_back(0);
+        assert_eq!(l.deliver(125_000, 0, true), 1_000 * MS);
+        // entered at the same time, waits for the first to finish
+        assert_eq!(l.deliver(125_000, 0, true), 2_000 * MS);
+    }
+
+    #[test]
+    fn tcp_link_jitter_stays_in_range_and_never_reorders() {
+        let mut l = link(20, 5, None, 0.0);
+        let mut last = 0;
+        for i in 0..200u64 {
+            let t = i * MS; // 1 ms apart: jitter would reorder if allowed
+            l.entered.push_back(t);
+            let at = l.deliver(100, t, true);
+            assert!(at >= last, "write {i} delivered before the previous one");
+            assert!(
+                at >= t + 15 * MS && at <= t.max(last) + 25 * MS,
+                "write {i}: {at}"
+            );
+            last = at;
+        }
+    }
+
+    #[test]
+    fn tcp_link_loss_stalls_but_only_while_lossy() {
+        let mut l = link(10, 0, None, 1.0);
+        l.entered.push_back(0);
+        // every one of 10 segments lost: the 7 followed by at least 3 others
+        // are fast-retransmitted (one RTT, 20 ms), the last 3 are tail losses
+        // (two RTTs, 40 ms)
+        assert_eq!(
+            l.deliver(10 * TCP_MSS, 0, true),
+            10 * MS + 7 * 20 * MS + 3 * 40 * MS
+        );
+        let t = 1_000 * MS;
+        l.entered.push_back(t);
+        assert_eq!(l.deliver(10 * TCP_MSS, t, false), t + 10 * MS);
+    }
 }

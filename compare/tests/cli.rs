@@ -128,3 +128,42 @@ fn loss_costs_mjpeg_the_expected_share_of_frames() {
         "5% packet loss lost only {share:.2} of frames"
     );
 }
+
+#[test]
+fn changes_only_heals_after_the_loss_stops() {
+    // lossless deltaenc on the screen scene: once loss stops, intra-refresh
+    // (30 frames) must bring every frame back to bit-exact
+    let v = compare(
+        "heal",
+        &[
+            "--duration",
+            "4",
+            "--strategies",
+            "delta",
+            "--loss",
+            "5",
+            "--loss-until",
+            "1.5",
+        ],
+    );
+    let r = &v["results"][0];
+    check_accounting(r, 4.0);
+    let end = r["psnr_last_second"]
+        .as_f64()
+        .expect("frames in the last second");
+    assert_eq!(
+        end, 100.0,
+        "PSNR in the last second {end}: damage left after the loss"
+    );
+    // and the loss did do damage while it lasted
+    let damaged = r["frames"]
+        .as_array()
+        .expect("frames")
+        .iter()
+        .filter(|f| f["psnr"].as_f64().is_some_and(|p| p < 100.0))
+        .count() as u64;
+    assert!(
+        damaged + u(r, "frames_lost") > 0,
+        "5% loss for 1.5 s left no trace: {r}"
+    );
+}
