@@ -332,9 +332,9 @@ fn main() {
             decoder: "deltadec",
         },
         Candidate {
-            name: "deltaenc lossless threads=1 (BGRx)",
+            name: "deltaenc lossless threads=2 (BGRx)",
             input: "BGRx",
-            encoder: "deltaenc mode=lossless threads=1",
+            encoder: "deltaenc mode=lossless threads=2",
             decoder: "deltadec",
         },
         Candidate {

@@ -6,6 +6,14 @@ cd "$(dirname "$0")/.."
 
 STREAMKIT_WITH_BROWSER=1 scripts/deps.sh
 
+# hls.js for the headless-Chromium HLS test (tests/hlssegmentsink.rs), pinned
+# by tests/web/package-lock.json; reinstalled only when the lock file changes.
+if [[ ! -f tests/web/node_modules/.package-lock.json ||
+      tests/web/package-lock.json -nt tests/web/node_modules/.package-lock.json ]]; then
+    echo "streamkit: npm ci in tests/web (hls.js)"
+    (cd tests/web && npm ci --no-audit --no-fund --silent)
+fi
+
 echo "streamkit: cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -4,16 +4,18 @@
  * @see_also: segmentpackager
  *
  * Writes every incoming buffer — one self-contained MPEG-TS segment, as
- * `segmentpackager` makes them — to its own file and keeps a live HLS media
- * playlist (RFC 8216) over the newest `playlist-length` of them. Files older
+ * `segmentpackager` makes them (a delta-unit buffer is an error) — to its
+ * own file and keeps a live HLS media playlist (RFC 8216) over the newest
+ * `playlist-length` of them; the playlist appears with the first segment. Files older
  * than the newest `max-files` are deleted. EXT-X-TARGETDURATION is
  * `target-duration`, raised (rounded up) to cover the longest segment; each
- * segment carries EXT-X-PROGRAM-DATE-TIME; EOS appends EXT-X-ENDLIST.
+ * segment carries EXT-X-PROGRAM-DATE-TIME; a DISCONT buffer (after a flush or
+ * restart) gets EXT-X-DISCONTINUITY; EOS appends EXT-X-ENDLIST.
  *
  * Segment files and the playlist are first written to a `.tmp` file next to
  * them and then renamed, so an HTTP server never hands out half a file. A
- * failed write is an element error naming the path, and the temporary file is
- * removed.
+ * failed write is an element error naming the path, the temporary file is
+ * removed, and nothing more is written.
  *
  * After writing each segment the element posts an element message
  * `hls-segment-added` with `location`, `sequence` and `duration`.
@@ -34,7 +36,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{LazyLock, Mutex, MutexGuard};
 
-use super::playlist::{format_location, LivePlaylist, PlaylistConfig};
+use super::playlist::{format_location, segment_uri, LivePlaylist, PlaylistConfig};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -77,6 +79,8 @@ impl Default for Settings {
 struct State {
     settings: Settings,
     playlist: LivePlaylist,
+    /// A write failed: the element has posted an error and writes nothing more.
+    failed: bool,
 }
 
 #[derive(Default)]
@@ -103,29 +107,6 @@ fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     result
-}
-
-/// URI of a segment as the playlist refers to it.
-fn segment_uri(settings: &Settings, segment_path: &str) -> String {
-    let segment = Path::new(segment_path);
-    let file_name = segment
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| segment_path.to_owned());
-    if let Some(root) = &settings.playlist_root {
-        return format!("{}/{}", root.trim_end_matches('/'), file_name);
-    }
-    let playlist_dir = Path::new(&settings.playlist_location).parent();
-    let segment_dir = segment.parent();
-    let same_dir = match (playlist_dir, segment_dir) {
-        (Some(a), Some(b)) => a == b || a.canonicalize().ok() == b.canonicalize().ok(),
-        _ => false,
-    };
-    if same_dir {
-        file_name
-    } else {
-        segment_path.to_owned()
-    }
 }
 
 impl HlsSegmentSink {
@@ -162,7 +143,7 @@ impl HlsSegmentSink {
 
 #[glib::object_subclass]
 impl ObjectSubclass for HlsSegmentSink {
-    const NAME: &'static str = "StreamkitHlsSegmentSink";
+    const NAME: &'static str = "GstHlsSegmentSink";
     type Type = super::HlsSegmentSink;
     type ParentType = gst_base::BaseSink;
 }
@@ -206,7 +187,8 @@ impl ObjectImpl for HlsSegmentSink {
                     .nick("Maximum files")
                     .blurb(
                         "Segment files kept on disk, older ones are deleted; never fewer than \
-                         playlist-length. 0 keeps all",
+                         playlist-length, so listed segments stay (playlist-length 0: nothing is \
+                         deleted). 0 keeps all",
                     )
                     .minimum(0)
                     .maximum(u32::MAX)
@@ -342,7 +324,11 @@ impl BaseSinkImpl for HlsSegmentSink {
             settings.location,
             settings.playlist_location
         );
-        *self.state() = Some(State { settings, playlist });
+        *self.state() = Some(State {
+            settings,
+            playlist,
+            failed: false,
+        });
         Ok(())
     }
 
@@ -360,12 +346,27 @@ impl BaseSinkImpl for HlsSegmentSink {
             );
             gst::FlowError::Error
         })?;
+        // Each buffer becomes a file a player starts on: it must be a whole
+        // segment (as segmentpackager makes), not a piece of a muxer's stream.
+        if buffer.flags().contains(gst::BufferFlags::DELTA_UNIT) || map.first() != Some(&0x47) {
+            gst::element_imp_error!(
+                self,
+                gst::StreamError::WrongType,
+                ("hlssegmentsink needs one whole MPEG-TS segment per buffer, starting with a keyframe"),
+                ["Got a delta-unit or non-TS buffer of {} bytes; put segmentpackager in front", map.len()]
+            );
+            return Err(gst::FlowError::Error);
+        }
         let mut guard = self.state();
         let Some(state) = guard.as_mut() else {
             return Err(gst::FlowError::Flushing);
         };
+        if state.failed {
+            return Err(gst::FlowError::Error);
+        }
         let sequence = state.playlist.next_sequence();
         let location = format_location(&state.settings.location, sequence).map_err(|err| {
+            state.failed = true;
             gst::element_imp_error!(
                 self,
                 gst::ResourceError::Settings,
@@ -374,6 +375,7 @@ impl BaseSinkImpl for HlsSegmentSink {
             gst::FlowError::Error
         })?;
         write_atomically(Path::new(&location), &map).map_err(|err| {
+            state.failed = true;
             gst::element_imp_error!(
                 self,
                 gst::ResourceError::Write,
@@ -387,14 +389,20 @@ impl BaseSinkImpl for HlsSegmentSink {
         // The segment arrives once complete, so it began one duration ago.
         let began = chrono::Utc::now()
             - chrono::Duration::nanoseconds(i64::try_from(duration.nseconds()).unwrap_or(0));
-        let uri = segment_uri(&state.settings, &location);
+        let uri = segment_uri(
+            &state.settings.playlist_location,
+            &location,
+            state.settings.playlist_root.as_deref(),
+        );
         let expired = state.playlist.push(
             uri,
             location.clone(),
             duration.nseconds(),
             Some(began.fixed_offset()),
+            buffer.flags().contains(gst::BufferFlags::DISCONT),
         );
         if let Err(err) = self.write_playlist(state) {
+            state.failed = true;
             drop(guard);
             self.post_error_message(err);
             return Err(gst::FlowError::Error);
@@ -428,7 +436,12 @@ impl BaseSinkImpl for HlsSegmentSink {
     fn event(&self, event: gst::Event) -> bool {
         if let gst::EventView::Eos(_) = event.view() {
             let mut guard = self.state();
-            if let Some(state) = guard.as_mut() {
+            // After a failed write the error stands; and with no segment
+            // written there is nothing to list.
+            let writable = guard
+                .as_ref()
+                .is_some_and(|s| !s.failed && s.playlist.next_sequence() > 0);
+            if let (true, Some(state)) = (writable, guard.as_mut()) {
                 state.playlist.end();
                 if let Err(err) = self.write_playlist(state) {
                     drop(guard);

@@ -4,6 +4,7 @@
 //! which files on disk may go, and the playlist text, written by `m3u8-rs`.
 
 use std::collections::VecDeque;
+use std::path::Path;
 
 use chrono::{DateTime, FixedOffset};
 use m3u8_rs::{MediaPlaylist, MediaSegment};
@@ -17,7 +18,8 @@ pub struct PlaylistConfig {
     /// Segments listed in the playlist (the sliding window); zero lists all.
     pub playlist_length: u32,
     /// Segment files kept on disk; zero keeps all. Never fewer than the
-    /// window, so a listed segment is never deleted.
+    /// window, so a listed segment is never deleted (and with no window,
+    /// none is).
     pub max_files: u32,
     /// Smallest EXT-X-TARGETDURATION, in seconds; longer segments raise it.
     pub target_duration: u32,
@@ -34,6 +36,9 @@ pub struct PlaylistEntry {
     pub duration_ms: u64,
     /// Wall-clock time of the segment's first frame.
     pub program_date_time: Option<DateTime<FixedOffset>>,
+    /// The stream does not continue smoothly from the previous segment
+    /// (EXT-X-DISCONTINUITY).
+    pub discontinuity: bool,
 }
 
 /// Errors building the playlist or naming files.
@@ -108,6 +113,34 @@ pub fn format_location(pattern: &str, number: u64) -> Result<String, PlaylistErr
     Ok(out)
 }
 
+/// URI under which the playlist lists a segment file: `root/<file name>`
+/// with a root; the bare file name when the segment lies next to the
+/// playlist; otherwise the segment's location as given.
+pub fn segment_uri(playlist_location: &str, segment_location: &str, root: Option<&str>) -> String {
+    let segment = Path::new(segment_location);
+    let file_name = segment
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| segment_location.to_owned());
+    if let Some(root) = root {
+        return format!("{}/{}", root.trim_end_matches('/'), file_name);
+    }
+    let same_dir = match (Path::new(playlist_location).parent(), segment.parent()) {
+        (Some(a), Some(b)) if a == b => true,
+        // "./hls" and "/abs/hls" may still be one directory
+        (Some(a), Some(b)) => match (a.canonicalize(), b.canonicalize()) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
+        },
+        _ => false,
+    };
+    if same_dir {
+        file_name
+    } else {
+        segment_location.to_owned()
+    }
+}
+
 /// A live media playlist with a sliding window, and the files behind it.
 #[derive(Debug)]
 pub struct LivePlaylist {
@@ -116,6 +149,8 @@ pub struct LivePlaylist {
     /// Segment files on disk, oldest first.
     files: VecDeque<String>,
     next_sequence: u64,
+    /// Discontinuities that have left the window (EXT-X-DISCONTINUITY-SEQUENCE).
+    discontinuity_sequence: u64,
     longest_ms: u64,
     ended: bool,
 }
@@ -128,6 +163,7 @@ impl LivePlaylist {
             window: VecDeque::new(),
             files: VecDeque::new(),
             next_sequence: 0,
+            discontinuity_sequence: 0,
             longest_ms: 0,
             ended: false,
         }
@@ -138,14 +174,17 @@ impl LivePlaylist {
         self.next_sequence
     }
 
-    /// Lists a new segment, written to `file` and reachable at `uri`.
-    /// Returns the files that are now beyond `max-files` and should be deleted.
+    /// Lists a new segment, written to `file` and reachable at `uri`;
+    /// `discontinuity` marks a break in timing or encoding before it (ignored
+    /// for the very first segment). Returns the files that are now beyond
+    /// `max-files` and should be deleted.
     pub fn push(
         &mut self,
         uri: String,
         file: String,
         duration_ns: u64,
         program_date_time: Option<DateTime<FixedOffset>>,
+        discontinuity: bool,
     ) -> Vec<String> {
         let duration_ms = (duration_ns + NANOS_PER_MILLI / 2) / NANOS_PER_MILLI;
         self.longest_ms = self.longest_ms.max(duration_ms);
@@ -154,16 +193,21 @@ impl LivePlaylist {
             uri,
             duration_ms,
             program_date_time,
+            discontinuity: discontinuity && self.next_sequence > 0,
         });
         self.next_sequence += 1;
         let length = self.config.playlist_length as usize;
         while length > 0 && self.window.len() > length {
-            self.window.pop_front();
+            if let Some(gone) = self.window.pop_front() {
+                self.discontinuity_sequence += u64::from(gone.discontinuity);
+            }
         }
 
         self.files.push_back(file);
         let mut expired = Vec::new();
-        if self.config.max_files > 0 {
+        // A listed segment is never deleted; with no window every segment
+        // stays listed, so none is.
+        if self.config.max_files > 0 && length > 0 {
             let keep = (self.config.max_files as usize).max(length);
             while self.files.len() > keep {
                 expired.extend(self.files.pop_front());
@@ -210,9 +254,11 @@ impl LivePlaylist {
                     uri: e.uri.clone(),
                     duration: e.duration_ms as f32 / MILLIS_PER_SECOND as f32,
                     program_date_time: e.program_date_time,
+                    discontinuity: e.discontinuity,
                     ..Default::default()
                 })
                 .collect(),
+            discontinuity_sequence: self.discontinuity_sequence,
             end_list: self.ended,
             independent_segments: true,
             ..Default::default()
@@ -249,6 +295,7 @@ mod tests {
             format!("/out/seg{n}.ts"),
             duration_ns,
             None,
+            false,
         )
     }
 
@@ -289,6 +336,15 @@ mod tests {
         }
         assert_eq!(deleted, ["/out/seg0.ts"]);
         assert_eq!(p.entries().next().map(|e| e.sequence), Some(1));
+    }
+
+    #[test]
+    fn listing_everything_deletes_nothing() {
+        let mut p = playlist(0, 3, 1);
+        for _ in 0..10 {
+            assert!(push(&mut p, SECOND).is_empty());
+        }
+        assert_eq!(p.entries().count(), 10);
     }
 
     #[test]
@@ -336,7 +392,7 @@ mod tests {
             .unwrap()
             .with_ymd_and_hms(2026, 1, 2, 3, 4, 5)
             .unwrap();
-        p.push("a.ts".into(), "a.ts".into(), SECOND / 3, Some(when));
+        p.push("a.ts".into(), "a.ts".into(), SECOND / 3, Some(when), true);
         p.end();
         let t = text(&p);
         assert!(
@@ -344,10 +400,56 @@ mod tests {
             "{t}"
         );
         assert!(t.trim_end().ends_with("#EXT-X-ENDLIST"), "{t}");
+        assert!(!t.contains("#EXT-X-DISCONTINUITY"), "first segment: {t}");
         let parsed = m3u8_rs::parse_media_playlist_res(t.as_bytes()).expect("valid m3u8");
         assert!(parsed.end_list);
         assert_eq!(parsed.segments.len(), 1);
         assert!((parsed.segments[0].duration - 0.333).abs() < 1e-6);
+    }
+
+    #[test]
+    fn discontinuities_are_tagged_and_counted_when_they_slide_out() {
+        let mut p = playlist(2, 0, 1);
+        for n in 0..5u64 {
+            p.push(format!("s{n}.ts"), format!("s{n}.ts"), SECOND, None, n == 2);
+        }
+        // window holds s3, s4: the discontinuity before s2 has left it
+        let t = text(&p);
+        assert!(t.contains("#EXT-X-DISCONTINUITY-SEQUENCE:1\n"), "{t}");
+        assert!(!t.contains("#EXT-X-DISCONTINUITY\n"), "{t}");
+        let mut p = playlist(3, 0, 1);
+        for n in 0..4u64 {
+            p.push(format!("s{n}.ts"), format!("s{n}.ts"), SECOND, None, n == 2);
+        }
+        let t = text(&p);
+        assert!(t.contains("#EXT-X-DISCONTINUITY\n#EXTINF:1,\ns2.ts"), "{t}");
+        assert!(!t.contains("DISCONTINUITY-SEQUENCE"), "{t}");
+    }
+
+    #[test]
+    fn segment_uris() {
+        assert_eq!(
+            segment_uri("/srv/hls/live.m3u8", "/srv/hls/s1.ts", None),
+            "s1.ts"
+        );
+        assert_eq!(segment_uri("live.m3u8", "s1.ts", None), "s1.ts");
+        assert_eq!(
+            segment_uri(
+                "/srv/hls/live.m3u8",
+                "/srv/hls/s1.ts",
+                Some("https://cdn.example/live/")
+            ),
+            "https://cdn.example/live/s1.ts"
+        );
+        // two directories that do not exist are not "the same" directory
+        assert_eq!(
+            segment_uri("/nonexistent-a/live.m3u8", "/nonexistent-b/s1.ts", None),
+            "/nonexistent-b/s1.ts"
+        );
+        assert_eq!(
+            segment_uri("/srv/hls/live.m3u8", "segs/s1.ts", None),
+            "segs/s1.ts"
+        );
     }
 
     #[test]

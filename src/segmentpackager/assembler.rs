@@ -56,7 +56,11 @@ mod imp {
 
     #[derive(Default)]
     struct State {
-        packets: Vec<gst::Buffer>,
+        /// The open segment's bytes so far: one copy per packet, instead
+        /// of buffer appends that re-merge memory every 16 packets.
+        data: Vec<u8>,
+        /// Size of the last segment, to size the next one's storage.
+        last_size: usize,
         need_segment: bool,
         discont: bool,
         /// A push failure seen while handling an event, returned to the muxer
@@ -80,7 +84,15 @@ mod imp {
             if let Some(err) = state.flow {
                 return Err(err);
             }
-            state.packets.push(buffer);
+            let map = buffer.map_readable().map_err(|_| {
+                gst::error!(CAT, imp = self, "could not map a muxer buffer");
+                gst::FlowError::Error
+            })?;
+            if state.data.is_empty() {
+                let size = state.last_size;
+                state.data.reserve(size);
+            }
+            state.data.extend_from_slice(&map);
             Ok(gst::FlowSuccess::Ok)
         }
 
@@ -90,14 +102,15 @@ mod imp {
             let duration = s.get::<gst::ClockTime>("duration").ok();
             let frames = s.get::<u32>("frames").unwrap_or(0);
 
-            let (packets, need_segment, discont) = {
+            let (data, need_segment, discont) = {
                 let mut state = self.state();
-                let packets = std::mem::take(&mut state.packets);
+                let data = std::mem::take(&mut state.data);
+                state.last_size = data.len();
                 let need_segment = std::mem::take(&mut state.need_segment);
-                let discont = !packets.is_empty() && std::mem::take(&mut state.discont);
-                (packets, need_segment, discont)
+                let discont = !data.is_empty() && std::mem::take(&mut state.discont);
+                (data, need_segment, discont)
             };
-            if packets.is_empty() {
+            if data.is_empty() {
                 gst::warning!(
                     CAT,
                     imp = self,
@@ -106,10 +119,7 @@ mod imp {
                 return Ok(gst::FlowSuccess::Ok);
             }
 
-            let mut segment = gst::Buffer::new();
-            for packet in packets {
-                segment.append(packet);
-            }
+            let mut segment = gst::Buffer::from_mut_slice(data);
             {
                 let buf = segment.make_mut();
                 buf.set_pts(start);
@@ -174,7 +184,7 @@ mod imp {
                 }
                 EventView::FlushStop(_) => {
                     let mut state = self.state();
-                    state.packets.clear();
+                    state.data.clear();
                     state.flow = None;
                     state.discont = true;
                     state.need_segment = true;
@@ -182,12 +192,12 @@ mod imp {
                     self.srcpad.push_event(event)
                 }
                 EventView::Eos(_) => {
-                    let left = std::mem::take(&mut self.state().packets);
+                    let left = std::mem::take(&mut self.state().data);
                     if !left.is_empty() {
                         gst::debug!(
                             CAT,
                             imp = self,
-                            "dropping {} packets after the last segment",
+                            "dropping {} bytes after the last segment",
                             left.len()
                         );
                     }
@@ -238,7 +248,7 @@ mod imp {
 
     #[glib::object_subclass]
     impl ObjectSubclass for SegmentAssembler {
-        const NAME: &'static str = "StreamkitSegmentAssembler";
+        const NAME: &'static str = "GstSegmentAssembler";
         type Type = super::SegmentAssembler;
         type ParentType = gst::Element;
 

@@ -6,8 +6,13 @@
 //! cutter closes the open segment when a keyframe arrives at or after the
 //! boundary (frame count reached, or target duration elapsed); a keyframe that
 //! arrives early is simply kept inside the segment. Ahead of each boundary it
-//! asks for a keyframe at the boundary's time; when the boundary passes without
-//! one it asks again and, after a bounded wait, gives up with an error.
+//! asks for a keyframe at the boundary's time. An encoder that holds frames
+//! (look-ahead, B-frames) has already taken every frame up to its delay past
+//! the segment start when that start comes out of it, so the cutter asks for
+//! the first boundaries beyond that delay, never for one the encoder has
+//! passed (that would put a keyframe off the grid); the first segment is then
+//! longer, all later ones exact. When a boundary passes without a keyframe it
+//! asks again and, after a bounded wait, gives up with an error.
 
 use std::fmt;
 
@@ -16,8 +21,16 @@ pub type Nanos = u64;
 
 const SECOND: Nanos = 1_000_000_000;
 
+/// Most keyframe requests sent when a segment starts (for an encoder whose
+/// delay is many segments long).
+pub const MAX_REQUESTS_AT_ONCE: u64 = 32;
+
 /// While waiting for a keyframe, ask again this often (stream time).
 pub const KEYFRAME_REQUEST_INTERVAL: Nanos = SECOND;
+
+/// Frames that carry no time and no duration in a stream without a frame
+/// rate are taken to be this far apart, so the keyframe wait stays bounded.
+pub const ASSUMED_FRAME_DURATION: Nanos = SECOND / 30;
 
 /// How long a segment should be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +51,9 @@ pub struct CutterConfig {
     /// Stream time to wait for a keyframe that was asked for before failing;
     /// zero waits for ever.
     pub max_keyframe_wait: Nanos,
+    /// How far behind its input the encoder's output runs (its reported
+    /// latency); requests go out this much further ahead.
+    pub encoder_delay: Nanos,
 }
 
 /// One encoded frame as the cutter sees it.
@@ -88,15 +104,15 @@ pub struct SegmentSummary {
 }
 
 /// The cutter's answer for one frame.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
     /// What to do with the frame.
     pub action: FrameAction,
     /// The segment that this frame closed, if any; it must be emitted before
     /// the frame itself is passed on.
     pub finished: Option<SegmentSummary>,
-    /// A keyframe to ask the encoder for.
-    pub request: Option<KeyframeRequest>,
+    /// Keyframes to ask the encoder for.
+    pub requests: Vec<KeyframeRequest>,
 }
 
 /// Why the cutter cannot go on.
@@ -134,6 +150,10 @@ struct OpenSegment {
     /// Half a frame: boundaries are asked for this early so timestamp
     /// jitter cannot push the keyframe one frame late.
     slack: Nanos,
+    /// How long it should turn out if the encoder's delay is as assumed:
+    /// one segment, or for a segment no earlier request reached, up to the
+    /// first boundary the encoder had not yet taken in.
+    expected: Option<Nanos>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -181,18 +201,18 @@ impl SegmentCutter {
     pub fn push(&mut self, frame: Frame) -> Result<Decision, CutterError> {
         let time = frame.time.or(self.expected_time).unwrap_or(0);
         let duration = frame.duration.or(self.config.frame_duration);
-        self.expected_time = duration.map(|d| time.saturating_add(d));
+        self.expected_time = Some(time.saturating_add(duration.unwrap_or(ASSUMED_FRAME_DURATION)));
         let end = time.saturating_add(duration.unwrap_or(0));
 
         let Some(mut open) = self.open else {
             if frame.keyframe {
                 return Ok(self.start_segment(time, end, duration, None));
             }
-            let request = self.keep_waiting(time)?;
+            let requests = self.keep_waiting(time)?.into_iter().collect();
             return Ok(Decision {
                 action: FrameAction::Drop,
                 finished: None,
-                request,
+                requests,
             });
         };
 
@@ -204,6 +224,7 @@ impl SegmentCutter {
                 duration: time.saturating_sub(open.start),
                 frames: open.frames,
             };
+            self.learn_from(&finished, &open);
             return Ok(self.start_segment(time, end, duration, Some(finished)));
         }
 
@@ -221,7 +242,7 @@ impl SegmentCutter {
         Ok(Decision {
             action: FrameAction::Append,
             finished: None,
-            request,
+            requests: request.into_iter().collect(),
         })
     }
 
@@ -271,30 +292,73 @@ impl SegmentCutter {
         self.wait = None;
         let frame_duration = frame_duration.or(self.config.frame_duration);
         let slack = frame_duration.map_or(0, |d| d / 2);
-        let open = OpenSegment {
+        let length = match self.config.length {
+            SegmentLength::Duration(d) => Some(d),
+            SegmentLength::Frames(n) => frame_duration.map(|d| d.saturating_mul(u64::from(n))),
+        };
+        // The first boundary the encoder has not taken in yet.
+        let first = length
+            .filter(|&l| l > 0)
+            .map_or(1, |l| self.config.encoder_delay / l + 1);
+        // After a segment this one's boundary was asked for by earlier
+        // segments; the first segment can end no earlier than `first`.
+        let expected = length.map(|l| {
+            if finished.is_some() {
+                l
+            } else {
+                l.saturating_mul(first)
+            }
+        });
+        self.open = Some(OpenSegment {
             index,
             start: time,
             frames: 1,
             end,
             slack,
-        };
-        self.open = Some(open);
+            expected,
+        });
 
-        let length = match self.config.length {
-            SegmentLength::Duration(d) => Some(d),
-            SegmentLength::Frames(n) => frame_duration.map(|d| d.saturating_mul(u64::from(n))),
-        };
-        let request =
-            length.map(|l| KeyframeRequest::At(time.saturating_add(l).saturating_sub(slack)));
-        let request = match (request, self.config.length) {
+        let requests = match (length, self.config.length) {
+            (Some(l), _) if l > 0 => {
+                // From the first boundary the encoder has not taken in yet, as
+                // many boundaries on as it will take in before the next
+                // segment starts (when more are asked for): every boundary
+                // gets asked for in time, also after a long first segment. A
+                // boundary asked for again names the same frame.
+                let last = (2 * first).min(first + MAX_REQUESTS_AT_ONCE - 1);
+                (first..=last)
+                    .map(|k| {
+                        KeyframeRequest::At(
+                            time.saturating_add(l.saturating_mul(k))
+                                .saturating_sub(slack),
+                        )
+                    })
+                    .collect()
+            }
             // One frame per segment: every frame must be a keyframe.
-            (None, SegmentLength::Frames(n)) if n <= 1 => Some(KeyframeRequest::Now),
-            (r, _) => r,
+            (_, SegmentLength::Frames(n)) if n <= 1 => vec![KeyframeRequest::Now],
+            _ => Vec::new(),
         };
         Decision {
             action: FrameAction::StartSegment { index },
             finished,
-            request,
+            requests,
+        }
+    }
+
+    /// A segment that came out longer than expected means its keyframe
+    /// request reached the encoder too late: the encoder holds more than it
+    /// said (x265enc reports a fraction of its look-ahead). Ask further ahead.
+    fn learn_from(&mut self, finished: &SegmentSummary, open: &OpenSegment) {
+        let Some(expected) = open.expected else {
+            return;
+        };
+        if finished.duration > expected.saturating_add(open.slack) {
+            // The request was late by at least the overshoot.
+            self.config.encoder_delay = self
+                .config
+                .encoder_delay
+                .saturating_add(finished.duration - expected);
         }
     }
 
@@ -357,6 +421,7 @@ mod tests {
             length,
             frame_duration: Some(FRAME),
             max_keyframe_wait: 2 * SECOND,
+            encoder_delay: 0,
         }
     }
 
@@ -401,9 +466,125 @@ mod tests {
         let mut c = SegmentCutter::new(config(SegmentLength::Frames(10)));
         let d = c.push(frame(0, true)).unwrap();
         assert_eq!(d.action, FrameAction::StartSegment { index: 0 });
-        assert_eq!(d.request, Some(KeyframeRequest::At(10 * FRAME - FRAME / 2)));
+        assert_eq!(
+            d.requests,
+            [
+                KeyframeRequest::At(10 * FRAME - FRAME / 2),
+                KeyframeRequest::At(20 * FRAME - FRAME / 2)
+            ]
+        );
         let d = c.push(frame(1, false)).unwrap();
-        assert_eq!(d.request, None);
+        assert_eq!(d.requests, []);
+    }
+
+    /// Runs the cutter against a model encoder that holds `delay` frames and
+    /// honours a keyframe request only for frames it has not taken in yet;
+    /// returns the segment lengths.
+    fn with_delaying_encoder(delay: u64, reported: u64, frames: u64) -> Vec<u32> {
+        with_glitchy_encoder(delay, reported, frames, u64::MAX)
+    }
+
+    fn with_glitchy_encoder(delay: u64, reported: u64, frames: u64, deaf_at: u64) -> Vec<u32> {
+        let mut c = SegmentCutter::new(CutterConfig {
+            encoder_delay: reported * FRAME,
+            ..config(SegmentLength::Frames(10))
+        });
+        let mut pending: Vec<KeyframeRequest> = Vec::new();
+        let mut inside = std::collections::VecDeque::new();
+        let mut segs = Vec::new();
+        for j in 0..frames + delay {
+            if j < frames {
+                let t = j * FRAME;
+                let forced = j != deaf_at
+                    && pending.iter().any(|r| match r {
+                        KeyframeRequest::At(at) => *at <= t,
+                        KeyframeRequest::Now => true,
+                    });
+                pending.retain(|r| matches!(r, KeyframeRequest::At(at) if *at > t));
+                inside.push_back((j, j == 0 || forced));
+            }
+            if j >= delay {
+                let (i, key) = inside.pop_front().expect("frame inside");
+                let d = c.push(frame(i, key)).expect("no error");
+                segs.extend(d.finished.map(|s| s.frames));
+                pending.extend(d.requests);
+            }
+        }
+        segs.extend(c.finish().map(|s| s.frames));
+        segs
+    }
+
+    #[test]
+    fn encoder_delay_known_gives_exact_segments_after_the_first() {
+        let segs = with_delaying_encoder(47, 47, 200);
+        assert_eq!(segs[0], 50);
+        assert!(segs[1..].iter().all(|&n| n == 10), "{segs:?}");
+        let segs = with_delaying_encoder(0, 0, 100);
+        assert!(segs.iter().all(|&n| n == 10), "{segs:?}");
+    }
+
+    #[test]
+    fn one_ignored_request_costs_one_long_segment_not_more() {
+        // the encoder misses the keyframe it was asked for at frame 200;
+        // what it learns from that must not snowball
+        for (delay, reported) in [(0, 0), (16, 16), (47, 47), (28, 6)] {
+            let segs = with_glitchy_encoder(delay, reported, 600, 200);
+            let odd = segs[1..segs.len() - 1].iter().filter(|&&n| n != 10).count();
+            assert!(odd <= 2, "delay {delay}, reported {reported}: {segs:?}");
+            let tail = &segs[segs.len() - 20..segs.len() - 1];
+            assert!(tail.iter().all(|&n| n == 10), "settles again: {segs:?}");
+        }
+    }
+
+    #[test]
+    fn encoder_delay_underreported_is_learnt() {
+        // x265enc-like: says 6 frames, holds 28
+        let segs = with_delaying_encoder(28, 6, 300);
+        let settled = &segs[4..segs.len() - 1];
+        assert!(settled.iter().all(|&n| n == 10), "{segs:?}");
+    }
+
+    #[test]
+    fn long_encoder_delay_asks_for_many_boundaries_but_not_unboundedly() {
+        let mut c = SegmentCutter::new(CutterConfig {
+            encoder_delay: 47 * FRAME,
+            ..config(SegmentLength::Frames(10))
+        });
+        let at = |k: u64| KeyframeRequest::At(k * 10 * FRAME - FRAME / 2);
+        let d = c.push(frame(0, true)).unwrap();
+        assert_eq!(d.requests, (5..=10).map(at).collect::<Vec<_>>());
+        let mut c = SegmentCutter::new(CutterConfig {
+            encoder_delay: 3600 * SECOND,
+            ..config(SegmentLength::Frames(10))
+        });
+        let d = c.push(frame(0, true)).unwrap();
+        assert_eq!(d.requests.len() as u64, MAX_REQUESTS_AT_ONCE);
+    }
+
+    #[test]
+    fn asks_only_for_boundaries_beyond_the_encoder_delay() {
+        // 16 frames of encoder delay, 10-frame segments: when frame 0 comes
+        // out, frame 10 is already inside the encoder; frame 20 is not.
+        let mut c = SegmentCutter::new(CutterConfig {
+            encoder_delay: 16 * FRAME,
+            ..config(SegmentLength::Frames(10))
+        });
+        let at = |k: u64| KeyframeRequest::At(k * 10 * FRAME - FRAME / 2);
+        let d = c.push(frame(0, true)).unwrap();
+        assert_eq!(d.requests, [at(2), at(3), at(4)]);
+        assert_eq!(c.push(frame(1, false)).unwrap().requests, []);
+        // the encoder obeys: a 20-frame first segment, then exact ones that
+        // keep asking two segments ahead
+        let mut segs = Vec::new();
+        for i in 2..60 {
+            let d = c.push(frame(i, i % 10 == 0 && i >= 20)).unwrap();
+            if let Some(s) = d.finished {
+                segs.push(s.frames);
+                let next = (i / 10) + 2;
+                assert_eq!(d.requests, [at(next), at(next + 1), at(next + 2)]);
+            }
+        }
+        assert_eq!(segs, [20, 10, 10, 10]);
     }
 
     #[test]
@@ -418,10 +599,10 @@ mod tests {
         let mut c = SegmentCutter::new(config(SegmentLength::Frames(10)));
         let d = c.push(frame(0, false)).unwrap();
         assert_eq!(d.action, FrameAction::Drop);
-        assert_eq!(d.request, Some(KeyframeRequest::Now));
+        assert_eq!(d.requests, [KeyframeRequest::Now]);
         let d = c.push(frame(1, false)).unwrap();
         assert_eq!(d.action, FrameAction::Drop);
-        assert_eq!(d.request, None, "asks again only after an interval");
+        assert_eq!(d.requests, [], "asks again only after an interval");
         let d = c.push(frame(2, true)).unwrap();
         assert_eq!(d.action, FrameAction::StartSegment { index: 0 });
         assert!(c.has_open_segment());
@@ -435,9 +616,9 @@ mod tests {
         for i in 0..40 {
             let d = c.push(frame(i, i == 0 || i == 13 || i == 23)).unwrap();
             segs.extend(d.finished);
-            requests.push(d.request);
+            requests.push(d.requests);
         }
-        assert_eq!(requests[10], Some(KeyframeRequest::Now));
+        assert_eq!(requests[10], [KeyframeRequest::Now]);
         assert_eq!(segs.iter().map(|s| s.frames).collect::<Vec<_>>(), [13, 10]);
     }
 
@@ -448,7 +629,7 @@ mod tests {
         let mut error = None;
         for i in 0..200 {
             match c.push(frame(i, false)) {
-                Ok(d) => requests += usize::from(d.request.is_some()),
+                Ok(d) => requests += d.requests.len(),
                 Err(e) => {
                     error = Some((i, e));
                     break;
@@ -480,7 +661,13 @@ mod tests {
     fn duration_mode_cuts_at_first_keyframe_after_target() {
         let mut c = SegmentCutter::new(config(SegmentLength::Duration(SECOND / 2)));
         let d = c.push(frame(0, true)).unwrap();
-        assert_eq!(d.request, Some(KeyframeRequest::At(SECOND / 2 - FRAME / 2)));
+        assert_eq!(
+            d.requests,
+            [
+                KeyframeRequest::At(SECOND / 2 - FRAME / 2),
+                KeyframeRequest::At(SECOND - FRAME / 2)
+            ]
+        );
         let segs = run(&mut c, 1..45, |i| i % 15 == 0);
         assert_eq!(
             segs.iter().map(|s| s.frames).collect::<Vec<_>>(),
@@ -524,14 +711,31 @@ mod tests {
             duration: None,
             keyframe,
         };
-        assert_eq!(c.push(untimed(true)).unwrap().request, None);
-        assert_eq!(c.push(untimed(false)).unwrap().request, None);
+        // no frame duration: no boundary time to ask for in advance
+        assert_eq!(c.push(untimed(true)).unwrap().requests, []);
+        assert_eq!(c.push(untimed(false)).unwrap().requests, []);
         assert_eq!(
-            c.push(untimed(false)).unwrap().request,
-            Some(KeyframeRequest::Now)
+            c.push(untimed(false)).unwrap().requests,
+            [KeyframeRequest::Now]
         );
         let d = c.push(untimed(true)).unwrap();
         assert_eq!(d.finished.map(|s| s.frames), Some(3));
+    }
+
+    #[test]
+    fn untimed_stream_without_keyframes_still_errors() {
+        let mut c = SegmentCutter::new(CutterConfig {
+            frame_duration: None,
+            ..config(SegmentLength::Frames(10))
+        });
+        let untimed = Frame {
+            time: None,
+            duration: None,
+            keyframe: false,
+        };
+        let failed_at = (0..1000).find(|_| c.push(untimed).is_err());
+        // 2 s at the assumed 30 frames a second
+        assert_eq!(failed_at, Some(61));
     }
 
     #[test]

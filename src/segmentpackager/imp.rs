@@ -10,10 +10,15 @@
  *
  * A segment holds `frames-per-segment` frames or, when that is 0,
  * `target-duration` of stream time. Ahead of each boundary the element sends a
- * GstForceKeyUnit event upstream so the encoder puts a keyframe exactly there;
- * use an encoder without frame delay (x264enc tune=zerolatency). Frames before
+ * GstForceKeyUnit event upstream so the encoder puts a keyframe exactly there.
+ * An encoder that holds frames (look-ahead) is asked that far ahead — its
+ * reported latency, corrected when segments still come out long — so only
+ * the first segment is longer; x264enc tune=zerolatency is exact from the
+ * first segment on. Frames before
  * the first keyframe are dropped. If a keyframe that was asked for does not
  * arrive within `max-keyframe-wait` of stream time, the element posts an error.
+ * A segment's keyframe that comes without parameter sets (x265enc sends them
+ * only once) gets the latest ones inserted, so every segment decodes alone.
  *
  * No segment buffer is a delta unit, so `tcpserversink sync-method=latest-keyframe`
  * starts a client that connects mid-stream at the newest whole segment.
@@ -36,8 +41,10 @@ use std::sync::{LazyLock, Mutex, MutexGuard};
 
 use super::assembler::{segment_end_event, SegmentAssembler};
 use super::cutter::{
-    CutterConfig, Frame, FrameAction, KeyframeRequest, SegmentCutter, SegmentLength, SegmentSummary,
+    CutterConfig, Decision, Frame, FrameAction, KeyframeRequest, SegmentCutter, SegmentLength,
+    SegmentSummary,
 };
+use super::paramsets::{Codec, ParameterSetCache};
 use super::CAT;
 
 const DEFAULT_FRAMES_PER_SEGMENT: u32 = 10;
@@ -74,6 +81,8 @@ impl Settings {
             length,
             frame_duration,
             max_keyframe_wait: self.max_keyframe_wait.nseconds(),
+            // learnt from a latency query once frames flow
+            encoder_delay: 0,
         }
     }
 }
@@ -82,6 +91,10 @@ impl Settings {
 struct State {
     /// Created when caps arrive (the frame rate is needed).
     cutter: Option<SegmentCutter>,
+    /// Parameter sets for keyframes that arrive without them.
+    parameter_sets: Option<ParameterSetCache>,
+    /// The encoder's delay is to be asked for before the next frame.
+    query_encoder_delay: bool,
     segment: gst::FormattedSegment<gst::ClockTime>,
 }
 
@@ -174,15 +187,44 @@ impl SegmentPackager {
         }
     }
 
+    /// How far upstream's output lags its input: the minimum latency it
+    /// reports (mostly the encoder's frame delay: look-ahead, B-frames).
+    fn learn_encoder_delay(&self) {
+        let mut query = gst::query::Latency::new();
+        let delay = if self.sinkpad.peer_query(&mut query) {
+            query.result().1
+        } else {
+            gst::ClockTime::ZERO
+        };
+        gst::debug!(
+            CAT,
+            imp = self,
+            "upstream reports {delay} of latency; asking that far ahead"
+        );
+        if let Some(cutter) = self.state().cutter.as_mut() {
+            let mut config = *cutter.config();
+            config.encoder_delay = delay.nseconds();
+            cutter.set_config(config);
+        }
+    }
+
     fn sink_chain(
         &self,
         pad: &gst::GhostPad,
         buffer: gst::Buffer,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let mut state = self.state();
-        let segment = state.segment.clone();
-        let Some(cutter) = state.cutter.as_mut() else {
-            drop(state);
+        if std::mem::take(&mut self.state().query_encoder_delay) {
+            self.learn_encoder_delay();
+        }
+        let mut guard = self.state();
+        let State {
+            cutter,
+            parameter_sets,
+            segment,
+            ..
+        } = &mut *guard;
+        let Some(cutter) = cutter.as_mut() else {
+            drop(guard);
             gst::element_imp_error!(
                 self,
                 gst::CoreError::Negotiation,
@@ -198,14 +240,32 @@ impl SegmentPackager {
             keyframe: !buffer.flags().contains(gst::BufferFlags::DELTA_UNIT),
         };
         let decision = cutter.push(frame);
-        drop(state);
+        let opens_segment = matches!(
+            decision,
+            Ok(Decision {
+                action: FrameAction::StartSegment { .. },
+                ..
+            })
+        );
+        let mut completed = None;
+        if let (Some(cache), Ok(map)) = (parameter_sets.as_mut(), buffer.map_readable()) {
+            cache.observe(&map);
+            if opens_segment {
+                completed = cache.complete(&map);
+            }
+        }
+        drop(guard);
+        let buffer = match completed {
+            Some(data) => self.with_parameter_sets(buffer, data)?,
+            None => buffer,
+        };
         let decision = match decision {
             Ok(d) => d,
             Err(err) => {
                 gst::element_imp_error!(
                     self,
                     gst::StreamError::Failed,
-                    ("No keyframe: {}", err),
+                    ("Cannot cut the next segment: {}", err),
                     [
                         "Make the encoder obey GstForceKeyUnit, or give it a key-int-max no larger than \
                          frames-per-segment, or raise max-keyframe-wait"
@@ -218,7 +278,7 @@ impl SegmentPackager {
         if let Some(finished) = decision.finished {
             self.push_segment_end(finished);
         }
-        if let Some(request) = decision.request {
+        for request in decision.requests {
             self.request_keyframe(request);
         }
 
@@ -249,6 +309,38 @@ impl SegmentPackager {
         }
     }
 
+    /// `buffer`'s timing and flags on `data`, the keyframe with parameter sets added.
+    fn with_parameter_sets(
+        &self,
+        buffer: gst::Buffer,
+        data: Vec<u8>,
+    ) -> Result<gst::Buffer, gst::FlowError> {
+        gst::debug!(
+            CAT,
+            imp = self,
+            "keyframe at {:?} lacked parameter sets: added {} bytes of them",
+            buffer.pts(),
+            data.len().saturating_sub(buffer.size())
+        );
+        let mut fixed = gst::Buffer::from_mut_slice(data);
+        let flags = gst::BufferCopyFlags::FLAGS
+            | gst::BufferCopyFlags::TIMESTAMPS
+            | gst::BufferCopyFlags::META;
+        let copied = fixed
+            .get_mut()
+            .map(|dest| buffer.copy_into(dest, flags, ..).is_ok())
+            .unwrap_or(false);
+        if !copied {
+            gst::element_imp_error!(
+                self,
+                gst::CoreError::Failed,
+                ("Could not copy frame metadata")
+            );
+            return Err(gst::FlowError::Error);
+        }
+        Ok(fixed)
+    }
+
     fn set_caps(&self, caps: &gst::CapsRef) -> bool {
         let Some(s) = caps.structure(0) else {
             return false;
@@ -274,8 +366,16 @@ impl SegmentPackager {
             .filter(|f| f.numer() > 0 && f.denom() > 0)
             .and_then(|f| gst::ClockTime::SECOND.mul_div_floor(f.denom() as u64, f.numer() as u64))
             .map(gst::ClockTime::nseconds);
+        let codec = if s.name() == "video/x-h265" {
+            Codec::H265
+        } else {
+            Codec::H264
+        };
         let config = self.settings().cutter_config(frame_duration);
         let mut state = self.state();
+        if state.parameter_sets.as_ref().map(ParameterSetCache::codec) != Some(codec) {
+            state.parameter_sets = Some(ParameterSetCache::new(codec));
+        }
         let changed = match state.cutter.as_mut() {
             None => {
                 state.cutter = Some(SegmentCutter::new(config));
@@ -288,6 +388,9 @@ impl SegmentPackager {
             }
             Some(_) => false,
         };
+        if changed {
+            state.query_encoder_delay = true;
+        }
         drop(state);
         if changed {
             // The latency depends on the frame rate, known only now.
@@ -406,7 +509,7 @@ impl SegmentPackager {
 
 #[glib::object_subclass]
 impl ObjectSubclass for SegmentPackager {
-    const NAME: &'static str = "StreamkitSegmentPackager";
+    const NAME: &'static str = "GstSegmentPackager";
     type Type = super::SegmentPackager;
     type ParentType = gst::Bin;
 

@@ -10,6 +10,7 @@ use std::sync::LazyLock;
 mod assembler;
 pub mod cutter;
 mod imp;
+pub mod paramsets;
 
 /// Debug category shared by the bin and the element inside it.
 pub(crate) static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
