@@ -137,6 +137,11 @@ fn compare(args: &Args) -> Result<(), String> {
     if args.duration.is_nan() || args.duration <= 0.0 {
         return Err("--duration must be positive".into());
     }
+    if let Err(e) = gststreamkit::framestamp::default_layout().check_fits(args.width, args.height) {
+        return Err(format!(
+            "--width/--height too small for the frame stamp: {e}"
+        ));
+    }
     let scene = match (&args.input, args.capture) {
         (Some(path), _) => Scene::File(path.clone()),
         (None, true) => Scene::Capture,

@@ -642,9 +642,13 @@ pub fn run_strategy(
         why
     };
     let start = |p: &gst::Pipeline, state: gst::State| {
-        p.set_state(state)
-            .map(|_| ())
-            .map_err(|e| format!("cannot start {}: {e}", strategy.id))
+        p.set_state(state).map(|_| ()).map_err(|e| {
+            // the bus says why (a missing file, no display, ...)
+            match check_bus(p, "start") {
+                Err(why) => format!("cannot start {}: {why}", strategy.id),
+                Ok(_) => format!("cannot start {}: {e}", strategy.id),
+            }
+        })
     };
     match strategy.transport {
         // UDP: listen before anything is sent.
