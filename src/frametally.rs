@@ -12,6 +12,10 @@ use std::collections::VecDeque;
 /// late (reordered) frame.
 const RECENT: usize = 256;
 
+/// A frame number this far below the newest one is taken as the sender
+/// counting from the start again, not as a late frame.
+const RESTART_DISTANCE: u32 = RECENT as u32;
+
 /// What one observed frame turned out to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FrameVerdict {
@@ -104,8 +108,11 @@ pub struct TallySummary {
     pub longest_gap: u64,
     /// First frame number seen.
     pub first_frame: Option<u32>,
-    /// Newest frame number seen.
+    /// Newest frame number seen (since the last restart).
     pub last_frame: Option<u32>,
+    /// Times the numbering started again far below the newest frame (the
+    /// sender restarted); counting goes on from the new numbers.
+    pub restarts: u64,
     /// New frames per second of arrival time.
     pub fps: f64,
     /// Longest time between the arrivals of two successive new frames, in
@@ -163,6 +170,14 @@ impl FrameTally {
                 FrameVerdict::New
             }
             Some(_) if self.recent.contains(&frame) => FrameVerdict::Repeated,
+            // Far behind anything remembered: the sender started counting
+            // again (restarted), not a frame that took that long.
+            Some(newest) if newest - frame > RESTART_DISTANCE => {
+                self.total.restarts += 1;
+                self.total.last_frame = None;
+                self.recent.clear();
+                FrameVerdict::New
+            }
             Some(_) => {
                 self.total.frames_missing = self.total.frames_missing.saturating_sub(1);
                 FrameVerdict::Reordered
@@ -310,6 +325,27 @@ mod tests {
         assert!((fps - 31.0).abs() < 0.01, "window fps {fps}");
         let (window, fps) = t.take_window(3_000 * MS);
         assert_eq!((window.count, fps), (0, 0.0));
+    }
+
+    #[test]
+    fn a_restarted_sender_is_a_restart_not_hundreds_of_late_frames() {
+        let mut t = FrameTally::new();
+        for n in 0..1000u32 {
+            t.observe(n, 0, 1);
+        }
+        for n in 0..10u32 {
+            assert_eq!(t.observe(n, 0, 1).0, FrameVerdict::New, "frame {n}");
+        }
+        let s = t.summary();
+        assert_eq!(s.restarts, 1);
+        assert_eq!(
+            (s.frames_new, s.frames_reordered, s.frames_missing),
+            (1010, 0, 0)
+        );
+        assert_eq!(s.last_frame, Some(9));
+        // a frame a little late is still just late
+        t.observe(20, 0, 1);
+        assert_eq!(t.observe(15, 0, 1).0, FrameVerdict::Reordered);
     }
 
     #[test]

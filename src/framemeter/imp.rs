@@ -115,6 +115,7 @@ fn summary_builder(name: &str, s: &TallySummary) -> gst::structure::Builder {
         .field("longest-gap", s.longest_gap)
         .field("fps", s.fps)
         .field("longest-stall", s.longest_stall)
+        .field("restarts", s.restarts)
         .field_if_some("first-frame", s.first_frame)
         .field_if_some("last-frame", s.last_frame);
     latency_fields(b, "", &s.latency)
@@ -198,7 +199,7 @@ impl ObjectImpl for FrameMeter {
                     .blurb(
                         "Totals since start: frames-received/new/missing/repeated/reordered/\
                          unreadable, gaps, longest-gap, fps, longest-stall (ns between new \
-                         frames), first-frame, last-frame, latency-min/mean/p50/p95/p99/max \
+                         frames), restarts (sender counted from 0 again), first-frame, last-frame, latency-min/mean/p50/p95/p99/max \
                          (nanoseconds)",
                     )
                     .read_only()
