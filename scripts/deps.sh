@@ -15,6 +15,11 @@ PACKAGES=(
 )
 if [[ "${STREAMKIT_WITH_BROWSER:-0}" == 1 ]]; then
     PACKAGES+=(chromium)
+    # hls.js is installed with npm; use the machine's Node.js when it has
+    # one (which may not come from Debian), else Debian's.
+    if ! command -v npm >/dev/null; then
+        PACKAGES+=(nodejs npm)
+    fi
 fi
 
 missing=()
