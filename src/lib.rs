@@ -12,6 +12,7 @@ use gst::glib;
 pub mod delta;
 pub mod framestamp;
 pub mod frametally;
+mod padtemplates;
 pub mod rtpdelta;
 pub mod stampcode;
 

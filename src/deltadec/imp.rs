@@ -231,22 +231,7 @@ impl ElementImpl for DeltaDec {
             let src_caps = gst_video::VideoCapsBuilder::new()
                 .format_list([gst_video::VideoFormat::I420, gst_video::VideoFormat::Bgrx])
                 .build();
-            vec![
-                gst::PadTemplate::new(
-                    "sink",
-                    gst::PadDirection::Sink,
-                    gst::PadPresence::Always,
-                    &sink_caps,
-                )
-                .expect("valid template"),
-                gst::PadTemplate::new(
-                    "src",
-                    gst::PadDirection::Src,
-                    gst::PadPresence::Always,
-                    &src_caps,
-                )
-                .expect("valid template"),
-            ]
+            crate::padtemplates::sink_and_src(&sink_caps, &src_caps)
         });
         PAD_TEMPLATES.as_ref()
     }

@@ -308,22 +308,7 @@ impl ElementImpl for DeltaEnc {
                 )
                 .field("tile-size", gst::IntRange::new(16, 256))
                 .build();
-            vec![
-                gst::PadTemplate::new(
-                    "sink",
-                    gst::PadDirection::Sink,
-                    gst::PadPresence::Always,
-                    &sink_caps,
-                )
-                .expect("valid template"),
-                gst::PadTemplate::new(
-                    "src",
-                    gst::PadDirection::Src,
-                    gst::PadPresence::Always,
-                    &src_caps,
-                )
-                .expect("valid template"),
-            ]
+            crate::padtemplates::sink_and_src(&sink_caps, &src_caps)
         });
         PAD_TEMPLATES.as_ref()
     }

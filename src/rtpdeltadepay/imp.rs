@@ -433,22 +433,7 @@ impl ElementImpl for RtpDeltaDepay {
                     gst::IntRange::new(MIN_TILE_SIZE as i32, MAX_TILE_SIZE as i32),
                 )
                 .build();
-            vec![
-                gst::PadTemplate::new(
-                    "sink",
-                    gst::PadDirection::Sink,
-                    gst::PadPresence::Always,
-                    &sink_caps,
-                )
-                .expect("valid template"),
-                gst::PadTemplate::new(
-                    "src",
-                    gst::PadDirection::Src,
-                    gst::PadPresence::Always,
-                    &src_caps,
-                )
-                .expect("valid template"),
-            ]
+            crate::padtemplates::sink_and_src(&sink_caps, &src_caps)
         });
         PAD_TEMPLATES.as_ref()
     }

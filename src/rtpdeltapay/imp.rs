@@ -90,22 +90,7 @@ impl ElementImpl for RtpDeltaPay {
                 .field("clock-rate", CLOCK_RATE as i32)
                 .field("encoding-name", ENCODING_NAME)
                 .build();
-            vec![
-                gst::PadTemplate::new(
-                    "sink",
-                    gst::PadDirection::Sink,
-                    gst::PadPresence::Always,
-                    &sink_caps,
-                )
-                .expect("valid template"),
-                gst::PadTemplate::new(
-                    "src",
-                    gst::PadDirection::Src,
-                    gst::PadPresence::Always,
-                    &src_caps,
-                )
-                .expect("valid template"),
-            ]
+            crate::padtemplates::sink_and_src(&sink_caps, &src_caps)
         });
         PAD_TEMPLATES.as_ref()
     }
