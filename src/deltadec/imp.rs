@@ -10,8 +10,9 @@
  *
  * A decoder that starts mid-stream outputs nothing until every tile has
  * arrived at least once (by a keyframe or the encoder's intra refresh) and
- * asks upstream for a keyframe meanwhile; set `output-incomplete=true` to
- * output at once, with mid-grey placeholder tiles. Malformed frames and
+ * asks upstream for a keyframe meanwhile, at most every
+ * `min-force-key-unit-interval` (500 ms by default here); set
+ * `output-incomplete=true` to output at once, with mid-grey placeholder tiles. Malformed frames and
  * records are dropped, logged and counted in `stats`, never fatal.
  *
  * Output geometry follows the stream: it is taken from the frame headers, so
@@ -42,6 +43,7 @@ static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
 });
 
 const DEFAULT_OUTPUT_INCOMPLETE: bool = false;
+const DEFAULT_MIN_KEYFRAME_REQUEST_INTERVAL: gst::ClockTime = gst::ClockTime::from_mseconds(500);
 
 #[derive(Debug, Clone, Copy)]
 struct Settings {
@@ -97,6 +99,13 @@ impl ObjectImpl for DeltaDec {
         self.parent_constructed();
         // Every input buffer is one whole frame (or a subset of its records).
         self.obj().set_packetized(true);
+        // An incomplete picture asks upstream for a keyframe on every frame it
+        // withholds; through rtpbin each request is an RTCP PLI. Half a second
+        // between requests keeps a lossy start from becoming a keyframe storm.
+        self.obj().set_property(
+            "min-force-key-unit-interval",
+            DEFAULT_MIN_KEYFRAME_REQUEST_INTERVAL.nseconds(),
+        );
     }
 
     fn properties() -> &'static [glib::ParamSpec] {
