@@ -180,10 +180,10 @@ impl ReferenceCanvas {
         }
         let split = g.tiles_y as usize / 2;
         let (top, bottom) = dirty.split_at_mut(split * tiles_x);
-        std::thread::scope(|s| {
-            s.spawn(|| self.mark_dirty_rows(frame, bottom, split));
-            self.mark_dirty_rows(frame, top, 0);
-        });
+        super::parallel::join(
+            || self.mark_dirty_rows(frame, top, 0),
+            || self.mark_dirty_rows(frame, bottom, split),
+        );
     }
 
     /// [`Self::mark_dirty_tiles`] for the tile rows `first_ty..` that

@@ -253,10 +253,10 @@ impl DeltaEncoder {
             let half = jobs.len() / 2;
             let (first, second) = jobs.split_at_mut(half);
             let (w0, w1) = self.workers.split_at_mut(1);
-            std::thread::scope(|s| {
-                s.spawn(|| w1[0].code(&g, mode, frame, second));
-                w0[0].code(&g, mode, frame, first);
-            });
+            super::parallel::join(
+                || w0[0].code(&g, mode, frame, first),
+                || w1[0].code(&g, mode, frame, second),
+            );
         } else {
             self.workers[0].code(&g, mode, frame, &mut jobs);
         }

@@ -11,6 +11,7 @@ pub mod decoder;
 pub mod encoder;
 pub mod geometry;
 pub mod lossy;
+mod parallel;
 pub mod tile;
 
 pub use bitstream::{BitstreamError, FrameHeader, TileCoding, TileRecord};
