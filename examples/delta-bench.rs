@@ -344,6 +344,12 @@ fn main() {
             decoder: "deltadec",
         },
         Candidate {
+            name: "deltaenc lossless threads=2 (I420)",
+            input: "I420",
+            encoder: "deltaenc mode=lossless threads=2",
+            decoder: "deltadec",
+        },
+        Candidate {
             name: "deltaenc lossy q75 (I420)",
             input: "I420",
             encoder: "deltaenc mode=lossy quality=75",
