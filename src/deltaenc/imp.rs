@@ -218,6 +218,14 @@ impl ObjectImpl for DeltaEnc {
                 // The bitstream carries tile size / 16.
                 let v = value.get::<u32>().expect("type checked upstream");
                 settings.tile_size = (v / 16).max(1) * 16;
+                if settings.tile_size != v {
+                    gst::warning!(
+                        CAT,
+                        imp = self,
+                        "tile-size {v} is not a multiple of 16: using {}",
+                        settings.tile_size
+                    );
+                }
             }
             "mode" => settings.mode = value.get().expect("type checked upstream"),
             "quality" => settings.quality = value.get().expect("type checked upstream"),
