@@ -1,9 +1,14 @@
 # Sourced by the recipes in this folder: brings the plugin up to date (a
 # no-op when nothing changed) and points GStreamer at it, so every recipe
 # runs as is from a checkout and never uses a stale build.
+# STREAMKIT_PROFILE=debug uses the debug build (as the test suite does).
 _repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-if [[ ! -f "$_repo/target/release/libgststreamkit.so" ]]; then
-    echo "streamkit: building the plugin (release)" >&2
+case "${STREAMKIT_PROFILE:-release}" in
+    debug) _profile=dev _dir=debug ;;
+    *) _profile=release _dir=release ;;
+esac
+if [[ ! -f "$_repo/target/$_dir/libgststreamkit.so" ]]; then
+    echo "streamkit: building the plugin ($_dir)" >&2
 fi
-cargo build --release --lib --quiet --manifest-path "$_repo/Cargo.toml"
-export GST_PLUGIN_PATH="$_repo/target/release${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
+cargo build --profile "$_profile" --lib --quiet --manifest-path "$_repo/Cargo.toml"
+export GST_PLUGIN_PATH="$_repo/target/$_dir${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"

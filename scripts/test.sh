@@ -37,5 +37,32 @@ set +e
 cargo test --lib --tests -- --test-threads=2 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
-awk '/^test result:/ { p += $4; f += $6 } END { printf "summary: %d passed, %d failed\n", p, f }' "$log"
+
+# The one-shot recipes in pipelines/ must run as documented.
+echo "streamkit: pipeline recipes"
+recipes_passed=0
+recipes_failed=0
+check_recipe() {
+    local name="$1" expect="$2"
+    shift 2
+    local out
+    if out="$(env STREAMKIT_PROFILE=debug DISPLAY= WAYLAND_DISPLAY= "$@" 2>&1)" &&
+        grep -q -- "$expect" <<<"$out"; then
+        echo "recipe $name ... ok"
+        recipes_passed=$((recipes_passed + 1))
+    else
+        echo "recipe $name ... FAILED"
+        tail -20 <<<"$out"
+        recipes_failed=$((recipes_failed + 1))
+    fi
+}
+check_recipe delta-roundtrip "Got EOS" FRAMES=30 pipelines/delta-roundtrip.sh
+check_recipe measure-latency-delta "frames-new=(guint64)60" CODEC=delta FRAMES=60 pipelines/measure-latency.sh
+check_recipe measure-latency-jpeg "frames-new=(guint64)60" CODEC=jpeg FRAMES=60 pipelines/measure-latency.sh
+
+awk -v rp="$recipes_passed" -v rf="$recipes_failed" \
+    '/^test result:/ { p += $4; f += $6 } END { printf "summary: %d passed, %d failed\n", p + rp, f + rf }' "$log"
+if ((recipes_failed > 0)); then
+    exit 1
+fi
 exit "$status"
