@@ -121,6 +121,8 @@ impl<T> PendingFrame<T> {
 pub struct FrameAssembler<T> {
     pending: VecDeque<PendingFrame<T>>,
     last_output: Option<u32>,
+    /// Encoder frame number of the last output frame.
+    last_frame_number: Option<u32>,
     /// Sequence number that should start the next frame, when known.
     next_seq: Option<u16>,
     loss_pending: bool,
@@ -141,6 +143,7 @@ impl<T: Clone> FrameAssembler<T> {
         FrameAssembler {
             pending: VecDeque::new(),
             last_output: None,
+            last_frame_number: None,
             next_seq: None,
             loss_pending: false,
             restart_after,
@@ -168,6 +171,7 @@ impl<T: Clone> FrameAssembler<T> {
     pub fn reset(&mut self) {
         self.pending.clear();
         self.last_output = None;
+        self.last_frame_number = None;
         self.next_seq = None;
         self.loss_pending = false;
     }
@@ -225,7 +229,13 @@ impl<T: Clone> FrameAssembler<T> {
         let header = FrameHeader::parse(&header_bytes)?;
         let body = &payload[PAYLOAD_HEADER_LEN + FRAME_HEADER_LEN..];
 
-        if let Some(last) = self.last_output {
+        // The encoder's own frame counter tells a newer frame whose RTP
+        // timestamp did not advance (a sender whose first timestamps
+        // stumble) from a genuinely late packet.
+        let newer_frame = self
+            .last_frame_number
+            .is_some_and(|n| (header.frame_number.wrapping_sub(n) as i32) > 0);
+        if let (Some(last), false) = (self.last_output, newer_frame) {
             if !ts_before(last, meta.timestamp) {
                 if last.wrapping_sub(meta.timestamp) <= self.restart_after {
                     return Ok(PushOutcome::Late);
@@ -431,6 +441,7 @@ impl<T: Clone> FrameAssembler<T> {
         let fragments_dropped = frame.fragments.len() as u32 + frame.broken_records;
         self.next_seq = frame.end_seq;
         self.last_output = Some(frame.timestamp);
+        self.last_frame_number = Some(frame.header.frame_number);
         self.stats.frames += 1;
         self.stats.fragments_dropped += fragments_dropped as u64;
         let out = AssembledFrame {

@@ -281,6 +281,30 @@ fn a_lost_marker_costs_one_frame_of_delay() {
 }
 
 #[test]
+fn a_newer_frame_whose_timestamp_did_not_advance_is_not_late() {
+    // Seen at start-up: a sender's second frame carried a timestamp no newer
+    // than its first. Its frame number is newer, so it is a frame, not a
+    // late packet; a real late packet (frame 0 again) still is.
+    let frames: Vec<_> = (0..3).map(|n| frame(n, &[30], false)).collect();
+    let mut asm = FrameAssembler::new(90_000);
+    let mut seq = 0;
+    let out = run(&mut asm, &packets(&frames[0], 1400, 6000, &mut seq));
+    assert_eq!(out.len(), 1);
+    let out = run(&mut asm, &packets(&frames[1], 1400, 6000, &mut seq));
+    assert_eq!(out.len(), 1, "frame 1 with frame 0's timestamp was dropped");
+    assert!(out[0].complete && !out[0].loss_before);
+    let out = run(&mut asm, &packets(&frames[2], 1400, 9000, &mut seq));
+    assert_eq!(out.len(), 1);
+    let again = packets(&frames[0], 1400, 6000, &mut 0);
+    let mut more = Vec::new();
+    assert_eq!(
+        asm.push(again[0].0, &again[0].1, 0, &mut more),
+        Ok(PushOutcome::Late)
+    );
+    assert_eq!(asm.stats().late, 1);
+}
+
+#[test]
 fn note_loss_marks_the_next_frame() {
     let f = frame(0, &[10], false);
     let mut asm = FrameAssembler::new(90_000);
