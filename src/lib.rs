@@ -10,6 +10,7 @@
 use gst::glib;
 
 pub mod delta;
+mod deltacaps;
 pub mod framestamp;
 pub mod frametally;
 mod padtemplates;

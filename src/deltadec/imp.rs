@@ -236,7 +236,7 @@ impl ElementImpl for DeltaDec {
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static PAD_TEMPLATES: Lazy<Vec<gst::PadTemplate>> = Lazy::new(|| {
-            let sink_caps = gst::Caps::builder("video/x-streamkit-delta").build();
+            let sink_caps = gst::Caps::new_empty_simple(crate::deltacaps::MEDIA_TYPE);
             let src_caps = gst_video::VideoCapsBuilder::new()
                 .format_list([gst_video::VideoFormat::I420, gst_video::VideoFormat::Bgrx])
                 .build();

@@ -304,18 +304,7 @@ impl ElementImpl for DeltaEnc {
                 .width_range(1..=crate::delta::geometry::MAX_DIMENSION as i32)
                 .height_range(1..=crate::delta::geometry::MAX_DIMENSION as i32)
                 .build();
-            let src_caps = gst::Caps::builder("video/x-streamkit-delta")
-                .field("format", gst::List::new(["I420", "BGRx"]))
-                .field(
-                    "width",
-                    gst::IntRange::new(1, crate::delta::geometry::MAX_DIMENSION as i32),
-                )
-                .field(
-                    "height",
-                    gst::IntRange::new(1, crate::delta::geometry::MAX_DIMENSION as i32),
-                )
-                .field("tile-size", gst::IntRange::new(16, 256))
-                .build();
+            let src_caps = crate::deltacaps::template();
             crate::padtemplates::sink_and_src(&sink_caps, &src_caps)
         });
         PAD_TEMPLATES.as_ref()
@@ -367,12 +356,7 @@ impl VideoEncoderImpl for DeltaEnc {
             settings.config()
         );
 
-        let mut caps = gst::Caps::builder("video/x-streamkit-delta")
-            .field("format", format.caps_name())
-            .field("width", info.width() as i32)
-            .field("height", info.height() as i32)
-            .field("tile-size", geometry.tile_size as i32)
-            .build();
+        let mut caps = crate::deltacaps::for_geometry(&geometry);
         {
             let caps = caps.make_mut();
             let s = caps.structure_mut(0).expect("caps have one structure");

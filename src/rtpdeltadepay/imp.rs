@@ -47,7 +47,6 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::delta::bitstream::FrameHeader;
-use crate::delta::geometry::{MAX_DIMENSION, MAX_TILE_SIZE, MIN_TILE_SIZE};
 use crate::delta::{Geometry, PixelFormat};
 use crate::rtpdelta::{AssembledFrame, FrameAssembler, PacketMeta};
 
@@ -302,7 +301,7 @@ impl RtpDeltaDepay {
                 }
                 if state.out_geometry != Some(header.geometry) {
                     state.out_geometry = Some(header.geometry);
-                    Some(caps_for(&header.geometry))
+                    Some(crate::deltacaps::for_geometry(&header.geometry))
                 } else {
                     None
                 }
@@ -371,16 +370,6 @@ impl RtpDeltaDepay {
     }
 }
 
-/// Output caps for a geometry.
-fn caps_for(g: &Geometry) -> gst::Caps {
-    gst::Caps::builder("video/x-streamkit-delta")
-        .field("format", g.format.caps_name())
-        .field("width", g.width as i32)
-        .field("height", g.height as i32)
-        .field("tile-size", g.tile_size as i32)
-        .build()
-}
-
 /// Reads a format parameter from RTP caps, as a string (SDP-style) or an int.
 fn caps_uint(s: &gst::StructureRef, name: &str) -> Option<u32> {
     if let Ok(v) = s.get::<&str>(name) {
@@ -424,15 +413,7 @@ impl ElementImpl for RtpDeltaDepay {
                 .field("clock-rate", CLOCK_RATE as i32)
                 .field("encoding-name", ENCODING_NAME)
                 .build();
-            let src_caps = gst::Caps::builder("video/x-streamkit-delta")
-                .field("format", gst::List::new(["I420", "BGRx"]))
-                .field("width", gst::IntRange::new(1, MAX_DIMENSION as i32))
-                .field("height", gst::IntRange::new(1, MAX_DIMENSION as i32))
-                .field(
-                    "tile-size",
-                    gst::IntRange::new(MIN_TILE_SIZE as i32, MAX_TILE_SIZE as i32),
-                )
-                .build();
+            let src_caps = crate::deltacaps::template();
             crate::padtemplates::sink_and_src(&sink_caps, &src_caps)
         });
         PAD_TEMPLATES.as_ref()
@@ -464,7 +445,7 @@ impl RTPBaseDepayloadImpl for RtpDeltaDepay {
             gst::debug!(CAT, imp = self, "caps carry no geometry: {caps}");
             return Ok(());
         };
-        let out = caps_for(&geometry);
+        let out = crate::deltacaps::for_geometry(&geometry);
         self.state.lock().unwrap().out_geometry = Some(geometry);
         if self.obj().src_pad().push_event(gst::event::Caps::new(&out)) {
             Ok(())

@@ -28,7 +28,6 @@ use gst_rtp::subclass::prelude::*;
 
 use once_cell::sync::Lazy;
 
-use crate::delta::geometry::{MAX_DIMENSION, MAX_TILE_SIZE, MIN_TILE_SIZE};
 use crate::delta::{Geometry, PixelFormat};
 use crate::rtpdelta::packetize;
 
@@ -75,15 +74,7 @@ impl ElementImpl for RtpDeltaPay {
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static PAD_TEMPLATES: Lazy<Vec<gst::PadTemplate>> = Lazy::new(|| {
-            let sink_caps = gst::Caps::builder("video/x-streamkit-delta")
-                .field("format", gst::List::new(["I420", "BGRx"]))
-                .field("width", gst::IntRange::new(1, MAX_DIMENSION as i32))
-                .field("height", gst::IntRange::new(1, MAX_DIMENSION as i32))
-                .field(
-                    "tile-size",
-                    gst::IntRange::new(MIN_TILE_SIZE as i32, MAX_TILE_SIZE as i32),
-                )
-                .build();
+            let sink_caps = crate::deltacaps::template();
             let src_caps = gst::Caps::builder("application/x-rtp")
                 .field("media", "video")
                 .field("payload", gst::IntRange::new(96, 127))
