@@ -253,7 +253,6 @@ pub fn parse_frame(data: &[u8]) -> Result<(FrameHeader, RecordReader<'_>), Bitst
 pub struct FrameWriter {
     out: Vec<u8>,
     open_record: Option<usize>,
-    records: u32,
 }
 
 impl FrameWriter {
@@ -264,7 +263,6 @@ impl FrameWriter {
         FrameWriter {
             out,
             open_record: None,
-            records: 0,
         }
     }
 
@@ -294,33 +292,7 @@ impl FrameWriter {
             return Err(len);
         }
         self.out[start - 3..start].copy_from_slice(&(len as u32).to_be_bytes()[1..]);
-        self.records += 1;
         Ok(())
-    }
-
-    /// Bytes written so far.
-    pub fn len(&self) -> usize {
-        self.out.len()
-    }
-
-    /// Whether nothing but the header has been written.
-    pub fn is_empty(&self) -> bool {
-        self.out.len() <= FRAME_HEADER_LEN
-    }
-
-    /// The record that starts at byte `offset`, if one was finished there.
-    pub fn record_since(&self, offset: usize) -> Option<(TileCoding, u8, &[u8])> {
-        if self.open_record.is_some() || offset + RECORD_HEADER_LEN > self.out.len() {
-            return None;
-        }
-        let r = &self.out[offset..];
-        let coding = TileCoding::from_code(r[3])?;
-        Some((coding, r[4], &r[RECORD_HEADER_LEN..]))
-    }
-
-    /// Records written so far.
-    pub fn record_count(&self) -> u32 {
-        self.records
     }
 
     /// The finished frame.

@@ -155,15 +155,6 @@ impl ReferenceCanvas {
         &mut self.planes[plane][start..start + len]
     }
 
-    /// Whether `tile` of `frame` is byte-for-byte what this canvas holds.
-    pub fn tile_equals(&self, frame: &FrameView, tile: u32) -> bool {
-        (0..self.planes.len()).all(|p| {
-            let r = self.geometry.tile_plane_rect(tile, p);
-            let (x0, len) = self.row_span(&r);
-            (r.y..r.y + r.h).all(|y| self.row(p, y, x0, len) == frame.row(p, y, x0, len))
-        })
-    }
-
     /// Marks in `dirty` (one flag per tile, raster order) every tile of
     /// `frame` that differs from this canvas. Whole rows are compared first,
     /// so an unchanged picture costs one long comparison per row; only rows
@@ -300,6 +291,15 @@ mod tests {
     use super::*;
     use crate::delta::PixelFormat;
 
+    /// The obvious tile-by-tile comparison, as the oracle for the row-first one.
+    fn tile_equals(canvas: &ReferenceCanvas, frame: &FrameView, tile: u32) -> bool {
+        (0..canvas.planes.len()).all(|p| {
+            let r = canvas.geometry.tile_plane_rect(tile, p);
+            let (x0, len) = canvas.row_span(&r);
+            (r.y..r.y + r.h).all(|y| canvas.row(p, y, x0, len) == frame.row(p, y, x0, len))
+        })
+    }
+
     #[test]
     fn dirty_tiles_match_tile_by_tile_comparison() {
         for format in [PixelFormat::I420, PixelFormat::Bgrx] {
@@ -327,7 +327,7 @@ mod tests {
                     let mut dirty = vec![false; g.tile_count() as usize];
                     canvas.mark_dirty_tiles(&view, &mut dirty, true);
                     let expected: Vec<bool> = (0..g.tile_count())
-                        .map(|t| !canvas.tile_equals(&view, t))
+                        .map(|t| !tile_equals(&canvas, &view, t))
                         .collect();
                     assert_eq!(dirty, expected, "{format:?} {changed_at:?}");
                     assert_eq!(dirty.iter().filter(|d| **d).count(), 1);

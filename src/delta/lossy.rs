@@ -154,12 +154,9 @@ fn unzigzag_signed(v: u32) -> i32 {
     ((v >> 1) as i32) ^ -((v & 1) as i32)
 }
 
-/// The channels a lossy tile codes, and whether each is chroma.
-fn coded_channels(format: PixelFormat) -> [bool; 3] {
-    match format {
-        PixelFormat::I420 | PixelFormat::Bgrx => [false, true, true],
-    }
-}
+/// Whether each of the three coded channels (Y, then two chroma: I420's U
+/// and V, or BGRx's Cb and Cr) is chroma.
+const CHANNEL_IS_CHROMA: [bool; 3] = [false, true, true];
 
 /// Converts B, G, R channels to Y, Cb, Cr in place (BT.601 full range).
 fn bgr_to_ycbcr(s: &mut TileSamples) {
@@ -198,8 +195,7 @@ pub fn encode(samples: &mut TileSamples, format: PixelFormat, quality: u8, out: 
     if format == PixelFormat::Bgrx {
         bgr_to_ycbcr(samples);
     }
-    let chroma = coded_channels(format);
-    for (c, &is_chroma) in chroma.iter().enumerate() {
+    for (c, &is_chroma) in CHANNEL_IS_CHROMA.iter().enumerate() {
         let q = quant_table(is_chroma, quality);
         let (w, h) = samples.dims[c];
         let ch = &samples.channels[c];
@@ -296,8 +292,7 @@ pub fn decode(
         data: payload,
         pos: 0,
     };
-    let chroma = coded_channels(format);
-    for (c, &is_chroma) in chroma.iter().enumerate() {
+    for (c, &is_chroma) in CHANNEL_IS_CHROMA.iter().enumerate() {
         let q = quant_table(is_chroma, quality);
         let (w, h) = samples.dims[c];
         let mut prev_dc = 0i32;
