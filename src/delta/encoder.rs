@@ -261,21 +261,20 @@ impl DeltaEncoder {
             self.workers[0].code(&g, mode, frame, &mut jobs);
         }
         // Mirror into the reference (and the coded source) what was sent.
-        let updates: Vec<(u32, Option<TileSamples>)> =
-            jobs.into_iter().map(|j| (j.tile, j.recon)).collect();
-        for (tile, recon) in updates {
-            match recon {
-                Some(samples) => samples.scatter(&mut self.reference, tile),
-                None => self.reference.copy_tile_from(frame, tile),
+        for job in jobs {
+            match job.recon {
+                Some(samples) => samples.scatter(&mut self.reference, job.tile),
+                None => self.reference.copy_tile_from(frame, job.tile),
             }
             if let Some(src) = &mut self.coded_source {
-                src.copy_tile_from(frame, tile);
+                src.copy_tile_from(frame, job.tile);
             }
         }
     }
 }
 
-/// Tiles coded on one thread below this count: spawning costs more.
+/// Tiles coded on one thread below this count: handing half to the other
+/// worker costs more than it saves.
 const PARALLEL_MIN_TILES: usize = 8;
 
 /// The last record sent for a tile.
