@@ -8,7 +8,7 @@ PACKAGES=(
     pkg-config meson ninja-build
     libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev
     # run: the elements our pipelines reuse (jpegenc, x264enc, rtpbin, netsim, mpegtsmux, ...)
-    gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+    gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-x
     gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
     # test peers
     ffmpeg
