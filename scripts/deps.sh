@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages Streamkit needs to build, run and test,
 # when they are missing. Safe to run again: it only installs what is absent.
+#   scripts/deps.sh          install what is missing (STREAMKIT_WITH_BROWSER=1: also
+#                            what the browser test needs)
+#   scripts/deps.sh --list   print every package this script may install, one a line
+#                            (scripts/check-packages.sh checks the project against it)
 set -euo pipefail
 
 PACKAGES=(
-    # build
-    pkg-config meson ninja-build
+    # build (Debian 12's pkg-config program is pkgconf's)
+    pkgconf-bin meson ninja-build
+    # GStreamer's core (fakesink, queue, tee, ...) and its libraries; the -dev
+    # packages pull it in too, but the elements we use are named where they come from
+    libgstreamer1.0-0
     libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev
     # run: the elements our pipelines reuse (jpegenc, x264enc, rtpbin, netsim, mpegtsmux, ...)
     gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-x
@@ -13,6 +20,10 @@ PACKAGES=(
     # test peers
     ffmpeg
 )
+if [[ "${1:-}" == --list ]]; then
+    printf '%s\n' "${PACKAGES[@]}" chromium nodejs npm
+    exit 0
+fi
 if [[ "${STREAMKIT_WITH_BROWSER:-0}" == 1 ]]; then
     PACKAGES+=(chromium)
     # hls.js is installed with npm; use the machine's Node.js when it has

@@ -31,10 +31,16 @@ echo "streamkit: cargo test"
 export G_DEBUG=fatal_warnings
 export CARGO_TERM_COLOR=never
 log="$(mktemp)"
-trap 'rm -f "$log"' EXIT
-# Unit tests, integration tests and doc tests (examples are built by clippy).
+trace_dir="$(mktemp -d)"
+trap 'rm -rf "$log" "$trace_dir"' EXIT
+# GStreamer's factories tracer records every element the tests and recipes
+# create (one log per process), for the package check at the end.
+export GST_TRACERS=factories GST_DEBUG=GST_TRACER:7 GST_DEBUG_NO_COLOR=1
+export GST_DEBUG_FILE="$trace_dir/gst-%p.log"
+# Unit, integration and doc tests of every workspace member (examples are
+# built too, and linted by clippy above).
 set +e
-cargo test --lib --tests -- --test-threads=2 2>&1 | tee "$log"
+cargo test --workspace -- --test-threads=2 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 
@@ -60,9 +66,19 @@ check_recipe delta-roundtrip "Got EOS" FRAMES=30 pipelines/delta-roundtrip.sh
 check_recipe measure-latency-delta "frames-new=(guint64)60" CODEC=delta FRAMES=60 pipelines/measure-latency.sh
 check_recipe measure-latency-jpeg "frames-new=(guint64)60" CODEC=jpeg FRAMES=60 pipelines/measure-latency.sh
 
-awk -v rp="$recipes_passed" -v rf="$recipes_failed" \
-    '/^test result:/ { p += $4; f += $6 } END { printf "summary: %d passed, %d failed\n", p + rp, f + rf }' "$log"
-if ((recipes_failed > 0)); then
+unset GST_TRACERS GST_DEBUG GST_DEBUG_FILE
+
+# Everything used above must come from a package deps.sh installs: a machine
+# stocked by hand must not hide a missing install step.
+echo "streamkit: system packages behind every element, program and library used"
+checks_failed=0
+if ! scripts/check-packages.sh "$trace_dir"; then
+    checks_failed=1
+fi
+
+awk -v rp="$recipes_passed" -v rf="$recipes_failed" -v cf="$checks_failed" \
+    '/^test result:/ { p += $4; f += $6 } END { printf "summary: %d passed, %d failed\n", p + rp + 1 - cf, f + rf + cf }' "$log"
+if ((recipes_failed > 0 || checks_failed > 0)); then
     exit 1
 fi
 exit "$status"
