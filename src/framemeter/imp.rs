@@ -131,7 +131,10 @@ impl FrameMeter {
         }
     }
 
-    fn post_summary(&self, state: &mut State, now: u64) {
+    /// The summary message for the interval ending `now`, which starts the
+    /// next one. Built under the state lock and posted after it is released:
+    /// a synchronous bus handler may read `stats`.
+    fn take_summary(&self, state: &mut State, now: u64) -> gst::Message {
         let summary = state.tally.summary();
         let (window, fps) = state.tally.take_window(now);
         state.last_post = Some(now);
@@ -140,9 +143,7 @@ impl FrameMeter {
             .field("interval-fps", fps);
         let s = latency_fields(b, "interval-", &window).build();
         gst::debug!(CAT, imp = self, "posting {s}");
-        let _ = self
-            .obj()
-            .post_message(gst::message::Element::builder(s).src(&*self.obj()).build());
+        gst::message::Element::builder(s).src(&*self.obj()).build()
     }
 }
 
@@ -306,13 +307,14 @@ impl BaseTransformImpl for FrameMeter {
     fn sink_event(&self, event: gst::Event) -> bool {
         if let gst::EventView::Eos(_) = event.view() {
             let now = host_clock_time();
-            if let Some(state) = self
+            let summary = self
                 .state
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .as_mut()
-            {
-                self.post_summary(state, now);
+                .map(|state| self.take_summary(state, now));
+            if let Some(msg) = summary {
+                let _ = self.obj().post_message(msg);
             }
         }
         self.parent_sink_event(event)
@@ -400,14 +402,15 @@ impl VideoFilterImpl for FrameMeter {
             // first arrival starts the first interval
             state.last_post = Some(now);
         }
-        if interval > 0
+        let summary = (interval > 0
             && state
                 .last_post
-                .is_some_and(|t| now.saturating_sub(t) >= interval)
-        {
-            self.post_summary(state, now);
-        }
+                .is_some_and(|t| now.saturating_sub(t) >= interval))
+        .then(|| self.take_summary(state, now));
         drop(guard);
+        if let Some(msg) = summary {
+            let _ = self.obj().post_message(msg);
+        }
 
         if post_frames {
             let s = gst::Structure::builder("framemeter-frame")

@@ -121,6 +121,46 @@ impl HlsSegmentSink {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Writes one segment file and the playlist that lists it; returns the
+    /// segment's location and duration and the files that fell out of the
+    /// playlist. Called under the state lock: it posts nothing.
+    fn add_segment(
+        &self,
+        state: &mut State,
+        buffer: &gst::Buffer,
+        data: &[u8],
+        sequence: u64,
+    ) -> Result<(String, gst::ClockTime, Vec<String>), gst::ErrorMessage> {
+        let location = format_location(&state.settings.location, sequence).map_err(|err| {
+            gst::error_msg!(gst::ResourceError::Settings, ("Bad location: {}", err))
+        })?;
+        write_atomically(Path::new(&location), data).map_err(|err| {
+            gst::error_msg!(
+                gst::ResourceError::Write,
+                ("Could not write segment {}: {}", location, err),
+                ["Check that the directory exists, is writable and has free space"]
+            )
+        })?;
+        let duration = buffer.duration().unwrap_or(gst::ClockTime::ZERO);
+        // The segment arrives once complete, so it began one duration ago.
+        let began = chrono::Utc::now()
+            - chrono::Duration::nanoseconds(i64::try_from(duration.nseconds()).unwrap_or(0));
+        let uri = segment_uri(
+            &state.settings.playlist_location,
+            &location,
+            state.settings.playlist_root.as_deref(),
+        );
+        let expired = state.playlist.push(
+            uri,
+            location.clone(),
+            duration.nseconds(),
+            Some(began.fixed_offset()),
+            buffer.flags().contains(gst::BufferFlags::DISCONT),
+        );
+        self.write_playlist(state)?;
+        Ok((location, duration, expired))
+    }
+
     fn write_playlist(&self, state: &State) -> Result<(), gst::ErrorMessage> {
         let path = Path::new(&state.settings.playlist_location);
         let text = state.playlist.render().map_err(|err| {
@@ -365,48 +405,17 @@ impl BaseSinkImpl for HlsSegmentSink {
             return Err(gst::FlowError::Error);
         }
         let sequence = state.playlist.next_sequence();
-        let location = format_location(&state.settings.location, sequence).map_err(|err| {
-            state.failed = true;
-            gst::element_imp_error!(
-                self,
-                gst::ResourceError::Settings,
-                ("Bad location: {}", err)
-            );
-            gst::FlowError::Error
-        })?;
-        write_atomically(Path::new(&location), &map).map_err(|err| {
-            state.failed = true;
-            gst::element_imp_error!(
-                self,
-                gst::ResourceError::Write,
-                ("Could not write segment {}: {}", location, err),
-                ["Check that the directory exists, is writable and has free space"]
-            );
-            gst::FlowError::Error
-        })?;
-
-        let duration = buffer.duration().unwrap_or(gst::ClockTime::ZERO);
-        // The segment arrives once complete, so it began one duration ago.
-        let began = chrono::Utc::now()
-            - chrono::Duration::nanoseconds(i64::try_from(duration.nseconds()).unwrap_or(0));
-        let uri = segment_uri(
-            &state.settings.playlist_location,
-            &location,
-            state.settings.playlist_root.as_deref(),
-        );
-        let expired = state.playlist.push(
-            uri,
-            location.clone(),
-            duration.nseconds(),
-            Some(began.fixed_offset()),
-            buffer.flags().contains(gst::BufferFlags::DISCONT),
-        );
-        if let Err(err) = self.write_playlist(state) {
-            state.failed = true;
-            drop(guard);
-            self.post_error_message(err);
-            return Err(gst::FlowError::Error);
-        }
+        // Errors are built under the lock and posted after it is released.
+        let written = self.add_segment(state, buffer, &map, sequence);
+        let (location, duration, expired) = match written {
+            Ok(written) => written,
+            Err(err) => {
+                state.failed = true;
+                drop(guard);
+                self.post_error_message(err);
+                return Err(gst::FlowError::Error);
+            }
+        };
         drop(guard);
         for old in expired {
             if let Err(err) = std::fs::remove_file(&old) {
