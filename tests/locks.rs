@@ -67,13 +67,15 @@ fn framemeter_stats_readable_from_a_sync_bus_handler() {
         // Every message, from any element, on whatever thread posts it (no
         // assert here: a panic cannot unwind out of the C callback).
         let stats = meter.property::<gst::Structure>("stats");
-        if msg.src().is_some_and(|s| s.name() == "meter") && stats.has_field("frames-received")
-        {
+        if msg.src().is_some_and(|s| s.name() == "meter") && stats.has_field("frames-received") {
             counted.fetch_add(1, Ordering::SeqCst);
         }
     });
     assert!(
-        matches!(seen.last().map(|m| m.view()), Some(gst::MessageView::Eos(_))),
+        matches!(
+            seen.last().map(|m| m.view()),
+            Some(gst::MessageView::Eos(_))
+        ),
         "ended without EOS: {seen:?}"
     );
     // 40 per-frame messages plus interval and EOS summaries came from the

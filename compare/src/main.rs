@@ -21,7 +21,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use crate::report::Comparison;
 use crate::run::{NetOptions, RunConfig};
 use crate::scene::Scene;
-use crate::strategy::{Available, CodecOptions};
+use crate::strategy::CodecOptions;
 
 /// Compare full frames, video segments and changes only, side by side.
 #[derive(Debug, Parser)]
@@ -147,7 +147,6 @@ fn compare(args: &Args) -> Result<(), String> {
         (None, true) => Scene::Capture,
         (None, false) => args.scene.clone(),
     };
-    let available = Available::probe();
     let all = strategy::all();
     for wanted in &args.strategies {
         if !all.iter().any(|s| s.id == wanted) {
@@ -176,10 +175,7 @@ fn compare(args: &Args) -> Result<(), String> {
     }
     if args.list {
         for s in &chosen {
-            match (s.stand_in)(&available) {
-                Some(note) => println!("{:12} {} ({note})", s.id, s.label),
-                None => println!("{:12} {}", s.id, s.label),
-            }
+            println!("{:12} {}", s.id, s.label);
         }
         for (id, why) in &skipped {
             println!("{id:12} skipped: {why}");
@@ -222,7 +218,6 @@ fn compare(args: &Args) -> Result<(), String> {
             delta_quality: args.delta_quality,
             delta_threshold: args.delta_threshold,
         },
-        available,
         seed: 0x5eed,
     };
 
@@ -234,11 +229,8 @@ fn compare(args: &Args) -> Result<(), String> {
     let run_one = |i: usize, s: &strategy::Strategy, bar: &ProgressBar| {
         bar.set_message(s.id.to_string());
         let progress = |f: f64| bar.set_position((f.clamp(0.0, 1.0) * 1000.0) as u64);
-        let mut result = run::run_strategy(s, &cfg, i, &progress)?;
+        let result = run::run_strategy(s, &cfg, i, &progress)?;
         bar.finish();
-        if let Some(note) = (s.stand_in)(&available) {
-            result.label.push_str(&format!(" ({note})"));
-        }
         Ok::<_, String>(result)
     };
     let new_bar = || {

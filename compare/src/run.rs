@@ -25,7 +25,7 @@ use serde::Serialize;
 use crate::cpu::ThreadTimes;
 use crate::quality::{psnr, ssim, Luma};
 use crate::scene::Scene;
-use crate::strategy::{Available, CodecOptions, Strategy, Transport};
+use crate::strategy::{CodecOptions, Strategy, Transport};
 
 /// How many originals are kept: frames delayed longer than this many frames
 /// cannot be compared (counted in `frames_unmatched`).
@@ -63,8 +63,6 @@ pub struct RunConfig {
     pub net: NetOptions,
     /// Encoder settings.
     pub codec: CodecOptions,
-    /// Optional elements present.
-    pub available: Available,
     /// Seed of the TCP loss model.
     pub seed: u64,
 }
@@ -337,7 +335,7 @@ pub fn run_strategy(
         Transport::Udp => {
             let port = free_udp_port()?;
             let caps = strategy
-                .rtp_caps(&cfg.available)
+                .rtp_caps()
                 .ok_or_else(|| format!("{}: no RTP caps for the depayloader", strategy.id))?;
             let delay = if net.delay_ms > 0 || net.jitter_ms > 0 {
                 format!(
@@ -379,12 +377,12 @@ pub fn run_strategy(
         "{scene} ! framestamp name={tx}stamp ! queue name={tx}enc max-size-buffers=30 max-size-time=0 \
          max-size-bytes=0 ! {chain} ! {net_sink}",
         scene = cfg.scene.launch(cfg.width, cfg.height, cfg.fps),
-        chain = (strategy.sender)(&cfg.codec, &cfg.available),
+        chain = (strategy.sender)(&cfg.codec),
     );
     let receiver_launch = format!(
         "{net_src} ! {chain} ! videoconvert name={rx}conv ! video/x-raw,format=I420 \
          ! framemeter name={rx}meter interval=0 ! appsink name={rx}sink sync=false",
-        chain = (strategy.receiver)(&cfg.codec, &cfg.available),
+        chain = (strategy.receiver)(&cfg.codec),
     );
     let sender = pipeline(&sender_launch)?;
     cfg.scene.configure(&sender, cfg.height);

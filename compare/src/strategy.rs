@@ -2,7 +2,7 @@
 //! The strategies compared, as data: adding one is adding an entry to
 //! [`all`]. Each entry says how to turn stamped raw video into bytes for the
 //! network and back, which transport carries them, and which elements it
-//! needs; an entry whose elements are not built yet is listed as skipped.
+//! needs; an entry whose elements are not installed is listed as skipped.
 
 /// How the encoded stream travels from sender to receiver.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,39 +49,17 @@ pub struct Strategy {
     pub label: &'static str,
     /// The transport it runs over.
     pub transport: Transport,
-    /// Element factories it needs (checked before running).
+    /// Element factories its sender and receiver chains create (checked
+    /// before running).
     pub needs: &'static [&'static str],
     /// Sender chain from raw I420 to what goes on the network.
-    pub sender: fn(&CodecOptions, &Available) -> String,
+    pub sender: fn(&CodecOptions) -> String,
     /// Receiver chain from the network source to raw video.
-    pub receiver: fn(&CodecOptions, &Available) -> String,
+    pub receiver: fn(&CodecOptions) -> String,
     /// For RTP: the depayloader whose sink template gives the udpsrc caps.
-    pub depayloader: fn(&Available) -> Option<&'static str>,
-    /// What this run uses instead of a missing element, if anything.
-    pub stand_in: fn(&Available) -> Option<&'static str>,
+    pub depayloader: Option<&'static str>,
     /// Losing any one packet of a frame loses the whole frame.
     pub frame_needs_all_packets: bool,
-}
-
-/// Which optional elements exist in this GStreamer installation.
-#[derive(Debug, Clone, Copy)]
-pub struct Available {
-    /// `segmentpackager` is built (else segments fall back to a plain TS stream).
-    pub segmentpackager: bool,
-    /// `rtpdeltapay` and `rtpdeltadepay` are built (else deltaenc's output
-    /// travels in GStreamer's generic RTP payload).
-    pub rtpdelta: bool,
-}
-
-impl Available {
-    /// Looks the optional elements up in the registry.
-    pub fn probe() -> Self {
-        Self {
-            segmentpackager: gst::ElementFactory::find("segmentpackager").is_some(),
-            rtpdelta: gst::ElementFactory::find("rtpdeltapay").is_some()
-                && gst::ElementFactory::find("rtpdeltadepay").is_some(),
-        }
-    }
 }
 
 /// Every strategy, in report order.
@@ -92,100 +70,60 @@ pub fn all() -> Vec<Strategy> {
             label: "full frame: MJPEG, RTP/UDP",
             transport: Transport::Udp,
             needs: &["jpegenc", "rtpjpegpay", "rtpjpegdepay", "jpegdec"],
-            sender: |o, _| format!("jpegenc quality={} ! rtpjpegpay", o.jpeg_quality),
-            receiver: |_, _| "rtpjpegdepay ! jpegdec".into(),
-            depayloader: |_| Some("rtpjpegdepay"),
-            stand_in: |_| None,
+            sender: |o| format!("jpegenc quality={} ! rtpjpegpay", o.jpeg_quality),
+            receiver: |_| "rtpjpegdepay ! jpegdec".into(),
+            depayloader: Some("rtpjpegdepay"),
             frame_needs_all_packets: true,
         },
         Strategy {
             id: "delta-intra",
             label: "full frame: deltaenc every frame a keyframe, RTP/UDP",
             transport: Transport::Udp,
-            needs: &["deltaenc", "deltadec", "rtpgstpay", "rtpgstdepay"],
-            sender: |o, a| format!("{} key-int-max=1 ! {}", o.deltaenc(), delta_pay(a)),
-            receiver: |_, a| format!("{} ! deltadec", delta_depay(a)),
-            depayloader: |a| Some(delta_depayloader(a)),
-            stand_in: delta_stand_in,
+            needs: &["deltaenc", "deltadec", "rtpdeltapay", "rtpdeltadepay"],
+            sender: |o| format!("{} key-int-max=1 ! rtpdeltapay", o.deltaenc()),
+            receiver: |_| "rtpdeltadepay ! deltadec".into(),
+            depayloader: Some("rtpdeltadepay"),
             frame_needs_all_packets: false,
         },
         Strategy {
             id: "segments",
             label: "video segments: H.264 in MPEG-TS, TCP",
             transport: Transport::Tcp,
-            needs: &["x264enc", "h264parse", "mpegtsmux", "tsdemux", "avdec_h264"],
-            sender: |o, a| {
-                let encode = format!(
+            needs: &[
+                "x264enc",
+                "h264parse",
+                "segmentpackager",
+                "tsdemux",
+                "avdec_h264",
+            ],
+            sender: |o| {
+                format!(
                     "x264enc tune=zerolatency speed-preset=veryfast bitrate={} key-int-max={} \
-                     ! h264parse config-interval=-1",
-                    o.h264_kbps, o.segment_frames
-                );
-                if a.segmentpackager {
-                    format!(
-                        "{encode} ! segmentpackager frames-per-segment={}",
-                        o.segment_frames
-                    )
-                } else {
-                    // Until segmentpackager lands: the same H.264 as a plain
-                    // TS stream, without the wait for a whole segment.
-                    format!("{encode} ! mpegtsmux")
-                }
+                     ! h264parse config-interval=-1 ! segmentpackager frames-per-segment={}",
+                    o.h264_kbps, o.segment_frames, o.segment_frames
+                )
             },
-            receiver: |_, _| "tsdemux ! h264parse ! avdec_h264".into(),
-            depayloader: |_| None,
-            stand_in: |a| {
-                (!a.segmentpackager)
-                    .then_some("segmentpackager not built: a plain TS stream, no segment wait")
-            },
+            receiver: |_| "tsdemux ! h264parse ! avdec_h264".into(),
+            depayloader: None,
             frame_needs_all_packets: false,
         },
         Strategy {
             id: "delta",
             label: "changes only: deltaenc with intra-refresh, RTP/UDP",
             transport: Transport::Udp,
-            needs: &["deltaenc", "deltadec", "rtpgstpay", "rtpgstdepay"],
-            sender: |o, a| {
+            needs: &["deltaenc", "deltadec", "rtpdeltapay", "rtpdeltadepay"],
+            sender: |o| {
                 format!(
-                    "{} intra-refresh={} ! {}",
+                    "{} intra-refresh={} ! rtpdeltapay",
                     o.deltaenc(),
-                    o.delta_refresh,
-                    delta_pay(a)
+                    o.delta_refresh
                 )
             },
-            receiver: |_, a| format!("{} ! deltadec", delta_depay(a)),
-            depayloader: |a| Some(delta_depayloader(a)),
-            stand_in: delta_stand_in,
+            receiver: |_| "rtpdeltadepay ! deltadec".into(),
+            depayloader: Some("rtpdeltadepay"),
             frame_needs_all_packets: false,
         },
     ]
-}
-
-fn delta_pay(a: &Available) -> &'static str {
-    if a.rtpdelta {
-        "rtpdeltapay"
-    } else {
-        // caps in band every second, so a receiver that lost the first
-        // packet still learns them
-        "rtpgstpay config-interval=1"
-    }
-}
-
-fn delta_depay(a: &Available) -> &'static str {
-    if a.rtpdelta {
-        "rtpdeltadepay"
-    } else {
-        "rtpgstdepay"
-    }
-}
-
-fn delta_depayloader(a: &Available) -> &'static str {
-    delta_depay(a)
-}
-
-fn delta_stand_in(a: &Available) -> Option<&'static str> {
-    (!a.rtpdelta).then_some(
-        "rtpdeltapay not built: generic rtpgstpay, where a lost packet loses the frame's whole update",
-    )
 }
 
 impl Strategy {
@@ -200,8 +138,8 @@ impl Strategy {
 
     /// Caps for udpsrc: the depayloader's sink template, fixated (media,
     /// clock-rate and encoding name as the depayloader expects them).
-    pub fn rtp_caps(&self, available: &Available) -> Option<gst::Caps> {
-        let factory = gst::ElementFactory::find((self.depayloader)(available)?)?;
+    pub fn rtp_caps(&self) -> Option<gst::Caps> {
+        let factory = gst::ElementFactory::find(self.depayloader?)?;
         let template = factory
             .static_pad_templates()
             .into_iter()
@@ -211,5 +149,40 @@ impl Strategy {
         let mut caps = gst::Caps::builder_full().structure(first).build();
         caps.fixate();
         Some(caps)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `needs` is what the chains really create: every element named in a
+    /// sender or receiver chain is listed, and nothing else.
+    #[test]
+    fn needs_lists_exactly_the_elements_of_the_chains() {
+        let o = CodecOptions {
+            jpeg_quality: 85,
+            h264_kbps: 2000,
+            segment_frames: 10,
+            delta_refresh: 30,
+            delta_mode: "lossless".into(),
+            delta_quality: 75,
+            delta_threshold: 0,
+        };
+        for s in all() {
+            let chains = format!("{} ! {}", (s.sender)(&o), (s.receiver)(&o));
+            let mut named: Vec<&str> = chains
+                .split('!')
+                .filter_map(|part| part.split_whitespace().next())
+                .collect();
+            named.sort_unstable();
+            named.dedup();
+            let mut needs = s.needs.to_vec();
+            needs.sort_unstable();
+            assert_eq!(named, needs, "{}", s.id);
+            if let Some(depay) = s.depayloader {
+                assert!(s.needs.contains(&depay), "{}", s.id);
+            }
+        }
     }
 }
