@@ -720,13 +720,17 @@ impl ElementImpl for SegmentPackager {
             );
             return Err(gst::StateChangeError);
         }
-        match transition {
-            gst::StateChange::ReadyToPaused | gst::StateChange::PausedToReady => {
-                *self.state() = State::default();
-            }
-            _ => (),
+        if transition == gst::StateChange::ReadyToPaused {
+            *self.state() = State::default();
         }
-        self.parent_change_state(transition)
+        let result = self.parent_change_state(transition)?;
+        // Only once the pads are deactivated has the streaming thread left
+        // sink_chain: a reset before that let an in-flight buffer meet a
+        // state without caps (an error in READY/PAUSED churn).
+        if transition == gst::StateChange::PausedToReady {
+            *self.state() = State::default();
+        }
+        Ok(result)
     }
 }
 
