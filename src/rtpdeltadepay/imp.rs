@@ -509,6 +509,21 @@ impl RTPBaseDepayloadImpl for RtpDeltaDepay {
             marker: rtp.is_marker(),
         };
         let pts = rtp.buffer().pts();
+        // Not `rtp.payload()`: the binding hands us a by-value copy of the
+        // base class's GstRTPBuffer, and for a buffer of several memories
+        // (udpsrc splits every datagram larger than its mtu) the payload is
+        // mapped into that copy's map[2], which nobody ever unmaps: a merged
+        // copy of the payload leaked per packet. A sub-buffer mapped here is
+        // unmapped when `payload_map` goes out of scope.
+        let empty = rtp.payload_size() == 0;
+        let payload_map = (!empty)
+            .then(|| rtp.payload_buffer().ok()?.into_mapped_buffer_readable().ok())
+            .flatten();
+        let payload = match &payload_map {
+            Some(map) => Ok(map.as_slice()),
+            None if empty => Ok(&[][..]),
+            None => Err(crate::rtpdelta::DepacketizeError::TooShort(0)),
+        };
         let mut frames = Vec::new();
         {
             let mut state = self.state.lock().unwrap();
@@ -521,9 +536,9 @@ impl RTPBaseDepayloadImpl for RtpDeltaDepay {
                 gst::info!(CAT, imp = self, "new SSRC {ssrc:#010x}: starting over");
                 state.assembler.restart(&mut frames);
             }
-            let result = match rtp.payload() {
+            let result = match payload {
                 Ok(payload) => state.assembler.push(meta, payload, pts, &mut frames),
-                Err(_) => Err(crate::rtpdelta::DepacketizeError::TooShort(0)),
+                Err(e) => Err(e),
             };
             match result {
                 Ok(outcome) => gst::trace!(

@@ -1,0 +1,224 @@
+//! rtpdeltadepay against hostile or unusual input: datagrams larger than
+//! udpsrc's mtu (two memories per buffer), bus handlers that call back into
+//! the element, and frame headers announcing absurd geometries.
+
+use gst::prelude::*;
+use gst_check::Harness;
+use gststreamkit::delta::bitstream::{FrameHeader, FrameWriter, TileCoding};
+use gststreamkit::delta::{Geometry, PixelFormat};
+use gststreamkit::rtpdelta::packetize;
+use std::sync::{Mutex, Once};
+use std::time::{Duration, Instant};
+
+fn init() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        gst::init().unwrap();
+        gststreamkit::plugin_register_static().expect("register streamkit");
+    });
+}
+
+/// Tests that measure the resident memory of the whole process run one at a
+/// time, so that one's allocations do not show up in another's growth.
+static MEMORY: Mutex<()> = Mutex::new(());
+
+/// udpsrc's default mtu: a datagram larger than this arrives as a buffer of
+/// two memories.
+const UDPSRC_MTU: usize = 1492;
+const SSRC: u32 = 0x5eed_0001;
+
+fn geometry(width: u32, height: u32, tile_size: u32) -> Geometry {
+    Geometry::new(PixelFormat::I420, width, height, tile_size).unwrap()
+}
+
+/// An encoded frame whose records are `(tile, payload length)`; the payload
+/// bytes are arbitrary, since the depayloader never decodes them.
+fn frame(geometry: Geometry, number: u32, records: &[(u32, usize)]) -> Vec<u8> {
+    let header = FrameHeader {
+        geometry,
+        keyframe: false,
+        frame_number: number,
+    };
+    let mut w = FrameWriter::new(&header, 1024);
+    for &(tile, len) in records {
+        let out = w.begin_record(tile, TileCoding::Lossless, 0);
+        out.extend((0..len).map(|b| (b * 13 + tile as usize) as u8));
+        w.finish_record().unwrap();
+    }
+    w.into_bytes()
+}
+
+/// RTP caps as an SDP would give them, with or without the geometry.
+fn rtp_caps(geometry: Option<Geometry>) -> gst::Caps {
+    let mut caps = gst::Caps::builder("application/x-rtp")
+        .field("media", "video")
+        .field("clock-rate", 90_000i32)
+        .field("encoding-name", "X-STREAMKIT-DELTA")
+        .field("payload", 96i32);
+    if let Some(g) = geometry {
+        caps = caps
+            .field("width", g.width.to_string())
+            .field("height", g.height.to_string())
+            .field("format", g.format.caps_name())
+            .field("tile-size", g.tile_size.to_string());
+    }
+    caps.build()
+}
+
+/// The bytes of an RTP packet (version 2, payload type 96).
+fn rtp_bytes(payload: &[u8], seq: u16, ts: u32, marker: bool) -> Vec<u8> {
+    let mut p = vec![0x80, (u8::from(marker) << 7) | 96];
+    p.extend_from_slice(&seq.to_be_bytes());
+    p.extend_from_slice(&ts.to_be_bytes());
+    p.extend_from_slice(&SSRC.to_be_bytes());
+    p.extend_from_slice(payload);
+    p
+}
+
+/// An RTP buffer, cut into two memories at `split` the way udpsrc delivers
+/// a datagram larger than its mtu.
+fn rtp_buffer(payload: &[u8], seq: u16, ts: u32, marker: bool, split: Option<usize>) -> gst::Buffer {
+    let mut data = rtp_bytes(payload, seq, ts, marker);
+    let Some(split) = split.filter(|&s| s < data.len()) else {
+        return gst::Buffer::from_mut_slice(data);
+    };
+    let tail = data.split_off(split);
+    let mut buffer = gst::Buffer::new();
+    {
+        let b = buffer.get_mut().unwrap();
+        b.append_memory(gst::Memory::from_mut_slice(data));
+        b.append_memory(gst::Memory::from_mut_slice(tail));
+    }
+    buffer
+}
+
+/// Resident memory of this process, in bytes.
+fn rss_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+    let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u64;
+    pages * page
+}
+
+fn stat(element: &gst::Element, name: &str) -> u64 {
+    element
+        .property::<gst::Structure>("delta-stats")
+        .get::<u64>(name)
+        .unwrap_or_else(|e| panic!("delta-stats has no {name}: {e}"))
+}
+
+/// A payload of about 58 KB: one valid frame of 14 records of 4000 bytes in
+/// a 320x240 stream of 32-pixel tiles, or the same bytes with a payload
+/// version no receiver reads.
+fn big_payload(g: Geometry, number: u32, valid: bool) -> Vec<u8> {
+    let records: Vec<_> = (0..14).map(|t| (t, 4000)).collect();
+    let mut payloads = packetize(&frame(g, number, &records), 65_000).unwrap();
+    assert_eq!(payloads.len(), 1);
+    let mut p = payloads.remove(0);
+    if !valid {
+        p[0] = 0x7f;
+    }
+    p
+}
+
+const LEAK_PACKETS: u32 = 2000;
+/// Growth allowed over `LEAK_PACKETS` packets of 58 KB (116 MB if every one
+/// leaked): allocator slack, not a leak.
+const LEAK_TOLERANCE: u64 = 12 << 20;
+
+#[test]
+fn buffers_of_two_memories_do_not_leak() {
+    init();
+    let _serial = MEMORY.lock().unwrap_or_else(|e| e.into_inner());
+    let g = geometry(320, 240, 32);
+    let mut h = Harness::new("rtpdeltadepay");
+    h.set_src_caps(rtp_caps(Some(g)));
+    let push = |h: &mut Harness, i: u32| {
+        // Valid frames and malformed packets alternate.
+        let p = big_payload(g, i, i % 2 == 0);
+        h.push(rtp_buffer(&p, i as u16, i * 3000, true, Some(UDPSRC_MTU)))
+            .unwrap();
+        while h.try_pull().is_some() {}
+    };
+    for i in 0..100 {
+        push(&mut h, i);
+    }
+    let before = rss_bytes();
+    let start = Instant::now();
+    for i in 100..100 + LEAK_PACKETS {
+        push(&mut h, i);
+    }
+    let growth = rss_bytes().saturating_sub(before);
+    eprintln!(
+        "{LEAK_PACKETS} two-memory packets in {:?}: resident memory +{} KB",
+        start.elapsed(),
+        growth >> 10
+    );
+    let depay = h.element().unwrap();
+    assert!(stat(&depay, "frames") >= (LEAK_PACKETS / 2) as u64);
+    assert!(stat(&depay, "malformed") >= (LEAK_PACKETS / 2) as u64);
+    assert!(
+        growth < LEAK_TOLERANCE,
+        "resident memory grew by {} MB over {LEAK_PACKETS} packets",
+        growth >> 20
+    );
+}
+
+#[test]
+fn udpsrc_datagrams_larger_than_its_mtu_do_not_leak() {
+    init();
+    let _serial = MEMORY.lock().unwrap_or_else(|e| e.into_inner());
+    let g = geometry(320, 240, 32);
+    let port = {
+        let probe = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let caps = rtp_caps(Some(g)).to_string();
+    let pipeline = gst::parse::launch(&format!(
+        "udpsrc address=127.0.0.1 port={port} caps=\"{caps}\" ! \
+         rtpdeltadepay name=depay ! fakesink async=false"
+    ))
+    .unwrap()
+    .downcast::<gst::Bin>()
+    .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let depay = pipeline.by_name("depay").unwrap();
+    let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let received = |depay: &gst::Element| stat(depay, "packets") + stat(depay, "malformed");
+    let send = |i: u32| {
+        let valid = i % 2 == 0;
+        let data = rtp_bytes(&big_payload(g, i, valid), i as u16, i * 3000, true);
+        assert!(data.len() > UDPSRC_MTU);
+        let before = received(&depay);
+        sender.send_to(&data, ("127.0.0.1", port)).unwrap();
+        // One datagram in flight at a time, so the socket buffer never
+        // overflows; a datagram the kernel dropped anyway is just skipped.
+        let sent = Instant::now();
+        while received(&depay) == before && sent.elapsed() < Duration::from_millis(200) {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    };
+    for i in 0..100 {
+        send(i);
+    }
+    let before = rss_bytes();
+    let start = Instant::now();
+    for i in 100..100 + LEAK_PACKETS {
+        send(i);
+    }
+    let growth = rss_bytes().saturating_sub(before);
+    let got = received(&depay);
+    pipeline.set_state(gst::State::Null).unwrap();
+    eprintln!(
+        "{LEAK_PACKETS} datagrams through udpsrc in {:?} ({got} received): resident memory +{} KB",
+        start.elapsed(),
+        growth >> 10
+    );
+    assert!(got >= (LEAK_PACKETS as u64) * 9 / 10, "only {got} received");
+    assert!(
+        growth < LEAK_TOLERANCE,
+        "resident memory grew by {} MB over {LEAK_PACKETS} datagrams",
+        growth >> 20
+    );
+}
