@@ -7,7 +7,8 @@ use gst_check::Harness;
 use gststreamkit::delta::bitstream::{FrameHeader, FrameWriter, TileCoding};
 use gststreamkit::delta::{Geometry, PixelFormat};
 use gststreamkit::rtpdelta::packetize;
-use std::sync::{Mutex, Once};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex, Once};
 use std::time::{Duration, Instant};
 
 fn init() {
@@ -221,4 +222,83 @@ fn udpsrc_datagrams_larger_than_its_mtu_do_not_leak() {
         "resident memory grew by {} MB over {LEAK_PACKETS} datagrams",
         growth >> 20
     );
+}
+
+#[test]
+fn a_sync_bus_handler_reading_stats_does_not_deadlock() {
+    init();
+    let g = geometry(320, 240, 32);
+    let (done, finished) = mpsc::channel();
+    // The pipeline runs on a thread of its own so that a deadlock fails the
+    // test after the time-out instead of hanging it.
+    std::thread::spawn(move || {
+        let pipeline = gst::parse::launch(&format!(
+            "appsrc name=src format=time caps=\"{}\" ! rtpdeltadepay name=depay ! \
+             fakesink async=false",
+            rtp_caps(Some(g))
+        ))
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap();
+        let depay = pipeline.by_name("depay").unwrap();
+        let reads = Arc::new(AtomicU64::new(0));
+        let weak = depay.downgrade();
+        let counted = reads.clone();
+        // What an application's sync handler may well do: look at the
+        // element's counters on every message, from the posting thread.
+        pipeline.bus().unwrap().set_sync_handler(move |_, _| {
+            if let Some(depay) = weak.upgrade() {
+                let _ = depay.property::<gst::Structure>("delta-stats");
+                counted.fetch_add(1, Ordering::Relaxed);
+            }
+            gst::BusSyncReply::Pass
+        });
+        pipeline.set_state(gst::State::Playing).unwrap();
+        let src = pipeline
+            .by_name("src")
+            .unwrap()
+            .downcast::<gst_app::AppSrc>()
+            .unwrap();
+        for i in 0..6u32 {
+            // Malformed (a warning on the bus), then a valid frame that
+            // follows a loss (a keyframe request upstream).
+            let bad = [0x7fu8; 40];
+            src.push_buffer(rtp_buffer(&bad, (2 * i) as u16, i * 6000, true, None))
+                .unwrap();
+            let good = &packetize(&frame(g, i, &[(i, 50)]), 1400).unwrap()[0];
+            src.push_buffer(rtp_buffer(
+                good,
+                (2 * i + 5) as u16,
+                i * 6000 + 3000,
+                true,
+                None,
+            ))
+            .unwrap();
+        }
+        src.end_of_stream().unwrap();
+        let bus = pipeline.bus().unwrap();
+        let msg = bus.timed_pop_filtered(
+            gst::ClockTime::from_seconds(10),
+            &[gst::MessageType::Eos, gst::MessageType::Error],
+        );
+        let eos = matches!(msg.as_ref().map(|m| m.view()), Some(gst::MessageView::Eos(_)));
+        let warnings = std::iter::from_fn(|| bus.pop())
+            .filter(|m| matches!(m.view(), gst::MessageView::Warning(_)))
+            .count();
+        let result = (
+            eos,
+            stat(&depay, "malformed"),
+            stat(&depay, "frames"),
+            reads.load(Ordering::Relaxed),
+        );
+        pipeline.set_state(gst::State::Null).unwrap();
+        let _ = done.send((result, warnings));
+    });
+    let ((eos, malformed, frames, reads), _) = finished
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the streaming thread deadlocked in a sync bus handler reading delta-stats");
+    assert!(eos);
+    assert_eq!(malformed, 6);
+    assert_eq!(frames, 6);
+    assert!(reads > 0);
 }

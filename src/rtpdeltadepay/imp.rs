@@ -352,21 +352,30 @@ impl RtpDeltaDepay {
         }))
     }
 
-    fn warn_malformed(&self, state: &mut State, what: &dyn std::fmt::Display) {
+    /// Logs a malformed packet; returns the bus warning to post when one is
+    /// due (they are rate-limited). Called under the state lock, so it only
+    /// decides: the caller posts after releasing the lock.
+    fn note_malformed(&self, state: &mut State, what: String) -> Option<String> {
         gst::warning!(CAT, imp = self, "dropping malformed packet: {what}");
         let now = Instant::now();
-        if state
+        let due = state
             .last_warning
-            .is_none_or(|last| now.duration_since(last) >= WARNING_INTERVAL)
-        {
+            .is_none_or(|last| now.duration_since(last) >= WARNING_INTERVAL);
+        if due {
             state.last_warning = Some(now);
-            gst::element_imp_warning!(
-                self,
-                gst::StreamError::Decode,
-                ("Dropping malformed RTP packets: is the sender a matching rtpdeltapay?"),
-                ["{what} (further ones are counted in delta-stats)"]
-            );
         }
+        due.then_some(what)
+    }
+
+    /// Posts the warning `note_malformed` decided on. Must be called without
+    /// the state lock: a synchronous bus handler may read `delta-stats`.
+    fn post_malformed_warning(&self, what: &str) {
+        gst::element_imp_warning!(
+            self,
+            gst::StreamError::Decode,
+            ("Dropping malformed RTP packets: is the sender a matching rtpdeltapay?"),
+            ["{what} (further ones are counted in delta-stats)"]
+        );
     }
 }
 
@@ -525,7 +534,7 @@ impl RTPBaseDepayloadImpl for RtpDeltaDepay {
             None => Err(crate::rtpdelta::DepacketizeError::TooShort(0)),
         };
         let mut frames = Vec::new();
-        {
+        let warning = {
             let mut state = self.state.lock().unwrap();
             // Left over only if a push failed before reaching the probe.
             state.discont_wanted.clear();
@@ -541,18 +550,24 @@ impl RTPBaseDepayloadImpl for RtpDeltaDepay {
                 Err(e) => Err(e),
             };
             match result {
-                Ok(outcome) => gst::trace!(
-                    CAT,
-                    imp = self,
-                    "seq {} ts {}: {outcome:?}",
-                    meta.seqnum,
-                    meta.timestamp
-                ),
+                Ok(outcome) => {
+                    gst::trace!(
+                        CAT,
+                        imp = self,
+                        "seq {} ts {}: {outcome:?}",
+                        meta.seqnum,
+                        meta.timestamp
+                    );
+                    None
+                }
                 Err(e) => {
                     let what = format!("seq {} ts {}: {e}", meta.seqnum, meta.timestamp);
-                    self.warn_malformed(&mut state, &what);
+                    self.note_malformed(&mut state, what)
                 }
             }
+        };
+        if let Some(what) = warning {
+            self.post_malformed_warning(&what);
         }
         match self.push_frames(frames) {
             Ok(last) => last,
