@@ -114,13 +114,10 @@ impl FragmentHeader {
                 },
             ));
         }
-        let max = RECORD_HEADER_LEN + max_payload_len(&header.geometry);
-        let end = frag.offset as usize + piece_len;
-        if (frag.record_len as usize) < RECORD_HEADER_LEN
-            || frag.record_len as usize > max
-            || piece_len == 0
-            || end > frag.record_len as usize
-        {
+        let max = RECORD_HEADER_LEN.saturating_add(max_payload_len(&header.geometry));
+        let fits = piece_end(frag.offset, piece_len).is_some_and(|end| end <= frag.record_len);
+        let record_len = usize::try_from(frag.record_len).unwrap_or(usize::MAX);
+        if record_len < RECORD_HEADER_LEN || record_len > max || piece_len == 0 || !fits {
             return Err(DepacketizeError::FragmentOutOfRange {
                 tile: frag.tile_index,
                 offset: frag.offset,
@@ -130,6 +127,13 @@ impl FragmentHeader {
         }
         Ok(frag)
     }
+}
+
+/// Where a piece of `len` bytes starting at `offset` of a record ends, or
+/// `None` if that is past `u32::MAX`. Both come off the wire: the sum is
+/// taken in `u32` so that it cannot wrap, whatever the width of `usize`.
+pub(crate) fn piece_end(offset: u32, len: usize) -> Option<u32> {
+    offset.checked_add(u32::try_from(len).ok()?)
 }
 
 /// Why a frame cannot be cut into payloads.

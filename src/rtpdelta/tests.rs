@@ -487,3 +487,54 @@ fn random_and_mutated_payloads_never_panic() {
     }
     assert!(asm.stats().malformed > 0);
 }
+
+#[test]
+fn piece_ends_past_u32_max_are_refused_not_wrapped() {
+    use super::packet::piece_end;
+    assert_eq!(piece_end(0, 10), Some(10));
+    assert_eq!(piece_end(u32::MAX - 10, 10), Some(u32::MAX));
+    assert_eq!(piece_end(u32::MAX - 9, 10), None);
+    assert_eq!(piece_end(u32::MAX, 1), None);
+    assert_eq!(piece_end(1, usize::MAX), None);
+    assert_eq!(piece_end(0, u32::MAX as usize + 1), None);
+}
+
+#[test]
+fn fragment_offsets_near_u32_max_are_malformed() {
+    // On a 32-bit target `offset as usize + len` wrapped to a small number
+    // that passed the range check; the offset must be refused.
+    let big = frame(0, &[3000], false);
+    let frag = packetize(&big, 500).unwrap().remove(0);
+    let piece_len = frag.len() - 18 - FRAGMENT_HEADER_LEN;
+    let mut asm = FrameAssembler::new(90_000);
+    for offset in [
+        u32::MAX,
+        u32::MAX - 1,
+        u32::MAX - piece_len as u32 + 1,
+        (u32::MAX - piece_len as u32 + 1).wrapping_add(16),
+    ] {
+        let mut bad = frag.clone();
+        bad[26..30].copy_from_slice(&offset.to_be_bytes());
+        assert!(
+            matches!(
+                expect_malformed(&mut asm, &bad, 0),
+                DepacketizeError::FragmentOutOfRange { .. }
+            ),
+            "offset {offset:#x}"
+        );
+        // The same with the largest record length the geometry allows.
+        let max = (RECORD_HEADER_LEN + crate::delta::bitstream::max_payload_len(&geometry())) as u32;
+        bad[22..26].copy_from_slice(&max.to_be_bytes());
+        assert!(matches!(
+            expect_malformed(&mut asm, &bad, 0),
+            DepacketizeError::FragmentOutOfRange { .. }
+        ));
+        let header = FrameHeader::parse(&bad[4..18]).unwrap();
+        let body = &bad[18..];
+        assert!(FragmentHeader::parse(body, &header, body.len() - FRAGMENT_HEADER_LEN).is_err());
+        // A piece length that does not fit in u32 at all.
+        assert!(FragmentHeader::parse(body, &header, usize::MAX).is_err());
+    }
+    assert_eq!(asm.pending_frames(), 0);
+    assert_eq!(asm.stats().malformed, 8);
+}
