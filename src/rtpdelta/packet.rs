@@ -3,6 +3,7 @@
 use crate::delta::bitstream::{
     max_payload_len, parse_frame, BitstreamError, FrameHeader, FRAME_HEADER_LEN, RECORD_HEADER_LEN,
 };
+use crate::delta::Geometry;
 use thiserror::Error;
 
 /// Version carried in the first byte of every payload.
@@ -179,6 +180,40 @@ pub enum DepacketizeError {
     HeaderMismatch,
     #[error("packet index {index} is past the frame's last packet {last}")]
     IndexPastEnd { index: u16, last: u16 },
+    #[error(
+        "frame of {width}x{height} is larger than this receiver accepts \
+         ({max_width}x{max_height}: raise max-width/max-height)"
+    )]
+    GeometryTooLarge {
+        width: u32,
+        height: u32,
+        max_width: u32,
+        max_height: u32,
+    },
+    #[error(
+        "frame of {}x{} {:?} in {}-pixel tiles, but the caps announce {}x{} {:?} in {}-pixel tiles",
+        .got.width, .got.height, .got.format, .got.tile_size,
+        .expected.width, .expected.height, .expected.format, .expected.tile_size
+    )]
+    GeometryMismatch { got: Geometry, expected: Geometry },
+    #[error("frame would hold more than its limit of {limit} bytes")]
+    FrameTooLarge { limit: usize },
+    #[error("frame already holds its limit of {limit} fragment pieces")]
+    TooManyFragmentPieces { limit: usize },
+}
+
+impl DepacketizeError {
+    /// The payload may be well formed but goes beyond the receiver's limits
+    /// (geometry, bytes or pieces per frame), rather than being malformed.
+    pub fn exceeds_limits(&self) -> bool {
+        matches!(
+            self,
+            DepacketizeError::GeometryTooLarge { .. }
+                | DepacketizeError::GeometryMismatch { .. }
+                | DepacketizeError::FrameTooLarge { .. }
+                | DepacketizeError::TooManyFragmentPieces { .. }
+        )
+    }
 }
 
 /// Cuts an encoded frame into RTP payloads of at most `budget` bytes each.
