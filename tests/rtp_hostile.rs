@@ -2,6 +2,7 @@
 //! udpsrc's mtu (two memories per buffer), bus handlers that call back into
 //! the element, and frame headers announcing absurd geometries.
 
+use gst::glib;
 use gst::prelude::*;
 use gst_check::Harness;
 use gststreamkit::delta::bitstream::{FrameHeader, FrameWriter, TileCoding};
@@ -78,7 +79,13 @@ fn rtp_bytes(payload: &[u8], seq: u16, ts: u32, marker: bool) -> Vec<u8> {
 
 /// An RTP buffer, cut into two memories at `split` the way udpsrc delivers
 /// a datagram larger than its mtu.
-fn rtp_buffer(payload: &[u8], seq: u16, ts: u32, marker: bool, split: Option<usize>) -> gst::Buffer {
+fn rtp_buffer(
+    payload: &[u8],
+    seq: u16,
+    ts: u32,
+    marker: bool,
+    split: Option<usize>,
+) -> gst::Buffer {
     let mut data = rtp_bytes(payload, seq, ts, marker);
     let Some(split) = split.filter(|&s| s < data.len()) else {
         return gst::Buffer::from_mut_slice(data);
@@ -137,7 +144,7 @@ fn buffers_of_two_memories_do_not_leak() {
     h.set_src_caps(rtp_caps(Some(g)));
     let push = |h: &mut Harness, i: u32| {
         // Valid frames and malformed packets alternate.
-        let p = big_payload(g, i, i % 2 == 0);
+        let p = big_payload(g, i, i.is_multiple_of(2));
         h.push(rtp_buffer(&p, i as u16, i * 3000, true, Some(UDPSRC_MTU)))
             .unwrap();
         while h.try_pull().is_some() {}
@@ -188,7 +195,7 @@ fn udpsrc_datagrams_larger_than_its_mtu_do_not_leak() {
     let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let received = |depay: &gst::Element| stat(depay, "packets") + stat(depay, "malformed");
     let send = |i: u32| {
-        let valid = i % 2 == 0;
+        let valid = i.is_multiple_of(2);
         let data = rtp_bytes(&big_payload(g, i, valid), i as u16, i * 3000, true);
         assert!(data.len() > UDPSRC_MTU);
         let before = received(&depay);
@@ -281,7 +288,10 @@ fn a_sync_bus_handler_reading_stats_does_not_deadlock() {
             gst::ClockTime::from_seconds(10),
             &[gst::MessageType::Eos, gst::MessageType::Error],
         );
-        let eos = matches!(msg.as_ref().map(|m| m.view()), Some(gst::MessageView::Eos(_)));
+        let eos = matches!(
+            msg.as_ref().map(|m| m.view()),
+            Some(gst::MessageView::Eos(_))
+        );
         let warnings = std::iter::from_fn(|| bus.pop())
             .filter(|m| matches!(m.view(), gst::MessageView::Warning(_)))
             .count();
@@ -301,4 +311,102 @@ fn a_sync_bus_handler_reading_stats_does_not_deadlock() {
     assert_eq!(malformed, 6);
     assert_eq!(frames, 6);
     assert!(reads > 0);
+}
+
+/// Pushes one single-packet frame of `geometry`; returns whether a frame
+/// came out.
+fn push_frame(h: &mut Harness, geometry: Geometry, number: u32) -> bool {
+    let p = &packetize(&frame(geometry, number, &[(0, 20)]), 1400).unwrap()[0];
+    h.push(rtp_buffer(p, number as u16, number * 3000, true, None))
+        .unwrap();
+    let mut out = false;
+    while h.try_pull().is_some() {
+        out = true;
+    }
+    out
+}
+
+#[test]
+fn max_width_and_max_height_are_documented_properties() {
+    init();
+    let depay = gst::ElementFactory::make("rtpdeltadepay").build().unwrap();
+    for (name, default) in [("max-width", 4096u32), ("max-height", 2304)] {
+        let pspec = depay.find_property(name).unwrap();
+        let pspec = pspec.downcast_ref::<glib::ParamSpecUInt>().unwrap();
+        assert_eq!(pspec.default_value(), default, "{name}");
+        assert_eq!((pspec.minimum(), pspec.maximum()), (16, 8192), "{name}");
+        assert!(pspec.blurb().unwrap().contains("pixels"), "{name}");
+        assert_eq!(depay.property::<u32>(name), default);
+    }
+}
+
+#[test]
+fn frames_beyond_max_width_and_height_are_dropped_and_counted() {
+    init();
+    let mut h = Harness::new("rtpdeltadepay");
+    // No geometry in the caps: only the properties bound the frames.
+    h.set_src_caps(rtp_caps(None));
+    let depay = h.element().unwrap();
+    assert!(!push_frame(&mut h, geometry(8192, 8192, 16), 0));
+    assert!(!push_frame(&mut h, geometry(4112, 2304, 16), 1));
+    assert!(push_frame(&mut h, geometry(4096, 2304, 256), 2));
+    depay.set_property("max-width", 320u32);
+    depay.set_property("max-height", 240u32);
+    assert!(!push_frame(&mut h, geometry(640, 480, 32), 3));
+    assert!(push_frame(&mut h, geometry(320, 240, 32), 4));
+    assert_eq!(stat(&depay, "geometry-rejected"), 3);
+    assert_eq!(stat(&depay, "malformed"), 0);
+    assert_eq!(stat(&depay, "frames"), 2);
+}
+
+#[test]
+fn frames_other_than_the_caps_geometry_are_dropped_and_counted() {
+    init();
+    let mut h = Harness::new("rtpdeltadepay");
+    let bus = gst::Bus::new();
+    h.element().unwrap().set_bus(Some(&bus));
+    h.set_src_caps(rtp_caps(Some(geometry(320, 240, 32))));
+    let depay = h.element().unwrap();
+    assert!(!push_frame(&mut h, geometry(640, 480, 32), 0));
+    assert!(!push_frame(&mut h, geometry(320, 240, 16), 1));
+    assert!(push_frame(&mut h, geometry(320, 240, 32), 2));
+    assert_eq!(stat(&depay, "geometry-rejected"), 2);
+    let warning = std::iter::from_fn(|| bus.pop())
+        .find_map(|m| match m.view() {
+            gst::MessageView::Warning(w) => Some(format!("{} {:?}", w.error(), w.debug())),
+            _ => None,
+        })
+        .expect("a warning names the problem");
+    assert!(warning.contains("640x480"), "{warning}");
+}
+
+#[test]
+fn rtp_caps_beyond_max_width_and_height_are_refused() {
+    init();
+    let mut h = Harness::new("rtpdeltadepay");
+    let depay = h.element().unwrap();
+    depay.set_property("max-width", 640u32);
+    h.set_src_caps(rtp_caps(Some(geometry(1280, 720, 32))));
+    let p = &packetize(&frame(geometry(1280, 720, 32), 0, &[(0, 20)]), 1400).unwrap()[0];
+    assert!(h.push(rtp_buffer(p, 0, 0, true, None)).is_err());
+}
+
+#[test]
+fn a_frame_whose_marker_is_lost_is_released_after_the_time_out() {
+    init();
+    let g = geometry(320, 240, 32);
+    let mut h = Harness::new("rtpdeltadepay");
+    h.set_src_caps(rtp_caps(Some(g)));
+    let depay = h.element().unwrap();
+    let pk = packetize(&frame(g, 0, &[(0, 300), (1, 300)]), 400).unwrap();
+    assert_eq!(pk.len(), 2);
+    // Frame 0 without its marker packet, and then the stream goes quiet but
+    // for a stray malformed packet.
+    h.push(rtp_buffer(&pk[0], 0, 0, false, None)).unwrap();
+    assert!(h.try_pull().is_none());
+    std::thread::sleep(Duration::from_millis(250));
+    h.push(rtp_buffer(&[0x7f; 30], 1, 0, false, None)).unwrap();
+    let out = h.try_pull().expect("frame 0 released by its time-out");
+    assert!(out.flags().contains(gst::BufferFlags::CORRUPTED));
+    assert_eq!(stat(&depay, "frames-expired"), 1);
 }
