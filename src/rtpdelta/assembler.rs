@@ -1,18 +1,123 @@
 //! Receiving side: payloads of one RTP timestamp back into one frame.
 
-use super::packet::{DepacketizeError, FragmentHeader, PayloadHeader, PayloadKind};
+use super::packet::{piece_end, DepacketizeError, FragmentHeader, PayloadHeader, PayloadKind};
 use super::packet::{FRAGMENT_HEADER_LEN, PAYLOAD_HEADER_LEN};
 use crate::delta::bitstream::{parse_record, FrameHeader, RecordReader, FRAME_HEADER_LEN};
+use crate::delta::Geometry;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-
-/// Frames collected at once. A frame is given up (output with its holes)
-/// when this many newer timestamps have started: one frame of reordering is
-/// absorbed without a jitterbuffer, and a lost marker packet costs at most
-/// one frame of delay.
-const MAX_PENDING: usize = 2;
 
 /// Keyframe bit in the frame header's flags byte (docs/bitstream.md).
 const FLAG_KEYFRAME: u8 = 0x01;
+
+/// Default [`AssemblerLimits::max_width`]: 4K UHD's width.
+pub const DEFAULT_MAX_WIDTH: u32 = 4096;
+/// Default [`AssemblerLimits::max_height`]: 4096x2304 is 16:9.
+pub const DEFAULT_MAX_HEIGHT: u32 = 2304;
+/// Default [`AssemblerLimits::max_pending_frames`]: one frame of reordering
+/// is absorbed without a jitterbuffer, and a lost marker packet costs at
+/// most one frame of delay.
+pub const DEFAULT_MAX_PENDING_FRAMES: usize = 2;
+/// Default [`AssemblerLimits::max_fragment_pieces`]. A loss-free stream
+/// holds the pieces of one record at a time; this leaves room for thousands
+/// of records left incomplete by loss or reordering.
+pub const DEFAULT_MAX_FRAGMENT_PIECES: usize = 16_384;
+/// Default [`AssemblerLimits::frame_timeout`]: 200 ms in nanoseconds.
+pub const DEFAULT_FRAME_TIMEOUT: u64 = 200_000_000;
+/// No frame holds more than this many bytes, whatever its geometry or
+/// [`AssemblerLimits::max_frame_bytes`] say.
+pub const MAX_FRAME_BYTES: usize = 256 << 20;
+/// The derived byte limit of a frame is this many times its raw size (plus
+/// [`FRAME_BYTES_SLACK`]): a valid frame holds each tile at most once, and
+/// a record is at most about twice its tile's raw size.
+const FRAME_BYTES_PER_RAW_BYTE: usize = 4;
+/// Added to the derived byte limit so that small frames, whose record
+/// headers weigh more, are not cut short.
+const FRAME_BYTES_SLACK: usize = 1 << 20;
+
+/// Bounds on what the assembler accepts and holds, so that a broken or
+/// hostile sender cannot make it allocate or work without limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AssemblerLimits {
+    /// Widest frame accepted, in pixels.
+    pub max_width: u32,
+    /// Tallest frame accepted, in pixels.
+    pub max_height: u32,
+    /// The stream's geometry when it is known beforehand (RTP caps, SDP):
+    /// frames announcing any other are refused.
+    pub expected_geometry: Option<Geometry>,
+    /// Bytes of records and fragments one frame may hold; `None` derives
+    /// the limit from the frame's geometry (see [`Self::frame_byte_limit`]).
+    pub max_frame_bytes: Option<usize>,
+    /// Fragment pieces one frame may hold while their records are
+    /// incomplete.
+    pub max_fragment_pieces: usize,
+    /// Frames collected at once: the oldest is output, holes and all, when
+    /// a newer timestamp would exceed this (at least 1).
+    pub max_pending_frames: usize,
+    /// A frame is output with its holes once this long has passed since its
+    /// first packet, in the units of the clock given to
+    /// [`FrameAssembler::expire`] (nanoseconds by default).
+    pub frame_timeout: u64,
+}
+
+impl Default for AssemblerLimits {
+    fn default() -> Self {
+        AssemblerLimits {
+            max_width: DEFAULT_MAX_WIDTH,
+            max_height: DEFAULT_MAX_HEIGHT,
+            expected_geometry: None,
+            max_frame_bytes: None,
+            max_fragment_pieces: DEFAULT_MAX_FRAGMENT_PIECES,
+            max_pending_frames: DEFAULT_MAX_PENDING_FRAMES,
+            frame_timeout: DEFAULT_FRAME_TIMEOUT,
+        }
+    }
+}
+
+impl AssemblerLimits {
+    /// Whether frames of `geometry` are accepted.
+    pub fn check_geometry(&self, geometry: &Geometry) -> Result<(), DepacketizeError> {
+        if geometry.width > self.max_width || geometry.height > self.max_height {
+            return Err(DepacketizeError::GeometryTooLarge {
+                width: geometry.width,
+                height: geometry.height,
+                max_width: self.max_width,
+                max_height: self.max_height,
+            });
+        }
+        match self.expected_geometry {
+            Some(expected) if expected != *geometry => Err(DepacketizeError::GeometryMismatch {
+                got: *geometry,
+                expected,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Bytes a frame of `geometry` may hold: [`Self::max_frame_bytes`], or
+    /// four times the frame's raw size plus 1 MiB; never more than
+    /// [`MAX_FRAME_BYTES`].
+    pub fn frame_byte_limit(&self, geometry: &Geometry) -> usize {
+        self.max_frame_bytes
+            .unwrap_or_else(|| {
+                raw_frame_bytes(geometry)
+                    .saturating_mul(FRAME_BYTES_PER_RAW_BYTE)
+                    .saturating_add(FRAME_BYTES_SLACK)
+            })
+            .min(MAX_FRAME_BYTES)
+    }
+}
+
+/// Bytes of one decoded frame of `geometry`, all planes.
+fn raw_frame_bytes(geometry: &Geometry) -> usize {
+    (0..geometry.format.plane_count())
+        .map(|plane| {
+            let (w, h) = geometry.plane_size(plane);
+            w.saturating_mul(h)
+                .saturating_mul(geometry.format.bytes_per_pixel())
+        })
+        .fold(0, usize::saturating_add)
+}
 
 /// RTP fields of a received packet the assembler needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,8 +171,12 @@ impl<T> AssembledFrame<T> {
 pub struct AssemblerStats {
     /// Payloads accepted into a frame.
     pub packets: u64,
+    /// Payloads of a packet already received, ignored.
     pub duplicates: u64,
+    /// Payloads of a frame already output, ignored.
     pub late: u64,
+    /// Payloads dropped because they did not parse or contradicted their
+    /// frame.
     pub malformed: u64,
     /// Frames output.
     pub frames: u64,
@@ -77,15 +186,41 @@ pub struct AssemblerStats {
     pub fragments_dropped: u64,
     /// Sender restarts: a new SSRC, or timestamps jumping backwards.
     pub restarts: u64,
+    /// Payloads dropped because their frame header announced a geometry
+    /// beyond the limits or other than the expected one.
+    pub geometry_rejected: u64,
+    /// Payloads dropped because their frame would have held more bytes
+    /// than its limit.
+    pub over_frame_bytes: u64,
+    /// Fragment payloads dropped because their frame already held the
+    /// maximum number of fragment pieces.
+    pub over_fragment_pieces: u64,
+    /// Frames output incomplete because too many newer frames started.
+    pub frames_evicted: u64,
+    /// Frames output incomplete because their time-out passed.
+    pub frames_expired: u64,
 }
 
 /// A record being put back together from its fragments.
 struct Reassembly {
     record_len: u32,
-    pieces: Vec<(u32, Vec<u8>)>,
+    /// Pieces by offset. They never overlap, so a new piece need only be
+    /// checked against its two neighbours: O(log n) per piece, where a list
+    /// compared with every earlier piece made one record quadratic.
+    pieces: BTreeMap<u32, Vec<u8>>,
     received: usize,
     /// Packet index of the first piece, which orders the record in the frame.
     first_packet: Option<u16>,
+}
+
+impl Reassembly {
+    /// Whether `start..end` overlaps a piece already held.
+    fn overlaps(&self, start: u32, end: u32) -> bool {
+        let before = self.pieces.range(..=start).next_back();
+        let after = self.pieces.range(start..).next();
+        before.is_some_and(|(&o, p)| piece_end(o, p.len()).is_none_or(|e| e > start))
+            || after.is_some_and(|(&o, _)| o < end)
+    }
 }
 
 struct PendingFrame<T> {
@@ -105,6 +240,14 @@ struct PendingFrame<T> {
     fragments: BTreeMap<u32, Reassembly>,
     /// Records whose pieces all arrived but did not form a valid record.
     broken_records: u32,
+    /// Bytes of records and fragment pieces held.
+    bytes: usize,
+    /// Most bytes this frame may hold.
+    byte_limit: usize,
+    /// Fragment pieces held in `fragments`.
+    pieces: usize,
+    /// The assembler's clock when the frame's first packet arrived.
+    started: u64,
 }
 
 impl<T> PendingFrame<T> {
@@ -113,7 +256,17 @@ impl<T> PendingFrame<T> {
             && self.broken_records == 0
             && self
                 .last_index
-                .is_some_and(|last| self.packets.len() == last as usize + 1)
+                .is_some_and(|last| self.packets.len() == usize::from(last) + 1)
+    }
+
+    /// Refuses `len` more bytes if they would take the frame past its limit.
+    fn reserve(&self, len: usize) -> Result<(), DepacketizeError> {
+        match self.bytes.checked_add(len) {
+            Some(total) if total <= self.byte_limit => Ok(()),
+            _ => Err(DepacketizeError::FrameTooLarge {
+                limit: self.byte_limit,
+            }),
+        }
     }
 }
 
@@ -127,7 +280,13 @@ pub struct FrameAssembler<T> {
     next_seq: Option<u16>,
     loss_pending: bool,
     restart_after: u32,
+    limits: AssemblerLimits,
+    /// The caller's clock as of the last [`FrameAssembler::expire`].
+    now: u64,
     stats: AssemblerStats,
+    /// Earlier fragment pieces a new piece was compared with, over all
+    /// frames: what made reassembly quadratic, counted so a test can tell.
+    piece_comparisons: u64,
 }
 
 /// `a` is earlier than `b` in wrapping 32-bit timestamp order.
@@ -136,10 +295,15 @@ fn ts_before(a: u32, b: u32) -> bool {
 }
 
 impl<T: Clone> FrameAssembler<T> {
-    /// A new assembler. A packet whose timestamp is more than `restart_after`
-    /// ticks older than the last output frame is taken as a sender restart
-    /// rather than a late packet.
+    /// A new assembler with the default [`AssemblerLimits`]. A packet whose
+    /// timestamp is more than `restart_after` ticks older than the last
+    /// output frame is taken as a sender restart rather than a late packet.
     pub fn new(restart_after: u32) -> Self {
+        Self::with_limits(restart_after, AssemblerLimits::default())
+    }
+
+    /// A new assembler with the given limits; see [`FrameAssembler::new`].
+    pub fn with_limits(restart_after: u32, limits: AssemblerLimits) -> Self {
         FrameAssembler {
             pending: VecDeque::new(),
             last_output: None,
@@ -147,8 +311,22 @@ impl<T: Clone> FrameAssembler<T> {
             next_seq: None,
             loss_pending: false,
             restart_after,
+            limits,
+            now: 0,
             stats: AssemblerStats::default(),
+            piece_comparisons: 0,
         }
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> AssemblerLimits {
+        self.limits
+    }
+
+    /// Changes the limits for packets from now on; frames in progress keep
+    /// their byte limit.
+    pub fn set_limits(&mut self, limits: AssemblerLimits) {
+        self.limits = limits;
     }
 
     /// Counters so far.
@@ -159,6 +337,11 @@ impl<T: Clone> FrameAssembler<T> {
     /// Frames being collected.
     pub fn pending_frames(&self) -> usize {
         self.pending.len()
+    }
+
+    #[cfg(test)]
+    pub(super) fn piece_comparisons(&self) -> u64 {
+        self.piece_comparisons
     }
 
     /// Something upstream reports lost packets: the next output frame is
@@ -193,10 +376,35 @@ impl<T: Clone> FrameAssembler<T> {
         }
     }
 
+    /// Sets the assembler's clock to `now`, in the units of
+    /// [`AssemblerLimits::frame_timeout`] on any monotonic clock the caller
+    /// likes, and outputs every frame whose first packet arrived at least a
+    /// time-out ago, holes and all (with any older frame, to keep timestamp
+    /// order). Frames started by later pushes are stamped with `now`. The
+    /// assembler reads no clock itself: without calls to this, frames wait
+    /// only for newer frames or [`FrameAssembler::drain`].
+    pub fn expire(&mut self, now: u64, out: &mut Vec<AssembledFrame<T>>) {
+        self.now = now;
+        let timeout = self.limits.frame_timeout;
+        let Some(last) = self
+            .pending
+            .iter()
+            .rposition(|f| now.saturating_sub(f.started) >= timeout)
+        else {
+            return;
+        };
+        for _ in 0..=last {
+            if let Some(frame) = self.pending.pop_front() {
+                self.stats.frames_expired += 1;
+                out.push(self.finish(frame));
+            }
+        }
+    }
+
     /// Takes one payload. Frames that are finished by it (complete, or given
     /// up because newer frames started) are appended to `out` in timestamp
-    /// order. A malformed payload is dropped, counted and returned as the
-    /// error; its frame then has a hole.
+    /// order. A payload that is malformed or beyond the limits is dropped,
+    /// counted and returned as the error; its frame then has a hole.
     pub fn push(
         &mut self,
         meta: PacketMeta,
@@ -205,12 +413,21 @@ impl<T: Clone> FrameAssembler<T> {
         out: &mut Vec<AssembledFrame<T>>,
     ) -> Result<PushOutcome, DepacketizeError> {
         let result = self.add(meta, payload, tag, out);
-        match result {
-            Ok(PushOutcome::Accepted) => self.stats.packets += 1,
-            Ok(PushOutcome::Duplicate) => self.stats.duplicates += 1,
-            Ok(PushOutcome::Late) => self.stats.late += 1,
-            Err(_) => self.stats.malformed += 1,
-        }
+        let counter = match &result {
+            Ok(PushOutcome::Accepted) => &mut self.stats.packets,
+            Ok(PushOutcome::Duplicate) => &mut self.stats.duplicates,
+            Ok(PushOutcome::Late) => &mut self.stats.late,
+            Err(
+                DepacketizeError::GeometryTooLarge { .. }
+                | DepacketizeError::GeometryMismatch { .. },
+            ) => &mut self.stats.geometry_rejected,
+            Err(DepacketizeError::FrameTooLarge { .. }) => &mut self.stats.over_frame_bytes,
+            Err(DepacketizeError::TooManyFragmentPieces { .. }) => {
+                &mut self.stats.over_fragment_pieces
+            }
+            Err(_) => &mut self.stats.malformed,
+        };
+        *counter += 1;
         result
     }
 
@@ -223,10 +440,13 @@ impl<T: Clone> FrameAssembler<T> {
     ) -> Result<PushOutcome, DepacketizeError> {
         let ph = PayloadHeader::parse(payload)?;
         let header_bytes: [u8; FRAME_HEADER_LEN] = payload
-            [PAYLOAD_HEADER_LEN..PAYLOAD_HEADER_LEN + FRAME_HEADER_LEN]
-            .try_into()
-            .map_err(|_| DepacketizeError::TooShort(payload.len()))?;
+            .get(PAYLOAD_HEADER_LEN..PAYLOAD_HEADER_LEN + FRAME_HEADER_LEN)
+            .and_then(|h| h.try_into().ok())
+            .ok_or(DepacketizeError::TooShort(payload.len()))?;
         let header = FrameHeader::parse(&header_bytes)?;
+        // Before anything is allocated for the frame: its tile map and byte
+        // limit follow from the geometry the sender announces.
+        self.limits.check_geometry(&header.geometry)?;
         let body = &payload[PAYLOAD_HEADER_LEN + FRAME_HEADER_LEN..];
 
         // The encoder's own frame counter tells a newer frame whose RTP
@@ -275,13 +495,24 @@ impl<T: Clone> FrameAssembler<T> {
                     tiles: vec![false; header.geometry.tile_count() as usize],
                     fragments: BTreeMap::new(),
                     broken_records: 0,
+                    bytes: 0,
+                    byte_limit: self.limits.frame_byte_limit(&header.geometry),
+                    pieces: 0,
+                    started: self.now,
                 };
                 self.pending.insert(pos, frame);
                 pos
             }
         };
 
-        let result = Self::add_to_frame(&mut self.pending[pos], meta, ph, body);
+        let result = Self::add_to_frame(
+            &mut self.pending[pos],
+            meta,
+            ph,
+            body,
+            &self.limits,
+            &mut self.piece_comparisons,
+        );
         if self.pending[pos].packets.is_empty() {
             // Nothing valid ever arrived for it: do not output an empty frame
             // that only a malformed packet announced.
@@ -295,8 +526,9 @@ impl<T: Clone> FrameAssembler<T> {
                 }
             }
         }
-        while self.pending.len() > MAX_PENDING {
+        while self.pending.len() > self.limits.max_pending_frames.max(1) {
             if let Some(frame) = self.pending.pop_front() {
+                self.stats.frames_evicted += 1;
                 out.push(self.finish(frame));
             }
         }
@@ -308,6 +540,8 @@ impl<T: Clone> FrameAssembler<T> {
         meta: PacketMeta,
         ph: PayloadHeader,
         body: &[u8],
+        limits: &AssemblerLimits,
+        piece_comparisons: &mut u64,
     ) -> Result<PushOutcome, DepacketizeError> {
         let index = ph.packet_index;
         if frame.packets.contains(&index) {
@@ -331,24 +565,31 @@ impl<T: Clone> FrameAssembler<T> {
         let geometry = frame.header.geometry;
         match ph.kind {
             PayloadKind::Records => {
-                // Check every record before taking any: a packet is taken
-                // whole or not at all.
-                let mut tiles = Vec::new();
-                for record in RecordReader::new(body, geometry) {
-                    let record = record?;
-                    let t = record.index;
-                    if frame.tiles[t as usize]
-                        || frame.fragments.contains_key(&t)
-                        || tiles.contains(&t)
-                    {
-                        return Err(DepacketizeError::DuplicateTile(t));
+                frame.reserve(body.len())?;
+                // A packet is taken whole or not at all: tiles are marked as
+                // they are checked (the frame's map also catches a tile twice
+                // in this packet, in constant time) and unmarked if a later
+                // record fails.
+                let mut marked = Vec::new();
+                let mut check = || {
+                    for record in RecordReader::new(body, geometry) {
+                        let t = record?.index;
+                        if frame.tiles[t as usize] || frame.fragments.contains_key(&t) {
+                            return Err(DepacketizeError::DuplicateTile(t));
+                        }
+                        frame.tiles[t as usize] = true;
+                        marked.push(t);
                     }
-                    tiles.push(t);
-                }
-                for t in tiles {
-                    frame.tiles[t as usize] = true;
+                    Ok(())
+                };
+                if let Err(e) = check() {
+                    for t in marked {
+                        frame.tiles[t as usize] = false;
+                    }
+                    return Err(e);
                 }
                 if !body.is_empty() {
+                    frame.bytes += body.len();
                     frame.records.insert(index, body.to_vec());
                 }
             }
@@ -359,36 +600,51 @@ impl<T: Clone> FrameAssembler<T> {
                 if frame.tiles[t as usize] {
                     return Err(DepacketizeError::DuplicateTile(t));
                 }
+                // FragmentHeader::parse checked that the piece ends inside
+                // its record.
+                let start = fh.offset;
+                let end =
+                    piece_end(start, piece.len()).ok_or(DepacketizeError::FragmentOutOfRange {
+                        tile: t,
+                        offset: fh.offset,
+                        len: piece.len(),
+                        record_len: fh.record_len,
+                    })?;
+                frame.reserve(piece.len())?;
+                if frame.pieces >= limits.max_fragment_pieces {
+                    return Err(DepacketizeError::TooManyFragmentPieces {
+                        limit: limits.max_fragment_pieces,
+                    });
+                }
                 let r = frame.fragments.entry(t).or_insert_with(|| Reassembly {
                     record_len: fh.record_len,
-                    pieces: Vec::new(),
+                    pieces: BTreeMap::new(),
                     received: 0,
                     first_packet: None,
                 });
-                let start = fh.offset as usize;
-                let end = start + piece.len();
-                let overlaps = r.pieces.iter().any(|(o, p)| {
-                    let (o, e) = (*o as usize, *o as usize + p.len());
-                    start < e && o < end
-                });
-                if r.record_len != fh.record_len || overlaps {
+                *piece_comparisons += r.pieces.len().min(2) as u64;
+                if r.record_len != fh.record_len || r.overlaps(start, end) {
                     if r.pieces.is_empty() {
                         frame.fragments.remove(&t);
                     }
                     return Err(DepacketizeError::FragmentMismatch(t));
                 }
-                r.pieces.push((fh.offset, piece.to_vec()));
+                r.pieces.insert(start, piece.to_vec());
                 r.received += piece.len();
-                if fh.offset == 0 {
+                frame.bytes += piece.len();
+                frame.pieces += 1;
+                if start == 0 {
                     r.first_packet = Some(index);
                 }
                 if r.received == r.record_len as usize {
                     let Some(r) = frame.fragments.remove(&t) else {
                         return Err(DepacketizeError::FragmentMismatch(t));
                     };
-                    let mut pieces = r.pieces;
-                    pieces.sort_by_key(|(o, _)| *o);
-                    let record: Vec<u8> = pieces.into_iter().flat_map(|(_, p)| p).collect();
+                    frame.pieces -= r.pieces.len();
+                    let mut record = Vec::with_capacity(r.received);
+                    for piece in r.pieces.values() {
+                        record.extend_from_slice(piece);
+                    }
                     match parse_record(&record, &geometry) {
                         Ok((rec, used)) if rec.index == t && used == record.len() => {}
                         _ => {
@@ -396,6 +652,7 @@ impl<T: Clone> FrameAssembler<T> {
                             // claim: the record is lost, the packet was valid.
                             frame.packets.insert(index);
                             frame.broken_records += 1;
+                            frame.bytes -= record.len();
                             return Err(DepacketizeError::ReassemblyMismatch(t));
                         }
                     }
@@ -432,18 +689,24 @@ impl<T: Clone> FrameAssembler<T> {
         if !complete {
             header[3] &= !FLAG_KEYFRAME;
         }
-        let len = FRAME_HEADER_LEN + frame.records.values().map(Vec::len).sum::<usize>();
+        let len = frame
+            .records
+            .values()
+            .map(Vec::len)
+            .fold(FRAME_HEADER_LEN, usize::saturating_add);
         let mut data = Vec::with_capacity(len);
         data.extend_from_slice(&header);
         for record in frame.records.values() {
             data.extend_from_slice(record);
         }
-        let fragments_dropped = frame.fragments.len() as u32 + frame.broken_records;
+        let fragments_dropped = u32::try_from(frame.fragments.len())
+            .unwrap_or(u32::MAX)
+            .saturating_add(frame.broken_records);
         self.next_seq = frame.end_seq;
         self.last_output = Some(frame.timestamp);
         self.last_frame_number = Some(frame.header.frame_number);
         self.stats.frames += 1;
-        self.stats.fragments_dropped += fragments_dropped as u64;
+        self.stats.fragments_dropped += u64::from(fragments_dropped);
         let out = AssembledFrame {
             timestamp: frame.timestamp,
             tag: frame.tag,

@@ -3,6 +3,7 @@
 use crate::delta::bitstream::{
     max_payload_len, parse_frame, BitstreamError, FrameHeader, FRAME_HEADER_LEN, RECORD_HEADER_LEN,
 };
+use crate::delta::Geometry;
 use thiserror::Error;
 
 /// Version carried in the first byte of every payload.
@@ -114,13 +115,10 @@ impl FragmentHeader {
                 },
             ));
         }
-        let max = RECORD_HEADER_LEN + max_payload_len(&header.geometry);
-        let end = frag.offset as usize + piece_len;
-        if (frag.record_len as usize) < RECORD_HEADER_LEN
-            || frag.record_len as usize > max
-            || piece_len == 0
-            || end > frag.record_len as usize
-        {
+        let max = RECORD_HEADER_LEN.saturating_add(max_payload_len(&header.geometry));
+        let fits = piece_end(frag.offset, piece_len).is_some_and(|end| end <= frag.record_len);
+        let record_len = usize::try_from(frag.record_len).unwrap_or(usize::MAX);
+        if record_len < RECORD_HEADER_LEN || record_len > max || piece_len == 0 || !fits {
             return Err(DepacketizeError::FragmentOutOfRange {
                 tile: frag.tile_index,
                 offset: frag.offset,
@@ -130,6 +128,13 @@ impl FragmentHeader {
         }
         Ok(frag)
     }
+}
+
+/// Where a piece of `len` bytes starting at `offset` of a record ends, or
+/// `None` if that is past `u32::MAX`. Both come off the wire: the sum is
+/// taken in `u32` so that it cannot wrap, whatever the width of `usize`.
+pub(crate) fn piece_end(offset: u32, len: usize) -> Option<u32> {
+    offset.checked_add(u32::try_from(len).ok()?)
 }
 
 /// Why a frame cannot be cut into payloads.
@@ -175,6 +180,40 @@ pub enum DepacketizeError {
     HeaderMismatch,
     #[error("packet index {index} is past the frame's last packet {last}")]
     IndexPastEnd { index: u16, last: u16 },
+    #[error(
+        "frame of {width}x{height} is larger than this receiver accepts \
+         ({max_width}x{max_height}: raise max-width/max-height)"
+    )]
+    GeometryTooLarge {
+        width: u32,
+        height: u32,
+        max_width: u32,
+        max_height: u32,
+    },
+    #[error(
+        "frame of {}x{} {:?} in {}-pixel tiles, but the caps announce {}x{} {:?} in {}-pixel tiles",
+        .got.width, .got.height, .got.format, .got.tile_size,
+        .expected.width, .expected.height, .expected.format, .expected.tile_size
+    )]
+    GeometryMismatch { got: Geometry, expected: Geometry },
+    #[error("frame would hold more than its limit of {limit} bytes")]
+    FrameTooLarge { limit: usize },
+    #[error("frame already holds its limit of {limit} fragment pieces")]
+    TooManyFragmentPieces { limit: usize },
+}
+
+impl DepacketizeError {
+    /// The payload may be well formed but goes beyond the receiver's limits
+    /// (geometry, bytes or pieces per frame), rather than being malformed.
+    pub fn exceeds_limits(&self) -> bool {
+        matches!(
+            self,
+            DepacketizeError::GeometryTooLarge { .. }
+                | DepacketizeError::GeometryMismatch { .. }
+                | DepacketizeError::FrameTooLarge { .. }
+                | DepacketizeError::TooManyFragmentPieces { .. }
+        )
+    }
 }
 
 /// Cuts an encoded frame into RTP payloads of at most `budget` bytes each.

@@ -487,3 +487,450 @@ fn random_and_mutated_payloads_never_panic() {
     }
     assert!(asm.stats().malformed > 0);
 }
+
+/// One record of `record_len` bytes cut into `piece`-byte fragments, one per
+/// packet: (meta, payload) in order, the last with the marker.
+fn one_record_in_pieces(
+    geometry: Geometry,
+    record_len: usize,
+    piece: usize,
+) -> (Vec<u8>, Vec<(PacketMeta, Vec<u8>)>) {
+    let header = FrameHeader {
+        geometry,
+        keyframe: false,
+        frame_number: 1,
+    };
+    let mut w = FrameWriter::new(&header, record_len + 64);
+    let out = w.begin_record(1, TileCoding::Lossless, 0);
+    out.extend((0..record_len - RECORD_HEADER_LEN).map(|b| (b * 31) as u8));
+    w.finish_record().unwrap();
+    let data = w.into_bytes();
+    let record = &data[FRAME_HEADER_LEN..];
+    let n = record.len().div_ceil(piece);
+    let packets = record
+        .chunks(piece)
+        .enumerate()
+        .map(|(i, bytes)| {
+            let mut p = Vec::new();
+            PayloadHeader {
+                kind: PayloadKind::Fragment,
+                packet_index: i as u16,
+            }
+            .write(&mut p);
+            p.extend_from_slice(&data[..FRAME_HEADER_LEN]);
+            FragmentHeader {
+                tile_index: 1,
+                record_len: record.len() as u32,
+                offset: (i * piece) as u32,
+            }
+            .write(&mut p);
+            p.extend_from_slice(bytes);
+            let meta = PacketMeta {
+                timestamp: 9000,
+                seqnum: i as u16,
+                marker: i + 1 == n,
+            };
+            (meta, p)
+        })
+        .collect();
+    (data, packets)
+}
+
+/// 320x320 in 160-pixel tiles: records of up to 77,832 bytes.
+fn big_tile_geometry() -> Geometry {
+    Geometry::new(PixelFormat::I420, 320, 320, 160).unwrap()
+}
+
+#[test]
+fn a_record_in_65535_one_byte_fragments_is_reassembled_quickly() {
+    // As many pieces as a frame can have packets; the default limit on
+    // pieces held would refuse most of them.
+    let limits = AssemblerLimits {
+        max_fragment_pieces: 1 << 16,
+        ..AssemblerLimits::default()
+    };
+    let reassemble = |len: usize, reverse: bool| {
+        let (data, mut pk) = one_record_in_pieces(big_tile_geometry(), len, 1);
+        if reverse {
+            // The marker first: the frame completes on the last packet in.
+            pk.reverse();
+        }
+        let mut asm = FrameAssembler::with_limits(90_000, limits);
+        let start = std::time::Instant::now();
+        let out = run(&mut asm, &pk);
+        let elapsed = start.elapsed();
+        assert_eq!(out.len(), 1);
+        assert!(out[0].complete);
+        assert_eq!(out[0].data, data);
+        (elapsed, asm.piece_comparisons())
+    };
+    let (elapsed, work) = reassemble(65_535, false);
+    eprintln!("65,535 one-byte fragments: {elapsed:?}, {work} piece comparisons");
+    assert!(
+        elapsed < std::time::Duration::from_millis(200),
+        "{elapsed:?}"
+    );
+    // Each piece is compared with at most its two neighbours, so the work
+    // doubles with the record instead of quadrupling.
+    let (_, half) = reassemble(32_768, false);
+    assert!(work <= 2 * 65_535, "{work} comparisons");
+    assert!(work <= 2 * half + 2, "{half} then {work}: not linear");
+    let (elapsed, work) = reassemble(65_535, true);
+    assert!(
+        elapsed < std::time::Duration::from_millis(200),
+        "{elapsed:?}"
+    );
+    assert!(work <= 2 * 65_535, "{work} comparisons in reverse");
+}
+
+#[test]
+fn packets_of_thousands_of_tiny_records_are_checked_in_linear_time() {
+    // 4096x2304 in 16-pixel tiles: 36,864 tiles; a 64 KB packet holds 8,000
+    // empty records, each of which used to be compared with every earlier
+    // one of its packet.
+    let geometry = Geometry::new(PixelFormat::I420, 4096, 2304, 16).unwrap();
+    let mut asm = FrameAssembler::new(90_000);
+    let start = std::time::Instant::now();
+    for n in 0..30u32 {
+        let header = FrameHeader {
+            geometry,
+            keyframe: false,
+            frame_number: n,
+        };
+        let mut w = FrameWriter::new(&header, 70_000);
+        for t in 0..8_000 {
+            w.begin_record(t * 4 + n % 4, TileCoding::Lossless, 0);
+            w.finish_record().unwrap();
+        }
+        let data = w.into_bytes();
+        let out = run(&mut asm, &packets(&data, 65_000, n * 3000, &mut 0));
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].data, data);
+    }
+    let elapsed = start.elapsed();
+    eprintln!("30 packets of 8,000 records: {elapsed:?}");
+    assert!(
+        elapsed < std::time::Duration::from_millis(150),
+        "{elapsed:?}"
+    );
+}
+
+#[test]
+fn piece_ends_past_u32_max_are_refused_not_wrapped() {
+    use super::packet::piece_end;
+    assert_eq!(piece_end(0, 10), Some(10));
+    assert_eq!(piece_end(u32::MAX - 10, 10), Some(u32::MAX));
+    assert_eq!(piece_end(u32::MAX - 9, 10), None);
+    assert_eq!(piece_end(u32::MAX, 1), None);
+    assert_eq!(piece_end(1, usize::MAX), None);
+    assert_eq!(piece_end(0, u32::MAX as usize + 1), None);
+}
+
+#[test]
+fn fragment_offsets_near_u32_max_are_malformed() {
+    // On a 32-bit target `offset as usize + len` wrapped to a small number
+    // that passed the range check; the offset must be refused.
+    let big = frame(0, &[3000], false);
+    let frag = packetize(&big, 500).unwrap().remove(0);
+    let piece_len = frag.len() - 18 - FRAGMENT_HEADER_LEN;
+    let mut asm = FrameAssembler::new(90_000);
+    for offset in [
+        u32::MAX,
+        u32::MAX - 1,
+        u32::MAX - piece_len as u32 + 1,
+        (u32::MAX - piece_len as u32 + 1).wrapping_add(16),
+    ] {
+        let mut bad = frag.clone();
+        bad[26..30].copy_from_slice(&offset.to_be_bytes());
+        assert!(
+            matches!(
+                expect_malformed(&mut asm, &bad, 0),
+                DepacketizeError::FragmentOutOfRange { .. }
+            ),
+            "offset {offset:#x}"
+        );
+        // The same with the largest record length the geometry allows.
+        let max =
+            (RECORD_HEADER_LEN + crate::delta::bitstream::max_payload_len(&geometry())) as u32;
+        bad[22..26].copy_from_slice(&max.to_be_bytes());
+        assert!(matches!(
+            expect_malformed(&mut asm, &bad, 0),
+            DepacketizeError::FragmentOutOfRange { .. }
+        ));
+        let header = FrameHeader::parse(&bad[4..18]).unwrap();
+        let body = &bad[18..];
+        assert!(FragmentHeader::parse(body, &header, body.len() - FRAGMENT_HEADER_LEN).is_err());
+        // A piece length that does not fit in u32 at all.
+        assert!(FragmentHeader::parse(body, &header, usize::MAX).is_err());
+    }
+    assert_eq!(asm.pending_frames(), 0);
+    assert_eq!(asm.stats().malformed, 8);
+}
+
+/// A payload of `frame` (its only one) with the given packet index and kind
+/// left as packetize made it.
+fn single_payload(f: &[u8]) -> Vec<u8> {
+    let mut p = packetize(f, 65_000).unwrap();
+    assert_eq!(p.len(), 1);
+    p.remove(0)
+}
+
+fn meta(timestamp: u32, seqnum: u16, marker: bool) -> PacketMeta {
+    PacketMeta {
+        timestamp,
+        seqnum,
+        marker,
+    }
+}
+
+/// A frame header with `geometry`, followed by `lens` records.
+fn frame_of(geometry: Geometry, number: u32, lens: &[usize]) -> Vec<u8> {
+    let header = FrameHeader {
+        geometry,
+        keyframe: false,
+        frame_number: number,
+    };
+    let mut w = FrameWriter::new(&header, 1024);
+    for (i, &len) in lens.iter().enumerate() {
+        let out = w.begin_record(i as u32, TileCoding::Lossless, 0);
+        out.extend((0..len).map(|b| b as u8));
+        w.finish_record().unwrap();
+    }
+    w.into_bytes()
+}
+
+#[test]
+fn a_frame_beyond_the_size_limits_is_refused_before_anything_is_held() {
+    let mut asm = FrameAssembler::new(90_000);
+    let limits = asm.limits();
+    assert_eq!((limits.max_width, limits.max_height), (4096, 2304));
+    let mut out = Vec::new();
+    for (w, h) in [(8192, 8192), (4097, 16), (16, 2305)] {
+        let huge = Geometry::new(PixelFormat::I420, w, h, 16).unwrap();
+        let p = single_payload(&frame_of(huge, 0, &[10]));
+        let err = asm.push(meta(0, 0, true), &p, 0, &mut out).unwrap_err();
+        assert!(
+            matches!(err, DepacketizeError::GeometryTooLarge { width, height, .. } if (width, height) == (w, h)),
+            "{err}"
+        );
+        assert!(err.exceeds_limits());
+        assert_eq!(asm.pending_frames(), 0, "no frame (and no tile map) for it");
+    }
+    // At the limit is fine.
+    let edge = Geometry::new(PixelFormat::Bgrx, 4096, 2304, 256).unwrap();
+    let p = single_payload(&frame_of(edge, 1, &[10]));
+    assert_eq!(
+        asm.push(meta(3000, 1, true), &p, 0, &mut out),
+        Ok(PushOutcome::Accepted)
+    );
+    assert_eq!(out.len(), 1);
+    let stats = asm.stats();
+    assert_eq!(stats.geometry_rejected, 3);
+    assert_eq!(stats.malformed, 0);
+    assert_eq!(stats.frames, 1);
+
+    // Tighter limits, set on the fly.
+    asm.set_limits(AssemblerLimits {
+        max_width: 320,
+        max_height: 240,
+        ..limits
+    });
+    let p = single_payload(&frame_of(
+        Geometry::new(PixelFormat::I420, 640, 480, 32).unwrap(),
+        2,
+        &[5],
+    ));
+    assert!(matches!(
+        asm.push(meta(6000, 2, true), &p, 0, &mut out),
+        Err(DepacketizeError::GeometryTooLarge { .. })
+    ));
+    assert_eq!(asm.stats().geometry_rejected, 4);
+}
+
+#[test]
+fn a_frame_other_than_the_expected_geometry_is_refused() {
+    let expected = geometry();
+    let mut asm = FrameAssembler::with_limits(
+        90_000,
+        AssemblerLimits {
+            expected_geometry: Some(expected),
+            ..AssemblerLimits::default()
+        },
+    );
+    let mut out = Vec::new();
+    let others = [
+        Geometry::new(PixelFormat::I420, 640, 480, 32).unwrap(),
+        Geometry::new(PixelFormat::I420, 320, 240, 16).unwrap(),
+        Geometry::new(PixelFormat::Bgrx, 320, 240, 32).unwrap(),
+        // Smaller is no better: the caps say what the decoder was set up for.
+        Geometry::new(PixelFormat::I420, 160, 120, 32).unwrap(),
+    ];
+    for (i, g) in others.iter().enumerate() {
+        let p = single_payload(&frame_of(*g, i as u32, &[10]));
+        let err = asm
+            .push(meta(3000 * i as u32, i as u16, true), &p, 0, &mut out)
+            .unwrap_err();
+        assert!(
+            matches!(err, DepacketizeError::GeometryMismatch { .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("caps announce 320x240"), "{err}");
+    }
+    assert!(out.is_empty());
+    assert_eq!(asm.pending_frames(), 0);
+    let p = single_payload(&frame(9, &[10], false));
+    assert!(asm.push(meta(30_000, 9, true), &p, 0, &mut out).is_ok());
+    assert_eq!(out.len(), 1);
+    assert_eq!(asm.stats().geometry_rejected, 4);
+}
+
+#[test]
+fn the_bytes_a_frame_holds_are_capped() {
+    let g = geometry();
+    let limits = AssemblerLimits::default();
+    // 320x240 I420: 115,200 raw bytes, four times that plus 1 MiB.
+    assert_eq!(limits.frame_byte_limit(&g), 4 * 115_200 + (1 << 20));
+    let huge = Geometry::new(PixelFormat::Bgrx, 8192, 8192, 256).unwrap();
+    assert_eq!(limits.frame_byte_limit(&huge), MAX_FRAME_BYTES);
+    let explicit = AssemblerLimits {
+        max_frame_bytes: Some(usize::MAX),
+        ..limits
+    };
+    assert_eq!(explicit.frame_byte_limit(&g), MAX_FRAME_BYTES);
+
+    // 1000 bytes a frame: whole records, then fragments, past the limit.
+    let mut asm = FrameAssembler::with_limits(
+        90_000,
+        AssemblerLimits {
+            max_frame_bytes: Some(1000),
+            ..limits
+        },
+    );
+    let f = frame(0, &[300, 300, 300, 300, 2000], false);
+    let pk = packets(&f, 330, 0, &mut 0);
+    let mut out = Vec::new();
+    let mut refused = 0;
+    for (m, p) in &pk {
+        match asm.push(*m, p, 0, &mut out) {
+            Err(DepacketizeError::FrameTooLarge { limit: 1000 }) => refused += 1,
+            Err(e) => panic!("{e}"),
+            Ok(_) => {}
+        }
+    }
+    asm.drain(&mut out);
+    assert_eq!(out.len(), 1);
+    assert!(!out[0].complete);
+    // Three whole 308-byte records fit; the rest is refused and counted.
+    assert_eq!(tiles(&out[0].data).len(), 3);
+    assert!(out[0].data.len() <= FRAME_HEADER_LEN + 1000);
+    assert_eq!(asm.stats().over_frame_bytes, refused);
+    assert_eq!(refused as usize, pk.len() - 3);
+    assert_eq!(asm.stats().malformed, 0);
+}
+
+#[test]
+fn the_fragment_pieces_a_frame_holds_are_capped() {
+    let limits = AssemblerLimits {
+        max_fragment_pieces: 10,
+        ..AssemblerLimits::default()
+    };
+    let (_, pk) = one_record_in_pieces(big_tile_geometry(), 2_000, 100);
+    assert_eq!(pk.len(), 20);
+    let mut asm = FrameAssembler::with_limits(90_000, limits);
+    let mut out = Vec::new();
+    let results: Vec<_> = pk
+        .iter()
+        .map(|(m, p)| asm.push(*m, p, 0, &mut out))
+        .collect();
+    assert!(results[..10]
+        .iter()
+        .all(|r| r == &Ok(PushOutcome::Accepted)));
+    assert!(results[10..]
+        .iter()
+        .all(|r| r == &Err(DepacketizeError::TooManyFragmentPieces { limit: 10 })));
+    assert_eq!(asm.stats().over_fragment_pieces, 10);
+    asm.drain(&mut out);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].fragments_dropped, 1);
+
+    // A record completed gives its pieces back: a frame may hold many
+    // records in more pieces than the limit, just not all at once.
+    let mut asm = FrameAssembler::with_limits(90_000, limits);
+    let f = frame(0, &[900, 900, 900], false);
+    let pk = packets(&f, 300, 0, &mut 0);
+    assert!(pk.len() > 10);
+    let mut out = run(&mut asm, &pk);
+    asm.drain(&mut out);
+    assert_eq!(out[0].data, f);
+    assert_eq!(asm.stats().over_fragment_pieces, 0);
+}
+
+#[test]
+fn pending_frames_are_capped() {
+    let frames: Vec<_> = (0..4).map(|n| frame(n, &[300, 300], false)).collect();
+    for max in [1, 2, 3] {
+        let mut asm = FrameAssembler::with_limits(
+            90_000,
+            AssemblerLimits {
+                max_pending_frames: max,
+                ..AssemblerLimits::default()
+            },
+        );
+        let mut out = Vec::new();
+        // Every frame loses its marker packet, so none completes.
+        for (n, f) in frames.iter().enumerate() {
+            let pk = packets(f, 400, 3000 * n as u32, &mut 0);
+            let (m, p) = &pk[0];
+            asm.push(*m, p, 0, &mut out).unwrap();
+            assert!(asm.pending_frames() <= max);
+        }
+        assert_eq!(out.len(), 4 - max);
+        assert_eq!(asm.stats().frames_evicted, (4 - max) as u64);
+        assert!(out.iter().all(|o| !o.complete));
+    }
+}
+
+#[test]
+fn a_pending_frame_is_released_after_its_time_out() {
+    let f = frame(0, &[300, 300], false);
+    let pk = packets(&f, 400, 0, &mut 0);
+    assert_eq!(pk.len(), 2);
+    let mut asm = FrameAssembler::new(90_000);
+    assert_eq!(asm.limits().frame_timeout, 200_000_000);
+    let ms = 1_000_000u64;
+    let mut out = Vec::new();
+    asm.expire(1000 * ms, &mut out);
+    // Only the first packet: the marker is lost, and no frame follows.
+    asm.push(pk[0].0, &pk[0].1, 0, &mut out).unwrap();
+    asm.expire(1199 * ms, &mut out);
+    assert!(out.is_empty());
+    assert_eq!(asm.pending_frames(), 1);
+    asm.expire(1200 * ms, &mut out);
+    assert_eq!(out.len(), 1);
+    assert!(!out[0].complete);
+    assert_eq!(tiles(&out[0].data), vec![0]);
+    assert_eq!(asm.pending_frames(), 0);
+    assert_eq!(asm.stats().frames_expired, 1);
+    // Its marker packet arriving now is late.
+    assert_eq!(
+        asm.push(pk[1].0, &pk[1].1, 0, &mut out),
+        Ok(PushOutcome::Late)
+    );
+
+    // A newer frame that expires takes the older one (started later, say
+    // after reordering) with it, in timestamp order.
+    let g: Vec<_> = (1..3).map(|n| frame(n, &[300, 300], false)).collect();
+    let newer = packets(&g[1], 400, 9000, &mut 10);
+    let older = packets(&g[0], 400, 6000, &mut 20);
+    asm.expire(2000 * ms, &mut out);
+    asm.push(newer[0].0, &newer[0].1, 0, &mut out).unwrap();
+    asm.expire(2100 * ms, &mut out);
+    asm.push(older[0].0, &older[0].1, 0, &mut out).unwrap();
+    out.clear();
+    asm.expire(2200 * ms, &mut out);
+    assert_eq!(
+        out.iter().map(|o| o.timestamp).collect::<Vec<_>>(),
+        vec![6000, 9000]
+    );
+    assert_eq!(asm.stats().frames_expired, 3);
+}

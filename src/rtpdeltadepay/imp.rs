@@ -30,6 +30,18 @@
  * outside the frame, ...) are dropped with a warning and counted in
  * `delta-stats` (the base class already owns the name `stats`).
  *
+ * The receive path is bounded: a frame header announcing more than
+ * `max-width` x `max-height` pixels (default 4096x2304), or a geometry other
+ * than the RTP caps' when they carry one, is dropped before anything is
+ * allocated for it (`geometry-rejected`); a frame holds at most 4x its raw
+ * size + 1 MiB, never over 256 MiB (`over-frame-bytes`), and 16,384 pieces
+ * of incomplete fragmented records (`over-fragment-pieces`); at most two
+ * frames are in progress (`frames-evicted` counts the ones pushed out), and
+ * one still incomplete 200 ms after its first packet is output with its holes
+ * (`frames-expired`), checked on every packet and every reported loss.
+ * Bus warnings and keyframe requests are never sent while the element holds
+ * its own lock, so a synchronous bus handler may read `delta-stats`.
+ *
  * ## Example launch line
  * |[
  * gst-launch-1.0 udpsrc port=5000 caps="application/x-rtp,media=video,clock-rate=90000,encoding-name=X-STREAMKIT-DELTA,payload=96" ! rtpjitterbuffer latency=50 ! rtpdeltadepay ! deltadec ! videoconvert ! autovideosink
@@ -48,7 +60,10 @@ use std::time::{Duration, Instant};
 
 use crate::delta::bitstream::FrameHeader;
 use crate::delta::{Geometry, PixelFormat};
-use crate::rtpdelta::{AssembledFrame, FrameAssembler, PacketMeta};
+use crate::rtpdelta::{
+    AssembledFrame, AssemblerLimits, DepacketizeError, FrameAssembler, PacketMeta,
+    DEFAULT_MAX_HEIGHT, DEFAULT_MAX_WIDTH,
+};
 
 static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
     gst::DebugCategory::new(
@@ -68,11 +83,16 @@ const WARNING_INTERVAL: Duration = Duration::from_secs(1);
 
 const DEFAULT_REQUEST_KEYFRAME: bool = true;
 const DEFAULT_MIN_KEYFRAME_INTERVAL_MS: u32 = 500;
+/// Bounds of `max-width` / `max-height`: the format's own limits.
+const MIN_DIMENSION: u32 = crate::delta::geometry::MIN_TILE_SIZE;
+const MAX_DIMENSION: u32 = crate::delta::geometry::MAX_DIMENSION;
 
 #[derive(Debug, Clone, Copy)]
 struct Settings {
     request_keyframe: bool,
     min_keyframe_interval_ms: u32,
+    max_width: u32,
+    max_height: u32,
 }
 
 impl Default for Settings {
@@ -80,6 +100,8 @@ impl Default for Settings {
         Settings {
             request_keyframe: DEFAULT_REQUEST_KEYFRAME,
             min_keyframe_interval_ms: DEFAULT_MIN_KEYFRAME_INTERVAL_MS,
+            max_width: DEFAULT_MAX_WIDTH,
+            max_height: DEFAULT_MAX_HEIGHT,
         }
     }
 }
@@ -97,6 +119,26 @@ struct State {
     /// Whether each buffer on its way out should carry DISCONT, in push
     /// order (see `constructed`); emptied at the start of every input packet.
     discont_wanted: VecDeque<bool>,
+    /// Origin of the assembler's clock (its time-out is in nanoseconds).
+    epoch: Instant,
+}
+
+impl State {
+    /// A fresh state whose assembler works within `settings`' bounds.
+    fn new(settings: &Settings) -> Self {
+        let mut state = State::default();
+        state.assembler.set_limits(AssemblerLimits {
+            max_width: settings.max_width,
+            max_height: settings.max_height,
+            ..AssemblerLimits::default()
+        });
+        state
+    }
+
+    /// Nanoseconds since the state was made, the assembler's clock.
+    fn now(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
 }
 
 impl Default for State {
@@ -110,6 +152,7 @@ impl Default for State {
             keyframe_requests: 0,
             lost_events: 0,
             discont_wanted: VecDeque::new(),
+            epoch: Instant::now(),
         }
     }
 }
@@ -181,12 +224,35 @@ impl ObjectImpl for RtpDeltaDepay {
                     .default_value(DEFAULT_MIN_KEYFRAME_INTERVAL_MS)
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecUInt::builder("max-width")
+                    .nick("Maximum width")
+                    .blurb(
+                        "Widest frame accepted, in pixels: packets announcing a wider frame \
+                         are dropped (counted in delta-stats as geometry-rejected)",
+                    )
+                    .minimum(MIN_DIMENSION)
+                    .maximum(MAX_DIMENSION)
+                    .default_value(DEFAULT_MAX_WIDTH)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("max-height")
+                    .nick("Maximum height")
+                    .blurb(
+                        "Tallest frame accepted, in pixels: packets announcing a taller frame \
+                         are dropped (counted in delta-stats as geometry-rejected)",
+                    )
+                    .minimum(MIN_DIMENSION)
+                    .maximum(MAX_DIMENSION)
+                    .default_value(DEFAULT_MAX_HEIGHT)
+                    .mutable_playing()
+                    .build(),
                 glib::ParamSpecBoxed::builder::<gst::Structure>("delta-stats")
                     .nick("Delta depayloader statistics")
                     .blurb(
                         "Counters since start: packets, duplicates, late, malformed, frames, \
-                         frames-with-loss, fragments-dropped, restarts, lost-events, \
-                         keyframe-requests",
+                         frames-with-loss, fragments-dropped, restarts, geometry-rejected, \
+                         over-frame-bytes, over-fragment-pieces, frames-evicted, \
+                         frames-expired, lost-events, keyframe-requests",
                     )
                     .read_only()
                     .build(),
@@ -196,16 +262,29 @@ impl ObjectImpl for RtpDeltaDepay {
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
-        let mut settings = self.settings.lock().unwrap();
-        match pspec.name() {
-            "request-keyframe" => {
-                settings.request_keyframe = value.get().expect("type checked upstream")
+        let (max_width, max_height) = {
+            let mut settings = self.settings.lock().unwrap();
+            match pspec.name() {
+                "request-keyframe" => {
+                    settings.request_keyframe = value.get().expect("type checked upstream")
+                }
+                "min-keyframe-interval" => {
+                    settings.min_keyframe_interval_ms = value.get().expect("type checked upstream")
+                }
+                "max-width" => settings.max_width = value.get().expect("type checked upstream"),
+                "max-height" => settings.max_height = value.get().expect("type checked upstream"),
+                other => unreachable!("unknown property {other}"),
             }
-            "min-keyframe-interval" => {
-                settings.min_keyframe_interval_ms = value.get().expect("type checked upstream")
-            }
-            other => unreachable!("unknown property {other}"),
-        }
+            (settings.max_width, settings.max_height)
+        };
+        // Takes effect from the next packet, also while playing.
+        let mut state = self.state.lock().unwrap();
+        let limits = AssemblerLimits {
+            max_width,
+            max_height,
+            ..state.assembler.limits()
+        };
+        state.assembler.set_limits(limits);
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
@@ -217,6 +296,8 @@ impl ObjectImpl for RtpDeltaDepay {
                 .unwrap()
                 .min_keyframe_interval_ms
                 .to_value(),
+            "max-width" => self.settings.lock().unwrap().max_width.to_value(),
+            "max-height" => self.settings.lock().unwrap().max_height.to_value(),
             "delta-stats" => self.stats().to_value(),
             other => unreachable!("unknown property {other}"),
         }
@@ -236,6 +317,11 @@ impl RtpDeltaDepay {
             .field("frames-with-loss", s.frames_with_loss)
             .field("fragments-dropped", s.fragments_dropped)
             .field("restarts", s.restarts)
+            .field("geometry-rejected", s.geometry_rejected)
+            .field("over-frame-bytes", s.over_frame_bytes)
+            .field("over-fragment-pieces", s.over_fragment_pieces)
+            .field("frames-evicted", s.frames_evicted)
+            .field("frames-expired", s.frames_expired)
             .field("lost-events", state.lost_events)
             .field("keyframe-requests", state.keyframe_requests)
             .build()
@@ -352,14 +438,33 @@ impl RtpDeltaDepay {
         }))
     }
 
-    fn warn_malformed(&self, state: &mut State, what: &dyn std::fmt::Display) {
-        gst::warning!(CAT, imp = self, "dropping malformed packet: {what}");
+    /// Logs a dropped packet; returns the bus warning to post when one is
+    /// due (they are rate-limited). Called under the state lock, so it only
+    /// decides: the caller posts after releasing the lock.
+    fn note_dropped(&self, state: &mut State, dropped: Dropped) -> Option<Dropped> {
+        gst::warning!(CAT, imp = self, "dropping packet: {}", dropped.what);
         let now = Instant::now();
-        if state
+        let due = state
             .last_warning
-            .is_none_or(|last| now.duration_since(last) >= WARNING_INTERVAL)
-        {
+            .is_none_or(|last| now.duration_since(last) >= WARNING_INTERVAL);
+        if due {
             state.last_warning = Some(now);
+        }
+        due.then_some(dropped)
+    }
+
+    /// Posts the warning `note_dropped` decided on. Must be called without
+    /// the state lock: a synchronous bus handler may read `delta-stats`.
+    fn post_dropped_warning(&self, dropped: &Dropped) {
+        let what = &dropped.what;
+        if dropped.beyond_limits {
+            gst::element_imp_warning!(
+                self,
+                gst::StreamError::Decode,
+                ("Dropping RTP packets beyond this receiver's limits"),
+                ["{what} (further ones are counted in delta-stats)"]
+            );
+        } else {
             gst::element_imp_warning!(
                 self,
                 gst::StreamError::Decode,
@@ -368,6 +473,14 @@ impl RtpDeltaDepay {
             );
         }
     }
+}
+
+/// A packet the assembler refused, for the log and the bus.
+struct Dropped {
+    what: String,
+    /// Well formed, perhaps, but beyond the limits (geometry, bytes, pieces)
+    /// rather than malformed: the warning then points at the settings.
+    beyond_limits: bool,
 }
 
 /// Reads a format parameter from RTP caps, as a string (SDP-style) or an int.
@@ -424,7 +537,10 @@ impl ElementImpl for RtpDeltaDepay {
         transition: gst::StateChange,
     ) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
         match transition {
-            gst::StateChange::ReadyToPaused => *self.state.lock().unwrap() = State::default(),
+            gst::StateChange::ReadyToPaused => {
+                let settings = *self.settings.lock().unwrap();
+                *self.state.lock().unwrap() = State::new(&settings);
+            }
             gst::StateChange::PausedToReady => {
                 gst::info!(CAT, imp = self, "stopping: {}", self.stats())
             }
@@ -441,12 +557,43 @@ impl RTPBaseDepayloadImpl for RtpDeltaDepay {
             .ok_or_else(|| gst::loggable_error!(CAT, "empty caps"))?;
         // Every packet carries the frame header, so caps without the fmtp
         // parameters are fine: output caps then follow the first frame.
-        let Some(geometry) = geometry_from_rtp_caps(s) else {
+        let geometry = geometry_from_rtp_caps(s);
+        let refused = {
+            let mut state = self.state.lock().unwrap();
+            let limits = AssemblerLimits {
+                expected_geometry: geometry,
+                ..state.assembler.limits()
+            };
+            state.assembler.set_limits(limits);
+            let refused = geometry.and_then(|g| {
+                limits
+                    .check_geometry(&g)
+                    .err()
+                    .map(|e| (e, limits.max_width, limits.max_height))
+            });
+            if refused.is_none() && geometry.is_some() {
+                state.out_geometry = geometry;
+            }
+            refused
+        };
+        if let Some((e, max_width, max_height)) = refused {
+            gst::element_imp_error!(
+                self,
+                gst::StreamError::Format,
+                (
+                    "The stream is larger than this receiver accepts ({}x{}): raise max-width/max-height",
+                    max_width,
+                    max_height
+                ),
+                ["{e}"]
+            );
+            return Err(gst::loggable_error!(CAT, "{e}"));
+        }
+        let Some(geometry) = geometry else {
             gst::debug!(CAT, imp = self, "caps carry no geometry: {caps}");
             return Ok(());
         };
         let out = crate::deltacaps::for_geometry(&geometry);
-        self.state.lock().unwrap().out_geometry = Some(geometry);
         if self.obj().src_pad().push_event(gst::event::Caps::new(&out)) {
             Ok(())
         } else {
@@ -485,14 +632,28 @@ impl RTPBaseDepayloadImpl for RtpDeltaDepay {
 
     fn packet_lost(&self, event: &gst::EventRef) -> bool {
         gst::debug!(CAT, imp = self, "jitterbuffer reports loss: {event:?}");
+        let mut frames = Vec::new();
         let request = {
             let mut state = self.state.lock().unwrap();
             state.lost_events += 1;
             state.assembler.note_loss();
+            let now = state.now();
+            state.assembler.expire(now, &mut frames);
             self.keyframe_request_due(&mut state)
         };
         if request {
             self.request_keyframe();
+        }
+        // A jitterbuffer reports losses by its own timer, so a stream that
+        // stalls still gets its last frame out here.
+        match self.push_frames(frames) {
+            Ok(Some(last)) => {
+                if let Err(e) = self.obj().push(last) {
+                    gst::debug!(CAT, imp = self, "pushing an expired frame: {e:?}");
+                }
+            }
+            Ok(None) => {}
+            Err(e) => gst::debug!(CAT, imp = self, "pushing expired frames: {e:?}"),
         }
         // No GAP event: the decoder keeps showing its canvas, and the next
         // frame that arrives carries the loss flag.
@@ -509,8 +670,28 @@ impl RTPBaseDepayloadImpl for RtpDeltaDepay {
             marker: rtp.is_marker(),
         };
         let pts = rtp.buffer().pts();
+        // Not `rtp.payload()`: the binding hands us a by-value copy of the
+        // base class's GstRTPBuffer, and for a buffer of several memories
+        // (udpsrc splits every datagram larger than its mtu) the payload is
+        // mapped into that copy's map[2], which nobody ever unmaps: a merged
+        // copy of the payload leaked per packet. A sub-buffer mapped here is
+        // unmapped when `payload_map` goes out of scope.
+        let empty = rtp.payload_size() == 0;
+        let payload_map = (!empty)
+            .then(|| {
+                rtp.payload_buffer()
+                    .ok()?
+                    .into_mapped_buffer_readable()
+                    .ok()
+            })
+            .flatten();
+        let payload = match &payload_map {
+            Some(map) => Ok(map.as_slice()),
+            None if empty => Ok(&[][..]),
+            None => Err(DepacketizeError::TooShort(0)),
+        };
         let mut frames = Vec::new();
-        {
+        let warning = {
             let mut state = self.state.lock().unwrap();
             // Left over only if a push failed before reaching the probe.
             state.discont_wanted.clear();
@@ -521,23 +702,36 @@ impl RTPBaseDepayloadImpl for RtpDeltaDepay {
                 gst::info!(CAT, imp = self, "new SSRC {ssrc:#010x}: starting over");
                 state.assembler.restart(&mut frames);
             }
-            let result = match rtp.payload() {
+            // Before the packet: a frame past its time-out goes out ahead
+            // of anything this packet completes.
+            let now = state.now();
+            state.assembler.expire(now, &mut frames);
+            let result = match payload {
                 Ok(payload) => state.assembler.push(meta, payload, pts, &mut frames),
-                Err(_) => Err(crate::rtpdelta::DepacketizeError::TooShort(0)),
+                Err(e) => Err(e),
             };
             match result {
-                Ok(outcome) => gst::trace!(
-                    CAT,
-                    imp = self,
-                    "seq {} ts {}: {outcome:?}",
-                    meta.seqnum,
-                    meta.timestamp
-                ),
+                Ok(outcome) => {
+                    gst::trace!(
+                        CAT,
+                        imp = self,
+                        "seq {} ts {}: {outcome:?}",
+                        meta.seqnum,
+                        meta.timestamp
+                    );
+                    None
+                }
                 Err(e) => {
-                    let what = format!("seq {} ts {}: {e}", meta.seqnum, meta.timestamp);
-                    self.warn_malformed(&mut state, &what);
+                    let dropped = Dropped {
+                        what: format!("seq {} ts {}: {e}", meta.seqnum, meta.timestamp),
+                        beyond_limits: e.exceeds_limits(),
+                    };
+                    self.note_dropped(&mut state, dropped)
                 }
             }
+        };
+        if let Some(dropped) = warning {
+            self.post_dropped_warning(&dropped);
         }
         match self.push_frames(frames) {
             Ok(last) => last,

@@ -1,0 +1,412 @@
+//! rtpdeltadepay against hostile or unusual input: datagrams larger than
+//! udpsrc's mtu (two memories per buffer), bus handlers that call back into
+//! the element, and frame headers announcing absurd geometries.
+
+use gst::glib;
+use gst::prelude::*;
+use gst_check::Harness;
+use gststreamkit::delta::bitstream::{FrameHeader, FrameWriter, TileCoding};
+use gststreamkit::delta::{Geometry, PixelFormat};
+use gststreamkit::rtpdelta::packetize;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex, Once};
+use std::time::{Duration, Instant};
+
+fn init() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        gst::init().unwrap();
+        gststreamkit::plugin_register_static().expect("register streamkit");
+    });
+}
+
+/// Tests that measure the resident memory of the whole process run one at a
+/// time, so that one's allocations do not show up in another's growth.
+static MEMORY: Mutex<()> = Mutex::new(());
+
+/// udpsrc's default mtu: a datagram larger than this arrives as a buffer of
+/// two memories.
+const UDPSRC_MTU: usize = 1492;
+const SSRC: u32 = 0x5eed_0001;
+
+fn geometry(width: u32, height: u32, tile_size: u32) -> Geometry {
+    Geometry::new(PixelFormat::I420, width, height, tile_size).unwrap()
+}
+
+/// An encoded frame whose records are `(tile, payload length)`; the payload
+/// bytes are arbitrary, since the depayloader never decodes them.
+fn frame(geometry: Geometry, number: u32, records: &[(u32, usize)]) -> Vec<u8> {
+    let header = FrameHeader {
+        geometry,
+        keyframe: false,
+        frame_number: number,
+    };
+    let mut w = FrameWriter::new(&header, 1024);
+    for &(tile, len) in records {
+        let out = w.begin_record(tile, TileCoding::Lossless, 0);
+        out.extend((0..len).map(|b| (b * 13 + tile as usize) as u8));
+        w.finish_record().unwrap();
+    }
+    w.into_bytes()
+}
+
+/// RTP caps as an SDP would give them, with or without the geometry.
+fn rtp_caps(geometry: Option<Geometry>) -> gst::Caps {
+    let mut caps = gst::Caps::builder("application/x-rtp")
+        .field("media", "video")
+        .field("clock-rate", 90_000i32)
+        .field("encoding-name", "X-STREAMKIT-DELTA")
+        .field("payload", 96i32);
+    if let Some(g) = geometry {
+        caps = caps
+            .field("width", g.width.to_string())
+            .field("height", g.height.to_string())
+            .field("format", g.format.caps_name())
+            .field("tile-size", g.tile_size.to_string());
+    }
+    caps.build()
+}
+
+/// The bytes of an RTP packet (version 2, payload type 96).
+fn rtp_bytes(payload: &[u8], seq: u16, ts: u32, marker: bool) -> Vec<u8> {
+    let mut p = vec![0x80, (u8::from(marker) << 7) | 96];
+    p.extend_from_slice(&seq.to_be_bytes());
+    p.extend_from_slice(&ts.to_be_bytes());
+    p.extend_from_slice(&SSRC.to_be_bytes());
+    p.extend_from_slice(payload);
+    p
+}
+
+/// An RTP buffer, cut into two memories at `split` the way udpsrc delivers
+/// a datagram larger than its mtu.
+fn rtp_buffer(
+    payload: &[u8],
+    seq: u16,
+    ts: u32,
+    marker: bool,
+    split: Option<usize>,
+) -> gst::Buffer {
+    let mut data = rtp_bytes(payload, seq, ts, marker);
+    let Some(split) = split.filter(|&s| s < data.len()) else {
+        return gst::Buffer::from_mut_slice(data);
+    };
+    let tail = data.split_off(split);
+    let mut buffer = gst::Buffer::new();
+    {
+        let b = buffer.get_mut().unwrap();
+        b.append_memory(gst::Memory::from_mut_slice(data));
+        b.append_memory(gst::Memory::from_mut_slice(tail));
+    }
+    buffer
+}
+
+/// Resident memory of this process, in bytes.
+fn rss_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+    let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u64;
+    pages * page
+}
+
+fn stat(element: &gst::Element, name: &str) -> u64 {
+    element
+        .property::<gst::Structure>("delta-stats")
+        .get::<u64>(name)
+        .unwrap_or_else(|e| panic!("delta-stats has no {name}: {e}"))
+}
+
+/// A payload of about 58 KB: one valid frame of 14 records of 4000 bytes in
+/// a 320x240 stream of 32-pixel tiles, or the same bytes with a payload
+/// version no receiver reads.
+fn big_payload(g: Geometry, number: u32, valid: bool) -> Vec<u8> {
+    let records: Vec<_> = (0..14).map(|t| (t, 4000)).collect();
+    let mut payloads = packetize(&frame(g, number, &records), 65_000).unwrap();
+    assert_eq!(payloads.len(), 1);
+    let mut p = payloads.remove(0);
+    if !valid {
+        p[0] = 0x7f;
+    }
+    p
+}
+
+const LEAK_PACKETS: u32 = 2000;
+/// Growth allowed over `LEAK_PACKETS` packets of 58 KB (116 MB if every one
+/// leaked): allocator slack, not a leak.
+const LEAK_TOLERANCE: u64 = 12 << 20;
+
+#[test]
+fn buffers_of_two_memories_do_not_leak() {
+    init();
+    let _serial = MEMORY.lock().unwrap_or_else(|e| e.into_inner());
+    let g = geometry(320, 240, 32);
+    let mut h = Harness::new("rtpdeltadepay");
+    h.set_src_caps(rtp_caps(Some(g)));
+    let push = |h: &mut Harness, i: u32| {
+        // Valid frames and malformed packets alternate.
+        let p = big_payload(g, i, i.is_multiple_of(2));
+        h.push(rtp_buffer(&p, i as u16, i * 3000, true, Some(UDPSRC_MTU)))
+            .unwrap();
+        while h.try_pull().is_some() {}
+    };
+    for i in 0..100 {
+        push(&mut h, i);
+    }
+    let before = rss_bytes();
+    let start = Instant::now();
+    for i in 100..100 + LEAK_PACKETS {
+        push(&mut h, i);
+    }
+    let growth = rss_bytes().saturating_sub(before);
+    eprintln!(
+        "{LEAK_PACKETS} two-memory packets in {:?}: resident memory +{} KB",
+        start.elapsed(),
+        growth >> 10
+    );
+    let depay = h.element().unwrap();
+    assert!(stat(&depay, "frames") >= (LEAK_PACKETS / 2) as u64);
+    assert!(stat(&depay, "malformed") >= (LEAK_PACKETS / 2) as u64);
+    assert!(
+        growth < LEAK_TOLERANCE,
+        "resident memory grew by {} MB over {LEAK_PACKETS} packets",
+        growth >> 20
+    );
+}
+
+#[test]
+fn udpsrc_datagrams_larger_than_its_mtu_do_not_leak() {
+    init();
+    let _serial = MEMORY.lock().unwrap_or_else(|e| e.into_inner());
+    let g = geometry(320, 240, 32);
+    let port = {
+        let probe = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let caps = rtp_caps(Some(g)).to_string();
+    let pipeline = gst::parse::launch(&format!(
+        "udpsrc address=127.0.0.1 port={port} caps=\"{caps}\" ! \
+         rtpdeltadepay name=depay ! fakesink async=false"
+    ))
+    .unwrap()
+    .downcast::<gst::Bin>()
+    .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let depay = pipeline.by_name("depay").unwrap();
+    let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let received = |depay: &gst::Element| stat(depay, "packets") + stat(depay, "malformed");
+    let send = |i: u32| {
+        let valid = i.is_multiple_of(2);
+        let data = rtp_bytes(&big_payload(g, i, valid), i as u16, i * 3000, true);
+        assert!(data.len() > UDPSRC_MTU);
+        let before = received(&depay);
+        sender.send_to(&data, ("127.0.0.1", port)).unwrap();
+        // One datagram in flight at a time, so the socket buffer never
+        // overflows; a datagram the kernel dropped anyway is just skipped.
+        let sent = Instant::now();
+        while received(&depay) == before && sent.elapsed() < Duration::from_millis(200) {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    };
+    for i in 0..100 {
+        send(i);
+    }
+    let before = rss_bytes();
+    let start = Instant::now();
+    for i in 100..100 + LEAK_PACKETS {
+        send(i);
+    }
+    let growth = rss_bytes().saturating_sub(before);
+    let got = received(&depay);
+    pipeline.set_state(gst::State::Null).unwrap();
+    eprintln!(
+        "{LEAK_PACKETS} datagrams through udpsrc in {:?} ({got} received): resident memory +{} KB",
+        start.elapsed(),
+        growth >> 10
+    );
+    assert!(got >= (LEAK_PACKETS as u64) * 9 / 10, "only {got} received");
+    assert!(
+        growth < LEAK_TOLERANCE,
+        "resident memory grew by {} MB over {LEAK_PACKETS} datagrams",
+        growth >> 20
+    );
+}
+
+#[test]
+fn a_sync_bus_handler_reading_stats_does_not_deadlock() {
+    init();
+    let g = geometry(320, 240, 32);
+    let (done, finished) = mpsc::channel();
+    // The pipeline runs on a thread of its own so that a deadlock fails the
+    // test after the time-out instead of hanging it.
+    std::thread::spawn(move || {
+        let pipeline = gst::parse::launch(&format!(
+            "appsrc name=src format=time caps=\"{}\" ! rtpdeltadepay name=depay ! \
+             fakesink async=false",
+            rtp_caps(Some(g))
+        ))
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap();
+        let depay = pipeline.by_name("depay").unwrap();
+        let reads = Arc::new(AtomicU64::new(0));
+        let weak = depay.downgrade();
+        let counted = reads.clone();
+        // What an application's sync handler may well do: look at the
+        // element's counters on every message, from the posting thread.
+        pipeline.bus().unwrap().set_sync_handler(move |_, _| {
+            if let Some(depay) = weak.upgrade() {
+                let _ = depay.property::<gst::Structure>("delta-stats");
+                counted.fetch_add(1, Ordering::Relaxed);
+            }
+            gst::BusSyncReply::Pass
+        });
+        pipeline.set_state(gst::State::Playing).unwrap();
+        let src = pipeline
+            .by_name("src")
+            .unwrap()
+            .downcast::<gst_app::AppSrc>()
+            .unwrap();
+        for i in 0..6u32 {
+            // Malformed (a warning on the bus), then a valid frame that
+            // follows a loss (a keyframe request upstream).
+            let bad = [0x7fu8; 40];
+            src.push_buffer(rtp_buffer(&bad, (2 * i) as u16, i * 6000, true, None))
+                .unwrap();
+            let good = &packetize(&frame(g, i, &[(i, 50)]), 1400).unwrap()[0];
+            src.push_buffer(rtp_buffer(
+                good,
+                (2 * i + 5) as u16,
+                i * 6000 + 3000,
+                true,
+                None,
+            ))
+            .unwrap();
+        }
+        src.end_of_stream().unwrap();
+        let bus = pipeline.bus().unwrap();
+        let msg = bus.timed_pop_filtered(
+            gst::ClockTime::from_seconds(10),
+            &[gst::MessageType::Eos, gst::MessageType::Error],
+        );
+        let eos = matches!(
+            msg.as_ref().map(|m| m.view()),
+            Some(gst::MessageView::Eos(_))
+        );
+        let warnings = std::iter::from_fn(|| bus.pop())
+            .filter(|m| matches!(m.view(), gst::MessageView::Warning(_)))
+            .count();
+        let result = (
+            eos,
+            stat(&depay, "malformed"),
+            stat(&depay, "frames"),
+            reads.load(Ordering::Relaxed),
+        );
+        pipeline.set_state(gst::State::Null).unwrap();
+        let _ = done.send((result, warnings));
+    });
+    let ((eos, malformed, frames, reads), _) = finished
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the streaming thread deadlocked in a sync bus handler reading delta-stats");
+    assert!(eos);
+    assert_eq!(malformed, 6);
+    assert_eq!(frames, 6);
+    assert!(reads > 0);
+}
+
+/// Pushes one single-packet frame of `geometry`; returns whether a frame
+/// came out.
+fn push_frame(h: &mut Harness, geometry: Geometry, number: u32) -> bool {
+    let p = &packetize(&frame(geometry, number, &[(0, 20)]), 1400).unwrap()[0];
+    h.push(rtp_buffer(p, number as u16, number * 3000, true, None))
+        .unwrap();
+    let mut out = false;
+    while h.try_pull().is_some() {
+        out = true;
+    }
+    out
+}
+
+#[test]
+fn max_width_and_max_height_are_documented_properties() {
+    init();
+    let depay = gst::ElementFactory::make("rtpdeltadepay").build().unwrap();
+    for (name, default) in [("max-width", 4096u32), ("max-height", 2304)] {
+        let pspec = depay.find_property(name).unwrap();
+        let pspec = pspec.downcast_ref::<glib::ParamSpecUInt>().unwrap();
+        assert_eq!(pspec.default_value(), default, "{name}");
+        assert_eq!((pspec.minimum(), pspec.maximum()), (16, 8192), "{name}");
+        assert!(pspec.blurb().unwrap().contains("pixels"), "{name}");
+        assert_eq!(depay.property::<u32>(name), default);
+    }
+}
+
+#[test]
+fn frames_beyond_max_width_and_height_are_dropped_and_counted() {
+    init();
+    let mut h = Harness::new("rtpdeltadepay");
+    // No geometry in the caps: only the properties bound the frames.
+    h.set_src_caps(rtp_caps(None));
+    let depay = h.element().unwrap();
+    assert!(!push_frame(&mut h, geometry(8192, 8192, 16), 0));
+    assert!(!push_frame(&mut h, geometry(4112, 2304, 16), 1));
+    assert!(push_frame(&mut h, geometry(4096, 2304, 256), 2));
+    depay.set_property("max-width", 320u32);
+    depay.set_property("max-height", 240u32);
+    assert!(!push_frame(&mut h, geometry(640, 480, 32), 3));
+    assert!(push_frame(&mut h, geometry(320, 240, 32), 4));
+    assert_eq!(stat(&depay, "geometry-rejected"), 3);
+    assert_eq!(stat(&depay, "malformed"), 0);
+    assert_eq!(stat(&depay, "frames"), 2);
+}
+
+#[test]
+fn frames_other_than_the_caps_geometry_are_dropped_and_counted() {
+    init();
+    let mut h = Harness::new("rtpdeltadepay");
+    let bus = gst::Bus::new();
+    h.element().unwrap().set_bus(Some(&bus));
+    h.set_src_caps(rtp_caps(Some(geometry(320, 240, 32))));
+    let depay = h.element().unwrap();
+    assert!(!push_frame(&mut h, geometry(640, 480, 32), 0));
+    assert!(!push_frame(&mut h, geometry(320, 240, 16), 1));
+    assert!(push_frame(&mut h, geometry(320, 240, 32), 2));
+    assert_eq!(stat(&depay, "geometry-rejected"), 2);
+    let warning = std::iter::from_fn(|| bus.pop())
+        .find_map(|m| match m.view() {
+            gst::MessageView::Warning(w) => Some(format!("{} {:?}", w.error(), w.debug())),
+            _ => None,
+        })
+        .expect("a warning names the problem");
+    assert!(warning.contains("640x480"), "{warning}");
+}
+
+#[test]
+fn rtp_caps_beyond_max_width_and_height_are_refused() {
+    init();
+    let mut h = Harness::new("rtpdeltadepay");
+    let depay = h.element().unwrap();
+    depay.set_property("max-width", 640u32);
+    h.set_src_caps(rtp_caps(Some(geometry(1280, 720, 32))));
+    let p = &packetize(&frame(geometry(1280, 720, 32), 0, &[(0, 20)]), 1400).unwrap()[0];
+    assert!(h.push(rtp_buffer(p, 0, 0, true, None)).is_err());
+}
+
+#[test]
+fn a_frame_whose_marker_is_lost_is_released_after_the_time_out() {
+    init();
+    let g = geometry(320, 240, 32);
+    let mut h = Harness::new("rtpdeltadepay");
+    h.set_src_caps(rtp_caps(Some(g)));
+    let depay = h.element().unwrap();
+    let pk = packetize(&frame(g, 0, &[(0, 300), (1, 300)]), 400).unwrap();
+    assert_eq!(pk.len(), 2);
+    // Frame 0 without its marker packet, and then the stream goes quiet but
+    // for a stray malformed packet.
+    h.push(rtp_buffer(&pk[0], 0, 0, false, None)).unwrap();
+    assert!(h.try_pull().is_none());
+    std::thread::sleep(Duration::from_millis(250));
+    h.push(rtp_buffer(&[0x7f; 30], 1, 0, false, None)).unwrap();
+    let out = h.try_pull().expect("frame 0 released by its time-out");
+    assert!(out.flags().contains(gst::BufferFlags::CORRUPTED));
+    assert_eq!(stat(&depay, "frames-expired"), 1);
+}
