@@ -60,9 +60,9 @@ make_seeds() {
         ! x265enc key-int-max=5 tune=zerolatency speed-preset=ultrafast \
         ! video/x-h265,stream-format=byte-stream,alignment=au \
         ! multifilesink location="$aus/h265/au-%05d.h265"
-    cargo run --quiet --manifest-path fuzz/Cargo.toml --bin make_seeds -- \
+    cargo run --quiet --manifest-path fuzz/Cargo.toml --features seeds --bin make_seeds -- \
         fuzz/corpus "$aus/h264" "$aus/h265"
-    du -sh fuzz/corpus
+    du -sh --apparent-size fuzz/corpus
 }
 
 case "${1:-}" in
