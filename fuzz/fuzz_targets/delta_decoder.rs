@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: MPL-2.0
+//! The whole delta decoder fed a sequence of frames: the input is cut before
+//! every `SK`,1 (see `streamkit_fuzz::split_frames`), so a seed is simply
+//! encoded frames one after the other. Frames announcing more than
+//! 256x256 are skipped (read with the public header parser first) to keep
+//! one input cheap. Checks the decoder's counters, then re-encodes the
+//! canvas it ended with losslessly and decodes that into a fresh decoder,
+//! which must give the same picture bit for bit.
+
+#![no_main]
+
+use gststreamkit::delta::bitstream::{FrameHeader, FRAME_HEADER_LEN, RECORD_HEADER_LEN};
+use gststreamkit::delta::{DeltaDecoder, DeltaEncoder, EncoderConfig, ReferenceCanvas, TileMode};
+use libfuzzer_sys::fuzz_target;
+use streamkit_fuzz::{small_enough, split_frames};
+
+fn same_picture(a: &ReferenceCanvas, b: &ReferenceCanvas) -> bool {
+    a.geometry() == b.geometry()
+        && (0..a.geometry().format.plane_count()).all(|p| a.plane(p) == b.plane(p))
+}
+
+fuzz_target!(|data: &[u8]| {
+    let mut decoder = DeltaDecoder::new();
+    let mut fed = 0u64;
+    for frame in split_frames(data) {
+        let header = FrameHeader::parse(frame);
+        if header.as_ref().is_ok_and(|h| !small_enough(h)) {
+            continue;
+        }
+        let before = decoder.stats();
+        let report = decoder.decode(frame);
+        fed += 1;
+        let after = decoder.stats();
+        assert_eq!(after.bytes - before.bytes, frame.len() as u64);
+        match report.header {
+            Some(h) => {
+                assert_eq!(Ok(h), header);
+                let canvas = decoder.canvas().expect("an accepted frame sets the canvas");
+                assert_eq!(*canvas.geometry(), h.geometry);
+                let tiles = h.geometry.tile_count();
+                assert!(
+                    (report.tiles_applied + report.records_dropped) as usize
+                        <= (frame.len() - FRAME_HEADER_LEN) / RECORD_HEADER_LEN + 1,
+                    "every record costs at least its header"
+                );
+                assert!(decoder.missing_tiles() <= tiles);
+                assert!(decoder.stale_tiles() <= tiles);
+                assert_eq!(after.frames, before.frames + 1);
+                assert_eq!(
+                    after.tiles_applied - before.tiles_applied,
+                    u64::from(report.tiles_applied)
+                );
+            }
+            None => {
+                assert!(report.error.is_some());
+                assert_eq!(report.tiles_applied, 0);
+                assert_eq!(after.frames_rejected, before.frames_rejected + 1);
+            }
+        }
+        if fed.is_multiple_of(3) {
+            decoder.note_loss();
+            assert_eq!(
+                decoder.stale_tiles(),
+                decoder.canvas().map_or(0, |c| c.geometry().tile_count())
+            );
+        }
+    }
+    let stats = decoder.stats();
+    assert_eq!(stats.frames + stats.frames_rejected, fed);
+
+    let Some(canvas) = decoder.canvas() else {
+        return;
+    };
+    let config = EncoderConfig {
+        mode: TileMode::Lossless,
+        threshold: 0,
+        intra_refresh: 0,
+        key_int_max: 0,
+        parallel: false,
+    };
+    let mut encoder = DeltaEncoder::new(*canvas.geometry(), config);
+    let encoded = encoder.encode(&canvas.view(), true);
+    assert!(encoded.keyframe);
+    assert!(same_picture(encoder.reference(), canvas));
+    let mut fresh = DeltaDecoder::new();
+    let report = fresh.decode(&encoded.data);
+    assert!(
+        report.error.is_none(),
+        "own keyframe rejected: {:?}",
+        report.error
+    );
+    assert_eq!(report.records_dropped, 0);
+    assert!(fresh.is_complete());
+    assert!(same_picture(fresh.canvas().expect("decoded"), canvas));
+});

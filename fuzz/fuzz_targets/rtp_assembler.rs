@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: MPL-2.0
+//! The receiving side of the RTP payload: a `FrameAssembler` driven by a
+//! script of packets (timestamp, sequence number, marker, payload) and of
+//! loss, drain, restart and reset events (`streamkit_fuzz::
+//! parse_assembler_script`). Packets announcing more than 256x256 are left
+//! out. Every frame that comes out must be a valid delta frame with each
+//! tile at most once, keep its keyframe flag only when complete, and decode;
+//! at most two frames are ever pending and the counters add up.
+
+#![no_main]
+
+use gststreamkit::delta::bitstream::{parse_frame, FrameHeader, FRAME_HEADER_LEN};
+use gststreamkit::delta::DeltaDecoder;
+use gststreamkit::rtpdelta::{AssembledFrame, FrameAssembler, PushOutcome, PAYLOAD_HEADER_LEN};
+use libfuzzer_sys::fuzz_target;
+use streamkit_fuzz::{parse_assembler_script, small_enough, AssemblerStep, DEPAY_RESTART_AFTER};
+
+fn check_frame(frame: &AssembledFrame<usize>, decoder: &mut DeltaDecoder) {
+    let (header, records) = parse_frame(&frame.data).expect("output frame has a valid header");
+    let mut seen = vec![false; header.geometry.tile_count() as usize];
+    for record in records {
+        let record = record.expect("every output record parses");
+        let i = record.index as usize;
+        assert!(!seen[i], "tile {i} twice in one output frame");
+        seen[i] = true;
+    }
+    if !frame.complete {
+        assert!(
+            !header.keyframe,
+            "an incomplete frame keeps its keyframe flag"
+        );
+    }
+    let report = decoder.decode(&frame.data);
+    assert!(report.header.is_some() || report.error.is_some());
+}
+
+fuzz_target!(|data: &[u8]| {
+    let mut asm = FrameAssembler::<usize>::new(DEPAY_RESTART_AFTER);
+    let mut decoder = DeltaDecoder::new();
+    let mut out = Vec::new();
+    let mut pushes = 0u64;
+    let mut outputs = 0u64;
+    for (n, step) in parse_assembler_script(data).into_iter().enumerate() {
+        match step {
+            AssemblerStep::Push(meta, payload) => {
+                let header = payload
+                    .get(PAYLOAD_HEADER_LEN..PAYLOAD_HEADER_LEN + FRAME_HEADER_LEN)
+                    .map(FrameHeader::parse);
+                if matches!(header, Some(Ok(h)) if !small_enough(&h)) {
+                    continue;
+                }
+                pushes += 1;
+                let before = asm.stats();
+                let result = asm.push(meta, payload, n, &mut out);
+                let after = asm.stats();
+                match result {
+                    Ok(PushOutcome::Accepted) => assert_eq!(after.packets, before.packets + 1),
+                    Ok(PushOutcome::Duplicate) => {
+                        assert_eq!(after.duplicates, before.duplicates + 1)
+                    }
+                    Ok(PushOutcome::Late) => assert_eq!(after.late, before.late + 1),
+                    Err(_) => assert_eq!(after.malformed, before.malformed + 1),
+                }
+            }
+            AssemblerStep::NoteLoss => asm.note_loss(),
+            AssemblerStep::Drain => {
+                asm.drain(&mut out);
+                assert_eq!(asm.pending_frames(), 0);
+            }
+            AssemblerStep::Restart => {
+                asm.restart(&mut out);
+                assert_eq!(asm.pending_frames(), 0);
+            }
+            AssemblerStep::Reset => {
+                asm.reset();
+                assert_eq!(asm.pending_frames(), 0);
+            }
+        }
+        assert!(
+            asm.pending_frames() <= 2,
+            "more frames pending than MAX_PENDING"
+        );
+        for frame in out.drain(..) {
+            outputs += 1;
+            check_frame(&frame, &mut decoder);
+        }
+    }
+    asm.drain(&mut out);
+    for frame in out.drain(..) {
+        outputs += 1;
+        check_frame(&frame, &mut decoder);
+    }
+    let stats = asm.stats();
+    assert_eq!(
+        stats.packets + stats.duplicates + stats.late + stats.malformed,
+        pushes
+    );
+    assert_eq!(stats.frames, outputs);
+});

@@ -1,0 +1,336 @@
+// SPDX-License-Identifier: MPL-2.0
+//! Writes the seed corpus: real inputs for each fuzz target, made by the
+//! codec itself (delta frames, RTP payloads, assembler scripts), by the stamp
+//! writer (stamped planes), and from H.264/H.265 access units that
+//! `scripts/fuzz.sh seeds` has x264enc and x265enc write with gst-launch-1.0.
+//!
+//! Usage: make_seeds CORPUS_DIR [H264_AU_DIR [H265_AU_DIR]]
+//! (each AU directory holds one Annex B access unit per file, in name order).
+
+use gststreamkit::delta::{
+    DeltaEncoder, EncoderConfig, FrameView, Geometry, PixelFormat, TileMode,
+};
+use gststreamkit::rtpdelta::{packetize, PacketMeta, PayloadHeader, PayloadKind};
+use gststreamkit::stampcode::{PlaneMut, Stamp, StampLayout};
+use std::path::{Path, PathBuf};
+use streamkit_fuzz::{
+    write_assembler_step, write_cutter_unit, AssemblerStep, CutterSettings, CutterUnit, StampInput,
+    CUTTER_DURATION, CUTTER_FIXED_RATE, CUTTER_H265, STAMP_RAW_SAMPLES, UNIT_HAS_DURATION,
+    UNIT_KEYFRAME, UNIT_TIMED,
+};
+
+type Error = Box<dyn std::error::Error>;
+
+/// A test picture: a gradient with a box that moves with `n`, so deltas
+/// change a few tiles only.
+fn picture(g: &Geometry, n: u32) -> Vec<Vec<u8>> {
+    let (bx, by) = (4 + 6 * n, 3 + 2 * n);
+    (0..g.format.plane_count())
+        .map(|p| {
+            let (w, h) = g.plane_size(p);
+            let bpp = g.format.bytes_per_pixel();
+            let (sx, sy) = g.format.subsampling(p);
+            let mut data = vec![0u8; w * h * bpp];
+            for y in 0..h {
+                for x in 0..w {
+                    let (fx, fy) = ((x << sx) as u32, (y << sy) as u32);
+                    let in_box = (bx..bx + 12).contains(&fx) && (by..by + 10).contains(&fy);
+                    for c in 0..bpp {
+                        let v = if in_box {
+                            200 - 40 * c as u32
+                        } else {
+                            (fx * 3 + fy * 2 + 50 * (c as u32 + p as u32)) % 256
+                        };
+                        data[(y * w + x) * bpp + c] = v as u8;
+                    }
+                }
+            }
+            data
+        })
+        .collect()
+}
+
+/// Encodes `frames` pictures of a moving box at `g`.
+fn encode_sequence(g: Geometry, mode: TileMode, frames: u32) -> Vec<Vec<u8>> {
+    let config = EncoderConfig {
+        mode,
+        threshold: 0,
+        intra_refresh: 0,
+        key_int_max: 0,
+        parallel: false,
+    };
+    let mut encoder = DeltaEncoder::new(g, config);
+    (0..frames)
+        .map(|n| {
+            let planes = picture(&g, n);
+            let view = FrameView::new(
+                &g,
+                planes
+                    .iter()
+                    .enumerate()
+                    .map(|(p, d)| (d.as_slice(), g.plane_size(p).0 * g.format.bytes_per_pixel()))
+                    .collect(),
+            )
+            .expect("planes sized from the geometry");
+            encoder.encode(&view, false).data
+        })
+        .collect()
+}
+
+struct Corpus {
+    root: PathBuf,
+}
+
+impl Corpus {
+    fn write(&self, target: &str, name: &str, data: &[u8]) -> Result<(), Error> {
+        let dir = self.root.join(target);
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(dir.join(name), data)?;
+        Ok(())
+    }
+}
+
+fn delta_seeds(corpus: &Corpus) -> Result<(), Error> {
+    let sequences = [
+        (
+            "bgrx64x48-lossless",
+            Geometry::new(PixelFormat::Bgrx, 64, 48, 16)?,
+            TileMode::Lossless,
+        ),
+        (
+            "i420-80x48-lossy",
+            Geometry::new(PixelFormat::I420, 80, 48, 32)?,
+            TileMode::Lossy { quality: 60 },
+        ),
+        (
+            "bgrx100x40-partial-tiles",
+            Geometry::new(PixelFormat::Bgrx, 100, 40, 32)?,
+            TileMode::Lossy { quality: 90 },
+        ),
+    ];
+    for (name, g, mode) in sequences {
+        let frames = encode_sequence(g, mode, 3);
+        for (n, f) in frames.iter().enumerate() {
+            corpus.write("delta_frame", &format!("{name}-{n}"), f)?;
+        }
+        corpus.write("delta_decoder", name, &frames.concat())?;
+
+        // Payloads at a budget that packs records, and one that fragments.
+        for budget in [1200, 120] {
+            let mut script = Vec::new();
+            let mut seq = 100u16;
+            for (n, f) in frames.iter().enumerate() {
+                let payloads = packetize(f, budget)?;
+                let last = payloads.len() - 1;
+                for (i, p) in payloads.iter().enumerate() {
+                    let kind = PayloadHeader::parse(p)?.kind;
+                    // A few payloads of each kind are enough.
+                    if i < 2 || (kind == PayloadKind::Fragment && i == last) {
+                        let kind = if kind == PayloadKind::Fragment {
+                            "frag"
+                        } else {
+                            "records"
+                        };
+                        corpus.write(
+                            "rtp_payload",
+                            &format!("{name}-{budget}-{n}-{i}-{kind}"),
+                            p,
+                        )?;
+                    }
+                    let meta = PacketMeta {
+                        timestamp: 3000 * n as u32,
+                        seqnum: seq,
+                        marker: i == last,
+                    };
+                    seq = seq.wrapping_add(1);
+                    write_assembler_step(&mut script, &AssemblerStep::Push(meta, p));
+                }
+            }
+            write_assembler_step(&mut script, &AssemblerStep::Drain);
+            corpus.write(
+                "rtp_assembler",
+                &format!("{name}-{budget}-in-order"),
+                &script,
+            )?;
+        }
+
+        // Reordered, duplicated and lost packets, then a loss report.
+        let mut pushes = Vec::new();
+        let mut seq = 7u16;
+        for (n, f) in frames.iter().enumerate() {
+            let payloads = packetize(f, 120)?;
+            let last = payloads.len() - 1;
+            for (i, p) in payloads.into_iter().enumerate() {
+                let meta = PacketMeta {
+                    timestamp: 90_000 + 3000 * n as u32,
+                    seqnum: seq,
+                    marker: i == last,
+                };
+                seq = seq.wrapping_add(1);
+                pushes.push((meta, p));
+            }
+        }
+        if pushes.len() > 4 {
+            pushes.swap(1, 3);
+            let dup = pushes[2].clone();
+            pushes.insert(5, dup);
+            pushes.remove(pushes.len() / 2);
+        }
+        let mut script = Vec::new();
+        for (i, (meta, p)) in pushes.iter().enumerate() {
+            if i == pushes.len() / 2 {
+                write_assembler_step(&mut script, &AssemblerStep::NoteLoss);
+            }
+            write_assembler_step(&mut script, &AssemblerStep::Push(*meta, p));
+        }
+        write_assembler_step(&mut script, &AssemblerStep::Drain);
+        corpus.write("rtp_assembler", &format!("{name}-reordered-lossy"), &script)?;
+    }
+    Ok(())
+}
+
+fn stamp_seeds(corpus: &Corpus) -> Result<(), Error> {
+    // (name, width, height, pixel stride, block, x, y, raw samples)
+    let planes = [
+        (
+            "gray72x40-block4",
+            72u32,
+            40u32,
+            1usize,
+            4u32,
+            4u32,
+            4u32,
+            true,
+        ),
+        ("bgrx140x76-block8", 140, 76, 4, 8, 6, 5, true),
+        ("gray80x40-repeated", 80, 40, 1, 4, 8, 2, false),
+    ];
+    for (i, (name, width, height, ps, block, x, y, raw)) in planes.into_iter().enumerate() {
+        let stride = width as usize * ps;
+        let mut data: Vec<u8> = (0..stride * height as usize)
+            .map(|j| ((j * 7 + j / stride * 3) % 64 + 96) as u8)
+            .collect();
+        let layout = StampLayout::new(x, y, block)?;
+        let stamp = Stamp {
+            frame: 1000 + i as u32,
+            capture_time_ns: 1_234_567_890_123 * (i as u64 + 1),
+        };
+        PlaneMut {
+            data: &mut data,
+            stride,
+            pixel_stride: ps,
+            components: &[0, 1, 2][..ps.min(3)],
+            width,
+            height,
+        }
+        .draw_stamp(&layout, &stamp, 235, 16)?;
+        // Noise, as a lossy coder would leave it.
+        for (j, s) in data.iter_mut().enumerate() {
+            *s = s.saturating_add((j * 31 % 9) as u8).saturating_sub(4);
+        }
+        if !raw {
+            // Repeated samples: one row is enough to seed the layout.
+            data.truncate(stride);
+        }
+        let input = StampInput {
+            width: (width - 1) as u16,
+            height: (height - 1) as u16,
+            flags: (ps - 1) as u8 | if raw { STAMP_RAW_SAMPLES } else { 0 },
+            row_padding: 0,
+            x: x as u16,
+            y: y as u16,
+            block_step: (block - gststreamkit::framestamp::MIN_BLOCK_SIZE) as u8,
+            frame: stamp.frame + 1,
+            capture_time_ns: stamp.capture_time_ns + 33_333_333,
+            white: 200,
+            black: 40,
+        };
+        let mut out = Vec::new();
+        input.write(&mut out);
+        out.extend_from_slice(&data);
+        corpus.write("stamp_reader", name, &out)?;
+    }
+    Ok(())
+}
+
+fn is_keyframe(h265: bool, au: &[u8]) -> bool {
+    gststreamkit::segmentpackager::paramsets::nal_units(au)
+        .into_iter()
+        .any(|r| {
+            let header = au[r.start];
+            if h265 {
+                (16..=21).contains(&((header >> 1) & 0x3f))
+            } else {
+                header & 0x1f == 5
+            }
+        })
+}
+
+fn cutter_seeds(corpus: &Corpus, dir: &Path, h265: bool, name: &str) -> Result<(), Error> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
+    files.sort();
+    let aus: Vec<Vec<u8>> = files.iter().map(std::fs::read).collect::<Result<_, _>>()?;
+    let codec = if h265 { CUTTER_H265 } else { 0 };
+    let configs = [
+        (
+            "frames5",
+            CutterSettings {
+                flags: codec | CUTTER_FIXED_RATE,
+                length: 5,
+                frame_ms: 33,
+                wait_100ms: 20,
+                delay_ms: 0,
+            },
+        ),
+        (
+            "duration200ms-untimed-rate",
+            CutterSettings {
+                flags: codec | CUTTER_DURATION,
+                length: 200,
+                frame_ms: 0,
+                wait_100ms: 0,
+                delay_ms: 100,
+            },
+        ),
+    ];
+    for (config_name, settings) in configs {
+        let mut out = Vec::new();
+        settings.write(&mut out);
+        for au in &aus {
+            let key = if is_keyframe(h265, au) {
+                UNIT_KEYFRAME
+            } else {
+                0
+            };
+            let unit = CutterUnit {
+                flags: key | UNIT_TIMED | UNIT_HAS_DURATION,
+                step_ms: 33,
+                data: au,
+            };
+            write_cutter_unit(&mut out, &unit);
+        }
+        corpus.write("segment_cutter", &format!("{name}-{config_name}"), &out)?;
+    }
+    Ok(())
+}
+
+fn main() -> Result<(), Error> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(root) = args.first() else {
+        return Err("usage: make_seeds CORPUS_DIR [H264_AU_DIR [H265_AU_DIR]]".into());
+    };
+    let corpus = Corpus {
+        root: PathBuf::from(root),
+    };
+    delta_seeds(&corpus)?;
+    stamp_seeds(&corpus)?;
+    if let Some(dir) = args.get(1) {
+        cutter_seeds(&corpus, Path::new(dir), false, "x264")?;
+    }
+    if let Some(dir) = args.get(2) {
+        cutter_seeds(&corpus, Path::new(dir), true, "x265")?;
+    }
+    Ok(())
+}
