@@ -20,6 +20,11 @@ cargo fmt --all -- --check
 echo "streamkit: cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --quiet -- -D warnings
 
+# The fuzz crate (its own workspace, built by cargo fuzz on nightly) must
+# keep compiling against the library: type-check it on stable.
+echo "streamkit: cargo check fuzz/ (the fuzz targets)"
+cargo check --quiet --manifest-path fuzz/Cargo.toml --all-targets --all-features
+
 echo "streamkit: meson build (plugin built through cargo)"
 if [[ ! -d _build ]]; then
     meson setup _build --buildtype=debug >/dev/null
