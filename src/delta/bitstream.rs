@@ -41,6 +41,8 @@ pub enum BitstreamError {
     GeometryChangeWithoutKeyframe { width: u32, height: u32 },
     #[error("tile {index} is outside the frame's {count} tiles")]
     TileOutOfRange { index: u32, count: u32 },
+    #[error("tile {index} appears more than once in the frame")]
+    RepeatedTile { index: u32 },
     #[error("unknown tile coding {0}")]
     UnknownCoding(u8),
     #[error("tile {index}: payload of {len} bytes exceeds the bound of {max} for this geometry")]

@@ -39,6 +39,11 @@ pub struct DeltaDecoder {
     /// Tiles not updated since the decoder learned of a loss.
     stale: Vec<bool>,
     stale_count: u32,
+    /// Per tile, the number of the last frame that carried it: a record
+    /// whose tile already appeared in this frame is a repeat. Numbering the
+    /// frames spares clearing a per-frame bitmap.
+    seen_in_frame: Vec<u32>,
+    frame_serial: u32,
     stats: DecoderStats,
     samples: TileSamples,
     lossless: LosslessScratch,
@@ -86,6 +91,8 @@ impl DeltaDecoder {
         self.canvas = Some(ReferenceCanvas::new(geometry));
         self.received = vec![false; n];
         self.stale = vec![false; n];
+        self.seen_in_frame = vec![0; n];
+        self.frame_serial = 0;
         self.missing = n as u32;
         self.stale_count = 0;
     }
@@ -121,6 +128,15 @@ impl DeltaDecoder {
             report.geometry_changed = true;
         }
         let g = header.geometry;
+        self.frame_serial = match self.frame_serial.checked_add(1) {
+            Some(serial) => serial,
+            None => {
+                // Once in 2^32 frames: forget the old numbers so none of them
+                // can collide with the restarted count.
+                self.seen_in_frame.fill(0);
+                1
+            }
+        };
         for record in records {
             let record = match record {
                 Ok(r) => r,
@@ -130,6 +146,18 @@ impl DeltaDecoder {
                     break;
                 }
             };
+            // A repeat is refused before any decoding: thousands of records
+            // naming one large tile would otherwise cost a full tile decode
+            // each (a 64 KiB frame rewriting over a gigabyte).
+            let seen = &mut self.seen_in_frame[record.index as usize];
+            if *seen == self.frame_serial {
+                report.records_dropped += 1;
+                report.error.get_or_insert(BitstreamError::RepeatedTile {
+                    index: record.index,
+                });
+                continue;
+            }
+            *seen = self.frame_serial;
             self.samples.layout(&g, record.index);
             let result = match record.coding {
                 TileCoding::Fill => {

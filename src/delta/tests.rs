@@ -323,3 +323,39 @@ fn only_a_keyframe_may_change_the_geometry() {
     assert!(dec.decode(&key.data).geometry_changed);
     assert_eq!(*dec.canvas().unwrap().geometry(), large);
 }
+
+/// A valid BGRx frame whose records all fill the same tile, the `i`th
+/// record with value `i`.
+fn frame_repeating_one_tile(g: Geometry, tile: u32, repeats: usize) -> Vec<u8> {
+    let header = FrameHeader {
+        geometry: g,
+        keyframe: false,
+        frame_number: 1,
+    };
+    let mut w = bitstream::FrameWriter::new(&header, 64);
+    for i in 0..repeats {
+        w.begin_record(tile, TileCoding::Fill, 0)
+            .extend_from_slice(&[i as u8; 4]);
+        w.finish_record().unwrap();
+    }
+    w.into_bytes()
+}
+
+#[test]
+fn a_tile_repeated_within_one_frame_is_applied_once() {
+    let g = Geometry::new(PixelFormat::Bgrx, 256, 256, 256).unwrap();
+    let mut dec = DeltaDecoder::new();
+    let report = dec.decode(&frame_repeating_one_tile(g, 0, 1000));
+    assert_eq!(report.tiles_applied, 1, "{report:?}");
+    assert_eq!(report.records_dropped, 999);
+    assert!(matches!(
+        report.error,
+        Some(BitstreamError::RepeatedTile { index: 0 })
+    ));
+    // the first record won: later ones did not overwrite it
+    assert_eq!(dec.canvas().unwrap().plane(0)[..4], [0, 0, 0, 0]);
+    assert_eq!(dec.stats().records_dropped, 999);
+    // the next frame may send the tile again
+    let report = dec.decode(&frame_repeating_one_tile(g, 0, 1));
+    assert_eq!((report.tiles_applied, report.records_dropped), (1, 0));
+}
