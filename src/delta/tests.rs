@@ -235,7 +235,7 @@ fn decoder_applies_any_subset_and_drops_corrupt_records() {
 }
 
 #[test]
-fn mutated_frames_never_panic_and_never_grow_the_canvas() {
+fn mutated_frames_never_panic_and_change_the_canvas_only_by_the_rules() {
     // A deterministic stand-in for fuzzing: bit flips, truncations and
     // splices of valid frames, in both formats and all codings.
     let mut rng = 0x2545_f491_4f6c_dd1du64;
@@ -254,9 +254,18 @@ fn mutated_frames_never_panic_and_never_grow_the_canvas() {
         let mut frame = TestFrame::new(g);
         frame.draw(4);
         let valid = enc.encode(&frame.view(), true).data;
+        let mut moved = TestFrame::new(g);
+        moved.draw(5);
+        let delta = enc.encode(&moved.view(), false);
+        assert!(!delta.keyframe);
         let mut dec = DeltaDecoder::new();
+        let mut changes = 0;
         for i in 0..3000 {
-            let mut bytes = valid.clone();
+            let mut bytes = if next() % 2 == 0 {
+                valid.clone()
+            } else {
+                delta.data.clone()
+            };
             match next() % 4 {
                 0 => {
                     let n = 1 + next() as usize % 8;
@@ -277,16 +286,24 @@ fn mutated_frames_never_panic_and_never_grow_the_canvas() {
                     bytes.splice(pos..pos, extra);
                 }
             }
+            let before = dec.canvas().map(|c| *c.geometry());
             let report = dec.decode(&bytes);
-            if let Some(canvas) = dec.canvas() {
-                let geometry = canvas.geometry();
+            let after = dec.canvas().map(|c| *c.geometry());
+            // The report says exactly when the canvas was replaced...
+            assert_eq!(report.geometry_changed, before != after, "iteration {i}");
+            if before != after {
+                changes += 1;
+                // ...and only a frame that parsed, announced that geometry
+                // and is a keyframe may replace it.
+                let header = report.header.expect("a change comes from a header");
+                assert_eq!(Some(header.geometry), after, "iteration {i}");
                 assert!(
-                    geometry.width <= 8192 && geometry.height <= 8192,
-                    "iteration {i}"
+                    header.keyframe || before.is_none(),
+                    "iteration {i}: a delta frame replaced {before:?} by {after:?}"
                 );
             }
-            let _ = report;
         }
+        assert!(changes > 0, "the mutations did reach the geometry");
         // and a valid frame still decodes exactly afterwards (lossless)
         let report = dec.decode(&valid);
         assert!(report.error.is_none());
