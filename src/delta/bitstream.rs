@@ -39,6 +39,15 @@ pub enum BitstreamError {
     Geometry(#[from] GeometryError),
     #[error("frame changes the picture to {width}x{height} without being a keyframe")]
     GeometryChangeWithoutKeyframe { width: u32, height: u32 },
+    #[error("frame size {width}x{height} is over the decoder's limit of {max_width}x{max_height}")]
+    GeometryOverLimit {
+        width: u32,
+        height: u32,
+        max_width: u32,
+        max_height: u32,
+    },
+    #[error("frame changes the picture to {width}x{height} too soon after the previous change")]
+    GeometryChangeTooSoon { width: u32, height: u32 },
     #[error("tile {index} is outside the frame's {count} tiles")]
     TileOutOfRange { index: u32, count: u32 },
     #[error("tile {index} appears more than once in the frame")]

@@ -58,15 +58,27 @@ impl Default for Settings {
     }
 }
 
-#[derive(Default)]
 struct State {
     decoder: DeltaDecoder,
+    started: std::time::Instant,
     /// Geometry of the negotiated output, once negotiated.
     output: Option<(Geometry, gst_video::VideoInfo)>,
     frames_seen: u64,
     /// Upstream's state, whose framerate and aspect ratio the output keeps.
     input_state:
         Option<gst_video::VideoCodecState<'static, gst_video::video_codec_state::Readable>>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            decoder: DeltaDecoder::default(),
+            started: std::time::Instant::now(),
+            output: None,
+            frames_seen: 0,
+            input_state: None,
+        }
+    }
 }
 
 /// Counters readable through the `stats` property.
@@ -296,7 +308,7 @@ impl VideoDecoderImpl for DeltaDec {
         if damaged {
             state.decoder.note_loss();
         }
-        let report = state.decoder.decode(&map);
+        let report = state.decoder.decode(&map, state.started.elapsed());
         drop(map);
         if let Some(e) = &report.error {
             gst::warning!(
