@@ -414,6 +414,23 @@ mod tests {
             parse_record(&rec, &g).unwrap_err(),
             BitstreamError::PayloadTooLarge { .. }
         ));
+        // the largest length the field can state, on a record at the very
+        // end of the data: refused by the bound, never added past the end
+        let big = Geometry::new(PixelFormat::Bgrx, 8192, 8192, 256).unwrap();
+        let rec = [0, 0, 0, 0, 0, 0xff, 0xff, 0xff];
+        assert!(matches!(
+            parse_record(&rec, &big).unwrap_err(),
+            BitstreamError::PayloadTooLarge { .. }
+        ));
+        let rec = [0, 0, 0, 0, 0, 0x08, 0x04, 0x00];
+        assert!(matches!(
+            parse_record(&rec, &big).unwrap_err(),
+            BitstreamError::Truncated {
+                need: 0x80400,
+                have: 0,
+                ..
+            }
+        ));
         // a header alone is a valid empty frame
         let mut bytes = Vec::new();
         h.write(&mut bytes);

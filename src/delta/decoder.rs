@@ -283,7 +283,7 @@ impl DeltaDecoder {
             let record = match record {
                 Ok(r) => r,
                 Err(e) => {
-                    report.records_dropped += 1;
+                    report.records_dropped = report.records_dropped.saturating_add(1);
                     report.error.get_or_insert(e);
                     break;
                 }
@@ -293,7 +293,7 @@ impl DeltaDecoder {
             // each (a 64 KiB frame rewriting over a gigabyte).
             let seen = &mut self.seen_in_frame[record.index as usize];
             if *seen == self.frame_serial {
-                report.records_dropped += 1;
+                report.records_dropped = report.records_dropped.saturating_add(1);
                 report.error.get_or_insert(BitstreamError::RepeatedTile {
                     index: record.index,
                 });
@@ -320,7 +320,7 @@ impl DeltaDecoder {
                 ),
             };
             if let Err(e) = result {
-                report.records_dropped += 1;
+                report.records_dropped = report.records_dropped.saturating_add(1);
                 report.error.get_or_insert(e);
                 continue;
             }
@@ -336,7 +336,7 @@ impl DeltaDecoder {
                 self.stale[i] = false;
                 self.stale_count -= 1;
             }
-            report.tiles_applied += 1;
+            report.tiles_applied = report.tiles_applied.saturating_add(1);
         }
         self.stats.frames += 1;
         self.stats.keyframes += header.keyframe as u64;
