@@ -480,7 +480,7 @@ fn stats_can_be_read_from_a_sync_bus_handler_and_a_downstream_query() {
 fn frames_over_the_size_limits_are_dropped_and_counted() {
     init();
     let stat = |h: &Harness, name: &str| stats(&h.element().unwrap()).get::<u64>(name).unwrap();
-    let mut keyframe = |w: u16, h: u16, format: u8| {
+    let keyframe = |w: u16, h: u16, format: u8| {
         let mut v = header(w, h, format, 16);
         v[3] = 1;
         gst::Buffer::from_slice(v)
