@@ -399,3 +399,140 @@ fn latency_query_reports_no_added_latency() {
     let codec = live_latency("deltaenc ! deltadec");
     assert_eq!(codec, baseline, "deltaenc/deltadec must add no latency");
 }
+
+/// Runs `f` on its own thread; fails the test if it has not finished within
+/// `secs` (a deadlock would otherwise hang the whole suite).
+fn within(secs: u64, what: &str, f: impl FnOnce() + Send + 'static) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        f();
+        let _ = tx.send(());
+    });
+    match rx.recv_timeout(std::time::Duration::from_secs(secs)) {
+        Ok(()) => {}
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            panic!("{what}: not finished after {secs} s (deadlock?)")
+        }
+        Err(e) => panic!("{what}: the pipeline thread panicked ({e})"),
+    }
+}
+
+#[test]
+fn stats_can_be_read_from_a_sync_bus_handler_and_a_downstream_query() {
+    init();
+    within(60, "pipeline with stats readers", || {
+        let pipeline = gst::parse::launch(
+            "videotestsrc num-buffers=20 ! video/x-raw,format=I420,width=64,height=64 \
+             ! deltaenc ! deltadec name=dec ! identity name=down ! fakesink sync=false",
+        )
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap();
+        let dec = pipeline.by_name("dec").unwrap();
+        let reads = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        {
+            let dec = dec.downgrade();
+            let reads = reads.clone();
+            pipeline.bus().unwrap().set_sync_handler(move |_, _| {
+                if let Some(dec) = dec.upgrade() {
+                    let _ = dec.property::<gst::Structure>("stats");
+                    let _ = dec.property::<u32>("max-width");
+                    reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                gst::BusSyncReply::Pass
+            });
+        }
+        {
+            // A downstream element whose caps and allocation queries look
+            // at the decoder, on the streaming thread, during negotiation.
+            let dec = dec.downgrade();
+            let reads = reads.clone();
+            let down = pipeline.by_name("down").unwrap();
+            down.static_pad("sink").unwrap().add_probe(
+                gst::PadProbeType::QUERY_DOWNSTREAM | gst::PadProbeType::EVENT_DOWNSTREAM,
+                move |_, _| {
+                    if let Some(dec) = dec.upgrade() {
+                        let _ = dec.property::<gst::Structure>("stats");
+                        reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    gst::PadProbeReturn::Ok
+                },
+            );
+        }
+        pipeline.set_state(gst::State::Playing).unwrap();
+        let msg = pipeline
+            .bus()
+            .unwrap()
+            .timed_pop_filtered(
+                gst::ClockTime::from_seconds(30),
+                &[gst::MessageType::Eos, gst::MessageType::Error],
+            )
+            .expect("EOS or error");
+        assert!(matches!(msg.view(), gst::MessageView::Eos(_)), "{msg:?}");
+        pipeline.set_state(gst::State::Null).unwrap();
+        let s = dec.property::<gst::Structure>("stats");
+        assert_eq!(s.get::<u64>("frames-output").unwrap(), 20, "{s}");
+        assert!(reads.load(std::sync::atomic::Ordering::Relaxed) > 10);
+    });
+}
+
+#[test]
+fn frames_over_the_size_limits_are_dropped_and_counted() {
+    init();
+    let stat = |h: &Harness, name: &str| stats(&h.element().unwrap()).get::<u64>(name).unwrap();
+    let keyframe = |w: u16, h: u16, format: u8| {
+        let mut v = header(w, h, format, 16);
+        v[3] = 1;
+        gst::Buffer::from_slice(v)
+    };
+    // One 14-byte header announcing 8192x8192 BGRx (a 256 MiB canvas).
+    let mut dec = Harness::new("deltadec");
+    dec.set_src_caps_str("video/x-streamkit-delta");
+    let started = std::time::Instant::now();
+    dec.push(keyframe(8192, 8192, 1)).unwrap();
+    eprintln!("8192x8192 BGRx header: {:?}", started.elapsed());
+    assert!(dec.try_pull().is_none());
+    assert_eq!(stat(&dec, "frames-oversized"), 1);
+    assert_eq!(stat(&dec, "frames-rejected"), 1);
+
+    // The properties lower the limit.
+    let element = dec.element().unwrap();
+    assert_eq!(element.property::<u32>("max-width"), 4096);
+    assert_eq!(element.property::<u32>("max-height"), 2304);
+    element.set_property("max-width", 320u32);
+    dec.push(keyframe(640, 64, 0)).unwrap();
+    assert_eq!(stat(&dec, "frames-oversized"), 2);
+    element.set_property("max-height", 32u32);
+    dec.push(keyframe(64, 64, 0)).unwrap();
+    assert_eq!(stat(&dec, "frames-oversized"), 3);
+
+    // Caps that fix the size lower it further.
+    let mut dec = Harness::new("deltadec");
+    dec.set_src_caps_str("video/x-streamkit-delta,width=64,height=48");
+    dec.push(keyframe(128, 48, 0)).unwrap();
+    dec.push(keyframe(64, 96, 0)).unwrap();
+    assert_eq!(stat(&dec, "frames-oversized"), 2);
+    dec.push(keyframe(64, 48, 0)).unwrap();
+    assert_eq!(stat(&dec, "frames-oversized"), 2);
+    assert_eq!(stat(&dec, "frames"), 1);
+}
+
+#[test]
+fn alternating_sizes_change_the_picture_at_most_once_a_second() {
+    init();
+    let mut dec = Harness::new("deltadec");
+    dec.set_src_caps_str("video/x-streamkit-delta");
+    for i in 0..50u16 {
+        let mut v = header(if i % 2 == 0 { 1024 } else { 1040 }, 1024, 1, 16);
+        v[3] = 1;
+        dec.push(gst::Buffer::from_slice(v)).unwrap();
+    }
+    let s = stats(&dec.element().unwrap());
+    assert!(s.get::<u64>("geometry-changes").unwrap() <= 1, "{s}");
+    // every other frame announces the size just replaced
+    assert_eq!(
+        s.get::<u64>("geometry-changes-throttled").unwrap(),
+        24,
+        "{s}"
+    );
+}

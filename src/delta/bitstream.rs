@@ -39,8 +39,19 @@ pub enum BitstreamError {
     Geometry(#[from] GeometryError),
     #[error("frame changes the picture to {width}x{height} without being a keyframe")]
     GeometryChangeWithoutKeyframe { width: u32, height: u32 },
+    #[error("frame size {width}x{height} is over the decoder's limit of {max_width}x{max_height}")]
+    GeometryOverLimit {
+        width: u32,
+        height: u32,
+        max_width: u32,
+        max_height: u32,
+    },
+    #[error("frame changes the picture to {width}x{height} too soon after the previous change")]
+    GeometryChangeTooSoon { width: u32, height: u32 },
     #[error("tile {index} is outside the frame's {count} tiles")]
     TileOutOfRange { index: u32, count: u32 },
+    #[error("tile {index} appears more than once in the frame")]
+    RepeatedTile { index: u32 },
     #[error("unknown tile coding {0}")]
     UnknownCoding(u8),
     #[error("tile {index}: payload of {len} bytes exceeds the bound of {max} for this geometry")]
@@ -402,6 +413,23 @@ mod tests {
         assert!(matches!(
             parse_record(&rec, &g).unwrap_err(),
             BitstreamError::PayloadTooLarge { .. }
+        ));
+        // the largest length the field can state, on a record at the very
+        // end of the data: refused by the bound, never added past the end
+        let big = Geometry::new(PixelFormat::Bgrx, 8192, 8192, 256).unwrap();
+        let rec = [0, 0, 0, 0, 0, 0xff, 0xff, 0xff];
+        assert!(matches!(
+            parse_record(&rec, &big).unwrap_err(),
+            BitstreamError::PayloadTooLarge { .. }
+        ));
+        let rec = [0, 0, 0, 0, 0, 0x08, 0x04, 0x00];
+        assert!(matches!(
+            parse_record(&rec, &big).unwrap_err(),
+            BitstreamError::Truncated {
+                need: 0x80400,
+                have: 0,
+                ..
+            }
         ));
         // a header alone is a valid empty frame
         let mut bytes = Vec::new();

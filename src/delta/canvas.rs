@@ -301,6 +301,18 @@ mod tests {
     }
 
     #[test]
+    fn absurd_strides_are_refused_not_overflowed() {
+        let g = Geometry::new(PixelFormat::Bgrx, 8192, 8192, 256).unwrap();
+        let mut plane = [0u8; 64];
+        for stride in [usize::MAX, usize::MAX / 2, usize::MAX / 8191 + 1, 0] {
+            assert!(
+                FrameViewMut::new(&g, vec![(&mut plane[..], stride)]).is_err(),
+                "stride {stride}"
+            );
+        }
+    }
+
+    #[test]
     fn dirty_tiles_match_tile_by_tile_comparison() {
         for format in [PixelFormat::I420, PixelFormat::Bgrx] {
             for (w, h) in [(100, 70), (1000, 700)] {

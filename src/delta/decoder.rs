@@ -1,4 +1,11 @@
 //! The changes-only decoder: applies tile records to a canvas it keeps.
+//!
+//! It also decides when the picture may change size (docs/bitstream.md,
+//! "Decoder behaviour"): within [`DecoderLimits`], at most once per
+//! interval, on a keyframe or on a new geometry that persists. The decoder
+//! reads no clock: the caller passes each frame's time in.
+
+use std::time::Duration;
 
 use super::bitstream::{parse_frame, BitstreamError, FrameHeader, TileCoding};
 use super::canvas::ReferenceCanvas;
@@ -6,10 +13,45 @@ use super::geometry::Geometry;
 use super::lossy;
 use super::tile::{self, LosslessScratch, TileSamples};
 
+/// Default largest picture width: the widest common screen (4K DCI).
+pub const DEFAULT_MAX_WIDTH: u32 = 4096;
+/// Default largest picture height: the tallest common screen (4096x2304, the
+/// 16:9 5K/4K "Retina" class).
+pub const DEFAULT_MAX_HEIGHT: u32 = 2304;
+/// Default shortest time between two accepted geometry changes.
+pub const DEFAULT_MIN_GEOMETRY_CHANGE_INTERVAL: Duration = Duration::from_secs(1);
+/// Consecutive frames that must announce the same new geometry before a
+/// decoder adopts it without a keyframe: one damaged header is not enough,
+/// a real size change whose keyframe was lost is.
+pub const GEOMETRY_CONFIRM_FRAMES: u32 = 3;
+
+/// What a decoder accepts from a stream, whatever its headers claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecoderLimits {
+    /// Largest picture width in pixels.
+    pub max_width: u32,
+    /// Largest picture height in pixels.
+    pub max_height: u32,
+    /// A geometry change this soon after the previous one is refused.
+    pub min_geometry_change_interval: Duration,
+}
+
+impl Default for DecoderLimits {
+    fn default() -> Self {
+        DecoderLimits {
+            max_width: DEFAULT_MAX_WIDTH,
+            max_height: DEFAULT_MAX_HEIGHT,
+            min_geometry_change_interval: DEFAULT_MIN_GEOMETRY_CHANGE_INTERVAL,
+        }
+    }
+}
+
 /// What one call to [`DeltaDecoder::decode`] did.
 #[derive(Debug, Default)]
 pub struct DecodeReport {
+    /// The frame's header, when the frame was accepted.
     pub header: Option<FrameHeader>,
+    /// Records decoded and written to the canvas.
     pub tiles_applied: u32,
     /// Records that could not be applied (corrupt payload or framing).
     pub records_dropped: u32,
@@ -22,32 +64,80 @@ pub struct DecodeReport {
 /// Counters since the decoder was made.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct DecoderStats {
+    /// Frames accepted (applied, whole or in part).
     pub frames: u64,
+    /// Accepted frames flagged as keyframes.
     pub keyframes: u64,
+    /// Records decoded and written to the canvas.
     pub tiles_applied: u64,
+    /// Records dropped: corrupt, badly framed or repeating a tile.
     pub records_dropped: u64,
+    /// Frames refused whole, for any reason (the next three included).
     pub frames_rejected: u64,
+    /// Frames refused for a geometry over [`DecoderLimits`].
+    pub frames_oversized: u64,
+    /// Frames refused because they would change the geometry again within
+    /// [`DecoderLimits::min_geometry_change_interval`].
+    pub geometry_changes_throttled: u64,
+    /// Geometry changes accepted (the first picture is not a change).
+    pub geometry_changes: u64,
+    /// Bytes passed to the decoder.
     pub bytes: u64,
+}
+
+/// A geometry other than the canvas's, announced by consecutive frames.
+#[derive(Debug, Clone, Copy)]
+struct GeometryCandidate {
+    geometry: Geometry,
+    frames: u32,
 }
 
 /// Decoder state: the canvas and which tiles it has received.
 #[derive(Default)]
 pub struct DeltaDecoder {
+    limits: DecoderLimits,
+    /// When the geometry last changed (the caller's time base).
+    last_change: Option<Duration>,
+    candidate: Option<GeometryCandidate>,
     canvas: Option<ReferenceCanvas>,
     received: Vec<bool>,
     missing: u32,
     /// Tiles not updated since the decoder learned of a loss.
     stale: Vec<bool>,
     stale_count: u32,
+    /// Per tile, the number of the last frame that carried it: a record
+    /// whose tile already appeared in this frame is a repeat. Numbering the
+    /// frames spares clearing a per-frame bitmap.
+    seen_in_frame: Vec<u32>,
+    frame_serial: u32,
     stats: DecoderStats,
     samples: TileSamples,
     lossless: LosslessScratch,
 }
 
 impl DeltaDecoder {
-    /// A decoder holding nothing yet.
+    /// A decoder holding nothing yet, with the default limits.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A decoder holding nothing yet, with `limits`.
+    pub fn with_limits(limits: DecoderLimits) -> Self {
+        DeltaDecoder {
+            limits,
+            ..Self::default()
+        }
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> DecoderLimits {
+        self.limits
+    }
+
+    /// Replaces the limits. A canvas already over the new ones stays until
+    /// the next frame, which is then refused like any oversized frame.
+    pub fn set_limits(&mut self, limits: DecoderLimits) {
+        self.limits = limits;
     }
 
     /// The canvas, once a frame has set its geometry.
@@ -81,19 +171,82 @@ impl DeltaDecoder {
         self.stale_count = self.stale.len() as u32;
     }
 
+    /// Decides whether a frame announcing `header`'s geometry may be applied
+    /// at `now`, and records a change it accepts (see docs/bitstream.md).
+    fn admit_geometry(
+        &mut self,
+        header: &FrameHeader,
+        now: Duration,
+    ) -> Result<(), BitstreamError> {
+        let g = header.geometry;
+        if g.width > self.limits.max_width || g.height > self.limits.max_height {
+            self.stats.frames_oversized += 1;
+            return Err(BitstreamError::GeometryOverLimit {
+                width: g.width,
+                height: g.height,
+                max_width: self.limits.max_width,
+                max_height: self.limits.max_height,
+            });
+        }
+        let Some(current) = self.canvas.as_ref().map(|c| *c.geometry()) else {
+            // The first picture is not a change.
+            return Ok(());
+        };
+        if current == g {
+            self.candidate = None;
+            return Ok(());
+        }
+        let frames = match self.candidate {
+            Some(c) if c.geometry == g => c.frames.saturating_add(1),
+            _ => 1,
+        };
+        self.candidate = Some(GeometryCandidate {
+            geometry: g,
+            frames,
+        });
+        if !header.keyframe && frames < GEOMETRY_CONFIRM_FRAMES {
+            // A damaged delta must not throw the canvas away; a new geometry
+            // that persists is a real resize whose keyframe was lost.
+            return Err(BitstreamError::GeometryChangeWithoutKeyframe {
+                width: g.width,
+                height: g.height,
+            });
+        }
+        // A time before the last change (a restarted time base) counts as
+        // long enough: the limit must never freeze the picture for good.
+        let too_soon = self
+            .last_change
+            .and_then(|last| now.checked_sub(last))
+            .is_some_and(|elapsed| elapsed < self.limits.min_geometry_change_interval);
+        if too_soon {
+            self.stats.geometry_changes_throttled += 1;
+            return Err(BitstreamError::GeometryChangeTooSoon {
+                width: g.width,
+                height: g.height,
+            });
+        }
+        self.last_change = Some(now);
+        self.candidate = None;
+        self.stats.geometry_changes += 1;
+        Ok(())
+    }
+
     fn reset(&mut self, geometry: Geometry) {
         let n = geometry.tile_count() as usize;
         self.canvas = Some(ReferenceCanvas::new(geometry));
         self.received = vec![false; n];
         self.stale = vec![false; n];
+        self.seen_in_frame = vec![0; n];
+        self.frame_serial = 0;
         self.missing = n as u32;
         self.stale_count = 0;
     }
 
-    /// Applies one frame (or any subset of one frame's records). A corrupt
-    /// record is dropped whole and counted; a framing error stops the frame
-    /// there. Either way the canvas holds only complete tiles.
-    pub fn decode(&mut self, data: &[u8]) -> DecodeReport {
+    /// Applies one frame (or any subset of one frame's records) that
+    /// arrived at `now` (any monotonic time base: only differences count).
+    /// A corrupt record is dropped whole and counted; a framing error stops
+    /// the frame there. Either way the canvas holds only complete tiles.
+    pub fn decode(&mut self, data: &[u8], now: Duration) -> DecodeReport {
         let mut report = DecodeReport::default();
         self.stats.bytes += data.len() as u64;
         let (header, records) = match parse_frame(data) {
@@ -104,32 +257,49 @@ impl DeltaDecoder {
                 return report;
             }
         };
-        let current = self.canvas.as_ref().map(|c| *c.geometry());
-        if current.is_some() && current != Some(header.geometry) && !header.keyframe {
-            // Only a keyframe defines a whole new picture; a damaged delta
-            // must not throw away the canvas.
+        // Every check on the header comes before the canvas is touched:
+        // nothing is allocated for a frame that is then refused.
+        if let Err(e) = self.admit_geometry(&header, now) {
             self.stats.frames_rejected += 1;
-            report.error = Some(BitstreamError::GeometryChangeWithoutKeyframe {
-                width: header.geometry.width,
-                height: header.geometry.height,
-            });
+            report.error = Some(e);
             return report;
         }
         report.header = Some(header);
-        if current != Some(header.geometry) {
+        if self.canvas.as_ref().map(|c| *c.geometry()) != Some(header.geometry) {
             self.reset(header.geometry);
             report.geometry_changed = true;
         }
         let g = header.geometry;
+        self.frame_serial = match self.frame_serial.checked_add(1) {
+            Some(serial) => serial,
+            None => {
+                // Once in 2^32 frames: forget the old numbers so none of them
+                // can collide with the restarted count.
+                self.seen_in_frame.fill(0);
+                1
+            }
+        };
         for record in records {
             let record = match record {
                 Ok(r) => r,
                 Err(e) => {
-                    report.records_dropped += 1;
+                    report.records_dropped = report.records_dropped.saturating_add(1);
                     report.error.get_or_insert(e);
                     break;
                 }
             };
+            // A repeat is refused before any decoding: thousands of records
+            // naming one large tile would otherwise cost a full tile decode
+            // each (a 64 KiB frame rewriting over a gigabyte).
+            let seen = &mut self.seen_in_frame[record.index as usize];
+            if *seen == self.frame_serial {
+                report.records_dropped = report.records_dropped.saturating_add(1);
+                report.error.get_or_insert(BitstreamError::RepeatedTile {
+                    index: record.index,
+                });
+                continue;
+            }
+            *seen = self.frame_serial;
             self.samples.layout(&g, record.index);
             let result = match record.coding {
                 TileCoding::Fill => {
@@ -150,7 +320,7 @@ impl DeltaDecoder {
                 ),
             };
             if let Err(e) = result {
-                report.records_dropped += 1;
+                report.records_dropped = report.records_dropped.saturating_add(1);
                 report.error.get_or_insert(e);
                 continue;
             }
@@ -166,7 +336,7 @@ impl DeltaDecoder {
                 self.stale[i] = false;
                 self.stale_count -= 1;
             }
-            report.tiles_applied += 1;
+            report.tiles_applied = report.tiles_applied.saturating_add(1);
         }
         self.stats.frames += 1;
         self.stats.keyframes += header.keyframe as u64;

@@ -16,7 +16,7 @@ pub mod tile;
 
 pub use bitstream::{BitstreamError, FrameHeader, TileCoding, TileRecord};
 pub use canvas::{FrameView, FrameViewMut, ReferenceCanvas};
-pub use decoder::{DecodeReport, DecoderStats, DeltaDecoder};
+pub use decoder::{DecodeReport, DecoderLimits, DecoderStats, DeltaDecoder};
 pub use encoder::{DeltaEncoder, EncodedFrame, EncoderConfig, EncoderStats, TileMode};
 pub use geometry::{Geometry, PixelFormat};
 

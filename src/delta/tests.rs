@@ -1,6 +1,12 @@
 //! Encoder and decoder together, on synthetic pictures.
 
 use super::*;
+use std::time::Duration;
+
+/// Frame times of a 25 fps stream.
+fn at(frame: u64) -> Duration {
+    Duration::from_millis(40 * frame)
+}
 
 /// A frame in memory, tightly packed, for tests.
 struct TestFrame {
@@ -73,7 +79,7 @@ fn lossless_round_trip_is_bit_exact_on_moving_content() {
         for t in 0..8 {
             frame.draw(t);
             let out = enc.encode(&frame.view(), false);
-            let report = dec.decode(&out.data);
+            let report = dec.decode(&out.data, at(t as u64));
             assert!(report.error.is_none(), "{:?}", report.error);
             let canvas = dec.canvas().unwrap();
             for p in 0..format.plane_count() {
@@ -116,7 +122,7 @@ fn late_decoder_converges_within_refresh_period() {
         frame.draw(t);
         let out = enc.encode(&frame.view(), false);
         if t >= 5 {
-            late.decode(&out.data);
+            late.decode(&out.data, at(t as u64));
         }
         if t >= 5 + period as usize - 1 {
             assert!(
@@ -139,7 +145,7 @@ fn lossy_holds_quality_and_does_not_drift() {
     for t in 0..6 {
         frame.draw(t);
         let out = enc.encode(&frame.view(), false);
-        dec.decode(&out.data);
+        dec.decode(&out.data, at(t as u64));
         // decoder and encoder reference agree exactly
         for p in 0..3 {
             assert_eq!(dec.canvas().unwrap().plane(p), enc.reference().plane(p));
@@ -227,7 +233,7 @@ fn decoder_applies_any_subset_and_drops_corrupt_records() {
     damaged[5..8].copy_from_slice(&new_len.to_be_bytes()[1..]);
     subset.extend_from_slice(&damaged);
     let mut dec = DeltaDecoder::new();
-    let report = dec.decode(&subset);
+    let report = dec.decode(&subset, at(0));
     assert_eq!(report.tiles_applied, 1);
     assert_eq!(report.records_dropped, 1);
     assert!(report.error.is_some());
@@ -235,7 +241,7 @@ fn decoder_applies_any_subset_and_drops_corrupt_records() {
 }
 
 #[test]
-fn mutated_frames_never_panic_and_never_grow_the_canvas() {
+fn mutated_frames_never_panic_and_change_the_canvas_only_by_the_rules() {
     // A deterministic stand-in for fuzzing: bit flips, truncations and
     // splices of valid frames, in both formats and all codings.
     let mut rng = 0x2545_f491_4f6c_dd1du64;
@@ -254,9 +260,21 @@ fn mutated_frames_never_panic_and_never_grow_the_canvas() {
         let mut frame = TestFrame::new(g);
         frame.draw(4);
         let valid = enc.encode(&frame.view(), true).data;
+        let mut moved = TestFrame::new(g);
+        moved.draw(5);
+        let delta = enc.encode(&moved.view(), false);
+        assert!(!delta.keyframe);
         let mut dec = DeltaDecoder::new();
+        let mut changes = 0u64;
+        let mut last_change = None;
+        // Geometries announced by the last frames whose header parsed.
+        let mut announced: Vec<Geometry> = Vec::new();
         for i in 0..3000 {
-            let mut bytes = valid.clone();
+            let mut bytes = if next() % 2 == 0 {
+                valid.clone()
+            } else {
+                delta.data.clone()
+            };
             match next() % 4 {
                 0 => {
                     let n = 1 + next() as usize % 8;
@@ -277,18 +295,47 @@ fn mutated_frames_never_panic_and_never_grow_the_canvas() {
                     bytes.splice(pos..pos, extra);
                 }
             }
-            let report = dec.decode(&bytes);
-            if let Some(canvas) = dec.canvas() {
-                let geometry = canvas.geometry();
-                assert!(
-                    geometry.width <= 8192 && geometry.height <= 8192,
-                    "iteration {i}"
-                );
+            if let Ok(h) = FrameHeader::parse(&bytes) {
+                announced.push(h.geometry);
             }
-            let _ = report;
+            let before = dec.canvas().map(|c| *c.geometry());
+            let report = dec.decode(&bytes, at(i));
+            let after = dec.canvas().map(|c| *c.geometry());
+            // The report says exactly when the canvas was replaced...
+            assert_eq!(report.geometry_changed, before != after, "iteration {i}");
+            if before != after {
+                // ...and only a frame that parsed and announced that
+                // geometry may replace it: a keyframe, or a delta frame when
+                // the same geometry was announced by the frames before it.
+                let header = report.header.expect("a change comes from a header");
+                assert_eq!(Some(header.geometry), after, "iteration {i}");
+                let n = decoder::GEOMETRY_CONFIRM_FRAMES as usize;
+                let persisted = announced.len() >= n
+                    && announced[announced.len() - n..]
+                        .iter()
+                        .all(|g| *g == header.geometry);
+                assert!(
+                    header.keyframe || before.is_none() || persisted,
+                    "iteration {i}: a delta frame replaced {before:?} by {after:?}"
+                );
+                // ...and at most once per interval.
+                if before.is_some() {
+                    changes += 1;
+                    if let Some(last) = last_change {
+                        assert!(
+                            at(i) - last >= decoder::DEFAULT_MIN_GEOMETRY_CHANGE_INTERVAL,
+                            "iteration {i}: changed again after {:?}",
+                            at(i) - last
+                        );
+                    }
+                    last_change = Some(at(i));
+                }
+            }
         }
+        assert!(changes > 0, "the mutations did reach the geometry");
+        assert_eq!(dec.stats().geometry_changes, changes);
         // and a valid frame still decodes exactly afterwards (lossless)
-        let report = dec.decode(&valid);
+        let report = dec.decode(&valid, at(10_000));
         assert!(report.error.is_none());
         if mode == TileMode::Lossless {
             assert_eq!(dec.canvas().unwrap().plane(0), frame.planes[0].as_slice());
@@ -296,30 +343,199 @@ fn mutated_frames_never_panic_and_never_grow_the_canvas() {
     }
 }
 
+/// Encoded frames of a moving picture at `g`: a keyframe, then deltas with
+/// intra refresh over `refresh` frames.
+fn encoded_frames(g: Geometry, n: usize, refresh: u32) -> (Vec<EncodedFrame>, Vec<TestFrame>) {
+    let mut cfg = config(TileMode::Lossless);
+    cfg.intra_refresh = refresh;
+    let mut enc = DeltaEncoder::new(g, cfg);
+    let mut encoded = Vec::new();
+    let mut sources = Vec::new();
+    for t in 0..n {
+        let mut frame = TestFrame::new(g);
+        frame.draw(t);
+        encoded.push(enc.encode(&frame.view(), false));
+        sources.push(frame);
+    }
+    (encoded, sources)
+}
+
 #[test]
-fn only_a_keyframe_may_change_the_geometry() {
+fn only_a_keyframe_may_change_the_geometry_at_once() {
     let small = Geometry::new(PixelFormat::I420, 64, 64, 32).unwrap();
     let large = Geometry::new(PixelFormat::I420, 128, 64, 32).unwrap();
     let mut dec = DeltaDecoder::new();
-    let mut frame = TestFrame::new(small);
-    frame.draw(0);
-    dec.decode(
-        &DeltaEncoder::new(small, config(TileMode::Lossless))
-            .encode(&frame.view(), false)
-            .data,
-    );
-    let mut big_frame = TestFrame::new(large);
-    big_frame.draw(0);
-    let mut enc = DeltaEncoder::new(large, config(TileMode::Lossless));
-    let key = enc.encode(&big_frame.view(), false);
-    big_frame.draw(1);
-    let delta = enc.encode(&big_frame.view(), false);
-    let report = dec.decode(&delta.data);
+    let (small_frames, _) = encoded_frames(small, 1, 0);
+    let (large_frames, _) = encoded_frames(large, 2, 0);
+    dec.decode(&small_frames[0].data, at(0));
+    let report = dec.decode(&large_frames[1].data, at(100));
     assert!(matches!(
         report.error,
         Some(BitstreamError::GeometryChangeWithoutKeyframe { .. })
     ));
+    assert!(!report.geometry_changed);
     assert_eq!(*dec.canvas().unwrap().geometry(), small);
-    assert!(dec.decode(&key.data).geometry_changed);
+    let report = dec.decode(&large_frames[0].data, at(101));
+    assert!(report.geometry_changed);
     assert_eq!(*dec.canvas().unwrap().geometry(), large);
+    assert_eq!(dec.stats().geometry_changes, 1);
+}
+
+#[test]
+fn a_single_damaged_header_never_discards_the_canvas() {
+    let g = Geometry::new(PixelFormat::I420, 96, 64, 32).unwrap();
+    let (frames, _) = encoded_frames(g, 40, 0);
+    let mut dec = DeltaDecoder::new();
+    for (t, f) in frames.iter().enumerate() {
+        let mut bytes = f.data.clone();
+        if t % 2 == 1 {
+            // every other delta claims another height (a flipped bit)
+            bytes[7] ^= 0x20;
+        }
+        dec.decode(&bytes, at(t as u64 * 100));
+        assert_eq!(*dec.canvas().unwrap().geometry(), g, "frame {t}");
+    }
+    assert_eq!(dec.stats().geometry_changes, 0);
+}
+
+#[test]
+fn a_resize_whose_keyframe_was_lost_is_adopted_and_refreshed() {
+    let small = Geometry::new(PixelFormat::I420, 96, 64, 16).unwrap();
+    let large = Geometry::new(PixelFormat::I420, 160, 96, 16).unwrap();
+    let refresh = 10;
+    let (small_frames, _) = encoded_frames(small, 50, refresh);
+    let (large_frames, sources) = encoded_frames(large, 40, refresh);
+    let mut dec = DeltaDecoder::new();
+    for (t, f) in small_frames.iter().enumerate() {
+        dec.decode(&f.data, at(t as u64));
+    }
+    // The resize: the new size's keyframe is lost.
+    let first = 50u64;
+    for (i, f) in large_frames.iter().enumerate().skip(1) {
+        let report = dec.decode(&f.data, at(first + i as u64));
+        let n = decoder::GEOMETRY_CONFIRM_FRAMES as usize;
+        assert_eq!(report.geometry_changed, i == n, "frame {i}: {report:?}");
+        if i < n {
+            assert_eq!(*dec.canvas().unwrap().geometry(), small);
+        }
+        if i >= n + refresh as usize - 1 {
+            assert!(
+                dec.is_complete(),
+                "frame {i}: {} missing",
+                dec.missing_tiles()
+            );
+            assert_eq!(
+                dec.canvas().unwrap().plane(0),
+                sources[i].planes[0].as_slice(),
+                "frame {i}"
+            );
+        }
+    }
+    assert_eq!(dec.stats().geometry_changes, 1);
+}
+
+#[test]
+fn a_geometry_over_the_limits_is_refused_before_anything_is_allocated() {
+    let mut header = Vec::new();
+    FrameHeader {
+        geometry: Geometry::new(PixelFormat::Bgrx, 8192, 8192, 256).unwrap(),
+        keyframe: true,
+        frame_number: 0,
+    }
+    .write(&mut header);
+    let mut dec = DeltaDecoder::new();
+    let report = dec.decode(&header, at(0));
+    assert!(
+        matches!(
+            report.error,
+            Some(BitstreamError::GeometryOverLimit {
+                width: 8192,
+                height: 8192,
+                max_width: 4096,
+                max_height: 2304
+            })
+        ),
+        "{report:?}"
+    );
+    assert!(dec.canvas().is_none());
+    assert_eq!(dec.stats().frames_oversized, 1);
+    assert_eq!(dec.stats().frames_rejected, 1);
+    // tighter limits refuse a picture the defaults allow; the canvas stays
+    let g = Geometry::new(PixelFormat::Bgrx, 640, 480, 64).unwrap();
+    let (frames, _) = encoded_frames(g, 2, 0);
+    dec.decode(&frames[0].data, at(1));
+    dec.set_limits(DecoderLimits {
+        max_width: 320,
+        ..DecoderLimits::default()
+    });
+    assert!(matches!(
+        dec.decode(&frames[1].data, at(2)).error,
+        Some(BitstreamError::GeometryOverLimit { .. })
+    ));
+    assert_eq!(dec.stats().frames_oversized, 2);
+}
+
+#[test]
+fn geometry_changes_at_most_once_per_interval() {
+    let a = Geometry::new(PixelFormat::I420, 64, 64, 32).unwrap();
+    let b = Geometry::new(PixelFormat::I420, 96, 64, 32).unwrap();
+    let (ka, _) = encoded_frames(a, 1, 0);
+    let (kb, _) = encoded_frames(b, 1, 0);
+    let (ka, kb) = (&ka[0].data, &kb[0].data);
+    let mut dec = DeltaDecoder::new();
+    let ms = Duration::from_millis;
+    assert!(dec.decode(ka, ms(0)).geometry_changed); // first picture
+    assert!(dec.decode(kb, ms(10)).geometry_changed); // first change
+    let report = dec.decode(ka, ms(500));
+    assert!(matches!(
+        report.error,
+        Some(BitstreamError::GeometryChangeTooSoon { .. })
+    ));
+    assert_eq!(*dec.canvas().unwrap().geometry(), b);
+    // a keyframe storm alternating two sizes costs one canvas per interval
+    for t in (20..1000).step_by(10) {
+        dec.decode(if t % 20 == 0 { ka } else { kb }, ms(t));
+    }
+    assert_eq!(dec.stats().geometry_changes, 1);
+    assert!(dec.stats().geometry_changes_throttled >= 49);
+    assert!(dec.decode(ka, ms(1010)).geometry_changed);
+    // a time base that restarts is not a reason to freeze
+    assert!(dec.decode(kb, ms(5)).geometry_changed);
+    assert_eq!(dec.stats().geometry_changes, 3);
+}
+
+/// A valid BGRx frame whose records all fill the same tile, the `i`th
+/// record with value `i`.
+fn frame_repeating_one_tile(g: Geometry, tile: u32, repeats: usize) -> Vec<u8> {
+    let header = FrameHeader {
+        geometry: g,
+        keyframe: false,
+        frame_number: 1,
+    };
+    let mut w = bitstream::FrameWriter::new(&header, 64);
+    for i in 0..repeats {
+        w.begin_record(tile, TileCoding::Fill, 0)
+            .extend_from_slice(&[i as u8; 4]);
+        w.finish_record().unwrap();
+    }
+    w.into_bytes()
+}
+
+#[test]
+fn a_tile_repeated_within_one_frame_is_applied_once() {
+    let g = Geometry::new(PixelFormat::Bgrx, 256, 256, 256).unwrap();
+    let mut dec = DeltaDecoder::new();
+    let report = dec.decode(&frame_repeating_one_tile(g, 0, 1000), at(0));
+    assert_eq!(report.tiles_applied, 1, "{report:?}");
+    assert_eq!(report.records_dropped, 999);
+    assert!(matches!(
+        report.error,
+        Some(BitstreamError::RepeatedTile { index: 0 })
+    ));
+    // the first record won: later ones did not overwrite it
+    assert_eq!(dec.canvas().unwrap().plane(0)[..4], [0, 0, 0, 0]);
+    assert_eq!(dec.stats().records_dropped, 999);
+    // the next frame may send the tile again
+    let report = dec.decode(&frame_repeating_one_tile(g, 0, 1), at(1));
+    assert_eq!((report.tiles_applied, report.records_dropped), (1, 0));
 }

@@ -16,7 +16,14 @@
  * records are dropped, logged and counted in `stats`, never fatal.
  *
  * Output geometry follows the stream: it is taken from the frame headers, so
- * caps need not carry width and height.
+ * caps need not carry width and height. A frame larger than `max-width` x
+ * `max-height` (4096 x 2304 by default; lowered to the input caps' width and
+ * height when they give them) is dropped before anything is allocated for
+ * it. The picture changes size at most once per second; a new size is taken
+ * from a keyframe, or from the third consecutive frame announcing it when
+ * its keyframe was lost (the new picture then fills by intra refresh while
+ * keyframes are requested), as docs/bitstream.md describes. Refused frames
+ * are counted in `stats` (`frames-oversized`, `geometry-changes-throttled`).
  *
  * ## Example launch line
  * |[
@@ -32,7 +39,11 @@ use gst_video::subclass::prelude::*;
 use once_cell::sync::Lazy;
 use std::sync::Mutex;
 
-use crate::delta::{DecoderStats, DeltaDecoder, FrameViewMut, Geometry, PixelFormat};
+use crate::delta::decoder::{DEFAULT_MAX_HEIGHT, DEFAULT_MAX_WIDTH};
+use crate::delta::geometry::MAX_DIMENSION;
+use crate::delta::{
+    DecoderLimits, DecoderStats, DeltaDecoder, FrameViewMut, Geometry, PixelFormat,
+};
 
 static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
     gst::DebugCategory::new(
@@ -43,30 +54,54 @@ static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
 });
 
 const DEFAULT_OUTPUT_INCOMPLETE: bool = false;
+/// Smallest value `max-width` and `max-height` accept: one tile.
+const MIN_MAX_DIMENSION: u32 = 16;
 const DEFAULT_MIN_KEYFRAME_REQUEST_INTERVAL: gst::ClockTime = gst::ClockTime::from_mseconds(500);
 
 #[derive(Debug, Clone, Copy)]
 struct Settings {
     output_incomplete: bool,
+    max_width: u32,
+    max_height: u32,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Settings {
             output_incomplete: DEFAULT_OUTPUT_INCOMPLETE,
+            max_width: DEFAULT_MAX_WIDTH,
+            max_height: DEFAULT_MAX_HEIGHT,
         }
     }
 }
 
-#[derive(Default)]
 struct State {
     decoder: DeltaDecoder,
+    /// The decoder's time base for its geometry-change rate limit: a
+    /// monotonic clock, because stream timestamps are the sender's to choose
+    /// and the pipeline clock need not run (a test clock, a paused pipeline).
+    started: std::time::Instant,
+    /// Width and height fixed by the input caps, when they give them.
+    caps_size: Option<(u32, u32)>,
     /// Geometry of the negotiated output, once negotiated.
     output: Option<(Geometry, gst_video::VideoInfo)>,
     frames_seen: u64,
     /// Upstream's state, whose framerate and aspect ratio the output keeps.
     input_state:
         Option<gst_video::VideoCodecState<'static, gst_video::video_codec_state::Readable>>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            decoder: DeltaDecoder::default(),
+            started: std::time::Instant::now(),
+            caps_size: None,
+            output: None,
+            frames_seen: 0,
+            input_state: None,
+        }
+    }
 }
 
 /// Counters readable through the `stats` property.
@@ -120,12 +155,37 @@ impl ObjectImpl for DeltaDec {
                     .default_value(DEFAULT_OUTPUT_INCOMPLETE)
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecUInt::builder("max-width")
+                    .nick("Maximum width")
+                    .blurb(
+                        "Largest picture width in pixels; wider frames are dropped before \
+                         anything is allocated (lowered further by the input caps' width)",
+                    )
+                    .minimum(MIN_MAX_DIMENSION)
+                    .maximum(MAX_DIMENSION)
+                    .default_value(DEFAULT_MAX_WIDTH)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("max-height")
+                    .nick("Maximum height")
+                    .blurb(
+                        "Largest picture height in pixels; taller frames are dropped before \
+                         anything is allocated (lowered further by the input caps' height)",
+                    )
+                    .minimum(MIN_MAX_DIMENSION)
+                    .maximum(MAX_DIMENSION)
+                    .default_value(DEFAULT_MAX_HEIGHT)
+                    .mutable_playing()
+                    .build(),
                 glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
                     .nick("Statistics")
                     .blurb(
                         "Counters since start: frames, keyframes, frames-output, \
-                         frames-withheld, frames-damaged, frames-rejected, tiles-applied, \
-                         records-dropped, missing-tiles, stale-tiles, bytes",
+                         frames-withheld, frames-damaged, frames-rejected (of which \
+                         frames-oversized: over max-width/max-height, and \
+                         geometry-changes-throttled: a second size change within one second), \
+                         geometry-changes, tiles-applied, records-dropped (corrupt or repeated \
+                         tiles), missing-tiles, stale-tiles, bytes",
                     )
                     .read_only()
                     .build(),
@@ -140,6 +200,14 @@ impl ObjectImpl for DeltaDec {
                 self.settings.lock().unwrap().output_incomplete =
                     value.get().expect("type checked upstream")
             }
+            "max-width" => {
+                self.settings.lock().unwrap().max_width =
+                    value.get().expect("type checked upstream")
+            }
+            "max-height" => {
+                self.settings.lock().unwrap().max_height =
+                    value.get().expect("type checked upstream")
+            }
             _ => unimplemented!(),
         }
     }
@@ -147,6 +215,8 @@ impl ObjectImpl for DeltaDec {
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
         match pspec.name() {
             "output-incomplete" => self.settings.lock().unwrap().output_incomplete.to_value(),
+            "max-width" => self.settings.lock().unwrap().max_width.to_value(),
+            "max-height" => self.settings.lock().unwrap().max_height.to_value(),
             "stats" => self.stats().to_value(),
             _ => unimplemented!(),
         }
@@ -163,6 +233,12 @@ impl DeltaDec {
             .field("frames-withheld", c.frames_withheld)
             .field("frames-damaged", c.frames_damaged)
             .field("frames-rejected", c.codec.frames_rejected)
+            .field("frames-oversized", c.codec.frames_oversized)
+            .field("geometry-changes", c.codec.geometry_changes)
+            .field(
+                "geometry-changes-throttled",
+                c.codec.geometry_changes_throttled,
+            )
             .field("tiles-applied", c.codec.tiles_applied)
             .field("records-dropped", c.codec.records_dropped)
             .field("missing-tiles", c.missing_tiles)
@@ -171,23 +247,21 @@ impl DeltaDec {
             .build()
     }
 
-    /// Negotiates raw output for `geometry` if it is not what is negotiated.
-    fn ensure_output(&self, state: &mut State, geometry: Geometry) -> Result<(), gst::FlowError> {
-        if state.output.as_ref().map(|(g, _)| *g) == Some(geometry) {
-            return Ok(());
-        }
+    /// Negotiates raw output for `geometry`. Called without any lock held:
+    /// negotiation queries and informs downstream, and a downstream element
+    /// or a synchronous bus handler may call straight back into this element.
+    fn negotiate_output(
+        &self,
+        geometry: Geometry,
+        input_state: Option<&InputState>,
+    ) -> Result<gst_video::VideoInfo, gst::FlowError> {
         let format = match geometry.format {
             PixelFormat::I420 => gst_video::VideoFormat::I420,
             PixelFormat::Bgrx => gst_video::VideoFormat::Bgrx,
         };
         let obj = self.obj();
         let output_state = obj
-            .set_output_state(
-                format,
-                geometry.width,
-                geometry.height,
-                state.input_state.as_ref(),
-            )
+            .set_output_state(format, geometry.width, geometry.height, input_state)
             .map_err(|_| gst::FlowError::NotNegotiated)?;
         obj.negotiate(output_state).map_err(|_| {
             gst::element_imp_error!(
@@ -214,9 +288,31 @@ impl DeltaDec {
             geometry.height,
             format.to_str()
         );
-        state.output = Some((geometry, info));
-        Ok(())
+        Ok(info)
     }
+
+    /// The limits for the next frame: the properties, tightened by the
+    /// input caps' width and height when they fix them.
+    fn limits(settings: &Settings, caps_size: Option<(u32, u32)>) -> DecoderLimits {
+        let (caps_w, caps_h) = caps_size.unwrap_or((u32::MAX, u32::MAX));
+        DecoderLimits {
+            max_width: settings.max_width.min(caps_w),
+            max_height: settings.max_height.min(caps_h),
+            ..DecoderLimits::default()
+        }
+    }
+}
+
+type InputState = gst_video::VideoCodecState<'static, gst_video::video_codec_state::Readable>;
+
+/// What `handle_frame` decided under the state lock, to act on after it.
+enum Outcome {
+    /// Not a frame, or refused whole: nothing changed on the canvas.
+    Nothing,
+    /// The picture is incomplete: drop the frame and ask for a keyframe.
+    Withhold,
+    /// Output the canvas, negotiating this first if it is set.
+    Output(Option<(Geometry, Option<InputState>)>),
 }
 
 impl GstObjectImpl for DeltaDec {}
@@ -267,13 +363,17 @@ impl VideoDecoderImpl for DeltaDec {
         true
     }
 
-    fn set_format(
-        &self,
-        input_state: &gst_video::VideoCodecState<'static, gst_video::video_codec_state::Readable>,
-    ) -> Result<(), gst::LoggableError> {
+    fn set_format(&self, input_state: &InputState) -> Result<(), gst::LoggableError> {
         gst::debug!(CAT, imp = self, "input caps {:?}", input_state.caps());
+        let caps_size = input_state.caps().and_then(|caps| {
+            let s = caps.structure(0)?;
+            let w = u32::try_from(s.get::<i32>("width").ok()?).ok()?;
+            let h = u32::try_from(s.get::<i32>("height").ok()?).ok()?;
+            Some((w, h))
+        });
         if let Some(state) = self.state.lock().unwrap().as_mut() {
             state.input_state = Some(input_state.clone());
+            state.caps_size = caps_size;
             // Renegotiate on the next frame so new framerate etc. apply.
             state.output = None;
         }
@@ -284,75 +384,103 @@ impl VideoDecoderImpl for DeltaDec {
         &self,
         mut frame: gst_video::VideoCodecFrame,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let output_incomplete = self.settings.lock().unwrap().output_incomplete;
-        let mut state_guard = self.state.lock().unwrap();
-        let state = state_guard.as_mut().ok_or(gst::FlowError::Flushing)?;
-
-        let input = frame.input_buffer().ok_or(gst::FlowError::Error)?;
-        let damaged = input.flags().contains(gst::BufferFlags::CORRUPTED)
-            || (state.frames_seen > 0 && input.flags().contains(gst::BufferFlags::DISCONT));
-        state.frames_seen += 1;
-        let map = input.map_readable().map_err(|_| gst::FlowError::Error)?;
-        if damaged {
-            state.decoder.note_loss();
-        }
-        let report = state.decoder.decode(&map);
-        drop(map);
-        if let Some(e) = &report.error {
-            gst::warning!(
-                CAT,
-                imp = self,
-                "frame {}: {} record(s) dropped: {e}",
-                frame.system_frame_number(),
-                report.records_dropped
-            );
-        }
-        {
-            let mut c = self.counters.lock().unwrap();
-            c.codec = state.decoder.stats();
-            c.frames_damaged += damaged as u64;
-            c.missing_tiles = state.decoder.missing_tiles();
-            c.stale_tiles = state.decoder.stale_tiles();
-        }
-
-        let Some(header) = report.header else {
-            // Not a frame at all: nothing changed on the canvas.
-            drop(state_guard);
-            self.obj().drop_frame(frame)?;
-            return Ok(gst::FlowSuccess::Ok);
+        let settings = *self.settings.lock().unwrap();
+        // Decide under the lock, act after it: dropping, requesting a
+        // keyframe, negotiating and allocating all call out of the element.
+        let outcome = {
+            let mut state_guard = self.state.lock().unwrap();
+            let state = state_guard.as_mut().ok_or(gst::FlowError::Flushing)?;
+            let input = frame.input_buffer().ok_or(gst::FlowError::Error)?;
+            let damaged = input.flags().contains(gst::BufferFlags::CORRUPTED)
+                || (state.frames_seen > 0 && input.flags().contains(gst::BufferFlags::DISCONT));
+            state.frames_seen += 1;
+            let map = input.map_readable().map_err(|_| gst::FlowError::Error)?;
+            if damaged {
+                state.decoder.note_loss();
+            }
+            state
+                .decoder
+                .set_limits(Self::limits(&settings, state.caps_size));
+            let report = state.decoder.decode(&map, state.started.elapsed());
+            drop(map);
+            if let Some(e) = &report.error {
+                gst::warning!(
+                    CAT,
+                    imp = self,
+                    "frame {}: {} record(s) dropped: {e}",
+                    frame.system_frame_number(),
+                    report.records_dropped
+                );
+            }
+            let withhold = report.header.is_some()
+                && !state.decoder.is_complete()
+                && !settings.output_incomplete;
+            {
+                let mut c = self.counters.lock().unwrap();
+                c.codec = state.decoder.stats();
+                c.frames_damaged += damaged as u64;
+                c.missing_tiles = state.decoder.missing_tiles();
+                c.stale_tiles = state.decoder.stale_tiles();
+                c.frames_withheld += withhold as u64;
+            }
+            match report.header {
+                None => Outcome::Nothing,
+                Some(header) => {
+                    if header.keyframe {
+                        frame.set_flags(gst_video::VideoCodecFrameFlags::SYNC_POINT);
+                    }
+                    if withhold {
+                        gst::debug!(
+                            CAT,
+                            imp = self,
+                            "withholding frame: {} of {} tiles never received",
+                            state.decoder.missing_tiles(),
+                            header.geometry.tile_count()
+                        );
+                        Outcome::Withhold
+                    } else if state.output.as_ref().map(|(g, _)| *g) == Some(header.geometry) {
+                        Outcome::Output(None)
+                    } else {
+                        Outcome::Output(Some((header.geometry, state.input_state.clone())))
+                    }
+                }
+            }
         };
-        if header.keyframe {
-            frame.set_flags(gst_video::VideoCodecFrameFlags::SYNC_POINT);
-        }
 
-        if !state.decoder.is_complete() && !output_incomplete {
-            gst::debug!(
-                CAT,
-                imp = self,
-                "withholding frame: {} of {} tiles never received",
-                state.decoder.missing_tiles(),
-                header.geometry.tile_count()
-            );
-            self.counters.lock().unwrap().frames_withheld += 1;
-            drop(state_guard);
-            let obj = self.obj();
-            obj.request_sync_point(
-                &frame,
-                gst_video::VideoDecoderRequestSyncPointFlags::empty(),
-            );
-            obj.drop_frame(frame)?;
-            return Ok(gst::FlowSuccess::Ok);
+        let obj = self.obj();
+        match outcome {
+            Outcome::Nothing => {
+                obj.drop_frame(frame)?;
+                return Ok(gst::FlowSuccess::Ok);
+            }
+            Outcome::Withhold => {
+                obj.request_sync_point(
+                    &frame,
+                    gst_video::VideoDecoderRequestSyncPointFlags::empty(),
+                );
+                obj.drop_frame(frame)?;
+                return Ok(gst::FlowSuccess::Ok);
+            }
+            Outcome::Output(None) => {}
+            Outcome::Output(Some((geometry, input_state))) => {
+                let info = self.negotiate_output(geometry, input_state.as_ref())?;
+                let mut state_guard = self.state.lock().unwrap();
+                let state = state_guard.as_mut().ok_or(gst::FlowError::Flushing)?;
+                state.output = Some((geometry, info));
+            }
         }
-
-        self.ensure_output(state, header.geometry)?;
-        drop(state_guard);
-        self.obj().allocate_output_frame(&mut frame, None)?;
+        obj.allocate_output_frame(&mut frame, None)?;
 
         let state_guard = self.state.lock().unwrap();
         let state = state_guard.as_ref().ok_or(gst::FlowError::Flushing)?;
         let (geometry, info) = state.output.as_ref().ok_or(gst::FlowError::NotNegotiated)?;
         let canvas = state.decoder.canvas().ok_or(gst::FlowError::Error)?;
-        {
+        if canvas.geometry() != geometry {
+            // Only this thread changes the canvas, so this cannot happen;
+            // refuse rather than copy a picture of another size.
+            return Err(gst::FlowError::NotNegotiated);
+        }
+        let copied = {
             let out = frame.output_buffer_mut().ok_or(gst::FlowError::Error)?;
             let mut vframe = gst_video::VideoFrameRef::from_buffer_ref_writable(out, info)
                 .map_err(|_| gst::FlowError::Error)?;
@@ -368,18 +496,18 @@ impl VideoDecoderImpl for DeltaDec {
                 .take(n)
                 .zip(strides)
                 .collect();
-            let mut view = FrameViewMut::new(geometry, planes).map_err(|e| {
-                gst::element_imp_error!(
-                    self,
-                    gst::CoreError::Failed,
-                    ["output buffer too small: {e}"]
-                );
-                gst::FlowError::Error
-            })?;
-            canvas.copy_to(&mut view);
-        }
+            FrameViewMut::new(geometry, planes).map(|mut view| canvas.copy_to(&mut view))
+        };
         drop(state_guard);
+        if let Err(e) = copied {
+            gst::element_imp_error!(
+                self,
+                gst::CoreError::Failed,
+                ["output buffer too small: {e}"]
+            );
+            return Err(gst::FlowError::Error);
+        }
         self.counters.lock().unwrap().frames_output += 1;
-        self.obj().finish_frame(frame)
+        obj.finish_frame(frame)
     }
 }
