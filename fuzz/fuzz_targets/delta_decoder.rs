@@ -12,6 +12,7 @@
 use gststreamkit::delta::bitstream::{FrameHeader, FRAME_HEADER_LEN, RECORD_HEADER_LEN};
 use gststreamkit::delta::{DeltaDecoder, DeltaEncoder, EncoderConfig, ReferenceCanvas, TileMode};
 use libfuzzer_sys::fuzz_target;
+use std::time::Duration;
 use streamkit_fuzz::{small_enough, split_frames};
 
 fn same_picture(a: &ReferenceCanvas, b: &ReferenceCanvas) -> bool {
@@ -28,7 +29,9 @@ fuzz_target!(|data: &[u8]| {
             continue;
         }
         let before = decoder.stats();
-        let report = decoder.decode(frame);
+        // Frames 33 ms apart, as at 30 fps: geometry changes meet the
+        // decoder's once-a-second limit as a live stream would.
+        let report = decoder.decode(frame, Duration::from_millis(33 * fed));
         fed += 1;
         let after = decoder.stats();
         assert_eq!(after.bytes - before.bytes, frame.len() as u64);
@@ -83,7 +86,7 @@ fuzz_target!(|data: &[u8]| {
     assert!(encoded.keyframe);
     assert!(same_picture(encoder.reference(), canvas));
     let mut fresh = DeltaDecoder::new();
-    let report = fresh.decode(&encoded.data);
+    let report = fresh.decode(&encoded.data, Duration::ZERO);
     assert!(
         report.error.is_none(),
         "own keyframe rejected: {:?}",

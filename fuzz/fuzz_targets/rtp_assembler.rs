@@ -1,18 +1,24 @@
 // SPDX-License-Identifier: MPL-2.0
 //! The receiving side of the RTP payload: a `FrameAssembler` driven by a
 //! script of packets (timestamp, sequence number, marker, payload) and of
-//! loss, drain, restart and reset events (`streamkit_fuzz::
+//! loss, drain, restart, reset and clock events (`streamkit_fuzz::
 //! parse_assembler_script`). Packets announcing more than 256x256 are left
-//! out. Every frame that comes out must be a valid delta frame with each
-//! tile at most once, keep its keyframe flag only when complete, and decode;
-//! at most two frames are ever pending and the counters add up.
+//! out. The limits are small so that every one of them is reached. Every
+//! frame that comes out must be a valid delta frame with each tile at most
+//! once, keep its keyframe flag only when complete, and decode; no frame is
+//! held past its time-out, at most two frames are ever pending and the
+//! counters add up.
 
 #![no_main]
 
 use gststreamkit::delta::bitstream::{parse_frame, FrameHeader, FRAME_HEADER_LEN};
 use gststreamkit::delta::DeltaDecoder;
-use gststreamkit::rtpdelta::{AssembledFrame, FrameAssembler, PushOutcome, PAYLOAD_HEADER_LEN};
+use gststreamkit::rtpdelta::{
+    AssembledFrame, AssemblerLimits, DepacketizeError, FrameAssembler, PushOutcome,
+    PAYLOAD_HEADER_LEN,
+};
 use libfuzzer_sys::fuzz_target;
+use std::time::Duration;
 use streamkit_fuzz::{parse_assembler_script, small_enough, AssemblerStep, DEPAY_RESTART_AFTER};
 
 fn check_frame(frame: &AssembledFrame<usize>, decoder: &mut DeltaDecoder) {
@@ -30,12 +36,22 @@ fn check_frame(frame: &AssembledFrame<usize>, decoder: &mut DeltaDecoder) {
             "an incomplete frame keeps its keyframe flag"
         );
     }
-    let report = decoder.decode(&frame.data);
+    let report = decoder.decode(&frame.data, Duration::ZERO);
     assert!(report.header.is_some() || report.error.is_some());
 }
 
 fuzz_target!(|data: &[u8]| {
-    let mut asm = FrameAssembler::<usize>::new(DEPAY_RESTART_AFTER);
+    // Milliseconds on the fuzzer's clock; time-outs after 100 of them.
+    let limits = AssemblerLimits {
+        max_width: 256,
+        max_height: 256,
+        max_frame_bytes: Some(16 * 1024),
+        max_fragment_pieces: 64,
+        frame_timeout: 100,
+        ..AssemblerLimits::default()
+    };
+    let mut asm = FrameAssembler::<usize>::with_limits(DEPAY_RESTART_AFTER, limits);
+    let mut now = 0u64;
     let mut decoder = DeltaDecoder::new();
     let mut out = Vec::new();
     let mut pushes = 0u64;
@@ -59,7 +75,26 @@ fuzz_target!(|data: &[u8]| {
                         assert_eq!(after.duplicates, before.duplicates + 1)
                     }
                     Ok(PushOutcome::Late) => assert_eq!(after.late, before.late + 1),
+                    Err(
+                        DepacketizeError::GeometryTooLarge { .. }
+                        | DepacketizeError::GeometryMismatch { .. },
+                    ) => assert_eq!(after.geometry_rejected, before.geometry_rejected + 1),
+                    Err(DepacketizeError::FrameTooLarge { .. }) => {
+                        assert_eq!(after.over_frame_bytes, before.over_frame_bytes + 1)
+                    }
+                    Err(DepacketizeError::TooManyFragmentPieces { .. }) => {
+                        assert_eq!(after.over_fragment_pieces, before.over_fragment_pieces + 1)
+                    }
                     Err(_) => assert_eq!(after.malformed, before.malformed + 1),
+                }
+            }
+            AssemblerStep::Advance(ms) => {
+                now += u64::from(ms);
+                asm.expire(now, &mut out);
+                // Every pending frame started at an earlier `now`: a step
+                // of a whole time-out leaves none of them.
+                if ms >= 100 {
+                    assert_eq!(asm.pending_frames(), 0, "a frame outlived its time-out");
                 }
             }
             AssemblerStep::NoteLoss => asm.note_loss(),
@@ -92,7 +127,13 @@ fuzz_target!(|data: &[u8]| {
     }
     let stats = asm.stats();
     assert_eq!(
-        stats.packets + stats.duplicates + stats.late + stats.malformed,
+        stats.packets
+            + stats.duplicates
+            + stats.late
+            + stats.malformed
+            + stats.geometry_rejected
+            + stats.over_frame_bytes
+            + stats.over_fragment_pieces,
         pushes
     );
     assert_eq!(stats.frames, outputs);

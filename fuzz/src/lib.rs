@@ -58,16 +58,21 @@ pub enum AssemblerStep<'a> {
     Restart,
     /// Flush.
     Reset,
+    /// The clock moved on by this many milliseconds: frames past their
+    /// time-out are output.
+    Advance(u8),
 }
 
+const OP_ADVANCE: u8 = 0xfb;
 const OP_NOTE_LOSS: u8 = 0xfc;
 const OP_DRAIN: u8 = 0xfd;
 const OP_RESTART: u8 = 0xfe;
 const OP_RESET: u8 = 0xff;
 const PUSH_MARKER: u8 = 0x01;
 
-/// Reads an assembler script: a sequence of steps, each an op byte. Ops
-/// 0xfc..=0xff are [`AssemblerStep::NoteLoss`], `Drain`, `Restart`, `Reset`;
+/// Reads an assembler script: a sequence of steps, each an op byte. Op 0xfb
+/// is [`AssemblerStep::Advance`], followed by its milliseconds (one byte);
+/// ops 0xfc..=0xff are [`AssemblerStep::NoteLoss`], `Drain`, `Restart`, `Reset`;
 /// any other op is a push whose bit 0 is the RTP marker, followed by the RTP
 /// timestamp (u32 BE), sequence number (u16 BE), payload length (u16 BE) and
 /// the payload (cut short at the end of the input).
@@ -80,6 +85,13 @@ pub fn parse_assembler_script(mut data: &[u8]) -> Vec<AssemblerStep<'_>> {
             OP_DRAIN => AssemblerStep::Drain,
             OP_RESTART => AssemblerStep::Restart,
             OP_RESET => AssemblerStep::Reset,
+            OP_ADVANCE => {
+                let Some((&ms, rest)) = data.split_first() else {
+                    break;
+                };
+                data = rest;
+                AssemblerStep::Advance(ms)
+            }
             _ => {
                 if data.len() < 8 {
                     break;
@@ -112,6 +124,7 @@ pub fn write_assembler_step(out: &mut Vec<u8>, step: &AssemblerStep<'_>) {
         AssemblerStep::Drain => out.push(OP_DRAIN),
         AssemblerStep::Restart => out.push(OP_RESTART),
         AssemblerStep::Reset => out.push(OP_RESET),
+        AssemblerStep::Advance(ms) => out.extend_from_slice(&[OP_ADVANCE, *ms]),
         AssemblerStep::Push(meta, payload) => {
             let len = u16::try_from(payload.len()).expect("seed payload fits u16");
             out.push(if meta.marker { PUSH_MARKER } else { 0 });
