@@ -410,3 +410,165 @@ fn a_frame_whose_marker_is_lost_is_released_after_the_time_out() {
     assert!(out.flags().contains(gst::BufferFlags::CORRUPTED));
     assert_eq!(stat(&depay, "frames-expired"), 1);
 }
+
+/// `appsrc ! rtpdeltadepay ! appsink`, playing; the depayloader's source pad
+/// is returned too, for probes.
+fn depay_pipeline(g: Geometry) -> (gst::Pipeline, gst_app::AppSrc, gst_app::AppSink, gst::Pad) {
+    let pipeline = gst::parse::launch(&format!(
+        "appsrc name=src format=time caps=\"{}\" ! rtpdeltadepay name=depay ! \
+         appsink name=sink sync=false",
+        rtp_caps(Some(g))
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let src = pipeline
+        .by_name("src")
+        .unwrap()
+        .downcast::<gst_app::AppSrc>()
+        .unwrap();
+    let sink = pipeline
+        .by_name("sink")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
+    let depay_src = pipeline
+        .by_name("depay")
+        .unwrap()
+        .static_pad("src")
+        .unwrap();
+    (pipeline, src, sink, depay_src)
+}
+
+/// The encoder frame number of an output frame.
+fn frame_number(buffer: &gst::BufferRef) -> u32 {
+    let map = buffer.map_readable().unwrap();
+    FrameHeader::parse(&map).unwrap().frame_number
+}
+
+/// Frame `number` of two records that packetize into two packets; only the
+/// first (no marker) is pushed, with timestamp and seqnum from `number`.
+fn push_first_half(src: &gst_app::AppSrc, g: Geometry, number: u32, seq: u16) {
+    let pk = packetize(&frame(g, number, &[(0, 300), (1, 300)]), 400).unwrap();
+    assert_eq!(pk.len(), 2);
+    src.push_buffer(rtp_buffer(&pk[0], seq, number * 3000, false, None))
+        .unwrap();
+}
+
+#[test]
+fn an_incomplete_frame_is_released_when_the_stream_stops_dead() {
+    init();
+    let g = geometry(320, 240, 32);
+    let (pipeline, src, sink, _) = depay_pipeline(g);
+    pipeline.set_state(gst::State::Playing).unwrap();
+    // Frame 0 whole, then the first packet of frame 1, and then nothing:
+    // no marker, no EOS, no jitterbuffer reporting a loss.
+    let pk = packetize(&frame(g, 0, &[(0, 300), (1, 300)]), 400).unwrap();
+    src.push_buffer(rtp_buffer(&pk[0], 0, 0, false, None))
+        .unwrap();
+    src.push_buffer(rtp_buffer(&pk[1], 1, 0, true, None))
+        .unwrap();
+    push_first_half(&src, g, 1, 2);
+    let pushed = Instant::now();
+    let first = sink
+        .try_pull_sample(gst::ClockTime::from_seconds(1))
+        .expect("frame 0 is complete");
+    let first = first.buffer().unwrap();
+    assert_eq!(frame_number(first), 0);
+    assert!(!first.flags().contains(gst::BufferFlags::CORRUPTED));
+    let deadline = gst::ClockTime::from_seconds(1)
+        .saturating_sub(gst::ClockTime::try_from(pushed.elapsed()).unwrap());
+    let second = sink
+        .try_pull_sample(deadline)
+        .expect("frame 1 released by its time-out with no packet after it");
+    let second = second.buffer().unwrap();
+    eprintln!("frame 1 out after {:?}", pushed.elapsed());
+    assert_eq!(frame_number(second), 1);
+    assert!(second.flags().contains(gst::BufferFlags::CORRUPTED));
+    assert!(second.flags().contains(gst::BufferFlags::DELTA_UNIT));
+    // Released by the time-out, not before it.
+    assert!(pushed.elapsed() >= Duration::from_millis(190));
+    let depay = pipeline.by_name("depay").unwrap();
+    assert_eq!(stat(&depay, "frames-expired"), 1);
+    pipeline.set_state(gst::State::Null).unwrap();
+}
+
+#[test]
+fn stopping_with_a_time_out_pending_neither_crashes_nor_pushes_after_stop() {
+    init();
+    let g = geometry(320, 240, 32);
+    let (done, finished) = mpsc::channel();
+    // On a thread of its own, so that a deadlock between the timer and the
+    // pads' deactivation fails the test instead of hanging it.
+    std::thread::spawn(move || {
+        let (pipeline, src, _sink, depay_src) = depay_pipeline(g);
+        // Rounds whose stop has returned; a frame of such a round reaching
+        // the source pad was pushed after stop.
+        let stopped = Arc::new(AtomicU64::new(0));
+        let late = Arc::new(AtomicU64::new(0));
+        let (s, l) = (stopped.clone(), late.clone());
+        depay_src.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+            if let Some(buffer) = info.buffer() {
+                if u64::from(frame_number(buffer)) < s.load(Ordering::SeqCst) {
+                    l.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+            gst::PadProbeReturn::Ok
+        });
+        for round in 0..100u32 {
+            pipeline.set_state(gst::State::Playing).unwrap();
+            push_first_half(&src, g, round, round as u16);
+            // Most rounds stop at once; every tenth stops around the time
+            // the time-out fires, to race the timer against the stop.
+            if round % 10 == 9 {
+                std::thread::sleep(Duration::from_millis(180 + u64::from(round / 10) * 4));
+            }
+            pipeline.set_state(gst::State::Null).unwrap();
+            stopped.store(u64::from(round) + 1, Ordering::SeqCst);
+        }
+        // Long enough for any time-out left scheduled to fire.
+        std::thread::sleep(Duration::from_millis(400));
+        let _ = done.send(late.load(Ordering::SeqCst));
+    });
+    let late = finished
+        .recv_timeout(Duration::from_secs(60))
+        .expect("stopping deadlocked against a pending time-out");
+    assert_eq!(late, 0, "frames pushed after their round was stopped");
+}
+
+#[test]
+fn a_flush_drops_the_pending_frame_and_its_time_out() {
+    init();
+    let g = geometry(320, 240, 32);
+    let mut h = Harness::new("rtpdeltadepay");
+    h.set_src_caps(rtp_caps(Some(g)));
+    let depay = h.element().unwrap();
+    let pk = packetize(&frame(g, 0, &[(0, 300), (1, 300)]), 400).unwrap();
+    h.push(rtp_buffer(&pk[0], 0, 0, false, None)).unwrap();
+    assert!(h.push_event(gst::event::FlushStart::new()));
+    assert!(h.push_event(gst::event::FlushStop::new(true)));
+    assert!(
+        h.push_event(gst::event::Segment::new(&gst::FormattedSegment::<
+            gst::ClockTime,
+        >::new()))
+    );
+    std::thread::sleep(Duration::from_millis(400));
+    assert!(h.try_pull().is_none(), "a flushed frame came out");
+    // The time-out still works for what arrives after the flush.
+    let pk = packetize(&frame(g, 1, &[(0, 300), (1, 300)]), 400).unwrap();
+    h.push(rtp_buffer(&pk[0], 1, 3000, false, None)).unwrap();
+    let pushed = Instant::now();
+    let out = loop {
+        if let Some(out) = h.try_pull() {
+            break out;
+        }
+        assert!(
+            pushed.elapsed() < Duration::from_secs(1),
+            "frame 1 not released by its time-out"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    assert_eq!(frame_number(&out), 1);
+    assert!(out.flags().contains(gst::BufferFlags::CORRUPTED));
+    assert_eq!(stat(&depay, "frames-expired"), 1);
+}

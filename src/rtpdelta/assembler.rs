@@ -401,6 +401,18 @@ impl<T: Clone> FrameAssembler<T> {
         }
     }
 
+    /// When [`FrameAssembler::expire`] will next have something to output,
+    /// on the caller's clock: the earliest time-out of the frames in
+    /// progress, or `None` when none is. A caller with no packets coming
+    /// schedules a wake-up for it, so that a stream that stops dead still
+    /// gets its last frame out.
+    pub fn next_deadline(&self) -> Option<u64> {
+        self.pending
+            .iter()
+            .map(|f| f.started.saturating_add(self.limits.frame_timeout))
+            .min()
+    }
+
     /// Takes one payload. Frames that are finished by it (complete, or given
     /// up because newer frames started) are appended to `out` in timestamp
     /// order. A payload that is malformed or beyond the limits is dropped,

@@ -902,6 +902,7 @@ fn a_pending_frame_is_released_after_its_time_out() {
     asm.expire(1000 * ms, &mut out);
     // Only the first packet: the marker is lost, and no frame follows.
     asm.push(pk[0].0, &pk[0].1, 0, &mut out).unwrap();
+    assert_eq!(asm.next_deadline(), Some(1200 * ms));
     asm.expire(1199 * ms, &mut out);
     assert!(out.is_empty());
     assert_eq!(asm.pending_frames(), 1);
@@ -910,6 +911,7 @@ fn a_pending_frame_is_released_after_its_time_out() {
     assert!(!out[0].complete);
     assert_eq!(tiles(&out[0].data), vec![0]);
     assert_eq!(asm.pending_frames(), 0);
+    assert_eq!(asm.next_deadline(), None);
     assert_eq!(asm.stats().frames_expired, 1);
     // Its marker packet arriving now is late.
     assert_eq!(
@@ -926,6 +928,8 @@ fn a_pending_frame_is_released_after_its_time_out() {
     asm.push(newer[0].0, &newer[0].1, 0, &mut out).unwrap();
     asm.expire(2100 * ms, &mut out);
     asm.push(older[0].0, &older[0].1, 0, &mut out).unwrap();
+    // The deadline is the earliest start's, not the oldest timestamp's.
+    assert_eq!(asm.next_deadline(), Some(2200 * ms));
     out.clear();
     asm.expire(2200 * ms, &mut out);
     assert_eq!(

@@ -38,7 +38,9 @@
  * of incomplete fragmented records (`over-fragment-pieces`); at most two
  * frames are in progress (`frames-evicted` counts the ones pushed out), and
  * one still incomplete 200 ms after its first packet is output with its holes
- * (`frames-expired`), checked on every packet and every reported loss.
+ * (`frames-expired`), checked on every packet, every reported loss, and by a
+ * timer on the system clock, so a stream that stops dead without EOS still
+ * gets its last frame out.
  * Bus warnings and keyframe requests are never sent while the element holds
  * its own lock, so a synchronous bus handler may read `delta-stats`.
  *
@@ -55,6 +57,7 @@ use gst_rtp::subclass::prelude::*;
 
 use once_cell::sync::Lazy;
 use std::collections::VecDeque;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -117,16 +120,46 @@ struct State {
     keyframe_requests: u64,
     lost_events: u64,
     /// Whether each buffer on its way out should carry DISCONT, in push
-    /// order (see `constructed`); emptied at the start of every input packet.
+    /// order (see `constructed`); emptied at the start of every input packet
+    /// and every time-out.
     discont_wanted: VecDeque<bool>,
-    /// Origin of the assembler's clock (its time-out is in nanoseconds).
-    epoch: Instant,
+    /// The assembler's clock, and the one its time-outs are scheduled on:
+    /// the same clock for both, so a wake-up at a deadline finds that
+    /// frame due. Not the pipeline clock, which may be absent, paused or
+    /// slaved, while the time-out is meant in real time.
+    clock: gst::Clock,
+    /// The wake-up scheduled for the assembler's earliest deadline, if any;
+    /// a callback whose id is not this one was cancelled or replaced.
+    expiry_timer: Option<ExpiryTimer>,
+    /// Whether wake-ups may be scheduled: from start until stop begins, so
+    /// that the streaming thread cannot schedule one while stopping.
+    timers_allowed: bool,
+}
+
+/// A scheduled wake-up for a frame's time-out.
+struct ExpiryTimer {
+    id: gst::SingleShotClockId,
+    /// On the assembler's clock, in nanoseconds.
+    deadline: u64,
+}
+
+/// What `State::update_timer` decided to do with the clock; done by
+/// `RtpDeltaDepay::apply_timer` once the state lock is released.
+#[derive(Default)]
+#[must_use]
+struct TimerUpdate {
+    cancel: Option<gst::SingleShotClockId>,
+    start: Option<gst::SingleShotClockId>,
 }
 
 impl State {
-    /// A fresh state whose assembler works within `settings`' bounds.
+    /// A fresh state for a start, whose assembler works within `settings`'
+    /// bounds.
     fn new(settings: &Settings) -> Self {
-        let mut state = State::default();
+        let mut state = State {
+            timers_allowed: true,
+            ..State::default()
+        };
         state.assembler.set_limits(AssemblerLimits {
             max_width: settings.max_width,
             max_height: settings.max_height,
@@ -135,9 +168,41 @@ impl State {
         state
     }
 
-    /// Nanoseconds since the state was made, the assembler's clock.
+    /// The assembler's clock, in nanoseconds.
     fn now(&self) -> u64 {
-        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+        self.clock.time().nseconds()
+    }
+
+    /// Makes the wake-up match the assembler's earliest deadline: one
+    /// scheduled when a frame is left pending, replaced when the deadline
+    /// moves, cancelled when nothing is pending or timers are no longer
+    /// allowed. Called after everything that changes the frames in progress.
+    fn update_timer(&mut self) -> TimerUpdate {
+        let wanted = self
+            .timers_allowed
+            .then(|| self.assembler.next_deadline())
+            .flatten();
+        if self.expiry_timer.as_ref().map(|t| t.deadline) == wanted {
+            return TimerUpdate::default();
+        }
+        let cancel = self.expiry_timer.take().map(|t| t.id);
+        let start = wanted.map(|deadline| {
+            let id = self
+                .clock
+                .new_single_shot_id(gst::ClockTime::from_nseconds(deadline));
+            self.expiry_timer = Some(ExpiryTimer {
+                id: id.clone(),
+                deadline,
+            });
+            id
+        });
+        TimerUpdate { cancel, start }
+    }
+
+    /// Cancels the wake-up and allows no other until the next start.
+    fn stop_timer(&mut self) -> TimerUpdate {
+        self.timers_allowed = false;
+        self.update_timer()
     }
 }
 
@@ -152,7 +217,9 @@ impl Default for State {
             keyframe_requests: 0,
             lost_events: 0,
             discont_wanted: VecDeque::new(),
-            epoch: Instant::now(),
+            clock: gst::SystemClock::obtain(),
+            expiry_timer: None,
+            timers_allowed: false,
         }
     }
 }
@@ -200,6 +267,17 @@ impl ObjectImpl for RtpDeltaDepay {
                 }
                 gst::PadProbeReturn::Ok
             });
+    }
+
+    fn dispose(&self) {
+        // Normally cancelled at stop already; an element dropped while
+        // running would otherwise leave its wake-up in the clock's queue
+        // until the deadline.
+        if let Ok(mut state) = self.state.lock() {
+            let timer = state.stop_timer();
+            drop(state);
+            self.apply_timer(timer);
+        }
     }
 
     fn properties() -> &'static [glib::ParamSpec] {
@@ -438,6 +516,85 @@ impl RtpDeltaDepay {
         }))
     }
 
+    /// Cancels and schedules wake-ups as `State::update_timer` decided. Must
+    /// be called without the state lock, like any call out of the element.
+    /// Safe however late it comes: a wake-up cancelled before it is
+    /// scheduled is refused by the clock, and a callback that runs anyway
+    /// finds it is no longer the scheduled one.
+    fn apply_timer(&self, update: TimerUpdate) {
+        if let Some(id) = update.cancel {
+            id.unschedule();
+        }
+        let Some(id) = update.start else {
+            return;
+        };
+        gst::trace!(CAT, imp = self, "time-out scheduled at {}", id.time());
+        // Weak: a pending wake-up must not keep the element alive.
+        let weak = self.obj().downgrade();
+        let scheduled = id.wait_async(move |_, _, id| {
+            // Runs on the clock's thread, where an unwinding panic would
+            // abort the process.
+            let Some(obj) = weak.upgrade() else {
+                return;
+            };
+            let fired = panic::catch_unwind(AssertUnwindSafe(|| obj.imp().expiry_timer_fired(id)));
+            if fired.is_err() {
+                gst::error!(CAT, obj = obj, "handling a time-out panicked");
+            }
+        });
+        if let Err(e) = scheduled {
+            // Cancelled (stop or flush) between the decision and now.
+            gst::debug!(CAT, imp = self, "time-out not scheduled: {e:?}");
+        }
+    }
+
+    /// A frame's time-out came with no packet since: outputs what expired,
+    /// as a packet would have, and schedules the next wake-up.
+    fn expiry_timer_fired(&self, id: &gst::ClockId) {
+        let obj = self.obj();
+        let sink_pad = obj.sink_pad();
+        // Serialized with packets and events exactly as they are, so the
+        // assembler and the base class's output state see one thread at a
+        // time, and pad deactivation (which takes this lock) waits for a
+        // push in progress to finish.
+        let _stream = sink_pad.stream_lock();
+        let mut frames = Vec::new();
+        let timer = {
+            let Ok(mut state) = self.state.lock() else {
+                return;
+            };
+            // Cancelled or replaced (flush, stop, a packet that moved the
+            // deadline) while this waited for the stream lock. Ids compare
+            // by identity, and both are alive here, so an id of an earlier
+            // run of the element can never match.
+            if state.expiry_timer.as_ref().is_none_or(|t| *t.id != *id) {
+                return;
+            }
+            state.expiry_timer = None;
+            state.discont_wanted.clear();
+            let now = state.now();
+            state.assembler.expire(now, &mut frames);
+            state.update_timer()
+        };
+        self.apply_timer(timer);
+        gst::debug!(
+            CAT,
+            imp = self,
+            "time-out at {}: {} frames expired",
+            id.time(),
+            frames.len()
+        );
+        match self.push_frames(frames) {
+            Ok(Some(last)) => {
+                if let Err(e) = obj.push(last) {
+                    gst::debug!(CAT, imp = self, "pushing an expired frame: {e:?}");
+                }
+            }
+            Ok(None) => {}
+            Err(e) => gst::debug!(CAT, imp = self, "pushing expired frames: {e:?}"),
+        }
+    }
+
     /// Logs a dropped packet; returns the bus warning to post when one is
     /// due (they are rate-limited). Called under the state lock, so it only
     /// decides: the caller posts after releasing the lock.
@@ -542,7 +699,19 @@ impl ElementImpl for RtpDeltaDepay {
                 *self.state.lock().unwrap() = State::new(&settings);
             }
             gst::StateChange::PausedToReady => {
-                gst::info!(CAT, imp = self, "stopping: {}", self.stats())
+                gst::info!(CAT, imp = self, "stopping: {}", self.stats());
+                // Before the pads are deactivated, so that from here on
+                // neither the streaming thread nor a callback can schedule a
+                // wake-up, and a callback that has already fired (perhaps
+                // waiting for the stream lock) finds it was cancelled and
+                // pushes nothing. A callback pushing right now holds the
+                // stream lock, which deactivation takes next, so its push
+                // ends before the pads are down. Cancelling holds no lock
+                // (the state lock is released first, and unscheduling does
+                // not wait for a running callback), so it cannot deadlock
+                // against a callback holding the stream lock.
+                let timer = self.state.lock().unwrap().stop_timer();
+                self.apply_timer(timer);
             }
             _ => {}
         }
@@ -604,17 +773,24 @@ impl RTPBaseDepayloadImpl for RtpDeltaDepay {
     fn handle_event(&self, event: gst::Event) -> bool {
         match event.view() {
             gst::EventView::FlushStop(_) => {
-                let mut state = self.state.lock().unwrap();
-                state.assembler.reset();
-                state.ssrc = None;
+                let timer = {
+                    let mut state = self.state.lock().unwrap();
+                    state.assembler.reset();
+                    state.ssrc = None;
+                    // Nothing is pending any more: cancels the wake-up.
+                    state.update_timer()
+                };
+                self.apply_timer(timer);
             }
             gst::EventView::Eos(_) => {
                 let mut frames = Vec::new();
-                {
+                let timer = {
                     let mut state = self.state.lock().unwrap();
                     state.discont_wanted.clear();
                     state.assembler.drain(&mut frames);
-                }
+                    state.update_timer()
+                };
+                self.apply_timer(timer);
                 match self.push_frames(frames) {
                     Ok(Some(last)) => {
                         let _ = self.obj().push(last);
@@ -633,14 +809,15 @@ impl RTPBaseDepayloadImpl for RtpDeltaDepay {
     fn packet_lost(&self, event: &gst::EventRef) -> bool {
         gst::debug!(CAT, imp = self, "jitterbuffer reports loss: {event:?}");
         let mut frames = Vec::new();
-        let request = {
+        let (request, timer) = {
             let mut state = self.state.lock().unwrap();
             state.lost_events += 1;
             state.assembler.note_loss();
             let now = state.now();
             state.assembler.expire(now, &mut frames);
-            self.keyframe_request_due(&mut state)
+            (self.keyframe_request_due(&mut state), state.update_timer())
         };
+        self.apply_timer(timer);
         if request {
             self.request_keyframe();
         }
@@ -691,7 +868,7 @@ impl RTPBaseDepayloadImpl for RtpDeltaDepay {
             None => Err(DepacketizeError::TooShort(0)),
         };
         let mut frames = Vec::new();
-        let warning = {
+        let (warning, timer) = {
             let mut state = self.state.lock().unwrap();
             // Left over only if a push failed before reaching the probe.
             state.discont_wanted.clear();
@@ -710,7 +887,7 @@ impl RTPBaseDepayloadImpl for RtpDeltaDepay {
                 Ok(payload) => state.assembler.push(meta, payload, pts, &mut frames),
                 Err(e) => Err(e),
             };
-            match result {
+            let warning = match result {
                 Ok(outcome) => {
                     gst::trace!(
                         CAT,
@@ -728,8 +905,10 @@ impl RTPBaseDepayloadImpl for RtpDeltaDepay {
                     };
                     self.note_dropped(&mut state, dropped)
                 }
-            }
+            };
+            (warning, state.update_timer())
         };
+        self.apply_timer(timer);
         if let Some(dropped) = warning {
             self.post_dropped_warning(&dropped);
         }
