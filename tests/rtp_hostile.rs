@@ -572,3 +572,62 @@ fn a_flush_drops_the_pending_frame_and_its_time_out() {
     assert!(out.flags().contains(gst::BufferFlags::CORRUPTED));
     assert_eq!(stat(&depay, "frames-expired"), 1);
 }
+
+#[test]
+fn a_time_out_while_the_streaming_thread_is_busy_does_not_hold_up_the_clock() {
+    init();
+    let g = geometry(320, 240, 32);
+    let (pipeline, src, sink, depay_src) = depay_pipeline(g);
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let pk = packetize(&frame(g, 0, &[(0, 300), (1, 300)]), 400).unwrap();
+    src.push_buffer(rtp_buffer(&pk[0], 0, 0, false, None))
+        .unwrap();
+    src.push_buffer(rtp_buffer(&pk[1], 1, 0, true, None))
+        .unwrap();
+    sink.try_pull_sample(gst::ClockTime::from_seconds(1))
+        .expect("frame 0 is complete");
+
+    // The streaming thread stops inside a serialized event on its way
+    // downstream (as it would in a push to a sink that prerolls), holding
+    // the stream lock, while frame 1 waits for its time-out.
+    let (release, held) = mpsc::channel::<()>();
+    let held = Mutex::new(held);
+    depay_src.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
+        if let Some(gst::EventView::CustomDownstream(ev)) = info.event().map(|e| e.view()) {
+            if ev.structure().is_some_and(|s| s.name() == "hold") {
+                let _ = held.lock().unwrap().recv_timeout(Duration::from_secs(5));
+            }
+        }
+        gst::PadProbeReturn::Ok
+    });
+    push_first_half(&src, g, 1, 2);
+    let pushed = Instant::now();
+    src.send_event(gst::event::CustomDownstream::new(
+        gst::Structure::new_empty("hold"),
+    ));
+
+    // An unrelated async wait on the same (system) clock, due after frame
+    // 1's time-out: the clock's one callback thread must still run it.
+    let clock = gst::SystemClock::obtain();
+    let (fired, fired_rx) = mpsc::channel();
+    let id = clock.new_single_shot_id(clock.time() + gst::ClockTime::from_mseconds(300));
+    id.wait_async(move |_, _, _| {
+        let _ = fired.send(Instant::now());
+    })
+    .unwrap();
+    let at = fired_rx
+        .recv_timeout(Duration::from_secs(3))
+        .expect("the clock's wait ran");
+    let waited = at.duration_since(pushed);
+    // Release the streaming thread only now: frame 1 still comes out.
+    release.send(()).unwrap();
+    assert!(
+        waited < Duration::from_millis(700),
+        "an async clock wait due at 300 ms ran after {waited:?}: the clock thread was held up"
+    );
+    let second = sink
+        .try_pull_sample(gst::ClockTime::from_seconds(1))
+        .expect("frame 1 released once the streaming thread is free");
+    assert_eq!(frame_number(second.buffer().unwrap()), 1);
+    pipeline.set_state(gst::State::Null).unwrap();
+}

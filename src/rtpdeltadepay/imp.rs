@@ -137,6 +137,35 @@ struct State {
 }
 
 /// A scheduled wake-up for a frame's time-out.
+/// How long a time-out waits before it looks again when the streaming
+/// thread holds the stream lock.
+const TIMER_RETRY_NS: u64 = 20_000_000;
+
+/// A pad's stream lock, held only if it was free when asked for.
+struct StreamLockAttempt<'a>(&'a gst::Pad);
+
+impl<'a> StreamLockAttempt<'a> {
+    fn take(pad: &'a gst::Pad) -> Option<Self> {
+        // SAFETY: the pad's stream lock is initialised with the pad and
+        // lives as long as it; the guard borrows the pad and unlocks in drop.
+        let taken = unsafe {
+            glib::ffi::g_rec_mutex_trylock(std::ptr::addr_of_mut!((*pad.as_ptr()).stream_rec_lock))
+        };
+        (taken != glib::ffi::GFALSE).then_some(StreamLockAttempt(pad))
+    }
+}
+
+impl Drop for StreamLockAttempt<'_> {
+    fn drop(&mut self) {
+        // SAFETY: taken by this guard in `take`, on this thread.
+        unsafe {
+            glib::ffi::g_rec_mutex_unlock(std::ptr::addr_of_mut!(
+                (*self.0.as_ptr()).stream_rec_lock
+            ));
+        }
+    }
+}
+
 struct ExpiryTimer {
     id: gst::SingleShotClockId,
     /// On the assembler's clock, in nanoseconds.
@@ -197,6 +226,26 @@ impl State {
             id
         });
         TimerUpdate { cancel, start }
+    }
+
+    /// The wake-up `id` could not run yet: replaces it with one `delay`
+    /// nanoseconds from now, unless it was cancelled or replaced meanwhile.
+    fn retry_timer(&mut self, id: &gst::ClockId, delay: u64) -> TimerUpdate {
+        if self.expiry_timer.as_ref().is_none_or(|t| *t.id != *id) {
+            return TimerUpdate::default();
+        }
+        let deadline = self.now().saturating_add(delay);
+        let retry = self
+            .clock
+            .new_single_shot_id(gst::ClockTime::from_nseconds(deadline));
+        self.expiry_timer = Some(ExpiryTimer {
+            id: retry.clone(),
+            deadline,
+        });
+        TimerUpdate {
+            cancel: None,
+            start: Some(retry),
+        }
     }
 
     /// Cancels the wake-up and allows no other until the next start.
@@ -556,8 +605,19 @@ impl RtpDeltaDepay {
         // Serialized with packets and events exactly as they are, so the
         // assembler and the base class's output state see one thread at a
         // time, and pad deactivation (which takes this lock) waits for a
-        // push in progress to finish.
-        let _stream = sink_pad.stream_lock();
+        // push in progress to finish. Taken only when free: the clock has one
+        // callback thread for every async wait in the process, and the
+        // streaming thread may hold the lock for long (blocked in a push
+        // downstream, e.g. a sink prerolling); then look again shortly.
+        let Some(_stream) = StreamLockAttempt::take(&sink_pad) else {
+            let retry = match self.state.lock() {
+                Ok(mut state) => state.retry_timer(id, TIMER_RETRY_NS),
+                Err(_) => return,
+            };
+            gst::trace!(CAT, imp = self, "stream lock busy at a time-out: retrying");
+            self.apply_timer(retry);
+            return;
+        };
         let mut frames = Vec::new();
         let timer = {
             let Ok(mut state) = self.state.lock() else {
