@@ -609,7 +609,7 @@ impl RtpDeltaDepay {
         // callback thread for every async wait in the process, and the
         // streaming thread may hold the lock for long (blocked in a push
         // downstream, e.g. a sink prerolling); then look again shortly.
-        let Some(_stream) = StreamLockAttempt::take(&sink_pad) else {
+        let Some(_stream) = StreamLockAttempt::take(sink_pad) else {
             let retry = match self.state.lock() {
                 Ok(mut state) => state.retry_timer(id, TIMER_RETRY_NS),
                 Err(_) => return,
