@@ -9,10 +9,9 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 /// Keyframe bit in the frame header's flags byte (docs/bitstream.md).
 const FLAG_KEYFRAME: u8 = 0x01;
 
-/// Default [`AssemblerLimits::max_width`]: 4K UHD's width.
-pub const DEFAULT_MAX_WIDTH: u32 = 4096;
-/// Default [`AssemblerLimits::max_height`]: 4096x2304 is 16:9.
-pub const DEFAULT_MAX_HEIGHT: u32 = 2304;
+/// Defaults of [`AssemblerLimits::max_width`] and `max_height`: the same
+/// bounds as the decoder's, so the two receiving elements agree.
+pub use crate::delta::decoder::{DEFAULT_MAX_HEIGHT, DEFAULT_MAX_WIDTH};
 /// Default [`AssemblerLimits::max_pending_frames`]: one frame of reordering
 /// is absorbed without a jitterbuffer, and a lost marker packet costs at
 /// most one frame of delay.
