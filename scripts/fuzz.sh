@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs one cargo-fuzz target for a while on a scratch copy of its committed
-# seed corpus (docs/fuzzing.md).
+# seed corpus (docs/reliability.md, "Fuzzing").
 #
 #   scripts/fuzz.sh list              the targets
 #   scripts/fuzz.sh TARGET SECONDS    fuzz TARGET for SECONDS (one job)

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MPL-2.0
 //! Input formats shared by the fuzz targets and the seed generator
 //! (`make_seeds`), so a seed is written in exactly the layout its target
-//! reads. See docs/fuzzing.md.
+//! reads. See docs/reliability.md, "Fuzzing".
 
 use gststreamkit::delta::bitstream::{FrameHeader, MAGIC, VERSION};
 use gststreamkit::rtpdelta::PacketMeta;
