@@ -7,7 +7,7 @@ use gst::prelude::*;
 use gst_check::Harness;
 use gststreamkit::delta::bitstream::{FrameHeader, FrameWriter, TileCoding};
 use gststreamkit::delta::{Geometry, PixelFormat};
-use gststreamkit::rtpdelta::packetize;
+use gststreamkit::rtp::packetize;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex, Once};
 use std::time::{Duration, Instant};

@@ -137,7 +137,9 @@ fn compare(args: &Args) -> Result<(), String> {
     if args.duration.is_nan() || args.duration <= 0.0 {
         return Err("--duration must be positive".into());
     }
-    if let Err(e) = gststreamkit::framestamp::default_layout().check_fits(args.width, args.height) {
+    if let Err(e) =
+        gststreamkit::gstcommon::stampframe::default_layout().check_fits(args.width, args.height)
+    {
         return Err(format!(
             "--width/--height too small for the frame stamp: {e}"
         ));

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use gst::prelude::*;
 use gst_video::prelude::*;
-use gststreamkit::framestamp::{default_layout, host_clock_time, read_frame_stamp};
+use gststreamkit::gstcommon::stampframe::{default_layout, host_clock_time, read_frame_stamp};
 use serde::Serialize;
 
 use crate::cpu::ThreadTimes;

@@ -332,11 +332,11 @@ impl ElementImpl for DeltaDec {
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static PAD_TEMPLATES: Lazy<Vec<gst::PadTemplate>> = Lazy::new(|| {
-            let sink_caps = gst::Caps::new_empty_simple(crate::deltacaps::MEDIA_TYPE);
+            let sink_caps = gst::Caps::new_empty_simple(crate::gstcommon::caps::MEDIA_TYPE);
             let src_caps = gst_video::VideoCapsBuilder::new()
                 .format_list([gst_video::VideoFormat::I420, gst_video::VideoFormat::Bgrx])
                 .build();
-            crate::padtemplates::sink_and_src(&sink_caps, &src_caps)
+            crate::gstcommon::padtemplates::sink_and_src(&sink_caps, &src_caps)
         });
         PAD_TEMPLATES.as_ref()
     }
@@ -365,12 +365,9 @@ impl VideoDecoderImpl for DeltaDec {
 
     fn set_format(&self, input_state: &InputState) -> Result<(), gst::LoggableError> {
         gst::debug!(CAT, imp = self, "input caps {:?}", input_state.caps());
-        let caps_size = input_state.caps().and_then(|caps| {
-            let s = caps.structure(0)?;
-            let w = u32::try_from(s.get::<i32>("width").ok()?).ok()?;
-            let h = u32::try_from(s.get::<i32>("height").ok()?).ok()?;
-            Some((w, h))
-        });
+        let caps_size = input_state
+            .caps()
+            .and_then(|caps| crate::gstcommon::caps::size_from_caps(caps.structure(0)?));
         if let Some(state) = self.state.lock().unwrap().as_mut() {
             state.input_state = Some(input_state.clone());
             state.caps_size = caps_size;

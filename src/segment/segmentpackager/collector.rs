@@ -52,7 +52,7 @@ impl SegmentAssembler {
 mod imp {
     use super::*;
 
-    use crate::segmentpackager::CAT;
+    use crate::segment::segmentpackager::imp::CAT;
 
     #[derive(Default)]
     struct State {
@@ -76,7 +76,7 @@ mod imp {
 
     impl SegmentAssembler {
         fn state(&self) -> MutexGuard<'_, State> {
-            self.state.lock().unwrap_or_else(|e| e.into_inner())
+            self.state.lock().unwrap()
         }
 
         fn sink_chain(&self, buffer: gst::Buffer) -> Result<gst::FlowSuccess, gst::FlowError> {

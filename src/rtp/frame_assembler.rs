@@ -6,9 +6,6 @@ use crate::delta::bitstream::{parse_record, FrameHeader, RecordReader, FRAME_HEA
 use crate::delta::Geometry;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-/// Keyframe bit in the frame header's flags byte (docs/bitstream.md).
-const FLAG_KEYFRAME: u8 = 0x01;
-
 /// Defaults of [`AssemblerLimits::max_width`] and `max_height`: the same
 /// bounds as the decoder's, so the two receiving elements agree.
 pub use crate::delta::decoder::{DEFAULT_MAX_HEIGHT, DEFAULT_MAX_WIDTH};
@@ -696,17 +693,18 @@ impl<T: Clone> FrameAssembler<T> {
         // it was lost.
         let gap = matches!((self.next_seq, frame.first_seq), (Some(n), Some(f)) if n != f);
         let loss_before = std::mem::take(&mut self.loss_pending) || gap;
-        let mut header = frame.header_bytes;
-        if !complete {
-            header[3] &= !FLAG_KEYFRAME;
-        }
+        // Not every tile is here: a decoder must not take it for a keyframe.
+        let header = FrameHeader {
+            keyframe: frame.header.keyframe && complete,
+            ..frame.header
+        };
         let len = frame
             .records
             .values()
             .map(Vec::len)
             .fold(FRAME_HEADER_LEN, usize::saturating_add);
         let mut data = Vec::with_capacity(len);
-        data.extend_from_slice(&header);
+        header.write(&mut data);
         for record in frame.records.values() {
             data.extend_from_slice(record);
         }

@@ -28,8 +28,7 @@ use gst_rtp::subclass::prelude::*;
 
 use once_cell::sync::Lazy;
 
-use crate::delta::{Geometry, PixelFormat};
-use crate::rtpdelta::packetize;
+use crate::rtp::{packetize, CLOCK_RATE, ENCODING_NAME};
 
 static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
     gst::DebugCategory::new(
@@ -38,11 +37,6 @@ static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
         Some("RTP payloader for the Streamkit delta stream"),
     )
 });
-
-/// Encoding name in caps and SDP.
-pub(crate) const ENCODING_NAME: &str = "X-STREAMKIT-DELTA";
-/// RTP clock rate of the format (the usual video clock).
-pub(crate) const CLOCK_RATE: u32 = 90_000;
 
 #[derive(Default)]
 pub struct RtpDeltaPay {}
@@ -74,34 +68,17 @@ impl ElementImpl for RtpDeltaPay {
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static PAD_TEMPLATES: Lazy<Vec<gst::PadTemplate>> = Lazy::new(|| {
-            let sink_caps = crate::deltacaps::template();
+            let sink_caps = crate::gstcommon::caps::template();
             let src_caps = gst::Caps::builder("application/x-rtp")
                 .field("media", "video")
                 .field("payload", gst::IntRange::new(96, 127))
                 .field("clock-rate", CLOCK_RATE as i32)
                 .field("encoding-name", ENCODING_NAME)
                 .build();
-            crate::padtemplates::sink_and_src(&sink_caps, &src_caps)
+            crate::gstcommon::padtemplates::sink_and_src(&sink_caps, &src_caps)
         });
         PAD_TEMPLATES.as_ref()
     }
-}
-
-/// The geometry announced by `video/x-streamkit-delta` caps.
-fn geometry_from_caps(s: &gst::StructureRef) -> Result<Geometry, String> {
-    let int = |name: &str| -> Result<u32, String> {
-        s.get::<i32>(name)
-            .ok()
-            .and_then(|v| u32::try_from(v).ok())
-            .ok_or_else(|| format!("caps lack a valid `{name}`"))
-    };
-    let format = s
-        .get::<&str>("format")
-        .ok()
-        .and_then(PixelFormat::from_caps_name)
-        .ok_or("caps lack a supported `format` (I420 or BGRx)")?;
-    Geometry::new(format, int("width")?, int("height")?, int("tile-size")?)
-        .map_err(|e| e.to_string())
 }
 
 impl RTPBasePayloadImpl for RtpDeltaPay {
@@ -109,7 +86,7 @@ impl RTPBasePayloadImpl for RtpDeltaPay {
         let s = caps
             .structure(0)
             .ok_or_else(|| gst::loggable_error!(CAT, "empty caps"))?;
-        let geometry = geometry_from_caps(s)
+        let geometry = crate::gstcommon::caps::geometry_from_caps(s)
             .map_err(|e| gst::loggable_error!(CAT, "cannot payload {caps}: {e}"))?;
         gst::debug!(CAT, imp = self, "payloading {geometry:?}");
 

@@ -1,32 +1,14 @@
 // SPDX-License-Identifier: MPL-2.0
-//! `framestamp`: draws the frame number and capture time into each frame.
-//!
-//! Also holds the adapters between GStreamer video frames and the pure
-//! [`crate::stampcode`] planes, shared with `framemeter` and the
-//! `streamkit-compare` program.
+//! The stamp code on GStreamer video frames: where `framestamp` and
+//! `framemeter` put it by default, which raw formats they take, the clock
+//! both ends read, and drawing and reading a stamp in a `VideoFrame` through
+//! the pure planes of [`crate::measure::stampcode`]. Shared by the two
+//! elements and the `streamkit-compare` program.
 
-use gst::glib;
 use gst::prelude::*;
 use gst_video::prelude::*;
 
-use crate::stampcode::{Plane, PlaneMut, Stamp, StampError, StampLayout};
-
-mod imp;
-
-glib::wrapper! {
-    /// Stamps frame number and capture time into raw video frames.
-    pub struct FrameStamp(ObjectSubclass<imp::FrameStamp>) @extends gst_video::VideoFilter, gst_base::BaseTransform, gst::Element, gst::Object;
-}
-
-/// Registers `framestamp` with the plugin.
-pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
-    gst::Element::register(
-        Some(plugin),
-        "framestamp",
-        gst::Rank::NONE,
-        FrameStamp::static_type(),
-    )
-}
+use crate::measure::stampcode::{Plane, PlaneMut, Stamp, StampError, StampLayout};
 
 /// Default left edge of the code, in pixels (framestamp and framemeter).
 pub const DEFAULT_X: u32 = 16;

@@ -32,13 +32,14 @@ use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_base::subclass::prelude::*;
+use once_cell::sync::Lazy;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{LazyLock, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 
-use super::playlist::{format_location, segment_uri, LivePlaylist, PlaylistConfig};
+use crate::segment::playlist::{format_location, segment_uri, LivePlaylist, PlaylistConfig};
 
-static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
     gst::DebugCategory::new(
         "hlssegmentsink",
         gst::DebugColorFlags::empty(),
@@ -111,14 +112,11 @@ fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
 
 impl HlsSegmentSink {
     fn settings(&self) -> Settings {
-        self.settings
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.settings.lock().unwrap().clone()
     }
 
     fn state(&self) -> MutexGuard<'_, Option<State>> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.state.lock().unwrap()
     }
 
     /// Writes one segment file and the playlist that lists it; returns the
@@ -190,7 +188,7 @@ impl ObjectSubclass for HlsSegmentSink {
 
 impl ObjectImpl for HlsSegmentSink {
     fn properties() -> &'static [glib::ParamSpec] {
-        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+        static PROPERTIES: Lazy<Vec<glib::ParamSpec>> = Lazy::new(|| {
             vec![
                 glib::ParamSpecString::builder("location")
                     .nick("Segment location")
@@ -252,7 +250,7 @@ impl ObjectImpl for HlsSegmentSink {
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
-        let mut settings = self.settings.lock().unwrap_or_else(|e| e.into_inner());
+        let mut settings = self.settings.lock().unwrap();
         match pspec.name() {
             "location" => {
                 settings.location = value
@@ -302,7 +300,7 @@ impl GstObjectImpl for HlsSegmentSink {}
 
 impl ElementImpl for HlsSegmentSink {
     fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
-        static ELEMENT_METADATA: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+        static ELEMENT_METADATA: Lazy<gst::subclass::ElementMetadata> = Lazy::new(|| {
             gst::subclass::ElementMetadata::new(
                 "HLS segment sink",
                 "Sink/File",
@@ -314,7 +312,7 @@ impl ElementImpl for HlsSegmentSink {
     }
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
-        static PAD_TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+        static PAD_TEMPLATES: Lazy<Vec<gst::PadTemplate>> = Lazy::new(|| {
             let caps = gst::Caps::builder("video/mpegts")
                 .field("systemstream", true)
                 .build();

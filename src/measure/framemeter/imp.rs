@@ -29,7 +29,8 @@
  *     framemeter interval=1000000000 ! fakesink
  * ]|
  */
-use std::sync::{LazyLock, Mutex};
+use once_cell::sync::Lazy;
+use std::sync::Mutex;
 
 use gst::glib;
 use gst::prelude::*;
@@ -39,14 +40,14 @@ use gst_base::subclass::prelude::*;
 use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 
-use crate::framestamp::{
+use crate::gstcommon::stampframe::{
     host_clock_time, read_frame_stamp, DEFAULT_BLOCK_SIZE, DEFAULT_X, DEFAULT_Y, MAX_BLOCK_SIZE,
     MAX_POSITION, MIN_BLOCK_SIZE,
 };
-use crate::frametally::{FrameTally, FrameVerdict, LatencySummary, TallySummary};
-use crate::stampcode::StampLayout;
+use crate::measure::frametally::{FrameTally, FrameVerdict, LatencySummary, TallySummary};
+use crate::measure::stampcode::StampLayout;
 
-static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
     gst::DebugCategory::new(
         "framemeter",
         gst::DebugColorFlags::empty(),
@@ -123,7 +124,7 @@ fn summary_builder(name: &str, s: &TallySummary) -> gst::structure::Builder {
 
 impl FrameMeter {
     fn layout(&self) -> StampLayout {
-        let s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
+        let s = self.settings.lock().unwrap();
         StampLayout {
             x: s.x,
             y: s.y,
@@ -156,7 +157,7 @@ impl ObjectSubclass for FrameMeter {
 
 impl ObjectImpl for FrameMeter {
     fn properties() -> &'static [glib::ParamSpec] {
-        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+        static PROPERTIES: Lazy<Vec<glib::ParamSpec>> = Lazy::new(|| {
             vec![
                 glib::ParamSpecUInt::builder("x")
                     .nick("X")
@@ -211,7 +212,7 @@ impl ObjectImpl for FrameMeter {
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
-        let mut settings = self.settings.lock().unwrap_or_else(|e| e.into_inner());
+        let mut settings = self.settings.lock().unwrap();
         match pspec.name() {
             "x" => settings.x = value.get().expect("type checked upstream"),
             "y" => settings.y = value.get().expect("type checked upstream"),
@@ -226,7 +227,7 @@ impl ObjectImpl for FrameMeter {
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
         match pspec.name() {
             "stats" => {
-                let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+                let state = self.state.lock().unwrap();
                 let summary = state
                     .as_ref()
                     .map(|s| s.tally.summary())
@@ -236,7 +237,7 @@ impl ObjectImpl for FrameMeter {
                     .to_value()
             }
             name => {
-                let settings = self.settings.lock().unwrap_or_else(|e| e.into_inner());
+                let settings = self.settings.lock().unwrap();
                 match name {
                     "x" => settings.x.to_value(),
                     "y" => settings.y.to_value(),
@@ -261,7 +262,7 @@ impl GstObjectImpl for FrameMeter {}
 
 impl ElementImpl for FrameMeter {
     fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
-        static ELEMENT_METADATA: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+        static ELEMENT_METADATA: Lazy<gst::subclass::ElementMetadata> = Lazy::new(|| {
             gst::subclass::ElementMetadata::new(
                 "Frame meter",
                 "Filter/Analyzer/Video",
@@ -274,9 +275,9 @@ impl ElementImpl for FrameMeter {
     }
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
-        static PAD_TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
-            let caps = crate::framestamp::raw_caps();
-            crate::padtemplates::sink_and_src(&caps, &caps)
+        static PAD_TEMPLATES: Lazy<Vec<gst::PadTemplate>> = Lazy::new(|| {
+            let caps = crate::gstcommon::stampframe::raw_caps();
+            crate::gstcommon::padtemplates::sink_and_src(&caps, &caps)
         });
         PAD_TEMPLATES.as_ref()
     }
@@ -289,7 +290,7 @@ impl BaseTransformImpl for FrameMeter {
     const TRANSFORM_IP_ON_PASSTHROUGH: bool = true;
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
-        *self.state.lock().unwrap_or_else(|e| e.into_inner()) = Some(State {
+        *self.state.lock().unwrap() = Some(State {
             tally: FrameTally::new(),
             last_post: None,
         });
@@ -310,7 +311,7 @@ impl BaseTransformImpl for FrameMeter {
             let summary = self
                 .state
                 .lock()
-                .unwrap_or_else(|e| e.into_inner())
+                .unwrap()
                 .as_mut()
                 .map(|state| self.take_summary(state, now));
             if let Some(msg) = summary {
@@ -355,13 +356,13 @@ impl VideoFilterImpl for FrameMeter {
         frame: &gst_video::VideoFrameRef<&gst::BufferRef>,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
         let (interval, post_frames) = {
-            let s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
+            let s = self.settings.lock().unwrap();
             (s.interval, s.post_frames)
         };
         let read = read_frame_stamp(frame, &self.layout());
         let now = host_clock_time();
 
-        let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = self.state.lock().unwrap();
         let Some(state) = guard.as_mut() else {
             return Err(gst::FlowError::Flushing);
         };

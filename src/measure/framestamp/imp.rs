@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MPL-2.0
+use once_cell::sync::Lazy;
 /**
  * SECTION:element-framestamp
  * @see_also: framemeter
@@ -28,7 +29,7 @@
  * ]|
  */
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{LazyLock, Mutex};
+use std::sync::Mutex;
 
 use gst::glib;
 use gst::prelude::*;
@@ -38,12 +39,12 @@ use gst_base::subclass::prelude::*;
 use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 
-use super::{
+use crate::gstcommon::stampframe::{
     DEFAULT_BLOCK_SIZE, DEFAULT_X, DEFAULT_Y, MAX_BLOCK_SIZE, MAX_POSITION, MIN_BLOCK_SIZE,
 };
-use crate::stampcode::{Stamp, StampLayout};
+use crate::measure::stampcode::{Stamp, StampLayout};
 
-static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
     gst::DebugCategory::new(
         "framestamp",
         gst::DebugColorFlags::empty(),
@@ -106,9 +107,9 @@ pub struct FrameStamp {
 }
 
 impl FrameStamp {
-    /// The capture time of `buffer` on the host clock (see [`super::host_clock_time`]).
+    /// The capture time of `buffer` on the host clock (see [`crate::gstcommon::stampframe::host_clock_time`]).
     fn capture_time(&self, buffer: &gst::BufferRef, source: TimeSource) -> u64 {
-        let now = super::host_clock_time();
+        let now = crate::gstcommon::stampframe::host_clock_time();
         if source == TimeSource::Now {
             return now;
         }
@@ -144,7 +145,7 @@ impl ObjectSubclass for FrameStamp {
 
 impl ObjectImpl for FrameStamp {
     fn properties() -> &'static [glib::ParamSpec] {
-        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+        static PROPERTIES: Lazy<Vec<glib::ParamSpec>> = Lazy::new(|| {
             vec![
                 glib::ParamSpecUInt::builder("x")
                     .nick("X")
@@ -189,7 +190,7 @@ impl ObjectImpl for FrameStamp {
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
-        let mut settings = self.settings.lock().unwrap_or_else(|e| e.into_inner());
+        let mut settings = self.settings.lock().unwrap();
         match pspec.name() {
             "x" => settings.x = value.get().expect("type checked upstream"),
             "y" => settings.y = value.get().expect("type checked upstream"),
@@ -201,7 +202,7 @@ impl ObjectImpl for FrameStamp {
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
-        let settings = self.settings.lock().unwrap_or_else(|e| e.into_inner());
+        let settings = self.settings.lock().unwrap();
         match pspec.name() {
             "x" => settings.x.to_value(),
             "y" => settings.y.to_value(),
@@ -217,7 +218,7 @@ impl GstObjectImpl for FrameStamp {}
 
 impl ElementImpl for FrameStamp {
     fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
-        static ELEMENT_METADATA: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+        static ELEMENT_METADATA: Lazy<gst::subclass::ElementMetadata> = Lazy::new(|| {
             gst::subclass::ElementMetadata::new(
                 "Frame stamp",
                 "Filter/Effect/Video",
@@ -230,9 +231,9 @@ impl ElementImpl for FrameStamp {
     }
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
-        static PAD_TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
-            let caps = super::raw_caps();
-            crate::padtemplates::sink_and_src(&caps, &caps)
+        static PAD_TEMPLATES: Lazy<Vec<gst::PadTemplate>> = Lazy::new(|| {
+            let caps = crate::gstcommon::stampframe::raw_caps();
+            crate::gstcommon::padtemplates::sink_and_src(&caps, &caps)
         });
         PAD_TEMPLATES.as_ref()
     }
@@ -259,11 +260,7 @@ impl VideoFilterImpl for FrameStamp {
         outcaps: &gst::Caps,
         out_info: &gst_video::VideoInfo,
     ) -> Result<(), gst::LoggableError> {
-        let layout = self
-            .settings
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .layout();
+        let layout = self.settings.lock().unwrap().layout();
         if let Err(err) = layout.check_fits(in_info.width(), in_info.height()) {
             gst::element_imp_error!(
                 self,
@@ -287,7 +284,7 @@ impl VideoFilterImpl for FrameStamp {
         &self,
         frame: &mut gst_video::VideoFrameRef<&mut gst::BufferRef>,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let settings = *self.settings.lock().unwrap_or_else(|e| e.into_inner());
+        let settings = *self.settings.lock().unwrap();
         let capture_time_ns = self.capture_time(frame.buffer(), settings.time_source);
         let number = self.next_frame.fetch_add(1, Ordering::Relaxed);
         // 32 bits in the code; wrapping is years away at any frame rate
@@ -295,7 +292,9 @@ impl VideoFilterImpl for FrameStamp {
             frame: number as u32,
             capture_time_ns,
         };
-        if let Err(err) = super::draw_frame_stamp(frame, &settings.layout(), &stamp) {
+        if let Err(err) =
+            crate::gstcommon::stampframe::draw_frame_stamp(frame, &settings.layout(), &stamp)
+        {
             gst::element_imp_error!(
                 self,
                 gst::StreamError::Format,

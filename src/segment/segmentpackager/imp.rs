@@ -37,15 +37,24 @@
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
-use std::sync::{LazyLock, Mutex, MutexGuard};
+use once_cell::sync::Lazy;
+use std::sync::{Mutex, MutexGuard};
 
-use super::assembler::{segment_end_event, SegmentAssembler};
-use super::cutter::{
+use super::collector::{segment_end_event, SegmentAssembler};
+use crate::segment::cutter::{
     CutterConfig, Decision, Frame, FrameAction, KeyframeRequest, SegmentCutter, SegmentLength,
     SegmentSummary,
 };
-use super::paramsets::{Codec, ParameterSetCache};
-use super::CAT;
+use crate::segment::paramsets::{Codec, ParameterSetCache};
+
+/// Debug category of the bin and of the collector element inside it.
+pub(super) static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
+    gst::DebugCategory::new(
+        "segmentpackager",
+        gst::DebugColorFlags::empty(),
+        Some("Streamkit segment packager: cuts H.264/H.265 into MPEG-TS segments"),
+    )
+});
 
 const DEFAULT_FRAMES_PER_SEGMENT: u32 = 10;
 const MAX_FRAMES_PER_SEGMENT: u32 = 100_000;
@@ -124,11 +133,11 @@ fn sink_caps() -> gst::Caps {
 
 impl SegmentPackager {
     fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.state.lock().unwrap()
     }
 
     fn settings(&self) -> Settings {
-        *self.settings.lock().unwrap_or_else(|e| e.into_inner())
+        *self.settings.lock().unwrap()
     }
 
     /// Where events meant for the muxer are pushed, in order with the frames.
@@ -559,7 +568,7 @@ impl ObjectSubclass for SegmentPackager {
 
 impl ObjectImpl for SegmentPackager {
     fn properties() -> &'static [glib::ParamSpec] {
-        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+        static PROPERTIES: Lazy<Vec<glib::ParamSpec>> = Lazy::new(|| {
             vec![
                 glib::ParamSpecUInt::builder("frames-per-segment")
                     .nick("Frames per segment")
@@ -600,7 +609,7 @@ impl ObjectImpl for SegmentPackager {
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
-        let mut settings = self.settings.lock().unwrap_or_else(|e| e.into_inner());
+        let mut settings = self.settings.lock().unwrap();
         match pspec.name() {
             "frames-per-segment" => {
                 settings.frames_per_segment = value.get().expect("type checked upstream");
@@ -672,7 +681,7 @@ impl GstObjectImpl for SegmentPackager {}
 
 impl ElementImpl for SegmentPackager {
     fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
-        static ELEMENT_METADATA: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+        static ELEMENT_METADATA: Lazy<gst::subclass::ElementMetadata> = Lazy::new(|| {
             gst::subclass::ElementMetadata::new(
                 "Segment packager",
                 "Codec/Muxer/Video",
@@ -685,7 +694,7 @@ impl ElementImpl for SegmentPackager {
     }
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
-        static PAD_TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+        static PAD_TEMPLATES: Lazy<Vec<gst::PadTemplate>> = Lazy::new(|| {
             vec![
                 gst::PadTemplate::new(
                     "sink",
@@ -698,7 +707,7 @@ impl ElementImpl for SegmentPackager {
                     "src",
                     gst::PadDirection::Src,
                     gst::PadPresence::Always,
-                    &super::assembler::segment_caps(),
+                    &super::collector::segment_caps(),
                 )
                 .expect("valid template"),
             ]

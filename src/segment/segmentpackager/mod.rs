@@ -5,21 +5,8 @@
 use gst::glib;
 use gst::prelude::*;
 
-use std::sync::LazyLock;
-
-mod assembler;
-pub mod cutter;
+mod collector;
 mod imp;
-pub mod paramsets;
-
-/// Debug category shared by the bin and the element inside it.
-pub(crate) static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
-    gst::DebugCategory::new(
-        "segmentpackager",
-        gst::DebugColorFlags::empty(),
-        Some("Streamkit segment packager: cuts H.264/H.265 into MPEG-TS segments"),
-    )
-});
 
 glib::wrapper! {
     /// A bin that cuts H.264/H.265 into MPEG-TS segments, one buffer per segment.

@@ -6,7 +6,6 @@ use gst::glib;
 use gst::prelude::*;
 
 mod imp;
-pub mod playlist;
 
 glib::wrapper! {
     /// A sink writing HLS segment files and a live media playlist.

@@ -62,10 +62,10 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::delta::bitstream::FrameHeader;
-use crate::delta::{Geometry, PixelFormat};
-use crate::rtpdelta::{
-    AssembledFrame, AssemblerLimits, DepacketizeError, FrameAssembler, PacketMeta,
-    DEFAULT_MAX_HEIGHT, DEFAULT_MAX_WIDTH,
+use crate::delta::Geometry;
+use crate::rtp::{
+    AssembledFrame, AssemblerLimits, DepacketizeError, FrameAssembler, PacketMeta, CLOCK_RATE,
+    DEFAULT_MAX_HEIGHT, DEFAULT_MAX_WIDTH, ENCODING_NAME, RESTART_AFTER_TICKS,
 };
 
 static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
@@ -76,10 +76,6 @@ static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
     )
 });
 
-const ENCODING_NAME: &str = "X-STREAMKIT-DELTA";
-const CLOCK_RATE: u32 = 90_000;
-/// A timestamp this far behind the last output frame is a sender restart.
-const RESTART_AFTER_TICKS: u32 = 2 * CLOCK_RATE;
 /// Bus warnings about malformed packets are posted at most this often (each
 /// one is still logged).
 const WARNING_INTERVAL: Duration = Duration::from_secs(1);
@@ -514,7 +510,7 @@ impl RtpDeltaDepay {
                 }
                 if state.out_geometry != Some(header.geometry) {
                     state.out_geometry = Some(header.geometry);
-                    Some(crate::deltacaps::for_geometry(&header.geometry))
+                    Some(crate::gstcommon::caps::for_geometry(&header.geometry))
                 } else {
                     None
                 }
@@ -700,26 +696,6 @@ struct Dropped {
     beyond_limits: bool,
 }
 
-/// Reads a format parameter from RTP caps, as a string (SDP-style) or an int.
-fn caps_uint(s: &gst::StructureRef, name: &str) -> Option<u32> {
-    if let Ok(v) = s.get::<&str>(name) {
-        return v.trim().parse().ok();
-    }
-    s.get::<i32>(name).ok().and_then(|v| u32::try_from(v).ok())
-}
-
-/// The geometry the RTP caps announce, if they carry all of it.
-fn geometry_from_rtp_caps(s: &gst::StructureRef) -> Option<Geometry> {
-    let format = PixelFormat::from_caps_name(s.get::<&str>("format").ok()?)?;
-    Geometry::new(
-        format,
-        caps_uint(s, "width")?,
-        caps_uint(s, "height")?,
-        caps_uint(s, "tile-size")?,
-    )
-    .ok()
-}
-
 impl GstObjectImpl for RtpDeltaDepay {}
 
 impl ElementImpl for RtpDeltaDepay {
@@ -743,8 +719,8 @@ impl ElementImpl for RtpDeltaDepay {
                 .field("clock-rate", CLOCK_RATE as i32)
                 .field("encoding-name", ENCODING_NAME)
                 .build();
-            let src_caps = crate::deltacaps::template();
-            crate::padtemplates::sink_and_src(&sink_caps, &src_caps)
+            let src_caps = crate::gstcommon::caps::template();
+            crate::gstcommon::padtemplates::sink_and_src(&sink_caps, &src_caps)
         });
         PAD_TEMPLATES.as_ref()
     }
@@ -786,7 +762,7 @@ impl RTPBaseDepayloadImpl for RtpDeltaDepay {
             .ok_or_else(|| gst::loggable_error!(CAT, "empty caps"))?;
         // Every packet carries the frame header, so caps without the fmtp
         // parameters are fine: output caps then follow the first frame.
-        let geometry = geometry_from_rtp_caps(s);
+        let geometry = crate::gstcommon::caps::geometry_from_caps(s).ok();
         let refused = {
             let mut state = self.state.lock().unwrap();
             let limits = AssemblerLimits {
@@ -822,7 +798,7 @@ impl RTPBaseDepayloadImpl for RtpDeltaDepay {
             gst::debug!(CAT, imp = self, "caps carry no geometry: {caps}");
             return Ok(());
         };
-        let out = crate::deltacaps::for_geometry(&geometry);
+        let out = crate::gstcommon::caps::for_geometry(&geometry);
         if self.obj().src_pad().push_event(gst::event::Caps::new(&out)) {
             Ok(())
         } else {

@@ -13,10 +13,21 @@
 //! in O(log n), so that no sender can make it allocate or work without bound.
 //! `rtpdeltapay` / `rtpdeltadepay` are thin adapters around this module.
 
-mod assembler;
+mod frame_assembler;
 mod packet;
 
-pub use assembler::{
+/// Encoding name of the format in RTP caps and SDP (`a=rtpmap`).
+pub const ENCODING_NAME: &str = "X-STREAMKIT-DELTA";
+/// RTP clock rate of the format: the usual video clock.
+pub const CLOCK_RATE: u32 = 90_000;
+/// A packet whose timestamp is this far behind the last output frame is
+/// taken as a sender restart, not as late: two seconds of [`CLOCK_RATE`].
+pub const RESTART_AFTER_TICKS: u32 = 2 * CLOCK_RATE;
+
+pub(crate) mod rtpdeltadepay;
+pub(crate) mod rtpdeltapay;
+
+pub use frame_assembler::{
     AssembledFrame, AssemblerLimits, AssemblerStats, FrameAssembler, PacketMeta, PushOutcome,
     DEFAULT_FRAME_TIMEOUT, DEFAULT_MAX_FRAGMENT_PIECES, DEFAULT_MAX_HEIGHT,
     DEFAULT_MAX_PENDING_FRAMES, DEFAULT_MAX_WIDTH, MAX_FRAME_BYTES,

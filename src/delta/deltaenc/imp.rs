@@ -304,8 +304,8 @@ impl ElementImpl for DeltaEnc {
                 .width_range(1..=crate::delta::geometry::MAX_DIMENSION as i32)
                 .height_range(1..=crate::delta::geometry::MAX_DIMENSION as i32)
                 .build();
-            let src_caps = crate::deltacaps::template();
-            crate::padtemplates::sink_and_src(&sink_caps, &src_caps)
+            let src_caps = crate::gstcommon::caps::template();
+            crate::gstcommon::padtemplates::sink_and_src(&sink_caps, &src_caps)
         });
         PAD_TEMPLATES.as_ref()
     }
@@ -356,7 +356,7 @@ impl VideoEncoderImpl for DeltaEnc {
             settings.config()
         );
 
-        let mut caps = crate::deltacaps::for_geometry(&geometry);
+        let mut caps = crate::gstcommon::caps::for_geometry(&geometry);
         {
             let caps = caps.make_mut();
             let s = caps.structure_mut(0).expect("caps have one structure");
