@@ -7,6 +7,7 @@
 mod cpu;
 mod quality;
 mod report;
+mod result;
 mod run;
 mod scene;
 mod strategy;

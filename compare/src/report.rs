@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use plotters::prelude::*;
 use serde::Serialize;
 
-use crate::run::StrategyResult;
+use crate::result::StrategyResult;
 
 /// The whole comparison: settings and one result per strategy.
 #[derive(Debug, Serialize)]
