@@ -11,6 +11,7 @@ mod result;
 mod run;
 mod scene;
 mod strategy;
+mod tcplink;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
