@@ -5,6 +5,7 @@
 //! lost and frozen frames and CPU time. See docs/measure.md.
 
 mod cpu;
+mod pipeline;
 mod quality;
 mod report;
 mod result;

@@ -1,18 +1,13 @@
 // SPDX-License-Identifier: MPL-2.0
-//! Runs one strategy: a sender pipeline and a receiver pipeline in this
-//! process, joined over loopback, and everything measured on the way.
-//!
-//! Sender: scene ! framestamp ! queue ! (strategy encoder/payloader) !
-//! netsim (UDP) or a TCP-loss model (TCP) ! udpsink / tcpserversink.
-//! Receiver: udpsrc / tcpclientsrc ! (strategy depayloader/decoder) !
-//! videoconvert ! framemeter ! appsink.
+//! Runs one strategy: its sender and receiver pipelines (built in
+//! `pipeline`), started, watched and stopped, and everything measured on
+//! the way.
 //! The original of every stamped frame is kept (half-resolution luma, a
 //! bounded number of frames) and each received frame is compared with the
 //! original bearing the same frame number, on a separate analysis thread so
 //! the receiver's CPU time is not inflated by the measurement.
 
 use std::collections::{BTreeMap, HashSet};
-use std::net::{TcpListener, UdpSocket};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -22,6 +17,7 @@ use gst_video::prelude::*;
 use gststreamkit::framestamp::{default_layout, host_clock_time, read_frame_stamp};
 
 use crate::cpu::ThreadTimes;
+use crate::pipeline::{self, by_name, check_bus, parse, RunPipelines};
 use crate::quality::{psnr, ssim, Luma};
 use crate::result::{FrameRecord, LatencyMs, StrategyResult};
 use crate::scene::Scene;
@@ -82,20 +78,6 @@ struct ByteCount {
     per_second: Vec<u64>,
 }
 
-fn free_udp_port() -> Result<u16, String> {
-    let s = UdpSocket::bind("127.0.0.1:0").map_err(|e| format!("no free UDP port: {e}"))?;
-    s.local_addr()
-        .map(|a| a.port())
-        .map_err(|e| format!("no free UDP port: {e}"))
-}
-
-fn free_tcp_port() -> Result<u16, String> {
-    let s = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free TCP port: {e}"))?;
-    s.local_addr()
-        .map(|a| a.port())
-        .map_err(|e| format!("no free TCP port: {e}"))
-}
-
 fn half_luma(buffer: &gst::BufferRef, info: &gst_video::VideoInfo) -> Option<(Luma, Option<u32>)> {
     let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, info).ok()?;
     let stamp = read_frame_stamp(&frame, &default_layout())
@@ -110,37 +92,6 @@ fn half_luma(buffer: &gst::BufferRef, info: &gst_video::VideoInfo) -> Option<(Lu
         frame.height() as usize,
     )?;
     Some((luma, stamp))
-}
-
-fn pipeline(launch: &str) -> Result<gst::Pipeline, String> {
-    gst::parse::launch(launch)
-        .map_err(|e| format!("cannot build pipeline: {e}\n  {launch}"))?
-        .downcast::<gst::Pipeline>()
-        .map_err(|_| "not a pipeline".to_string())
-}
-
-fn check_bus(p: &gst::Pipeline, side: &str) -> Result<bool, String> {
-    let Some(bus) = p.bus() else {
-        return Ok(false);
-    };
-    let mut eos = false;
-    while let Some(msg) = bus.pop() {
-        match msg.view() {
-            gst::MessageView::Error(e) => {
-                return Err(format!(
-                    "{side} error from {}: {} ({})",
-                    e.src()
-                        .map(|s| s.path_string().to_string())
-                        .unwrap_or_default(),
-                    e.error(),
-                    e.debug().map(|d| d.to_string()).unwrap_or_default()
-                ))
-            }
-            gst::MessageView::Eos(_) => eos = true,
-            _ => {}
-        }
-    }
-    Ok(eos)
 }
 
 fn stat_u64(s: &gst::Structure, f: &str) -> u64 {
@@ -163,68 +114,12 @@ pub fn run_strategy(
     progress: &dyn Fn(f64),
 ) -> Result<StrategyResult, String> {
     let net = &cfg.net;
-    // thread names keep 15 characters: "tx3_enc:src" fits
-    let (tx, rx) = (format!("tx{index}_"), format!("rx{index}_"));
-    let (net_src, net_sink) = match strategy.transport {
-        Transport::Udp => {
-            let port = free_udp_port()?;
-            let caps = strategy
-                .rtp_caps()
-                .ok_or_else(|| format!("{}: no RTP caps for the depayloader", strategy.id))?;
-            let delay = if net.delay_ms > 0 || net.jitter_ms > 0 {
-                format!(
-                    "delay-probability=1.0 min-delay={} max-delay={} allow-reordering=false",
-                    net.delay_ms.saturating_sub(net.jitter_ms),
-                    net.delay_ms + net.jitter_ms
-                )
-            } else {
-                "delay-probability=0.0".into()
-            };
-            (
-                format!(
-                    "udpsrc name={rx}src address=127.0.0.1 port={port} buffer-size=8388608 caps=\"{caps}\" \
-                     ! queue name={rx}q max-size-buffers=0 max-size-bytes=0 max-size-time=0"
-                ),
-                format!(
-                    "netsim name={tx}net drop-probability={} {delay} max-kbps={} \
-                     ! udpsink name={tx}out host=127.0.0.1 port={port} sync=false async=false",
-                    net.loss,
-                    net.kbps.map_or(-1, |k| k as i64)
-                ),
-            )
-        }
-        Transport::Tcp => {
-            let port = free_tcp_port()?;
-            // No netsim here: it drops what exceeds the bandwidth and lets
-            // EOS overtake what it delays, neither of which TCP does. The
-            // link is modelled on the queue instead (see TcpLink).
-            (
-                format!("tcpclientsrc name={rx}src host=127.0.0.1 port={port}"),
-                format!(
-                    "queue name={tx}tcp max-size-time=0 max-size-bytes=0 max-size-buffers=0 \
-                     ! tcpserversink name={tx}out host=127.0.0.1 port={port} sync=false async=false"
-                ),
-            )
-        }
-    };
-    let sender_launch = format!(
-        "{scene} ! framestamp name={tx}stamp ! queue name={tx}enc max-size-buffers=30 max-size-time=0 \
-         max-size-bytes=0 ! {chain} ! {net_sink}",
-        scene = cfg.scene.launch(cfg.width, cfg.height, cfg.fps),
-        chain = (strategy.sender)(&cfg.codec),
-    );
-    let receiver_launch = format!(
-        "{net_src} ! {chain} ! videoconvert name={rx}conv ! video/x-raw,format=I420 \
-         ! framemeter name={rx}meter interval=0 ! appsink name={rx}sink sync=false",
-        chain = (strategy.receiver)(&cfg.codec),
-    );
-    let sender = pipeline(&sender_launch)?;
-    cfg.scene.configure(&sender, cfg.height);
-    let receiver = pipeline(&receiver_launch)?;
-    let by_name = |p: &gst::Pipeline, n: &str| {
-        p.by_name(n)
-            .ok_or_else(|| format!("pipeline has no element {n}"))
-    };
+    let RunPipelines {
+        sender,
+        receiver,
+        tx,
+        rx,
+    } = pipeline::build(strategy, cfg, index)?;
 
     let start_ns = Arc::new(AtomicU64::new(host_clock_time()));
 
@@ -639,7 +534,7 @@ pub fn snapshot(
     fps: u32,
     path: &std::path::Path,
 ) -> Result<(), String> {
-    let p = pipeline(&format!(
+    let p = parse(&format!(
         "{} ! framestamp ! videoconvert ! pngenc snapshot=true ! filesink name=out",
         scene.launch(width, height, fps)
     ))?;
