@@ -4,6 +4,7 @@
 //! simulated network, and compares glass-to-glass latency, bitrate, quality,
 //! lost and frozen frames and CPU time. See docs/measure.md.
 
+mod collect;
 mod cpu;
 mod pipeline;
 mod quality;
