@@ -6,6 +6,7 @@
 
 mod collect;
 mod cpu;
+mod network;
 mod pipeline;
 mod quality;
 mod report;
@@ -22,8 +23,9 @@ use std::time::Duration;
 use clap::Parser;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
+use crate::network::NetOptions;
 use crate::report::Comparison;
-use crate::run::{NetOptions, RunConfig};
+use crate::run::RunConfig;
 use crate::scene::Scene;
 use crate::strategy::CodecOptions;
 

@@ -1,10 +1,9 @@
 // SPDX-License-Identifier: MPL-2.0
-//! Runs one strategy: its sender and receiver pipelines (built in
-//! `pipeline`), started, watched and stopped, and everything measured on
-//! the way (see `collect`).
+//! Runs one strategy end to end: its sender and receiver pipelines (built
+//! in `pipeline`, the simulated network wired in by `network`) started,
+//! watched while they run, drained and stopped, and everything measured on
+//! the way (`collect`).
 
-use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use gst::prelude::*;
@@ -12,26 +11,11 @@ use gststreamkit::framestamp::host_clock_time;
 
 use crate::collect::Measurement;
 use crate::cpu::ThreadTimes;
+use crate::network::{NetOptions, SimulatedNetwork};
 use crate::pipeline::{self, by_name, check_bus, parse, RunPipelines};
 use crate::result::StrategyResult;
 use crate::scene::Scene;
 use crate::strategy::{CodecOptions, Strategy, Transport};
-use crate::tcplink::TcpLink;
-
-/// What the simulated network does.
-#[derive(Debug, Clone, Default)]
-pub struct NetOptions {
-    /// Probability (0..1) that a packet is lost.
-    pub loss: f64,
-    /// Seconds after the start at which loss stops (None: never).
-    pub loss_until: Option<f64>,
-    /// One-way delay in milliseconds.
-    pub delay_ms: u32,
-    /// Delay varies uniformly by +- this many milliseconds.
-    pub jitter_ms: u32,
-    /// Bandwidth cap in kbit/s.
-    pub kbps: Option<u32>,
-}
 
 /// Everything one run needs.
 #[derive(Debug, Clone)]
@@ -74,70 +58,10 @@ pub fn run_strategy(
 
     let measurement = Measurement::attach(strategy, &sender, &receiver, &tx, &rx)?;
 
-    // netsim passes EOS on at once, ahead of the packets it is still
-    // delaying, and udpsink refuses what comes after EOS: hold EOS back
-    // until those packets are out, or the last frames of every delayed run
-    // would count as lost.
-    if strategy.transport == Transport::Udp && net.delay_ms + net.jitter_ms > 0 {
-        let hold = Duration::from_millis(50 + u64::from(net.delay_ms + net.jitter_ms));
-        by_name(&sender, &format!("{tx}net"))?
-            .static_pad("sink")
-            .ok_or("netsim has no sink pad")?
-            .add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
-                if let Some(gst::PadProbeData::Event(e)) = &info.data {
-                    if e.type_() == gst::EventType::Eos {
-                        std::thread::sleep(hold);
-                    }
-                }
-                gst::PadProbeReturn::Ok
-            });
-    }
-
-    let tcp_loss_on = Arc::new(std::sync::atomic::AtomicBool::new(net.loss > 0.0));
-    // The TCP link: a delay line on the queue before tcpserversink. The
-    // queue's input records when each buffer entered; its output thread
-    // holds each buffer until it would have been delivered, while the queue
-    // keeps filling, so delays overlap as on a real path.
-    if strategy.transport == Transport::Tcp {
-        let link = Arc::new(Mutex::new(TcpLink::new(net, cfg.seed)));
-        let queue = by_name(&sender, &format!("{tx}tcp"))?;
-        let entered = link.clone();
-        queue
-            .static_pad("sink")
-            .ok_or("queue has no sink pad")?
-            .add_probe(
-                gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
-                move |_, _| {
-                    let mut l = entered.lock().unwrap_or_else(|e| e.into_inner());
-                    l.entered.push_back(host_clock_time());
-                    gst::PadProbeReturn::Ok
-                },
-            );
-        let on = tcp_loss_on.clone();
-        queue
-            .static_pad("src")
-            .ok_or("queue has no src pad")?
-            .add_probe(
-                gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
-                move |_, info| {
-                    let size = match &info.data {
-                        Some(gst::PadProbeData::Buffer(b)) => b.size() as u64,
-                        Some(gst::PadProbeData::BufferList(l)) => l.calculate_size() as u64,
-                        _ => 0,
-                    };
-                    let deliver_at = link.lock().unwrap_or_else(|e| e.into_inner()).deliver(
-                        size,
-                        host_clock_time(),
-                        on.load(Ordering::Relaxed),
-                    );
-                    let wait = deliver_at.saturating_sub(host_clock_time());
-                    if wait > 0 {
-                        std::thread::sleep(Duration::from_nanos(wait));
-                    }
-                    gst::PadProbeReturn::Ok
-                },
-            );
-    }
+    // After the byte count: probes on one pad run in the order they were
+    // added, and bytes are counted when they leave the TCP queue, not when
+    // the link delivers them.
+    let network = SimulatedNetwork::attach(strategy, cfg, &sender, &tx)?;
 
     let cpu_before = ThreadTimes::sample();
     measurement.start_clock();
@@ -190,10 +114,7 @@ pub fn run_strategy(
         let elapsed = started.elapsed().as_secs_f64();
         if let (Some(until), false) = (net.loss_until, loss_stopped) {
             if elapsed >= until {
-                if let Some(netsim) = sender.by_name(&format!("{tx}net")) {
-                    netsim.set_property("drop-probability", 0.0f32);
-                }
-                tcp_loss_on.store(false, Ordering::Relaxed);
+                network.stop_loss(&sender, &tx);
                 loss_stopped = true;
             }
         }
