@@ -13,6 +13,7 @@ mod report;
 mod result;
 mod run;
 mod scene;
+mod snapshot;
 mod strategy;
 mod tcplink;
 
@@ -189,7 +190,7 @@ fn compare(args: &Args) -> Result<(), String> {
         return Ok(());
     }
     if let Some(path) = &args.snapshot {
-        return run::snapshot(&scene, args.width, args.height, args.fps, path);
+        return snapshot::snapshot(&scene, args.width, args.height, args.fps, path);
     }
     if chosen.is_empty() {
         return Err("no strategy can run here".into());
