@@ -2,12 +2,14 @@
 //! Runs one strategy end to end: its sender and receiver pipelines (built
 //! in `pipeline`, the simulated network wired in by `network`) started,
 //! watched while they run, drained and stopped, and everything measured on
-//! the way (`collect`).
+//! the way (`collect`); and the chosen strategies one after another or
+//! all at once, each under a progress bar.
 
 use std::time::{Duration, Instant};
 
 use gst::prelude::*;
 use gststreamkit::framestamp::host_clock_time;
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use crate::collect::Measurement;
 use crate::cpu::ThreadTimes;
@@ -159,4 +161,53 @@ pub fn run_strategy(
     let _ = sender.set_state(gst::State::Null);
     let _ = receiver.set_state(gst::State::Null);
     measurement.finish(strategy, cfg, frames_sent, stats, cpu_sender, cpu_receiver)
+}
+
+/// Runs each of `chosen` with `cfg`, one after another or, if `parallel`,
+/// all at the same time, each under its own progress bar.
+pub fn run_all(
+    chosen: &[Strategy],
+    cfg: &RunConfig,
+    parallel: bool,
+) -> Result<Vec<StrategyResult>, String> {
+    let style =
+        ProgressStyle::with_template("{spinner} {msg:12} [{bar:30}] {percent:>3}% {elapsed}")
+            .map_err(|e| e.to_string())?
+            .progress_chars("=> ");
+    let bars = MultiProgress::new();
+    let run_one = |i: usize, s: &Strategy, bar: &ProgressBar| {
+        bar.set_message(s.id.to_string());
+        let progress = |f: f64| bar.set_position((f.clamp(0.0, 1.0) * 1000.0) as u64);
+        let result = run_strategy(s, cfg, i, &progress)?;
+        bar.finish();
+        Ok::<_, String>(result)
+    };
+    let new_bar = || {
+        let bar = bars.add(ProgressBar::new(1000));
+        bar.set_style(style.clone());
+        bar
+    };
+    let results = if parallel {
+        let bars: Vec<_> = chosen.iter().map(|_| new_bar()).collect();
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = chosen
+                .iter()
+                .zip(&bars)
+                .enumerate()
+                .map(|(i, (s, bar))| scope.spawn(move || run_one(i, s, bar)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| Err("a run panicked".into())))
+                .collect::<Result<Vec<_>, String>>()
+        })?
+    } else {
+        let mut results = Vec::new();
+        for (i, s) in chosen.iter().enumerate() {
+            results.push(run_one(i, s, &new_bar())?);
+        }
+        results
+    };
+    bars.clear().ok();
+    Ok(results)
 }
