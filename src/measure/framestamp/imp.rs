@@ -1,5 +1,4 @@
 // SPDX-License-Identifier: MPL-2.0
-use once_cell::sync::Lazy;
 /**
  * SECTION:element-framestamp
  * @see_also: framemeter
@@ -28,6 +27,7 @@ use once_cell::sync::Lazy;
  *     autovideosink
  * ]|
  */
+use once_cell::sync::Lazy;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
@@ -39,6 +39,7 @@ use gst_base::subclass::prelude::*;
 use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 
+use super::FrameStampTimeSource;
 use crate::gstcommon::stampframe::{
     DEFAULT_BLOCK_SIZE, DEFAULT_X, DEFAULT_Y, MAX_BLOCK_SIZE, MAX_POSITION, MIN_BLOCK_SIZE,
 };
@@ -52,30 +53,14 @@ static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
     )
 });
 
-const DEFAULT_TIME_SOURCE: TimeSource = TimeSource::Buffer;
-
-/// Which moment the stamped capture time records.
-#[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, glib::Enum)]
-#[repr(u32)]
-#[enum_type(name = "GstFrameStampTimeSource")]
-pub enum TimeSource {
-    /// When the buffer's timestamp was on the pipeline clock, on the system clock.
-    #[enum_value(
-        name = "Buffer: when the frame's timestamp was on the pipeline clock (capture time of a live source)",
-        nick = "buffer"
-    )]
-    Buffer = 0,
-    /// When framestamp processes the frame.
-    #[enum_value(name = "Now: when framestamp handles the frame", nick = "now")]
-    Now = 1,
-}
+const DEFAULT_TIME_SOURCE: FrameStampTimeSource = FrameStampTimeSource::Buffer;
 
 #[derive(Debug, Clone, Copy)]
 struct Settings {
     x: u32,
     y: u32,
     block_size: u32,
-    time_source: TimeSource,
+    time_source: FrameStampTimeSource,
 }
 
 impl Default for Settings {
@@ -108,9 +93,9 @@ pub struct FrameStamp {
 
 impl FrameStamp {
     /// The capture time of `buffer` on the host clock (see [`crate::gstcommon::stampframe::host_clock_time`]).
-    fn capture_time(&self, buffer: &gst::BufferRef, source: TimeSource) -> u64 {
+    fn capture_time(&self, buffer: &gst::BufferRef, source: FrameStampTimeSource) -> u64 {
         let now = crate::gstcommon::stampframe::host_clock_time();
-        if source == TimeSource::Now {
+        if source == FrameStampTimeSource::Now {
             return now;
         }
         let obj = self.obj();
