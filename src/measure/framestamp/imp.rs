@@ -20,12 +20,22 @@
  * pixels with the default 16-pixel blocks. `framemeter` must be given the same
  * position and block size, and see the picture at the same size.
  *
+ * Caps: raw video in planar and packed YUV (I420, YV12, NV12, NV21, Y42B,
+ * Y444, YUY2, UYVY), GRAY8 and 24- or 32-bit RGB, any size; the stamp is
+ * drawn in place.
+ *
+ * Properties: `x`, `y` and `block-size` in pixels; `time-source`; the
+ * read-only `frames-stamped` count.
+ *
  * ## Example launch line
+ * Stamp, code as JPEG and measure at once; `-m` prints framemeter's
+ * summaries:
  * |[
- * gst-launch-1.0 videotestsrc is-live=true ! video/x-raw,width=640,height=360 ! \
+ * gst-launch-1.0 -m videotestsrc num-buffers=90 is-live=true ! video/x-raw,width=640,height=360,framerate=30/1 ! \
  *     framestamp ! jpegenc quality=50 ! jpegdec ! framemeter interval=1000000000 ! \
- *     autovideosink
+ *     fakesink
  * ]|
+ * Put `autovideosink` in place of `fakesink` to see the code in the corner.
  */
 use once_cell::sync::Lazy;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -160,13 +170,14 @@ impl ObjectImpl for FrameStamp {
                 glib::ParamSpecEnum::builder_with_default("time-source", DEFAULT_TIME_SOURCE)
                     .nick("Time source")
                     .blurb(
-                        "Which moment the stamped capture time records (both on the system clock)",
+                        "Which moment the stamped capture time records, in nanoseconds on the \
+                         system clock (CLOCK_MONOTONIC)",
                     )
                     .mutable_playing()
                     .build(),
                 glib::ParamSpecUInt64::builder("frames-stamped")
                     .nick("Frames stamped")
-                    .blurb("Frames stamped since the element started")
+                    .blurb("Number of frames stamped since the element started")
                     .read_only()
                     .build(),
             ]
@@ -208,7 +219,9 @@ impl ElementImpl for FrameStamp {
                 "Frame stamp",
                 "Filter/Effect/Video",
                 "Draws frame number and capture time into frames as a block code that \
-                 survives lossy coding, for framemeter to read",
+                 survives lossy coding, for framemeter to read (docs/measure.md). Example: \
+                 gst-launch-1.0 videotestsrc num-buffers=30 ! video/x-raw,width=320,height=240 \
+                 ! framestamp ! jpegenc ! jpegdec ! framemeter ! fakesink",
                 "Streamkit developers",
             )
         });
