@@ -39,6 +39,8 @@ gst::plugin_define!(
     "MPL-2.0",
     env!("CARGO_PKG_NAME"),
     env!("CARGO_PKG_NAME"),
-    env!("CARGO_PKG_REPOSITORY"),
+    // The origin gst-inspect shows. Streamkit has no public URL, and an
+    // invented one would send readers nowhere: name where it comes from.
+    "Streamkit source tree (no public URL)",
     env!("BUILD_REL_DATE")
 );

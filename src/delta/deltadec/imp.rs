@@ -25,10 +25,28 @@
  * keyframes are requested), as docs/bitstream.md describes. Refused frames
  * are counted in `stats` (`frames-oversized`, `geometry-changes-throttled`).
  *
- * ## Example launch line
+ * Sink caps: `video/x-streamkit-delta` (from `deltaenc` or `rtpdeltadepay`);
+ * width and height in the caps are optional. Source caps: raw video, `I420`
+ * or `BGRx` as the stream was encoded, at the size the frame headers give.
+ *
+ * Properties: `output-incomplete` (see above), `max-width` and `max-height`
+ * (pixels), and the read-only `stats` structure. `min-force-key-unit-interval`
+ * belongs to the GstVideoDecoder base class, whose property says 0; deltadec
+ * sets it to 500000000 nanoseconds (500 ms) on every new instance, which is
+ * what gst-inspect reads and shows as its default. Set it to 0 to ask on
+ * every withheld frame.
+ *
+ * ## Example launch lines
+ * Encode and decode again at once:
  * |[
- * gst-launch-1.0 videotestsrc num-buffers=100 ! video/x-raw,format=I420,width=640,height=480 ! deltaenc ! deltadec ! videoconvert ! autovideosink
+ * gst-launch-1.0 videotestsrc num-buffers=100 ! video/x-raw,format=I420,width=640,height=480 ! deltaenc ! deltadec ! videoconvert ! fakesink
  * ]|
+ * Receive what the `rtpdeltapay` example of deltaenc's documentation sends
+ * (start this first; it runs until interrupted):
+ * |[
+ * gst-launch-1.0 udpsrc port=5000 caps="application/x-rtp,media=video,clock-rate=90000,encoding-name=X-STREAMKIT-DELTA,payload=96" ! rtpdeltadepay ! deltadec ! videoconvert ! fakesink
+ * ]|
+ * Put `autovideosink` in place of `fakesink` to watch the picture.
  */
 use gst::glib;
 use gst::prelude::*;
@@ -150,7 +168,8 @@ impl ObjectImpl for DeltaDec {
                     .nick("Output incomplete pictures")
                     .blurb(
                         "Output frames before every tile has arrived, with mid-grey \
-                         placeholder tiles (default: wait until the picture is complete)",
+                         placeholder tiles; false withholds frames (and asks for a keyframe) \
+                         until the picture is complete",
                     )
                     .default_value(DEFAULT_OUTPUT_INCOMPLETE)
                     .mutable_playing()
@@ -180,12 +199,14 @@ impl ObjectImpl for DeltaDec {
                 glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
                     .nick("Statistics")
                     .blurb(
-                        "Counters since start: frames, keyframes, frames-output, \
+                        "Counters since start (frame counts, bytes of input): frames, \
+                         keyframes, frames-output, \
                          frames-withheld, frames-damaged, frames-rejected (of which \
                          frames-oversized: over max-width/max-height, and \
                          geometry-changes-throttled: a second size change within one second), \
                          geometry-changes, tiles-applied, records-dropped (corrupt or repeated \
-                         tiles), missing-tiles, stale-tiles, bytes",
+                         tiles), missing-tiles (never received), stale-tiles (possibly \
+                         outdated after a loss), bytes",
                     )
                     .read_only()
                     .build(),
@@ -323,7 +344,12 @@ impl ElementImpl for DeltaDec {
             gst::subclass::ElementMetadata::new(
                 "Streamkit delta decoder",
                 "Codec/Decoder/Video",
-                "Keeps a picture and applies the tile updates of the changes-only bitstream",
+                "Keeps a picture and applies the tile updates of the changes-only bitstream, \
+                 also from frames that lost some; until the picture is complete it withholds \
+                 output and requests keyframes at most every min-force-key-unit-interval, \
+                 which deltadec sets to 500000000 ns (the base class's own default is 0) \
+                 (docs/bitstream.md). Example: gst-launch-1.0 videotestsrc num-buffers=30 ! \
+                 video/x-raw,format=I420,width=320,height=240 ! deltaenc ! deltadec ! fakesink",
                 "Streamkit developers",
             )
         });

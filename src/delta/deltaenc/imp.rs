@@ -20,10 +20,28 @@
  * The encoder has no lookahead: each frame is output as soon as it has been
  * encoded, and it reports zero latency of its own.
  *
- * ## Example launch line
+ * Sink caps: raw video, `I420` or `BGRx`, any size up to 8192 x 8192 pixels.
+ * Source caps: `video/x-streamkit-delta` with `width`, `height`, `format` and
+ * `tile-size` (and the input's framerate and pixel aspect ratio); one buffer
+ * is one frame, keyframes are not delta units.
+ *
+ * Properties: `tile-size` (pixels, a multiple of 16, read when caps arrive)
+ * and `mode` fix the bitstream; `quality` (1-100,
+ * lossy only), `threshold` (how different a tile must be, in 8-bit sample
+ * levels), `intra-refresh` and `key-int-max` (both in frames, 0 = off) and
+ * `threads` may change while playing. The read-only `stats` structure counts
+ * frames, keyframes, forced keyframes, tiles and bytes since start.
+ *
+ * ## Example launch lines
+ * Screen-like content, lossless, decoded again at once:
  * |[
- * gst-launch-1.0 videotestsrc num-buffers=100 ! video/x-raw,format=BGRx,width=1280,height=720 ! deltaenc tile-size=64 intra-refresh=30 ! deltadec ! videoconvert ! autovideosink
+ * gst-launch-1.0 videotestsrc num-buffers=100 ! video/x-raw,format=BGRx,width=1280,height=720 ! deltaenc tile-size=64 intra-refresh=30 ! deltadec ! videoconvert ! fakesink
  * ]|
+ * Camera-like content, lossy, sent as RTP (receive it with `rtpdeltadepay`):
+ * |[
+ * gst-launch-1.0 videotestsrc num-buffers=300 pattern=ball is-live=true ! video/x-raw,format=I420,width=640,height=480,framerate=30/1 ! deltaenc mode=lossy quality=60 threshold=2 ! rtpdeltapay ! udpsink host=127.0.0.1 port=5000
+ * ]|
+ * Put `autovideosink` in place of `fakesink` to watch the result.
  */
 use gst::glib;
 use gst::prelude::*;
@@ -132,7 +150,10 @@ impl ObjectImpl for DeltaEnc {
             vec![
                 glib::ParamSpecUInt::builder("tile-size")
                     .nick("Tile size")
-                    .blurb("Edge of the square tiles in pixels (a multiple of 16)")
+                    .blurb(
+                        "Edge of the square tiles, in pixels; a multiple of 16 (other values \
+                         are rounded down). Read when caps arrive",
+                    )
                     .minimum(16)
                     .maximum(256)
                     .default_value(DEFAULT_TILE_SIZE)
@@ -140,12 +161,18 @@ impl ObjectImpl for DeltaEnc {
                     .build(),
                 glib::ParamSpecEnum::builder_with_default("mode", DEFAULT_MODE)
                     .nick("Mode")
-                    .blurb("Tile coding: lossless (screen content) or lossy (camera content)")
+                    .blurb(
+                        "Tile coding: lossless (bit-exact, screen content) or lossy (DCT at \
+                         'quality', camera content)",
+                    )
                     .mutable_ready()
                     .build(),
                 glib::ParamSpecUInt::builder("quality")
                     .nick("Quality")
-                    .blurb("Quality of lossy tiles (1 = smallest, 100 = best)")
+                    .blurb(
+                        "Quality of lossy tiles, 1 (smallest) to 100 (best); unused with \
+                         mode=lossless",
+                    )
                     .minimum(1)
                     .maximum(100)
                     .default_value(DEFAULT_QUALITY)
@@ -155,8 +182,8 @@ impl ObjectImpl for DeltaEnc {
                     .nick("Change threshold")
                     .blurb(
                         "A tile counts as unchanged while the mean absolute difference of every \
-                         8x8 block from the decoder's reconstructed tile is at most this \
-                         (0 = any change is sent; raise for noisy sources)",
+                         8x8 block from the decoder's reconstructed tile is at most this many \
+                         8-bit sample levels (0 = any change is sent; raise for noisy sources)",
                     )
                     .minimum(0)
                     .maximum(255)
@@ -167,7 +194,8 @@ impl ObjectImpl for DeltaEnc {
                     .nick("Intra refresh period")
                     .blurb(
                         "Re-send every tile at least once every this many frames, spread \
-                         evenly over the frames, so any decoder converges (0 = off)",
+                         evenly over the frames, so any decoder converges without a keyframe \
+                         (0 = off)",
                     )
                     .minimum(0)
                     .maximum(100_000)
@@ -200,9 +228,10 @@ impl ObjectImpl for DeltaEnc {
                 glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
                     .nick("Statistics")
                     .blurb(
-                        "Counters since start: frames, keyframes, forced-keyframes, \
-                         tiles-sent, tiles-changed, tiles-refreshed, tiles-total, bytes, \
-                         changed-tile-ratio",
+                        "Counters since start: frames, keyframes, forced-keyframes (on \
+                         request), tiles-sent, tiles-changed (sent because they changed), \
+                         tiles-refreshed (sent by intra refresh), tiles-total (tiles seen), \
+                         bytes (output), changed-tile-ratio (tiles-changed / tiles-total)",
                     )
                     .read_only()
                     .build(),
@@ -290,7 +319,10 @@ impl ElementImpl for DeltaEnc {
             gst::subclass::ElementMetadata::new(
                 "Streamkit delta encoder",
                 "Codec/Encoder/Video",
-                "Sends only the tiles of each frame that differ from what the decoder holds",
+                "Sends only the tiles of each frame that differ from what the decoder holds, \
+                 lossless or lossy, converging by intra refresh without keyframes \
+                 (docs/bitstream.md). Example: gst-launch-1.0 videotestsrc num-buffers=30 ! \
+                 video/x-raw,format=I420,width=320,height=240 ! deltaenc ! deltadec ! fakesink",
                 "Streamkit developers",
             )
         });

@@ -33,6 +33,9 @@ pub enum DeltaEncMode {
 
 /// Registers `deltaenc` with `plugin`.
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    // gst-inspect and the documentation tooling list the values of enums
+    // marked as plugin API.
+    DeltaEncMode::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     gst::Element::register(
         Some(plugin),
         "deltaenc",

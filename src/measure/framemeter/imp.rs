@@ -22,9 +22,17 @@
  * `x`, `y` and `block-size` must match framestamp's, and the picture must
  * reach framemeter at the size it was stamped.
  *
+ * Caps: raw video in the same formats as `framestamp` (planar and packed
+ * YUV, GRAY8, 24- and 32-bit RGB), any size, passed through unchanged.
+ *
+ * Properties: `x`, `y` and `block-size` in pixels; `interval` in nanoseconds
+ * (0 = post only at end of stream); `post-frames`; the read-only `stats`
+ * structure, whose latencies are in nanoseconds.
+ *
  * ## Example launch line
+ * Stamp, encode and decode H.264, and print a summary every second (`-m`):
  * |[
- * gst-launch-1.0 -m videotestsrc is-live=true ! video/x-raw,width=640,height=360 ! \
+ * gst-launch-1.0 -m videotestsrc num-buffers=150 is-live=true ! video/x-raw,width=640,height=360,framerate=30/1 ! \
  *     framestamp ! x264enc tune=zerolatency ! avdec_h264 ! \
  *     framemeter interval=1000000000 ! fakesink
  * ]|
@@ -192,7 +200,10 @@ impl ObjectImpl for FrameMeter {
                     .build(),
                 glib::ParamSpecBoolean::builder("post-frames")
                     .nick("Post frames")
-                    .blurb("Post a 'framemeter-frame' element message for every frame")
+                    .blurb(
+                        "Post a 'framemeter-frame' element message for every frame (status, \
+                         frame-number, capture-time, arrival-time, latency in nanoseconds, pts)",
+                    )
                     .default_value(DEFAULT_POST_FRAMES)
                     .mutable_playing()
                     .build(),
@@ -200,9 +211,11 @@ impl ObjectImpl for FrameMeter {
                     .nick("Statistics")
                     .blurb(
                         "Totals since start: frames-received/new/missing/repeated/reordered/\
-                         unreadable, gaps, longest-gap, fps, longest-stall (ns between new \
-                         frames), restarts (sender counted from 0 again), first-frame, last-frame, latency-min/mean/p50/p95/p99/max \
-                         (nanoseconds)",
+                         unreadable (frames), gaps (forward jumps in the numbering), \
+                         longest-gap (frames), fps (new frames per second), longest-stall \
+                         (nanoseconds between two new frames), restarts (sender counted from \
+                         0 again), first-frame and last-frame (frame numbers, once seen), \
+                         latency-min/mean/p50/p95/p99/max (nanoseconds)",
                     )
                     .read_only()
                     .build(),
@@ -267,7 +280,10 @@ impl ElementImpl for FrameMeter {
                 "Frame meter",
                 "Filter/Analyzer/Video",
                 "Reads framestamp codes and measures glass-to-glass latency, lost, frozen \
-                 and unreadable frames",
+                 and unreadable frames, posting 'framemeter' element messages \
+                 (docs/measure.md). Example: gst-launch-1.0 videotestsrc num-buffers=30 ! \
+                 video/x-raw,width=320,height=240 ! framestamp ! jpegenc ! jpegdec ! \
+                 framemeter ! fakesink",
                 "Streamkit developers",
             )
         });

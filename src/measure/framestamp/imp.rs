@@ -1,5 +1,4 @@
 // SPDX-License-Identifier: MPL-2.0
-use once_cell::sync::Lazy;
 /**
  * SECTION:element-framestamp
  * @see_also: framemeter
@@ -21,13 +20,24 @@ use once_cell::sync::Lazy;
  * pixels with the default 16-pixel blocks. `framemeter` must be given the same
  * position and block size, and see the picture at the same size.
  *
+ * Caps: raw video in planar and packed YUV (I420, YV12, NV12, NV21, Y42B,
+ * Y444, YUY2, UYVY), GRAY8 and 24- or 32-bit RGB, any size; the stamp is
+ * drawn in place.
+ *
+ * Properties: `x`, `y` and `block-size` in pixels; `time-source`; the
+ * read-only `frames-stamped` count.
+ *
  * ## Example launch line
+ * Stamp, code as JPEG and measure at once; `-m` prints framemeter's
+ * summaries:
  * |[
- * gst-launch-1.0 videotestsrc is-live=true ! video/x-raw,width=640,height=360 ! \
+ * gst-launch-1.0 -m videotestsrc num-buffers=90 is-live=true ! video/x-raw,width=640,height=360,framerate=30/1 ! \
  *     framestamp ! jpegenc quality=50 ! jpegdec ! framemeter interval=1000000000 ! \
- *     autovideosink
+ *     fakesink
  * ]|
+ * Put `autovideosink` in place of `fakesink` to see the code in the corner.
  */
+use once_cell::sync::Lazy;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
@@ -39,6 +49,7 @@ use gst_base::subclass::prelude::*;
 use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 
+use super::FrameStampTimeSource;
 use crate::gstcommon::stampframe::{
     DEFAULT_BLOCK_SIZE, DEFAULT_X, DEFAULT_Y, MAX_BLOCK_SIZE, MAX_POSITION, MIN_BLOCK_SIZE,
 };
@@ -52,30 +63,14 @@ static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
     )
 });
 
-const DEFAULT_TIME_SOURCE: TimeSource = TimeSource::Buffer;
-
-/// Which moment the stamped capture time records.
-#[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, glib::Enum)]
-#[repr(u32)]
-#[enum_type(name = "GstFrameStampTimeSource")]
-pub enum TimeSource {
-    /// When the buffer's timestamp was on the pipeline clock, on the system clock.
-    #[enum_value(
-        name = "Buffer: when the frame's timestamp was on the pipeline clock (capture time of a live source)",
-        nick = "buffer"
-    )]
-    Buffer = 0,
-    /// When framestamp processes the frame.
-    #[enum_value(name = "Now: when framestamp handles the frame", nick = "now")]
-    Now = 1,
-}
+const DEFAULT_TIME_SOURCE: FrameStampTimeSource = FrameStampTimeSource::Buffer;
 
 #[derive(Debug, Clone, Copy)]
 struct Settings {
     x: u32,
     y: u32,
     block_size: u32,
-    time_source: TimeSource,
+    time_source: FrameStampTimeSource,
 }
 
 impl Default for Settings {
@@ -108,9 +103,9 @@ pub struct FrameStamp {
 
 impl FrameStamp {
     /// The capture time of `buffer` on the host clock (see [`crate::gstcommon::stampframe::host_clock_time`]).
-    fn capture_time(&self, buffer: &gst::BufferRef, source: TimeSource) -> u64 {
+    fn capture_time(&self, buffer: &gst::BufferRef, source: FrameStampTimeSource) -> u64 {
         let now = crate::gstcommon::stampframe::host_clock_time();
-        if source == TimeSource::Now {
+        if source == FrameStampTimeSource::Now {
             return now;
         }
         let obj = self.obj();
@@ -175,13 +170,14 @@ impl ObjectImpl for FrameStamp {
                 glib::ParamSpecEnum::builder_with_default("time-source", DEFAULT_TIME_SOURCE)
                     .nick("Time source")
                     .blurb(
-                        "Which moment the stamped capture time records (both on the system clock)",
+                        "Which moment the stamped capture time records, in nanoseconds on the \
+                         system clock (CLOCK_MONOTONIC)",
                     )
                     .mutable_playing()
                     .build(),
                 glib::ParamSpecUInt64::builder("frames-stamped")
                     .nick("Frames stamped")
-                    .blurb("Frames stamped since the element started")
+                    .blurb("Number of frames stamped since the element started")
                     .read_only()
                     .build(),
             ]
@@ -223,7 +219,9 @@ impl ElementImpl for FrameStamp {
                 "Frame stamp",
                 "Filter/Effect/Video",
                 "Draws frame number and capture time into frames as a block code that \
-                 survives lossy coding, for framemeter to read",
+                 survives lossy coding, for framemeter to read (docs/measure.md). Example: \
+                 gst-launch-1.0 videotestsrc num-buffers=30 ! video/x-raw,width=320,height=240 \
+                 ! framestamp ! jpegenc ! jpegdec ! framemeter ! fakesink",
                 "Streamkit developers",
             )
         });

@@ -15,10 +15,20 @@
  * `a=fmtp` parameters). Upstream GstForceKeyUnit events, which `rtpbin`
  * makes from RTCP PLI/FIR, pass through to the encoder.
  *
+ * Sink caps: `video/x-streamkit-delta` from `deltaenc`. Source caps:
+ * `application/x-rtp`, `media=video`, `clock-rate=90000`,
+ * `encoding-name=X-STREAMKIT-DELTA`, payload type 96-127.
+ *
+ * The element adds no properties of its own; those of GstRTPBasePayload
+ * apply: `mtu` (bytes per packet including the 12-byte RTP header, default
+ * 1400), `pt` (payload type, default 96), `ssrc`, `seqnum-offset`,
+ * `timestamp-offset` and the read-only `stats`.
+ *
  * ## Example launch line
  * |[
- * gst-launch-1.0 videotestsrc is-live=true ! video/x-raw,format=I420,width=640,height=480,framerate=30/1 ! deltaenc intra-refresh=30 ! rtpdeltapay mtu=1200 ! udpsink host=127.0.0.1 port=5000
+ * gst-launch-1.0 videotestsrc num-buffers=300 is-live=true ! video/x-raw,format=I420,width=640,height=480,framerate=30/1 ! deltaenc intra-refresh=30 ! rtpdeltapay mtu=1200 ! udpsink host=127.0.0.1 port=5000
  * ]|
+ * `deltadec`'s documentation has the receiving pipeline.
  */
 use gst::glib;
 use gst::subclass::prelude::*;
@@ -58,8 +68,12 @@ impl ElementImpl for RtpDeltaPay {
             gst::subclass::ElementMetadata::new(
                 "RTP Streamkit delta payloader",
                 "Codec/Payloader/Network/RTP",
-                "Payloads the changes-only delta stream into RTP packets cut at tile-record \
-                 boundaries, each decodable on its own",
+                "Payloads the changes-only delta stream into RTP packets (X-STREAMKIT-DELTA, \
+                 90 kHz) cut at tile-record boundaries, each decodable on its own; records \
+                 larger than the mtu are fragmented (docs/rtp-payload.md). Example: \
+                 gst-launch-1.0 videotestsrc num-buffers=30 ! \
+                 video/x-raw,format=I420,width=320,height=240 ! deltaenc ! rtpdeltapay ! \
+                 udpsink host=127.0.0.1 port=5000",
                 "Streamkit developers",
             )
         });

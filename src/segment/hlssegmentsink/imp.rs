@@ -20,12 +20,26 @@
  * After writing each segment the element posts an element message
  * `hls-segment-added` with `location`, `sequence` and `duration`.
  *
+ * Sink caps: `video/mpegts, systemstream=true`, one whole segment per buffer
+ * (its duration is the segment's duration).
+ *
+ * Properties: `location` (a file name pattern with one `%d`-style field for
+ * the media sequence number) and `playlist-location` name the files;
+ * `playlist-root` is the URI prefix segments get in the playlist;
+ * `playlist-length` (segments, 0 = all) and `max-files` (segment files, 0 =
+ * keep all) bound the playlist and the disk; `target-duration` is in seconds,
+ * as HLS defines it. All are read when the element starts. The base class's
+ * `sync` is on, as for any sink: segments are written at their running time.
+ *
  * ## Example launch line
+ * Three segments of 10 frames each (segmentpackager's default), written to
+ * /tmp/hls:
  * |[
- * gst-launch-1.0 videotestsrc is-live=true ! video/x-raw,framerate=30/1 ! \
- *     x264enc tune=zerolatency ! segmentpackager frames-per-segment=30 ! \
+ * mkdir -p /tmp/hls && gst-launch-1.0 videotestsrc num-buffers=30 ! video/x-raw,framerate=30/1 ! \
+ *     x264enc tune=zerolatency ! segmentpackager ! \
  *     hlssegmentsink location=/tmp/hls/seg%05d.ts playlist-location=/tmp/hls/live.m3u8
  * ]|
+ * For a live stream use `videotestsrc is-live=true` without `num-buffers`,
  * then serve /tmp/hls over HTTP and open live.m3u8 in an HLS player.
  */
 use gst::glib;
@@ -201,7 +215,7 @@ impl ObjectImpl for HlsSegmentSink {
                     .build(),
                 glib::ParamSpecString::builder("playlist-location")
                     .nick("Playlist location")
-                    .blurb("File name of the live media playlist")
+                    .blurb("File name of the live media playlist (HLS media playlist, .m3u8)")
                     .default_value(Some(DEFAULT_PLAYLIST_LOCATION))
                     .mutable_ready()
                     .build(),
@@ -215,7 +229,10 @@ impl ObjectImpl for HlsSegmentSink {
                     .build(),
                 glib::ParamSpecUInt::builder("playlist-length")
                     .nick("Playlist length")
-                    .blurb("Segments listed in the playlist (sliding window); 0 lists all")
+                    .blurb(
+                        "Number of segments listed in the playlist (a sliding window over \
+                         the newest); 0 lists all",
+                    )
                     .minimum(0)
                     .maximum(u32::MAX)
                     .default_value(DEFAULT_PLAYLIST_LENGTH)
@@ -224,7 +241,8 @@ impl ObjectImpl for HlsSegmentSink {
                 glib::ParamSpecUInt::builder("max-files")
                     .nick("Maximum files")
                     .blurb(
-                        "Segment files kept on disk, older ones are deleted; never fewer than \
+                        "Number of segment files kept on disk, older ones are deleted; never \
+                         fewer than \
                          playlist-length, so listed segments stay (playlist-length 0: nothing is \
                          deleted). 0 keeps all",
                     )
@@ -304,7 +322,11 @@ impl ElementImpl for HlsSegmentSink {
             gst::subclass::ElementMetadata::new(
                 "HLS segment sink",
                 "Sink/File",
-                "Writes MPEG-TS segments as files and a live HLS media playlist over them",
+                "Writes each MPEG-TS segment from segmentpackager to its own file and keeps a \
+                 live HLS media playlist (RFC 8216) over the newest of them, both replaced \
+                 atomically. Example, writing segment00000.ts... and playlist.m3u8 into the \
+                 current directory: gst-launch-1.0 videotestsrc num-buffers=30 ! x264enc ! \
+                 segmentpackager ! hlssegmentsink",
                 "Streamkit developers",
             )
         });
