@@ -8,7 +8,9 @@
 
 mod common;
 
-use common::{init, parse, ScratchDir};
+use common::init;
+use common::pipeline::parse;
+use common::scratch::ScratchDir;
 use gst::prelude::*;
 use std::sync::Mutex;
 
