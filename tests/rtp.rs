@@ -1,160 +1,21 @@
 //! rtpdeltapay / rtpdeltadepay: round trips, loss and healing, reordering,
 //! malformed packets, and a real rtpbin loop over loopback UDP.
 
+mod common;
+
+use common::init;
+use common::media::bytes;
+use common::net::{free_port_pair, free_ports};
+use common::pipeline::check_bus;
+use common::rng::Lcg;
+use common::rtp::{
+    depayload, encode, payload, payload_with, source_caps, source_frame, stat, FRAME_MS,
+};
 use gst::prelude::*;
 use gst_check::Harness;
-use gst_video::prelude::*;
 use std::collections::BTreeSet;
 use std::ops::ControlFlow;
-use std::sync::{Arc, Mutex, Once};
-
-fn init() {
-    static INIT: Once = Once::new();
-    INIT.call_once(|| {
-        gst::init().unwrap();
-        gststreamkit::plugin_register_static().expect("register streamkit");
-    });
-}
-
-const W: u32 = 320;
-const H: u32 = 240;
-const FRAME_MS: u64 = 33;
-const SCENE_FRAMES: u64 = 45;
-
-fn raw_caps() -> gst::Caps {
-    gst::Caps::builder("video/x-raw")
-        .field("format", "I420")
-        .field("width", W as i32)
-        .field("height", H as i32)
-        .field("framerate", gst::Fraction::new(30, 1))
-        .build()
-}
-
-/// Small deterministic generator, so every run sees the same content/loss.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> u32 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 33) as u32
-    }
-
-    /// True with probability `p`.
-    fn chance(&mut self, p: f64) -> bool {
-        (self.next() as f64) < p * (1u64 << 31) as f64
-    }
-}
-
-/// Frame `t` of a moving scene: a gradient, a square sliding across it and a
-/// patch of noise (incompressible, so its tile records outgrow small MTUs).
-/// The gradient changes every `SCENE_FRAMES` frames ("next slide") and is
-/// static in between, so a lost update of a background tile stays visible
-/// until refresh or a keyframe repairs it: the loss tests can fail.
-fn make_frame(t: u64) -> gst::Buffer {
-    let info = gst_video::VideoInfo::from_caps(&raw_caps()).unwrap();
-    let mut buffer = gst::Buffer::with_size(info.size()).unwrap();
-    {
-        let buf = buffer.get_mut().unwrap();
-        buf.set_pts(gst::ClockTime::from_mseconds(FRAME_MS * t));
-        buf.set_duration(gst::ClockTime::from_mseconds(FRAME_MS));
-        let mut rng = Lcg(t + 1);
-        let mut frame = gst_video::VideoFrameRef::from_buffer_ref_writable(buf, &info).unwrap();
-        for p in 0..frame.n_planes() {
-            let stride = frame.plane_stride()[p as usize] as usize;
-            let scale = if p == 0 { 1 } else { 2 };
-            let data = frame.plane_data_mut(p).unwrap();
-            for (i, v) in data.iter_mut().enumerate() {
-                let (x, y) = ((i % stride) * scale, (i / stride) * scale);
-                let sx = (t as usize * 5) % W as usize;
-                let scene = (t / SCENE_FRAMES) as usize;
-                *v = if x >= sx && x < sx + 48 && (60..120).contains(&y) {
-                    220
-                } else if x < 40 && y < 40 {
-                    rng.next() as u8
-                } else {
-                    ((x / 2 + y + p as usize * 70 + scene * 37) % 200) as u8
-                };
-            }
-        }
-    }
-    buffer
-}
-
-fn bytes(buffer: &gst::BufferRef) -> Vec<u8> {
-    buffer.map_readable().unwrap().to_vec()
-}
-
-/// Encodes `n` frames with deltaenc; returns the encoded buffers and caps.
-fn encode(n: u64, props: &str) -> (Vec<gst::Buffer>, gst::Caps) {
-    let mut h = Harness::new_parse(&format!("deltaenc {props}"));
-    h.set_src_caps(raw_caps());
-    let mut out = Vec::new();
-    for t in 0..n {
-        h.push(make_frame(t)).unwrap();
-        while let Some(b) = h.try_pull() {
-            out.push(b);
-        }
-    }
-    h.push_event(gst::event::Eos::new());
-    while let Some(b) = h.try_pull() {
-        out.push(b);
-    }
-    let caps = h.sinkpad().unwrap().current_caps().unwrap();
-    (out, caps)
-}
-
-/// Payloads `frames` at `mtu`; returns the RTP packets and their caps.
-fn payload(frames: &[gst::Buffer], caps: &gst::Caps, mtu: u32) -> (Vec<gst::Buffer>, gst::Caps) {
-    payload_with(frames, caps, |pay| pay.set_property("mtu", mtu))
-}
-
-/// Payloads `frames` with a payloader set up by `configure`.
-fn payload_with(
-    frames: &[gst::Buffer],
-    caps: &gst::Caps,
-    configure: impl FnOnce(&gst::Element),
-) -> (Vec<gst::Buffer>, gst::Caps) {
-    let mut h = Harness::new("rtpdeltapay");
-    configure(&h.element().unwrap());
-    h.set_src_caps(caps.clone());
-    let mut out = Vec::new();
-    for f in frames {
-        h.push(f.clone()).unwrap();
-        while let Some(b) = h.try_pull() {
-            out.push(b);
-        }
-    }
-    let caps = h.sinkpad().unwrap().current_caps().unwrap();
-    (out, caps)
-}
-
-/// Depayloads `packets`; returns the output frames and the element.
-fn depayload(packets: &[gst::Buffer], caps: &gst::Caps) -> (Vec<gst::Buffer>, gst::Element) {
-    let mut h = Harness::new("rtpdeltadepay");
-    h.set_src_caps(caps.clone());
-    let mut out = Vec::new();
-    for p in packets {
-        h.push(p.clone()).unwrap();
-        while let Some(b) = h.try_pull() {
-            out.push(b);
-        }
-    }
-    h.push_event(gst::event::Eos::new());
-    while let Some(b) = h.try_pull() {
-        out.push(b);
-    }
-    (out, h.element().unwrap())
-}
-
-fn stat(element: &gst::Element, name: &str) -> u64 {
-    element
-        .property::<gst::Structure>("delta-stats")
-        .get::<u64>(name)
-        .unwrap()
-}
+use std::sync::{Arc, Mutex};
 
 #[test]
 fn round_trip_is_bit_exact_at_several_mtus() {
@@ -372,12 +233,12 @@ fn loss_run(
         );
     }
 
-    h.set_src_caps(raw_caps());
+    h.set_src_caps(source_caps());
     let mut outputs = Vec::new();
     let collect = |h: &mut Harness, outputs: &mut Vec<(u64, bool)>| {
         while let Some(o) = h.try_pull() {
             let t = frame_of(&o);
-            outputs.push((t, bytes(&o) == bytes(&make_frame(t))));
+            outputs.push((t, bytes(&o) == bytes(&source_frame(t))));
         }
     };
     for t in 0..frames {
@@ -386,7 +247,7 @@ fn loss_run(
                 net.set_property("drop-probability", 0f32);
             }
         }
-        h.push(make_frame(t)).unwrap();
+        h.push(source_frame(t)).unwrap();
         collect(&mut h, &mut outputs);
     }
     h.push_event(gst::event::Eos::new());
@@ -547,27 +408,6 @@ fn keyframe_only_stream_over_the_same_payloader() {
     run.assert_no_stall();
     run.assert_exact_from(31);
     assert_eq!(run.enc_stat("keyframes"), 60);
-}
-
-/// Free UDP ports on 127.0.0.1 (bound and released; another process could
-/// take one meanwhile, which only this machine's tests would do).
-fn free_ports(n: usize) -> Vec<u16> {
-    let sockets: Vec<_> = (0..n)
-        .map(|_| std::net::UdpSocket::bind("127.0.0.1:0").unwrap())
-        .collect();
-    sockets
-        .iter()
-        .map(|s| s.local_addr().unwrap().port())
-        .collect()
-}
-
-fn check_bus(pipeline: &gst::Element, what: &str) {
-    let bus = pipeline.bus().unwrap();
-    while let Some(msg) = bus.pop() {
-        if let gst::MessageView::Error(e) = msg.view() {
-            panic!("{what}: {} ({:?})", e.error(), e.debug());
-        }
-    }
 }
 
 #[test]
@@ -750,22 +590,6 @@ fn reordered_and_duplicated_packets_through_rtpjitterbuffer() {
         assert!(!o.flags().contains(gst::BufferFlags::CORRUPTED));
     }
     assert_eq!(stat(&depay, "frames-with-loss"), 0);
-}
-
-/// Two consecutive free UDP ports, the first even (RTP and RTCP, as ffmpeg
-/// expects).
-fn free_port_pair() -> u16 {
-    for _ in 0..100 {
-        let a = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        let p = a.local_addr().unwrap().port();
-        if p.is_multiple_of(2)
-            && p < u16::MAX
-            && std::net::UdpSocket::bind(("127.0.0.1", p + 1)).is_ok()
-        {
-            return p;
-        }
-    }
-    panic!("no free pair of UDP ports on 127.0.0.1");
 }
 
 #[test]

@@ -1,14 +1,18 @@
 // SPDX-License-Identifier: MPL-2.0
 //! What several integration tests share, one module per job: plugin
-//! registration here; pipelines, scratch directories, ffmpeg checks and the
-//! HTTP server in the modules below.
+//! registration here; pipelines, scratch directories, ffmpeg checks, the
+//! network, resident memory, the seeded generator, test media and the RTP
+//! harness chain in the modules below.
 //!
 //! Every test binary compiles this module whole and uses only part of it.
 #![allow(dead_code)]
 
 pub mod ffmpeg;
+pub mod media;
 pub mod net;
 pub mod pipeline;
+pub mod rng;
+pub mod rtp;
 pub mod scratch;
 
 use std::sync::Once;

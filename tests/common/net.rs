@@ -134,3 +134,31 @@ fn serve(stream: TcpStream, routes: &[(String, PathBuf)], requests: &Mutex<Vec<S
     };
     let _ = stream.flush();
 }
+
+/// Free UDP ports on 127.0.0.1 (bound and released; another process could
+/// take one meanwhile, which only this machine's tests would do).
+pub fn free_ports(n: usize) -> Vec<u16> {
+    let sockets: Vec<_> = (0..n)
+        .map(|_| std::net::UdpSocket::bind("127.0.0.1:0").unwrap())
+        .collect();
+    sockets
+        .iter()
+        .map(|s| s.local_addr().unwrap().port())
+        .collect()
+}
+
+/// Two consecutive free UDP ports, the first even (RTP and RTCP, as ffmpeg
+/// expects).
+pub fn free_port_pair() -> u16 {
+    for _ in 0..100 {
+        let a = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let p = a.local_addr().unwrap().port();
+        if p.is_multiple_of(2)
+            && p < u16::MAX
+            && std::net::UdpSocket::bind(("127.0.0.1", p + 1)).is_ok()
+        {
+            return p;
+        }
+    }
+    panic!("no free pair of UDP ports on 127.0.0.1");
+}

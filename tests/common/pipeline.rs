@@ -60,3 +60,14 @@ pub fn parse(description: &str) -> gst::Pipeline {
         .downcast::<gst::Pipeline>()
         .expect("a pipeline")
 }
+
+/// Panics with the first error waiting on `pipeline`'s bus, naming `what`;
+/// drops every other message waiting there.
+pub fn check_bus(pipeline: &gst::Element, what: &str) {
+    let bus = pipeline.bus().unwrap();
+    while let Some(msg) = bus.pop() {
+        if let gst::MessageView::Error(e) = msg.view() {
+            panic!("{what}: {} ({:?})", e.error(), e.debug());
+        }
+    }
+}
