@@ -1,17 +1,11 @@
 //! deltaenc / deltadec as elements: harness and whole-pipeline tests.
 
+mod common;
+
+use common::init;
 use gst::prelude::*;
 use gst_check::Harness;
 use gst_video::prelude::*;
-use std::sync::Once;
-
-fn init() {
-    static INIT: Once = Once::new();
-    INIT.call_once(|| {
-        gst::init().unwrap();
-        gststreamkit::plugin_register_static().expect("register streamkit");
-    });
-}
 
 fn raw_caps(format: &str, w: i32, h: i32) -> gst::Caps {
     gst::Caps::builder("video/x-raw")

@@ -1,20 +1,15 @@
 //! A resolution change mid-stream over lossy RTP, with no return path: the
 //! receiver must adopt the new size and converge by intra refresh alone.
 
+mod common;
+
+use common::init;
 use gst::prelude::*;
 use gst_check::Harness;
 use gst_video::prelude::*;
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Once};
-
-fn init() {
-    static INIT: Once = Once::new();
-    INIT.call_once(|| {
-        gst::init().unwrap();
-        gststreamkit::plugin_register_static().expect("register streamkit");
-    });
-}
+use std::sync::{Arc, Mutex};
 
 const FRAME_MS: u64 = 33;
 const BEFORE: (u32, u32) = (320, 240);

@@ -2,6 +2,9 @@
 //! udpsrc's mtu (two memories per buffer), bus handlers that call back into
 //! the element, and frame headers announcing absurd geometries.
 
+mod common;
+
+use common::init;
 use gst::glib;
 use gst::prelude::*;
 use gst_check::Harness;
@@ -9,16 +12,8 @@ use gststreamkit::delta::bitstream::{FrameHeader, FrameWriter, TileCoding};
 use gststreamkit::delta::{Geometry, PixelFormat};
 use gststreamkit::rtp::packetize;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, Mutex, Once};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
-
-fn init() {
-    static INIT: Once = Once::new();
-    INIT.call_once(|| {
-        gst::init().unwrap();
-        gststreamkit::plugin_register_static().expect("register streamkit");
-    });
-}
 
 /// Tests that measure the resident memory of the whole process run one at a
 /// time, so that one's allocations do not show up in another's growth.
