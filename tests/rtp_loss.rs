@@ -6,9 +6,9 @@
 mod common;
 
 use common::init;
-use common::media::bytes;
+use common::media::{bytes, FRAME_MS};
 use common::rng::Lcg;
-use common::rtp::{source_caps, source_frame, stat, FRAME_MS};
+use common::rtp::{source_caps, source_frame, stat};
 use gst::prelude::*;
 use gst_check::Harness;
 use std::collections::BTreeSet;
