@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: MPL-2.0
 //! What several integration tests share, one module per job: plugin
-//! registration here; pipelines, scratch directories, ffmpeg checks, the
-//! network, resident memory, the seeded generator, test media and the RTP
-//! harness chain in the modules below.
+//! registration here; in the modules below, pipelines (`pipeline`), scratch
+//! directories (`scratch`), ffprobe/ffmpeg checks (`ffmpeg`), free UDP ports
+//! and an HTTP server (`net`), resident memory (`memory`), the seeded
+//! generator (`rng`), test video and PSNR (`media`) and the RTP tests'
+//! harness chain (`rtp`).
 //!
 //! Every test binary compiles this module whole and uses only part of it.
 #![allow(dead_code)]
 
 pub mod ffmpeg;
 pub mod media;
+pub mod memory;
 pub mod net;
 pub mod pipeline;
 pub mod rng;

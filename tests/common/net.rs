@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MPL-2.0
-//! The loopback network: a tiny HTTP server on 127.0.0.1.
+//! The loopback network: free UDP ports and a tiny HTTP server on 127.0.0.1.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -145,6 +145,11 @@ pub fn free_ports(n: usize) -> Vec<u16> {
         .iter()
         .map(|s| s.local_addr().unwrap().port())
         .collect()
+}
+
+/// One free UDP port on 127.0.0.1 (see [`free_ports`]).
+pub fn free_port() -> u16 {
+    free_ports(1)[0]
 }
 
 /// Two consecutive free UDP ports, the first even (RTP and RTCP, as ffmpeg

@@ -91,5 +91,5 @@ pub fn stat(element: &gst::Element, name: &str) -> u64 {
     element
         .property::<gst::Structure>("delta-stats")
         .get::<u64>(name)
-        .unwrap()
+        .unwrap_or_else(|e| panic!("delta-stats has no {name}: {e}"))
 }
