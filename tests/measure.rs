@@ -3,19 +3,15 @@
 //! and colour conversion, latency matches a known delay, and losses and
 //! freezes are counted exactly.
 
+mod common;
+
+use common::init;
+
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Once};
+use std::sync::{Arc, Mutex};
 
 use gst::prelude::*;
 use gst_video::prelude::*;
-
-fn init() {
-    static INIT: Once = Once::new();
-    INIT.call_once(|| {
-        gst::init().expect("GStreamer initialises");
-        gststreamkit::plugin_register_static().expect("streamkit registers");
-    });
-}
 
 /// A pipeline that ran to EOS; stopped when dropped.
 struct Ran {

@@ -4,7 +4,10 @@
 
 mod common;
 
-use common::{ffmpeg_decode_errors, ffprobe_frame_count, init, parse, run, Outcome, ScratchDir};
+use common::ffmpeg::{ffmpeg_decode_errors, ffprobe_frame_count};
+use common::init;
+use common::pipeline::{parse, run, Outcome};
+use common::scratch::ScratchDir;
 use gst::prelude::*;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
