@@ -57,18 +57,20 @@ use gst_rtp::subclass::prelude::*;
 
 use once_cell::sync::Lazy;
 use std::collections::VecDeque;
-use std::panic::{self, AssertUnwindSafe};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use super::dropped::Dropped;
+use super::settings::Settings;
+use super::timer::ExpiryTimer;
 use crate::delta::bitstream::FrameHeader;
 use crate::delta::Geometry;
 use crate::rtp::{
     AssembledFrame, AssemblerLimits, DepacketizeError, FrameAssembler, PacketMeta, CLOCK_RATE,
-    DEFAULT_MAX_HEIGHT, DEFAULT_MAX_WIDTH, ENCODING_NAME, RESTART_AFTER_TICKS,
+    ENCODING_NAME, RESTART_AFTER_TICKS,
 };
 
-static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
+pub(super) static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
     gst::DebugCategory::new(
         "rtpdeltadepay",
         gst::DebugColorFlags::empty(),
@@ -76,41 +78,12 @@ static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
     )
 });
 
-/// Bus warnings about malformed packets are posted at most this often (each
-/// one is still logged).
-const WARNING_INTERVAL: Duration = Duration::from_secs(1);
-
-const DEFAULT_REQUEST_KEYFRAME: bool = true;
-const DEFAULT_MIN_KEYFRAME_INTERVAL_MS: u32 = 500;
-/// Bounds of `max-width` / `max-height`: the format's own limits.
-const MIN_DIMENSION: u32 = crate::delta::geometry::MIN_TILE_SIZE;
-const MAX_DIMENSION: u32 = crate::delta::geometry::MAX_DIMENSION;
-
-#[derive(Debug, Clone, Copy)]
-struct Settings {
-    request_keyframe: bool,
-    min_keyframe_interval_ms: u32,
-    max_width: u32,
-    max_height: u32,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            request_keyframe: DEFAULT_REQUEST_KEYFRAME,
-            min_keyframe_interval_ms: DEFAULT_MIN_KEYFRAME_INTERVAL_MS,
-            max_width: DEFAULT_MAX_WIDTH,
-            max_height: DEFAULT_MAX_HEIGHT,
-        }
-    }
-}
-
-struct State {
-    assembler: FrameAssembler<Option<gst::ClockTime>>,
+pub(super) struct State {
+    pub(super) assembler: FrameAssembler<Option<gst::ClockTime>>,
     /// Geometry of the caps last pushed downstream.
     out_geometry: Option<Geometry>,
     last_request: Option<Instant>,
-    last_warning: Option<Instant>,
+    pub(super) last_warning: Option<Instant>,
     /// SSRC of the stream being assembled.
     ssrc: Option<u32>,
     keyframe_requests: u64,
@@ -118,63 +91,18 @@ struct State {
     /// Whether each buffer on its way out should carry DISCONT, in push
     /// order (see `constructed`); emptied at the start of every input packet
     /// and every time-out.
-    discont_wanted: VecDeque<bool>,
+    pub(super) discont_wanted: VecDeque<bool>,
     /// The assembler's clock, and the one its time-outs are scheduled on:
     /// the same clock for both, so a wake-up at a deadline finds that
     /// frame due. Not the pipeline clock, which may be absent, paused or
     /// slaved, while the time-out is meant in real time.
-    clock: gst::Clock,
+    pub(super) clock: gst::Clock,
     /// The wake-up scheduled for the assembler's earliest deadline, if any;
     /// a callback whose id is not this one was cancelled or replaced.
-    expiry_timer: Option<ExpiryTimer>,
+    pub(super) expiry_timer: Option<ExpiryTimer>,
     /// Whether wake-ups may be scheduled: from start until stop begins, so
     /// that the streaming thread cannot schedule one while stopping.
-    timers_allowed: bool,
-}
-
-/// A scheduled wake-up for a frame's time-out.
-/// How long a time-out waits before it looks again when the streaming
-/// thread holds the stream lock.
-const TIMER_RETRY_NS: u64 = 20_000_000;
-
-/// A pad's stream lock, held only if it was free when asked for.
-struct StreamLockAttempt<'a>(&'a gst::Pad);
-
-impl<'a> StreamLockAttempt<'a> {
-    fn take(pad: &'a gst::Pad) -> Option<Self> {
-        // SAFETY: the pad's stream lock is initialised with the pad and
-        // lives as long as it; the guard borrows the pad and unlocks in drop.
-        let taken = unsafe {
-            glib::ffi::g_rec_mutex_trylock(std::ptr::addr_of_mut!((*pad.as_ptr()).stream_rec_lock))
-        };
-        (taken != glib::ffi::GFALSE).then_some(StreamLockAttempt(pad))
-    }
-}
-
-impl Drop for StreamLockAttempt<'_> {
-    fn drop(&mut self) {
-        // SAFETY: taken by this guard in `take`, on this thread.
-        unsafe {
-            glib::ffi::g_rec_mutex_unlock(std::ptr::addr_of_mut!(
-                (*self.0.as_ptr()).stream_rec_lock
-            ));
-        }
-    }
-}
-
-struct ExpiryTimer {
-    id: gst::SingleShotClockId,
-    /// On the assembler's clock, in nanoseconds.
-    deadline: u64,
-}
-
-/// What `State::update_timer` decided to do with the clock; done by
-/// `RtpDeltaDepay::apply_timer` once the state lock is released.
-#[derive(Default)]
-#[must_use]
-struct TimerUpdate {
-    cancel: Option<gst::SingleShotClockId>,
-    start: Option<gst::SingleShotClockId>,
+    pub(super) timers_allowed: bool,
 }
 
 impl State {
@@ -194,60 +122,8 @@ impl State {
     }
 
     /// The assembler's clock, in nanoseconds.
-    fn now(&self) -> u64 {
+    pub(super) fn now(&self) -> u64 {
         self.clock.time().nseconds()
-    }
-
-    /// Makes the wake-up match the assembler's earliest deadline: one
-    /// scheduled when a frame is left pending, replaced when the deadline
-    /// moves, cancelled when nothing is pending or timers are no longer
-    /// allowed. Called after everything that changes the frames in progress.
-    fn update_timer(&mut self) -> TimerUpdate {
-        let wanted = self
-            .timers_allowed
-            .then(|| self.assembler.next_deadline())
-            .flatten();
-        if self.expiry_timer.as_ref().map(|t| t.deadline) == wanted {
-            return TimerUpdate::default();
-        }
-        let cancel = self.expiry_timer.take().map(|t| t.id);
-        let start = wanted.map(|deadline| {
-            let id = self
-                .clock
-                .new_single_shot_id(gst::ClockTime::from_nseconds(deadline));
-            self.expiry_timer = Some(ExpiryTimer {
-                id: id.clone(),
-                deadline,
-            });
-            id
-        });
-        TimerUpdate { cancel, start }
-    }
-
-    /// The wake-up `id` could not run yet: replaces it with one `delay`
-    /// nanoseconds from now, unless it was cancelled or replaced meanwhile.
-    fn retry_timer(&mut self, id: &gst::ClockId, delay: u64) -> TimerUpdate {
-        if self.expiry_timer.as_ref().is_none_or(|t| *t.id != *id) {
-            return TimerUpdate::default();
-        }
-        let deadline = self.now().saturating_add(delay);
-        let retry = self
-            .clock
-            .new_single_shot_id(gst::ClockTime::from_nseconds(deadline));
-        self.expiry_timer = Some(ExpiryTimer {
-            id: retry.clone(),
-            deadline,
-        });
-        TimerUpdate {
-            cancel: None,
-            start: Some(retry),
-        }
-    }
-
-    /// Cancels the wake-up and allows no other until the next start.
-    fn stop_timer(&mut self) -> TimerUpdate {
-        self.timers_allowed = false;
-        self.update_timer()
     }
 }
 
@@ -272,7 +148,7 @@ impl Default for State {
 #[derive(Default)]
 pub struct RtpDeltaDepay {
     settings: Mutex<Settings>,
-    state: Mutex<State>,
+    pub(super) state: Mutex<State>,
 }
 
 #[glib::object_subclass]
@@ -326,61 +202,7 @@ impl ObjectImpl for RtpDeltaDepay {
     }
 
     fn properties() -> &'static [glib::ParamSpec] {
-        static PROPERTIES: Lazy<Vec<glib::ParamSpec>> = Lazy::new(|| {
-            vec![
-                glib::ParamSpecBoolean::builder("request-keyframe")
-                    .nick("Request keyframes")
-                    .blurb(
-                        "Send a GstForceKeyUnit event upstream (RTCP PLI through rtpbin) \
-                         when packets are lost",
-                    )
-                    .default_value(DEFAULT_REQUEST_KEYFRAME)
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecUInt::builder("min-keyframe-interval")
-                    .nick("Minimum keyframe request interval")
-                    .blurb(
-                        "Milliseconds to wait after a keyframe request before sending another \
-                         (0 = request on every loss)",
-                    )
-                    .maximum(60_000)
-                    .default_value(DEFAULT_MIN_KEYFRAME_INTERVAL_MS)
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecUInt::builder("max-width")
-                    .nick("Maximum width")
-                    .blurb(
-                        "Widest frame accepted, in pixels: packets announcing a wider frame \
-                         are dropped (counted in delta-stats as geometry-rejected)",
-                    )
-                    .minimum(MIN_DIMENSION)
-                    .maximum(MAX_DIMENSION)
-                    .default_value(DEFAULT_MAX_WIDTH)
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecUInt::builder("max-height")
-                    .nick("Maximum height")
-                    .blurb(
-                        "Tallest frame accepted, in pixels: packets announcing a taller frame \
-                         are dropped (counted in delta-stats as geometry-rejected)",
-                    )
-                    .minimum(MIN_DIMENSION)
-                    .maximum(MAX_DIMENSION)
-                    .default_value(DEFAULT_MAX_HEIGHT)
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecBoxed::builder::<gst::Structure>("delta-stats")
-                    .nick("Delta depayloader statistics")
-                    .blurb(
-                        "Counters since start: packets, duplicates, late, malformed, frames, \
-                         frames-with-loss, fragments-dropped, restarts, geometry-rejected, \
-                         over-frame-bytes, over-fragment-pieces, frames-evicted, \
-                         frames-expired, lost-events, keyframe-requests",
-                    )
-                    .read_only()
-                    .build(),
-            ]
-        });
+        static PROPERTIES: Lazy<Vec<glib::ParamSpec>> = Lazy::new(super::settings::param_specs);
         PROPERTIES.as_ref()
     }
 
@@ -487,7 +309,7 @@ impl RtpDeltaDepay {
     /// changes, except the last, which is returned for the base class to push
     /// so that its flow return reaches upstream. Must be called without the
     /// state lock.
-    fn push_frames(
+    pub(super) fn push_frames(
         &self,
         frames: Vec<AssembledFrame<Option<gst::ClockTime>>>,
     ) -> Result<Option<gst::Buffer>, gst::FlowError> {
@@ -560,140 +382,6 @@ impl RtpDeltaDepay {
             buffer
         }))
     }
-
-    /// Cancels and schedules wake-ups as `State::update_timer` decided. Must
-    /// be called without the state lock, like any call out of the element.
-    /// Safe however late it comes: a wake-up cancelled before it is
-    /// scheduled is refused by the clock, and a callback that runs anyway
-    /// finds it is no longer the scheduled one.
-    fn apply_timer(&self, update: TimerUpdate) {
-        if let Some(id) = update.cancel {
-            id.unschedule();
-        }
-        let Some(id) = update.start else {
-            return;
-        };
-        gst::trace!(CAT, imp = self, "time-out scheduled at {}", id.time());
-        // Weak: a pending wake-up must not keep the element alive.
-        let weak = self.obj().downgrade();
-        let scheduled = id.wait_async(move |_, _, id| {
-            // Runs on the clock's thread, where an unwinding panic would
-            // abort the process.
-            let Some(obj) = weak.upgrade() else {
-                return;
-            };
-            let fired = panic::catch_unwind(AssertUnwindSafe(|| obj.imp().expiry_timer_fired(id)));
-            if fired.is_err() {
-                gst::error!(CAT, obj = obj, "handling a time-out panicked");
-            }
-        });
-        if let Err(e) = scheduled {
-            // Cancelled (stop or flush) between the decision and now.
-            gst::debug!(CAT, imp = self, "time-out not scheduled: {e:?}");
-        }
-    }
-
-    /// A frame's time-out came with no packet since: outputs what expired,
-    /// as a packet would have, and schedules the next wake-up.
-    fn expiry_timer_fired(&self, id: &gst::ClockId) {
-        let obj = self.obj();
-        let sink_pad = obj.sink_pad();
-        // Serialized with packets and events exactly as they are, so the
-        // assembler and the base class's output state see one thread at a
-        // time, and pad deactivation (which takes this lock) waits for a
-        // push in progress to finish. Taken only when free: the clock has one
-        // callback thread for every async wait in the process, and the
-        // streaming thread may hold the lock for long (blocked in a push
-        // downstream, e.g. a sink prerolling); then look again shortly.
-        let Some(_stream) = StreamLockAttempt::take(sink_pad) else {
-            let retry = match self.state.lock() {
-                Ok(mut state) => state.retry_timer(id, TIMER_RETRY_NS),
-                Err(_) => return,
-            };
-            gst::trace!(CAT, imp = self, "stream lock busy at a time-out: retrying");
-            self.apply_timer(retry);
-            return;
-        };
-        let mut frames = Vec::new();
-        let timer = {
-            let Ok(mut state) = self.state.lock() else {
-                return;
-            };
-            // Cancelled or replaced (flush, stop, a packet that moved the
-            // deadline) while this waited for the stream lock. Ids compare
-            // by identity, and both are alive here, so an id of an earlier
-            // run of the element can never match.
-            if state.expiry_timer.as_ref().is_none_or(|t| *t.id != *id) {
-                return;
-            }
-            state.expiry_timer = None;
-            state.discont_wanted.clear();
-            let now = state.now();
-            state.assembler.expire(now, &mut frames);
-            state.update_timer()
-        };
-        self.apply_timer(timer);
-        gst::debug!(
-            CAT,
-            imp = self,
-            "time-out at {}: {} frames expired",
-            id.time(),
-            frames.len()
-        );
-        match self.push_frames(frames) {
-            Ok(Some(last)) => {
-                if let Err(e) = obj.push(last) {
-                    gst::debug!(CAT, imp = self, "pushing an expired frame: {e:?}");
-                }
-            }
-            Ok(None) => {}
-            Err(e) => gst::debug!(CAT, imp = self, "pushing expired frames: {e:?}"),
-        }
-    }
-
-    /// Logs a dropped packet; returns the bus warning to post when one is
-    /// due (they are rate-limited). Called under the state lock, so it only
-    /// decides: the caller posts after releasing the lock.
-    fn note_dropped(&self, state: &mut State, dropped: Dropped) -> Option<Dropped> {
-        gst::warning!(CAT, imp = self, "dropping packet: {}", dropped.what);
-        let now = Instant::now();
-        let due = state
-            .last_warning
-            .is_none_or(|last| now.duration_since(last) >= WARNING_INTERVAL);
-        if due {
-            state.last_warning = Some(now);
-        }
-        due.then_some(dropped)
-    }
-
-    /// Posts the warning `note_dropped` decided on. Must be called without
-    /// the state lock: a synchronous bus handler may read `delta-stats`.
-    fn post_dropped_warning(&self, dropped: &Dropped) {
-        let what = &dropped.what;
-        if dropped.beyond_limits {
-            gst::element_imp_warning!(
-                self,
-                gst::StreamError::Decode,
-                ("Dropping RTP packets beyond this receiver's limits"),
-                ["{what} (further ones are counted in delta-stats)"]
-            );
-        } else {
-            gst::element_imp_warning!(
-                self,
-                gst::StreamError::Decode,
-                ("Dropping malformed RTP packets: is the sender a matching rtpdeltapay?"),
-                ["{what} (further ones are counted in delta-stats)"]
-            );
-        }
-    }
-}
-
-/// A packet the assembler refused, for the log and the bus.
-struct Dropped {
-    what: String,
-    /// Well formed, perhaps, but beyond the limits (geometry, bytes, pieces)
-    /// rather than malformed: the warning then points at the settings.
-    beyond_limits: bool,
 }
 
 impl GstObjectImpl for RtpDeltaDepay {}
