@@ -56,14 +56,12 @@ use gst_rtp::prelude::*;
 use gst_rtp::subclass::prelude::*;
 
 use once_cell::sync::Lazy;
-use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::dropped::Dropped;
 use super::settings::Settings;
 use super::timer::ExpiryTimer;
-use crate::delta::bitstream::FrameHeader;
 use crate::delta::Geometry;
 use crate::rtp::{
     AssembledFrame, AssemblerLimits, DepacketizeError, FrameAssembler, PacketMeta, CLOCK_RATE,
@@ -84,14 +82,12 @@ pub(super) struct State {
     out_geometry: Option<Geometry>,
     last_request: Option<Instant>,
     pub(super) last_warning: Option<Instant>,
-    /// SSRC of the stream being assembled.
-    ssrc: Option<u32>,
     keyframe_requests: u64,
-    lost_events: u64,
-    /// Whether each buffer on its way out should carry DISCONT, in push
-    /// order (see `constructed`); emptied at the start of every input packet
-    /// and every time-out.
-    pub(super) discont_wanted: VecDeque<bool>,
+    /// The assembler's DISCONT verdict on the buffer being pushed right
+    /// now, for the src-pad probe (see `constructed`). Set just before every
+    /// push of ours and taken by the probe; pushes are serialized by the
+    /// sink pad's stream lock, so one slot is enough.
+    discont_verdict: Option<bool>,
     /// The assembler's clock, and the one its time-outs are scheduled on:
     /// the same clock for both, so a wake-up at a deadline finds that
     /// frame due. Not the pipeline clock, which may be absent, paused or
@@ -134,10 +130,8 @@ impl Default for State {
             out_geometry: None,
             last_request: None,
             last_warning: None,
-            ssrc: None,
             keyframe_requests: 0,
-            lost_events: 0,
-            discont_wanted: VecDeque::new(),
+            discont_verdict: None,
             clock: gst::SystemClock::obtain(),
             expiry_timer: None,
             timers_allowed: false,
@@ -164,10 +158,12 @@ impl ObjectImpl for RtpDeltaDepay {
         // The base class drops any packet older than the last one; the
         // assembler reorders and de-duplicates itself, so let them through.
         self.obj().set_property("max-reorder", 0i32);
-        // The base class flags DISCONT on the next output after any sequence
-        // gap, including one that is only reordering. The assembler knows
-        // better (it saw whether anything was really lost), so its verdict
-        // replaces the base class's on every outgoing buffer.
+        // The base class flags DISCONT on the next buffer it pushes after
+        // any sequence gap, reordering included, and offers no way to stop
+        // it: its flag is private and applied inside its push, after the
+        // buffer has left us. The assembler knows better (it saw whether
+        // anything was really lost), so a probe puts its verdict back on
+        // each buffer as it leaves.
         let weak = self.obj().downgrade();
         self.obj()
             .src_pad()
@@ -175,11 +171,11 @@ impl ObjectImpl for RtpDeltaDepay {
                 let Some(obj) = weak.upgrade() else {
                     return gst::PadProbeReturn::Ok;
                 };
-                let wanted = obj.imp().state.lock().unwrap().discont_wanted.pop_front();
-                if let (Some(wanted), Some(buffer)) = (wanted, info.buffer_mut()) {
-                    if buffer.flags().contains(gst::BufferFlags::DISCONT) != wanted {
+                let verdict = obj.imp().state.lock().unwrap().discont_verdict.take();
+                if let (Some(discont), Some(buffer)) = (verdict, info.buffer_mut()) {
+                    if buffer.flags().contains(gst::BufferFlags::DISCONT) != discont {
                         let buffer = buffer.make_mut();
-                        if wanted {
+                        if discont {
                             buffer.set_flags(gst::BufferFlags::DISCONT);
                         } else {
                             buffer.unset_flags(gst::BufferFlags::DISCONT);
@@ -267,7 +263,7 @@ impl RtpDeltaDepay {
             .field("over-fragment-pieces", s.over_fragment_pieces)
             .field("frames-evicted", s.frames_evicted)
             .field("frames-expired", s.frames_expired)
-            .field("lost-events", state.lost_events)
+            .field("lost-events", s.lost_events)
             .field("keyframe-requests", state.keyframe_requests)
             .build()
     }
@@ -318,13 +314,10 @@ impl RtpDeltaDepay {
         let mut last = None;
         for frame in frames {
             if let Some((buffer, discont)) = last.take() {
-                self.state.lock().unwrap().discont_wanted.push_back(discont);
+                self.state.lock().unwrap().discont_verdict = Some(discont);
                 obj.push(buffer)?;
             }
-            // The assembler only outputs frames whose header it validated.
-            let Ok(header) = FrameHeader::parse(&frame.data) else {
-                continue;
-            };
+            let header = frame.header;
             let new_caps = {
                 let mut state = self.state.lock().unwrap();
                 if frame.damaged() && self.keyframe_request_due(&mut state) {
@@ -377,8 +370,9 @@ impl RtpDeltaDepay {
         if request {
             self.request_keyframe();
         }
+        // The base class pushes it as soon as this returns.
         Ok(last.map(|(buffer, discont)| {
-            self.state.lock().unwrap().discont_wanted.push_back(discont);
+            self.state.lock().unwrap().discont_verdict = Some(discont);
             buffer
         }))
     }
@@ -500,7 +494,6 @@ impl RTPBaseDepayloadImpl for RtpDeltaDepay {
                 let timer = {
                     let mut state = self.state.lock().unwrap();
                     state.assembler.reset();
-                    state.ssrc = None;
                     // Nothing is pending any more: cancels the wake-up.
                     state.update_timer()
                 };
@@ -510,7 +503,6 @@ impl RTPBaseDepayloadImpl for RtpDeltaDepay {
                 let mut frames = Vec::new();
                 let timer = {
                     let mut state = self.state.lock().unwrap();
-                    state.discont_wanted.clear();
                     state.assembler.drain(&mut frames);
                     state.update_timer()
                 };
@@ -535,7 +527,6 @@ impl RTPBaseDepayloadImpl for RtpDeltaDepay {
         let mut frames = Vec::new();
         let (request, timer) = {
             let mut state = self.state.lock().unwrap();
-            state.lost_events += 1;
             state.assembler.note_loss();
             let now = state.now();
             state.assembler.expire(now, &mut frames);
@@ -594,14 +585,9 @@ impl RTPBaseDepayloadImpl for RtpDeltaDepay {
         let mut frames = Vec::new();
         let (warning, timer) = {
             let mut state = self.state.lock().unwrap();
-            // Left over only if a push failed before reaching the probe.
-            state.discont_wanted.clear();
             let ssrc = rtp.ssrc();
-            if state.ssrc.replace(ssrc).is_some_and(|old| old != ssrc) {
-                // A new sender (or a restarted one): its timestamps and
-                // sequence numbers have nothing to do with the old ones.
+            if state.assembler.set_source(ssrc, &mut frames) {
                 gst::info!(CAT, imp = self, "new SSRC {ssrc:#010x}: starting over");
-                state.assembler.restart(&mut frames);
             }
             // Before the packet: a frame past its time-out goes out ahead
             // of anything this packet completes.

@@ -178,7 +178,6 @@ impl RtpDeltaDepay {
                 return;
             }
             state.expiry_timer = None;
-            state.discont_wanted.clear();
             let now = state.now();
             state.assembler.expire(now, &mut frames);
             state.update_timer()
