@@ -57,15 +57,15 @@ use gst_rtp::subclass::prelude::*;
 
 use once_cell::sync::Lazy;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::dropped::Dropped;
 use super::settings::Settings;
 use super::timer::ExpiryTimer;
 use crate::delta::Geometry;
 use crate::rtp::{
-    AssembledFrame, AssemblerLimits, DepacketizeError, FrameAssembler, PacketMeta, CLOCK_RATE,
-    ENCODING_NAME, RESTART_AFTER_TICKS,
+    AssembledFrame, AssemblerLimits, DepacketizeError, FrameAssembler, KeyframeRequestPacer,
+    PacketMeta, CLOCK_RATE, ENCODING_NAME, RESTART_AFTER_TICKS,
 };
 
 pub(super) static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
@@ -80,9 +80,8 @@ pub(super) struct State {
     pub(super) assembler: FrameAssembler<Option<gst::ClockTime>>,
     /// Geometry of the caps last pushed downstream.
     out_geometry: Option<Geometry>,
-    last_request: Option<Instant>,
     pub(super) last_warning: Option<Instant>,
-    keyframe_requests: u64,
+    keyframe_pacer: KeyframeRequestPacer,
     /// The assembler's DISCONT verdict on the buffer being pushed right
     /// now, for the src-pad probe (see `constructed`). Set just before every
     /// push of ours and taken by the probe; pushes are serialized by the
@@ -128,9 +127,8 @@ impl Default for State {
         State {
             assembler: FrameAssembler::new(RESTART_AFTER_TICKS),
             out_geometry: None,
-            last_request: None,
             last_warning: None,
-            keyframe_requests: 0,
+            keyframe_pacer: KeyframeRequestPacer::default(),
             discont_verdict: None,
             clock: gst::SystemClock::obtain(),
             expiry_timer: None,
@@ -210,7 +208,7 @@ impl ObjectImpl for RtpDeltaDepay {
                     settings.request_keyframe = value.get().expect("type checked upstream")
                 }
                 "min-keyframe-interval" => {
-                    settings.min_keyframe_interval_ms = value.get().expect("type checked upstream")
+                    settings.min_keyframe_interval = value.get().expect("type checked upstream")
                 }
                 "max-width" => settings.max_width = value.get().expect("type checked upstream"),
                 "max-height" => settings.max_height = value.get().expect("type checked upstream"),
@@ -235,7 +233,7 @@ impl ObjectImpl for RtpDeltaDepay {
                 .settings
                 .lock()
                 .unwrap()
-                .min_keyframe_interval_ms
+                .min_keyframe_interval
                 .to_value(),
             "max-width" => self.settings.lock().unwrap().max_width.to_value(),
             "max-height" => self.settings.lock().unwrap().max_height.to_value(),
@@ -264,7 +262,7 @@ impl RtpDeltaDepay {
             .field("frames-evicted", s.frames_evicted)
             .field("frames-expired", s.frames_expired)
             .field("lost-events", s.lost_events)
-            .field("keyframe-requests", state.keyframe_requests)
+            .field("keyframe-requests", state.keyframe_pacer.requests())
             .build()
     }
 
@@ -274,17 +272,10 @@ impl RtpDeltaDepay {
         if !settings.request_keyframe {
             return false;
         }
-        let now = Instant::now();
-        let interval = Duration::from_millis(settings.min_keyframe_interval_ms as u64);
-        if state
-            .last_request
-            .is_some_and(|last| now.duration_since(last) < interval)
-        {
-            return false;
-        }
-        state.last_request = Some(now);
-        state.keyframe_requests += 1;
-        true
+        let now = state.now();
+        state
+            .keyframe_pacer
+            .try_request(now, settings.min_keyframe_interval)
     }
 
     fn request_keyframe(&self) {

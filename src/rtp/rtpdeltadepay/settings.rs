@@ -5,10 +5,11 @@
 use gst::glib;
 use gst::prelude::*;
 
-use crate::rtp::{DEFAULT_MAX_HEIGHT, DEFAULT_MAX_WIDTH};
+use crate::rtp::{DEFAULT_MAX_HEIGHT, DEFAULT_MAX_WIDTH, DEFAULT_MIN_KEYFRAME_INTERVAL};
 
 pub(super) const DEFAULT_REQUEST_KEYFRAME: bool = true;
-pub(super) const DEFAULT_MIN_KEYFRAME_INTERVAL_MS: u32 = 500;
+/// Most `min-keyframe-interval` accepts: one minute, in nanoseconds.
+pub(super) const MAX_MIN_KEYFRAME_INTERVAL: u64 = 60_000_000_000;
 /// Bounds of `max-width` / `max-height`: the format's own limits.
 pub(super) const MIN_DIMENSION: u32 = crate::delta::geometry::MIN_TILE_SIZE;
 pub(super) const MAX_DIMENSION: u32 = crate::delta::geometry::MAX_DIMENSION;
@@ -16,7 +17,8 @@ pub(super) const MAX_DIMENSION: u32 = crate::delta::geometry::MAX_DIMENSION;
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Settings {
     pub(super) request_keyframe: bool,
-    pub(super) min_keyframe_interval_ms: u32,
+    /// Nanoseconds.
+    pub(super) min_keyframe_interval: u64,
     pub(super) max_width: u32,
     pub(super) max_height: u32,
 }
@@ -25,7 +27,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             request_keyframe: DEFAULT_REQUEST_KEYFRAME,
-            min_keyframe_interval_ms: DEFAULT_MIN_KEYFRAME_INTERVAL_MS,
+            min_keyframe_interval: DEFAULT_MIN_KEYFRAME_INTERVAL,
             max_width: DEFAULT_MAX_WIDTH,
             max_height: DEFAULT_MAX_HEIGHT,
         }
@@ -44,14 +46,14 @@ pub(super) fn param_specs() -> Vec<glib::ParamSpec> {
             .default_value(DEFAULT_REQUEST_KEYFRAME)
             .mutable_playing()
             .build(),
-        glib::ParamSpecUInt::builder("min-keyframe-interval")
+        glib::ParamSpecUInt64::builder("min-keyframe-interval")
             .nick("Minimum keyframe request interval")
             .blurb(
-                "Milliseconds to wait after a keyframe request before sending another \
+                "Nanoseconds to wait after a keyframe request before sending another \
                  (0 = request on every loss)",
             )
-            .maximum(60_000)
-            .default_value(DEFAULT_MIN_KEYFRAME_INTERVAL_MS)
+            .maximum(MAX_MIN_KEYFRAME_INTERVAL)
+            .default_value(DEFAULT_MIN_KEYFRAME_INTERVAL)
             .mutable_playing()
             .build(),
         glib::ParamSpecUInt::builder("max-width")
