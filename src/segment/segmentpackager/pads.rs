@@ -8,7 +8,9 @@ use gst::subclass::prelude::*;
 
 use super::collector::segment_end_event;
 use super::imp::{SegmentPackager, State, CAT};
-use crate::segment::cutter::{Decision, Frame, FrameAction, SegmentCutter, SegmentSummary};
+use crate::segment::cutter::{
+    frame_duration, Decision, Frame, FrameAction, SegmentCutter, SegmentSummary,
+};
 use crate::segment::paramsets::{Codec, ParameterSetCache};
 
 impl SegmentPackager {
@@ -182,10 +184,10 @@ impl SegmentPackager {
         let Some(s) = caps.structure(0) else {
             return false;
         };
-        let codec_ok = s.name() == "video/x-h264" || s.name() == "video/x-h265";
+        let codec = Codec::from_media_type(s.name());
         let format_ok = s.get::<&str>("stream-format").ok() == Some("byte-stream")
             && s.get::<&str>("alignment").ok() == Some("au");
-        if !codec_ok || !format_ok {
+        let (Some(codec), true) = (codec, format_ok) else {
             gst::element_imp_error!(
                 self,
                 gst::CoreError::Negotiation,
@@ -196,18 +198,11 @@ impl SegmentPackager {
                 ["Put an encoder (x264enc, x265enc) or h264parse/h265parse in front of it"]
             );
             return false;
-        }
+        };
         let frame_duration = s
             .get::<gst::Fraction>("framerate")
             .ok()
-            .filter(|f| f.numer() > 0 && f.denom() > 0)
-            .and_then(|f| gst::ClockTime::SECOND.mul_div_floor(f.denom() as u64, f.numer() as u64))
-            .map(gst::ClockTime::nseconds);
-        let codec = if s.name() == "video/x-h265" {
-            Codec::H265
-        } else {
-            Codec::H264
-        };
+            .and_then(|f| frame_duration(f.numer(), f.denom()));
         let config = self.settings().cutter_config(frame_duration);
         let mut state = self.state();
         if state.parameter_sets.as_ref().map(ParameterSetCache::codec) != Some(codec) {
@@ -309,22 +304,10 @@ impl SegmentPackager {
 
     /// Latency this element adds: a frame waits until its segment is complete.
     pub(super) fn segment_latency(&self) -> gst::ClockTime {
-        let from_cutter = self
-            .state()
-            .cutter
-            .as_ref()
-            .and_then(SegmentCutter::segment_duration);
-        match from_cutter {
-            Some(ns) => gst::ClockTime::from_nseconds(ns),
-            None => {
-                let settings = self.settings();
-                if settings.frames_per_segment == 0 {
-                    settings.target_duration
-                } else {
-                    gst::ClockTime::ZERO
-                }
-            }
-        }
+        // Before caps, the settings say what the cutter will be told.
+        let from_cutter = self.state().cutter.as_ref().map(|c| *c.config());
+        let config = from_cutter.unwrap_or_else(|| self.settings().cutter_config(None));
+        gst::ClockTime::from_nseconds(config.segment_duration().unwrap_or(0))
     }
 
     pub(super) fn src_query(&self, pad: &gst::GhostPad, query: &mut gst::QueryRef) -> bool {

@@ -32,11 +32,10 @@ impl Default for Settings {
 
 impl Settings {
     pub(super) fn cutter_config(&self, frame_duration: Option<u64>) -> CutterConfig {
-        let length = if self.frames_per_segment > 0 {
-            SegmentLength::Frames(self.frames_per_segment)
-        } else {
-            SegmentLength::Duration(self.target_duration.nseconds().max(1))
-        };
+        let length = SegmentLength::frames_or_duration(
+            self.frames_per_segment,
+            self.target_duration.nseconds(),
+        );
         CutterConfig {
             length,
             frame_duration,
