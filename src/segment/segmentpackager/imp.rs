@@ -9,7 +9,7 @@
  * written by GStreamer's `mpegtsmux`, which runs inside this bin.
  *
  * A segment holds `frames-per-segment` frames or, when that is 0,
- * `target-duration` of stream time. Ahead of each boundary the element sends a
+ * `segment-duration` of stream time. Ahead of each boundary the element sends a
  * GstForceKeyUnit event upstream so the encoder puts a keyframe exactly there.
  * An encoder that holds frames (look-ahead) is asked that far ahead — its
  * reported latency, corrected when segments still come out long — so only
@@ -161,8 +161,8 @@ impl ObjectImpl for SegmentPackager {
             "frames-per-segment" => {
                 settings.frames_per_segment = value.get().expect("type checked upstream");
             }
-            "target-duration" => {
-                settings.target_duration =
+            "segment-duration" => {
+                settings.segment_duration =
                     gst::ClockTime::from_nseconds(value.get().expect("type checked upstream"));
             }
             "max-keyframe-wait" => {
@@ -178,7 +178,7 @@ impl ObjectImpl for SegmentPackager {
         let settings = self.settings();
         match pspec.name() {
             "frames-per-segment" => settings.frames_per_segment.to_value(),
-            "target-duration" => settings.target_duration.nseconds().to_value(),
+            "segment-duration" => settings.segment_duration.nseconds().to_value(),
             "max-keyframe-wait" => settings.max_keyframe_wait.nseconds().to_value(),
             other => unreachable!("unknown property {other}"),
         }

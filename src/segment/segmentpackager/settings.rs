@@ -9,14 +9,15 @@ use crate::segment::cutter::{CutterConfig, SegmentLength};
 
 pub(super) const DEFAULT_FRAMES_PER_SEGMENT: u32 = 10;
 pub(super) const MAX_FRAMES_PER_SEGMENT: u32 = 100_000;
-pub(super) const DEFAULT_TARGET_DURATION: gst::ClockTime = gst::ClockTime::from_seconds(2);
-pub(super) const MAX_TARGET_DURATION: gst::ClockTime = gst::ClockTime::from_seconds(3600);
+pub(super) const DEFAULT_SEGMENT_DURATION: gst::ClockTime = gst::ClockTime::from_seconds(2);
+/// Most `segment-duration` and `max-keyframe-wait` accept.
+pub(super) const MAX_DURATION: gst::ClockTime = gst::ClockTime::from_seconds(3600);
 pub(super) const DEFAULT_MAX_KEYFRAME_WAIT: gst::ClockTime = gst::ClockTime::from_seconds(5);
 
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Settings {
     pub(super) frames_per_segment: u32,
-    pub(super) target_duration: gst::ClockTime,
+    pub(super) segment_duration: gst::ClockTime,
     pub(super) max_keyframe_wait: gst::ClockTime,
 }
 
@@ -24,7 +25,7 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             frames_per_segment: DEFAULT_FRAMES_PER_SEGMENT,
-            target_duration: DEFAULT_TARGET_DURATION,
+            segment_duration: DEFAULT_SEGMENT_DURATION,
             max_keyframe_wait: DEFAULT_MAX_KEYFRAME_WAIT,
         }
     }
@@ -34,7 +35,7 @@ impl Settings {
     pub(super) fn cutter_config(&self, frame_duration: Option<u64>) -> CutterConfig {
         let length = SegmentLength::frames_or_duration(
             self.frames_per_segment,
-            self.target_duration.nseconds(),
+            self.segment_duration.nseconds(),
         );
         CutterConfig {
             length,
@@ -53,22 +54,22 @@ pub(super) fn param_specs() -> Vec<glib::ParamSpec> {
             .nick("Frames per segment")
             .blurb(
                 "Frames in each segment; a keyframe is requested for the first frame of the \
-                 next one. 0 cuts by target-duration instead. Read when caps arrive.",
+                 next one. 0 cuts by segment-duration instead. Read when caps arrive.",
             )
             .minimum(0)
             .maximum(MAX_FRAMES_PER_SEGMENT)
             .default_value(DEFAULT_FRAMES_PER_SEGMENT)
             .mutable_ready()
             .build(),
-        glib::ParamSpecUInt64::builder("target-duration")
-            .nick("Target duration")
+        glib::ParamSpecUInt64::builder("segment-duration")
+            .nick("Segment duration")
             .blurb(
-                "Stream time in each segment (ns) when frames-per-segment is 0; the segment \
-                 ends at the first keyframe at or after it. Read when caps arrive.",
+                "Stream time in each segment, in nanoseconds, when frames-per-segment is 0; \
+                 the segment ends at the first keyframe at or after it. Read when caps arrive.",
             )
             .minimum(1)
-            .maximum(MAX_TARGET_DURATION.nseconds())
-            .default_value(DEFAULT_TARGET_DURATION.nseconds())
+            .maximum(MAX_DURATION.nseconds())
+            .default_value(DEFAULT_SEGMENT_DURATION.nseconds())
             .mutable_ready()
             .build(),
         glib::ParamSpecUInt64::builder("max-keyframe-wait")
@@ -78,7 +79,7 @@ pub(super) fn param_specs() -> Vec<glib::ParamSpec> {
                  0 waits for ever",
             )
             .minimum(0)
-            .maximum(MAX_TARGET_DURATION.nseconds())
+            .maximum(MAX_DURATION.nseconds())
             .default_value(DEFAULT_MAX_KEYFRAME_WAIT.nseconds())
             .mutable_ready()
             .build(),
