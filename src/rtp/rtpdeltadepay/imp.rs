@@ -17,7 +17,8 @@
  * is lost is output when the next frame completes.
  *
  * On a loss it asks upstream for a keyframe with a GstForceKeyUnit event, at
- * most once per `min-keyframe-interval`; `rtpbin` turns that into an RTCP
+ * most once per `min-keyframe-interval` (nanoseconds, default 500 ms; 0 asks
+ * on every loss), unless `request-keyframe` is off; `rtpbin` turns that into an RTCP
  * PLI toward the sender, whose `rtpbin` turns it back into a GstForceKeyUnit
  * event for `deltaenc`. With `deltaenc intra-refresh` on, the picture heals
  * within the refresh period even without a return path.
@@ -44,10 +45,17 @@
  * Bus warnings and keyframe requests are never sent while the element holds
  * its own lock, so a synchronous bus handler may read `delta-stats`.
  *
- * ## Example launch line
+ * ## Example launch lines
+ * Receiver:
  * |[
  * gst-launch-1.0 udpsrc port=5000 caps="application/x-rtp,media=video,clock-rate=90000,encoding-name=X-STREAMKIT-DELTA,payload=96" ! rtpjitterbuffer latency=50 ! rtpdeltadepay ! deltadec ! videoconvert ! autovideosink
  * ]|
+ * A sender for it:
+ * |[
+ * gst-launch-1.0 videotestsrc is-live=true ! video/x-raw,width=640,height=360,framerate=30/1 ! deltaenc ! rtpdeltapay ! udpsink host=127.0.0.1 port=5000
+ * ]|
+ * `pipelines/rtp-delta-send.sh` and `pipelines/rtp-delta-recv.sh` add
+ * `rtpbin` with RTCP both ways, so that keyframe requests reach the sender.
  */
 use gst::glib;
 use gst::prelude::*;

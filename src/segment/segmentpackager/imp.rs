@@ -9,14 +9,16 @@
  * written by GStreamer's `mpegtsmux`, which runs inside this bin.
  *
  * A segment holds `frames-per-segment` frames or, when that is 0,
- * `segment-duration` of stream time. Ahead of each boundary the element sends a
+ * `segment-duration` of stream time (nanoseconds; below a second works, for
+ * short parts). Ahead of each boundary the element sends a
  * GstForceKeyUnit event upstream so the encoder puts a keyframe exactly there.
  * An encoder that holds frames (look-ahead) is asked that far ahead — its
  * reported latency, corrected when segments still come out long — so only
  * the first segment is longer; x264enc tune=zerolatency is exact from the
  * first segment on. Frames before
  * the first keyframe are dropped. If a keyframe that was asked for does not
- * arrive within `max-keyframe-wait` of stream time, the element posts an error.
+ * arrive within `max-keyframe-wait` of stream time (nanoseconds; 0 waits for
+ * ever), the element posts an error.
  * A segment's keyframe that comes without parameter sets (x265enc sends them
  * only once) gets the latest ones inserted, so every segment decodes alone.
  *
@@ -32,6 +34,13 @@
  * ]|
  * |[
  * gst-launch-1.0 tcpclientsrc host=127.0.0.1 port=5000 ! tsdemux ! h264parse ! avdec_h264 ! autovideosink
+ * ]|
+ * Half-second segments by stream time, written as HLS:
+ * |[
+ * gst-launch-1.0 videotestsrc is-live=true ! video/x-raw,framerate=30/1 ! \
+ *     x264enc tune=zerolatency ! \
+ *     segmentpackager frames-per-segment=0 segment-duration=500000000 ! \
+ *     hlssegmentsink location=/tmp/segment%05d.ts playlist-location=/tmp/playlist.m3u8
  * ]|
  */
 use gst::glib;

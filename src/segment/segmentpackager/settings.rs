@@ -75,8 +75,8 @@ pub(super) fn param_specs() -> Vec<glib::ParamSpec> {
         glib::ParamSpecUInt64::builder("max-keyframe-wait")
             .nick("Maximum keyframe wait")
             .blurb(
-                "Stream time (ns) to wait for a requested keyframe before posting an error; \
-                 0 waits for ever",
+                "Stream time to wait for a requested keyframe before posting an error, in \
+                 nanoseconds; 0 waits for ever",
             )
             .minimum(0)
             .maximum(MAX_DURATION.nseconds())
