@@ -35,7 +35,7 @@ fn rtpbin_loop_carries_keyframe_requests_to_the_encoder() {
            rb.recv_rtp_sink_0 \
          udpsrc address=127.0.0.1 port={rtcp_to_receiver} ! rb.recv_rtcp_sink_0 \
          rb.send_rtcp_src_0 ! udpsink host=127.0.0.1 port={rtcp_to_sender} sync=false async=false \
-         rb. ! rtpdeltadepay name=depay min-keyframe-interval=200 ! deltadec ! fakesink async=false"
+         rb. ! rtpdeltadepay name=depay min-keyframe-interval=200000000 ! deltadec ! fakesink async=false"
     ))
     .unwrap();
     let recv_bin = receiver.clone().downcast::<gst::Bin>().unwrap();

@@ -253,8 +253,8 @@ fn encoders_that_hold_frames_get_exact_segments_after_the_first() {
 }
 
 #[test]
-fn target_duration_cuts_on_stream_time() {
-    let segs = segments(45, "frames-per-segment=0 target-duration=500000000");
+fn segment_duration_cuts_on_stream_time() {
+    let segs = segments(45, "frames-per-segment=0 segment-duration=500000000");
     let dir = ScratchDir::new("duration");
     assert_eq!(segs.len(), 3, "45 frames at 30 fps in 0.5 s segments");
     for (n, buffer) in segs.iter().enumerate() {

@@ -142,13 +142,20 @@ pub struct AssembledFrame<T> {
     pub timestamp: u32,
     /// The caller's tag of the first packet received for this frame.
     pub tag: T,
+    /// The frame header as written at the start of `data` (its keyframe
+    /// flag cleared when the frame is incomplete), so a caller need not
+    /// parse it again.
+    pub header: FrameHeader,
     /// Frame header followed by records: a valid delta frame.
     pub data: Vec<u8>,
     /// Every packet and every fragment of this frame arrived. When false the
     /// keyframe flag is cleared in `data`, since not every tile is present.
     pub complete: bool,
-    /// Packets were lost between the previous output frame and this one (or
-    /// a loss was reported with [`FrameAssembler::note_loss`]).
+    /// Packets were lost between the previous output frame and this one, a
+    /// loss was reported with [`FrameAssembler::note_loss`], or the sender
+    /// restarted. This is the frame's whole discontinuity verdict (the
+    /// element's `DISCONT`): reordering and duplicates, which lose nothing,
+    /// never set it, whatever gaps the sequence numbers showed on the way in.
     pub loss_before: bool,
     /// Records whose fragments did not all arrive, dropped whole.
     pub fragments_dropped: u32,
@@ -195,6 +202,8 @@ pub struct AssemblerStats {
     pub frames_evicted: u64,
     /// Frames output incomplete because their time-out passed.
     pub frames_expired: u64,
+    /// Losses reported from upstream with [`FrameAssembler::note_loss`].
+    pub lost_events: u64,
 }
 
 /// A record being put back together from its fragments.
@@ -274,6 +283,8 @@ pub struct FrameAssembler<T> {
     last_frame_number: Option<u32>,
     /// Sequence number that should start the next frame, when known.
     next_seq: Option<u16>,
+    /// The RTP source (SSRC) of the frames in progress, once known.
+    source: Option<u32>,
     loss_pending: bool,
     restart_after: u32,
     limits: AssemblerLimits,
@@ -305,6 +316,7 @@ impl<T: Clone> FrameAssembler<T> {
             last_output: None,
             last_frame_number: None,
             next_seq: None,
+            source: None,
             loss_pending: false,
             restart_after,
             limits,
@@ -344,14 +356,31 @@ impl<T: Clone> FrameAssembler<T> {
     /// marked with `loss_before`.
     pub fn note_loss(&mut self) {
         self.loss_pending = true;
+        self.stats.lost_events += 1;
     }
 
-    /// Forgets every frame in progress (flush, new stream); counters stay.
+    /// The next packets come from the RTP source `ssrc`. A source other
+    /// than the last one is a new (or restarted) sender, whose timestamps
+    /// and sequence numbers have nothing to do with the old ones: the frames
+    /// in progress are output and the assembler [restarts](Self::restart).
+    /// Returns whether it did.
+    pub fn set_source(&mut self, ssrc: u32, out: &mut Vec<AssembledFrame<T>>) -> bool {
+        let restarted = self.source.is_some_and(|old| old != ssrc);
+        if restarted {
+            self.restart(out);
+        }
+        self.source = Some(ssrc);
+        restarted
+    }
+
+    /// Forgets every frame in progress and the source (flush, new stream);
+    /// counters stay.
     pub fn reset(&mut self) {
         self.pending.clear();
         self.last_output = None;
         self.last_frame_number = None;
         self.next_seq = None;
+        self.source = None;
         self.loss_pending = false;
     }
 
@@ -719,6 +748,7 @@ impl<T: Clone> FrameAssembler<T> {
         let out = AssembledFrame {
             timestamp: frame.timestamp,
             tag: frame.tag,
+            header,
             data,
             complete,
             loss_before,

@@ -11,9 +11,12 @@
 //! within [`AssemblerLimits`] (frame geometry, bytes and fragment pieces per
 //! frame, frames in progress, a time-out on the caller's clock), each packet
 //! in O(log n), so that no sender can make it allocate or work without bound.
+//! [`KeyframeRequestPacer`] keeps the receiver's keyframe requests to one
+//! per interval.
 //! `rtpdeltapay` / `rtpdeltadepay` are thin adapters around this module.
 
 mod frame_assembler;
+mod keyframe_pacer;
 mod packet;
 
 /// Encoding name of the format in RTP caps and SDP (`a=rtpmap`).
@@ -32,6 +35,7 @@ pub use frame_assembler::{
     DEFAULT_FRAME_TIMEOUT, DEFAULT_MAX_FRAGMENT_PIECES, DEFAULT_MAX_HEIGHT,
     DEFAULT_MAX_PENDING_FRAMES, DEFAULT_MAX_WIDTH, MAX_FRAME_BYTES,
 };
+pub use keyframe_pacer::{KeyframeRequestPacer, DEFAULT_MIN_KEYFRAME_INTERVAL};
 pub use packet::{
     packetize, DepacketizeError, FragmentHeader, PacketizeError, PayloadHeader, PayloadKind,
     FRAGMENT_HEADER_LEN, MIN_PAYLOAD_BUDGET, PAYLOAD_HEADER_LEN, PAYLOAD_VERSION,

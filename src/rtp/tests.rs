@@ -177,7 +177,8 @@ fn reordering_and_duplicates_give_the_same_frames() {
     assert_eq!(out.len(), frames.len());
     for (o, f) in out.iter().zip(&frames) {
         assert_eq!(&o.data, f);
-        assert!(o.complete);
+        // Sequence gaps on the way in, but nothing lost: no DISCONT.
+        assert!(o.complete && !o.loss_before);
     }
     let stats = asm.stats();
     assert_eq!(stats.packets, all.len() as u64);
@@ -313,6 +314,66 @@ fn note_loss_marks_the_next_frame() {
     assert!(out[0].loss_before && out[0].complete);
     let out = run(&mut asm, &packets(&f, 1400, 3000, &mut 1));
     assert!(!out[0].loss_before);
+    assert_eq!(asm.stats().lost_events, 1);
+}
+
+#[test]
+fn a_new_source_outputs_what_is_in_progress_and_starts_over() {
+    let lens = [300, 300];
+    let f0 = frame(0, &lens, false);
+    let f1 = frame(1, &lens, false);
+    let mut asm = FrameAssembler::new(90_000);
+    let mut out = Vec::new();
+    assert!(!asm.set_source(0xaaaa, &mut out));
+    let first = packets(&f0, 200, 1000, &mut 0);
+    // All but the marker: the frame stays in progress.
+    let out0 = run(&mut asm, &first[..first.len() - 1]);
+    assert!(out0.is_empty());
+    assert!(
+        !asm.set_source(0xaaaa, &mut out),
+        "same source: nothing happens"
+    );
+    assert!(out.is_empty());
+    assert!(asm.set_source(0xbbbb, &mut out), "another source restarts");
+    assert_eq!(out.len(), 1);
+    assert!(!out[0].complete);
+    assert_eq!(asm.stats().restarts, 1);
+    // The new sender's timeline has nothing to do with the old one, and its
+    // first frame follows a discontinuity.
+    let out = run(&mut asm, &packets(&f1, 1400, 5, &mut 40_000));
+    assert_eq!(out.len(), 1);
+    assert!(out[0].complete && out[0].loss_before);
+    assert_eq!(out[0].data, f1);
+}
+
+#[test]
+fn a_reset_forgets_the_source() {
+    let mut asm = FrameAssembler::<u32>::new(90_000);
+    let mut out = Vec::new();
+    asm.set_source(1, &mut out);
+    asm.reset();
+    assert!(
+        !asm.set_source(2, &mut out),
+        "a flush is not a sender restart"
+    );
+    assert_eq!(asm.stats().restarts, 0);
+}
+
+#[test]
+fn an_output_frame_carries_its_header() {
+    let f = frame(7, &[100, 100, 100], true);
+    let mut pk = packets(&f, 150, 0, &mut 0);
+    let mut asm = FrameAssembler::new(90_000);
+    let out = run(&mut asm, &pk);
+    assert_eq!(out[0].header, FrameHeader::parse(&out[0].data).unwrap());
+    assert!(out[0].header.keyframe && out[0].header.frame_number == 7);
+    // Incomplete: the header says it is no keyframe, as the data does.
+    pk.remove(1);
+    let mut asm = FrameAssembler::new(90_000);
+    let mut out = run(&mut asm, &pk);
+    asm.drain(&mut out);
+    assert_eq!(out[0].header, FrameHeader::parse(&out[0].data).unwrap());
+    assert!(!out[0].header.keyframe);
 }
 
 #[test]

@@ -41,6 +41,28 @@ pub enum SegmentLength {
     Duration(Nanos),
 }
 
+impl SegmentLength {
+    /// `frames` frames when that is not zero, else `duration` of stream time
+    /// (at least 1 ns): the packager's `frames-per-segment` and
+    /// `segment-duration`.
+    pub fn frames_or_duration(frames: u32, duration: Nanos) -> Self {
+        if frames > 0 {
+            SegmentLength::Frames(frames)
+        } else {
+            SegmentLength::Duration(duration.max(1))
+        }
+    }
+}
+
+/// Duration of one frame at `numer`/`denom` frames per second, rounded
+/// down; `None` for a variable (0/1) or senseless rate.
+pub fn frame_duration(numer: i32, denom: i32) -> Option<Nanos> {
+    let numer = u64::try_from(numer).ok().filter(|&n| n > 0)?;
+    let denom = u64::try_from(denom).ok().filter(|&d| d > 0)?;
+    let ns = u128::from(SECOND) * u128::from(denom) / u128::from(numer);
+    Nanos::try_from(ns).ok()
+}
+
 /// What the cutter needs to know about the stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CutterConfig {
@@ -54,6 +76,17 @@ pub struct CutterConfig {
     /// How far behind its input the encoder's output runs (its reported
     /// latency); requests go out this much further ahead.
     pub encoder_delay: Nanos,
+}
+
+impl CutterConfig {
+    /// Target length of a segment in stream time, when it can be known:
+    /// the duration asked for, or the frame count times the frame duration.
+    pub fn segment_duration(&self) -> Option<Nanos> {
+        match self.length {
+            SegmentLength::Duration(d) => Some(d),
+            SegmentLength::Frames(n) => self.frame_duration.map(|d| d.saturating_mul(u64::from(n))),
+        }
+    }
 }
 
 /// One encoded frame as the cutter sees it.
@@ -271,13 +304,7 @@ impl SegmentCutter {
 
     /// Target length of a segment in stream time, when it can be known.
     pub fn segment_duration(&self) -> Option<Nanos> {
-        match self.config.length {
-            SegmentLength::Duration(d) => Some(d),
-            SegmentLength::Frames(n) => self
-                .config
-                .frame_duration
-                .map(|d| d.saturating_mul(u64::from(n))),
-        }
+        self.config.segment_duration()
     }
 
     fn start_segment(
@@ -770,5 +797,43 @@ mod tests {
             ..config(SegmentLength::Frames(10))
         });
         assert_eq!(c.segment_duration(), None);
+    }
+
+    #[test]
+    fn a_frame_count_wins_over_a_duration_and_zero_duration_is_one_ns() {
+        assert_eq!(
+            SegmentLength::frames_or_duration(10, SECOND),
+            SegmentLength::Frames(10)
+        );
+        assert_eq!(
+            SegmentLength::frames_or_duration(0, SECOND / 5),
+            SegmentLength::Duration(SECOND / 5)
+        );
+        assert_eq!(
+            SegmentLength::frames_or_duration(0, 0),
+            SegmentLength::Duration(1)
+        );
+    }
+
+    #[test]
+    fn sub_second_durations_cut_low_latency_parts() {
+        // 200 ms parts of an all-keyframe stream at 30 fps: six frames each.
+        let mut c = SegmentCutter::new(config(SegmentLength::frames_or_duration(0, SECOND / 5)));
+        let segs = run(&mut c, 0..30, |_| true);
+        assert_eq!(
+            segs.iter().map(|s| s.frames).collect::<Vec<_>>(),
+            [6, 6, 6, 6, 6]
+        );
+        assert_eq!(c.config().segment_duration(), Some(SECOND / 5));
+    }
+
+    #[test]
+    fn frame_duration_from_the_frame_rate() {
+        assert_eq!(frame_duration(30, 1), Some(SECOND / 30));
+        assert_eq!(frame_duration(30000, 1001), Some(33_366_666));
+        assert_eq!(frame_duration(0, 1), None, "variable rate");
+        assert_eq!(frame_duration(25, 0), None);
+        assert_eq!(frame_duration(-25, 1), None);
+        assert_eq!(frame_duration(1, i32::MAX), Some(i32::MAX as u64 * SECOND));
     }
 }

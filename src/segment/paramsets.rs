@@ -19,6 +19,16 @@ pub enum Codec {
 }
 
 impl Codec {
+    /// The codec of caps named `media_type` (`video/x-h264`,
+    /// `video/x-h265`), if it is one of these.
+    pub fn from_media_type(media_type: &str) -> Option<Codec> {
+        match media_type {
+            "video/x-h264" => Some(Codec::H264),
+            "video/x-h265" => Some(Codec::H265),
+            _ => None,
+        }
+    }
+
     fn nal_type(self, header: u8) -> u8 {
         match self {
             Codec::H264 => header & 0x1f,
@@ -240,5 +250,12 @@ mod tests {
         cache.observe(&au(&[AUD5, TRAIL]));
         let fixed = cache.complete(&au(&[AUD5, IDR5])).expect("headers missing");
         assert_eq!(nals(&fixed), [AUD5, VPS, SPS5, PPS5, IDR5]);
+    }
+
+    #[test]
+    fn the_codec_follows_the_media_type() {
+        assert_eq!(Codec::from_media_type("video/x-h264"), Some(Codec::H264));
+        assert_eq!(Codec::from_media_type("video/x-h265"), Some(Codec::H265));
+        assert_eq!(Codec::from_media_type("video/x-vp8"), None);
     }
 }

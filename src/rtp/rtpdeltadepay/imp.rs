@@ -17,7 +17,8 @@
  * is lost is output when the next frame completes.
  *
  * On a loss it asks upstream for a keyframe with a GstForceKeyUnit event, at
- * most once per `min-keyframe-interval`; `rtpbin` turns that into an RTCP
+ * most once per `min-keyframe-interval` (nanoseconds, default 500 ms; 0 asks
+ * on every loss), unless `request-keyframe` is off; `rtpbin` turns that into an RTCP
  * PLI toward the sender, whose `rtpbin` turns it back into a GstForceKeyUnit
  * event for `deltaenc`. With `deltaenc intra-refresh` on, the picture heals
  * within the refresh period even without a return path.
@@ -44,10 +45,17 @@
  * Bus warnings and keyframe requests are never sent while the element holds
  * its own lock, so a synchronous bus handler may read `delta-stats`.
  *
- * ## Example launch line
+ * ## Example launch lines
+ * Receiver:
  * |[
  * gst-launch-1.0 udpsrc port=5000 caps="application/x-rtp,media=video,clock-rate=90000,encoding-name=X-STREAMKIT-DELTA,payload=96" ! rtpjitterbuffer latency=50 ! rtpdeltadepay ! deltadec ! videoconvert ! autovideosink
  * ]|
+ * A sender for it:
+ * |[
+ * gst-launch-1.0 videotestsrc is-live=true ! video/x-raw,width=640,height=360,framerate=30/1 ! deltaenc ! rtpdeltapay ! udpsink host=127.0.0.1 port=5000
+ * ]|
+ * `pipelines/rtp-delta-send.sh` and `pipelines/rtp-delta-recv.sh` add
+ * `rtpbin` with RTCP both ways, so that keyframe requests reach the sender.
  */
 use gst::glib;
 use gst::prelude::*;
@@ -56,19 +64,19 @@ use gst_rtp::prelude::*;
 use gst_rtp::subclass::prelude::*;
 
 use once_cell::sync::Lazy;
-use std::collections::VecDeque;
-use std::panic::{self, AssertUnwindSafe};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use crate::delta::bitstream::FrameHeader;
+use super::dropped::Dropped;
+use super::settings::Settings;
+use super::timer::ExpiryTimer;
 use crate::delta::Geometry;
 use crate::rtp::{
-    AssembledFrame, AssemblerLimits, DepacketizeError, FrameAssembler, PacketMeta, CLOCK_RATE,
-    DEFAULT_MAX_HEIGHT, DEFAULT_MAX_WIDTH, ENCODING_NAME, RESTART_AFTER_TICKS,
+    AssembledFrame, AssemblerLimits, DepacketizeError, FrameAssembler, KeyframeRequestPacer,
+    PacketMeta, CLOCK_RATE, ENCODING_NAME, RESTART_AFTER_TICKS,
 };
 
-static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
+pub(super) static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
     gst::DebugCategory::new(
         "rtpdeltadepay",
         gst::DebugColorFlags::empty(),
@@ -76,105 +84,28 @@ static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
     )
 });
 
-/// Bus warnings about malformed packets are posted at most this often (each
-/// one is still logged).
-const WARNING_INTERVAL: Duration = Duration::from_secs(1);
-
-const DEFAULT_REQUEST_KEYFRAME: bool = true;
-const DEFAULT_MIN_KEYFRAME_INTERVAL_MS: u32 = 500;
-/// Bounds of `max-width` / `max-height`: the format's own limits.
-const MIN_DIMENSION: u32 = crate::delta::geometry::MIN_TILE_SIZE;
-const MAX_DIMENSION: u32 = crate::delta::geometry::MAX_DIMENSION;
-
-#[derive(Debug, Clone, Copy)]
-struct Settings {
-    request_keyframe: bool,
-    min_keyframe_interval_ms: u32,
-    max_width: u32,
-    max_height: u32,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            request_keyframe: DEFAULT_REQUEST_KEYFRAME,
-            min_keyframe_interval_ms: DEFAULT_MIN_KEYFRAME_INTERVAL_MS,
-            max_width: DEFAULT_MAX_WIDTH,
-            max_height: DEFAULT_MAX_HEIGHT,
-        }
-    }
-}
-
-struct State {
-    assembler: FrameAssembler<Option<gst::ClockTime>>,
+pub(super) struct State {
+    pub(super) assembler: FrameAssembler<Option<gst::ClockTime>>,
     /// Geometry of the caps last pushed downstream.
     out_geometry: Option<Geometry>,
-    last_request: Option<Instant>,
-    last_warning: Option<Instant>,
-    /// SSRC of the stream being assembled.
-    ssrc: Option<u32>,
-    keyframe_requests: u64,
-    lost_events: u64,
-    /// Whether each buffer on its way out should carry DISCONT, in push
-    /// order (see `constructed`); emptied at the start of every input packet
-    /// and every time-out.
-    discont_wanted: VecDeque<bool>,
+    pub(super) last_warning: Option<Instant>,
+    keyframe_pacer: KeyframeRequestPacer,
+    /// The assembler's DISCONT verdict on the buffer being pushed right
+    /// now, for the src-pad probe (see `constructed`). Set just before every
+    /// push of ours and taken by the probe; pushes are serialized by the
+    /// sink pad's stream lock, so one slot is enough.
+    discont_verdict: Option<bool>,
     /// The assembler's clock, and the one its time-outs are scheduled on:
     /// the same clock for both, so a wake-up at a deadline finds that
     /// frame due. Not the pipeline clock, which may be absent, paused or
     /// slaved, while the time-out is meant in real time.
-    clock: gst::Clock,
+    pub(super) clock: gst::Clock,
     /// The wake-up scheduled for the assembler's earliest deadline, if any;
     /// a callback whose id is not this one was cancelled or replaced.
-    expiry_timer: Option<ExpiryTimer>,
+    pub(super) expiry_timer: Option<ExpiryTimer>,
     /// Whether wake-ups may be scheduled: from start until stop begins, so
     /// that the streaming thread cannot schedule one while stopping.
-    timers_allowed: bool,
-}
-
-/// A scheduled wake-up for a frame's time-out.
-/// How long a time-out waits before it looks again when the streaming
-/// thread holds the stream lock.
-const TIMER_RETRY_NS: u64 = 20_000_000;
-
-/// A pad's stream lock, held only if it was free when asked for.
-struct StreamLockAttempt<'a>(&'a gst::Pad);
-
-impl<'a> StreamLockAttempt<'a> {
-    fn take(pad: &'a gst::Pad) -> Option<Self> {
-        // SAFETY: the pad's stream lock is initialised with the pad and
-        // lives as long as it; the guard borrows the pad and unlocks in drop.
-        let taken = unsafe {
-            glib::ffi::g_rec_mutex_trylock(std::ptr::addr_of_mut!((*pad.as_ptr()).stream_rec_lock))
-        };
-        (taken != glib::ffi::GFALSE).then_some(StreamLockAttempt(pad))
-    }
-}
-
-impl Drop for StreamLockAttempt<'_> {
-    fn drop(&mut self) {
-        // SAFETY: taken by this guard in `take`, on this thread.
-        unsafe {
-            glib::ffi::g_rec_mutex_unlock(std::ptr::addr_of_mut!(
-                (*self.0.as_ptr()).stream_rec_lock
-            ));
-        }
-    }
-}
-
-struct ExpiryTimer {
-    id: gst::SingleShotClockId,
-    /// On the assembler's clock, in nanoseconds.
-    deadline: u64,
-}
-
-/// What `State::update_timer` decided to do with the clock; done by
-/// `RtpDeltaDepay::apply_timer` once the state lock is released.
-#[derive(Default)]
-#[must_use]
-struct TimerUpdate {
-    cancel: Option<gst::SingleShotClockId>,
-    start: Option<gst::SingleShotClockId>,
+    pub(super) timers_allowed: bool,
 }
 
 impl State {
@@ -194,60 +125,8 @@ impl State {
     }
 
     /// The assembler's clock, in nanoseconds.
-    fn now(&self) -> u64 {
+    pub(super) fn now(&self) -> u64 {
         self.clock.time().nseconds()
-    }
-
-    /// Makes the wake-up match the assembler's earliest deadline: one
-    /// scheduled when a frame is left pending, replaced when the deadline
-    /// moves, cancelled when nothing is pending or timers are no longer
-    /// allowed. Called after everything that changes the frames in progress.
-    fn update_timer(&mut self) -> TimerUpdate {
-        let wanted = self
-            .timers_allowed
-            .then(|| self.assembler.next_deadline())
-            .flatten();
-        if self.expiry_timer.as_ref().map(|t| t.deadline) == wanted {
-            return TimerUpdate::default();
-        }
-        let cancel = self.expiry_timer.take().map(|t| t.id);
-        let start = wanted.map(|deadline| {
-            let id = self
-                .clock
-                .new_single_shot_id(gst::ClockTime::from_nseconds(deadline));
-            self.expiry_timer = Some(ExpiryTimer {
-                id: id.clone(),
-                deadline,
-            });
-            id
-        });
-        TimerUpdate { cancel, start }
-    }
-
-    /// The wake-up `id` could not run yet: replaces it with one `delay`
-    /// nanoseconds from now, unless it was cancelled or replaced meanwhile.
-    fn retry_timer(&mut self, id: &gst::ClockId, delay: u64) -> TimerUpdate {
-        if self.expiry_timer.as_ref().is_none_or(|t| *t.id != *id) {
-            return TimerUpdate::default();
-        }
-        let deadline = self.now().saturating_add(delay);
-        let retry = self
-            .clock
-            .new_single_shot_id(gst::ClockTime::from_nseconds(deadline));
-        self.expiry_timer = Some(ExpiryTimer {
-            id: retry.clone(),
-            deadline,
-        });
-        TimerUpdate {
-            cancel: None,
-            start: Some(retry),
-        }
-    }
-
-    /// Cancels the wake-up and allows no other until the next start.
-    fn stop_timer(&mut self) -> TimerUpdate {
-        self.timers_allowed = false;
-        self.update_timer()
     }
 }
 
@@ -256,12 +135,9 @@ impl Default for State {
         State {
             assembler: FrameAssembler::new(RESTART_AFTER_TICKS),
             out_geometry: None,
-            last_request: None,
             last_warning: None,
-            ssrc: None,
-            keyframe_requests: 0,
-            lost_events: 0,
-            discont_wanted: VecDeque::new(),
+            keyframe_pacer: KeyframeRequestPacer::default(),
+            discont_verdict: None,
             clock: gst::SystemClock::obtain(),
             expiry_timer: None,
             timers_allowed: false,
@@ -272,7 +148,7 @@ impl Default for State {
 #[derive(Default)]
 pub struct RtpDeltaDepay {
     settings: Mutex<Settings>,
-    state: Mutex<State>,
+    pub(super) state: Mutex<State>,
 }
 
 #[glib::object_subclass]
@@ -288,10 +164,12 @@ impl ObjectImpl for RtpDeltaDepay {
         // The base class drops any packet older than the last one; the
         // assembler reorders and de-duplicates itself, so let them through.
         self.obj().set_property("max-reorder", 0i32);
-        // The base class flags DISCONT on the next output after any sequence
-        // gap, including one that is only reordering. The assembler knows
-        // better (it saw whether anything was really lost), so its verdict
-        // replaces the base class's on every outgoing buffer.
+        // The base class flags DISCONT on the next buffer it pushes after
+        // any sequence gap, reordering included, and offers no way to stop
+        // it: its flag is private and applied inside its push, after the
+        // buffer has left us. The assembler knows better (it saw whether
+        // anything was really lost), so a probe puts its verdict back on
+        // each buffer as it leaves.
         let weak = self.obj().downgrade();
         self.obj()
             .src_pad()
@@ -299,11 +177,11 @@ impl ObjectImpl for RtpDeltaDepay {
                 let Some(obj) = weak.upgrade() else {
                     return gst::PadProbeReturn::Ok;
                 };
-                let wanted = obj.imp().state.lock().unwrap().discont_wanted.pop_front();
-                if let (Some(wanted), Some(buffer)) = (wanted, info.buffer_mut()) {
-                    if buffer.flags().contains(gst::BufferFlags::DISCONT) != wanted {
+                let verdict = obj.imp().state.lock().unwrap().discont_verdict.take();
+                if let (Some(discont), Some(buffer)) = (verdict, info.buffer_mut()) {
+                    if buffer.flags().contains(gst::BufferFlags::DISCONT) != discont {
                         let buffer = buffer.make_mut();
-                        if wanted {
+                        if discont {
                             buffer.set_flags(gst::BufferFlags::DISCONT);
                         } else {
                             buffer.unset_flags(gst::BufferFlags::DISCONT);
@@ -326,61 +204,7 @@ impl ObjectImpl for RtpDeltaDepay {
     }
 
     fn properties() -> &'static [glib::ParamSpec] {
-        static PROPERTIES: Lazy<Vec<glib::ParamSpec>> = Lazy::new(|| {
-            vec![
-                glib::ParamSpecBoolean::builder("request-keyframe")
-                    .nick("Request keyframes")
-                    .blurb(
-                        "Send a GstForceKeyUnit event upstream (RTCP PLI through rtpbin) \
-                         when packets are lost",
-                    )
-                    .default_value(DEFAULT_REQUEST_KEYFRAME)
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecUInt::builder("min-keyframe-interval")
-                    .nick("Minimum keyframe request interval")
-                    .blurb(
-                        "Milliseconds to wait after a keyframe request before sending another \
-                         (0 = request on every loss)",
-                    )
-                    .maximum(60_000)
-                    .default_value(DEFAULT_MIN_KEYFRAME_INTERVAL_MS)
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecUInt::builder("max-width")
-                    .nick("Maximum width")
-                    .blurb(
-                        "Widest frame accepted, in pixels: packets announcing a wider frame \
-                         are dropped (counted in delta-stats as geometry-rejected)",
-                    )
-                    .minimum(MIN_DIMENSION)
-                    .maximum(MAX_DIMENSION)
-                    .default_value(DEFAULT_MAX_WIDTH)
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecUInt::builder("max-height")
-                    .nick("Maximum height")
-                    .blurb(
-                        "Tallest frame accepted, in pixels: packets announcing a taller frame \
-                         are dropped (counted in delta-stats as geometry-rejected)",
-                    )
-                    .minimum(MIN_DIMENSION)
-                    .maximum(MAX_DIMENSION)
-                    .default_value(DEFAULT_MAX_HEIGHT)
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecBoxed::builder::<gst::Structure>("delta-stats")
-                    .nick("Delta depayloader statistics")
-                    .blurb(
-                        "Counters since start: packets, duplicates, late, malformed, frames, \
-                         frames-with-loss, fragments-dropped, restarts, geometry-rejected, \
-                         over-frame-bytes, over-fragment-pieces, frames-evicted, \
-                         frames-expired, lost-events, keyframe-requests",
-                    )
-                    .read_only()
-                    .build(),
-            ]
-        });
+        static PROPERTIES: Lazy<Vec<glib::ParamSpec>> = Lazy::new(super::settings::param_specs);
         PROPERTIES.as_ref()
     }
 
@@ -392,7 +216,7 @@ impl ObjectImpl for RtpDeltaDepay {
                     settings.request_keyframe = value.get().expect("type checked upstream")
                 }
                 "min-keyframe-interval" => {
-                    settings.min_keyframe_interval_ms = value.get().expect("type checked upstream")
+                    settings.min_keyframe_interval = value.get().expect("type checked upstream")
                 }
                 "max-width" => settings.max_width = value.get().expect("type checked upstream"),
                 "max-height" => settings.max_height = value.get().expect("type checked upstream"),
@@ -417,7 +241,7 @@ impl ObjectImpl for RtpDeltaDepay {
                 .settings
                 .lock()
                 .unwrap()
-                .min_keyframe_interval_ms
+                .min_keyframe_interval
                 .to_value(),
             "max-width" => self.settings.lock().unwrap().max_width.to_value(),
             "max-height" => self.settings.lock().unwrap().max_height.to_value(),
@@ -445,8 +269,8 @@ impl RtpDeltaDepay {
             .field("over-fragment-pieces", s.over_fragment_pieces)
             .field("frames-evicted", s.frames_evicted)
             .field("frames-expired", s.frames_expired)
-            .field("lost-events", state.lost_events)
-            .field("keyframe-requests", state.keyframe_requests)
+            .field("lost-events", s.lost_events)
+            .field("keyframe-requests", state.keyframe_pacer.requests())
             .build()
     }
 
@@ -456,17 +280,10 @@ impl RtpDeltaDepay {
         if !settings.request_keyframe {
             return false;
         }
-        let now = Instant::now();
-        let interval = Duration::from_millis(settings.min_keyframe_interval_ms as u64);
-        if state
-            .last_request
-            .is_some_and(|last| now.duration_since(last) < interval)
-        {
-            return false;
-        }
-        state.last_request = Some(now);
-        state.keyframe_requests += 1;
-        true
+        let now = state.now();
+        state
+            .keyframe_pacer
+            .try_request(now, settings.min_keyframe_interval)
     }
 
     fn request_keyframe(&self) {
@@ -487,7 +304,7 @@ impl RtpDeltaDepay {
     /// changes, except the last, which is returned for the base class to push
     /// so that its flow return reaches upstream. Must be called without the
     /// state lock.
-    fn push_frames(
+    pub(super) fn push_frames(
         &self,
         frames: Vec<AssembledFrame<Option<gst::ClockTime>>>,
     ) -> Result<Option<gst::Buffer>, gst::FlowError> {
@@ -496,13 +313,10 @@ impl RtpDeltaDepay {
         let mut last = None;
         for frame in frames {
             if let Some((buffer, discont)) = last.take() {
-                self.state.lock().unwrap().discont_wanted.push_back(discont);
+                self.state.lock().unwrap().discont_verdict = Some(discont);
                 obj.push(buffer)?;
             }
-            // The assembler only outputs frames whose header it validated.
-            let Ok(header) = FrameHeader::parse(&frame.data) else {
-                continue;
-            };
+            let header = frame.header;
             let new_caps = {
                 let mut state = self.state.lock().unwrap();
                 if frame.damaged() && self.keyframe_request_due(&mut state) {
@@ -555,145 +369,12 @@ impl RtpDeltaDepay {
         if request {
             self.request_keyframe();
         }
+        // The base class pushes it as soon as this returns.
         Ok(last.map(|(buffer, discont)| {
-            self.state.lock().unwrap().discont_wanted.push_back(discont);
+            self.state.lock().unwrap().discont_verdict = Some(discont);
             buffer
         }))
     }
-
-    /// Cancels and schedules wake-ups as `State::update_timer` decided. Must
-    /// be called without the state lock, like any call out of the element.
-    /// Safe however late it comes: a wake-up cancelled before it is
-    /// scheduled is refused by the clock, and a callback that runs anyway
-    /// finds it is no longer the scheduled one.
-    fn apply_timer(&self, update: TimerUpdate) {
-        if let Some(id) = update.cancel {
-            id.unschedule();
-        }
-        let Some(id) = update.start else {
-            return;
-        };
-        gst::trace!(CAT, imp = self, "time-out scheduled at {}", id.time());
-        // Weak: a pending wake-up must not keep the element alive.
-        let weak = self.obj().downgrade();
-        let scheduled = id.wait_async(move |_, _, id| {
-            // Runs on the clock's thread, where an unwinding panic would
-            // abort the process.
-            let Some(obj) = weak.upgrade() else {
-                return;
-            };
-            let fired = panic::catch_unwind(AssertUnwindSafe(|| obj.imp().expiry_timer_fired(id)));
-            if fired.is_err() {
-                gst::error!(CAT, obj = obj, "handling a time-out panicked");
-            }
-        });
-        if let Err(e) = scheduled {
-            // Cancelled (stop or flush) between the decision and now.
-            gst::debug!(CAT, imp = self, "time-out not scheduled: {e:?}");
-        }
-    }
-
-    /// A frame's time-out came with no packet since: outputs what expired,
-    /// as a packet would have, and schedules the next wake-up.
-    fn expiry_timer_fired(&self, id: &gst::ClockId) {
-        let obj = self.obj();
-        let sink_pad = obj.sink_pad();
-        // Serialized with packets and events exactly as they are, so the
-        // assembler and the base class's output state see one thread at a
-        // time, and pad deactivation (which takes this lock) waits for a
-        // push in progress to finish. Taken only when free: the clock has one
-        // callback thread for every async wait in the process, and the
-        // streaming thread may hold the lock for long (blocked in a push
-        // downstream, e.g. a sink prerolling); then look again shortly.
-        let Some(_stream) = StreamLockAttempt::take(sink_pad) else {
-            let retry = match self.state.lock() {
-                Ok(mut state) => state.retry_timer(id, TIMER_RETRY_NS),
-                Err(_) => return,
-            };
-            gst::trace!(CAT, imp = self, "stream lock busy at a time-out: retrying");
-            self.apply_timer(retry);
-            return;
-        };
-        let mut frames = Vec::new();
-        let timer = {
-            let Ok(mut state) = self.state.lock() else {
-                return;
-            };
-            // Cancelled or replaced (flush, stop, a packet that moved the
-            // deadline) while this waited for the stream lock. Ids compare
-            // by identity, and both are alive here, so an id of an earlier
-            // run of the element can never match.
-            if state.expiry_timer.as_ref().is_none_or(|t| *t.id != *id) {
-                return;
-            }
-            state.expiry_timer = None;
-            state.discont_wanted.clear();
-            let now = state.now();
-            state.assembler.expire(now, &mut frames);
-            state.update_timer()
-        };
-        self.apply_timer(timer);
-        gst::debug!(
-            CAT,
-            imp = self,
-            "time-out at {}: {} frames expired",
-            id.time(),
-            frames.len()
-        );
-        match self.push_frames(frames) {
-            Ok(Some(last)) => {
-                if let Err(e) = obj.push(last) {
-                    gst::debug!(CAT, imp = self, "pushing an expired frame: {e:?}");
-                }
-            }
-            Ok(None) => {}
-            Err(e) => gst::debug!(CAT, imp = self, "pushing expired frames: {e:?}"),
-        }
-    }
-
-    /// Logs a dropped packet; returns the bus warning to post when one is
-    /// due (they are rate-limited). Called under the state lock, so it only
-    /// decides: the caller posts after releasing the lock.
-    fn note_dropped(&self, state: &mut State, dropped: Dropped) -> Option<Dropped> {
-        gst::warning!(CAT, imp = self, "dropping packet: {}", dropped.what);
-        let now = Instant::now();
-        let due = state
-            .last_warning
-            .is_none_or(|last| now.duration_since(last) >= WARNING_INTERVAL);
-        if due {
-            state.last_warning = Some(now);
-        }
-        due.then_some(dropped)
-    }
-
-    /// Posts the warning `note_dropped` decided on. Must be called without
-    /// the state lock: a synchronous bus handler may read `delta-stats`.
-    fn post_dropped_warning(&self, dropped: &Dropped) {
-        let what = &dropped.what;
-        if dropped.beyond_limits {
-            gst::element_imp_warning!(
-                self,
-                gst::StreamError::Decode,
-                ("Dropping RTP packets beyond this receiver's limits"),
-                ["{what} (further ones are counted in delta-stats)"]
-            );
-        } else {
-            gst::element_imp_warning!(
-                self,
-                gst::StreamError::Decode,
-                ("Dropping malformed RTP packets: is the sender a matching rtpdeltapay?"),
-                ["{what} (further ones are counted in delta-stats)"]
-            );
-        }
-    }
-}
-
-/// A packet the assembler refused, for the log and the bus.
-struct Dropped {
-    what: String,
-    /// Well formed, perhaps, but beyond the limits (geometry, bytes, pieces)
-    /// rather than malformed: the warning then points at the settings.
-    beyond_limits: bool,
 }
 
 impl GstObjectImpl for RtpDeltaDepay {}
@@ -812,7 +493,6 @@ impl RTPBaseDepayloadImpl for RtpDeltaDepay {
                 let timer = {
                     let mut state = self.state.lock().unwrap();
                     state.assembler.reset();
-                    state.ssrc = None;
                     // Nothing is pending any more: cancels the wake-up.
                     state.update_timer()
                 };
@@ -822,7 +502,6 @@ impl RTPBaseDepayloadImpl for RtpDeltaDepay {
                 let mut frames = Vec::new();
                 let timer = {
                     let mut state = self.state.lock().unwrap();
-                    state.discont_wanted.clear();
                     state.assembler.drain(&mut frames);
                     state.update_timer()
                 };
@@ -847,7 +526,6 @@ impl RTPBaseDepayloadImpl for RtpDeltaDepay {
         let mut frames = Vec::new();
         let (request, timer) = {
             let mut state = self.state.lock().unwrap();
-            state.lost_events += 1;
             state.assembler.note_loss();
             let now = state.now();
             state.assembler.expire(now, &mut frames);
@@ -906,14 +584,9 @@ impl RTPBaseDepayloadImpl for RtpDeltaDepay {
         let mut frames = Vec::new();
         let (warning, timer) = {
             let mut state = self.state.lock().unwrap();
-            // Left over only if a push failed before reaching the probe.
-            state.discont_wanted.clear();
             let ssrc = rtp.ssrc();
-            if state.ssrc.replace(ssrc).is_some_and(|old| old != ssrc) {
-                // A new sender (or a restarted one): its timestamps and
-                // sequence numbers have nothing to do with the old ones.
+            if state.assembler.set_source(ssrc, &mut frames) {
                 gst::info!(CAT, imp = self, "new SSRC {ssrc:#010x}: starting over");
-                state.assembler.restart(&mut frames);
             }
             // Before the packet: a frame past its time-out goes out ahead
             // of anything this packet completes.

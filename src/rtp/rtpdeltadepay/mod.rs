@@ -4,7 +4,10 @@
 use gst::glib;
 use gst::prelude::*;
 
+mod dropped;
 mod imp;
+mod settings;
+mod timer;
 
 glib::wrapper! {
     /// Collects the RTP packets of one timestamp back into a

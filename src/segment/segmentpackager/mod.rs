@@ -7,6 +7,9 @@ use gst::prelude::*;
 
 mod collector;
 mod imp;
+mod keyframes;
+mod pads;
+mod settings;
 
 glib::wrapper! {
     /// A bin that cuts H.264/H.265 into MPEG-TS segments, one buffer per segment.
