@@ -12,10 +12,6 @@
 //! - `imp.rs` opens with a `SECTION:element-<name>` comment whose examples
 //!   parse (every element and property exists) and, when they start from
 //!   `videotestsrc`, end by `num-buffers`.
-//!
-//! Elements reworked on another branch may be listed in [`PENDING`] with the
-//! checks they still fail; an entry that starts passing fails the test too,
-//! so the list cannot go stale.
 
 mod common;
 
@@ -35,18 +31,6 @@ enum Check {
     Section,
 }
 
-/// Checks known to fail in this branch: `(element, check)`.
-///
-/// `rtpdeltadepay` and `segmentpackager` are being split and their
-/// properties renamed on the `split` branch: their long descriptions carry
-/// no `gst-launch-1.0` example yet, and segmentpackager's SECTION example
-/// runs for ever (live `videotestsrc` without `num-buffers`).
-const PENDING: &[(&str, Check)] = &[
-    ("rtpdeltadepay", Check::LongDescription),
-    ("segmentpackager", Check::LongDescription),
-    ("segmentpackager", Check::Section),
-];
-
 /// How long a long-description example may take to reach EOS.
 const EXAMPLE_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -65,29 +49,14 @@ fn factories() -> Vec<gst::ElementFactory> {
     factories
 }
 
-/// Runs `check` on every element and compares the failures with [`PENDING`].
+/// Runs `check` on every element of the plugin; fails listing every problem.
 fn check_all(check: Check, run: impl Fn(&gst::ElementFactory) -> Vec<String>) {
-    let mut unexpected = Vec::new();
+    let mut problems = Vec::new();
     for factory in factories() {
         let name = factory.name().to_string();
-        let problems = run(&factory);
-        let pending = PENDING.contains(&(name.as_str(), check));
-        match (problems.is_empty(), pending) {
-            (true, true) => unexpected.push(format!(
-                "{name}: now passes {check:?}; remove it from PENDING"
-            )),
-            (false, false) => {
-                unexpected.extend(problems.into_iter().map(|p| format!("{name}: {p}")))
-            }
-            (false, true) => {
-                for p in problems {
-                    eprintln!("pending {check:?} {name}: {p}");
-                }
-            }
-            (true, false) => {}
-        }
+        problems.extend(run(&factory).into_iter().map(|p| format!("{name}: {p}")));
     }
-    assert!(unexpected.is_empty(), "\n{}", unexpected.join("\n"));
+    assert!(problems.is_empty(), "{check:?}:\n{}", problems.join("\n"));
 }
 
 fn property_problems(factory: &gst::ElementFactory) -> Vec<String> {
@@ -166,9 +135,9 @@ fn long_description_problems(factory: &gst::ElementFactory, scratch: &Path) -> V
     }
     // Examples write into the current directory (hlssegmentsink's defaults).
     std::env::set_current_dir(scratch).expect("enter scratch dir");
-    let outcome = common::run(&parsed, EXAMPLE_TIMEOUT, |_| {});
+    let outcome = common::pipeline::run(&parsed, EXAMPLE_TIMEOUT, |_| {});
     match outcome {
-        common::Outcome::Eos => vec![],
+        common::pipeline::Outcome::Eos => vec![],
         other => vec![format!(
             "long description example `{pipeline}` did not end in EOS: {other:?}"
         )],
@@ -265,7 +234,7 @@ fn own_properties_have_blurbs_and_enums_are_plugin_api() {
 
 #[test]
 fn long_descriptions_carry_an_example_that_runs() {
-    let scratch = common::ScratchDir::new("inspect");
+    let scratch = common::scratch::ScratchDir::new("inspect");
     let previous = std::env::current_dir().expect("current dir");
     check_all(Check::LongDescription, |f| {
         long_description_problems(f, scratch.path())

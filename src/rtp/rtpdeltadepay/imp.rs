@@ -52,7 +52,7 @@
  * ]|
  * A sender for it:
  * |[
- * gst-launch-1.0 videotestsrc is-live=true ! video/x-raw,width=640,height=360,framerate=30/1 ! deltaenc ! rtpdeltapay ! udpsink host=127.0.0.1 port=5000
+ * gst-launch-1.0 videotestsrc num-buffers=300 is-live=true ! video/x-raw,width=640,height=360,framerate=30/1 ! deltaenc ! rtpdeltapay ! udpsink host=127.0.0.1 port=5000
  * ]|
  * `pipelines/rtp-delta-send.sh` and `pipelines/rtp-delta-recv.sh` add
  * `rtpbin` with RTCP both ways, so that keyframe requests reach the sender.
@@ -386,7 +386,11 @@ impl ElementImpl for RtpDeltaDepay {
                 "RTP Streamkit delta depayloader",
                 "Codec/Depayloader/Network/RTP",
                 "Rebuilds changes-only delta frames from RTP packets, passing on whatever \
-                 arrived and asking for a keyframe on loss",
+                 arrived (a frame with a hole is flagged CORRUPTED, and released 200 ms after \
+                 its first packet at the latest) and asking for a keyframe on loss; frames over \
+                 max-width x max-height are dropped and counted (docs/rtp.md). Example: \
+                 gst-launch-1.0 videotestsrc num-buffers=30 ! video/x-raw,width=320,height=240 ! \
+                 deltaenc ! rtpdeltapay ! rtpdeltadepay ! deltadec ! fakesink",
                 "Streamkit developers",
             )
         });

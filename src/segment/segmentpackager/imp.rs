@@ -28,7 +28,7 @@
  *
  * ## Example launch lines
  * |[
- * gst-launch-1.0 videotestsrc is-live=true ! video/x-raw,framerate=30/1 ! \
+ * gst-launch-1.0 videotestsrc num-buffers=900 is-live=true ! video/x-raw,framerate=30/1 ! \
  *     x264enc tune=zerolatency ! segmentpackager frames-per-segment=10 ! \
  *     tcpserversink host=127.0.0.1 port=5000 sync-method=latest-keyframe
  * ]|
@@ -37,7 +37,7 @@
  * ]|
  * Half-second segments by stream time, written as HLS:
  * |[
- * gst-launch-1.0 videotestsrc is-live=true ! video/x-raw,framerate=30/1 ! \
+ * gst-launch-1.0 videotestsrc num-buffers=300 is-live=true ! video/x-raw,framerate=30/1 ! \
  *     x264enc tune=zerolatency ! \
  *     segmentpackager frames-per-segment=0 segment-duration=500000000 ! \
  *     hlssegmentsink location=/tmp/segment%05d.ts playlist-location=/tmp/playlist.m3u8
@@ -242,7 +242,11 @@ impl ElementImpl for SegmentPackager {
                 "Segment packager",
                 "Codec/Muxer/Video",
                 "Cuts H.264/H.265 into segments that start at a keyframe and pushes each as one \
-                 self-contained MPEG-TS buffer",
+                 self-contained MPEG-TS buffer, every segment carrying its parameter sets; \
+                 asks upstream for the keyframes it needs and adds one segment duration of \
+                 latency (docs/segment.md). Example: gst-launch-1.0 videotestsrc num-buffers=30 ! \
+                 video/x-raw,framerate=30/1 ! x264enc tune=zerolatency ! \
+                 segmentpackager frames-per-segment=10 ! fakesink",
                 "Streamkit developers",
             )
         });
