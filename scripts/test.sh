@@ -20,6 +20,8 @@ cargo fmt --all -- --check
 echo "streamkit: cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --quiet -- -D warnings
 
+scripts/check-layout.sh
+
 # The fuzz crate (its own workspace, built by cargo fuzz on nightly) must
 # keep compiling against the library: type-check it on stable.
 echo "streamkit: cargo check fuzz/ (the fuzz targets)"

@@ -4,36 +4,30 @@
 //! Streamkit: GStreamer elements for comparing three ways of streaming live
 //! video — full frames, video segments, and changes only.
 //!
-//! The pure logic (bitstreams, tile math, playlists, stamp codes) lives in
-//! modules free of GStreamer types; each element folder is a thin adapter.
+//! One folder per area — [`delta`] (the changes-only codec), [`rtp`] (its
+//! RTP payload format), [`segment`] (segments and HLS), [`measure`] (stamps
+//! and tallies) — each with its pure logic, free of GStreamer types, at the
+//! top and its elements as `mod.rs` + `imp.rs` sub-folders; [`gstcommon`]
+//! holds the GStreamer-facing pieces several elements share.
+//! `docs/architecture.md` says where a new thing goes.
 
 use gst::glib;
 
 pub mod delta;
-mod deltacaps;
-pub mod framestamp;
-pub mod frametally;
-mod padtemplates;
-pub mod rtpdelta;
-pub mod stampcode;
-
-mod deltadec;
-mod deltaenc;
-mod framemeter;
-pub mod hlssegmentsink;
-mod rtpdeltadepay;
-mod rtpdeltapay;
-pub mod segmentpackager;
+pub mod gstcommon;
+pub mod measure;
+pub mod rtp;
+pub mod segment;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
-    deltaenc::register(plugin)?;
-    deltadec::register(plugin)?;
-    rtpdeltapay::register(plugin)?;
-    rtpdeltadepay::register(plugin)?;
-    segmentpackager::register(plugin)?;
-    hlssegmentsink::register(plugin)?;
-    framestamp::register(plugin)?;
-    framemeter::register(plugin)?;
+    delta::deltaenc::register(plugin)?;
+    delta::deltadec::register(plugin)?;
+    rtp::rtpdeltapay::register(plugin)?;
+    rtp::rtpdeltadepay::register(plugin)?;
+    segment::segmentpackager::register(plugin)?;
+    segment::hlssegmentsink::register(plugin)?;
+    measure::framestamp::register(plugin)?;
+    measure::framemeter::register(plugin)?;
     Ok(())
 }
 
@@ -45,6 +39,8 @@ gst::plugin_define!(
     "MPL-2.0",
     env!("CARGO_PKG_NAME"),
     env!("CARGO_PKG_NAME"),
-    env!("CARGO_PKG_REPOSITORY"),
+    // The origin gst-inspect shows. Streamkit has no public URL, and an
+    // invented one would send readers nowhere: name where it comes from.
+    "Streamkit source tree (no public URL)",
     env!("BUILD_REL_DATE")
 );

@@ -1,26 +1,12 @@
 //! deltaenc / deltadec as elements: harness and whole-pipeline tests.
 
+mod common;
+
+use common::init;
+use common::media::{psnr, raw_caps};
 use gst::prelude::*;
 use gst_check::Harness;
 use gst_video::prelude::*;
-use std::sync::Once;
-
-fn init() {
-    static INIT: Once = Once::new();
-    INIT.call_once(|| {
-        gst::init().unwrap();
-        gststreamkit::plugin_register_static().expect("register streamkit");
-    });
-}
-
-fn raw_caps(format: &str, w: i32, h: i32) -> gst::Caps {
-    gst::Caps::builder("video/x-raw")
-        .field("format", format)
-        .field("width", w)
-        .field("height", h)
-        .field("framerate", gst::Fraction::new(30, 1))
-        .build()
-}
 
 /// A frame of `info` with a moving square over a gradient, drawn per plane.
 fn make_frame(info: &gst_video::VideoInfo, t: usize) -> gst::Buffer {
@@ -60,16 +46,6 @@ fn visible_planes(info: &gst_video::VideoInfo, buffer: &gst::BufferRef) -> Vec<V
                 .collect()
         })
         .collect()
-}
-
-fn psnr(a: &[u8], b: &[u8]) -> f64 {
-    let mse = a
-        .iter()
-        .zip(b)
-        .map(|(&x, &y)| (x as f64 - y as f64).powi(2))
-        .sum::<f64>()
-        / a.len() as f64;
-    10.0 * (255.0f64.powi(2) / mse.max(1e-12)).log10()
 }
 
 fn stats(element: &gst::Element) -> gst::Structure {

@@ -4,7 +4,10 @@
 
 mod common;
 
-use common::{init, parse, run, HttpServer, Outcome, ScratchDir};
+use common::init;
+use common::net::HttpServer;
+use common::pipeline::{parse, run, Outcome};
+use common::scratch::ScratchDir;
 use gst::prelude::*;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -88,7 +91,7 @@ fn sliding_window_deletes_old_files_and_ends_the_list() {
         "max-files=4 keeps the newest four and no temporary files"
     );
     for f in ["seg006.ts", "seg009.ts"] {
-        assert_eq!(common::ffprobe_frame_count(&dir.path().join(f)), 10);
+        assert_eq!(common::ffmpeg::ffprobe_frame_count(&dir.path().join(f)), 10);
     }
 }
 

@@ -8,7 +8,10 @@
 
 mod common;
 
-use common::{init, parse, ScratchDir};
+use common::init;
+use common::memory::resident_bytes;
+use common::pipeline::parse;
+use common::scratch::ScratchDir;
 use gst::prelude::*;
 use std::sync::Mutex;
 
@@ -22,19 +25,6 @@ const WARM_UP: usize = 100;
 const DATA_WARM_UP: usize = 300;
 /// Growth allowed after the warm-up, in bytes.
 const MAX_GROWTH: u64 = 2 * 1024 * 1024;
-
-/// Resident memory of this process, in bytes.
-fn resident_bytes() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").expect("read /proc/self/statm");
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|v| v.parse().ok())
-        .expect("resident pages in statm");
-    // SAFETY: sysconf has no preconditions.
-    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u64;
-    pages * page
-}
 
 /// Runs `cycle` `cycles` times; fails when resident memory after the last
 /// one is more than [`MAX_GROWTH`] above what it was after `warm_up` cycles.

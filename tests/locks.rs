@@ -5,7 +5,9 @@
 
 mod common;
 
-use common::{init, parse, ScratchDir};
+use common::init;
+use common::pipeline::parse;
+use common::scratch::ScratchDir;
 use gst::prelude::*;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};

@@ -3,19 +3,15 @@
 //! and colour conversion, latency matches a known delay, and losses and
 //! freezes are counted exactly.
 
+mod common;
+
+use common::init;
+
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Once};
+use std::sync::{Arc, Mutex};
 
 use gst::prelude::*;
 use gst_video::prelude::*;
-
-fn init() {
-    static INIT: Once = Once::new();
-    INIT.call_once(|| {
-        gst::init().expect("GStreamer initialises");
-        gststreamkit::plugin_register_static().expect("streamkit registers");
-    });
-}
 
 /// A pipeline that ran to EOS; stopped when dropped.
 struct Ran {
@@ -345,7 +341,7 @@ fn framestamp_touches_only_the_code_area_and_counts_from_zero() {
         .build()
         .expect("video info");
     h.set_src_caps(info.to_caps().expect("caps"));
-    let layout = gststreamkit::stampcode::StampLayout::new(16, 16, 8).expect("layout");
+    let layout = gststreamkit::measure::stampcode::StampLayout::new(16, 16, 8).expect("layout");
     let area = layout.bounds();
     for n in 0..3u32 {
         let mut buffer = gst::Buffer::from_mut_slice(vec![0x40u8; info.size()]);
@@ -356,7 +352,8 @@ fn framestamp_touches_only_the_code_area_and_counts_from_zero() {
         let out = h.push_and_pull(buffer).expect("a frame out");
         let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(out.as_ref(), &info)
             .expect("readable frame");
-        let stamp = gststreamkit::framestamp::read_frame_stamp(&frame, &layout).expect("stamp");
+        let stamp =
+            gststreamkit::gstcommon::stampframe::read_frame_stamp(&frame, &layout).expect("stamp");
         assert_eq!(stamp.frame, n);
         let data = frame.plane_data(0).expect("plane");
         let stride = frame.plane_stride()[0] as usize;

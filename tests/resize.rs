@@ -1,84 +1,19 @@
 //! A resolution change mid-stream over lossy RTP, with no return path: the
 //! receiver must adopt the new size and converge by intra refresh alone.
 
+mod common;
+
+use common::init;
+use common::media::{bytes, raw_caps, scene_frame, FRAME_MS};
+use common::rng::Lcg;
 use gst::prelude::*;
 use gst_check::Harness;
-use gst_video::prelude::*;
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Once};
+use std::sync::{Arc, Mutex};
 
-fn init() {
-    static INIT: Once = Once::new();
-    INIT.call_once(|| {
-        gst::init().unwrap();
-        gststreamkit::plugin_register_static().expect("register streamkit");
-    });
-}
-
-const FRAME_MS: u64 = 33;
 const BEFORE: (u32, u32) = (320, 240);
 const AFTER: (u32, u32) = (384, 288);
-
-fn raw_caps((w, h): (u32, u32)) -> gst::Caps {
-    gst::Caps::builder("video/x-raw")
-        .field("format", "I420")
-        .field("width", w as i32)
-        .field("height", h as i32)
-        .field("framerate", gst::Fraction::new(30, 1))
-        .build()
-}
-
-/// Small deterministic generator, so every run sees the same loss.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> u32 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 33) as u32
-    }
-
-    /// True with probability `p`.
-    fn chance(&mut self, p: f64) -> bool {
-        (self.next() as f64) < p * (1u64 << 31) as f64
-    }
-}
-
-/// Frame `t` at `size`: a square sliding over a gradient that changes every
-/// 45 frames, so a lost background update stays wrong until refreshed.
-fn make_frame(t: u64, size: (u32, u32)) -> gst::Buffer {
-    let info = gst_video::VideoInfo::from_caps(&raw_caps(size)).unwrap();
-    let mut buffer = gst::Buffer::with_size(info.size()).unwrap();
-    {
-        let buf = buffer.get_mut().unwrap();
-        buf.set_pts(gst::ClockTime::from_mseconds(FRAME_MS * t));
-        buf.set_duration(gst::ClockTime::from_mseconds(FRAME_MS));
-        let mut frame = gst_video::VideoFrameRef::from_buffer_ref_writable(buf, &info).unwrap();
-        for p in 0..frame.n_planes() {
-            let stride = frame.plane_stride()[p as usize] as usize;
-            let scale = if p == 0 { 1 } else { 2 };
-            let data = frame.plane_data_mut(p).unwrap();
-            for (i, v) in data.iter_mut().enumerate() {
-                let (x, y) = ((i % stride) * scale, (i / stride) * scale);
-                let sx = (t as usize * 5) % size.0 as usize;
-                let scene = (t / 45) as usize;
-                *v = if x >= sx && x < sx + 48 && (60..120).contains(&y) {
-                    220
-                } else {
-                    ((x / 2 + y + p as usize * 70 + scene * 37) % 200) as u8
-                };
-            }
-        }
-    }
-    buffer
-}
-
-fn bytes(buffer: &gst::BufferRef) -> Vec<u8> {
-    buffer.map_readable().unwrap().to_vec()
-}
 
 #[test]
 fn a_resize_under_loss_converges_without_keyframe_requests() {
@@ -158,14 +93,15 @@ fn a_resize_under_loss_converges_without_keyframe_requests() {
     let collect = |h: &mut Harness, outputs: &mut Vec<(u64, bool)>| {
         while let Some(o) = h.try_pull() {
             let t = frame_of(&o);
-            outputs.push((t, bytes(&o) == bytes(&make_frame(t, size_of(t)))));
+            outputs.push((t, bytes(&o) == bytes(&scene_frame(t, size_of(t), false))));
         }
     };
     for t in 0..frames {
         if t == 0 || t == resize_at {
-            h.set_src_caps(raw_caps(size_of(t)));
+            let (width, height) = size_of(t);
+            h.set_src_caps(raw_caps("I420", width, height));
         }
-        h.push(make_frame(t, size_of(t))).unwrap();
+        h.push(scene_frame(t, size_of(t), false)).unwrap();
         collect(&mut h, &mut outputs);
     }
     h.push_event(gst::event::Eos::new());

@@ -2,23 +2,21 @@
 //! udpsrc's mtu (two memories per buffer), bus handlers that call back into
 //! the element, and frame headers announcing absurd geometries.
 
+mod common;
+
+use common::init;
+use common::memory::resident_bytes;
+use common::net::free_port;
+use common::rtp::stat;
 use gst::glib;
 use gst::prelude::*;
 use gst_check::Harness;
 use gststreamkit::delta::bitstream::{FrameHeader, FrameWriter, TileCoding};
 use gststreamkit::delta::{Geometry, PixelFormat};
-use gststreamkit::rtpdelta::packetize;
+use gststreamkit::rtp::packetize;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, Mutex, Once};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
-
-fn init() {
-    static INIT: Once = Once::new();
-    INIT.call_once(|| {
-        gst::init().unwrap();
-        gststreamkit::plugin_register_static().expect("register streamkit");
-    });
-}
 
 /// Tests that measure the resident memory of the whole process run one at a
 /// time, so that one's allocations do not show up in another's growth.
@@ -100,22 +98,6 @@ fn rtp_buffer(
     buffer
 }
 
-/// Resident memory of this process, in bytes.
-fn rss_bytes() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
-    let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
-    // SAFETY: sysconf has no preconditions.
-    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u64;
-    pages * page
-}
-
-fn stat(element: &gst::Element, name: &str) -> u64 {
-    element
-        .property::<gst::Structure>("delta-stats")
-        .get::<u64>(name)
-        .unwrap_or_else(|e| panic!("delta-stats has no {name}: {e}"))
-}
-
 /// A payload of about 58 KB: one valid frame of 14 records of 4000 bytes in
 /// a 320x240 stream of 32-pixel tiles, or the same bytes with a payload
 /// version no receiver reads.
@@ -152,12 +134,12 @@ fn buffers_of_two_memories_do_not_leak() {
     for i in 0..100 {
         push(&mut h, i);
     }
-    let before = rss_bytes();
+    let before = resident_bytes();
     let start = Instant::now();
     for i in 100..100 + LEAK_PACKETS {
         push(&mut h, i);
     }
-    let growth = rss_bytes().saturating_sub(before);
+    let growth = resident_bytes().saturating_sub(before);
     eprintln!(
         "{LEAK_PACKETS} two-memory packets in {:?}: resident memory +{} KB",
         start.elapsed(),
@@ -178,10 +160,7 @@ fn udpsrc_datagrams_larger_than_its_mtu_do_not_leak() {
     init();
     let _serial = MEMORY.lock().unwrap_or_else(|e| e.into_inner());
     let g = geometry(320, 240, 32);
-    let port = {
-        let probe = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        probe.local_addr().unwrap().port()
-    };
+    let port = free_port();
     let caps = rtp_caps(Some(g)).to_string();
     let pipeline = gst::parse::launch(&format!(
         "udpsrc address=127.0.0.1 port={port} caps=\"{caps}\" ! \
@@ -210,12 +189,12 @@ fn udpsrc_datagrams_larger_than_its_mtu_do_not_leak() {
     for i in 0..100 {
         send(i);
     }
-    let before = rss_bytes();
+    let before = resident_bytes();
     let start = Instant::now();
     for i in 100..100 + LEAK_PACKETS {
         send(i);
     }
-    let growth = rss_bytes().saturating_sub(before);
+    let growth = resident_bytes().saturating_sub(before);
     let got = received(&depay);
     pipeline.set_state(gst::State::Null).unwrap();
     eprintln!(

@@ -4,7 +4,10 @@
 
 mod common;
 
-use common::{ffmpeg_decode_errors, ffprobe_frame_count, init, parse, run, Outcome, ScratchDir};
+use common::ffmpeg::{ffmpeg_decode_errors, ffprobe_frame_count};
+use common::init;
+use common::pipeline::{parse, run, Outcome};
+use common::scratch::ScratchDir;
 use gst::prelude::*;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -250,8 +253,8 @@ fn encoders_that_hold_frames_get_exact_segments_after_the_first() {
 }
 
 #[test]
-fn target_duration_cuts_on_stream_time() {
-    let segs = segments(45, "frames-per-segment=0 target-duration=500000000");
+fn segment_duration_cuts_on_stream_time() {
+    let segs = segments(45, "frames-per-segment=0 segment-duration=500000000");
     let dir = ScratchDir::new("duration");
     assert_eq!(segs.len(), 3, "45 frames at 30 fps in 0.5 s segments");
     for (n, buffer) in segs.iter().enumerate() {

@@ -11,6 +11,9 @@
 mod common;
 
 use common::init;
+use common::memory::resident_bytes;
+use common::net::free_port;
+use common::pipeline::check_bus;
 use gst::prelude::*;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -60,24 +63,6 @@ fn make_frame(n: u64, w: u32, h: u32) -> Vec<u8> {
         *px = 128u8.wrapping_add((i / 97) as u8 & 0x0f);
     }
     data
-}
-
-fn resident_bytes() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").expect("statm");
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|v| v.parse().ok())
-        .expect("resident pages");
-    // SAFETY: sysconf has no preconditions.
-    pages * unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u64
-}
-
-fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .and_then(|s| s.local_addr())
-        .map(|a| a.port())
-        .expect("a free UDP port")
 }
 
 /// What the receiver saw.
@@ -157,12 +142,7 @@ impl Receiver {
     }
 
     fn check_bus(&self) {
-        let bus = self.pipeline.bus().expect("bus");
-        while let Some(msg) = bus.pop() {
-            if let gst::MessageView::Error(e) = msg.view() {
-                panic!("receiver error: {} ({:?})", e.error(), e.debug());
-            }
-        }
+        check_bus(self.pipeline.upcast_ref(), "receiver error");
     }
 
     fn stop(self) {
@@ -176,7 +156,7 @@ impl Receiver {
 fn soak(seconds: u64) {
     init();
     let total = seconds * FPS;
-    let port = free_udp_port();
+    let port = free_port();
     // Loss stops for the last 4 s: one refresh period (1 s) to heal, the rest
     // to prove it stays exact.
     let loss_until = total - 4 * FPS;

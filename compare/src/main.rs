@@ -4,22 +4,28 @@
 //! simulated network, and compares glass-to-glass latency, bitrate, quality,
 //! lost and frozen frames and CPU time. See docs/measure.md.
 
+mod collect;
 mod cpu;
+mod network;
+mod pipeline;
 mod quality;
 mod report;
+mod result;
 mod run;
 mod scene;
+mod snapshot;
 mod strategy;
+mod tcplink;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
+use crate::network::NetOptions;
 use crate::report::Comparison;
-use crate::run::{NetOptions, RunConfig};
+use crate::run::RunConfig;
 use crate::scene::Scene;
 use crate::strategy::CodecOptions;
 
@@ -137,7 +143,9 @@ fn compare(args: &Args) -> Result<(), String> {
     if args.duration.is_nan() || args.duration <= 0.0 {
         return Err("--duration must be positive".into());
     }
-    if let Err(e) = gststreamkit::framestamp::default_layout().check_fits(args.width, args.height) {
+    if let Err(e) =
+        gststreamkit::gstcommon::stampframe::default_layout().check_fits(args.width, args.height)
+    {
         return Err(format!(
             "--width/--height too small for the frame stamp: {e}"
         ));
@@ -183,7 +191,7 @@ fn compare(args: &Args) -> Result<(), String> {
         return Ok(());
     }
     if let Some(path) = &args.snapshot {
-        return run::snapshot(&scene, args.width, args.height, args.fps, path);
+        return snapshot::snapshot(&scene, args.width, args.height, args.fps, path);
     }
     if chosen.is_empty() {
         return Err("no strategy can run here".into());
@@ -221,45 +229,7 @@ fn compare(args: &Args) -> Result<(), String> {
         seed: 0x5eed,
     };
 
-    let style =
-        ProgressStyle::with_template("{spinner} {msg:12} [{bar:30}] {percent:>3}% {elapsed}")
-            .map_err(|e| e.to_string())?
-            .progress_chars("=> ");
-    let bars = MultiProgress::new();
-    let run_one = |i: usize, s: &strategy::Strategy, bar: &ProgressBar| {
-        bar.set_message(s.id.to_string());
-        let progress = |f: f64| bar.set_position((f.clamp(0.0, 1.0) * 1000.0) as u64);
-        let result = run::run_strategy(s, &cfg, i, &progress)?;
-        bar.finish();
-        Ok::<_, String>(result)
-    };
-    let new_bar = || {
-        let bar = bars.add(ProgressBar::new(1000));
-        bar.set_style(style.clone());
-        bar
-    };
-    let results: Vec<_> = if args.parallel {
-        let bars: Vec<_> = chosen.iter().map(|_| new_bar()).collect();
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = chosen
-                .iter()
-                .zip(&bars)
-                .enumerate()
-                .map(|(i, (s, bar))| scope.spawn(move || run_one(i, s, bar)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|_| Err("a run panicked".into())))
-                .collect::<Result<Vec<_>, String>>()
-        })?
-    } else {
-        let mut results = Vec::new();
-        for (i, s) in chosen.iter().enumerate() {
-            results.push(run_one(i, s, &new_bar())?);
-        }
-        results
-    };
-    bars.clear().ok();
+    let results = run::run_all(&chosen, &cfg, args.parallel)?;
 
     let comparison = Comparison {
         command: std::env::args().collect::<Vec<_>>().join(" "),
@@ -277,17 +247,10 @@ fn compare(args: &Args) -> Result<(), String> {
         skipped,
         results,
     };
-    print!("{}", report::table(&comparison));
-    std::fs::write(&args.report, report::html(&comparison))
-        .map_err(|e| format!("cannot write {}: {e}", args.report.display()))?;
-    println!("report: {}", args.report.display());
-    if let Some(path) = &args.json {
-        let text = serde_json::to_string_pretty(&comparison).map_err(|e| e.to_string())?;
-        std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    }
-    if let Some(path) = &args.csv {
-        std::fs::write(path, report::csv(&comparison))
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    }
-    Ok(())
+    report::write(
+        &comparison,
+        &args.report,
+        args.json.as_deref(),
+        args.csv.as_deref(),
+    )
 }

@@ -3,11 +3,12 @@
 //! page with SVG plots drawn by plotters.
 
 use std::fmt::Write as _;
+use std::path::Path;
 
 use plotters::prelude::*;
 use serde::Serialize;
 
-use crate::run::StrategyResult;
+use crate::result::StrategyResult;
 
 /// The whole comparison: settings and one result per strategy.
 #[derive(Debug, Serialize)]
@@ -315,4 +316,27 @@ pub fn html(c: &Comparison) -> String {
         bit = line_chart("Bitrate on the wire", "kbit/s", &bitrate),
         q = line_chart("PSNR per frame", "dB", &quality),
     )
+}
+
+/// Prints the table, writes the HTML page to `html_path` and, where asked,
+/// the JSON and the CSV.
+pub fn write(
+    c: &Comparison,
+    html_path: &Path,
+    json_path: Option<&Path>,
+    csv_path: Option<&Path>,
+) -> Result<(), String> {
+    print!("{}", table(c));
+    std::fs::write(html_path, html(c))
+        .map_err(|e| format!("cannot write {}: {e}", html_path.display()))?;
+    println!("report: {}", html_path.display());
+    if let Some(path) = json_path {
+        let text = serde_json::to_string_pretty(c).map_err(|e| e.to_string())?;
+        std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    if let Some(path) = csv_path {
+        std::fs::write(path, csv(c))
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    Ok(())
 }

@@ -1,50 +1,23 @@
 // SPDX-License-Identifier: MPL-2.0
-//! Runs one strategy: a sender pipeline and a receiver pipeline in this
-//! process, joined over loopback, and everything measured on the way.
-//!
-//! Sender: scene ! framestamp ! queue ! (strategy encoder/payloader) !
-//! netsim (UDP) or a TCP-loss model (TCP) ! udpsink / tcpserversink.
-//! Receiver: udpsrc / tcpclientsrc ! (strategy depayloader/decoder) !
-//! videoconvert ! framemeter ! appsink.
-//! The original of every stamped frame is kept (half-resolution luma, a
-//! bounded number of frames) and each received frame is compared with the
-//! original bearing the same frame number, on a separate analysis thread so
-//! the receiver's CPU time is not inflated by the measurement.
+//! Runs one strategy end to end: its sender and receiver pipelines (built
+//! in `pipeline`, the simulated network wired in by `network`) started,
+//! watched while they run, drained and stopped, and everything measured on
+//! the way (`collect`); and the chosen strategies one after another or
+//! all at once, each under a progress bar.
 
-use std::collections::{BTreeMap, HashSet};
-use std::net::{TcpListener, UdpSocket};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use gst::prelude::*;
-use gst_video::prelude::*;
-use gststreamkit::framestamp::{default_layout, host_clock_time, read_frame_stamp};
-use serde::Serialize;
+use gststreamkit::gstcommon::stampframe::host_clock_time;
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
+use crate::collect::Measurement;
 use crate::cpu::ThreadTimes;
-use crate::quality::{psnr, ssim, Luma};
+use crate::network::{NetOptions, SimulatedNetwork};
+use crate::pipeline::{self, by_name, check_bus, RunPipelines};
+use crate::result::StrategyResult;
 use crate::scene::Scene;
 use crate::strategy::{CodecOptions, Strategy, Transport};
-
-/// How many originals are kept: frames delayed longer than this many frames
-/// cannot be compared (counted in `frames_unmatched`).
-const ORIGINALS_KEPT: usize = 240;
-
-/// What the simulated network does.
-#[derive(Debug, Clone, Default)]
-pub struct NetOptions {
-    /// Probability (0..1) that a packet is lost.
-    pub loss: f64,
-    /// Seconds after the start at which loss stops (None: never).
-    pub loss_until: Option<f64>,
-    /// One-way delay in milliseconds.
-    pub delay_ms: u32,
-    /// Delay varies uniformly by +- this many milliseconds.
-    pub jitter_ms: u32,
-    /// Bandwidth cap in kbit/s.
-    pub kbps: Option<u32>,
-}
 
 /// Everything one run needs.
 #[derive(Debug, Clone)]
@@ -67,257 +40,6 @@ pub struct RunConfig {
     pub seed: u64,
 }
 
-/// One received frame (first arrival of its number).
-#[derive(Debug, Clone, Serialize)]
-pub struct FrameRecord {
-    /// Capture time, seconds since the sender started.
-    pub t: f64,
-    /// Stamped frame number.
-    pub frame: u32,
-    /// Glass-to-glass latency in milliseconds.
-    pub latency_ms: f64,
-    /// PSNR against the original, dB (None: original no longer kept).
-    pub psnr: Option<f64>,
-    /// SSIM against the original.
-    pub ssim: Option<f64>,
-}
-
-/// Latency percentiles, milliseconds.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct LatencyMs {
-    /// Median.
-    pub p50: f64,
-    /// 95th percentile.
-    pub p95: f64,
-    /// 99th percentile.
-    pub p99: f64,
-    /// Largest.
-    pub max: f64,
-}
-
-/// What one strategy did.
-#[derive(Debug, Clone, Serialize)]
-pub struct StrategyResult {
-    /// Strategy id.
-    pub id: String,
-    /// Strategy description.
-    pub label: String,
-    /// Frames framestamp stamped (and the sender encoded).
-    pub frames_sent: u64,
-    /// Distinct frame numbers the receiver read.
-    pub frames_received: u64,
-    /// `frames_sent - frames_received`: never shown to the viewer.
-    pub frames_lost: u64,
-    /// Frames the receiver showed again (frozen picture).
-    pub frames_frozen: u64,
-    /// Frames whose stamp could not be read (a damaged picture).
-    pub frames_unreadable: u64,
-    /// Frames received after their original was dropped from memory.
-    pub frames_unmatched: u64,
-    /// framemeter's count of missing numbers between first and last seen.
-    pub meter_missing: u64,
-    /// Glass-to-glass latency.
-    pub latency_ms: LatencyMs,
-    /// Longest time between two new pictures at the receiver, ms.
-    pub longest_stall_ms: f64,
-    /// Bytes the sender put on the network (RTP packets incl. RTP header, or
-    /// the TCP byte stream; without UDP/IP/TCP headers).
-    pub bytes: u64,
-    /// RTP packets (UDP) or buffers handed to tcpserversink (TCP: one per
-    /// segment from segmentpackager, one per TS packet from mpegtsmux).
-    pub packets: u64,
-    /// UDP datagrams or TCP reads that reached the receiver.
-    pub packets_received: u64,
-    /// `bytes` per second of content, kbit/s.
-    pub bitrate_kbps: f64,
-    /// Mean PSNR of received frames, dB.
-    pub psnr_mean: Option<f64>,
-    /// Lowest PSNR, dB.
-    pub psnr_min: Option<f64>,
-    /// Mean SSIM of received frames.
-    pub ssim_mean: Option<f64>,
-    /// Mean PSNR of frames captured in the last second (after any loss).
-    pub psnr_last_second: Option<f64>,
-    /// Share of frames lost if losing any packet loses the frame.
-    pub expected_lost_share: Option<f64>,
-    /// Sender CPU milliseconds per frame sent (encoder, payloader, network).
-    pub cpu_sender_ms_per_frame: f64,
-    /// Receiver CPU milliseconds per frame received (network, decoder, meter).
-    pub cpu_receiver_ms_per_frame: f64,
-    /// Per-frame record, in arrival order.
-    pub frames: Vec<FrameRecord>,
-    /// kbit/s in each second of the run.
-    pub bitrate_series: Vec<f64>,
-}
-
-struct Arrival {
-    frame: u32,
-    capture_ns: u64,
-    arrival_ns: u64,
-    luma: Option<Luma>,
-}
-
-#[derive(Default)]
-struct ByteCount {
-    bytes: u64,
-    packets: u64,
-    per_second: Vec<u64>,
-}
-
-fn free_udp_port() -> Result<u16, String> {
-    let s = UdpSocket::bind("127.0.0.1:0").map_err(|e| format!("no free UDP port: {e}"))?;
-    s.local_addr()
-        .map(|a| a.port())
-        .map_err(|e| format!("no free UDP port: {e}"))
-}
-
-fn free_tcp_port() -> Result<u16, String> {
-    let s = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free TCP port: {e}"))?;
-    s.local_addr()
-        .map(|a| a.port())
-        .map_err(|e| format!("no free TCP port: {e}"))
-}
-
-fn half_luma(buffer: &gst::BufferRef, info: &gst_video::VideoInfo) -> Option<(Luma, Option<u32>)> {
-    let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, info).ok()?;
-    let stamp = read_frame_stamp(&frame, &default_layout())
-        .ok()
-        .map(|s| s.frame);
-    let plane = frame.plane_data(0).ok()?;
-    let stride = usize::try_from(frame.plane_stride()[0]).ok()?;
-    let luma = Luma::half_of(
-        plane,
-        stride,
-        frame.width() as usize,
-        frame.height() as usize,
-    )?;
-    Some((luma, stamp))
-}
-
-/// A small deterministic generator for the TCP loss model.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next_f64(&mut self) -> f64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
-/// The network under a TCP connection, as the sender sees it: bandwidth
-/// (serialisation), one-way delay with jitter, and loss. TCP delivers in
-/// order and never loses data: a lost segment is sent again and everything
-/// behind it waits (head-of-line blocking), one round trip when enough
-/// segments follow it for fast retransmit (3 duplicate ACKs), else a
-/// tail-loss probe of two round trips (at least 10 ms, as Linux's TLP).
-struct TcpLink {
-    entered: std::collections::VecDeque<u64>,
-    link_free_at: u64,
-    last_delivery: u64,
-    delay_ns: u64,
-    jitter_ns: u64,
-    kbps: Option<u32>,
-    loss: f64,
-    rng: XorShift,
-}
-
-impl TcpLink {
-    fn new(net: &NetOptions, seed: u64) -> Self {
-        Self {
-            entered: Default::default(),
-            link_free_at: 0,
-            last_delivery: 0,
-            delay_ns: u64::from(net.delay_ms) * 1_000_000,
-            jitter_ns: u64::from(net.jitter_ms) * 1_000_000,
-            kbps: net.kbps,
-            loss: net.loss,
-            rng: XorShift(seed | 1),
-        }
-    }
-
-    /// When a write of `size` bytes leaving the queue at `now` arrives.
-    fn deliver(&mut self, size: u64, now: u64, lossy: bool) -> u64 {
-        let entered = self.entered.pop_front().unwrap_or(now);
-        let start = entered.max(self.link_free_at);
-        let sending = self
-            .kbps
-            .filter(|&k| k > 0)
-            .map_or(0, |k| size * 8 * 1_000_000 / u64::from(k));
-        self.link_free_at = start + sending;
-        let jitter = if self.jitter_ns > 0 {
-            (self.rng.next_f64() * 2.0 * self.jitter_ns as f64) as u64
-        } else {
-            0
-        };
-        let one_way = (self.delay_ns + jitter).saturating_sub(self.jitter_ns);
-        let rtt = 2 * self.delay_ns;
-        let mut stall = 0;
-        if lossy && self.loss > 0.0 {
-            let segments = size.div_ceil(TCP_MSS);
-            for i in 0..segments {
-                if self.rng.next_f64() < self.loss {
-                    stall += if i + 3 < segments {
-                        rtt.max(1_000_000)
-                    } else {
-                        (2 * rtt).max(TCP_MIN_TLP_MS * 1_000_000)
-                    };
-                }
-            }
-        }
-        // in order: never before the previous write
-        let at = (self.link_free_at + one_way).max(self.last_delivery) + stall;
-        self.last_delivery = at;
-        at
-    }
-}
-
-/// Segment size of the TCP loss model: the MSS of a 1500-byte MTU path.
-const TCP_MSS: u64 = 1448;
-/// Linux's minimum tail-loss-probe timeout.
-const TCP_MIN_TLP_MS: u64 = 10;
-
-fn pipeline(launch: &str) -> Result<gst::Pipeline, String> {
-    gst::parse::launch(launch)
-        .map_err(|e| format!("cannot build pipeline: {e}\n  {launch}"))?
-        .downcast::<gst::Pipeline>()
-        .map_err(|_| "not a pipeline".to_string())
-}
-
-fn check_bus(p: &gst::Pipeline, side: &str) -> Result<bool, String> {
-    let Some(bus) = p.bus() else {
-        return Ok(false);
-    };
-    let mut eos = false;
-    while let Some(msg) = bus.pop() {
-        match msg.view() {
-            gst::MessageView::Error(e) => {
-                return Err(format!(
-                    "{side} error from {}: {} ({})",
-                    e.src()
-                        .map(|s| s.path_string().to_string())
-                        .unwrap_or_default(),
-                    e.error(),
-                    e.debug().map(|d| d.to_string()).unwrap_or_default()
-                ))
-            }
-            gst::MessageView::Eos(_) => eos = true,
-            _ => {}
-        }
-    }
-    Ok(eos)
-}
-
-fn stat_u64(s: &gst::Structure, f: &str) -> u64 {
-    s.get::<u64>(f).unwrap_or(0)
-}
-
-fn mean(v: impl Iterator<Item = f64>) -> Option<f64> {
-    let (sum, n) = v.fold((0.0, 0usize), |(s, n), x| (s + x, n + 1));
-    (n > 0).then(|| sum / n as f64)
-}
-
 /// Runs `strategy` with `cfg`; `progress` gets the fraction done (0..1).
 /// `index` tells runs apart when several run at once: it is part of every
 /// element name, hence of every streaming thread's name, which is how CPU
@@ -329,311 +51,22 @@ pub fn run_strategy(
     progress: &dyn Fn(f64),
 ) -> Result<StrategyResult, String> {
     let net = &cfg.net;
-    // thread names keep 15 characters: "tx3_enc:src" fits
-    let (tx, rx) = (format!("tx{index}_"), format!("rx{index}_"));
-    let (net_src, net_sink) = match strategy.transport {
-        Transport::Udp => {
-            let port = free_udp_port()?;
-            let caps = strategy
-                .rtp_caps()
-                .ok_or_else(|| format!("{}: no RTP caps for the depayloader", strategy.id))?;
-            let delay = if net.delay_ms > 0 || net.jitter_ms > 0 {
-                format!(
-                    "delay-probability=1.0 min-delay={} max-delay={} allow-reordering=false",
-                    net.delay_ms.saturating_sub(net.jitter_ms),
-                    net.delay_ms + net.jitter_ms
-                )
-            } else {
-                "delay-probability=0.0".into()
-            };
-            (
-                format!(
-                    "udpsrc name={rx}src address=127.0.0.1 port={port} buffer-size=8388608 caps=\"{caps}\" \
-                     ! queue name={rx}q max-size-buffers=0 max-size-bytes=0 max-size-time=0"
-                ),
-                format!(
-                    "netsim name={tx}net drop-probability={} {delay} max-kbps={} \
-                     ! udpsink name={tx}out host=127.0.0.1 port={port} sync=false async=false",
-                    net.loss,
-                    net.kbps.map_or(-1, |k| k as i64)
-                ),
-            )
-        }
-        Transport::Tcp => {
-            let port = free_tcp_port()?;
-            // No netsim here: it drops what exceeds the bandwidth and lets
-            // EOS overtake what it delays, neither of which TCP does. The
-            // link is modelled on the queue instead (see TcpLink).
-            (
-                format!("tcpclientsrc name={rx}src host=127.0.0.1 port={port}"),
-                format!(
-                    "queue name={tx}tcp max-size-time=0 max-size-bytes=0 max-size-buffers=0 \
-                     ! tcpserversink name={tx}out host=127.0.0.1 port={port} sync=false async=false"
-                ),
-            )
-        }
-    };
-    let sender_launch = format!(
-        "{scene} ! framestamp name={tx}stamp ! queue name={tx}enc max-size-buffers=30 max-size-time=0 \
-         max-size-bytes=0 ! {chain} ! {net_sink}",
-        scene = cfg.scene.launch(cfg.width, cfg.height, cfg.fps),
-        chain = (strategy.sender)(&cfg.codec),
-    );
-    let receiver_launch = format!(
-        "{net_src} ! {chain} ! videoconvert name={rx}conv ! video/x-raw,format=I420 \
-         ! framemeter name={rx}meter interval=0 ! appsink name={rx}sink sync=false",
-        chain = (strategy.receiver)(&cfg.codec),
-    );
-    let sender = pipeline(&sender_launch)?;
-    cfg.scene.configure(&sender, cfg.height);
-    let receiver = pipeline(&receiver_launch)?;
-    let by_name = |p: &gst::Pipeline, n: &str| {
-        p.by_name(n)
-            .ok_or_else(|| format!("pipeline has no element {n}"))
-    };
+    let RunPipelines {
+        sender,
+        receiver,
+        tx,
+        rx,
+    } = pipeline::build(strategy, cfg, index)?;
 
-    let start_ns = Arc::new(AtomicU64::new(host_clock_time()));
+    let measurement = Measurement::attach(strategy, &sender, &receiver, &tx, &rx)?;
 
-    // Originals, by frame number.
-    let originals: Arc<Mutex<BTreeMap<u32, Arc<Luma>>>> = Arc::default();
-    {
-        let originals = originals.clone();
-        let pad = by_name(&sender, &format!("{tx}stamp"))?
-            .static_pad("src")
-            .ok_or("framestamp has no src pad")?;
-        pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
-            let (Some(buffer), Some(caps)) = (info.buffer(), pad.current_caps()) else {
-                return gst::PadProbeReturn::Ok;
-            };
-            let Ok(vinfo) = gst_video::VideoInfo::from_caps(&caps) else {
-                return gst::PadProbeReturn::Ok;
-            };
-            if let Some((luma, Some(frame))) = half_luma(buffer, &vinfo) {
-                let mut map = originals.lock().unwrap_or_else(|e| e.into_inner());
-                map.insert(frame, Arc::new(luma));
-                while map.len() > ORIGINALS_KEPT {
-                    map.pop_first();
-                }
-            }
-            gst::PadProbeReturn::Ok
-        });
-    }
-
-    // Bytes on the wire: what the sender hands to the network.
-    let counted: Arc<Mutex<ByteCount>> = Arc::default();
-    {
-        let counted = counted.clone();
-        let start_ns = start_ns.clone();
-        let count_at = match strategy.transport {
-            Transport::Udp => format!("{tx}net"),
-            Transport::Tcp => format!("{tx}out"),
-        };
-        // Counted on the src pad feeding it: a sink pad without a list
-        // function sees a buffer list once as a list and again buffer by
-        // buffer.
-        let pad = by_name(&sender, &count_at)?
-            .static_pad("sink")
-            .and_then(|p| p.peer())
-            .ok_or("network element has no upstream peer")?;
-        pad.add_probe(
-            gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
-            move |_, info| {
-                let sizes: Vec<u64> = match &info.data {
-                    Some(gst::PadProbeData::Buffer(b)) => vec![b.size() as u64],
-                    Some(gst::PadProbeData::BufferList(l)) => {
-                        l.iter().map(|b| b.size() as u64).collect()
-                    }
-                    _ => Vec::new(),
-                };
-                let second = (host_clock_time().saturating_sub(start_ns.load(Ordering::Relaxed))
-                    / 1_000_000_000) as usize;
-                let mut c = counted.lock().unwrap_or_else(|e| e.into_inner());
-                if c.per_second.len() <= second {
-                    c.per_second.resize(second + 1, 0);
-                }
-                for s in sizes {
-                    c.bytes += s;
-                    c.packets += 1;
-                    c.per_second[second] += s;
-                }
-                gst::PadProbeReturn::Ok
-            },
-        );
-    }
-
-    // netsim passes EOS on at once, ahead of the packets it is still
-    // delaying, and udpsink refuses what comes after EOS: hold EOS back
-    // until those packets are out, or the last frames of every delayed run
-    // would count as lost.
-    if strategy.transport == Transport::Udp && net.delay_ms + net.jitter_ms > 0 {
-        let hold = Duration::from_millis(50 + u64::from(net.delay_ms + net.jitter_ms));
-        by_name(&sender, &format!("{tx}net"))?
-            .static_pad("sink")
-            .ok_or("netsim has no sink pad")?
-            .add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
-                if let Some(gst::PadProbeData::Event(e)) = &info.data {
-                    if e.type_() == gst::EventType::Eos {
-                        std::thread::sleep(hold);
-                    }
-                }
-                gst::PadProbeReturn::Ok
-            });
-    }
-
-    // What arrives from the network at the receiver.
-    let received_packets = Arc::new(AtomicU64::new(0));
-    {
-        let received_packets = received_packets.clone();
-        let pad = by_name(&receiver, &format!("{rx}src"))?
-            .static_pad("src")
-            .ok_or("network source has no src pad")?;
-        pad.add_probe(
-            gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
-            move |_, info| {
-                let n = match &info.data {
-                    Some(gst::PadProbeData::Buffer(_)) => 1,
-                    Some(gst::PadProbeData::BufferList(l)) => l.len() as u64,
-                    _ => 0,
-                };
-                received_packets.fetch_add(n, Ordering::Relaxed);
-                gst::PadProbeReturn::Ok
-            },
-        );
-    }
-
-    let tcp_loss_on = Arc::new(std::sync::atomic::AtomicBool::new(net.loss > 0.0));
-    // The TCP link: a delay line on the queue before tcpserversink. The
-    // queue's input records when each buffer entered; its output thread
-    // holds each buffer until it would have been delivered, while the queue
-    // keeps filling, so delays overlap as on a real path.
-    if strategy.transport == Transport::Tcp {
-        let link = Arc::new(Mutex::new(TcpLink::new(net, cfg.seed)));
-        let queue = by_name(&sender, &format!("{tx}tcp"))?;
-        let entered = link.clone();
-        queue
-            .static_pad("sink")
-            .ok_or("queue has no sink pad")?
-            .add_probe(
-                gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
-                move |_, _| {
-                    let mut l = entered.lock().unwrap_or_else(|e| e.into_inner());
-                    l.entered.push_back(host_clock_time());
-                    gst::PadProbeReturn::Ok
-                },
-            );
-        let on = tcp_loss_on.clone();
-        queue
-            .static_pad("src")
-            .ok_or("queue has no src pad")?
-            .add_probe(
-                gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
-                move |_, info| {
-                    let size = match &info.data {
-                        Some(gst::PadProbeData::Buffer(b)) => b.size() as u64,
-                        Some(gst::PadProbeData::BufferList(l)) => l.calculate_size() as u64,
-                        _ => 0,
-                    };
-                    let deliver_at = link.lock().unwrap_or_else(|e| e.into_inner()).deliver(
-                        size,
-                        host_clock_time(),
-                        on.load(Ordering::Relaxed),
-                    );
-                    let wait = deliver_at.saturating_sub(host_clock_time());
-                    if wait > 0 {
-                        std::thread::sleep(Duration::from_nanos(wait));
-                    }
-                    gst::PadProbeReturn::Ok
-                },
-            );
-    }
-
-    // Receiver: hand each frame to the analysis thread.
-    let (arrivals, arrived) = mpsc::channel::<Arrival>();
-    // Taken out after the pipelines stop, which ends the analysis thread
-    // whatever still holds the appsink.
-    let arrivals = Arc::new(Mutex::new(Some(arrivals)));
-    let last_arrival = Arc::new(AtomicU64::new(0));
-    {
-        let arrivals = arrivals.clone();
-        let sink = by_name(&receiver, &format!("{rx}sink"))?
-            .downcast::<gst_app::AppSink>()
-            .map_err(|_| "rxsink is not an appsink")?;
-        let last_arrival = last_arrival.clone();
-        sink.set_callbacks(
-            gst_app::AppSinkCallbacks::builder()
-                .new_sample(move |sink| {
-                    let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-                    let arrival_ns = host_clock_time();
-                    last_arrival.store(arrival_ns, Ordering::Relaxed);
-                    let (Some(buffer), Some(caps)) = (sample.buffer(), sample.caps()) else {
-                        return Ok(gst::FlowSuccess::Ok);
-                    };
-                    let Ok(info) = gst_video::VideoInfo::from_caps(caps) else {
-                        return Ok(gst::FlowSuccess::Ok);
-                    };
-                    let Ok(frame) =
-                        gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info)
-                    else {
-                        return Ok(gst::FlowSuccess::Ok);
-                    };
-                    if let Ok(stamp) = read_frame_stamp(&frame, &default_layout()) {
-                        let luma = half_luma(buffer, &info).map(|(l, _)| l);
-                        if let Some(a) = arrivals.lock().unwrap_or_else(|e| e.into_inner()).as_ref()
-                        {
-                            let _ = a.send(Arrival {
-                                frame: stamp.frame,
-                                capture_ns: stamp.capture_time_ns,
-                                arrival_ns,
-                                luma,
-                            });
-                        }
-                    }
-                    Ok(gst::FlowSuccess::Ok)
-                })
-                .build(),
-        );
-    }
-    let analysis = {
-        let originals = originals.clone();
-        let start_ns = start_ns.clone();
-        std::thread::Builder::new()
-            .name("analysis".into())
-            .spawn(move || {
-                let mut seen = HashSet::new();
-                let mut records = Vec::new();
-                let mut unmatched = 0u64;
-                for a in arrived {
-                    if !seen.insert(a.frame) {
-                        continue;
-                    }
-                    let original = originals
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .get(&a.frame)
-                        .cloned();
-                    let (p, s) = match (&original, &a.luma) {
-                        (Some(o), Some(l)) => (psnr(o, l), ssim(o, l)),
-                        _ => {
-                            unmatched += 1;
-                            (None, None)
-                        }
-                    };
-                    let start = start_ns.load(Ordering::Relaxed);
-                    records.push(FrameRecord {
-                        t: a.capture_ns.saturating_sub(start) as f64 / 1e9,
-                        frame: a.frame,
-                        latency_ms: a.arrival_ns.saturating_sub(a.capture_ns) as f64 / 1e6,
-                        psnr: p,
-                        ssim: s,
-                    });
-                }
-                (records, unmatched)
-            })
-            .map_err(|e| format!("cannot start analysis thread: {e}"))?
-    };
+    // After the byte count: probes on one pad run in the order they were
+    // added, and bytes are counted when they leave the TCP queue, not when
+    // the link delivers them.
+    let network = SimulatedNetwork::attach(strategy, cfg, &sender, &tx)?;
 
     let cpu_before = ThreadTimes::sample();
-    start_ns.store(host_clock_time(), Ordering::Relaxed);
+    measurement.start_clock();
     let stop_all = |why: String| {
         let _ = sender.set_state(gst::State::Null);
         let _ = receiver.set_state(gst::State::Null);
@@ -683,10 +116,7 @@ pub fn run_strategy(
         let elapsed = started.elapsed().as_secs_f64();
         if let (Some(until), false) = (net.loss_until, loss_stopped) {
             if elapsed >= until {
-                if let Some(netsim) = sender.by_name(&format!("{tx}net")) {
-                    netsim.set_property("drop-probability", 0.0f32);
-                }
-                tcp_loss_on.store(false, Ordering::Relaxed);
+                network.stop_loss(&sender, &tx);
                 loss_stopped = true;
             }
         }
@@ -717,7 +147,7 @@ pub fn run_strategy(
         if check_bus(&receiver, "receiver").map_err(stop_all)? {
             break;
         }
-        let since = host_clock_time().saturating_sub(last_arrival.load(Ordering::Relaxed));
+        let since = host_clock_time().saturating_sub(measurement.last_arrival_ns());
         if since > quiet.as_nanos() as u64 || Instant::now() > deadline {
             break;
         }
@@ -730,181 +160,54 @@ pub fn run_strategy(
     let stats = by_name(&receiver, &format!("{rx}meter"))?.property::<gst::Structure>("stats");
     let _ = sender.set_state(gst::State::Null);
     let _ = receiver.set_state(gst::State::Null);
-    arrivals.lock().unwrap_or_else(|e| e.into_inner()).take();
-    let (records, unmatched) = analysis
-        .join()
-        .map_err(|_| "analysis thread panicked".to_string())?;
+    measurement.finish(strategy, cfg, frames_sent, stats, cpu_sender, cpu_receiver)
+}
 
-    let counted = counted.lock().unwrap_or_else(|e| e.into_inner());
-    let content_s = frames_sent as f64 / f64::from(cfg.fps.max(1));
-    let frames_received = records.len() as u64;
-    let ms = |f: &str| stat_u64(&stats, f) as f64 / 1e6;
-    let last_second_from = records.iter().map(|r| r.t).fold(0.0, f64::max) - 1.0;
-    let result = StrategyResult {
-        id: strategy.id.to_string(),
-        label: strategy.label.to_string(),
-        frames_sent,
-        frames_received,
-        frames_lost: frames_sent.saturating_sub(frames_received),
-        frames_frozen: stat_u64(&stats, "frames-repeated"),
-        frames_unreadable: stat_u64(&stats, "frames-unreadable"),
-        frames_unmatched: unmatched,
-        meter_missing: stat_u64(&stats, "frames-missing"),
-        latency_ms: LatencyMs {
-            p50: ms("latency-p50"),
-            p95: ms("latency-p95"),
-            p99: ms("latency-p99"),
-            max: ms("latency-max"),
-        },
-        longest_stall_ms: ms("longest-stall"),
-        bytes: counted.bytes,
-        packets: counted.packets,
-        packets_received: received_packets.load(Ordering::Relaxed),
-        bitrate_kbps: if content_s > 0.0 {
-            counted.bytes as f64 * 8.0 / content_s / 1000.0
-        } else {
-            0.0
-        },
-        psnr_mean: mean(records.iter().filter_map(|r| r.psnr)),
-        psnr_min: records.iter().filter_map(|r| r.psnr).reduce(f64::min),
-        ssim_mean: mean(records.iter().filter_map(|r| r.ssim)),
-        psnr_last_second: mean(
-            records
-                .iter()
-                .filter(|r| r.t >= last_second_from)
-                .filter_map(|r| r.psnr),
-        ),
-        expected_lost_share: (strategy.frame_needs_all_packets && frames_sent > 0).then(|| {
-            let per_frame = counted.packets as f64 / frames_sent as f64;
-            let lossy_share = net.loss_until.map_or(1.0, |until| {
-                (until * f64::from(cfg.fps) / frames_sent as f64).min(1.0)
-            });
-            (1.0 - (1.0 - net.loss).powf(per_frame)) * lossy_share
-        }),
-        cpu_sender_ms_per_frame: cpu_sender as f64 / 1e6 / frames_sent.max(1) as f64,
-        cpu_receiver_ms_per_frame: cpu_receiver as f64
-            / 1e6
-            / stat_u64(&stats, "frames-received").max(1) as f64,
-        frames: records,
-        // whole seconds only: the last one is cut short by the end of the run
-        bitrate_series: counted
-            .per_second
-            .iter()
-            .take(cfg.duration.as_secs() as usize)
-            .map(|&b| b as f64 * 8.0 / 1000.0)
-            .collect(),
+/// Runs each of `chosen` with `cfg`, one after another or, if `parallel`,
+/// all at the same time, each under its own progress bar.
+pub fn run_all(
+    chosen: &[Strategy],
+    cfg: &RunConfig,
+    parallel: bool,
+) -> Result<Vec<StrategyResult>, String> {
+    let style =
+        ProgressStyle::with_template("{spinner} {msg:12} [{bar:30}] {percent:>3}% {elapsed}")
+            .map_err(|e| e.to_string())?
+            .progress_chars("=> ");
+    let bars = MultiProgress::new();
+    let run_one = |i: usize, s: &Strategy, bar: &ProgressBar| {
+        bar.set_message(s.id.to_string());
+        let progress = |f: f64| bar.set_position((f.clamp(0.0, 1.0) * 1000.0) as u64);
+        let result = run_strategy(s, cfg, i, &progress)?;
+        bar.finish();
+        Ok::<_, String>(result)
     };
-    Ok(result)
-}
-
-/// Writes one stamped frame of `scene` as a PNG file.
-pub fn snapshot(
-    scene: &Scene,
-    width: u32,
-    height: u32,
-    fps: u32,
-    path: &std::path::Path,
-) -> Result<(), String> {
-    let p = pipeline(&format!(
-        "{} ! framestamp ! videoconvert ! pngenc snapshot=true ! filesink name=out",
-        scene.launch(width, height, fps)
-    ))?;
-    scene.configure(&p, height);
-    p.by_name("out")
-        .ok_or("no filesink")?
-        .set_property("location", path.display().to_string());
-    p.set_state(gst::State::Playing)
-        .map_err(|e| format!("cannot start the snapshot: {e}"))?;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut result = Err("no frame within 10 s".to_string());
-    while Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-        match check_bus(&p, "snapshot") {
-            Ok(true) => {
-                result = Ok(());
-                break;
-            }
-            Ok(false) => {}
-            Err(e) => {
-                result = Err(e);
-                break;
-            }
+    let new_bar = || {
+        let bar = bars.add(ProgressBar::new(1000));
+        bar.set_style(style.clone());
+        bar
+    };
+    let results = if parallel {
+        let bars: Vec<_> = chosen.iter().map(|_| new_bar()).collect();
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = chosen
+                .iter()
+                .zip(&bars)
+                .enumerate()
+                .map(|(i, (s, bar))| scope.spawn(move || run_one(i, s, bar)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| Err("a run panicked".into())))
+                .collect::<Result<Vec<_>, String>>()
+        })?
+    } else {
+        let mut results = Vec::new();
+        for (i, s) in chosen.iter().enumerate() {
+            results.push(run_one(i, s, &new_bar())?);
         }
-    }
-    let _ = p.set_state(gst::State::Null);
-    result
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const MS: u64 = 1_000_000;
-
-    fn link(delay_ms: u32, jitter_ms: u32, kbps: Option<u32>, loss: f64) -> TcpLink {
-        TcpLink::new(
-            &NetOptions {
-                loss,
-                loss_until: None,
-                delay_ms,
-                jitter_ms,
-                kbps,
-            },
-            7,
-        )
-    }
-
-    #[test]
-    fn tcp_link_delays_each_write_by_the_one_way_delay() {
-        let mut l = link(20, 0, None, 0.0);
-        for i in 0..5u64 {
-            let t = 1_000 * MS + i * 33 * MS;
-            l.entered.push_back(t);
-            assert_eq!(l.deliver(10_000, t, true), t + 20 * MS);
-        }
-    }
-
-    #[test]
-    fn tcp_link_serialises_at_the_bandwidth_and_keeps_order() {
-        // 1 Mbit/s: 125 000 bytes take one second on the wire
-        let mut l = link(0, 0, Some(1000), 0.0);
-        l.entered.push_back(0);
-        l.entered.push_back(0);
-        assert_eq!(l.deliver(125_000, 0, true), 1_000 * MS);
-        // entered at the same time, waits for the first to finish
-        assert_eq!(l.deliver(125_000, 0, true), 2_000 * MS);
-    }
-
-    #[test]
-    fn tcp_link_jitter_stays_in_range_and_never_reorders() {
-        let mut l = link(20, 5, None, 0.0);
-        let mut last = 0;
-        for i in 0..200u64 {
-            let t = i * MS; // 1 ms apart: jitter would reorder if allowed
-            l.entered.push_back(t);
-            let at = l.deliver(100, t, true);
-            assert!(at >= last, "write {i} delivered before the previous one");
-            assert!(
-                at >= t + 15 * MS && at <= t.max(last) + 25 * MS,
-                "write {i}: {at}"
-            );
-            last = at;
-        }
-    }
-
-    #[test]
-    fn tcp_link_loss_stalls_but_only_while_lossy() {
-        let mut l = link(10, 0, None, 1.0);
-        l.entered.push_back(0);
-        // every one of 10 segments lost: the 7 followed by at least 3 others
-        // are fast-retransmitted (one RTT, 20 ms), the last 3 are tail losses
-        // (two RTTs, 40 ms)
-        assert_eq!(
-            l.deliver(10 * TCP_MSS, 0, true),
-            10 * MS + 7 * 20 * MS + 3 * 40 * MS
-        );
-        let t = 1_000 * MS;
-        l.entered.push_back(t);
-        assert_eq!(l.deliver(10 * TCP_MSS, t, false), t + 10 * MS);
-    }
+        results
+    };
+    bars.clear().ok();
+    Ok(results)
 }

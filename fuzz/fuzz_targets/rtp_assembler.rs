@@ -13,7 +13,7 @@
 
 use gststreamkit::delta::bitstream::{parse_frame, FrameHeader, FRAME_HEADER_LEN};
 use gststreamkit::delta::DeltaDecoder;
-use gststreamkit::rtpdelta::{
+use gststreamkit::rtp::{
     AssembledFrame, AssemblerLimits, DepacketizeError, FrameAssembler, PushOutcome,
     PAYLOAD_HEADER_LEN,
 };

@@ -8,7 +8,7 @@
 #![no_main]
 
 use gststreamkit::delta::bitstream::{parse_frame, FrameHeader, FRAME_HEADER_LEN};
-use gststreamkit::rtpdelta::{
+use gststreamkit::rtp::{
     packetize, FragmentHeader, FrameAssembler, PacketMeta, PayloadHeader, PayloadKind,
     FRAGMENT_HEADER_LEN, MIN_PAYLOAD_BUDGET, PAYLOAD_HEADER_LEN,
 };

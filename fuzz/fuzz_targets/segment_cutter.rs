@@ -12,10 +12,10 @@
 
 #![no_main]
 
-use gststreamkit::segmentpackager::cutter::{
+use gststreamkit::segment::cutter::{
     CutterConfig, Frame, FrameAction, SegmentCutter, SegmentLength, MAX_REQUESTS_AT_ONCE,
 };
-use gststreamkit::segmentpackager::paramsets::{nal_units, Codec, ParameterSetCache};
+use gststreamkit::segment::paramsets::{nal_units, Codec, ParameterSetCache};
 use libfuzzer_sys::fuzz_target;
 use streamkit_fuzz::{
     parse_cutter_units, CutterSettings, CUTTER_DURATION, CUTTER_FIXED_RATE, CUTTER_H265,

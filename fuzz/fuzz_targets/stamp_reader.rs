@@ -8,8 +8,8 @@
 
 #![no_main]
 
-use gststreamkit::framestamp::{MAX_BLOCK_SIZE, MAX_POSITION, MIN_BLOCK_SIZE};
-use gststreamkit::stampcode::{Plane, PlaneMut, Stamp, StampLayout, MIN_CONTRAST};
+use gststreamkit::gstcommon::stampframe::{MAX_BLOCK_SIZE, MAX_POSITION, MIN_BLOCK_SIZE};
+use gststreamkit::measure::stampcode::{Plane, PlaneMut, Stamp, StampLayout, MIN_CONTRAST};
 use libfuzzer_sys::fuzz_target;
 use streamkit_fuzz::{StampInput, STAMP_RAW_SAMPLES};
 

@@ -4,7 +4,7 @@
 //! reads. See docs/reliability.md, "Fuzzing".
 
 use gststreamkit::delta::bitstream::{FrameHeader, MAGIC, VERSION};
-use gststreamkit::rtpdelta::PacketMeta;
+use gststreamkit::rtp::PacketMeta;
 
 /// Largest width or height a target hands to the decoder or the assembler.
 /// The library accepts up to 8192x8192; the cap keeps one fuzz input cheap
@@ -16,9 +16,8 @@ pub fn small_enough(header: &FrameHeader) -> bool {
     header.geometry.width <= MAX_FUZZ_SIDE && header.geometry.height <= MAX_FUZZ_SIDE
 }
 
-/// `RESTART_AFTER_TICKS` of `rtpdeltadepay` (private there): two seconds of
-/// the 90 kHz RTP clock.
-pub const DEPAY_RESTART_AFTER: u32 = 2 * 90_000;
+/// What `rtpdeltadepay` gives its assembler as the restart threshold.
+pub use gststreamkit::rtp::RESTART_AFTER_TICKS as DEPAY_RESTART_AFTER;
 
 /// Splits a concatenation of delta frames back into frames: a new frame
 /// starts at every occurrence of the magic and version (`SK`, 1). Bytes before
@@ -44,7 +43,7 @@ pub fn split_frames(data: &[u8]) -> Vec<&[u8]> {
         .collect()
 }
 
-/// One thing done to a [`gststreamkit::rtpdelta::FrameAssembler`] by the
+/// One thing done to a [`gststreamkit::rtp::FrameAssembler`] by the
 /// `rtp_assembler` target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AssemblerStep<'a> {

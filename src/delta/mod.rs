@@ -14,6 +14,9 @@ pub mod lossy;
 mod parallel;
 pub mod tile;
 
+pub(crate) mod deltadec;
+pub(crate) mod deltaenc;
+
 pub use bitstream::{BitstreamError, FrameHeader, TileCoding, TileRecord};
 pub use canvas::{FrameView, FrameViewMut, ReferenceCanvas};
 pub use decoder::{DecodeReport, DecoderLimits, DecoderStats, DeltaDecoder};

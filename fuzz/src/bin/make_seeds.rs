@@ -10,8 +10,8 @@
 use gststreamkit::delta::{
     DeltaEncoder, EncoderConfig, FrameView, Geometry, PixelFormat, TileMode,
 };
-use gststreamkit::rtpdelta::{packetize, PacketMeta, PayloadHeader, PayloadKind};
-use gststreamkit::stampcode::{PlaneMut, Stamp, StampLayout};
+use gststreamkit::rtp::{packetize, PacketMeta, PayloadHeader, PayloadKind};
+use gststreamkit::measure::stampcode::{PlaneMut, Stamp, StampLayout};
 use std::path::{Path, PathBuf};
 use streamkit_fuzz::{
     write_assembler_step, write_cutter_unit, AssemblerStep, CutterSettings, CutterUnit, StampInput,
@@ -239,7 +239,7 @@ fn stamp_seeds(corpus: &Corpus) -> Result<(), Error> {
             row_padding: 0,
             x: x as u16,
             y: y as u16,
-            block_step: (block - gststreamkit::framestamp::MIN_BLOCK_SIZE) as u8,
+            block_step: (block - gststreamkit::gstcommon::stampframe::MIN_BLOCK_SIZE) as u8,
             frame: stamp.frame + 1,
             capture_time_ns: stamp.capture_time_ns + 33_333_333,
             white: 200,
@@ -254,7 +254,7 @@ fn stamp_seeds(corpus: &Corpus) -> Result<(), Error> {
 }
 
 fn is_keyframe(h265: bool, au: &[u8]) -> bool {
-    gststreamkit::segmentpackager::paramsets::nal_units(au)
+    gststreamkit::segment::paramsets::nal_units(au)
         .into_iter()
         .any(|r| {
             let header = au[r.start];

@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: MPL-2.0
+//! What one strategy run produced: the per-frame records and the summary
+//! the report shows and the JSON and CSV carry.
+
+use serde::Serialize;
+
+/// One received frame (first arrival of its number).
+#[derive(Debug, Clone, Serialize)]
+pub struct FrameRecord {
+    /// Capture time, seconds since the sender started.
+    pub t: f64,
+    /// Stamped frame number.
+    pub frame: u32,
+    /// Glass-to-glass latency in milliseconds.
+    pub latency_ms: f64,
+    /// PSNR against the original, dB (None: original no longer kept).
+    pub psnr: Option<f64>,
+    /// SSIM against the original.
+    pub ssim: Option<f64>,
+}
+
+/// Latency percentiles, milliseconds.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LatencyMs {
+    /// Median.
+    pub p50: f64,
+    /// 95th percentile.
+    pub p95: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Largest.
+    pub max: f64,
+}
+
+/// What one strategy did.
+#[derive(Debug, Clone, Serialize)]
+pub struct StrategyResult {
+    /// Strategy id.
+    pub id: String,
+    /// Strategy description.
+    pub label: String,
+    /// Frames framestamp stamped (and the sender encoded).
+    pub frames_sent: u64,
+    /// Distinct frame numbers the receiver read.
+    pub frames_received: u64,
+    /// `frames_sent - frames_received`: never shown to the viewer.
+    pub frames_lost: u64,
+    /// Frames the receiver showed again (frozen picture).
+    pub frames_frozen: u64,
+    /// Frames whose stamp could not be read (a damaged picture).
+    pub frames_unreadable: u64,
+    /// Frames received after their original was dropped from memory.
+    pub frames_unmatched: u64,
+    /// framemeter's count of missing numbers between first and last seen.
+    pub meter_missing: u64,
+    /// Glass-to-glass latency.
+    pub latency_ms: LatencyMs,
+    /// Longest time between two new pictures at the receiver, ms.
+    pub longest_stall_ms: f64,
+    /// Bytes the sender put on the network (RTP packets incl. RTP header, or
+    /// the TCP byte stream; without UDP/IP/TCP headers).
+    pub bytes: u64,
+    /// RTP packets (UDP) or buffers handed to tcpserversink (TCP: one per
+    /// segment from segmentpackager, one per TS packet from mpegtsmux).
+    pub packets: u64,
+    /// UDP datagrams or TCP reads that reached the receiver.
+    pub packets_received: u64,
+    /// `bytes` per second of content, kbit/s.
+    pub bitrate_kbps: f64,
+    /// Mean PSNR of received frames, dB.
+    pub psnr_mean: Option<f64>,
+    /// Lowest PSNR, dB.
+    pub psnr_min: Option<f64>,
+    /// Mean SSIM of received frames.
+    pub ssim_mean: Option<f64>,
+    /// Mean PSNR of frames captured in the last second (after any loss).
+    pub psnr_last_second: Option<f64>,
+    /// Share of frames lost if losing any packet loses the frame.
+    pub expected_lost_share: Option<f64>,
+    /// Sender CPU milliseconds per frame sent (encoder, payloader, network).
+    pub cpu_sender_ms_per_frame: f64,
+    /// Receiver CPU milliseconds per frame received (network, decoder, meter).
+    pub cpu_receiver_ms_per_frame: f64,
+    /// Per-frame record, in arrival order.
+    pub frames: Vec<FrameRecord>,
+    /// kbit/s in each second of the run.
+    pub bitrate_series: Vec<f64>,
+}

@@ -1,0 +1,66 @@
+//! Caps of the delta stream (`video/x-streamkit-delta`), shared by the
+//! encoder, the payloader and the depayloader.
+
+use crate::delta::geometry::{MAX_DIMENSION, MAX_TILE_SIZE, MIN_TILE_SIZE};
+use crate::delta::{Geometry, PixelFormat};
+
+/// Media type of the delta stream.
+pub(crate) const MEDIA_TYPE: &str = "video/x-streamkit-delta";
+
+/// Every delta stream this build can carry: the pad template caps.
+pub(crate) fn template() -> gst::Caps {
+    gst::Caps::builder(MEDIA_TYPE)
+        .field(
+            "format",
+            gst::List::new([PixelFormat::I420.caps_name(), PixelFormat::Bgrx.caps_name()]),
+        )
+        .field("width", gst::IntRange::new(1, MAX_DIMENSION as i32))
+        .field("height", gst::IntRange::new(1, MAX_DIMENSION as i32))
+        .field(
+            "tile-size",
+            gst::IntRange::new(MIN_TILE_SIZE as i32, MAX_TILE_SIZE as i32),
+        )
+        .build()
+}
+
+/// Fixed caps for a stream of `g`.
+pub(crate) fn for_geometry(g: &Geometry) -> gst::Caps {
+    gst::Caps::builder(MEDIA_TYPE)
+        .field("format", g.format.caps_name())
+        .field("width", g.width as i32)
+        .field("height", g.height as i32)
+        .field("tile-size", g.tile_size as i32)
+        .build()
+}
+
+/// A whole number field of `s`: an integer, or a decimal string as SDP's
+/// `a=fmtp` parameters arrive in RTP caps.
+fn uint_field(s: &gst::StructureRef, name: &str) -> Result<u32, String> {
+    let value = match s.get::<&str>(name) {
+        Ok(text) => text.trim().parse().ok(),
+        Err(_) => s.get::<i32>(name).ok().and_then(|v| u32::try_from(v).ok()),
+    };
+    value.ok_or_else(|| format!("caps lack a valid `{name}`"))
+}
+
+/// The geometry that `video/x-streamkit-delta` caps, or RTP caps of the
+/// delta stream carrying its SDP parameters, announce.
+pub(crate) fn geometry_from_caps(s: &gst::StructureRef) -> Result<Geometry, String> {
+    let format = s
+        .get::<&str>("format")
+        .ok()
+        .and_then(PixelFormat::from_caps_name)
+        .ok_or("caps lack a supported `format` (I420 or BGRx)")?;
+    Geometry::new(
+        format,
+        uint_field(s, "width")?,
+        uint_field(s, "height")?,
+        uint_field(s, "tile-size")?,
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// Width and height of caps that fix them, whatever else they leave open.
+pub(crate) fn size_from_caps(s: &gst::StructureRef) -> Option<(u32, u32)> {
+    Some((uint_field(s, "width").ok()?, uint_field(s, "height").ok()?))
+}
