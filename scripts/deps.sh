@@ -2,7 +2,8 @@
 # Installs the Debian 12 packages Streamkit needs to build, run and test,
 # when they are missing. Safe to run again: it only installs what is absent.
 #   scripts/deps.sh          install what is missing (STREAMKIT_WITH_BROWSER=1: also
-#                            what the browser test needs)
+#                            what the browser test needs; STREAMKIT_WITH_RECORDING=1:
+#                            also what scripts/record-screen.sh needs)
 #   scripts/deps.sh --list   print every package this script may install, one a line
 #                            (scripts/check-packages.sh checks the project against it)
 set -euo pipefail
@@ -20,8 +21,16 @@ PACKAGES=(
     # test peers
     ffmpeg
 )
+# Opt-in: what scripts/record-screen.sh runs to record real screen content
+# under a virtual X display (the test suite does not need it).
+RECORDING_PACKAGES=(
+    xvfb x11-xserver-utils xdotool
+    # xterm's core font (misc-fixed) comes from xfonts-base; Chromium's text from DejaVu
+    xterm xfonts-base fonts-dejavu-core
+    chromium nano
+)
 if [[ "${1:-}" == --list ]]; then
-    printf '%s\n' "${PACKAGES[@]}" chromium nodejs npm
+    printf '%s\n' "${PACKAGES[@]}" chromium nodejs npm "${RECORDING_PACKAGES[@]}" | awk '!seen[$0]++'
     exit 0
 fi
 if [[ "${STREAMKIT_WITH_BROWSER:-0}" == 1 ]]; then
@@ -32,6 +41,11 @@ if [[ "${STREAMKIT_WITH_BROWSER:-0}" == 1 ]]; then
         PACKAGES+=(nodejs npm)
     fi
 fi
+if [[ "${STREAMKIT_WITH_RECORDING:-0}" == 1 ]]; then
+    PACKAGES+=("${RECORDING_PACKAGES[@]}")
+fi
+# Both groups name chromium: install and count each package once.
+mapfile -t PACKAGES < <(printf '%s\n' "${PACKAGES[@]}" | awk '!seen[$0]++')
 
 missing=()
 for p in "${PACKAGES[@]}"; do
