@@ -20,6 +20,12 @@ if ! [[ "$duration" =~ ^[1-9][0-9]*$ ]]; then
     echo "record-screen: SECONDS must be a whole number of seconds, not '$duration'" >&2
     exit 2
 fi
+for scene in $scenes; do
+    case "$scene" in
+        terminal | browser | drag | editor) ;;
+        *) echo "record-screen: unknown scene '$scene' (terminal, browser, drag, editor)" >&2; exit 2 ;;
+    esac
+done
 readonly width=1280 height=720 fps=30
 readonly frames=$((duration * fps))
 # Still frames before each scene's action starts: the start of a recording is
@@ -45,6 +51,7 @@ mkdir -p "$outdir"
 work="$(mktemp -d)"
 pids=()        # every process this script started, stopped by id on exit
 xvfb_pid=""
+partial=""     # the recording being written, removed when the script stops early
 
 stop_scene() {
     local pid
@@ -64,6 +71,7 @@ stop_scene() {
 cleanup() {
     stop_scene
     rm -rf "$work"
+    [[ -z "$partial" ]] || rm -f "$partial"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -159,6 +167,7 @@ record() {
     local name="$1" out="$outdir/$1.mkv" log="$work/$1.gst.log" rec i action
     shift
     rm -f "$out" "$out.part"
+    partial="$out.part"
     # ximagesrc without XDamage grabs the whole screen at the caps' frame rate;
     # videorate turns the capture times into exact 1/30 s steps (repeating a
     # frame when a grab came late, counted below), identity stops after
@@ -185,6 +194,7 @@ record() {
         exit 1
     fi
     mv "$out.part" "$out"
+    partial=""
     summarize "$name" "$out" "$log"
 }
 
@@ -366,10 +376,6 @@ EOF
 
 echo "record-screen: ${frames} frames (${duration} s at ${fps} fps) per scene into $outdir/"
 for scene in $scenes; do
-    case "$scene" in
-        terminal | browser | drag | editor) ;;
-        *) echo "record-screen: unknown scene '$scene' (terminal, browser, drag, editor)" >&2; exit 2 ;;
-    esac
     rm -f "$work/go" "$work/scene.log"
     start_display
     "scene_$scene"
