@@ -17,13 +17,15 @@
 # - the programs the scripts and tests run, and the pkg-config modules the
 #   build links against.
 # Each must be owned (dpkg -S) by a package that `scripts/deps.sh --list`
-# names. A missing one fails, naming the element or file and its package.
+# names with the groups the test suite installs (STREAMKIT_WITH_BROWSER=1;
+# not the opt-in recording group). A missing one fails, naming the element or
+# file and its package.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo="$PWD"
 trace_dir="${1:-}"
 
-mapfile -t allowed < <(scripts/deps.sh --list)
+mapfile -t allowed < <(STREAMKIT_WITH_BROWSER=1 scripts/deps.sh --list)
 declare -A allowed_set=()
 for p in "${allowed[@]}"; do allowed_set[$p]=1; done
 

@@ -4,8 +4,9 @@
 #   scripts/deps.sh          install what is missing (STREAMKIT_WITH_BROWSER=1: also
 #                            what the browser test needs; STREAMKIT_WITH_RECORDING=1:
 #                            also what scripts/record-screen.sh needs)
-#   scripts/deps.sh --list   print every package this script may install, one a line
-#                            (scripts/check-packages.sh checks the project against it)
+#   scripts/deps.sh --list   print the packages it would install with the same groups,
+#                            one a line (scripts/check-packages.sh checks the test
+#                            suite against STREAMKIT_WITH_BROWSER=1's list)
 set -euo pipefail
 
 PACKAGES=(
@@ -29,15 +30,13 @@ RECORDING_PACKAGES=(
     xterm xfonts-base fonts-dejavu-core
     chromium nano
 )
-if [[ "${1:-}" == --list ]]; then
-    printf '%s\n' "${PACKAGES[@]}" chromium nodejs npm "${RECORDING_PACKAGES[@]}" | awk '!seen[$0]++'
-    exit 0
-fi
+list=0
+[[ "${1:-}" == --list ]] && list=1
 if [[ "${STREAMKIT_WITH_BROWSER:-0}" == 1 ]]; then
     PACKAGES+=(chromium)
     # hls.js is installed with npm; use the machine's Node.js when it has
     # one (which may not come from Debian), else Debian's.
-    if ! command -v npm >/dev/null; then
+    if ((list)) || ! command -v npm >/dev/null; then
         PACKAGES+=(nodejs npm)
     fi
 fi
@@ -46,6 +45,10 @@ if [[ "${STREAMKIT_WITH_RECORDING:-0}" == 1 ]]; then
 fi
 # Both groups name chromium: install and count each package once.
 mapfile -t PACKAGES < <(printf '%s\n' "${PACKAGES[@]}" | awk '!seen[$0]++')
+if ((list)); then
+    printf '%s\n' "${PACKAGES[@]}"
+    exit 0
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
