@@ -106,16 +106,8 @@ fn whole_pipeline_round_trip_matches_source() {
         .unwrap()
         .downcast::<gst::Pipeline>()
         .unwrap();
-        let orig = pipeline
-            .by_name("orig")
-            .unwrap()
-            .downcast::<gst_app::AppSink>()
-            .unwrap();
-        let dec = pipeline
-            .by_name("dec")
-            .unwrap()
-            .downcast::<gst_app::AppSink>()
-            .unwrap();
+        let orig = common::pipeline::appsink(&pipeline, "orig");
+        let dec = common::pipeline::appsink(&pipeline, "dec");
         pipeline.set_state(gst::State::Playing).unwrap();
         let mut frames = 0;
         while let Ok(a) = orig.pull_sample() {

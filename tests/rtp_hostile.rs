@@ -240,11 +240,7 @@ fn a_sync_bus_handler_reading_stats_does_not_deadlock() {
             gst::BusSyncReply::Pass
         });
         pipeline.set_state(gst::State::Playing).unwrap();
-        let src = pipeline
-            .by_name("src")
-            .unwrap()
-            .downcast::<gst_app::AppSrc>()
-            .unwrap();
+        let src = common::pipeline::appsrc(&pipeline, "src");
         for i in 0..6u32 {
             // Malformed (a warning on the bus), then a valid frame that
             // follows a loss (a keyframe request upstream).
@@ -401,16 +397,8 @@ fn depay_pipeline(g: Geometry) -> (gst::Pipeline, gst_app::AppSrc, gst_app::AppS
     .unwrap()
     .downcast::<gst::Pipeline>()
     .unwrap();
-    let src = pipeline
-        .by_name("src")
-        .unwrap()
-        .downcast::<gst_app::AppSrc>()
-        .unwrap();
-    let sink = pipeline
-        .by_name("sink")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
+    let src = common::pipeline::appsrc(&pipeline, "src");
+    let sink = common::pipeline::appsink(&pipeline, "sink");
     let depay_src = pipeline
         .by_name("depay")
         .unwrap()
@@ -423,6 +411,16 @@ fn depay_pipeline(g: Geometry) -> (gst::Pipeline, gst_app::AppSrc, gst_app::AppS
 fn frame_number(buffer: &gst::BufferRef) -> u32 {
     let map = buffer.map_readable().unwrap();
     FrameHeader::parse(&map).unwrap().frame_number
+}
+
+/// Frame 0 of two records, both of its packets (seqnums 0 and 1).
+fn push_frame_zero(src: &gst_app::AppSrc, g: Geometry) {
+    let pk = packetize(&frame(g, 0, &[(0, 300), (1, 300)]), 400).unwrap();
+    assert_eq!(pk.len(), 2);
+    src.push_buffer(rtp_buffer(&pk[0], 0, 0, false, None))
+        .unwrap();
+    src.push_buffer(rtp_buffer(&pk[1], 1, 0, true, None))
+        .unwrap();
 }
 
 /// Frame `number` of two records that packetize into two packets; only the
@@ -442,11 +440,7 @@ fn an_incomplete_frame_is_released_when_the_stream_stops_dead() {
     pipeline.set_state(gst::State::Playing).unwrap();
     // Frame 0 whole, then the first packet of frame 1, and then nothing:
     // no marker, no EOS, no jitterbuffer reporting a loss.
-    let pk = packetize(&frame(g, 0, &[(0, 300), (1, 300)]), 400).unwrap();
-    src.push_buffer(rtp_buffer(&pk[0], 0, 0, false, None))
-        .unwrap();
-    src.push_buffer(rtp_buffer(&pk[1], 1, 0, true, None))
-        .unwrap();
+    push_frame_zero(&src, g);
     push_first_half(&src, g, 1, 2);
     let pushed = Instant::now();
     let first = sink
@@ -558,11 +552,7 @@ fn a_time_out_while_the_streaming_thread_is_busy_does_not_hold_up_the_clock() {
     let g = geometry(320, 240, 32);
     let (pipeline, src, sink, depay_src) = depay_pipeline(g);
     pipeline.set_state(gst::State::Playing).unwrap();
-    let pk = packetize(&frame(g, 0, &[(0, 300), (1, 300)]), 400).unwrap();
-    src.push_buffer(rtp_buffer(&pk[0], 0, 0, false, None))
-        .unwrap();
-    src.push_buffer(rtp_buffer(&pk[1], 1, 0, true, None))
-        .unwrap();
+    push_frame_zero(&src, g);
     sink.try_pull_sample(gst::ClockTime::from_seconds(1))
         .expect("frame 0 is complete");
 

@@ -65,17 +65,9 @@ fn reordered_and_duplicated_packets_through_rtpjitterbuffer() {
     .unwrap()
     .downcast::<gst::Bin>()
     .unwrap();
-    let src = pipeline
-        .by_name("src")
-        .unwrap()
-        .downcast::<gst_app::AppSrc>()
-        .unwrap();
+    let src = common::pipeline::appsrc(&pipeline, "src");
     src.set_caps(Some(&rtp_caps));
-    let sink = pipeline
-        .by_name("sink")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
+    let sink = common::pipeline::appsink(&pipeline, "sink");
     pipeline.set_state(gst::State::Playing).unwrap();
     for (i, p) in mixed.iter().enumerate() {
         // Strip the sender's timestamps: arrival time is what a receiver has.

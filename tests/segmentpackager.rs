@@ -36,14 +36,6 @@ fn collect(sink: &gst_app::AppSink) -> Arc<Mutex<Vec<gst::Buffer>>> {
     got
 }
 
-fn appsink(pipeline: &gst::Pipeline, name: &str) -> gst_app::AppSink {
-    pipeline
-        .by_name(name)
-        .expect("appsink in pipeline")
-        .downcast::<gst_app::AppSink>()
-        .expect("an appsink")
-}
-
 const X264: &str = "x264enc tune=zerolatency speed-preset=ultrafast";
 
 /// Encodes `frames` frames at 30 fps with x264 and returns the segment buffers.
@@ -57,7 +49,7 @@ fn encoded_segments(frames: u32, encoder: &str, packager_props: &str) -> Vec<gst
         "videotestsrc num-buffers={frames} pattern=ball ! video/x-raw,framerate=30/1,width=320,height=240 ! \
          {encoder} ! segmentpackager name=pack {packager_props} ! appsink name=sink sync=false"
     ));
-    let got = collect(&appsink(&p, "sink"));
+    let got = collect(&common::pipeline::appsink(&p, "sink"));
     match run(&p, Duration::from_secs(30), |_| ()) {
         Outcome::Eos => (),
         other => panic!("pipeline did not finish: {other:?}"),
@@ -143,7 +135,7 @@ fn starts_over_cleanly_after_a_stop() {
         "videotestsrc num-buffers=30 pattern=ball ! video/x-raw,framerate=30/1,width=320,height=240 ! \
          {X264} ! segmentpackager frames-per-segment=10 ! appsink name=sink sync=false"
     ));
-    let got = collect(&appsink(&p, "sink"));
+    let got = collect(&common::pipeline::appsink(&p, "sink"));
     for round in 0..2 {
         // run() ends in NULL; the second round reuses every element.
         let outcome = run(&p, Duration::from_secs(30), |_| ());
@@ -175,7 +167,7 @@ fn flushing_seek_starts_a_fresh_self_contained_segment() {
         "videotestsrc num-buffers=300 pattern=ball ! video/x-raw,framerate=30/1,width=320,height=240 ! \
          {X264} ! segmentpackager frames-per-segment=10 ! appsink name=sink sync=true"
     ));
-    let got = collect(&appsink(&p, "sink"));
+    let got = collect(&common::pipeline::appsink(&p, "sink"));
     p.set_state(gst::State::Playing).expect("play");
     let deadline = Instant::now() + Duration::from_secs(10);
     while got.lock().unwrap().len() < 2 {
@@ -310,10 +302,7 @@ fn refuses_caps_that_are_not_h264_or_h265_byte_stream() {
         let p = parse(&format!(
             "appsrc name=src caps=\"{caps}\" format=time ! segmentpackager ! fakesink"
         ));
-        let src = p
-            .by_name("src")
-            .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
-            .expect("appsrc");
+        let src = common::pipeline::appsrc(&p, "src");
         let mut buf = gst::Buffer::from_slice(vec![0u8; 64]);
         buf.get_mut()
             .expect("writable")
@@ -336,10 +325,7 @@ fn errors_when_no_keyframe_ever_comes() {
         "appsrc name=src format=time caps=\"video/x-h264,stream-format=byte-stream,alignment=au,framerate=30/1\" ! \
          segmentpackager name=pack max-keyframe-wait=2000000000 ! fakesink",
     );
-    let src = p
-        .by_name("src")
-        .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
-        .expect("appsrc");
+    let src = common::pipeline::appsrc(&p, "src");
     let requests = Arc::new(Mutex::new(0u32));
     {
         let requests = requests.clone();
@@ -415,7 +401,7 @@ fn tcp_receiver_joining_mid_stream_starts_at_a_segment() {
          t. ! queue ! tcpserversink name=tcp host=127.0.0.1 port=0 sync-method=latest-keyframe sync=false \
          t. ! queue ! appsink name=sent sync=false",
     );
-    let sent = collect(&appsink(&sender, "sent"));
+    let sent = collect(&common::pipeline::appsink(&sender, "sent"));
     sender.set_state(gst::State::Playing).expect("sender plays");
     let bus = sender.bus().expect("bus");
     // Let three segments go by with nobody connected.
@@ -435,8 +421,8 @@ fn tcp_receiver_joining_mid_stream_starts_at_a_segment() {
          r. ! queue ! tsdemux ! h264parse ! avdec_h264 ! appsink name=frames sync=false \
          r. ! queue ! appsink name=raw sync=false"
     ));
-    let frames = collect(&appsink(&receiver, "frames"));
-    let raw = collect(&appsink(&receiver, "raw"));
+    let frames = collect(&common::pipeline::appsink(&receiver, "frames"));
+    let raw = collect(&common::pipeline::appsink(&receiver, "raw"));
     let joined = Instant::now();
     let rbus = receiver.bus().expect("bus");
     receiver

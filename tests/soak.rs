@@ -95,11 +95,7 @@ impl Receiver {
         .expect("receiver pipeline")
         .downcast::<gst::Pipeline>()
         .expect("a pipeline");
-        let sink = pipeline
-            .by_name("out")
-            .expect("appsink")
-            .downcast::<gst_app::AppSink>()
-            .expect("an appsink");
+        let sink = common::pipeline::appsink(&pipeline, "out");
         sink.set_callbacks(
             gst_app::AppSinkCallbacks::builder()
                 .new_sample(move |sink| {
@@ -173,11 +169,7 @@ fn soak(seconds: u64) {
     .expect("sender pipeline")
     .downcast::<gst::Pipeline>()
     .expect("a pipeline");
-    let src = sender
-        .by_name("src")
-        .expect("appsrc")
-        .downcast::<gst_app::AppSrc>()
-        .expect("an appsrc");
+    let src = common::pipeline::appsrc(&sender, "src");
     let net = sender.by_name("net").expect("netsim");
 
     let sizes = Arc::new(Mutex::new(vec![(0u64, SIZES[0].0, SIZES[0].1)]));

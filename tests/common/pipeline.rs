@@ -71,3 +71,21 @@ pub fn check_bus(pipeline: &gst::Element, what: &str) {
         }
     }
 }
+
+/// The `appsrc` named `name` in `bin`.
+pub fn appsrc(bin: &impl IsA<gst::Bin>, name: &str) -> gst_app::AppSrc {
+    bin.as_ref()
+        .by_name(name)
+        .unwrap_or_else(|| panic!("no element {name}"))
+        .downcast::<gst_app::AppSrc>()
+        .unwrap_or_else(|_| panic!("{name} is not an appsrc"))
+}
+
+/// The `appsink` named `name` in `bin`.
+pub fn appsink(bin: &impl IsA<gst::Bin>, name: &str) -> gst_app::AppSink {
+    bin.as_ref()
+        .by_name(name)
+        .unwrap_or_else(|| panic!("no element {name}"))
+        .downcast::<gst_app::AppSink>()
+        .unwrap_or_else(|_| panic!("{name} is not an appsink"))
+}
