@@ -1,11 +1,19 @@
-//! Side-by-side encoder benchmark on the same 1080p content in one run:
+//! Side-by-side encoder benchmark on the same content in one run:
 //! deltaenc (lossless, lossy) vs jpegenc vs x264enc (ultrafast, zerolatency).
 //!
-//! Run with `scripts/bench.sh` (release build). For each scene the frames are
-//! generated once in memory, then every encoder is run over the very same
-//! buffers, round-robin, several rounds; medians are reported. Encoding is
-//! timed alone (appsrc ! encoder ! appsink); PSNR is measured afterwards by
-//! decoding what was produced, untimed.
+//! Run with `scripts/bench.sh` (release build):
+//!
+//! ```text
+//! delta-bench [frames]                                  the two synthetic 1080p scenes
+//! delta-bench --input FILE [--input FILE ...] [frames]  recordings instead (docs/recordings.md)
+//! ```
+//!
+//! For each scene the frames are made once in memory (generated, or the first
+//! `frames` frames of a recording decoded into BGRx) and converted to I420
+//! once, then every encoder is run over the very same buffers, round-robin,
+//! several rounds; medians are reported. Encoding is timed alone
+//! (appsrc ! encoder ! appsink); PSNR is measured afterwards by decoding
+//! what was produced, untimed.
 
 use gst::prelude::*;
 use std::time::Instant;
@@ -146,14 +154,32 @@ fn camera_scene(frames: usize) -> Vec<Vec<u8>> {
     out
 }
 
-/// Converts the BGRx frames to I420 once, with videoconvert, so every
-/// encoder that needs I420 gets identical input.
-fn to_format(frames: &[Vec<u8>], format: &str) -> (gst::Caps, Vec<gst::Buffer>) {
-    let src_caps = caps("BGRx");
-    let out_caps = caps(format);
+/// Stamps generated BGRx frames 1/30 s apart, as a capture would.
+fn to_buffers(frames: Vec<Vec<u8>>) -> Vec<gst::Buffer> {
+    frames
+        .into_iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let mut b = gst::Buffer::from_mut_slice(f);
+            b.get_mut()
+                .unwrap()
+                .set_pts(gst::ClockTime::from_nseconds(i as u64 * 33_333_333));
+            b
+        })
+        .collect()
+}
+
+/// Converts the BGRx frames to `format` once, with videoconvert, so every
+/// encoder that needs that format gets identical input.
+fn to_format(
+    bgrx_caps: &gst::Caps,
+    frames: &[gst::Buffer],
+    format: &str,
+) -> (gst::Caps, Vec<gst::Buffer>) {
+    let out_caps = with_format(bgrx_caps, format);
     let pipeline = gst::Pipeline::new();
     let src = gst_app::AppSrc::builder()
-        .caps(&src_caps)
+        .caps(bgrx_caps)
         .format(gst::Format::Time)
         .build();
     let conv = gst::ElementFactory::make("videoconvert").build().unwrap();
@@ -166,12 +192,8 @@ fn to_format(frames: &[Vec<u8>], format: &str) -> (gst::Caps, Vec<gst::Buffer>) 
         .unwrap();
     gst::Element::link_many([src.upcast_ref::<gst::Element>(), &conv, sink.upcast_ref()]).unwrap();
     pipeline.set_state(gst::State::Playing).unwrap();
-    for (i, f) in frames.iter().enumerate() {
-        let mut b = gst::Buffer::from_slice(f.clone());
-        b.get_mut()
-            .unwrap()
-            .set_pts(gst::ClockTime::from_nseconds(i as u64 * 33_333_333));
-        src.push_buffer(b).unwrap();
+    for b in frames {
+        src.push_buffer(b.clone()).unwrap();
     }
     src.end_of_stream().unwrap();
     let mut out = Vec::new();
@@ -182,6 +204,99 @@ fn to_format(frames: &[Vec<u8>], format: &str) -> (gst::Caps, Vec<gst::Buffer>) 
     (out_caps, out)
 }
 
+/// Decodes the first `frames` frames of a recording into BGRx, once and
+/// untimed. Any file GStreamer can decode works; the recordings of
+/// `scripts/record-screen.sh` are lossless FFV1, so these are the captured
+/// pixels exactly.
+fn decode_recording(
+    path: &std::path::Path,
+    frames: usize,
+) -> Result<(gst::Caps, Vec<gst::Buffer>), String> {
+    let pipeline = gst::Pipeline::new();
+    let src = gst::ElementFactory::make("filesrc")
+        .property("location", path)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let decode = gst::ElementFactory::make("decodebin")
+        .build()
+        .map_err(|e| e.to_string())?;
+    let conv = gst::ElementFactory::make("videoconvert")
+        .build()
+        .map_err(|e| e.to_string())?;
+    // A few buffers in flight, not the whole file: a 720p BGRx frame is 3.7 MB.
+    let sink = gst_app::AppSink::builder()
+        .caps(
+            &gst::Caps::builder("video/x-raw")
+                .field("format", "BGRx")
+                .build(),
+        )
+        .sync(false)
+        .max_buffers(4)
+        .build();
+    pipeline
+        .add_many([&src, &decode, &conv, sink.upcast_ref()])
+        .map_err(|e| e.to_string())?;
+    src.link(&decode).map_err(|e| e.to_string())?;
+    conv.link(&sink).map_err(|e| e.to_string())?;
+    let conv_sink = conv.static_pad("sink").unwrap();
+    decode.connect_pad_added(move |_, pad| {
+        let is_video = pad
+            .current_caps()
+            .and_then(|c| c.structure(0).map(|s| s.name().starts_with("video/")))
+            .unwrap_or(false);
+        if is_video && !conv_sink.is_linked() {
+            let _ = pad.link(&conv_sink);
+        }
+    });
+    let bus = pipeline.bus().unwrap();
+    if pipeline.set_state(gst::State::Playing).is_err() {
+        // The element that failed says why on the bus (a missing file, say).
+        let why = bus
+            .pop_filtered(&[gst::MessageType::Error])
+            .and_then(|m| match m.view() {
+                gst::MessageView::Error(e) => Some(e.error().to_string()),
+                _ => None,
+            })
+            .unwrap_or_else(|| "cannot start decoding".into());
+        let _ = pipeline.set_state(gst::State::Null);
+        return Err(format!("{}: {why}", path.display()));
+    }
+    let mut caps = None;
+    let mut out = Vec::with_capacity(frames);
+    // Polled, not a blocking pull: a decoding error stops the streaming
+    // thread without an end-of-stream, and the bus is where it is said.
+    let result = loop {
+        if out.len() >= frames || sink.is_eos() {
+            break Ok(());
+        }
+        if let Some(s) = sink.try_pull_sample(gst::ClockTime::from_mseconds(100)) {
+            caps.get_or_insert_with(|| s.caps_owned());
+            if let Some(b) = s.buffer_owned() {
+                out.push(b);
+            }
+        } else if let Some(m) = bus.pop_filtered(&[gst::MessageType::Error]) {
+            if let gst::MessageView::Error(e) = m.view() {
+                break Err(format!("{}: {}", path.display(), e.error()));
+            }
+        }
+    };
+    pipeline.set_state(gst::State::Null).unwrap();
+    result?;
+    let info = caps
+        .flatten()
+        .and_then(|c| gst_video::VideoInfo::from_caps(&c).ok())
+        .ok_or_else(|| format!("{}: no video frames decoded", path.display()))?;
+    // The same plain caps the synthetic scenes use, with the file's geometry
+    // and rate (x264enc's bitrate is per second, so the rate matters).
+    let caps = gst::Caps::builder("video/x-raw")
+        .field("format", "BGRx")
+        .field("width", info.width() as i32)
+        .field("height", info.height() as i32)
+        .field("framerate", info.fps())
+        .build();
+    Ok((caps, out))
+}
+
 fn caps(format: &str) -> gst::Caps {
     gst::Caps::builder("video/x-raw")
         .field("format", format)
@@ -189,6 +304,13 @@ fn caps(format: &str) -> gst::Caps {
         .field("height", HEIGHT as i32)
         .field("framerate", gst::Fraction::new(30, 1))
         .build()
+}
+
+/// `caps` with another pixel format.
+fn with_format(caps: &gst::Caps, format: &str) -> gst::Caps {
+    let mut caps = caps.clone();
+    caps.make_mut().set("format", format);
+    caps
 }
 
 struct RunResult {
@@ -250,9 +372,16 @@ fn encode(input_caps: &gst::Caps, input: &[gst::Buffer], encoder: &str) -> RunRe
     }
 }
 
-/// Mean PSNR (dB, over all bytes of the encoder's input format) of what
-/// `decoder` makes of `encoded`.
-fn psnr(run: &RunResult, decoder: &str, format: &str, reference: &[gst::Buffer]) -> f64 {
+/// Mean PSNR (dB, over all samples of the encoder's input format) of what
+/// `decoder` makes of `encoded`. BGRx's fourth byte is padding, not a
+/// sample: decoders are free to fill it (FFV1's bgr0 gives 0, videoconvert
+/// 255), so it is left out.
+fn psnr(
+    run: &RunResult,
+    decoder: &str,
+    reference_caps: &gst::Caps,
+    reference: &[gst::Buffer],
+) -> f64 {
     let pipeline = gst::Pipeline::new();
     let src = gst_app::AppSrc::builder()
         .caps(&run.caps)
@@ -260,7 +389,7 @@ fn psnr(run: &RunResult, decoder: &str, format: &str, reference: &[gst::Buffer])
         .build();
     let dec = gst::parse::bin_from_description(&format!("{decoder} ! videoconvert"), true).unwrap();
     let sink = gst_app::AppSink::builder()
-        .caps(&caps(format))
+        .caps(reference_caps)
         .sync(false)
         .build();
     pipeline
@@ -281,17 +410,22 @@ fn psnr(run: &RunResult, decoder: &str, format: &str, reference: &[gst::Buffer])
         src.push_buffer(b.clone()).unwrap();
     }
     src.end_of_stream().unwrap();
+    let padded = gst_video::VideoInfo::from_caps(reference_caps)
+        .is_ok_and(|i| i.format() == gst_video::VideoFormat::Bgrx);
     let mut total = 0.0;
     let mut n = 0;
     while let Ok(s) = sink.pull_sample() {
         let got = s.buffer().unwrap().map_readable().unwrap();
         let want = reference[n].map_readable().unwrap();
-        let mse = got
+        let (sum, count) = got
             .iter()
             .zip(want.iter())
-            .map(|(&a, &b)| (a as f64 - b as f64).powi(2))
-            .sum::<f64>()
-            / want.len() as f64;
+            .enumerate()
+            .filter(|(i, _)| !padded || i % 4 != 3)
+            .fold((0.0, 0usize), |(sum, count), (_, (&a, &b))| {
+                (sum + (a as f64 - b as f64).powi(2), count + 1)
+            });
+        let mse = sum / count as f64;
         total += 10.0 * (255.0f64.powi(2) / mse.max(1e-10)).log10();
         n += 1;
     }
@@ -316,13 +450,47 @@ struct Candidate {
     decoder: &'static str,
 }
 
+/// Where a run's scenes come from: the synthetic ones, or recordings.
+struct Args {
+    inputs: Vec<std::path::PathBuf>,
+    frames: usize,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut inputs = Vec::new();
+    let mut frames = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        if a == "--input" {
+            inputs.push(args.next().ok_or("--input needs a FILE")?.into());
+        } else if let Some(file) = a.strip_prefix("--input=") {
+            inputs.push(file.into());
+        } else if let (None, Ok(n)) = (frames, a.parse::<usize>()) {
+            frames = Some(n);
+        } else {
+            return Err(format!(
+                "unexpected argument {a:?}\n\
+                 usage: delta-bench [--input FILE ...] [frames]"
+            ));
+        }
+    }
+    Ok(Args {
+        inputs,
+        frames: frames.unwrap_or(60),
+    })
+}
+
 fn main() {
     gst::init().unwrap();
     gststreamkit::plugin_register_static().unwrap();
-    let frames: usize = std::env::args()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(60);
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("delta-bench: {e}");
+            std::process::exit(2);
+        }
+    };
+    let frames = args.frames;
     let rounds = 3;
     let candidates = [
         Candidate {
@@ -368,6 +536,14 @@ fn main() {
             decoder: "avdec_h264",
         },
         Candidate {
+            name: "x264enc ultrafast/zerolatency CRF 23 (I420)",
+            input: "I420",
+            // pass=qual is x264's CRF; the high bitrate lifts the VBV cap
+            // that newer x264enc versions put on pass=qual from `bitrate`.
+            encoder: "x264enc speed-preset=ultrafast tune=zerolatency pass=qual quantizer=23 bitrate=2048000",
+            decoder: "avdec_h264",
+        },
+        Candidate {
             name: "videoconvert ! x264enc ultrafast/zerolatency (BGRx)",
             input: "BGRx",
             encoder: "videoconvert ! x264enc speed-preset=ultrafast tune=zerolatency",
@@ -380,9 +556,26 @@ fn main() {
         .into_iter()
         .filter(|c| only.is_empty() || c.name.contains(&only))
         .collect();
-    println!(
-        "# delta-bench: {WIDTH}x{HEIGHT}, {frames} frames per scene, {rounds} rounds, medians"
-    );
+    println!("# delta-bench: {frames} frames per scene, {rounds} rounds, medians");
+    if !args.inputs.is_empty() {
+        for path in &args.inputs {
+            let (caps, bufs) = match decode_recording(path, frames) {
+                Ok(d) => d,
+                Err(e) => {
+                    eprintln!("delta-bench: {e}");
+                    std::process::exit(1);
+                }
+            };
+            run_scene(
+                &path.display().to_string(),
+                &caps,
+                &bufs,
+                &candidates,
+                rounds,
+            );
+        }
+        return;
+    }
     // DELTA_BENCH_SCENE=screen or camera runs one scene only.
     let scene_filter = std::env::var("DELTA_BENCH_SCENE").unwrap_or_default();
     let scenes: [(&str, SceneMaker); 2] =
@@ -391,94 +584,109 @@ fn main() {
         if !scene.contains(&scene_filter) {
             continue;
         }
-        let bgrx = make(frames);
-        let (bgrx_caps, bgrx_bufs) = to_format(&bgrx, "BGRx");
-        let (i420_caps, i420_bufs) = to_format(&bgrx, "I420");
-        let mut results: Vec<Vec<RunResult>> = candidates.iter().map(|_| Vec::new()).collect();
-        for _ in 0..rounds {
-            for (c, r) in candidates.iter().zip(results.iter_mut()) {
-                let (caps, bufs) = if c.input == "BGRx" {
-                    (&bgrx_caps, &bgrx_bufs)
-                } else {
-                    (&i420_caps, &i420_bufs)
-                };
-                r.push(encode(caps, bufs, c.encoder));
-            }
-        }
-        println!("\n## {scene}\n");
-        println!("| encoder | fps (wall) | CPU ms/frame | bytes/frame first | bytes/frame rest (mean) | rest (max) | PSNR dB |");
-        println!("|---|---:|---:|---:|---:|---:|---:|");
-        let mut rest_sizes = Vec::new();
-        let mut fps_of = Vec::new();
-        let mut cpu_of = Vec::new();
-        for (c, runs) in candidates.iter().zip(&results) {
-            let mut secs: Vec<f64> = runs.iter().map(|r| r.seconds).collect();
-            secs.sort_by(f64::total_cmp);
-            let mut cpus: Vec<f64> = runs.iter().map(|r| r.cpu).collect();
-            cpus.sort_by(f64::total_cmp);
-            let fps = frames as f64 / secs[rounds / 2];
-            let cpu_ms = cpus[rounds / 2] * 1000.0 / frames as f64;
-            let sizes = &runs[0].sizes;
-            let rest = &sizes[1..];
-            let mean = rest.iter().sum::<usize>() as f64 / rest.len() as f64;
-            let max = rest.iter().max().copied().unwrap_or(0);
-            let reference = if c.input == "BGRx" {
-                &bgrx_bufs
+        let bgrx = to_buffers(make(frames));
+        run_scene(scene, &caps("BGRx"), &bgrx, &candidates, rounds);
+    }
+}
+
+/// Runs every candidate over one scene's frames and prints its table and
+/// the ratios that matter.
+fn run_scene(
+    scene: &str,
+    bgrx_caps: &gst::Caps,
+    bgrx_bufs: &[gst::Buffer],
+    candidates: &[Candidate],
+    rounds: usize,
+) {
+    let frames = bgrx_bufs.len();
+    let (i420_caps, i420_bufs) = to_format(bgrx_caps, bgrx_bufs, "I420");
+    let mut results: Vec<Vec<RunResult>> = candidates.iter().map(|_| Vec::new()).collect();
+    for _ in 0..rounds {
+        for (c, r) in candidates.iter().zip(results.iter_mut()) {
+            let (caps, bufs) = if c.input == "BGRx" {
+                (bgrx_caps, bgrx_bufs)
             } else {
-                &i420_bufs
+                (&i420_caps, &i420_bufs[..])
             };
-            let q = psnr(&runs[0], c.decoder, c.input, reference);
-            println!(
-                "| {} | {:.1} | {:.2} | {} | {:.0} | {} | {} |",
-                c.name,
-                fps,
-                cpu_ms,
-                sizes[0],
-                mean,
-                max,
-                if q >= 99.0 {
-                    "lossless".to_string()
-                } else {
-                    format!("{q:.1}")
-                }
-            );
-            rest_sizes.push(rest.to_vec());
-            fps_of.push(fps);
-            cpu_of.push(cpu_ms);
+            r.push(encode(caps, bufs, c.encoder));
         }
-        let find = |prefix: &str| candidates.iter().position(|c| c.name.starts_with(prefix));
-        let (Some(x264), Some(jpeg)) = (find("x264enc"), find("jpegenc")) else {
-            continue;
+    }
+    let (w, h) = gst_video::VideoInfo::from_caps(bgrx_caps)
+        .map(|i| (i.width(), i.height()))
+        .unwrap_or_default();
+    println!("\n## {scene} ({w}x{h}, {frames} frames)\n");
+    println!("| encoder | fps (wall) | CPU ms/frame | bytes/frame first | bytes/frame rest (mean) | rest (max) | PSNR dB |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    let mut rest_sizes = Vec::new();
+    let mut fps_of = Vec::new();
+    let mut cpu_of = Vec::new();
+    for (c, runs) in candidates.iter().zip(&results) {
+        let mut secs: Vec<f64> = runs.iter().map(|r| r.seconds).collect();
+        secs.sort_by(f64::total_cmp);
+        let mut cpus: Vec<f64> = runs.iter().map(|r| r.cpu).collect();
+        cpus.sort_by(f64::total_cmp);
+        let fps = frames as f64 / secs[rounds / 2];
+        let cpu_ms = cpus[rounds / 2] * 1000.0 / frames as f64;
+        let sizes = &runs[0].sizes;
+        let rest = &sizes[1..];
+        let mean = rest.iter().sum::<usize>() as f64 / rest.len() as f64;
+        let max = rest.iter().max().copied().unwrap_or(0);
+        let (reference_caps, reference) = if c.input == "BGRx" {
+            (bgrx_caps, bgrx_bufs)
+        } else {
+            (&i420_caps, &i420_bufs[..])
         };
-        println!();
-        for (i, c) in candidates
+        let q = psnr(&runs[0], c.decoder, reference_caps, reference);
+        println!(
+            "| {} | {:.1} | {:.2} | {} | {:.0} | {} | {} |",
+            c.name,
+            fps,
+            cpu_ms,
+            sizes[0],
+            mean,
+            max,
+            if q >= 99.0 {
+                "lossless".to_string()
+            } else {
+                format!("{q:.1}")
+            }
+        );
+        rest_sizes.push(rest.to_vec());
+        fps_of.push(fps);
+        cpu_of.push(cpu_ms);
+    }
+    let find = |prefix: &str| candidates.iter().position(|c| c.name.starts_with(prefix));
+    let (Some(x264), Some(jpeg)) = (find("x264enc"), find("jpegenc")) else {
+        return;
+    };
+    println!();
+    for (i, c) in candidates
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.name.starts_with("deltaenc"))
+    {
+        let smaller = rest_sizes[i]
             .iter()
-            .enumerate()
-            .filter(|(_, c)| c.name.starts_with("deltaenc"))
-        {
-            let smaller = rest_sizes[i]
-                .iter()
-                .zip(&rest_sizes[jpeg])
-                .filter(|(d, j)| d < j)
-                .count();
-            println!(
-                "{}: {:.1}x x264enc (I420) in CPU time, {:.1}x in wall-clock fps; \
-                 fewer bytes than jpegenc on {smaller} of {} frames after the first",
-                c.name,
-                cpu_of[x264] / cpu_of[i],
-                fps_of[i] / fps_of[x264],
-                rest_sizes[i].len()
-            );
-        }
-        if let (Some(d), Some(x)) = (
-            find("deltaenc lossless (BGRx)"),
-            find("videoconvert ! x264enc"),
-        ) {
-            println!(
-                "deltaenc lossless (BGRx) vs videoconvert ! x264enc (BGRx): {:.1}x in CPU time, {:.1}x in wall-clock fps",
-                cpu_of[x] / cpu_of[d],
-                fps_of[d] / fps_of[x]
-            );
-        }
+            .zip(&rest_sizes[jpeg])
+            .filter(|(d, j)| d < j)
+            .count();
+        println!(
+            "{}: {:.1}x x264enc (I420) in CPU time, {:.1}x in wall-clock fps; \
+             fewer bytes than jpegenc on {smaller} of {} frames after the first",
+            c.name,
+            cpu_of[x264] / cpu_of[i],
+            fps_of[i] / fps_of[x264],
+            rest_sizes[i].len()
+        );
+    }
+    if let (Some(d), Some(x)) = (
+        find("deltaenc lossless (BGRx)"),
+        find("videoconvert ! x264enc"),
+    ) {
+        println!(
+            "deltaenc lossless (BGRx) vs videoconvert ! x264enc (BGRx): {:.1}x in CPU time, {:.1}x in wall-clock fps",
+            cpu_of[x] / cpu_of[d],
+            fps_of[d] / fps_of[x]
+        );
     }
 }
