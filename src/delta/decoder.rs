@@ -18,6 +18,9 @@ pub const DEFAULT_MAX_WIDTH: u32 = 4096;
 /// Default largest picture height: the tallest common screen (4096x2304, the
 /// 16:9 5K/4K "Retina" class).
 pub const DEFAULT_MAX_HEIGHT: u32 = 2304;
+/// Smallest size limit a receiver may be given (`max-width`, `max-height`):
+/// one tile. The largest is the format's own, [`super::geometry::MAX_DIMENSION`].
+pub const MIN_SIZE_LIMIT: u32 = super::geometry::MIN_TILE_SIZE;
 /// Default shortest time between two accepted geometry changes.
 pub const DEFAULT_MIN_GEOMETRY_CHANGE_INTERVAL: Duration = Duration::from_secs(1);
 /// Consecutive frames that must announce the same new geometry before a

@@ -72,8 +72,6 @@ static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
 });
 
 const DEFAULT_OUTPUT_INCOMPLETE: bool = false;
-/// Smallest value `max-width` and `max-height` accept: one tile.
-const MIN_MAX_DIMENSION: u32 = 16;
 const DEFAULT_MIN_KEYFRAME_REQUEST_INTERVAL: gst::ClockTime = gst::ClockTime::from_mseconds(500);
 
 #[derive(Debug, Clone, Copy)]
@@ -180,7 +178,7 @@ impl ObjectImpl for DeltaDec {
                         "Largest picture width in pixels; wider frames are dropped before \
                          anything is allocated (lowered further by the input caps' width)",
                     )
-                    .minimum(MIN_MAX_DIMENSION)
+                    .minimum(crate::delta::decoder::MIN_SIZE_LIMIT)
                     .maximum(MAX_DIMENSION)
                     .default_value(DEFAULT_MAX_WIDTH)
                     .mutable_playing()
@@ -191,7 +189,7 @@ impl ObjectImpl for DeltaDec {
                         "Largest picture height in pixels; taller frames are dropped before \
                          anything is allocated (lowered further by the input caps' height)",
                     )
-                    .minimum(MIN_MAX_DIMENSION)
+                    .minimum(crate::delta::decoder::MIN_SIZE_LIMIT)
                     .maximum(MAX_DIMENSION)
                     .default_value(DEFAULT_MAX_HEIGHT)
                     .mutable_playing()

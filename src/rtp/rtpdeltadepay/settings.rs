@@ -5,14 +5,14 @@
 use gst::glib;
 use gst::prelude::*;
 
+// Bounds of `max-width` / `max-height`: the same as deltadec's.
+use crate::delta::decoder::MIN_SIZE_LIMIT;
+use crate::delta::geometry::MAX_DIMENSION;
 use crate::rtp::{DEFAULT_MAX_HEIGHT, DEFAULT_MAX_WIDTH, DEFAULT_MIN_KEYFRAME_INTERVAL};
 
 pub(super) const DEFAULT_REQUEST_KEYFRAME: bool = true;
 /// Most `min-keyframe-interval` accepts: one minute, in nanoseconds.
 pub(super) const MAX_MIN_KEYFRAME_INTERVAL: u64 = 60_000_000_000;
-/// Bounds of `max-width` / `max-height`: the format's own limits.
-pub(super) const MIN_DIMENSION: u32 = crate::delta::geometry::MIN_TILE_SIZE;
-pub(super) const MAX_DIMENSION: u32 = crate::delta::geometry::MAX_DIMENSION;
 
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Settings {
@@ -62,7 +62,7 @@ pub(super) fn param_specs() -> Vec<glib::ParamSpec> {
                 "Widest frame accepted, in pixels: packets announcing a wider frame \
                  are dropped (counted in delta-stats as geometry-rejected)",
             )
-            .minimum(MIN_DIMENSION)
+            .minimum(MIN_SIZE_LIMIT)
             .maximum(MAX_DIMENSION)
             .default_value(DEFAULT_MAX_WIDTH)
             .mutable_playing()
@@ -73,7 +73,7 @@ pub(super) fn param_specs() -> Vec<glib::ParamSpec> {
                 "Tallest frame accepted, in pixels: packets announcing a taller frame \
                  are dropped (counted in delta-stats as geometry-rejected)",
             )
-            .minimum(MIN_DIMENSION)
+            .minimum(MIN_SIZE_LIMIT)
             .maximum(MAX_DIMENSION)
             .default_value(DEFAULT_MAX_HEIGHT)
             .mutable_playing()
