@@ -282,7 +282,7 @@ fn output_incomplete_outputs_at_once() {
 
 fn header(w: u16, h: u16, format: u8, tile16: u8) -> Vec<u8> {
     let mut v = b"SK".to_vec();
-    v.extend_from_slice(&[1, 0]);
+    v.extend_from_slice(&[gststreamkit::delta::bitstream::VERSION, 0]);
     v.extend_from_slice(&w.to_be_bytes());
     v.extend_from_slice(&h.to_be_bytes());
     v.extend_from_slice(&[format, tile16, 0, 0, 0, 1]);
@@ -296,25 +296,29 @@ fn malformed_input_is_dropped_and_counted_never_fatal() {
     dec.set_src_caps_str("video/x-streamkit-delta");
     let mut bad_version = header(64, 64, 0, 2);
     bad_version[2] = 9;
+    // a version 1 stream (bitstream v1 is not read any more)
+    let mut old_version = header(64, 64, 0, 2);
+    old_version[2] = 1;
     let mut bad_magic = header(64, 64, 0, 2);
     bad_magic[0] = b'X';
     let mut tile_outside = header(64, 64, 0, 2);
     tile_outside.extend_from_slice(&[0, 0, 4, 2, 0, 0, 0, 3, 1, 2, 3]);
     let mut truncated = header(64, 64, 0, 2);
     truncated.extend_from_slice(&[0, 0, 1, 0, 0, 0, 0x10, 0, 1, 2]);
-    let mut garbage_lz4 = header(64, 64, 0, 2);
-    garbage_lz4.extend_from_slice(&[0, 0, 1, 0, 0, 0, 0, 4, 0xff, 0xff, 0xff, 0xff]);
+    let mut garbage_zstd = header(64, 64, 0, 2);
+    garbage_zstd.extend_from_slice(&[0, 0, 1, 0, 0, 0, 0, 4, 0xff, 0xff, 0xff, 0xff]);
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("empty", vec![]),
         ("too short", b"SK\x01".to_vec()),
         ("bad magic", bad_magic),
         ("unknown version", bad_version),
+        ("version 1", old_version),
         ("absurd dimensions", header(60000, 60000, 0, 2)),
         ("zero width", header(0, 10, 0, 2)),
-        ("unknown format", header(64, 64, 7, 2)),
+        ("unknown format", header(64, 64, 200, 2)),
         ("tile outside the frame", tile_outside),
         ("truncated record", truncated),
-        ("corrupt lossless payload", garbage_lz4),
+        ("corrupt lossless payload", garbage_zstd),
     ];
     for (name, bytes) in &cases {
         let flow = dec.push(gst::Buffer::from_slice(bytes.clone()));
@@ -324,7 +328,7 @@ fn malformed_input_is_dropped_and_counted_never_fatal() {
     let s = stats(&dec.element().unwrap());
     let rejected = s.get::<u64>("frames-rejected").unwrap();
     let dropped = s.get::<u64>("records-dropped").unwrap();
-    assert_eq!(rejected, 7, "{s}");
+    assert_eq!(rejected, 8, "{s}");
     assert_eq!(dropped, 3, "{s}");
 
     // and the decoder still works afterwards

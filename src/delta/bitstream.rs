@@ -1,8 +1,9 @@
 //! Reading and writing the delta bitstream (docs/bitstream.md).
 //!
-//! A frame is a 14-byte [`FrameHeader`] followed by zero or more tile
-//! records, each self-contained: it names its tile, its coding and its
-//! length, so any subset of a frame's records can be applied on its own.
+//! A frame is a 14-byte [`FrameHeader`] followed by zero or more records,
+//! each self-contained: it names its tile (or, for a move, its run of
+//! tiles), its coding and its length, so any subset of a frame's records can
+//! be applied on its own.
 
 use super::geometry::{Geometry, GeometryError, PixelFormat};
 use thiserror::Error;
@@ -10,13 +11,17 @@ use thiserror::Error;
 /// First two bytes of every frame.
 pub const MAGIC: [u8; 2] = *b"SK";
 /// The bitstream version this module reads and writes.
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
 /// Size of [`FrameHeader`] on the wire.
 pub const FRAME_HEADER_LEN: usize = 14;
 /// Size of a tile record's header on the wire.
 pub const RECORD_HEADER_LEN: usize = 8;
 /// Largest payload length a record can state (24-bit field).
 pub const MAX_RECORD_PAYLOAD: usize = (1 << 24) - 1;
+/// Bytes of a move's offset: dx and dy, signed 16-bit.
+pub const MOVE_OFFSET_LEN: usize = 4;
+/// Most tiles one move record covers (its parameter is the count minus 1).
+pub const MAX_MOVE_RUN: u32 = 256;
 
 const FLAG_KEYFRAME: u8 = 0x01;
 
@@ -67,20 +72,33 @@ pub enum BitstreamError {
 /// How a tile record's payload is coded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TileCoding {
-    /// Bit-exact: channels split into planes, left-predicted, LZ4 block.
+    /// Bit-exact: channels split into planes, left-predicted, zstd.
     Lossless,
     /// 8x8 DCT with quantisation at the record's quality.
     Lossy,
     /// Every sample of each channel has one value: one byte per channel.
     Fill,
+    /// A run of tiles copied from the previous picture at an offset.
+    Move,
+    /// One tile predicted from the previous picture at an offset, plus the
+    /// exact difference (zstd).
+    MoveResidual,
 }
 
 impl TileCoding {
+    /// Whether the record reads the previous picture (and so is only as
+    /// good as what it reads).
+    pub fn reads_previous(self) -> bool {
+        matches!(self, TileCoding::Move | TileCoding::MoveResidual)
+    }
+
     fn code(self) -> u8 {
         match self {
             TileCoding::Lossless => 0,
             TileCoding::Lossy => 1,
             TileCoding::Fill => 2,
+            TileCoding::Move => 3,
+            TileCoding::MoveResidual => 4,
         }
     }
 
@@ -89,6 +107,8 @@ impl TileCoding {
             0 => Some(TileCoding::Lossless),
             1 => Some(TileCoding::Lossy),
             2 => Some(TileCoding::Fill),
+            3 => Some(TileCoding::Move),
+            4 => Some(TileCoding::MoveResidual),
             _ => None,
         }
     }
@@ -149,13 +169,14 @@ impl FrameHeader {
     }
 }
 
-/// One tile record, borrowed from the frame it was parsed from.
+/// One record, borrowed from the frame it was parsed from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TileRecord<'a> {
-    /// Raster index of the tile (row-major over the tile grid).
+    /// Raster index of the (first) tile (row-major over the tile grid).
     pub index: u32,
     pub coding: TileCoding,
-    /// Coding parameter: the quality for [`TileCoding::Lossy`], else 0.
+    /// Coding parameter: the quality for [`TileCoding::Lossy`], the run
+    /// length minus one for [`TileCoding::Move`], else 0.
     pub param: u8,
     pub payload: &'a [u8],
 }
@@ -165,10 +186,38 @@ impl TileRecord<'_> {
     pub fn wire_len(&self) -> usize {
         RECORD_HEADER_LEN + self.payload.len()
     }
+
+    /// The tiles this record writes: one, or a move's run.
+    pub fn tiles(&self) -> std::ops::Range<u32> {
+        let run = match self.coding {
+            TileCoding::Move => self.param as u32 + 1,
+            _ => 1,
+        };
+        self.index..self.index + run
+    }
+
+    /// A move's or move residual's offset (dx, dy), when the payload holds one.
+    pub fn offset(&self) -> Option<(i32, i32)> {
+        if !self.coding.reads_previous() || self.payload.len() < MOVE_OFFSET_LEN {
+            return None;
+        }
+        let p = self.payload;
+        Some((
+            i16::from_be_bytes([p[0], p[1]]) as i32,
+            i16::from_be_bytes([p[2], p[3]]) as i32,
+        ))
+    }
+}
+
+/// Appends a move's offset to a record payload.
+pub fn write_offset(out: &mut Vec<u8>, dx: i32, dy: i32) {
+    // Offsets come from positions inside an 8192-pixel frame.
+    out.extend_from_slice(&(dx as i16).to_be_bytes());
+    out.extend_from_slice(&(dy as i16).to_be_bytes());
 }
 
 /// Largest payload a well-formed record can carry for `geometry`: lossless
-/// data can expand a little under LZ4, lossy data by its token overhead.
+/// data can expand a little under zstd, lossy data by its token overhead.
 pub fn max_payload_len(geometry: &Geometry) -> usize {
     (geometry.max_tile_bytes() * 2 + 1024).min(MAX_RECORD_PAYLOAD)
 }
@@ -192,6 +241,12 @@ pub fn parse_record<'a>(
     }
     let coding = TileCoding::from_code(data[3]).ok_or(BitstreamError::UnknownCoding(data[3]))?;
     let param = data[4];
+    if coding == TileCoding::Move && index + param as u32 >= count {
+        return Err(BitstreamError::TileOutOfRange {
+            index: index + param as u32,
+            count,
+        });
+    }
     let len = u32::from_be_bytes([0, data[5], data[6], data[7]]) as usize;
     let max = max_payload_len(geometry);
     if len > max {
@@ -217,6 +272,7 @@ pub fn parse_record<'a>(
 }
 
 /// Iterates over the records that follow a frame header.
+#[derive(Clone)]
 pub struct RecordReader<'a> {
     data: &'a [u8],
     geometry: Geometry,

@@ -247,14 +247,91 @@ impl ReferenceCanvas {
 
     /// Copies `tile` of `frame` into this canvas.
     pub fn copy_tile_from(&mut self, frame: &FrameView, tile: u32) {
+        self.copy_tile_from_shifted(frame, tile, 0, 0);
+    }
+
+    /// `tile`'s rectangle in `plane`, the column it is read from when moved
+    /// by (`dx`, `dy`) pixels, and the row offset in the plane's samples.
+    /// The move must be a valid prediction ([`Geometry::prediction_is_valid`]);
+    /// rows are clamped into the plane by the caller ([`Geometry::clamp_row`]).
+    fn shifted_origin(&self, tile: u32, plane: usize, dx: i32, dy: i32) -> (Rect, usize, i32) {
+        debug_assert!(self.geometry.prediction_is_valid(tile, dx, dy));
+        let r = self.geometry.tile_plane_rect(tile, plane);
+        let (sx, sy) = self.geometry.format.subsampling(plane);
+        let x = (r.x as i64 + (dx >> sx) as i64) as usize;
+        (r, x, dy >> sy)
+    }
+
+    /// Fills `tile` of this canvas from `frame` read at the tile moved by
+    /// (`dx`, `dy`), which must be a valid prediction
+    /// ([`Geometry::prediction_is_valid`]; rows clamped into the picture).
+    pub fn copy_tile_from_shifted(&mut self, frame: &FrameView, tile: u32, dx: i32, dy: i32) {
+        let bpp = self.geometry.format.bytes_per_pixel();
         for p in 0..self.planes.len() {
-            let r = self.geometry.tile_plane_rect(tile, p);
-            let (x0, len) = self.row_span(&r);
+            let (r, sx, d) = self.shifted_origin(tile, p, dx, dy);
+            let ph = self.geometry.plane_size(p).1;
+            let len = r.w * bpp;
             for y in r.y..r.y + r.h {
-                self.row_mut(p, y, x0, len)
-                    .copy_from_slice(frame.row(p, y, x0, len));
+                self.row_mut(p, y, r.x * bpp, len)
+                    .copy_from_slice(frame.row(p, Geometry::clamp_row(y, d, ph), sx * bpp, len));
             }
         }
+    }
+
+    /// Samples (bytes) of `tile`, over all planes, where `frame` differs
+    /// from this canvas read at the tile moved by (`dx`, `dy`) (a valid
+    /// prediction, rows clamped into the picture).
+    pub fn shifted_sample_differences(
+        &self,
+        frame: &FrameView,
+        tile: u32,
+        dx: i32,
+        dy: i32,
+    ) -> usize {
+        let bpp = self.geometry.format.bytes_per_pixel();
+        let mut differing = 0;
+        for p in 0..self.planes.len() {
+            let (r, sx, d) = self.shifted_origin(tile, p, dx, dy);
+            let ph = self.geometry.plane_size(p).1;
+            let len = r.w * bpp;
+            for y in r.y..r.y + r.h {
+                let source = self.row(p, Geometry::clamp_row(y, d, ph), sx * bpp, len);
+                let row = frame.row(p, y, r.x * bpp, len);
+                differing += source.iter().zip(row).filter(|(a, b)| a != b).count();
+            }
+        }
+        differing
+    }
+
+    /// Rows of `tile`, over all planes, where `frame` differs from this
+    /// canvas read at the tile moved by (`dx`, `dy`) (a valid prediction,
+    /// rows clamped into the picture).
+    /// Counting stops past `limit`: any result over it means "more".
+    pub fn shifted_row_differences(
+        &self,
+        frame: &FrameView,
+        tile: u32,
+        dx: i32,
+        dy: i32,
+        limit: usize,
+    ) -> usize {
+        let bpp = self.geometry.format.bytes_per_pixel();
+        let mut differing = 0;
+        for p in 0..self.planes.len() {
+            let (r, sx, d) = self.shifted_origin(tile, p, dx, dy);
+            let ph = self.geometry.plane_size(p).1;
+            let len = r.w * bpp;
+            for y in r.y..r.y + r.h {
+                let source = self.row(p, Geometry::clamp_row(y, d, ph), sx * bpp, len);
+                if source != frame.row(p, y, r.x * bpp, len) {
+                    differing += 1;
+                    if differing > limit {
+                        return differing;
+                    }
+                }
+            }
+        }
+        differing
     }
 
     /// Copies the whole canvas into `out`.

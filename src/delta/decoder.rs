@@ -7,7 +7,10 @@
 
 use std::time::Duration;
 
-use super::bitstream::{parse_frame, BitstreamError, FrameHeader, TileCoding};
+use super::bitstream::{
+    parse_frame, BitstreamError, FrameHeader, FrameWriter, TileCoding, TileRecord,
+    FRAME_HEADER_LEN, MOVE_OFFSET_LEN,
+};
 use super::canvas::ReferenceCanvas;
 use super::geometry::Geometry;
 use super::lossy;
@@ -103,11 +106,20 @@ pub struct DeltaDecoder {
     last_change: Option<Duration>,
     candidate: Option<GeometryCandidate>,
     canvas: Option<ReferenceCanvas>,
+    /// The canvas as it was before the current frame's records: what moves
+    /// read, whatever order their records come in.
+    previous: Option<ReferenceCanvas>,
     received: Vec<bool>,
     missing: u32,
-    /// Tiles not updated since the decoder learned of a loss.
+    /// Tiles not known to be right: not updated by a self-contained record
+    /// since the decoder learned of a loss, or copied from such a tile.
     stale: Vec<bool>,
     stale_count: u32,
+    /// `received` and `stale` before the current frame's records.
+    previous_received: Vec<bool>,
+    previous_stale: Vec<bool>,
+    /// The number of the last frame accepted.
+    last_frame_number: u32,
     /// Per tile, the number of the last frame that carried it: a record
     /// whose tile already appeared in this frame is a repeat. Numbering the
     /// frames spares clearing a per-frame bitmap.
@@ -237,12 +249,153 @@ impl DeltaDecoder {
     fn reset(&mut self, geometry: Geometry) {
         let n = geometry.tile_count() as usize;
         self.canvas = Some(ReferenceCanvas::new(geometry));
+        self.previous = None;
         self.received = vec![false; n];
         self.stale = vec![false; n];
+        self.previous_received = vec![false; n];
+        self.previous_stale = vec![false; n];
         self.seen_in_frame = vec![0; n];
         self.frame_serial = 0;
         self.missing = n as u32;
         self.stale_count = 0;
+    }
+
+    /// Decodes one record and writes it to the canvas, with its tiles'
+    /// bookkeeping. Nothing is written for a record that does not decode.
+    fn apply(&mut self, g: &Geometry, record: &TileRecord) -> Result<(), BitstreamError> {
+        let corrupt = |reason| BitstreamError::CorruptPayload {
+            index: record.index,
+            coding: record.coding,
+            reason,
+        };
+        if record.coding.reads_previous() {
+            let (dx, dy) = record
+                .offset()
+                .ok_or_else(|| corrupt("shorter than a move's offset"))?;
+            if record.coding == TileCoding::Move && record.payload.len() != MOVE_OFFSET_LEN {
+                return Err(corrupt("a move's payload is its offset alone"));
+            }
+            let valid = |t| match record.coding {
+                TileCoding::Move => g.shift_is_valid(t, dx, dy),
+                _ => g.prediction_is_valid(t, dx, dy),
+            };
+            if !record.tiles().all(valid) {
+                return Err(corrupt("the move reads outside the picture"));
+            }
+            let (Some(canvas), Some(previous)) = (&mut self.canvas, &self.previous) else {
+                return Err(corrupt("nothing to move from"));
+            };
+            let previous_view = previous.view();
+            if record.coding == TileCoding::Move {
+                for t in record.tiles() {
+                    canvas.copy_tile_from_shifted(&previous_view, t, dx, dy);
+                }
+            } else {
+                self.samples
+                    .gather_shifted(g, &previous_view, record.index, dx, dy);
+                tile::apply_residual(
+                    &mut self.samples,
+                    &mut self.lossless,
+                    record.index,
+                    &record.payload[MOVE_OFFSET_LEN..],
+                )?;
+                self.samples.scatter(canvas, record.index);
+            }
+            for t in record.tiles() {
+                let (received, stale) = self.sources_state(g, t, dx, dy);
+                self.mark(t, received, stale);
+            }
+            return Ok(());
+        }
+        self.samples.layout(g, record.index);
+        match record.coding {
+            TileCoding::Fill => tile::decode_fill(&mut self.samples, record.index, record.payload),
+            TileCoding::Lossless => tile::decode_lossless(
+                &mut self.samples,
+                &mut self.lossless,
+                record.index,
+                record.payload,
+            ),
+            _ => lossy::decode(
+                &mut self.samples,
+                g.format,
+                record.param,
+                record.index,
+                record.payload,
+            ),
+        }?;
+        if let Some(canvas) = &mut self.canvas {
+            self.samples.scatter(canvas, record.index);
+        }
+        self.mark(record.index, true, false);
+        Ok(())
+    }
+
+    /// Whether every tile a move of `tile` by (dx, dy) reads had arrived,
+    /// and whether any of them was stale, before this frame.
+    fn sources_state(&self, g: &Geometry, tile: u32, dx: i32, dy: i32) -> (bool, bool) {
+        g.shifted_tiles(tile, dx, dy)
+            .fold((true, false), |(received, stale), t| {
+                (
+                    received && self.previous_received[t as usize],
+                    stale || self.previous_stale[t as usize],
+                )
+            })
+    }
+
+    /// Records what `tile` now holds: whether all of it has arrived, and
+    /// whether it may be wrong.
+    fn mark(&mut self, tile: u32, received: bool, stale: bool) {
+        let i = tile as usize;
+        if received != self.received[i] {
+            self.received[i] = received;
+            if received {
+                self.missing -= 1;
+            } else {
+                self.missing += 1;
+            }
+        }
+        if stale != self.stale[i] {
+            self.stale[i] = stale;
+            if stale {
+                self.stale_count += 1;
+            } else {
+                self.stale_count -= 1;
+            }
+        }
+    }
+
+    /// A keyframe that puts a fresh decoder in this decoder's state: every
+    /// tile of the canvas, self-contained and lossless, numbered as the last
+    /// frame accepted. A decoder that applies it and then the frames that
+    /// follow holds exactly what this one holds. `None` before the first
+    /// frame.
+    pub fn snapshot(&mut self) -> Option<Vec<u8>> {
+        let canvas = self.canvas.as_ref()?;
+        let g = *canvas.geometry();
+        let header = FrameHeader {
+            geometry: g,
+            keyframe: true,
+            frame_number: self.last_frame_number,
+        };
+        let mut writer = FrameWriter::new(&header, FRAME_HEADER_LEN + g.tile_count() as usize * 64);
+        let view = canvas.view();
+        for t in 0..g.tile_count() {
+            self.samples.gather(&g, &view, t);
+            match self.samples.fill_values() {
+                Some(values) => {
+                    let out = writer.begin_record(t, TileCoding::Fill, 0);
+                    tile::encode_fill(&self.samples, values, out);
+                }
+                None => {
+                    let out = writer.begin_record(t, TileCoding::Lossless, 0);
+                    tile::encode_lossless(&self.samples, &mut self.lossless, out);
+                }
+            }
+            // A tile's lossless record is far below the 16 MiB field.
+            let _ = writer.finish_record();
+        }
+        Some(writer.into_bytes())
     }
 
     /// Applies one frame (or any subset of one frame's records) that
@@ -282,6 +435,20 @@ impl DeltaDecoder {
                 1
             }
         };
+        // Moves read the picture as it was before any record of this frame.
+        if records
+            .clone()
+            .any(|r| r.is_ok_and(|r| r.coding.reads_previous()))
+        {
+            if let Some(canvas) = &self.canvas {
+                match &mut self.previous {
+                    Some(p) => p.clone_from(canvas),
+                    None => self.previous = Some(canvas.clone()),
+                }
+                self.previous_received.clone_from(&self.received);
+                self.previous_stale.clone_from(&self.stale);
+            }
+        }
         for record in records {
             let record = match record {
                 Ok(r) => r,
@@ -293,54 +460,33 @@ impl DeltaDecoder {
             };
             // A repeat is refused before any decoding: thousands of records
             // naming one large tile would otherwise cost a full tile decode
-            // each (a 64 KiB frame rewriting over a gigabyte).
-            let seen = &mut self.seen_in_frame[record.index as usize];
-            if *seen == self.frame_serial {
+            // each (a 64 KiB frame rewriting over a gigabyte). So each tile
+            // is written at most once a frame, whatever the records say.
+            let tiles = record.tiles();
+            if let Some(index) = tiles
+                .clone()
+                .find(|&t| self.seen_in_frame[t as usize] == self.frame_serial)
+            {
                 report.records_dropped = report.records_dropped.saturating_add(1);
-                report.error.get_or_insert(BitstreamError::RepeatedTile {
-                    index: record.index,
-                });
+                report
+                    .error
+                    .get_or_insert(BitstreamError::RepeatedTile { index });
                 continue;
             }
-            *seen = self.frame_serial;
-            self.samples.layout(&g, record.index);
-            let result = match record.coding {
-                TileCoding::Fill => {
-                    tile::decode_fill(&mut self.samples, record.index, record.payload)
+            for t in tiles.clone() {
+                self.seen_in_frame[t as usize] = self.frame_serial;
+            }
+            match self.apply(&g, &record) {
+                Ok(()) => {
+                    report.tiles_applied = report.tiles_applied.saturating_add(tiles.len() as u32)
                 }
-                TileCoding::Lossless => tile::decode_lossless(
-                    &mut self.samples,
-                    &mut self.lossless,
-                    record.index,
-                    record.payload,
-                ),
-                TileCoding::Lossy => lossy::decode(
-                    &mut self.samples,
-                    g.format,
-                    record.param,
-                    record.index,
-                    record.payload,
-                ),
-            };
-            if let Err(e) = result {
-                report.records_dropped = report.records_dropped.saturating_add(1);
-                report.error.get_or_insert(e);
-                continue;
+                Err(e) => {
+                    report.records_dropped = report.records_dropped.saturating_add(1);
+                    report.error.get_or_insert(e);
+                }
             }
-            if let Some(canvas) = &mut self.canvas {
-                self.samples.scatter(canvas, record.index);
-            }
-            let i = record.index as usize;
-            if !self.received[i] {
-                self.received[i] = true;
-                self.missing -= 1;
-            }
-            if self.stale[i] {
-                self.stale[i] = false;
-                self.stale_count -= 1;
-            }
-            report.tiles_applied = report.tiles_applied.saturating_add(1);
         }
+        self.last_frame_number = header.frame_number;
         self.stats.frames += 1;
         self.stats.keyframes += header.keyframe as u64;
         self.stats.tiles_applied += report.tiles_applied as u64;

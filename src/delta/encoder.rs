@@ -1,9 +1,12 @@
 //! The changes-only encoder: decides which tiles to send and codes them.
 
-use super::bitstream::{FrameHeader, FrameWriter, TileCoding, FRAME_HEADER_LEN};
+use super::bitstream::{
+    write_offset, FrameHeader, FrameWriter, TileCoding, FRAME_HEADER_LEN, MAX_MOVE_RUN,
+};
 use super::canvas::{FrameView, ReferenceCanvas};
 use super::geometry::Geometry;
 use super::lossy;
+use super::motion::{MotionSearch, Offset};
 use super::tile::{self, LosslessScratch, TileSamples};
 
 /// How tiles are coded.
@@ -39,6 +42,10 @@ pub struct EncoderStats {
     pub tiles_changed: u64,
     pub tiles_refreshed: u64,
     pub tiles_total: u64,
+    /// Changed tiles sent as a move (a copy of the previous picture).
+    pub tiles_moved: u64,
+    /// Changed tiles sent as a move plus a residual.
+    pub tiles_move_residual: u64,
     pub bytes: u64,
 }
 
@@ -51,28 +58,61 @@ pub struct EncodedFrame {
     pub tiles_changed: u32,
 }
 
+/// What the encoder sends for a tile this frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    /// A self-contained record; `fresh`: code it now (else re-send the last
+    /// self-contained record, whose content is unchanged).
+    Intra { fresh: bool },
+    /// A copy of the previous picture at an offset.
+    Move(Offset),
+    /// A copy at an offset plus the exact difference, when that is smaller
+    /// than the self-contained record (decided when coding).
+    Predict(Offset),
+}
+
 /// Encoder state: the decoder's reference picture and the refresh schedule.
 pub struct DeltaEncoder {
     geometry: Geometry,
     config: EncoderConfig,
     /// What the decoder holds (DESIGN principle 1).
     reference: ReferenceCanvas,
+    /// The reference before this frame's records, for lossy moves, which
+    /// copy reconstructed samples.
+    previous: Option<ReferenceCanvas>,
     /// Lossy only: the source each reference tile was coded from. A tile whose
     /// source is unchanged would reconstruct to exactly what the decoder holds,
     /// so it is skipped without a lossy comparison.
     coded_source: Option<ReferenceCanvas>,
+    motion: MotionSearch,
+    /// The offset last used for each tile, and the offset most used in the
+    /// last frame: the first candidates for the next.
+    last_offset: Vec<Option<Offset>>,
+    dominant: Option<Offset>,
     frame_number: u32,
     frames_since_key: u64,
-    refresh_cursor: u32,
+    /// Frames encoded: the clock of `clean_since`.
+    frame_index: u64,
+    /// Per tile, the oldest frame whose self-contained record the tile's
+    /// content depends on (moves carry their sources' age). A decoder that
+    /// lost records before that frame and received everything since holds
+    /// the tile exactly; intra refresh keeps every tile younger than its
+    /// period.
+    clean_since: Vec<u64>,
+    /// `clean_since` before this frame's records (what moves read).
+    previous_clean: Vec<u64>,
+    /// What to send for each tile this frame (`None`: nothing).
+    actions: Vec<Option<Action>>,
     started: bool,
     stats: EncoderStats,
     dirty: Vec<bool>,
-    /// Tiles to send this frame, and whether each must be coded afresh.
-    plan: Vec<(u32, bool)>,
-    /// The last record sent for each tile. Refresh and keyframes re-send an
-    /// unchanged tile from here instead of coding it again: the same bytes,
-    /// at the cost of a copy.
+    /// Tiles to send this frame and how.
+    plan: Vec<(u32, Action)>,
+    /// The last record coded for each tile. Refresh and keyframes re-send an
+    /// unchanged tile's self-contained record from here instead of coding it
+    /// again: the same bytes, at the cost of a copy.
     sent: Vec<Option<SentRecord>>,
+    candidates: Vec<Offset>,
     workers: [TileWorker; 2],
 }
 
@@ -87,15 +127,23 @@ impl DeltaEncoder {
             geometry,
             config,
             reference: ReferenceCanvas::new(geometry),
+            previous: None,
             coded_source,
+            motion: MotionSearch::new(geometry),
+            last_offset: vec![None; geometry.tile_count() as usize],
+            dominant: None,
             frame_number: 0,
             frames_since_key: 0,
-            refresh_cursor: 0,
+            frame_index: 0,
+            clean_since: vec![0; geometry.tile_count() as usize],
+            previous_clean: Vec::new(),
+            actions: Vec::new(),
             started: false,
             stats: EncoderStats::default(),
             dirty: Vec::new(),
             plan: Vec::new(),
             sent: vec![None; geometry.tile_count() as usize],
+            candidates: Vec::new(),
             workers: Default::default(),
         }
     }
@@ -129,11 +177,150 @@ impl DeltaEncoder {
         self.stats
     }
 
+    /// The picture changes are detected against: the coded source (lossy)
+    /// or the reference (lossless).
+    fn base(&self) -> &ReferenceCanvas {
+        self.coded_source.as_ref().unwrap_or(&self.reference)
+    }
+
     /// Whether a tile that differs byte-wise from what was coded for it
     /// differs enough from the decoder's reference to be sent.
     fn exceeds_threshold(&self, frame: &FrameView, tile: u32) -> bool {
         self.config.threshold == 0
             || self.reference.tile_block_difference(frame, tile) > self.config.threshold
+    }
+
+    /// How to send changed `tile`: a move when a candidate offset matches
+    /// exactly, a prediction when one matches most rows (lossless only),
+    /// else a self-contained record.
+    fn choose(&mut self, frame: &FrameView, tile: u32) -> Action {
+        let g = self.geometry;
+        let mut candidates = std::mem::take(&mut self.candidates);
+        candidates.clear();
+        self.motion.vertical_candidates(tile, &mut candidates);
+        let tx = tile % g.tiles_x;
+        let neighbour_offset = |t: u32| match self.actions[t as usize] {
+            Some(Action::Move(o) | Action::Predict(o)) => Some(o),
+            _ => None,
+        };
+        let left = (tx > 0).then(|| neighbour_offset(tile - 1)).flatten();
+        let up = (tile >= g.tiles_x)
+            .then(|| neighbour_offset(tile - g.tiles_x))
+            .flatten();
+        for extra in [self.last_offset[tile as usize], left, up, self.dominant] {
+            candidates.extend(extra);
+        }
+        let rows: usize = (0..g.format.plane_count())
+            .map(|p| g.tile_plane_rect(tile, p).h)
+            .sum();
+        // The candidate with the fewest differing rows; a move when none.
+        let mut best: Option<(usize, Offset)> = None;
+        for (i, &offset) in candidates.iter().enumerate() {
+            let (dx, dy) = offset;
+            if offset == (0, 0)
+                || candidates[..i].contains(&offset)
+                || !g.prediction_is_valid(tile, dx, dy)
+            {
+                continue;
+            }
+            let limit = best.map_or(rows, |(d, _)| d.saturating_sub(1));
+            let differing = self
+                .base()
+                .shifted_row_differences(frame, tile, dx, dy, limit);
+            if differing == 0 && g.shift_is_valid(tile, dx, dy) {
+                best = Some((0, offset));
+                break;
+            }
+            if differing <= limit {
+                best = Some((differing, offset));
+            }
+        }
+        let action = match best {
+            Some((0, offset)) if g.shift_is_valid(tile, offset.0, offset.1) => Action::Move(offset),
+            // Lossless only: a prediction is tried while most samples match
+            // (rows may differ only in a still part, beside the moved one).
+            Some((_, (dx, dy))) if self.config.mode == TileMode::Lossless => {
+                let samples = g.max_tile_bytes();
+                let differing = self.base().shifted_sample_differences(frame, tile, dx, dy);
+                if differing * 2 < samples {
+                    Action::Predict((dx, dy))
+                } else {
+                    Action::Intra { fresh: true }
+                }
+            }
+            _ => Action::Intra { fresh: true },
+        };
+        self.candidates = candidates;
+        action
+    }
+
+    /// The age a tile takes when moved by (dx, dy): that of the oldest
+    /// tile it reads, before this frame.
+    fn sources_clean_since(&self, tile: u32, dx: i32, dy: i32) -> u64 {
+        self.geometry
+            .shifted_tiles(tile, dx, dy)
+            .map(|t| self.previous_clean[t as usize])
+            .min()
+            .unwrap_or(0)
+    }
+
+    /// Whether the last record coded for `tile` can be sent again as its
+    /// self-contained record.
+    fn has_cached_record(&self, tile: u32) -> bool {
+        self.sent[tile as usize]
+            .as_ref()
+            .is_some_and(|r| !r.coding.reads_previous())
+    }
+
+    /// Intra refresh with period N: after this frame, every tile's content
+    /// depends only on self-contained records of the last N frames, so a
+    /// decoder that lost anything converges within N frames of receiving
+    /// again. Tiles that would break that (unchanged and old, or moved from
+    /// old content) are sent self-contained; then the oldest others, up to
+    /// `ceil(tiles / N)` a frame in all, so that refresh is spread evenly
+    /// instead of falling due at once. Returns the tiles it scheduled.
+    fn schedule_refresh(&mut self, changed: &[bool], now: u64) -> u32 {
+        let period = self.config.intra_refresh as u64;
+        if period == 0 {
+            return 0;
+        }
+        let count = self.geometry.tile_count();
+        let budget = count.div_ceil(period as u32);
+        let mut due: Vec<(u64, u32)> = Vec::new();
+        let mut scheduled = 0u32;
+        for tile in 0..count {
+            let t = tile as usize;
+            let age_from = match self.actions[t] {
+                Some(Action::Intra { .. }) => continue,
+                Some(Action::Move((dx, dy)) | Action::Predict((dx, dy))) => {
+                    self.sources_clean_since(tile, dx, dy)
+                }
+                None => self.clean_since[t],
+            };
+            if age_from + period <= now {
+                self.actions[t] = Some(Action::Intra {
+                    fresh: changed[t] || !self.has_cached_record(tile),
+                });
+                scheduled += 1;
+            } else {
+                due.push((age_from, tile));
+            }
+        }
+        if scheduled < budget {
+            let extra = (budget - scheduled) as usize;
+            if due.len() > extra {
+                due.select_nth_unstable(extra);
+                due.truncate(extra);
+            }
+            for (_, tile) in due {
+                let t = tile as usize;
+                self.actions[t] = Some(Action::Intra {
+                    fresh: changed[t] || !self.has_cached_record(tile),
+                });
+                scheduled += 1;
+            }
+        }
+        scheduled
     }
 
     /// Encodes `frame`; `force_key` asks for every tile to be sent.
@@ -145,62 +332,70 @@ impl DeltaEncoder {
                 && self.frames_since_key >= self.config.key_int_max as u64);
         self.started = true;
 
-        // Cyclic intra refresh: a window of ceil(count / period) tiles a frame.
-        let (refresh_start, refresh_len) = if self.config.intra_refresh > 0 && !keyframe {
-            let len = count.div_ceil(self.config.intra_refresh);
-            let start = self.refresh_cursor;
-            self.refresh_cursor = (start + len) % count;
-            (start, len)
-        } else {
-            (0, 0)
-        };
-        let in_refresh = |tile: u32| (tile + count - refresh_start) % count < refresh_len;
-
         let header = FrameHeader {
             geometry: self.geometry,
             keyframe,
             frame_number: self.frame_number,
         };
         self.frame_number = self.frame_number.wrapping_add(1);
-        let mut writer = FrameWriter::new(&header, FRAME_HEADER_LEN + 4096);
+        let now = self.frame_index;
+        self.frame_index += 1;
         // Tiles whose bytes differ from what was last coded for them.
         let mut dirty = std::mem::take(&mut self.dirty);
         dirty.clear();
         dirty.resize(count as usize, false);
-        match &self.coded_source {
-            Some(src) => src.mark_dirty_tiles(frame, &mut dirty, self.config.parallel),
-            None => self
-                .reference
-                .mark_dirty_tiles(frame, &mut dirty, self.config.parallel),
+        self.base()
+            .mark_dirty_tiles(frame, &mut dirty, self.config.parallel);
+        if !keyframe {
+            self.motion
+                .hash_frame_tiles(frame, (0..count).filter(|&t| dirty[t as usize]));
         }
-        // Decide what to send; unchanged tiles go out from the cache.
+        self.previous_clean.clone_from(&self.clean_since);
+        let mut actions = std::mem::take(&mut self.actions);
+        actions.clear();
+        actions.resize(count as usize, None);
+        self.actions = actions;
+        let mut changed = vec![false; count as usize];
+        let mut changed_count = 0u32;
+        for tile in 0..count {
+            let t = tile as usize;
+            changed[t] = dirty[t] && self.exceeds_threshold(frame, tile);
+            changed_count += changed[t] as u32;
+            self.actions[t] = if keyframe {
+                Some(Action::Intra { fresh: true })
+            } else if changed[t] {
+                Some(self.choose(frame, tile))
+            } else {
+                None
+            };
+        }
+        let refreshed = if keyframe {
+            0
+        } else {
+            self.schedule_refresh(&changed, now)
+        };
+        for (t, action) in self.actions.iter().enumerate() {
+            match action {
+                Some(Action::Intra { .. }) => self.clean_since[t] = now,
+                Some(Action::Move((dx, dy)) | Action::Predict((dx, dy))) => {
+                    self.clean_since[t] = self.sources_clean_since(t as u32, *dx, *dy)
+                }
+                None => {}
+            }
+        }
         let mut plan = std::mem::take(&mut self.plan);
         plan.clear();
-        let mut changed_count = 0u32;
-        let mut refreshed = 0u32;
-        for tile in 0..count {
-            let changed = dirty[tile as usize] && self.exceeds_threshold(frame, tile);
-            changed_count += changed as u32;
-            if !(keyframe || changed || in_refresh(tile)) {
-                continue;
-            }
-            if !changed && !keyframe {
-                refreshed += 1;
-            }
-            let cached = !changed && self.sent[tile as usize].is_some();
-            plan.push((tile, !cached));
-        }
+        plan.extend(
+            self.actions
+                .iter()
+                .enumerate()
+                .filter_map(|(t, a)| a.map(|a| (t as u32, a))),
+        );
         let sent = plan.len() as u32;
         self.code_planned_tiles(frame, &plan);
-        for &(tile, _) in &plan {
-            if let Some(record) = &self.sent[tile as usize] {
-                writer
-                    .begin_record(tile, record.coding, record.param)
-                    .extend_from_slice(&record.payload);
-                // A payload over 16 MiB cannot come from a 256x256 tile.
-                let _ = writer.finish_record();
-            }
-        }
+        let mut writer = FrameWriter::new(&header, FRAME_HEADER_LEN + 4096);
+        let (moved, predicted) = self.write_records(&mut writer, &plan);
+        self.update_motion(&plan, &dirty, keyframe);
         self.plan = plan;
         self.dirty = dirty;
         if keyframe {
@@ -215,6 +410,8 @@ impl DeltaEncoder {
         self.stats.tiles_changed += changed_count as u64;
         self.stats.tiles_refreshed += refreshed as u64;
         self.stats.tiles_total += count as u64;
+        self.stats.tiles_moved += moved as u64;
+        self.stats.tiles_move_residual += predicted as u64;
         self.stats.bytes += data.len() as u64;
         EncodedFrame {
             data,
@@ -224,19 +421,97 @@ impl DeltaEncoder {
         }
     }
 
+    /// Writes the plan's records: runs of tiles with the same move become
+    /// one record. Returns the tiles sent as moves and as predictions.
+    fn write_records(&self, writer: &mut FrameWriter, plan: &[(u32, Action)]) -> (u32, u32) {
+        let mut moved = 0;
+        let mut predicted = 0;
+        let mut i = 0;
+        while i < plan.len() {
+            let (tile, action) = plan[i];
+            if let Action::Move(offset) = action {
+                let mut run = 1;
+                while run < MAX_MOVE_RUN as usize
+                    && plan
+                        .get(i + run)
+                        .is_some_and(|&(t, a)| t == tile + run as u32 && a == action)
+                {
+                    run += 1;
+                }
+                let out = writer.begin_record(tile, TileCoding::Move, (run - 1) as u8);
+                write_offset(out, offset.0, offset.1);
+                // Four bytes always fit.
+                let _ = writer.finish_record();
+                moved += run as u32;
+                i += run;
+                continue;
+            }
+            if let Some(record) = &self.sent[tile as usize] {
+                predicted += (record.coding == TileCoding::MoveResidual) as u32;
+                writer
+                    .begin_record(tile, record.coding, record.param)
+                    .extend_from_slice(&record.payload);
+                // A payload over 16 MiB cannot come from a 256x256 tile.
+                let _ = writer.finish_record();
+            }
+            i += 1;
+        }
+        (moved, predicted)
+    }
+
+    /// Keeps the motion search's hashes equal to the base picture's rows,
+    /// and remembers the offsets used.
+    fn update_motion(&mut self, plan: &[(u32, Action)], dirty: &[bool], keyframe: bool) {
+        let mut counts: Vec<(Offset, u32)> = Vec::new();
+        for &(tile, action) in plan {
+            if let Action::Move(o) | Action::Predict(o) = action {
+                self.last_offset[tile as usize] = Some(o);
+                match counts.iter_mut().find(|(c, _)| *c == o) {
+                    Some((_, n)) => *n += 1,
+                    None => counts.push((o, 1)),
+                }
+            }
+        }
+        self.dominant = counts.iter().max_by_key(|(_, n)| *n).map(|(o, _)| *o);
+        if keyframe {
+            let base = self.coded_source.as_ref().unwrap_or(&self.reference);
+            self.motion.rehash_base(&base.view());
+            return;
+        }
+        // Every planned tile now holds the frame's content in the base;
+        // only those that changed have new hashes.
+        for &(tile, _) in plan {
+            if dirty[tile as usize] {
+                self.motion.commit_tile(tile);
+            }
+        }
+    }
+
     /// Codes every planned tile that needs coding, on two threads when
     /// there is enough work, and mirrors each into the reference exactly as
     /// a decoder will apply it.
-    fn code_planned_tiles(&mut self, frame: &FrameView, plan: &[(u32, bool)]) {
+    fn code_planned_tiles(&mut self, frame: &FrameView, plan: &[(u32, Action)]) {
         let g = self.geometry;
         let mode = self.config.mode;
+        let lossy_moves =
+            self.coded_source.is_some() && plan.iter().any(|(_, a)| matches!(a, Action::Move(_)));
+        if lossy_moves {
+            // Lossy moves copy reconstructed samples: keep them as they
+            // were before this frame's records.
+            match &mut self.previous {
+                Some(p) => p.clone_from(&self.reference),
+                None => self.previous = Some(self.reference.clone()),
+            }
+        }
         let mut jobs: Vec<TileJob> = Vec::new();
         {
             let mut slots = self.sent.iter_mut().enumerate();
-            for &(tile, code) in plan {
-                if !code {
-                    continue;
-                }
+            for &(tile, action) in plan {
+                let job_action = match action {
+                    Action::Intra { fresh: false } | Action::Move(_) => continue,
+                    Action::Intra { fresh: true } => None,
+                    Action::Predict(o) => Some(o),
+                };
                 // plan is in increasing tile order, so this walks forward only.
                 let slot = slots
                     .find(|(i, _)| *i == tile as usize)
@@ -244,30 +519,50 @@ impl DeltaEncoder {
                     .expect("planned tile is in the grid");
                 jobs.push(TileJob {
                     tile,
+                    predict: job_action,
                     slot,
                     recon: None,
                 });
             }
         }
+        let reference = &self.reference;
         if self.config.parallel && jobs.len() >= PARALLEL_MIN_TILES {
             let half = jobs.len() / 2;
             let (first, second) = jobs.split_at_mut(half);
             let (w0, w1) = self.workers.split_at_mut(1);
             super::parallel::join(
-                || w0[0].code(&g, mode, frame, first),
-                || w1[0].code(&g, mode, frame, second),
+                || w0[0].code(&g, mode, frame, reference, first),
+                || w1[0].code(&g, mode, frame, reference, second),
             );
         } else {
-            self.workers[0].code(&g, mode, frame, &mut jobs);
+            self.workers[0].code(&g, mode, frame, reference, &mut jobs);
         }
+        let recons: Vec<(u32, Option<TileSamples>)> =
+            jobs.into_iter().map(|j| (j.tile, j.recon)).collect();
         // Mirror into the reference (and the coded source) what was sent.
-        for job in jobs {
-            match job.recon {
-                Some(samples) => samples.scatter(&mut self.reference, job.tile),
-                None => self.reference.copy_tile_from(frame, job.tile),
+        for (tile, recon) in recons {
+            match recon {
+                Some(samples) => samples.scatter(&mut self.reference, tile),
+                None => self.reference.copy_tile_from(frame, tile),
+            }
+        }
+        for &(tile, action) in plan {
+            if let Action::Move((dx, dy)) = action {
+                match &self.previous {
+                    Some(prev) if lossy_moves => {
+                        self.reference
+                            .copy_tile_from_shifted(&prev.view(), tile, dx, dy)
+                    }
+                    // Lossless: the move matched the frame exactly.
+                    _ => self.reference.copy_tile_from(frame, tile),
+                }
+                // The last self-contained record no longer describes the tile.
+                self.sent[tile as usize] = None;
             }
             if let Some(src) = &mut self.coded_source {
-                src.copy_tile_from(frame, job.tile);
+                if !matches!(action, Action::Intra { fresh: false }) {
+                    src.copy_tile_from(frame, tile);
+                }
             }
         }
     }
@@ -277,7 +572,7 @@ impl DeltaEncoder {
 /// worker costs more than it saves.
 const PARALLEL_MIN_TILES: usize = 8;
 
-/// The last record sent for a tile.
+/// The last record coded for a tile.
 #[derive(Clone)]
 struct SentRecord {
     coding: TileCoding,
@@ -289,6 +584,8 @@ struct SentRecord {
 /// reconstruction the reference must take.
 struct TileJob<'a> {
     tile: u32,
+    /// Try a prediction from the reference at this offset.
+    predict: Option<Offset>,
     slot: &'a mut Option<SentRecord>,
     recon: Option<TileSamples>,
 }
@@ -297,11 +594,20 @@ struct TileJob<'a> {
 #[derive(Default)]
 struct TileWorker {
     samples: TileSamples,
+    predicted: TileSamples,
     lossless: LosslessScratch,
+    residual: Vec<u8>,
 }
 
 impl TileWorker {
-    fn code(&mut self, g: &Geometry, mode: TileMode, frame: &FrameView, jobs: &mut [TileJob]) {
+    fn code(
+        &mut self,
+        g: &Geometry,
+        mode: TileMode,
+        frame: &FrameView,
+        reference: &ReferenceCanvas,
+        jobs: &mut [TileJob],
+    ) {
         for job in jobs {
             let record = job.slot.get_or_insert_with(|| SentRecord {
                 coding: TileCoding::Fill,
@@ -321,6 +627,23 @@ impl TileWorker {
                     record.coding = TileCoding::Lossless;
                     record.param = 0;
                     tile::encode_lossless(&self.samples, &mut self.lossless, &mut record.payload);
+                    if let Some((dx, dy)) = job.predict {
+                        self.predicted
+                            .gather_shifted(g, &reference.view(), job.tile, dx, dy);
+                        self.residual.clear();
+                        tile::encode_residual(
+                            &self.samples,
+                            &self.predicted,
+                            dx,
+                            dy,
+                            &mut self.lossless,
+                            &mut self.residual,
+                        );
+                        if self.residual.len() < record.payload.len() {
+                            record.coding = TileCoding::MoveResidual;
+                            std::mem::swap(&mut record.payload, &mut self.residual);
+                        }
+                    }
                 }
                 TileMode::Lossy { quality } => {
                     let quality = quality.clamp(lossy::MIN_QUALITY, lossy::MAX_QUALITY);

@@ -183,6 +183,60 @@ impl Geometry {
         }
     }
 
+    /// Whether `tile` moved by (`dx`, `dy`) lies inside the frame: the
+    /// rectangle a move record for it reads. Subsampled formats move by
+    /// even offsets only, so that chroma moves by whole samples.
+    pub fn shift_is_valid(&self, tile: u32, dx: i32, dy: i32) -> bool {
+        if self.format == PixelFormat::I420 && (dx % 2 != 0 || dy % 2 != 0) {
+            return false;
+        }
+        let r = self.tile_rect(tile);
+        let x = r.x as i64 + dx as i64;
+        let y = r.y as i64 + dy as i64;
+        x >= 0
+            && y >= 0
+            && x + r.w as i64 <= self.width as i64
+            && y + r.h as i64 <= self.height as i64
+    }
+
+    /// Whether `tile` may be predicted from the previous picture at the
+    /// tile moved by (`dx`, `dy`): the columns must lie inside the frame;
+    /// rows above or below it read the nearest row of the frame (content
+    /// scrolled in at an edge is predicted from the edge). Subsampled
+    /// formats move by even offsets only.
+    pub fn prediction_is_valid(&self, tile: u32, dx: i32, dy: i32) -> bool {
+        if self.format == PixelFormat::I420 && (dx % 2 != 0 || dy % 2 != 0) {
+            return false;
+        }
+        let r = self.tile_rect(tile);
+        let x = r.x as i64 + dx as i64;
+        x >= 0 && x + r.w as i64 <= self.width as i64 && dy.unsigned_abs() < self.height
+    }
+
+    /// The row of a plane `ph` rows high that row `y + d` of a prediction
+    /// reads: clamped into the plane.
+    pub fn clamp_row(y: usize, d: i32, ph: usize) -> usize {
+        (y as i64 + d as i64).clamp(0, ph as i64 - 1) as usize
+    }
+
+    /// The tiles that `tile` moved by (`dx`, `dy`) reads (a valid
+    /// prediction, [`Self::prediction_is_valid`]; rows clamped into the
+    /// frame).
+    pub fn shifted_tiles(&self, tile: u32, dx: i32, dy: i32) -> impl Iterator<Item = u32> {
+        debug_assert!(self.prediction_is_valid(tile, dx, dy));
+        let r = self.tile_rect(tile);
+        let ts = self.tile_size as usize;
+        let h = self.height as usize;
+        let x = (r.x as i64 + dx as i64).max(0) as usize;
+        let y0 = Self::clamp_row(r.y, dy, h);
+        let y1 = Self::clamp_row(r.y + r.h - 1, dy, h);
+        let tiles_x = self.tiles_x;
+        let (tx0, tx1) = (x / ts, (x + r.w - 1) / ts);
+        let (ty0, ty1) = (y0 / ts, y1 / ts);
+        (ty0..=ty1)
+            .flat_map(move |ty| (tx0..=tx1).map(move |tx| (ty * tiles_x as usize + tx) as u32))
+    }
+
     /// Samples (bytes) of one full tile over all planes: the largest tile
     /// payload a lossless record can decode to.
     pub fn max_tile_bytes(&self) -> usize {

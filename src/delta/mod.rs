@@ -9,8 +9,10 @@ pub mod bitstream;
 pub mod canvas;
 pub mod decoder;
 pub mod encoder;
+pub mod entropy;
 pub mod geometry;
 pub mod lossy;
+pub mod motion;
 mod parallel;
 pub mod tile;
 

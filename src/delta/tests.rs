@@ -539,3 +539,200 @@ fn a_tile_repeated_within_one_frame_is_applied_once() {
     let report = dec.decode(&frame_repeating_one_tile(g, 0, 1), at(1));
     assert_eq!((report.tiles_applied, report.records_dropped), (1, 0));
 }
+
+/// A page of "text" scrolled by `scroll` rows, beside a still sidebar
+/// (`sidebar` pixels wide) under a still header (`header` rows high): the
+/// shape of a browser scrolling a document.
+fn scrolled_page(g: Geometry, scroll: usize, sidebar: usize, header: usize) -> TestFrame {
+    let mut f = TestFrame::new(g);
+    let bpp = g.format.bytes_per_pixel();
+    for p in 0..g.format.plane_count() {
+        let (w, h) = g.plane_size(p);
+        let (sx, sy) = g.format.subsampling(p);
+        for y in 0..h {
+            for x in 0..w {
+                let (px, py) = (x << sx, y << sy);
+                let v = if py < header {
+                    40 + (px / 16 % 3) as u8 * 20
+                } else if px < sidebar {
+                    // still, and different on every row
+                    (py * 7 + px) as u8
+                } else {
+                    // document row, glyph cell: a pseudo-random glyph per
+                    // cell, blank lines between text lines
+                    let doc_y = py + scroll;
+                    let (line, row_in_line) = (doc_y / 20, doc_y % 20);
+                    let cell = px / 10;
+                    let glyph = (line * 131 + cell * 71) % 97;
+                    if row_in_line < 4 || glyph < 20 {
+                        250
+                    } else {
+                        ((glyph * 5 + row_in_line * 11 + px % 10 * 3) % 200) as u8
+                    }
+                };
+                for c in 0..bpp {
+                    f.planes[p][(y * w + x) * bpp + c] = v.wrapping_add(c as u8 * 30);
+                }
+            }
+        }
+    }
+    f
+}
+
+#[test]
+fn a_scrolled_page_is_sent_as_moves_and_decodes_exactly() {
+    for format in [PixelFormat::I420, PixelFormat::Bgrx] {
+        let g = Geometry::new(format, 320, 256, 64).unwrap();
+        let mut enc = DeltaEncoder::new(g, config(TileMode::Lossless));
+        let mut dec = DeltaDecoder::new();
+        let mut key_bytes = 0;
+        let mut delta_bytes = 0;
+        for i in 0..8 {
+            // 40 px sidebar: the first tile column straddles the edge
+            let frame = scrolled_page(g, i * 12, 40, 30);
+            let out = enc.encode(&frame.view(), false);
+            if i == 0 {
+                key_bytes = out.data.len();
+            } else {
+                delta_bytes += out.data.len();
+            }
+            let report = dec.decode(&out.data, at(i as u64));
+            assert_eq!(
+                report.records_dropped, 0,
+                "{format:?} frame {i}: {report:?}"
+            );
+            let canvas = dec.canvas().unwrap();
+            for p in 0..g.format.plane_count() {
+                assert!(
+                    canvas.plane(p) == frame.planes[p].as_slice(),
+                    "{format:?} frame {i} plane {p} differs"
+                );
+            }
+        }
+        let stats = enc.stats();
+        assert!(stats.tiles_moved > 0, "{format:?}: {stats:?}");
+        assert!(stats.tiles_move_residual > 0, "{format:?}: {stats:?}");
+        // A scrolled frame costs less than half the first one: a fifth of
+        // its rows is new (scrolled in at the bottom or beside the still
+        // sidebar and header), the rest moves.
+        assert!(
+            delta_bytes / 7 < key_bytes / 2,
+            "{format:?}: 7 scrolled frames {delta_bytes} bytes, keyframe {key_bytes}, {stats:?}"
+        );
+    }
+}
+
+#[test]
+fn a_snapshot_puts_a_fresh_decoder_in_the_same_state() {
+    for (format, mode) in [
+        (PixelFormat::Bgrx, TileMode::Lossless),
+        (PixelFormat::I420, TileMode::Lossy { quality: 50 }),
+    ] {
+        let g = Geometry::new(format, 200, 136, 32).unwrap();
+        let mut cfg = config(mode);
+        cfg.intra_refresh = 0;
+        let mut enc = DeltaEncoder::new(g, cfg);
+        let frames: Vec<Vec<u8>> = (0..12)
+            .map(|i| {
+                enc.encode(&scrolled_page(g, i * 6, 24, 10).view(), false)
+                    .data
+            })
+            .collect();
+        let mut follower = DeltaDecoder::new();
+        for (i, f) in frames[..6].iter().enumerate() {
+            follower.decode(f, at(i as u64));
+        }
+        let snapshot = follower.snapshot().expect("a canvas exists");
+        assert!(FrameHeader::parse(&snapshot).unwrap().keyframe);
+        let mut late = DeltaDecoder::new();
+        let report = late.decode(&snapshot, at(6));
+        assert_eq!(report.records_dropped, 0);
+        assert!(late.is_complete());
+        for (i, f) in frames[6..].iter().enumerate() {
+            follower.decode(f, at(7 + i as u64));
+            late.decode(f, at(7 + i as u64));
+            let (a, b) = (follower.canvas().unwrap(), late.canvas().unwrap());
+            for p in 0..g.format.plane_count() {
+                assert!(
+                    a.plane(p) == b.plane(p),
+                    "{format:?} frame {} plane {p}",
+                    6 + i
+                );
+            }
+        }
+        // and the stream really moved things after the snapshot
+        assert!(enc.stats().tiles_moved > 0, "{format:?}: {:?}", enc.stats());
+    }
+    assert!(DeltaDecoder::new().snapshot().is_none());
+}
+
+#[test]
+fn copies_of_stale_tiles_stay_stale_until_refreshed() {
+    let g = Geometry::new(PixelFormat::Bgrx, 256, 256, 32).unwrap();
+    let mut cfg = config(TileMode::Lossless);
+    cfg.intra_refresh = 8;
+    let mut enc = DeltaEncoder::new(g, cfg);
+    let mut dec = DeltaDecoder::new();
+    let mut lost_one = false;
+    let mut stale_seen = Vec::new();
+    for i in 0..24 {
+        let frame = scrolled_page(g, i * 8, 0, 0);
+        let out = enc.encode(&frame.view(), false);
+        if i == 3 {
+            // this frame is lost; the receiver learns of the loss
+            lost_one = true;
+            dec.note_loss();
+            continue;
+        }
+        dec.decode(&out.data, at(i as u64));
+        stale_seen.push(dec.stale_tiles());
+        if lost_one && i < 3 + 2 {
+            // moves read tiles the receiver holds wrong: still stale
+            assert!(dec.stale_tiles() > 0, "frame {i}");
+        }
+    }
+    // the refresh period (8 frames) heals everything, and the canvas is
+    // then exactly the sender's
+    assert_eq!(dec.stale_tiles(), 0, "{stale_seen:?}");
+    let reference = enc.reference();
+    assert!(dec.canvas().unwrap().plane(0) == reference.plane(0));
+}
+
+#[test]
+fn a_move_outside_the_picture_or_of_repeated_tiles_is_dropped() {
+    let g = Geometry::new(PixelFormat::Bgrx, 128, 128, 32).unwrap();
+    let mut enc = DeltaEncoder::new(g, config(TileMode::Lossless));
+    let key = enc.encode(&scrolled_page(g, 0, 0, 0).view(), true).data;
+    let frame_with = |records: &[(u32, u8, i16, i16)]| {
+        let header = FrameHeader {
+            geometry: g,
+            keyframe: false,
+            frame_number: 1,
+        };
+        let mut w = bitstream::FrameWriter::new(&header, 64);
+        for &(index, run_minus_one, dx, dy) in records {
+            let out = w.begin_record(index, TileCoding::Move, run_minus_one);
+            bitstream::write_offset(out, dx as i32, dy as i32);
+            w.finish_record().unwrap();
+        }
+        w.into_bytes()
+    };
+    let mut dec = DeltaDecoder::new();
+    dec.decode(&key, at(0));
+    let before = dec.canvas().unwrap().plane(0).to_vec();
+    // tile 0 moved up by 1 reads row -1; tiles 3..5 by 8 to the right read
+    // past the right edge (tile 3 is in the last column)
+    let r = dec.decode(&frame_with(&[(0, 0, 0, -1), (2, 2, 8, 0)]), at(1));
+    assert_eq!((r.tiles_applied, r.records_dropped), (0, 2), "{r:?}");
+    assert!(dec.canvas().unwrap().plane(0) == before.as_slice());
+    // a run of 4 then a record naming a tile of that run again
+    let r = dec.decode(&frame_with(&[(4, 3, 0, 32), (6, 0, 0, 32)]), at(2));
+    assert_eq!((r.tiles_applied, r.records_dropped), (4, 1), "{r:?}");
+    // a run past the grid's end does not parse
+    let r = dec.decode(&frame_with(&[(15, 1, 0, -32)]), at(3));
+    assert_eq!(r.tiles_applied, 0);
+    assert!(
+        matches!(r.error, Some(BitstreamError::TileOutOfRange { .. })),
+        "{r:?}"
+    );
+}

@@ -4,8 +4,10 @@
 //! the padding byte, each at full size. Coding channel by channel keeps like
 //! samples together, which is what makes the byte compressor effective.
 
+use super::bitstream::write_offset;
 use super::bitstream::{BitstreamError, TileCoding};
 use super::canvas::{FrameView, ReferenceCanvas};
+use super::entropy::{Packer, UnpackError, Unpacker};
 use super::geometry::{Geometry, PixelFormat};
 
 /// A tile's samples, channel by channel, each tightly packed row by row.
@@ -47,23 +49,37 @@ impl TileSamples {
 
     /// Reads `tile` of `frame` into channels.
     pub fn gather(&mut self, g: &Geometry, frame: &FrameView, tile: u32) {
+        self.gather_shifted(g, frame, tile, 0, 0);
+    }
+
+    /// Reads into `tile`'s channels the samples of `frame` at the tile moved
+    /// by (`dx`, `dy`), which must be a valid prediction
+    /// ([`Geometry::prediction_is_valid`]; rows clamped into the picture).
+    pub fn gather_shifted(&mut self, g: &Geometry, frame: &FrameView, tile: u32, dx: i32, dy: i32) {
+        debug_assert!(g.prediction_is_valid(tile, dx, dy));
         self.layout(g, tile);
         match g.format {
             PixelFormat::I420 => {
                 for p in 0..3 {
                     let r = g.tile_plane_rect(tile, p);
+                    let (sx, sy) = g.format.subsampling(p);
+                    let ph = g.plane_size(p).1;
+                    let x = (r.x as i64 + (dx >> sx) as i64) as usize;
                     let dst = &mut self.channels[p];
-                    for (i, y) in (r.y..r.y + r.h).enumerate() {
-                        dst[i * r.w..(i + 1) * r.w].copy_from_slice(frame.row(p, y, r.x, r.w));
+                    for i in 0..r.h {
+                        let y = Geometry::clamp_row(r.y + i, dy >> sy, ph);
+                        dst[i * r.w..(i + 1) * r.w].copy_from_slice(frame.row(p, y, x, r.w));
                     }
                 }
             }
             PixelFormat::Bgrx => {
                 let r = g.tile_rect(tile);
+                let x = (r.x as i64 + dx as i64) as usize;
+                let h = g.height as usize;
                 let [c0, c1, c2, c3] = &mut self.channels;
                 let mut i = 0;
-                for y in r.y..r.y + r.h {
-                    for px in frame.row(0, y, r.x * 4, r.w * 4).chunks_exact(4) {
+                for y in (r.y..r.y + r.h).map(|y| Geometry::clamp_row(y, dy, h)) {
+                    for px in frame.row(0, y, x * 4, r.w * 4).chunks_exact(4) {
                         c0[i] = px[0];
                         c1[i] = px[1];
                         c2[i] = px[2];
@@ -146,6 +162,14 @@ pub fn decode_fill(
     Ok(())
 }
 
+/// The left-prediction residuals of every channel of `samples`, appended
+/// to `out`: what a lossless record compresses.
+pub fn predicted_residuals(samples: &TileSamples, out: &mut Vec<u8>) {
+    for c in 0..samples.count {
+        predict(&samples.channels[c], samples.dims[c].0, out);
+    }
+}
+
 /// Replaces each sample by its difference from the sample to its left (the
 /// first of each row from the one above), so flat and gradient areas turn
 /// into runs the byte compressor squeezes well.
@@ -177,30 +201,27 @@ fn unpredict(residual: &[u8], w: usize, channel: &mut [u8]) {
     }
 }
 
-/// Scratch buffers reused from tile to tile.
+/// Scratch buffers and entropy contexts reused from tile to tile.
 #[derive(Default)]
 pub struct LosslessScratch {
     residual: Vec<u8>,
+    packer: Option<Packer>,
+    unpacker: Unpacker,
+}
+
+impl LosslessScratch {
+    fn packer(&mut self) -> &mut Packer {
+        self.packer.get_or_insert_with(Packer::default)
+    }
 }
 
 /// Appends a lossless payload for `samples` to `out`.
 pub fn encode_lossless(samples: &TileSamples, scratch: &mut LosslessScratch, out: &mut Vec<u8>) {
-    scratch.residual.clear();
-    for c in 0..samples.count {
-        predict(
-            &samples.channels[c],
-            samples.dims[c].0,
-            &mut scratch.residual,
-        );
-    }
-    let start = out.len();
-    out.resize(
-        start + lz4_flex::block::get_maximum_output_size(scratch.residual.len()),
-        0,
-    );
-    // The buffer was sized by LZ4's own worst case, so this cannot fail.
-    let written = lz4_flex::block::compress_into(&scratch.residual, &mut out[start..]).unwrap_or(0);
-    out.truncate(start + written);
+    let mut residual = std::mem::take(&mut scratch.residual);
+    residual.clear();
+    predicted_residuals(samples, &mut residual);
+    scratch.packer().pack(&residual, out);
+    scratch.residual = residual;
 }
 
 /// Decodes a lossless payload into `samples` (already laid out for the tile).
@@ -211,20 +232,16 @@ pub fn decode_lossless(
     index: u32,
     payload: &[u8],
 ) -> Result<(), BitstreamError> {
-    let corrupt = |reason| BitstreamError::CorruptPayload {
-        index,
-        coding: TileCoding::Lossless,
-        reason,
-    };
     let total = samples.total();
     scratch.residual.resize(total, 0);
-    let n = lz4_flex::block::decompress_into(payload, &mut scratch.residual)
-        .map_err(|_| corrupt("LZ4 block does not decode within the tile's size"))?;
-    if n != total {
-        return Err(corrupt(
-            "LZ4 block decodes to fewer samples than the tile holds",
-        ));
-    }
+    scratch
+        .unpacker
+        .unpack_exact(payload, &mut scratch.residual)
+        .map_err(|e| BitstreamError::CorruptPayload {
+            index,
+            coding: TileCoding::Lossless,
+            reason: unpack_reason(e),
+        })?;
     let mut offset = 0;
     for c in 0..samples.count {
         let (w, h) = samples.dims[c];
@@ -234,6 +251,72 @@ pub fn decode_lossless(
             &mut samples.channels[c],
         );
         offset += w * h;
+    }
+    Ok(())
+}
+
+fn unpack_reason(e: UnpackError) -> &'static str {
+    match e {
+        UnpackError::Corrupt => "zstd frame does not decode within the tile's size",
+        UnpackError::Short => "zstd frame decodes to fewer samples than the tile holds",
+        UnpackError::Trailing => "bytes after the zstd frame",
+    }
+}
+
+/// Appends a move residual's payload: the offset, then the difference of
+/// `samples` from `predicted` (sample minus prediction, modulo 256, channel
+/// after channel), compressed. Both must be laid out for the same tile.
+pub fn encode_residual(
+    samples: &TileSamples,
+    predicted: &TileSamples,
+    dx: i32,
+    dy: i32,
+    scratch: &mut LosslessScratch,
+    out: &mut Vec<u8>,
+) {
+    write_offset(out, dx, dy);
+    let mut residual = std::mem::take(&mut scratch.residual);
+    residual.clear();
+    for c in 0..samples.count {
+        residual.extend(
+            samples.channels[c]
+                .iter()
+                .zip(&predicted.channels[c])
+                .map(|(s, p)| s.wrapping_sub(*p)),
+        );
+    }
+    scratch.packer().pack(&residual, out);
+    scratch.residual = residual;
+}
+
+/// Adds a move residual's differences (the payload after its offset) to
+/// `samples`, which hold the prediction.
+pub fn apply_residual(
+    samples: &mut TileSamples,
+    scratch: &mut LosslessScratch,
+    index: u32,
+    packed: &[u8],
+) -> Result<(), BitstreamError> {
+    let total = samples.total();
+    scratch.residual.resize(total, 0);
+    scratch
+        .unpacker
+        .unpack_exact(packed, &mut scratch.residual)
+        .map_err(|e| BitstreamError::CorruptPayload {
+            index,
+            coding: TileCoding::MoveResidual,
+            reason: unpack_reason(e),
+        })?;
+    let mut offset = 0;
+    for c in 0..samples.count {
+        let n = samples.channels[c].len();
+        for (s, r) in samples.channels[c]
+            .iter_mut()
+            .zip(&scratch.residual[offset..offset + n])
+        {
+            *s = s.wrapping_add(*r);
+        }
+        offset += n;
     }
     Ok(())
 }
@@ -284,10 +367,9 @@ mod tests {
         assert!(decode_lossless(&mut d, &mut scratch, 0, &payload[..payload.len() / 2]).is_err());
         assert!(decode_lossless(&mut d, &mut scratch, 0, &[0xff; 40]).is_err());
         assert!(decode_lossless(&mut d, &mut scratch, 0, &[]).is_err());
-        // valid LZ4 of too few samples
-        let mut short = vec![0u8; 200];
-        let n = lz4_flex::block::compress_into(&[0u8; 100], &mut short).unwrap();
-        short.truncate(n);
+        // a valid zstd frame of too few samples
+        let mut short = Vec::new();
+        Packer::default().pack(&[0u8; 100], &mut short);
         assert!(decode_lossless(&mut d, &mut scratch, 0, &short).is_err());
     }
 

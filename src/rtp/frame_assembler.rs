@@ -610,12 +610,14 @@ impl<T: Clone> FrameAssembler<T> {
                 let mut marked = Vec::new();
                 let mut check = || {
                     for record in RecordReader::new(body, geometry) {
-                        let t = record?.index;
-                        if frame.tiles[t as usize] || frame.fragments.contains_key(&t) {
-                            return Err(DepacketizeError::DuplicateTile(t));
+                        // A move names a run of tiles; each counts.
+                        for t in record?.tiles() {
+                            if frame.tiles[t as usize] || frame.fragments.contains_key(&t) {
+                                return Err(DepacketizeError::DuplicateTile(t));
+                            }
+                            frame.tiles[t as usize] = true;
+                            marked.push(t);
                         }
-                        frame.tiles[t as usize] = true;
-                        marked.push(t);
                     }
                     Ok(())
                 };
@@ -682,8 +684,8 @@ impl<T: Clone> FrameAssembler<T> {
                     for piece in r.pieces.values() {
                         record.extend_from_slice(piece);
                     }
-                    match parse_record(&record, &geometry) {
-                        Ok((rec, used)) if rec.index == t && used == record.len() => {}
+                    let tiles = match parse_record(&record, &geometry) {
+                        Ok((rec, used)) if rec.index == t && used == record.len() => rec.tiles(),
                         _ => {
                             // The pieces arrived but do not form the record they
                             // claim: the record is lost, the packet was valid.
@@ -692,8 +694,17 @@ impl<T: Clone> FrameAssembler<T> {
                             frame.bytes -= record.len();
                             return Err(DepacketizeError::ReassemblyMismatch(t));
                         }
+                    };
+                    // The rest of a move's run must be free as well.
+                    if tiles.clone().skip(1).any(|t| frame.tiles[t as usize]) {
+                        frame.packets.insert(index);
+                        frame.broken_records += 1;
+                        frame.bytes -= record.len();
+                        return Err(DepacketizeError::DuplicateTile(t));
                     }
-                    frame.tiles[t as usize] = true;
+                    for t in tiles {
+                        frame.tiles[t as usize] = true;
+                    }
                     // Non-overlapping pieces summing to the length cover it
                     // from offset 0, so the first piece's index is known.
                     let key = r.first_packet.unwrap_or(index);

@@ -7,7 +7,7 @@ use crate::delta::Geometry;
 use thiserror::Error;
 
 /// Version carried in the first byte of every payload.
-pub const PAYLOAD_VERSION: u8 = 1;
+pub const PAYLOAD_VERSION: u8 = 2;
 /// Size of [`PayloadHeader`] on the wire.
 pub const PAYLOAD_HEADER_LEN: usize = 4;
 /// Size of [`FragmentHeader`] on the wire.

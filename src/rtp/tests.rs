@@ -999,3 +999,94 @@ fn a_pending_frame_is_released_after_its_time_out() {
     );
     assert_eq!(asm.stats().frames_expired, 3);
 }
+
+/// A scrolling picture (rows that move up `4 * n` with `n`) encoded by the
+/// real encoder: its deltas are move runs and move residuals.
+fn scrolled_frames(g: Geometry, n: usize) -> Vec<Vec<u8>> {
+    use crate::delta::{DeltaEncoder, EncoderConfig, FrameView, TileMode};
+    let mut enc = DeltaEncoder::new(
+        g,
+        EncoderConfig {
+            mode: TileMode::Lossless,
+            threshold: 0,
+            intra_refresh: 0,
+            key_int_max: 0,
+            parallel: false,
+        },
+    );
+    (0..n)
+        .map(|i| {
+            let planes: Vec<Vec<u8>> = (0..g.format.plane_count())
+                .map(|p| {
+                    let (w, h) = g.plane_size(p);
+                    let (_, sy) = g.format.subsampling(p);
+                    (0..h)
+                        .flat_map(|y| {
+                            let doc_y = (y << sy) + 4 * i;
+                            (0..w)
+                                .map(move |x| ((doc_y * 7 + (doc_y / 5) * 31 + x * 3) % 251) as u8)
+                        })
+                        .collect()
+                })
+                .collect();
+            let view = FrameView::new(
+                &g,
+                planes
+                    .iter()
+                    .enumerate()
+                    .map(|(p, d)| (d.as_slice(), g.plane_size(p).0))
+                    .collect(),
+            )
+            .unwrap();
+            enc.encode(&view, false).data
+        })
+        .collect()
+}
+
+#[test]
+fn moves_cross_the_transport_and_a_lost_packet_costs_only_its_tiles() {
+    let g = geometry();
+    let frames = scrolled_frames(g, 6);
+    let moves = frames[1..]
+        .iter()
+        .flat_map(|f| parse_frame(f).unwrap().1.map(|r| r.unwrap().coding))
+        .filter(|c| *c == TileCoding::Move)
+        .count();
+    assert!(moves > 0, "the scroll was not sent as moves");
+    let mut seq = 0;
+    for budget in [1400, 200] {
+        let mut asm = FrameAssembler::new(90_000);
+        let mut all = Vec::new();
+        for (i, f) in frames.iter().enumerate() {
+            all.extend(packets(f, budget, 3000 * i as u32, &mut seq));
+        }
+        let out = run(&mut asm, &all);
+        assert_eq!(out.len(), frames.len());
+        for (a, f) in out.iter().zip(&frames) {
+            assert_eq!(&a.data, f, "budget {budget}");
+            assert!(a.complete);
+        }
+    }
+    // Drop the second packet of the last frame: the frame still parses and
+    // every record it lost is gone whole, never a piece of a run.
+    let last = frames.last().unwrap();
+    let pkts = packets(last, 200, 90_000, &mut seq);
+    assert!(pkts.len() > 2);
+    let mut asm = FrameAssembler::new(90_000);
+    let kept: Vec<_> = pkts
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 1)
+        .map(|(_, p)| p.clone())
+        .collect();
+    let mut out = run(&mut asm, &kept);
+    asm.drain(&mut out);
+    assert_eq!(out.len(), 1);
+    assert!(!out[0].complete);
+    let (_, records) = parse_frame(&out[0].data).unwrap();
+    let got: Vec<_> = records.map(|r| r.unwrap()).collect();
+    let (_, all_records) = parse_frame(last).unwrap();
+    let all_records: Vec<_> = all_records.map(|r| r.unwrap()).collect();
+    assert!(got.len() < all_records.len());
+    assert!(got.iter().all(|r| all_records.contains(r)));
+}

@@ -22,9 +22,11 @@ use streamkit_fuzz::{
 type Error = Box<dyn std::error::Error>;
 
 /// A test picture: a gradient with a box that moves with `n`, so deltas
-/// change a few tiles only.
-fn picture(g: &Geometry, n: u32) -> Vec<Vec<u8>> {
-    let (bx, by) = (4 + 6 * n, 3 + 2 * n);
+/// change a few tiles only; with `scroll`, the gradient moves up 4 rows a
+/// frame under a still box, so deltas are moves and move residuals.
+fn picture(g: &Geometry, n: u32, scroll: bool) -> Vec<Vec<u8>> {
+    let (bx, by) = if scroll { (4, 3) } else { (4 + 6 * n, 3 + 2 * n) };
+    let scrolled = if scroll { 4 * n } else { 0 };
     (0..g.format.plane_count())
         .map(|p| {
             let (w, h) = g.plane_size(p);
@@ -39,7 +41,9 @@ fn picture(g: &Geometry, n: u32) -> Vec<Vec<u8>> {
                         let v = if in_box {
                             200 - 40 * c as u32
                         } else {
-                            (fx * 3 + fy * 2 + 50 * (c as u32 + p as u32)) % 256
+                            let doc_y = fy + scrolled;
+                            (fx * 3 + doc_y * 2 + (doc_y / 7) * 13 + 50 * (c as u32 + p as u32))
+                                % 256
                         };
                         data[(y * w + x) * bpp + c] = v as u8;
                     }
@@ -51,7 +55,7 @@ fn picture(g: &Geometry, n: u32) -> Vec<Vec<u8>> {
 }
 
 /// Encodes `frames` pictures of a moving box at `g`.
-fn encode_sequence(g: Geometry, mode: TileMode, frames: u32) -> Vec<Vec<u8>> {
+fn encode_sequence(g: Geometry, mode: TileMode, frames: u32, scroll: bool) -> Vec<Vec<u8>> {
     let config = EncoderConfig {
         mode,
         threshold: 0,
@@ -62,7 +66,7 @@ fn encode_sequence(g: Geometry, mode: TileMode, frames: u32) -> Vec<Vec<u8>> {
     let mut encoder = DeltaEncoder::new(g, config);
     (0..frames)
         .map(|n| {
-            let planes = picture(&g, n);
+            let planes = picture(&g, n, scroll);
             let view = FrameView::new(
                 &g,
                 planes
@@ -107,9 +111,20 @@ fn delta_seeds(corpus: &Corpus) -> Result<(), Error> {
             Geometry::new(PixelFormat::Bgrx, 100, 40, 32)?,
             TileMode::Lossy { quality: 90 },
         ),
+        (
+            "bgrx96x64-scroll",
+            Geometry::new(PixelFormat::Bgrx, 96, 64, 16)?,
+            TileMode::Lossless,
+        ),
+        (
+            "i420-96x64-scroll",
+            Geometry::new(PixelFormat::I420, 96, 64, 16)?,
+            TileMode::Lossless,
+        ),
     ];
     for (name, g, mode) in sequences {
-        let frames = encode_sequence(g, mode, 3);
+        let scroll = name.ends_with("scroll");
+        let frames = encode_sequence(g, mode, 3, scroll);
         for (n, f) in frames.iter().enumerate() {
             corpus.write("delta_frame", &format!("{name}-{n}"), f)?;
         }

@@ -17,7 +17,7 @@ glib::wrapper! {
 #[repr(u32)]
 #[enum_type(name = "GstDeltaEncMode")]
 pub enum DeltaEncMode {
-    /// Bit-exact tiles (LZ4 of predicted samples): screen content.
+    /// Bit-exact tiles (moves, and zstd of predicted samples): screen content.
     #[enum_value(
         name = "Lossless: bit-exact tiles, for screen content",
         nick = "lossless"
