@@ -1,0 +1,129 @@
+//! The codec core alone on raw frames: bytes, encode time and a decoder
+//! check per frame, without GStreamer. For tuning the encoder on the
+//! screen recordings; the benchmark of record is `scripts/bench.sh`.
+//!
+//!   ffmpeg -i recordings/terminal.mkv -f rawvideo -pix_fmt bgr0 /tmp/t.bgrx
+//!   cargo run --release --example codec-probe -- /tmp/t.bgrx 1280 720 [refresh]
+//!   cargo run --release --example codec-probe -- /tmp/t.bgrx 1280 720 --entropy
+//!
+//! `--entropy` compares entropy stages on what a lossless record
+//! compresses (every tile's left-prediction residuals, every 10th frame):
+//! LZ4 (bitstream v1) against zstd at several levels.
+
+use std::time::{Duration, Instant};
+
+use gststreamkit::delta::entropy::Packer;
+use gststreamkit::delta::tile::{predicted_residuals, TileSamples};
+use gststreamkit::delta::{
+    DeltaDecoder, DeltaEncoder, EncoderConfig, FrameView, Geometry, PixelFormat, TileMode,
+};
+
+fn entropy(data: &[u8], g: &Geometry, frame_len: usize) -> Result<(), Box<dyn std::error::Error>> {
+    let stride = g.width as usize * 4;
+    let mut residuals: Vec<Vec<u8>> = Vec::new();
+    let mut samples = TileSamples::default();
+    for frame in data.chunks_exact(frame_len).step_by(10) {
+        let view = FrameView::new(g, vec![(frame, stride)])?;
+        for t in 0..g.tile_count() {
+            samples.gather(g, &view, t);
+            if samples.fill_values().is_some() {
+                continue;
+            }
+            let mut r = Vec::new();
+            predicted_residuals(&samples, &mut r);
+            residuals.push(r);
+        }
+    }
+    let raw: usize = residuals.iter().map(Vec::len).sum();
+    println!("{} tiles, {} bytes of residuals", residuals.len(), raw);
+    let mut out = Vec::new();
+    let start = Instant::now();
+    let mut lz4 = 0;
+    for r in &residuals {
+        out.resize(lz4_flex::block::get_maximum_output_size(r.len()), 0);
+        lz4 += lz4_flex::block::compress_into(r, &mut out)?;
+    }
+    let t = start.elapsed();
+    println!(
+        "lz4       {:>9} bytes ({:.1}% of raw), {:.1} us/tile",
+        lz4,
+        100.0 * lz4 as f64 / raw as f64,
+        t.as_secs_f64() * 1e6 / residuals.len() as f64
+    );
+    for level in [1, 3, 6, 9] {
+        let mut packer = Packer::new(level);
+        let start = Instant::now();
+        let mut total = 0;
+        for r in &residuals {
+            out.clear();
+            packer.pack(r, &mut out);
+            total += out.len();
+        }
+        let t = start.elapsed();
+        println!(
+            "zstd -{level:<3} {:>9} bytes ({:.1}% of raw, {:.2}x lz4), {:.1} us/tile",
+            total,
+            100.0 * total as f64 / raw as f64,
+            lz4 as f64 / total as f64,
+            t.as_secs_f64() * 1e6 / residuals.len() as f64
+        );
+    }
+    Ok(())
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    if args.len() < 4 {
+        return Err("usage: codec-probe FILE.bgrx WIDTH HEIGHT [INTRA_REFRESH | --entropy]".into());
+    }
+    let data = std::fs::read(&args[1])?;
+    let (w, h): (u32, u32) = (args[2].parse()?, args[3].parse()?);
+    let g = Geometry::new(PixelFormat::Bgrx, w, h, 64)?;
+    let frame_len = (w * h * 4) as usize;
+    if args.get(4).map(String::as_str) == Some("--entropy") {
+        return entropy(&data, &g, frame_len);
+    }
+    let refresh: u32 = args.get(4).map(|s| s.parse()).transpose()?.unwrap_or(30);
+    let mut enc = DeltaEncoder::new(
+        g,
+        EncoderConfig {
+            mode: TileMode::Lossless,
+            threshold: 0,
+            intra_refresh: refresh,
+            key_int_max: 0,
+            parallel: false,
+        },
+    );
+    let mut dec = DeltaDecoder::new();
+    let (mut bytes, mut time, mut n) = (0usize, Duration::ZERO, 0usize);
+    for (i, frame) in data.chunks_exact(frame_len).enumerate() {
+        let view = FrameView::new(&g, vec![(frame, (w * 4) as usize)])?;
+        let start = Instant::now();
+        let out = enc.encode(&view, false);
+        let spent = start.elapsed();
+        let report = dec.decode(&out.data, Duration::from_millis(33 * i as u64));
+        let exact = dec.canvas().map(|c| c.plane(0) == frame) == Some(true);
+        if !exact || report.records_dropped > 0 {
+            return Err(format!("frame {i}: decoder differs ({report:?})").into());
+        }
+        if i > 0 {
+            bytes += out.data.len();
+            time += spent;
+            n += 1;
+        }
+    }
+    let s = enc.stats();
+    println!(
+        "{} frames after the first: {:.0} bytes/frame, {:.2} ms/frame encode; \
+         tiles: {} changed, {} moved, {} move+residual, {} refreshed, {} sent",
+        n,
+        bytes as f64 / n as f64,
+        time.as_secs_f64() * 1e3 / n as f64,
+        s.tiles_changed,
+        s.tiles_moved,
+        s.tiles_move_residual,
+        s.tiles_refreshed,
+        s.tiles_sent
+    );
+    Ok(())
+}
