@@ -10,8 +10,9 @@
 set -euo pipefail
 
 PACKAGES=(
-    # build (Debian 12's pkg-config program is pkgconf's)
-    pkgconf-bin meson ninja-build
+    # build (Debian 12's pkg-config program is pkgconf's; the zstd crate
+    # compiles libzstd from its bundled C source)
+    pkgconf-bin meson ninja-build gcc libc6-dev
     # GStreamer's core (fakesink, queue, tee, ...) and its libraries; the -dev
     # packages pull it in too, but the elements we use are named where they come from
     libgstreamer1.0-0
