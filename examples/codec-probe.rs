@@ -9,6 +9,14 @@
 //! `--entropy` compares entropy stages on what a lossless record
 //! compresses (every tile's left-prediction residuals, every 10th frame):
 //! LZ4 (bitstream v1) against zstd at several levels.
+//!
+//!   ffmpeg -i clip.mkv -f rawvideo -pix_fmt yuv420p /tmp/c.i420
+//!   cargo run --release --example codec-probe -- /tmp/c.i420 1280 720 --lossy i420 50 75 90
+//!
+//! `--lossy FORMAT Q...` codes every frame of a raw BGRx (`bgrx`) or I420
+//! (`i420`) file as a keyframe of lossy tiles at each quality and prints
+//! bytes per frame, PSNR (over B, G, R or Y, U, V samples) and the time to
+//! encode and to decode a frame: the lossy tile coding alone, for tuning.
 
 use std::time::{Duration, Instant};
 
@@ -71,13 +79,105 @@ fn entropy(data: &[u8], g: &Geometry, frame_len: usize) -> Result<(), Box<dyn st
     Ok(())
 }
 
+/// Every frame of `data` coded as a lossy keyframe at each quality.
+fn lossy(
+    data: &[u8],
+    format: PixelFormat,
+    w: u32,
+    h: u32,
+    qualities: &[u8],
+) -> Result<(), Box<dyn std::error::Error>> {
+    let g = Geometry::new(format, w, h, 64)?;
+    let (wu, hu) = (w as usize, h as usize);
+    let (cw, ch) = (wu.div_ceil(2), hu.div_ceil(2));
+    let frame_len = match format {
+        PixelFormat::Bgrx => wu * hu * 4,
+        PixelFormat::I420 => wu * hu + 2 * cw * ch,
+    };
+    println!("| quality | bytes/frame | PSNR dB | encode ms/frame | decode ms/frame |");
+    println!("|---:|---:|---:|---:|---:|");
+    for &quality in qualities {
+        let mut enc = DeltaEncoder::new(
+            g,
+            EncoderConfig {
+                mode: TileMode::Lossy { quality },
+                threshold: 0,
+                intra_refresh: 0,
+                key_int_max: 1,
+                parallel: false,
+            },
+        );
+        let mut dec = DeltaDecoder::new();
+        let (mut bytes, mut enc_time, mut dec_time, mut psnr, mut n) =
+            (0usize, Duration::ZERO, Duration::ZERO, 0f64, 0usize);
+        for (i, frame) in data.chunks_exact(frame_len).enumerate() {
+            let planes = match format {
+                PixelFormat::Bgrx => vec![(frame, wu * 4)],
+                PixelFormat::I420 => {
+                    let (y, uv) = frame.split_at(wu * hu);
+                    let (u, v) = uv.split_at(cw * ch);
+                    vec![(y, wu), (u, cw), (v, cw)]
+                }
+            };
+            let view = FrameView::new(&g, planes)?;
+            let start = Instant::now();
+            let out = enc.encode(&view, false);
+            enc_time += start.elapsed();
+            let start = Instant::now();
+            let report = dec.decode(&out.data, Duration::from_millis(33 * i as u64));
+            dec_time += start.elapsed();
+            if report.records_dropped > 0 {
+                return Err(format!("frame {i}: decoder dropped records ({report:?})").into());
+            }
+            let canvas = dec.canvas().ok_or("no canvas")?;
+            let decoded: Vec<u8> = (0..g.format.plane_count())
+                .flat_map(|p| canvas.plane(p).iter().copied())
+                .collect();
+            let (sum, count) = decoded
+                .iter()
+                .zip(frame)
+                .enumerate()
+                .filter(|(i, _)| format != PixelFormat::Bgrx || i % 4 != 3)
+                .fold((0f64, 0usize), |(s, c), (_, (&a, &b))| {
+                    (s + (a as f64 - b as f64).powi(2), c + 1)
+                });
+            psnr += 10.0 * (255f64.powi(2) / (sum / count as f64).max(1e-10)).log10();
+            bytes += out.data.len();
+            n += 1;
+        }
+        let n_f = n.max(1) as f64;
+        println!(
+            "| {quality} | {:.0} | {:.2} | {:.2} | {:.2} |",
+            bytes as f64 / n_f,
+            psnr / n_f,
+            enc_time.as_secs_f64() * 1e3 / n_f,
+            dec_time.as_secs_f64() * 1e3 / n_f
+        );
+    }
+    Ok(())
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 4 {
-        return Err("usage: codec-probe FILE.bgrx WIDTH HEIGHT [INTRA_REFRESH | --entropy]".into());
+        return Err("usage: codec-probe FILE WIDTH HEIGHT \
+             [INTRA_REFRESH | --entropy | --lossy bgrx|i420 QUALITY...]"
+            .into());
     }
     let data = std::fs::read(&args[1])?;
     let (w, h): (u32, u32) = (args[2].parse()?, args[3].parse()?);
+    if args.get(4).map(String::as_str) == Some("--lossy") {
+        let format = match args.get(5).map(String::as_str) {
+            Some("bgrx") => PixelFormat::Bgrx,
+            Some("i420") => PixelFormat::I420,
+            _ => return Err("--lossy needs a format: bgrx or i420".into()),
+        };
+        let qualities = args[6..]
+            .iter()
+            .map(|q| q.parse())
+            .collect::<Result<Vec<u8>, _>>()?;
+        return lossy(&data, format, w, h, &qualities);
+    }
     let g = Geometry::new(PixelFormat::Bgrx, w, h, 64)?;
     let frame_len = (w * h * 4) as usize;
     if args.get(4).map(String::as_str) == Some("--entropy") {

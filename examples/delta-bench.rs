@@ -6,7 +6,16 @@
 //! ```text
 //! delta-bench [frames]                                  the two synthetic 1080p scenes
 //! delta-bench --input FILE [--input FILE ...] [frames]  recordings instead (docs/recordings.md)
+//! delta-bench --sweep [--input FILE ...] [frames]        lossy: bytes at equal PSNR
 //! ```
+//!
+//! `--sweep` compares lossy coding per byte instead of encoders at one
+//! setting each: deltaenc `mode=lossy` and jpegenc over a range of qualities
+//! on the camera-like scene (or the given files), on I420 and on BGRx input
+//! (jpegenc behind `videoconvert` to full-range BT.601 I420 there, what a
+//! JFIF file holds: fed BGRx itself jpegenc writes RGB JPEGs without
+//! subsampling), and for each deltaenc quality the jpegenc bytes at the same
+//! PSNR, interpolated.
 //!
 //! For each scene the frames are made once in memory (generated, or the first
 //! `frames` frames of a recording decoded into BGRx) and converted to I420
@@ -454,14 +463,18 @@ struct Candidate {
 struct Args {
     inputs: Vec<std::path::PathBuf>,
     frames: usize,
+    sweep: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut inputs = Vec::new();
     let mut frames = None;
+    let mut sweep = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
-        if a == "--input" {
+        if a == "--sweep" {
+            sweep = true;
+        } else if a == "--input" {
             inputs.push(args.next().ok_or("--input needs a FILE")?.into());
         } else if let Some(file) = a.strip_prefix("--input=") {
             inputs.push(file.into());
@@ -470,13 +483,14 @@ fn parse_args() -> Result<Args, String> {
         } else {
             return Err(format!(
                 "unexpected argument {a:?}\n\
-                 usage: delta-bench [--input FILE ...] [frames]"
+                 usage: delta-bench [--sweep] [--input FILE ...] [frames]"
             ));
         }
     }
     Ok(Args {
         inputs,
         frames: frames.unwrap_or(60),
+        sweep,
     })
 }
 
@@ -530,6 +544,21 @@ fn main() {
             decoder: "jpegdec",
         },
         Candidate {
+            name: "deltaenc lossy q75 (BGRx)",
+            input: "BGRx",
+            encoder: "deltaenc mode=lossy quality=75",
+            decoder: "deltadec",
+        },
+        Candidate {
+            // Fed BGRx itself, jpegenc writes an RGB JPEG without chroma
+            // subsampling; so convert to I420 first, full-range BT.601 as
+            // JFIF means it (other colorimetry comes back wrong from jpegdec).
+            name: "videoconvert ! jpegenc q85 (BGRx)",
+            input: "BGRx",
+            encoder: "videoconvert ! video/x-raw,format=I420,colorimetry=1:4:0:0 ! jpegenc quality=85",
+            decoder: "jpegdec",
+        },
+        Candidate {
             name: "x264enc ultrafast/zerolatency (I420)",
             input: "I420",
             encoder: "x264enc speed-preset=ultrafast tune=zerolatency",
@@ -556,6 +585,23 @@ fn main() {
         .into_iter()
         .filter(|c| only.is_empty() || c.name.contains(&only))
         .collect();
+    if args.sweep {
+        println!("# delta-bench --sweep: {frames} frames per scene, one run per point");
+        if args.inputs.is_empty() {
+            let bgrx = to_buffers(camera_scene(frames));
+            sweep("camera-like", &caps("BGRx"), &bgrx);
+        }
+        for path in &args.inputs {
+            match decode_recording(path, frames) {
+                Ok((caps, bufs)) => sweep(&path.display().to_string(), &caps, &bufs),
+                Err(e) => {
+                    eprintln!("delta-bench: {e}");
+                    std::process::exit(1);
+                }
+            }
+        }
+        return;
+    }
     println!("# delta-bench: {frames} frames per scene, {rounds} rounds, medians");
     if !args.inputs.is_empty() {
         for path in &args.inputs {
@@ -688,5 +734,116 @@ fn run_scene(
             cpu_of[x] / cpu_of[d],
             fps_of[d] / fps_of[x]
         );
+    }
+}
+
+/// One point of a sweep: an encoder at one quality.
+struct SweepPoint {
+    quality: u32,
+    bytes: f64,
+    psnr: f64,
+    cpu_ms: f64,
+}
+
+/// Runs `encoder` (with `{q}` replaced by each quality) over `input` and
+/// measures mean bytes per frame (all frames), PSNR and CPU per frame.
+fn sweep_series(
+    input_caps: &gst::Caps,
+    input: &[gst::Buffer],
+    encoder: &str,
+    decoder: &str,
+    qualities: &[u32],
+) -> Vec<SweepPoint> {
+    qualities
+        .iter()
+        .map(|&quality| {
+            let run = encode(
+                input_caps,
+                input,
+                &encoder.replace("{q}", &quality.to_string()),
+            );
+            let psnr = psnr(&run, decoder, input_caps, input);
+            SweepPoint {
+                quality,
+                bytes: run.sizes.iter().sum::<usize>() as f64 / run.sizes.len() as f64,
+                psnr,
+                cpu_ms: run.cpu * 1000.0 / input.len() as f64,
+            }
+        })
+        .collect()
+}
+
+/// Bytes per frame of `series` at `psnr`, interpolating log(bytes) linearly
+/// between the two points around it; `None` outside the series' range.
+fn bytes_at_psnr(series: &[SweepPoint], psnr: f64) -> Option<f64> {
+    let mut points: Vec<&SweepPoint> = series.iter().collect();
+    points.sort_by(|a, b| a.psnr.total_cmp(&b.psnr));
+    points.windows(2).find_map(|pair| {
+        let (a, b) = (pair[0], pair[1]);
+        if psnr < a.psnr || psnr > b.psnr || b.psnr <= a.psnr {
+            return None;
+        }
+        let t = (psnr - a.psnr) / (b.psnr - a.psnr);
+        Some((a.bytes.ln() + t * (b.bytes.ln() - a.bytes.ln())).exp())
+    })
+}
+
+/// Lossy coding per byte: deltaenc against jpegenc over a range of
+/// qualities, on I420 and BGRx input, in one run.
+fn sweep(scene: &str, bgrx_caps: &gst::Caps, bgrx_bufs: &[gst::Buffer]) {
+    let (i420_caps, i420_bufs) = to_format(bgrx_caps, bgrx_bufs, "I420");
+    let qualities = [30, 40, 50, 60, 70, 75, 80, 85, 90, 95];
+    let (w, h) = gst_video::VideoInfo::from_caps(bgrx_caps)
+        .map(|i| (i.width(), i.height()))
+        .unwrap_or_default();
+    println!("\n## {scene} ({w}x{h}, {} frames)", bgrx_bufs.len());
+    let inputs: [(&str, &gst::Caps, &[gst::Buffer], &str); 2] = [
+        ("I420", &i420_caps, &i420_bufs, "jpegenc quality={q}"),
+        (
+            "BGRx",
+            bgrx_caps,
+            bgrx_bufs,
+            "videoconvert ! video/x-raw,format=I420,colorimetry=1:4:0:0 ! jpegenc quality={q}",
+        ),
+    ];
+    for (format, caps, bufs, jpeg) in inputs {
+        let delta = sweep_series(
+            caps,
+            bufs,
+            "deltaenc mode=lossy quality={q}",
+            "deltadec",
+            &qualities,
+        );
+        let jpeg_series = sweep_series(caps, bufs, jpeg, "jpegdec", &qualities);
+        println!("\n### {format} input (PSNR over its samples; jpegenc: `{jpeg}`)\n");
+        println!("| quality | deltaenc bytes/frame | PSNR dB | CPU ms/frame | jpegenc bytes/frame | PSNR dB | CPU ms/frame | jpegenc bytes at deltaenc's PSNR | deltaenc / jpegenc |");
+        println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        let mut log_ratios = Vec::new();
+        for (d, j) in delta.iter().zip(&jpeg_series) {
+            let at = bytes_at_psnr(&jpeg_series, d.psnr);
+            if let Some(at) = at {
+                log_ratios.push((d.bytes / at).ln());
+            }
+            println!(
+                "| {} | {:.0} | {:.2} | {:.2} | {:.0} | {:.2} | {:.2} | {} | {} |",
+                d.quality,
+                d.bytes,
+                d.psnr,
+                d.cpu_ms,
+                j.bytes,
+                j.psnr,
+                j.cpu_ms,
+                at.map_or("-".into(), |a| format!("{a:.0}")),
+                at.map_or("-".into(), |a| format!("{:.2}", d.bytes / a)),
+            );
+        }
+        if !log_ratios.is_empty() {
+            let mean = (log_ratios.iter().sum::<f64>() / log_ratios.len() as f64).exp();
+            println!(
+                "\n{format}: deltaenc needs {mean:.2}x jpegenc's bytes at equal PSNR \
+                 (geometric mean over the {} qualities inside jpegenc's PSNR range)",
+                log_ratios.len()
+            );
+        }
     }
 }
