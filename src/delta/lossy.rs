@@ -6,7 +6,9 @@
 //! coding from drifting (DESIGN principle 1).
 
 use super::bitstream::{BitstreamError, TileCoding};
+use super::coefficients::{self, BlockError, BlockNeighbours, PlaneKind, PlaneModels};
 use super::geometry::PixelFormat;
+use super::range_coder::{RangeDecoder, RangeEncoder};
 use super::tile::TileSamples;
 use once_cell::sync::Lazy;
 
@@ -18,7 +20,6 @@ pub const MAX_QUALITY: u8 = 100;
 /// values are clamped so that hostile input cannot overflow the transform.
 const COEFF_LIMIT: i32 = 4096;
 
-const EOB: u8 = 0xff;
 /// Rounding offset of AC levels (0.5 would be plain rounding).
 const AC_ROUNDING: f32 = 0.35;
 const ZIGZAG: [usize; 64] = [
@@ -138,22 +139,6 @@ fn idct(coeffs: &[i32; 64], out: &mut [u8; 64]) {
     }
 }
 
-fn push_varint(out: &mut Vec<u8>, mut v: u32) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-fn zigzag_signed(v: i32) -> u32 {
-    ((v << 1) ^ (v >> 31)) as u32
-}
-
-fn unzigzag_signed(v: u32) -> i32 {
-    ((v >> 1) as i32) ^ -((v & 1) as i32)
-}
-
 /// Whether each of the three coded channels (Y, then two chroma: I420's U
 /// and V, or BGRx's Cb and Cr) is chroma.
 const CHANNEL_IS_CHROMA: [bool; 3] = [false, true, true];
@@ -189,17 +174,102 @@ fn ycbcr_to_bgr(s: &mut TileSamples) {
     c3.fill(0xff);
 }
 
+/// The size of the three planes a tile codes: Y at the tile's size, then
+/// two chroma planes: I420's U and V as laid out, BGRx's Cb and Cr
+/// subsampled 2x2 (4:2:0) inside the tile.
+fn plane_dims(samples: &TileSamples, format: PixelFormat) -> [(usize, usize); 3] {
+    match format {
+        PixelFormat::I420 => [samples.dims[0], samples.dims[1], samples.dims[2]],
+        PixelFormat::Bgrx => {
+            let (w, h) = samples.dims[0];
+            let half = (w.div_ceil(2), h.div_ceil(2));
+            [(w, h), half, half]
+        }
+    }
+}
+
+/// Averages each 2x2 square of a `w` x `h` channel into the first
+/// `ceil(w/2) * ceil(h/2)` samples of it (a last odd row or column is
+/// averaged with itself). In place: each output sample is written at or
+/// before the first sample it reads, and after every sample read before it.
+fn subsample(ch: &mut [u8], w: usize, h: usize) {
+    let (cw, chh) = (w.div_ceil(2), h.div_ceil(2));
+    for j in 0..chh {
+        let (y0, y1) = (2 * j, (2 * j + 1).min(h - 1));
+        for i in 0..cw {
+            let (x0, x1) = (2 * i, (2 * i + 1).min(w - 1));
+            let sum = ch[y0 * w + x0] as u32
+                + ch[y0 * w + x1] as u32
+                + ch[y1 * w + x0] as u32
+                + ch[y1 * w + x1] as u32;
+            ch[j * cw + i] = ((sum + 2) >> 2) as u8;
+        }
+    }
+}
+
+/// Interpolates a `ceil(w/2)` x `ceil(h/2)` chroma plane back to `w` x `h`:
+/// each chroma sample sits at the centre of its 2x2 square, and an output
+/// sample weighs the nearest chroma sample 9/16, the next one across and
+/// the next one down 3/16 each, and the diagonal one 1/16 (neighbours past
+/// the tile's edge are the edge sample itself).
+fn upsample(half: &[u8], w: usize, h: usize, out: &mut [u8]) {
+    let cw = w.div_ceil(2);
+    let chh = h.div_ceil(2);
+    for y in 0..h {
+        let j = y / 2;
+        // the other chroma row nearest to this output row
+        let j2 = if y % 2 == 0 {
+            j.saturating_sub(1)
+        } else {
+            (j + 1).min(chh - 1)
+        };
+        let (near, far) = (&half[j * cw..(j + 1) * cw], &half[j2 * cw..(j2 + 1) * cw]);
+        for x in 0..w {
+            let i = x / 2;
+            let i2 = if x % 2 == 0 {
+                i.saturating_sub(1)
+            } else {
+                (i + 1).min(cw - 1)
+            };
+            let v = 9 * near[i] as u32 + 3 * (near[i2] as u32 + far[i] as u32) + far[i2] as u32;
+            out[y * w + x] = ((v + 8) >> 4) as u8;
+        }
+    }
+}
+
+/// Quantises the forward DCT of one block into levels, in zigzag order.
+fn quantise(block: &[i32; 64], q: &[i32; 64], levels: &mut [i32; 64]) {
+    let mut f = [0f32; 64];
+    fdct(block, &mut f);
+    for (k, &pos) in ZIGZAG.iter().enumerate() {
+        let x = f[pos] / q[pos] as f32;
+        // A dead zone around zero for AC: small coefficients cost more bits
+        // than the detail they carry is worth.
+        let bias = if k == 0 { 0.5 } else { AC_ROUNDING };
+        levels[k] = (x.abs() + bias).floor().copysign(x) as i32;
+    }
+}
+
 /// Appends the lossy payload of `samples` at `quality` to `out`. `samples`
-/// is consumed as scratch (BGRx channels are converted in place).
+/// is consumed as scratch (BGRx channels are converted and subsampled in
+/// place).
 pub fn encode(samples: &mut TileSamples, format: PixelFormat, quality: u8, out: &mut Vec<u8>) {
+    let dims = plane_dims(samples, format);
     if format == PixelFormat::Bgrx {
         bgr_to_ycbcr(samples);
+        let (w, h) = samples.dims[1];
+        subsample(&mut samples.channels[1], w, h);
+        subsample(&mut samples.channels[2], w, h);
     }
-    for (c, &is_chroma) in CHANNEL_IS_CHROMA.iter().enumerate() {
-        let q = quant_table(is_chroma, quality);
-        let (w, h) = samples.dims[c];
+    let mut enc = RangeEncoder::new(out);
+    let mut models = [
+        PlaneModels::new(PlaneKind::Luma),
+        PlaneModels::new(PlaneKind::Chroma),
+    ];
+    for (c, &(w, h)) in dims.iter().enumerate() {
+        let q = quant_table(CHANNEL_IS_CHROMA[c], quality);
         let ch = &samples.channels[c];
-        let mut prev_dc = 0i32;
+        let mut neighbours = BlockNeighbours::new(w.div_ceil(8));
         for by in (0..h).step_by(8) {
             for bx in (0..w).step_by(8) {
                 // Edge blocks are padded by repeating the last row and column.
@@ -211,64 +281,18 @@ pub fn encode(samples: &mut TileSamples, format: PixelFormat, quality: u8, out: 
                         block[y * 8 + x] = ch[sy * w + sx] as i32 - 128;
                     }
                 }
-                let mut f = [0f32; 64];
-                fdct(&block, &mut f);
                 let mut levels = [0i32; 64];
-                for (k, &pos) in ZIGZAG.iter().enumerate() {
-                    let x = f[pos] / q[pos] as f32;
-                    // A dead zone around zero for AC: small coefficients cost
-                    // more bits than the detail they carry is worth.
-                    let bias = if k == 0 { 0.5 } else { AC_ROUNDING };
-                    levels[k] = (x.abs() + bias).floor().copysign(x) as i32;
-                }
-                push_varint(out, zigzag_signed(levels[0] - prev_dc));
-                prev_dc = levels[0];
-                let mut run = 0u8;
-                for &level in &levels[1..] {
-                    if level == 0 {
-                        run += 1;
-                        continue;
-                    }
-                    match level {
-                        1 => out.push(run << 2),
-                        -1 => out.push((run << 2) | 1),
-                        _ => {
-                            out.push((run << 2) | 2);
-                            push_varint(out, zigzag_signed(level));
-                        }
-                    }
-                    run = 0;
-                }
-                out.push(EOB);
+                quantise(&block, &q, &mut levels);
+                coefficients::encode_block(
+                    &mut enc,
+                    &mut models[c.min(1)],
+                    &mut neighbours,
+                    &levels,
+                );
             }
         }
     }
-}
-
-/// Reads the token stream; every read is bounds-checked.
-struct TokenReader<'a> {
-    data: &'a [u8],
-    pos: usize,
-}
-
-impl TokenReader<'_> {
-    fn byte(&mut self) -> Option<u8> {
-        let b = *self.data.get(self.pos)?;
-        self.pos += 1;
-        Some(b)
-    }
-
-    fn varint(&mut self) -> Option<u32> {
-        let mut v = 0u32;
-        for shift in (0..35).step_by(7) {
-            let b = self.byte()?;
-            v |= ((b & 0x7f) as u32) << shift;
-            if b & 0x80 == 0 {
-                return Some(v);
-            }
-        }
-        None
-    }
+    enc.finish();
 }
 
 /// Decodes a lossy payload into `samples` (already laid out for the tile;
@@ -288,47 +312,52 @@ pub fn decode(
     if !(MIN_QUALITY..=MAX_QUALITY).contains(&quality) {
         return Err(corrupt("quality outside 1..=100"));
     }
-    let mut rd = TokenReader {
-        data: payload,
-        pos: 0,
-    };
-    for (c, &is_chroma) in CHANNEL_IS_CHROMA.iter().enumerate() {
-        let q = quant_table(is_chroma, quality);
-        let (w, h) = samples.dims[c];
-        let mut prev_dc = 0i32;
+    let dims = plane_dims(samples, format);
+    // BGRx chroma is decoded at half size here, then interpolated into the
+    // tile's channels.
+    let mut half = [Vec::new(), Vec::new()];
+    if format == PixelFormat::Bgrx {
+        for h in &mut half {
+            h.resize(dims[1].0 * dims[1].1, 0);
+        }
+    }
+    let mut dec = RangeDecoder::new(payload);
+    let mut models = [
+        PlaneModels::new(PlaneKind::Luma),
+        PlaneModels::new(PlaneKind::Chroma),
+    ];
+    for (c, &(w, h)) in dims.iter().enumerate() {
+        let q = quant_table(CHANNEL_IS_CHROMA[c], quality);
+        let mut neighbours = BlockNeighbours::new(w.div_ceil(8));
+        let ch = if c > 0 && format == PixelFormat::Bgrx {
+            &mut half[c - 1][..]
+        } else {
+            &mut samples.channels[c][..]
+        };
         for by in (0..h).step_by(8) {
             for bx in (0..w).step_by(8) {
+                let mut levels = [0i32; 64];
+                coefficients::decode_block(
+                    &mut dec,
+                    &mut models[c.min(1)],
+                    &mut neighbours,
+                    &mut levels,
+                )
+                .map_err(|e| {
+                    corrupt(match e {
+                        BlockError::CountTooLarge => "more non-zero levels than a block holds",
+                        BlockError::DcOutOfRange => "DC level out of range",
+                    })
+                })?;
                 let mut coeffs = [0i32; 64];
-                let dc = rd.varint().ok_or(corrupt("truncated DC value"))?;
-                prev_dc = prev_dc.saturating_add(unzigzag_signed(dc));
-                coeffs[0] = prev_dc
-                    .saturating_mul(q[0])
-                    .clamp(-COEFF_LIMIT, COEFF_LIMIT);
-                let mut k = 1usize;
-                loop {
-                    let token = rd.byte().ok_or(corrupt("truncated block"))?;
-                    if token == EOB {
-                        break;
-                    }
-                    k += (token >> 2) as usize;
-                    if k >= 64 {
-                        return Err(corrupt("coefficient run past the end of a block"));
-                    }
-                    let level = match token & 3 {
-                        0 => 1,
-                        1 => -1,
-                        2 => unzigzag_signed(rd.varint().ok_or(corrupt("truncated level"))?),
-                        _ => return Err(corrupt("reserved token class")),
-                    };
+                for (k, &level) in levels.iter().enumerate() {
                     let pos = ZIGZAG[k];
                     coeffs[pos] = level
                         .saturating_mul(q[pos])
                         .clamp(-COEFF_LIMIT, COEFF_LIMIT);
-                    k += 1;
                 }
                 let mut px = [0u8; 64];
                 idct(&coeffs, &mut px);
-                let ch = &mut samples.channels[c];
                 for y in 0..(h - by).min(8) {
                     for x in 0..(w - bx).min(8) {
                         ch[(by + y) * w + bx + x] = px[y * 8 + x];
@@ -337,10 +366,15 @@ pub fn decode(
             }
         }
     }
-    if rd.pos != payload.len() {
-        return Err(corrupt("trailing bytes after the last block"));
+    if !dec.finish() {
+        return Err(corrupt(
+            "the range code does not end where the last block does",
+        ));
     }
     if format == PixelFormat::Bgrx {
+        let (w, h) = dims[0];
+        upsample(&half[0], w, h, &mut samples.channels[1]);
+        upsample(&half[1], w, h, &mut samples.channels[2]);
         ycbcr_to_bgr(samples);
     }
     Ok(())
@@ -434,21 +468,112 @@ mod tests {
         }
     }
 
+    /// Deterministic pseudo-random bytes.
+    fn noise(seed: u64, len: usize) -> Vec<u8> {
+        let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect()
+    }
+
     #[test]
     fn hostile_payloads_are_rejected() {
-        let g = Geometry::new(PixelFormat::I420, 32, 32, 32).unwrap();
-        let mut s = TileSamples::default();
-        s.layout(&g, 0);
-        assert!(decode(&mut s, PixelFormat::I420, 50, 0, &[]).is_err());
-        assert!(decode(&mut s, PixelFormat::I420, 50, 0, &[0, 250 << 2]).is_err());
-        assert!(decode(&mut s, PixelFormat::I420, 0, 0, &[0, EOB]).is_err());
-        assert!(decode(&mut s, PixelFormat::I420, 50, 0, &[0xff; 64]).is_err());
-        // huge levels are clamped, not overflowed
-        let mut evil = Vec::new();
-        for _ in 0..(16 + 4 + 4) {
-            evil.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0x0f]);
-            evil.extend_from_slice(&[2, 0xff, 0xff, 0xff, 0xff, 0x0f, EOB]);
+        for format in [PixelFormat::I420, PixelFormat::Bgrx] {
+            let g = Geometry::new(format, 32, 32, 32).unwrap();
+            let mut s = TileSamples::default();
+            s.layout(&g, 0);
+            assert!(decode(&mut s, format, 50, 0, &[]).is_err());
+            assert!(decode(&mut s, format, 0, 0, &[0; 16]).is_err());
+            assert!(decode(&mut s, format, 50, 0, &[0xff; 64]).is_err());
+            assert!(decode(&mut s, format, 50, 0, &[0; 64]).is_err());
         }
-        assert!(decode(&mut s, PixelFormat::I420, 50, 0, &evil).is_ok());
+    }
+
+    #[test]
+    fn truncated_and_extended_payloads_are_rejected() {
+        for format in [PixelFormat::I420, PixelFormat::Bgrx] {
+            let g = Geometry::new(format, 64, 48, 32).unwrap();
+            for tile in 0..g.tile_count() {
+                let mut work = smooth_tile(&g, tile);
+                let mut payload = Vec::new();
+                encode(&mut work, format, 70, &mut payload);
+                let mut out = TileSamples::default();
+                out.layout(&g, tile);
+                assert!(decode(&mut out, format, 70, tile, &payload).is_ok());
+                for cut in 1..payload.len().min(6) {
+                    let short = &payload[..payload.len() - cut];
+                    assert!(
+                        decode(&mut out, format, 70, tile, short).is_err(),
+                        "{format:?} tile {tile}: cut by {cut} accepted"
+                    );
+                }
+                let mut longer = payload.clone();
+                longer.push(0);
+                assert!(decode(&mut out, format, 70, tile, &longer).is_err());
+            }
+        }
+    }
+
+    /// Random payloads of every length decode or fail, never panic, and
+    /// never take longer than a tile's worth of blocks.
+    #[test]
+    fn garbage_never_panics() {
+        for format in [PixelFormat::I420, PixelFormat::Bgrx] {
+            let g = Geometry::new(format, 80, 40, 64).unwrap();
+            for tile in 0..g.tile_count() {
+                let mut s = TileSamples::default();
+                s.layout(&g, tile);
+                for len in 0..400 {
+                    let data = noise(len as u64 * 31 + tile as u64, len);
+                    let _ = decode(&mut s, format, 1 + (len % 100) as u8, tile, &data);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn bgrx_chroma_is_subsampled_and_interpolated() {
+        // A tile of odd size (at the frame's edge) with a colour edge.
+        let g = Geometry::new(PixelFormat::Bgrx, 45, 27, 32).unwrap();
+        for tile in 0..g.tile_count() {
+            let mut orig = TileSamples::default();
+            orig.layout(&g, tile);
+            let (w, _) = orig.dims[0];
+            for c in 0..3 {
+                for (i, v) in orig.channels[c].iter_mut().enumerate() {
+                    let x = i % w;
+                    *v = if (x < w / 2) == (c == 2) { 200 } else { 40 };
+                }
+            }
+            let mut work = orig.clone();
+            let mut payload = Vec::new();
+            encode(&mut work, PixelFormat::Bgrx, 90, &mut payload);
+            let mut out = TileSamples::default();
+            out.layout(&g, tile);
+            decode(&mut out, PixelFormat::Bgrx, 90, tile, &payload).unwrap();
+            for c in 0..3 {
+                let p = psnr(&orig.channels[c], &out.channels[c]);
+                assert!(p > 20.0, "tile {tile} channel {c}: PSNR {p:.1}");
+            }
+            assert!(out.channels[3].iter().all(|&v| v == 255));
+        }
+    }
+
+    #[test]
+    fn upsampling_a_flat_plane_is_exact() {
+        for (w, h) in [(1usize, 1usize), (2, 2), (7, 5), (64, 64), (33, 17)] {
+            let half = vec![77u8; w.div_ceil(2) * h.div_ceil(2)];
+            let mut out = vec![0u8; w * h];
+            upsample(&half, w, h, &mut out);
+            assert!(out.iter().all(|&v| v == 77));
+            let mut full = vec![91u8; w * h];
+            subsample(&mut full, w, h);
+            assert!(full[..half.len()].iter().all(|&v| v == 91));
+        }
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod bitstream;
 pub mod canvas;
+pub mod coefficients;
 pub mod decoder;
 pub mod encoder;
 pub mod entropy;
@@ -14,6 +15,7 @@ pub mod geometry;
 pub mod lossy;
 pub mod motion;
 mod parallel;
+pub mod range_coder;
 pub mod tile;
 
 pub(crate) mod deltadec;
