@@ -157,8 +157,93 @@ fn lossy(
     Ok(())
 }
 
+/// Measures initial probabilities for the lossy tile models: codes every
+/// tile of every frame of the given raw files (`bgrx:FILE:W:H` or
+/// `i420:FILE:W:H`) at a range of qualities, each tile with fresh models,
+/// and averages each model's probability at the end of a tile, weighted by
+/// how often the tile used it (at most 64 times, so that a few busy tiles do
+/// not outweigh the rest). Prints the table for src/delta/coefficients.rs.
+fn train(specs: &[String]) -> Result<(), Box<dyn std::error::Error>> {
+    use gststreamkit::delta::coefficients::{PlaneKind, PlaneModels, PLANE_MODELS};
+    use gststreamkit::delta::lossy;
+    let mut sums = [[(0f64, 0f64); PLANE_MODELS]; 2];
+    for spec in specs {
+        let parts: Vec<&str> = spec.split(':').collect();
+        let [kind, path, w, h] = parts[..] else {
+            return Err(format!("{spec}: expected FORMAT:FILE:WIDTH:HEIGHT").into());
+        };
+        let (w, h): (u32, u32) = (w.parse()?, h.parse()?);
+        let format = match kind {
+            "bgrx" => PixelFormat::Bgrx,
+            "i420" => PixelFormat::I420,
+            _ => return Err(format!("{spec}: format must be bgrx or i420").into()),
+        };
+        let data = std::fs::read(path)?;
+        let g = Geometry::new(format, w, h, 64)?;
+        let (wu, hu) = (w as usize, h as usize);
+        let (cw, ch) = (wu.div_ceil(2), hu.div_ceil(2));
+        let frame_len = match format {
+            PixelFormat::Bgrx => wu * hu * 4,
+            PixelFormat::I420 => wu * hu + 2 * cw * ch,
+        };
+        let mut samples = TileSamples::default();
+        let mut out = Vec::new();
+        for frame in data.chunks_exact(frame_len) {
+            let planes = match format {
+                PixelFormat::Bgrx => vec![(frame, wu * 4)],
+                PixelFormat::I420 => {
+                    let (y, uv) = frame.split_at(wu * hu);
+                    let (u, v) = uv.split_at(cw * ch);
+                    vec![(y, wu), (u, cw), (v, cw)]
+                }
+            };
+            let view = FrameView::new(&g, planes)?;
+            for quality in [20u8, 35, 50, 65, 75, 85, 95] {
+                for t in 0..g.tile_count() {
+                    samples.gather(&g, &view, t);
+                    let mut models = [
+                        PlaneModels::new(PlaneKind::Luma),
+                        PlaneModels::new(PlaneKind::Chroma),
+                    ];
+                    let fresh = models.clone();
+                    out.clear();
+                    lossy::encode_with_models(&mut samples, format, quality, &mut out, &mut models);
+                    for k in 0..2 {
+                        for (i, (m, f)) in
+                            models[k].models().iter().zip(fresh[k].models()).enumerate()
+                        {
+                            let used = m.seen().saturating_sub(f.seen()).min(64) as f64;
+                            sums[k][i].0 += used * m.p0() as f64;
+                            sums[k][i].1 += used;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    for (k, name) in ["LUMA", "CHROMA"].iter().enumerate() {
+        println!("const INITIAL_{name}: [u8; PLANE_MODELS] = [");
+        let row: Vec<String> = sums[k]
+            .iter()
+            .map(|&(s, n)| {
+                // 8 bits of probability; an unused model starts at one half
+                let p = if n > 0.0 { s / n / 128.0 } else { 128.0 };
+                format!("{}", (p.round() as i64).clamp(1, 255))
+            })
+            .collect();
+        for chunk in row.chunks(20) {
+            println!("    {},", chunk.join(", "));
+        }
+        println!("];");
+    }
+    Ok(())
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--train") {
+        return train(&args[2..]);
+    }
     if args.len() < 4 {
         return Err("usage: codec-probe FILE WIDTH HEIGHT \
              [INTRA_REFRESH | --entropy | --lossy bgrx|i420 QUALITY...]"

@@ -82,6 +82,11 @@ fn count_bucket(expected: Option<u32>) -> usize {
     }
 }
 
+/// The model of a zero flag: position band, and levels still to come.
+fn significance_context(k: usize, remaining: u32) -> usize {
+    SIGNIFICANT + SIG_BAND[k] as usize * REMAINING_BUCKETS + remaining_bucket(remaining)
+}
+
 /// Magnitude-level context: position group, and how many levels above 1
 /// the block already had (0, 1, 2 or more).
 fn level_context(k: usize, large_so_far: u32) -> usize {
@@ -93,75 +98,68 @@ fn level_context(k: usize, large_so_far: u32) -> usize {
     group * 3 + large_so_far.min(2) as usize
 }
 
-/// Models of a non-negative value coded as its magnitude class
-/// `c = floor(log2(v + 1))` in unary (one model per unary position), then
-/// the `c` bits below the leading one of `v + 1`: the first modelled per
-/// class, the rest at probability one half.
-#[derive(Clone, Copy)]
-struct ValueModels {
-    prefix: [BitModel; MAX_CLASS],
-    top: [BitModel; MAX_CLASS],
+/// Models a value takes: one per unary position of its class, then one per
+/// class for the first bit below the leading one.
+const VALUE_MODELS: usize = 2 * MAX_CLASS;
+
+/// Codes a non-negative value as its magnitude class
+/// `c = floor(log2(v + 1))` in unary (one model per unary position; the
+/// largest class has no terminating 0), then the `c` bits below the leading
+/// one of `v + 1`: the first with the class's model, the rest at
+/// probability one half. `m` holds VALUE_MODELS models.
+fn encode_value(enc: &mut RangeEncoder, m: &mut [BitModel], v: u32) {
+    let (prefix, top) = m.split_at_mut(MAX_CLASS);
+    let v1 = v + 1;
+    let class = (31 - v1.leading_zeros()) as usize;
+    debug_assert!(class < MAX_CLASS, "value {v} beyond the largest class");
+    for m in &mut prefix[..class] {
+        enc.encode(m, true);
+    }
+    if class + 1 < MAX_CLASS {
+        enc.encode(&mut prefix[class], false);
+    }
+    if class > 0 {
+        let rest = v1 - (1 << class);
+        enc.encode(&mut top[class], rest >> (class - 1) & 1 == 1);
+        enc.encode_bypass_bits(rest, class as u32 - 1);
+    }
 }
 
-impl ValueModels {
-    fn new(prefix_p0: &[u16; MAX_CLASS]) -> Self {
-        let mut prefix = [BitModel::default(); MAX_CLASS];
-        for (m, &p) in prefix.iter_mut().zip(prefix_p0) {
-            *m = BitModel::new(p, INITIAL_SEEN);
-        }
-        ValueModels {
-            prefix,
-            top: [BitModel::default(); MAX_CLASS],
-        }
+/// Reads a value coded by [`encode_value`]: at most MAX_CLASS - 1 prefix
+/// decisions and as many bits, whatever the input.
+fn decode_value(dec: &mut RangeDecoder, m: &mut [BitModel]) -> u32 {
+    let (prefix, top) = m.split_at_mut(MAX_CLASS);
+    let mut class = 0;
+    while class + 1 < MAX_CLASS && dec.decode(&mut prefix[class]) {
+        class += 1;
     }
-
-    fn encode(&mut self, enc: &mut RangeEncoder, v: u32) {
-        let v1 = v + 1;
-        let class = (31 - v1.leading_zeros()) as usize;
-        debug_assert!(class < MAX_CLASS, "value {v} beyond the largest class");
-        for m in &mut self.prefix[..class] {
-            enc.encode(m, true);
-        }
-        if class + 1 < MAX_CLASS {
-            enc.encode(&mut self.prefix[class], false);
-        }
-        if class > 0 {
-            let rest = v1 - (1 << class);
-            enc.encode(&mut self.top[class], rest >> (class - 1) & 1 == 1);
-            enc.encode_bypass_bits(rest, class as u32 - 1);
-        }
+    if class == 0 {
+        return 0;
     }
-
-    /// Reads a value; at most MAX_CLASS - 1 prefix decisions and as many
-    /// bits, whatever the input.
-    fn decode(&mut self, dec: &mut RangeDecoder) -> u32 {
-        let mut class = 0;
-        while class + 1 < MAX_CLASS && dec.decode(&mut self.prefix[class]) {
-            class += 1;
-        }
-        if class == 0 {
-            return 0;
-        }
-        let top = dec.decode(&mut self.top[class]) as u32;
-        let low = dec.decode_bypass_bits(class as u32 - 1);
-        (1 << class) + (top << (class - 1)) + low - 1
-    }
+    let t = dec.decode(&mut top[class]) as u32;
+    let low = dec.decode_bypass_bits(class as u32 - 1);
+    (1 << class) + (t << (class - 1)) + low - 1
 }
 
 /// How many decisions a model's initial probability counts for: it adapts
 /// as if it had seen that many already.
-const INITIAL_SEEN: u8 = 6;
+const INITIAL_SEEN: u8 = 8;
+
+// Where each group of models sits in a plane's model array.
+const DC_ZERO: usize = 0;
+const DC_SIGN: usize = DC_ZERO + DC_BUCKETS;
+const DC_VALUE: usize = DC_SIGN + 1;
+const COUNT: usize = DC_VALUE + VALUE_MODELS;
+const SIGNIFICANT: usize = COUNT + COUNT_BUCKETS * VALUE_MODELS;
+const ABOVE_ONE: usize = SIGNIFICANT + SIG_BANDS * REMAINING_BUCKETS;
+const LEVEL: usize = ABOVE_ONE + 9;
+/// Models of one kind of plane.
+pub const PLANE_MODELS: usize = LEVEL + 3 * VALUE_MODELS;
 
 /// The models of one kind of plane (luma, or both chroma planes).
 #[derive(Clone)]
 pub struct PlaneModels {
-    dc_zero: [BitModel; DC_BUCKETS],
-    dc_sign: BitModel,
-    dc_value: ValueModels,
-    count: [ValueModels; COUNT_BUCKETS],
-    significant: [[BitModel; REMAINING_BUCKETS]; SIG_BANDS],
-    above_one: [BitModel; 9],
-    level: [ValueModels; 3],
+    m: [BitModel; PLANE_MODELS],
 }
 
 /// Which initial probabilities a plane's models take.
@@ -173,17 +171,21 @@ pub enum PlaneKind {
 
 impl PlaneModels {
     /// Fresh models for a plane of `kind`.
-    pub fn new(_kind: PlaneKind) -> Self {
-        let flat = [1u16 << 14; MAX_CLASS];
-        PlaneModels {
-            dc_zero: [BitModel::default(); DC_BUCKETS],
-            dc_sign: BitModel::default(),
-            dc_value: ValueModels::new(&flat),
-            count: [ValueModels::new(&flat); COUNT_BUCKETS],
-            significant: [[BitModel::default(); REMAINING_BUCKETS]; SIG_BANDS],
-            above_one: [BitModel::default(); 9],
-            level: [ValueModels::new(&flat); 3],
+    pub fn new(kind: PlaneKind) -> Self {
+        let table = match kind {
+            PlaneKind::Luma => &INITIAL_LUMA,
+            PlaneKind::Chroma => &INITIAL_CHROMA,
+        };
+        let mut m = [BitModel::default(); PLANE_MODELS];
+        for (m, &p) in m.iter_mut().zip(table.iter()) {
+            *m = BitModel::new((p as u16) << 7, INITIAL_SEEN);
         }
+        PlaneModels { m }
+    }
+
+    /// Every model (for measuring what the initial probabilities should be).
+    pub fn models(&self) -> &[BitModel] {
+        &self.m
     }
 }
 
@@ -284,15 +286,17 @@ pub fn encode_block(
     nb: &mut BlockNeighbours,
     levels: &[i32; 64],
 ) {
+    let m = &mut models.m;
     let (pred, dc_ctx) = nb.dc_prediction();
     let r = levels[0] - pred;
-    enc.encode(&mut models.dc_zero[dc_ctx], r != 0);
+    enc.encode(&mut m[DC_ZERO + dc_ctx], r != 0);
     if r != 0 {
-        enc.encode(&mut models.dc_sign, r < 0);
-        models.dc_value.encode(enc, r.unsigned_abs() - 1);
+        enc.encode(&mut m[DC_SIGN], r < 0);
+        encode_value(enc, &mut m[DC_VALUE..], r.unsigned_abs() - 1);
     }
     let count = levels[1..].iter().filter(|&&v| v != 0).count() as u32;
-    models.count[count_bucket(nb.expected_count())].encode(enc, count);
+    let ctx = COUNT + count_bucket(nb.expected_count()) * VALUE_MODELS;
+    encode_value(enc, &mut m[ctx..], count);
     let mut remaining = count;
     let mut large = 0;
     for (k, &v) in levels.iter().enumerate().skip(1) {
@@ -301,8 +305,8 @@ pub fn encode_block(
         }
         // When every position left is non-zero, nothing needs saying.
         if (remaining as usize) < 64 - k {
-            let m = &mut models.significant[SIG_BAND[k] as usize][remaining_bucket(remaining)];
-            enc.encode(m, v != 0);
+            let ctx = significance_context(k, remaining);
+            enc.encode(&mut m[ctx], v != 0);
         }
         if v == 0 {
             continue;
@@ -310,10 +314,10 @@ pub fn encode_block(
         remaining -= 1;
         let mag = v.unsigned_abs();
         let ctx = level_context(k, large);
-        enc.encode(&mut models.above_one[ctx], mag > 1);
+        enc.encode(&mut m[ABOVE_ONE + ctx], mag > 1);
         if mag > 1 {
             large += 1;
-            models.level[ctx / 3].encode(enc, mag - 2);
+            encode_value(enc, &mut m[LEVEL + ctx / 3 * VALUE_MODELS..], mag - 2);
         }
         enc.encode_bypass(v < 0);
     }
@@ -341,18 +345,20 @@ pub fn decode_block(
     levels: &mut [i32; 64],
 ) -> Result<(), BlockError> {
     *levels = [0; 64];
+    let m = &mut models.m;
     let (pred, dc_ctx) = nb.dc_prediction();
     let mut dc = pred;
-    if dec.decode(&mut models.dc_zero[dc_ctx]) {
-        let negative = dec.decode(&mut models.dc_sign);
-        let mag = models.dc_value.decode(dec) as i32 + 1;
+    if dec.decode(&mut m[DC_ZERO + dc_ctx]) {
+        let negative = dec.decode(&mut m[DC_SIGN]);
+        let mag = decode_value(dec, &mut m[DC_VALUE..]) as i32 + 1;
         dc += if negative { -mag } else { mag };
     }
     if dc.abs() > DC_LEVEL_LIMIT {
         return Err(BlockError::DcOutOfRange);
     }
     levels[0] = dc;
-    let count = models.count[count_bucket(nb.expected_count())].decode(dec);
+    let ctx = COUNT + count_bucket(nb.expected_count()) * VALUE_MODELS;
+    let count = decode_value(dec, &mut m[ctx..]);
     if count > 63 {
         return Err(BlockError::CountTooLarge);
     }
@@ -362,24 +368,79 @@ pub fn decode_block(
         if remaining == 0 {
             break;
         }
-        if (remaining as usize) < 64 - k {
-            let m = &mut models.significant[SIG_BAND[k] as usize][remaining_bucket(remaining)];
-            if !dec.decode(m) {
-                continue;
-            }
+        if (remaining as usize) < 64 - k && !dec.decode(&mut m[significance_context(k, remaining)])
+        {
+            continue;
         }
         remaining -= 1;
         let ctx = level_context(k, large);
         let mut mag = 1;
-        if dec.decode(&mut models.above_one[ctx]) {
+        if dec.decode(&mut m[ABOVE_ONE + ctx]) {
             large += 1;
-            mag = models.level[ctx / 3].decode(dec) as i32 + 2;
+            mag = decode_value(dec, &mut m[LEVEL + ctx / 3 * VALUE_MODELS..]) as i32 + 2;
         }
         *level = if dec.decode_bypass() { -mag } else { mag };
     }
     nb.advance(BlockSummary { dc, count });
     Ok(())
 }
+
+// Initial probabilities of a 0, in units of 2^-8, measured by
+// `codec-probe --train` (see docs/bitstream.md).
+#[rustfmt::skip]
+const INITIAL_LUMA: [u8; PLANE_MODELS] = [
+    179, 106, 35, 44, 126, 79, 93, 106, 124, 139, 160, 179, 211, 224, 230, 128, 128, 128, 128, 128,
+    158, 159, 162, 166, 170, 173, 180, 193, 230, 128, 128, 128, 128, 207, 197, 182, 220, 213, 128, 128,
+    128, 128, 128, 128, 128, 128, 128, 128, 195, 165, 189, 213, 128, 128, 128, 128, 128, 128, 128, 128,
+    128, 98, 207, 205, 218, 215, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 182, 192, 184, 211,
+    128, 128, 128, 128, 128, 128, 128, 128, 128, 43, 161, 223, 214, 217, 128, 128, 128, 128, 128, 128,
+    128, 128, 128, 128, 130, 202, 192, 213, 128, 128, 128, 128, 128, 128, 128, 128, 128, 21, 88, 210,
+    238, 224, 213, 128, 128, 128, 128, 128, 128, 128, 128, 128, 112, 167, 214, 211, 213, 128, 128, 128,
+    128, 128, 128, 128, 128, 8, 35, 143, 246, 229, 213, 128, 128, 128, 128, 128, 128, 128, 128, 128,
+    109, 122, 207, 223, 213, 128, 128, 128, 128, 128, 128, 128, 128, 2, 10, 56, 222, 250, 215, 128,
+    128, 128, 128, 128, 128, 128, 128, 128, 108, 97, 150, 241, 198, 128, 128, 128, 128, 128, 128, 128,
+    128, 1, 1, 7, 104, 253, 237, 128, 128, 128, 128, 128, 128, 128, 128, 128, 112, 97, 70, 225,
+    222, 128, 128, 128, 128, 128, 128, 128, 128, 1, 1, 1, 13, 202, 255, 128, 128, 128, 128, 128,
+    128, 128, 128, 128, 76, 113, 58, 124, 232, 128, 128, 128, 128, 128, 128, 128, 128, 67, 88, 108,
+    149, 198, 213, 128, 128, 128, 128, 128, 128, 128, 128, 128, 131, 142, 142, 174, 185, 128, 128, 128,
+    128, 128, 128, 128, 128, 149, 91, 78, 62, 45, 24, 8, 127, 107, 87, 57, 35, 21, 8, 209,
+    174, 144, 107, 67, 37, 14, 203, 160, 122, 88, 53, 31, 12, 123, 107, 96, 88, 60, 32, 13,
+    201, 178, 162, 143, 102, 58, 26, 161, 124, 93, 66, 44, 25, 11, 187, 151, 126, 102, 76, 47,
+    24, 210, 197, 178, 151, 114, 79, 45, 178, 146, 119, 95, 69, 51, 30, 189, 168, 151, 131, 104,
+    84, 54, 210, 188, 169, 153, 133, 104, 71, 198, 175, 155, 140, 118, 88, 57, 92, 52, 128, 214,
+    154, 107, 251, 243, 187, 64, 83, 101, 119, 133, 143, 168, 210, 243, 224, 128, 128, 128, 128, 128,
+    151, 155, 159, 165, 168, 171, 172, 202, 224, 128, 128, 128, 128, 98, 122, 140, 150, 164, 183, 213,
+    247, 213, 128, 128, 128, 128, 128, 128, 156, 163, 167, 171, 177, 186, 215, 213, 128, 128, 128, 128,
+    128, 139, 158, 174, 190, 216, 240, 235, 128, 128, 128, 128, 128, 128, 128, 128, 169, 173, 180, 187,
+    209, 224, 128, 128, 128, 128, 128, 128, 128,
+];
+#[rustfmt::skip]
+const INITIAL_CHROMA: [u8; PLANE_MODELS] = [
+    217, 129, 55, 98, 132, 139, 135, 146, 160, 186, 207, 218, 128, 128, 128, 128, 128, 128, 128, 128,
+    168, 170, 170, 170, 175, 218, 128, 128, 128, 128, 128, 128, 128, 236, 231, 220, 222, 128, 128, 128,
+    128, 128, 128, 128, 128, 128, 128, 128, 205, 199, 222, 128, 128, 128, 128, 128, 128, 128, 128, 128,
+    128, 124, 231, 230, 216, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 189, 207, 199, 128,
+    128, 128, 128, 128, 128, 128, 128, 128, 128, 53, 178, 241, 217, 128, 128, 128, 128, 128, 128, 128,
+    128, 128, 128, 128, 136, 205, 201, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 17, 89, 237,
+    234, 213, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 100, 179, 223, 213, 128, 128, 128, 128,
+    128, 128, 128, 128, 128, 3, 31, 193, 248, 223, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128,
+    86, 127, 228, 223, 128, 128, 128, 128, 128, 128, 128, 128, 128, 2, 8, 84, 240, 234, 128, 128,
+    128, 128, 128, 128, 128, 128, 128, 128, 98, 91, 184, 233, 128, 128, 128, 128, 128, 128, 128, 128,
+    128, 6, 7, 33, 205, 231, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 156, 77, 156, 223,
+    128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128,
+    128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 162, 146, 201,
+    224, 213, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 166, 170, 199, 213, 128, 128, 128, 128,
+    128, 128, 128, 128, 128, 157, 99, 79, 53, 26, 17, 17, 80, 69, 57, 37, 18, 18, 22, 165,
+    118, 84, 50, 31, 21, 28, 166, 105, 69, 45, 29, 34, 35, 88, 67, 48, 36, 23, 16, 35,
+    192, 147, 117, 92, 72, 56, 26, 100, 85, 88, 70, 66, 53, 20, 207, 195, 189, 154, 132, 113,
+    147, 212, 194, 173, 149, 133, 111, 43, 235, 218, 200, 188, 174, 129, 128, 228, 214, 205, 192, 168,
+    168, 128, 230, 217, 205, 197, 137, 128, 128, 227, 213, 203, 196, 128, 128, 128, 153, 91, 128, 223,
+    184, 157, 241, 245, 245, 105, 133, 155, 192, 234, 235, 128, 128, 128, 128, 128, 128, 128, 128, 128,
+    161, 170, 173, 192, 235, 128, 128, 128, 128, 128, 128, 128, 128, 135, 157, 188, 228, 239, 128, 128,
+    128, 128, 128, 128, 128, 128, 128, 128, 170, 177, 190, 237, 128, 128, 128, 128, 128, 128, 128, 128,
+    128, 216, 245, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 219, 128, 128, 128,
+    128, 128, 128, 128, 128, 128, 128, 128, 128,
+];
 
 #[cfg(test)]
 mod tests {

@@ -254,6 +254,23 @@ fn quantise(block: &[i32; 64], q: &[i32; 64], levels: &mut [i32; 64]) {
 /// is consumed as scratch (BGRx channels are converted and subsampled in
 /// place).
 pub fn encode(samples: &mut TileSamples, format: PixelFormat, quality: u8, out: &mut Vec<u8>) {
+    let mut models = [
+        PlaneModels::new(PlaneKind::Luma),
+        PlaneModels::new(PlaneKind::Chroma),
+    ];
+    encode_with_models(samples, format, quality, out, &mut models);
+}
+
+/// [`encode`] with the caller's models, which it leaves as the tile's
+/// decisions adapted them: `codec-probe --train` measures from them what
+/// the initial probabilities should be.
+pub fn encode_with_models(
+    samples: &mut TileSamples,
+    format: PixelFormat,
+    quality: u8,
+    out: &mut Vec<u8>,
+    models: &mut [PlaneModels; 2],
+) {
     let dims = plane_dims(samples, format);
     if format == PixelFormat::Bgrx {
         bgr_to_ycbcr(samples);
@@ -262,10 +279,6 @@ pub fn encode(samples: &mut TileSamples, format: PixelFormat, quality: u8, out: 
         subsample(&mut samples.channels[2], w, h);
     }
     let mut enc = RangeEncoder::new(out);
-    let mut models = [
-        PlaneModels::new(PlaneKind::Luma),
-        PlaneModels::new(PlaneKind::Chroma),
-    ];
     for (c, &(w, h)) in dims.iter().enumerate() {
         let q = quant_table(CHANNEL_IS_CHROMA[c], quality);
         let ch = &samples.channels[c];

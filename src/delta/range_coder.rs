@@ -53,6 +53,11 @@ impl BitModel {
         self.p0
     }
 
+    /// Decisions seen (saturating at 255).
+    pub fn seen(&self) -> u8 {
+        self.seen
+    }
+
     /// How far a model moves towards each decision: 1/2^rate of the way,
     /// with rate = floor(log2(seen + 2)) capped at MAX_RATE, which follows
     /// the frequency count of the first decisions and then settles.
