@@ -3,16 +3,17 @@
 //!
 //! Per block, in this order (docs/bitstream.md, "Coding 1: lossy", is the
 //! exact specification):
-//! - the DC level, predicted from the left, upper and upper-left blocks of
-//!   the same plane (the median predictor of LOCO-I on block DCs), so only a
-//!   small correction is coded;
 //! - how many AC levels are not zero, in the context of how many the left
 //!   and upper blocks had: a flat block costs about one decision, and no
 //!   end-of-block marker is needed;
 //! - for each zigzag position until that many were found: whether it is
 //!   non-zero, in the context of the position and of how many are still to
 //!   come; for a non-zero level its magnitude (in the context of the
-//!   position and of the larger levels already seen in the block) and sign.
+//!   position, of how busy the block is and of the larger levels already
+//!   seen in it) and sign;
+//! - the DC level as its difference from a prediction that the caller
+//!   makes from the pixels around the block and the block's AC levels
+//!   (`lossy.rs`), in the context of how sure that prediction is.
 //!
 //! Every model starts afresh in every tile (tiles are self-contained), so
 //! the number of models is kept small and each starts from a probability
@@ -23,9 +24,6 @@ use super::range_coder::{BitModel, RangeDecoder, RangeEncoder};
 /// Largest magnitude class of a coded value: values up to 2^MAX_CLASS - 2.
 /// Levels of 8-bit samples stay below 2^12 at any quantiser step.
 const MAX_CLASS: usize = 14;
-/// DC levels of 8-bit samples lie within ±1024 (level-shifted block mean
-/// times 8); a decoded DC level beyond this makes the payload corrupt.
-pub const DC_LEVEL_LIMIT: i32 = 2048;
 
 /// Zigzag position band of each AC position (index 1..=63; 0 unused).
 const SIG_BAND: [u8; 64] = {
@@ -52,9 +50,9 @@ const SIG_BANDS: usize = 13;
 const REMAINING_BUCKETS: usize = 7;
 /// Buckets of the neighbours' non-zero counts, and one for "no neighbour".
 const COUNT_BUCKETS: usize = 9;
-/// Buckets of DC activity (how much the neighbours' DCs differ), and one for
-/// "fewer than two neighbours".
-const DC_BUCKETS: usize = 4;
+/// Contexts of the DC residual: how far apart the predictions from above
+/// and from the left are (0, 1, 2..=3, more), one neighbour, none.
+pub const DC_CONTEXTS: usize = 6;
 
 fn remaining_bucket(remaining: u32) -> usize {
     match remaining {
@@ -152,7 +150,7 @@ const INITIAL_SEEN: u8 = 8;
 
 // Where each group of models sits in a plane's model array.
 const DC_ZERO: usize = 0;
-const DC_SIGN: usize = DC_ZERO + DC_BUCKETS;
+const DC_SIGN: usize = DC_ZERO + DC_CONTEXTS;
 const DC_VALUE: usize = DC_SIGN + 1;
 const COUNT: usize = DC_VALUE + VALUE_MODELS;
 const SIGNIFICANT: usize = COUNT + COUNT_BUCKETS * VALUE_MODELS;
@@ -194,111 +192,58 @@ impl PlaneModels {
     }
 }
 
-/// What the blocks after a block need to know of it.
-#[derive(Clone, Copy, Default)]
-struct BlockSummary {
-    dc: i32,
-    count: u32,
-}
-
 /// The blocks already coded around the current one, in raster order of a
-/// plane's blocks.
+/// plane's blocks: how many non-zero AC levels each had.
 pub struct BlockNeighbours {
-    above: Vec<BlockSummary>,
+    /// The count of each block column's last block (the left one, for the
+    /// columns before the current one).
+    above: Vec<u32>,
     blocks_x: usize,
     bx: usize,
     by: usize,
-    /// The block above-left of the current one (the old `above[bx - 1]`).
-    above_left: BlockSummary,
 }
 
 impl BlockNeighbours {
     /// Starts a plane `blocks_x` blocks wide.
     pub fn new(blocks_x: usize) -> Self {
         BlockNeighbours {
-            above: vec![BlockSummary::default(); blocks_x],
+            above: vec![0; blocks_x],
             blocks_x,
             bx: 0,
             by: 0,
-            above_left: BlockSummary::default(),
-        }
-    }
-
-    fn left(&self) -> Option<BlockSummary> {
-        (self.bx > 0).then(|| self.above[self.bx - 1])
-    }
-
-    fn up(&self) -> Option<BlockSummary> {
-        (self.by > 0).then(|| self.above[self.bx])
-    }
-
-    /// The DC prediction and the DC context.
-    fn dc_prediction(&self) -> (i32, usize) {
-        match (self.left(), self.up()) {
-            (Some(l), Some(a)) => {
-                let c = self.above_left.dc;
-                let (lo, hi) = (l.dc.min(a.dc), l.dc.max(a.dc));
-                let pred = if c >= hi {
-                    lo
-                } else if c <= lo {
-                    hi
-                } else {
-                    l.dc + a.dc - c
-                };
-                let activity = (l.dc - c).abs() + (a.dc - c).abs();
-                (
-                    pred,
-                    if activity == 0 {
-                        0
-                    } else if activity <= 2 {
-                        1
-                    } else {
-                        2
-                    },
-                )
-            }
-            (Some(n), None) | (None, Some(n)) => (n.dc, 3),
-            (None, None) => (0, 3),
         }
     }
 
     /// The count the neighbours suggest.
     fn expected_count(&self) -> Option<u32> {
-        match (self.left(), self.up()) {
-            (Some(l), Some(a)) => Some((l.count + a.count).div_ceil(2)),
-            (Some(n), None) | (None, Some(n)) => Some(n.count),
+        let left = (self.bx > 0).then(|| self.above[self.bx - 1]);
+        let up = (self.by > 0).then(|| self.above[self.bx]);
+        match (left, up) {
+            (Some(l), Some(a)) => Some((l + a).div_ceil(2)),
+            (Some(n), None) | (None, Some(n)) => Some(n),
             (None, None) => None,
         }
     }
 
-    fn advance(&mut self, summary: BlockSummary) {
-        let next_above_left = self.above[self.bx];
-        self.above[self.bx] = summary;
-        self.above_left = next_above_left;
+    fn advance(&mut self, count: u32) {
+        self.above[self.bx] = count;
         self.bx += 1;
         if self.bx == self.blocks_x {
             self.bx = 0;
             self.by += 1;
-            self.above_left = BlockSummary::default();
         }
     }
 }
 
-/// Codes one block's levels, in zigzag order.
-pub fn encode_block(
+/// Codes the AC levels of one block (`levels` in zigzag order; the DC at
+/// index 0 is coded afterwards by [`encode_dc`]).
+pub fn encode_ac(
     enc: &mut RangeEncoder,
     models: &mut PlaneModels,
     nb: &mut BlockNeighbours,
     levels: &[i32; 64],
 ) {
     let m = &mut models.m;
-    let (pred, dc_ctx) = nb.dc_prediction();
-    let r = levels[0] - pred;
-    enc.encode(&mut m[DC_ZERO + dc_ctx], r != 0);
-    if r != 0 {
-        enc.encode(&mut m[DC_SIGN], r < 0);
-        encode_value(enc, &mut m[DC_VALUE..], r.unsigned_abs() - 1);
-    }
     let count = levels[1..].iter().filter(|&&v| v != 0).count() as u32;
     let ctx = COUNT + count_bucket(nb.expected_count()) * VALUE_MODELS;
     encode_value(enc, &mut m[ctx..], count);
@@ -326,10 +271,18 @@ pub fn encode_block(
         }
         enc.encode_bypass(v < 0);
     }
-    nb.advance(BlockSummary {
-        dc: levels[0],
-        count,
-    });
+    nb.advance(count);
+}
+
+/// Codes a block's DC level as its difference `residual` from the
+/// prediction, whose context (0..DC_CONTEXTS) says how sure it is.
+pub fn encode_dc(enc: &mut RangeEncoder, models: &mut PlaneModels, residual: i32, ctx: usize) {
+    let m = &mut models.m;
+    enc.encode(&mut m[DC_ZERO + ctx], residual != 0);
+    if residual != 0 {
+        enc.encode(&mut m[DC_SIGN], residual < 0);
+        encode_value(enc, &mut m[DC_VALUE..], residual.unsigned_abs() - 1);
+    }
 }
 
 /// Why a block does not decode.
@@ -337,13 +290,12 @@ pub fn encode_block(
 pub enum BlockError {
     /// More non-zero AC levels announced than a block has positions.
     CountTooLarge,
-    /// A DC level no 8-bit block can have.
-    DcOutOfRange,
 }
 
-/// Reads one block's levels (zigzag order) into `levels`. Work is bounded:
-/// at most 63 positions, each with a bounded number of decisions.
-pub fn decode_block(
+/// Reads one block's AC levels (zigzag order) into `levels`, and zero at
+/// index 0. Work is bounded: at most 63 positions, each with a bounded
+/// number of decisions.
+pub fn decode_ac(
     dec: &mut RangeDecoder,
     models: &mut PlaneModels,
     nb: &mut BlockNeighbours,
@@ -351,17 +303,6 @@ pub fn decode_block(
 ) -> Result<(), BlockError> {
     *levels = [0; 64];
     let m = &mut models.m;
-    let (pred, dc_ctx) = nb.dc_prediction();
-    let mut dc = pred;
-    if dec.decode(&mut m[DC_ZERO + dc_ctx]) {
-        let negative = dec.decode(&mut m[DC_SIGN]);
-        let mag = decode_value(dec, &mut m[DC_VALUE..]) as i32 + 1;
-        dc += if negative { -mag } else { mag };
-    }
-    if dc.abs() > DC_LEVEL_LIMIT {
-        return Err(BlockError::DcOutOfRange);
-    }
-    levels[0] = dc;
     let ctx = COUNT + count_bucket(nb.expected_count()) * VALUE_MODELS;
     let count = decode_value(dec, &mut m[ctx..]);
     if count > 63 {
@@ -386,83 +327,98 @@ pub fn decode_block(
         }
         *level = if dec.decode_bypass() { -mag } else { mag };
     }
-    nb.advance(BlockSummary { dc, count });
+    nb.advance(count);
     Ok(())
+}
+
+/// Reads a DC residual coded by [`encode_dc`].
+pub fn decode_dc(dec: &mut RangeDecoder, models: &mut PlaneModels, ctx: usize) -> i32 {
+    let m = &mut models.m;
+    if !dec.decode(&mut m[DC_ZERO + ctx]) {
+        return 0;
+    }
+    let negative = dec.decode(&mut m[DC_SIGN]);
+    let mag = decode_value(dec, &mut m[DC_VALUE..]) as i32 + 1;
+    if negative {
+        -mag
+    } else {
+        mag
+    }
 }
 
 // Initial probabilities of a 0, in units of 2^-8, measured by
 // `codec-probe --train` (see docs/bitstream.md).
 #[rustfmt::skip]
 const INITIAL_LUMA: [u8; PLANE_MODELS] = [
-    172, 108, 36, 49, 126, 79, 93, 106, 123, 136, 155, 165, 180, 171, 170, 128, 128, 128, 128, 128,
-    156, 157, 158, 160, 162, 159, 159, 156, 170, 128, 128, 128, 128, 203, 175, 153, 166, 158, 128, 128,
-    128, 128, 128, 128, 128, 128, 128, 128, 171, 145, 153, 158, 128, 128, 128, 128, 128, 128, 128, 128,
-    128, 99, 196, 171, 166, 160, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 174, 161, 151, 158,
-    128, 128, 128, 128, 128, 128, 128, 128, 128, 52, 157, 194, 164, 161, 128, 128, 128, 128, 128, 128,
-    128, 128, 128, 128, 130, 177, 155, 159, 128, 128, 128, 128, 128, 128, 128, 128, 128, 28, 90, 200,
-    192, 167, 158, 128, 128, 128, 128, 128, 128, 128, 128, 128, 115, 161, 177, 162, 158, 128, 128, 128,
-    128, 128, 128, 128, 128, 14, 40, 142, 226, 172, 158, 128, 128, 128, 128, 128, 128, 128, 128, 128,
-    116, 123, 192, 169, 158, 128, 128, 128, 128, 128, 128, 128, 128, 7, 15, 59, 217, 208, 160, 128,
-    128, 128, 128, 128, 128, 128, 128, 128, 119, 105, 148, 202, 153, 128, 128, 128, 128, 128, 128, 128,
-    128, 4, 5, 10, 104, 247, 180, 128, 128, 128, 128, 128, 128, 128, 128, 128, 122, 113, 76, 221,
-    173, 128, 128, 128, 128, 128, 128, 128, 128, 3, 3, 4, 15, 200, 247, 128, 128, 128, 128, 128,
-    128, 128, 128, 128, 107, 123, 92, 124, 225, 128, 128, 128, 128, 128, 128, 128, 128, 106, 113, 121,
-    135, 152, 158, 128, 128, 128, 128, 128, 128, 128, 128, 128, 130, 133, 133, 145, 148, 128, 128, 128,
-    128, 128, 128, 128, 128, 147, 96, 87, 69, 52, 30, 10, 127, 110, 94, 65, 44, 27, 10, 200,
-    166, 141, 109, 72, 42, 16, 196, 155, 123, 93, 60, 37, 14, 123, 110, 103, 93, 67, 38, 16,
-    198, 175, 159, 142, 103, 59, 27, 160, 124, 97, 69, 46, 27, 12, 186, 150, 127, 103, 77, 48,
-    25, 209, 195, 176, 150, 114, 80, 45, 178, 145, 119, 95, 70, 52, 31, 188, 168, 151, 131, 105,
-    84, 55, 210, 187, 169, 153, 133, 104, 71, 198, 174, 155, 140, 118, 88, 59, 167, 158, 128, 226,
-    182, 167, 188, 174, 161, 90, 94, 128, 199, 164, 146, 217, 225, 213, 26, 25, 128, 124, 86, 74,
-    208, 207, 173, 129, 152, 175, 185, 180, 158, 128, 128, 128, 128, 128, 128, 128, 128, 128, 156, 157,
-    165, 158, 158, 128, 128, 128, 128, 128, 128, 128, 128, 151, 171, 175, 162, 173, 128, 128, 128, 128,
-    128, 128, 128, 128, 128, 128, 156, 161, 155, 166, 128, 128, 128, 128, 128, 128, 128, 128, 128, 152,
-    152, 163, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 151, 137, 128, 128, 128, 128,
-    128, 128, 128, 128, 128, 128, 128, 80, 113, 136, 160, 183, 183, 180, 158, 128, 128, 128, 128, 128,
-    128, 128, 153, 158, 158, 164, 181, 186, 141, 128, 128, 128, 128, 128, 128, 130, 159, 173, 177, 174,
-    188, 173, 128, 128, 128, 128, 128, 128, 128, 128, 167, 168, 166, 170, 182, 169, 128, 128, 128, 128,
-    128, 128, 128, 172, 173, 171, 150, 142, 170, 128, 128, 128, 128, 128, 128, 128, 128, 128, 164, 161,
-    155, 150, 130, 128, 128, 128, 128, 128, 128, 128, 128, 28, 50, 79, 105, 124, 139, 164, 199, 208,
-    168, 128, 128, 128, 128, 128, 135, 144, 153, 159, 161, 164, 163, 179, 168, 128, 128, 128, 128, 68,
-    103, 130, 146, 162, 181, 206, 220, 158, 128, 128, 128, 128, 128, 128, 148, 159, 165, 169, 174, 181,
-    194, 158, 128, 128, 128, 128, 128, 131, 155, 172, 189, 211, 218, 178, 128, 128, 128, 128, 128, 128,
-    128, 128, 167, 172, 179, 182, 194, 171, 128, 128, 128, 128, 128, 128, 128,
+    140, 96, 73, 25, 69, 98, 125, 111, 132, 145, 150, 149, 151, 153, 152, 158, 128, 128, 128, 128,
+    128, 128, 164, 164, 164, 159, 153, 149, 149, 139, 128, 128, 128, 128, 128, 203, 175, 153, 166, 158,
+    128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 171, 145, 153, 158, 128, 128, 128, 128, 128, 128,
+    128, 128, 128, 99, 196, 171, 166, 160, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 174, 161,
+    151, 158, 128, 128, 128, 128, 128, 128, 128, 128, 128, 52, 157, 194, 164, 161, 128, 128, 128, 128,
+    128, 128, 128, 128, 128, 128, 130, 177, 155, 159, 128, 128, 128, 128, 128, 128, 128, 128, 128, 28,
+    90, 200, 192, 167, 158, 128, 128, 128, 128, 128, 128, 128, 128, 128, 115, 161, 177, 162, 158, 128,
+    128, 128, 128, 128, 128, 128, 128, 14, 40, 142, 226, 172, 158, 128, 128, 128, 128, 128, 128, 128,
+    128, 128, 116, 123, 192, 169, 158, 128, 128, 128, 128, 128, 128, 128, 128, 7, 15, 59, 217, 208,
+    160, 128, 128, 128, 128, 128, 128, 128, 128, 128, 119, 105, 148, 202, 153, 128, 128, 128, 128, 128,
+    128, 128, 128, 4, 5, 10, 104, 247, 180, 128, 128, 128, 128, 128, 128, 128, 128, 128, 122, 113,
+    76, 221, 173, 128, 128, 128, 128, 128, 128, 128, 128, 3, 3, 4, 15, 200, 247, 128, 128, 128,
+    128, 128, 128, 128, 128, 128, 107, 123, 92, 124, 225, 128, 128, 128, 128, 128, 128, 128, 128, 106,
+    113, 121, 135, 152, 158, 128, 128, 128, 128, 128, 128, 128, 128, 128, 130, 133, 133, 145, 148, 128,
+    128, 128, 128, 128, 128, 128, 128, 147, 96, 87, 69, 52, 30, 10, 127, 110, 94, 65, 44, 27,
+    10, 200, 166, 141, 109, 72, 42, 16, 196, 155, 123, 93, 60, 37, 14, 123, 110, 103, 93, 67,
+    38, 16, 198, 175, 159, 142, 103, 59, 27, 160, 124, 97, 69, 46, 27, 12, 186, 150, 127, 103,
+    77, 48, 25, 209, 195, 176, 150, 114, 80, 45, 178, 145, 119, 95, 70, 52, 31, 188, 168, 151,
+    131, 105, 84, 55, 210, 187, 169, 153, 133, 104, 71, 198, 174, 155, 140, 118, 88, 59, 167, 158,
+    128, 226, 182, 167, 188, 174, 161, 90, 94, 128, 199, 164, 146, 217, 225, 213, 26, 25, 128, 124,
+    86, 74, 208, 207, 173, 129, 152, 175, 185, 180, 158, 128, 128, 128, 128, 128, 128, 128, 128, 128,
+    156, 157, 165, 158, 158, 128, 128, 128, 128, 128, 128, 128, 128, 151, 171, 175, 162, 173, 128, 128,
+    128, 128, 128, 128, 128, 128, 128, 128, 156, 161, 155, 166, 128, 128, 128, 128, 128, 128, 128, 128,
+    128, 152, 152, 163, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 151, 137, 128, 128,
+    128, 128, 128, 128, 128, 128, 128, 128, 128, 80, 113, 136, 160, 183, 183, 180, 158, 128, 128, 128,
+    128, 128, 128, 128, 153, 158, 158, 164, 181, 186, 141, 128, 128, 128, 128, 128, 128, 130, 159, 173,
+    177, 174, 188, 173, 128, 128, 128, 128, 128, 128, 128, 128, 167, 168, 166, 170, 182, 169, 128, 128,
+    128, 128, 128, 128, 128, 172, 173, 171, 150, 142, 170, 128, 128, 128, 128, 128, 128, 128, 128, 128,
+    164, 161, 155, 150, 130, 128, 128, 128, 128, 128, 128, 128, 128, 28, 50, 79, 105, 124, 139, 164,
+    199, 208, 168, 128, 128, 128, 128, 128, 135, 144, 153, 159, 161, 164, 163, 179, 168, 128, 128, 128,
+    128, 68, 103, 130, 146, 162, 181, 206, 220, 158, 128, 128, 128, 128, 128, 128, 148, 159, 165, 169,
+    174, 181, 194, 158, 128, 128, 128, 128, 128, 131, 155, 172, 189, 211, 218, 178, 128, 128, 128, 128,
+    128, 128, 128, 128, 167, 172, 179, 182, 194, 171, 128, 128, 128, 128, 128, 128, 128,
 ];
 #[rustfmt::skip]
 const INITIAL_CHROMA: [u8; PLANE_MODELS] = [
-    203, 128, 62, 104, 131, 137, 133, 142, 151, 165, 167, 162, 128, 128, 128, 128, 128, 128, 128, 128,
-    160, 157, 155, 153, 149, 162, 128, 128, 128, 128, 128, 128, 128, 232, 191, 166, 165, 128, 128, 128,
-    128, 128, 128, 128, 128, 128, 128, 128, 173, 157, 165, 128, 128, 128, 128, 128, 128, 128, 128, 128,
-    128, 124, 209, 175, 160, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 174, 164, 154, 128,
-    128, 128, 128, 128, 128, 128, 128, 128, 128, 68, 164, 194, 161, 128, 128, 128, 128, 128, 128, 128,
-    128, 128, 128, 128, 132, 172, 154, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 31, 93, 218,
-    176, 158, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 109, 169, 171, 158, 128, 128, 128, 128,
-    128, 128, 128, 128, 128, 18, 42, 185, 211, 166, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128,
-    108, 127, 197, 166, 128, 128, 128, 128, 128, 128, 128, 128, 128, 23, 28, 91, 215, 175, 128, 128,
-    128, 128, 128, 128, 128, 128, 128, 128, 117, 106, 170, 175, 128, 128, 128, 128, 128, 128, 128, 128,
-    128, 49, 49, 65, 175, 172, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 138, 109, 144, 168,
-    128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128,
-    128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 144, 135, 159,
-    167, 158, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 144, 145, 156, 158, 128, 128, 128, 128,
-    128, 128, 128, 128, 128, 152, 106, 92, 65, 45, 42, 64, 88, 83, 74, 52, 41, 47, 71, 157,
-    120, 96, 65, 53, 54, 77, 159, 110, 85, 64, 55, 67, 84, 96, 81, 72, 62, 55, 59, 88,
-    188, 145, 120, 98, 84, 78, 76, 103, 94, 100, 83, 83, 78, 81, 201, 185, 178, 150, 131, 119,
-    140, 206, 186, 167, 147, 133, 116, 98, 229, 209, 189, 179, 164, 129, 128, 225, 205, 195, 181, 159,
-    154, 128, 227, 208, 190, 186, 139, 128, 128, 225, 204, 192, 180, 128, 128, 128, 178, 143, 128, 214,
-    186, 167, 173, 173, 163, 100, 89, 128, 199, 173, 161, 180, 194, 237, 56, 63, 128, 137, 92, 93,
-    198, 222, 235, 140, 164, 178, 174, 166, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 155, 158,
-    162, 166, 128, 128, 128, 128, 128, 128, 128, 128, 128, 161, 166, 155, 178, 128, 128, 128, 128, 128,
-    128, 128, 128, 128, 128, 128, 153, 144, 158, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 158,
-    128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128,
-    128, 128, 128, 128, 128, 128, 128, 86, 119, 146, 176, 198, 172, 128, 128, 128, 128, 128, 128, 128,
-    128, 128, 149, 158, 160, 167, 172, 128, 128, 128, 128, 128, 128, 128, 128, 135, 158, 185, 190, 167,
-    128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 165, 164, 168, 165, 128, 128, 128, 128, 128, 128,
-    128, 128, 128, 172, 184, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 184, 128,
-    128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 44, 77, 107, 155, 174, 170, 128, 128, 128,
-    128, 128, 128, 128, 128, 128, 126, 133, 143, 147, 170, 128, 128, 128, 128, 128, 128, 128, 128, 83,
-    124, 151, 185, 176, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 149, 163, 156, 176, 128, 128,
-    128, 128, 128, 128, 128, 128, 128, 189, 193, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128,
-    128, 128, 169, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128,
+    187, 115, 92, 46, 118, 82, 130, 147, 147, 153, 150, 152, 157, 158, 128, 128, 128, 128, 128, 128,
+    128, 128, 163, 160, 156, 141, 144, 158, 128, 128, 128, 128, 128, 128, 128, 232, 191, 166, 165, 128,
+    128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 173, 157, 165, 128, 128, 128, 128, 128, 128, 128,
+    128, 128, 128, 124, 209, 175, 160, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 174, 164,
+    154, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 68, 164, 194, 161, 128, 128, 128, 128, 128,
+    128, 128, 128, 128, 128, 128, 132, 172, 154, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 31,
+    93, 218, 176, 158, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 109, 169, 171, 158, 128, 128,
+    128, 128, 128, 128, 128, 128, 128, 18, 42, 185, 211, 166, 128, 128, 128, 128, 128, 128, 128, 128,
+    128, 128, 108, 127, 197, 166, 128, 128, 128, 128, 128, 128, 128, 128, 128, 23, 28, 91, 215, 175,
+    128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 117, 106, 170, 175, 128, 128, 128, 128, 128, 128,
+    128, 128, 128, 49, 49, 65, 175, 172, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 138, 109,
+    144, 168, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128,
+    128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 144,
+    135, 159, 167, 158, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 144, 145, 156, 158, 128, 128,
+    128, 128, 128, 128, 128, 128, 128, 152, 106, 92, 65, 45, 42, 64, 88, 83, 74, 52, 41, 47,
+    71, 157, 120, 96, 65, 53, 54, 77, 159, 110, 85, 64, 55, 67, 84, 96, 81, 72, 62, 55,
+    59, 88, 188, 145, 120, 98, 84, 78, 76, 103, 94, 100, 83, 83, 78, 81, 201, 185, 178, 150,
+    131, 119, 140, 206, 186, 167, 147, 133, 116, 98, 229, 209, 189, 179, 164, 129, 128, 225, 205, 195,
+    181, 159, 154, 128, 227, 208, 190, 186, 139, 128, 128, 225, 204, 192, 180, 128, 128, 128, 178, 143,
+    128, 214, 186, 167, 173, 173, 163, 100, 89, 128, 199, 173, 161, 180, 194, 237, 56, 63, 128, 137,
+    92, 93, 198, 222, 235, 140, 164, 178, 174, 166, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128,
+    155, 158, 162, 166, 128, 128, 128, 128, 128, 128, 128, 128, 128, 161, 166, 155, 178, 128, 128, 128,
+    128, 128, 128, 128, 128, 128, 128, 128, 153, 144, 158, 128, 128, 128, 128, 128, 128, 128, 128, 128,
+    128, 158, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128,
+    128, 128, 128, 128, 128, 128, 128, 128, 128, 86, 119, 146, 176, 198, 172, 128, 128, 128, 128, 128,
+    128, 128, 128, 128, 149, 158, 160, 167, 172, 128, 128, 128, 128, 128, 128, 128, 128, 135, 158, 185,
+    190, 167, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 165, 164, 168, 165, 128, 128, 128, 128,
+    128, 128, 128, 128, 128, 172, 184, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128,
+    184, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 44, 77, 107, 155, 174, 170, 128,
+    128, 128, 128, 128, 128, 128, 128, 128, 126, 133, 143, 147, 170, 128, 128, 128, 128, 128, 128, 128,
+    128, 83, 124, 151, 185, 176, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 149, 163, 156, 176,
+    128, 128, 128, 128, 128, 128, 128, 128, 128, 189, 193, 128, 128, 128, 128, 128, 128, 128, 128, 128,
+    128, 128, 128, 128, 169, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128,
 ];
 
 #[cfg(test)]
@@ -520,7 +476,8 @@ mod tests {
         let mut models = PlaneModels::new(PlaneKind::Luma);
         let mut nb = BlockNeighbours::new(blocks_x);
         for b in blocks {
-            encode_block(&mut enc, &mut models, &mut nb, b);
+            encode_ac(&mut enc, &mut models, &mut nb, b);
+            encode_dc(&mut enc, &mut models, b[0], (b[0] & 3) as usize);
         }
         enc.finish();
         out
@@ -536,7 +493,8 @@ mod tests {
             let mut nb = BlockNeighbours::new(8);
             for b in &bs {
                 let mut got = [0i32; 64];
-                decode_block(&mut dec, &mut models, &mut nb, &mut got).unwrap();
+                decode_ac(&mut dec, &mut models, &mut nb, &mut got).unwrap();
+                got[0] = decode_dc(&mut dec, &mut models, (b[0] & 3) as usize);
                 assert_eq!(&got, b);
             }
             assert!(dec.finish());
@@ -559,7 +517,8 @@ mod tests {
         let mut nb = BlockNeighbours::new(2);
         for want in &bs {
             let mut got = [0i32; 64];
-            decode_block(&mut dec, &mut models, &mut nb, &mut got).unwrap();
+            decode_ac(&mut dec, &mut models, &mut nb, &mut got).unwrap();
+            got[0] = decode_dc(&mut dec, &mut models, (want[0] & 3) as usize);
             assert_eq!(&got, want);
         }
         assert!(dec.finish());

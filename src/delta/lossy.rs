@@ -19,6 +19,10 @@ pub const MAX_QUALITY: u8 = 100;
 /// Coefficient magnitudes a well-formed stream never exceeds; larger decoded
 /// values are clamped so that hostile input cannot overflow the transform.
 const COEFF_LIMIT: i32 = 4096;
+/// DC levels of 8-bit blocks lie within ±1024 (the level-shifted block mean
+/// times 8, at a step of at least 1); a decoded DC level beyond this makes
+/// the payload corrupt.
+const DC_LEVEL_LIMIT: i32 = 2048;
 
 /// Rounding offset of AC levels (0.5 would be plain rounding).
 const AC_ROUNDING: f32 = 0.35;
@@ -250,9 +254,131 @@ fn quantise(block: &[i32; 64], q: &[i32; 64], levels: &mut [i32; 64]) {
     }
 }
 
-/// Appends the lossy payload of `samples` at `quality` to `out`. `samples`
-/// is consumed as scratch (BGRx channels are converted and subsampled in
-/// place).
+/// Dequantised coefficients (natural order) of zigzag-ordered `levels`.
+fn dequantise(levels: &[i32; 64], q: &[i32; 64], coeffs: &mut [i32; 64]) {
+    for (k, &level) in levels.iter().enumerate() {
+        let pos = ZIGZAG[k];
+        coeffs[pos] = level
+            .saturating_mul(q[pos])
+            .clamp(-COEFF_LIMIT, COEFF_LIMIT);
+    }
+}
+
+/// EDGE_SUM[n - 1][u] = BASIS[0][u] + ... + BASIS[n - 1][u]: what frequency
+/// `u` adds up to over the first `n` samples of a row or column.
+static EDGE_SUM: Lazy<[[i64; 8]; 8]> = Lazy::new(|| {
+    let mut t = [[0i64; 8]; 8];
+    for (n, row) in t.iter_mut().enumerate() {
+        for (u, sum) in row.iter_mut().enumerate() {
+            *sum = BASIS[..=n].iter().map(|b| b[u] as i64).sum();
+        }
+    }
+    t
+});
+
+/// The largest DC level a prediction gives (8-bit blocks have DC levels
+/// within ±1024).
+const DC_PREDICTION_LIMIT: i64 = 2048;
+/// What a DC level of 1 adds to every sample of a block before the final
+/// shift of the inverse DCT: BASIS[y][0] * BASIS[x][0].
+const DC_GAIN: i64 = 1448 * 1448;
+
+/// `a / b` rounded to the nearest integer, halves upwards (`b > 0`).
+fn round_div(a: i64, b: i64) -> i64 {
+    (2 * a + b).div_euclid(2 * b)
+}
+
+/// Predicts the DC level of the block at (`x0`, `y0`) of a `w` x `h` plane
+/// whose earlier blocks are already reconstructed in `plane`, from its AC
+/// coefficients `coeffs` (dequantised, natural order, `coeffs[0]` ignored):
+/// the DC that best continues the row above the block and the column to
+/// its left into the block's own first row and column. Returns the
+/// predicted level and the context of the residual
+/// (see [`coefficients::DC_CONTEXTS`]).
+fn predict_dc(
+    plane: &[u8],
+    w: usize,
+    h: usize,
+    x0: usize,
+    y0: usize,
+    coeffs: &[i32; 64],
+    q0: i32,
+) -> (i32, usize) {
+    let basis = &*BASIS;
+    let edge_sum = &*EDGE_SUM;
+    let cols = (w - x0).min(8);
+    let rows = (h - y0).min(8);
+    // The block's first row and first column without its DC, summed over
+    // the samples that lie inside the plane, in the inverse DCT's fixed
+    // point (2^24 per sample value).
+    let mut top = 0i64;
+    let mut left = 0i64;
+    for v in 0..8 {
+        for u in 0..8 {
+            let f = if v == 0 && u == 0 {
+                0
+            } else {
+                coeffs[v * 8 + u] as i64
+            };
+            if f != 0 {
+                top += (3 * basis[0][v] as i64 - basis[1][v] as i64) * edge_sum[cols - 1][u] * f;
+                left += (3 * basis[0][u] as i64 - basis[1][u] as i64) * edge_sum[rows - 1][v] * f;
+            }
+        }
+    }
+    let scale = DC_GAIN * q0 as i64;
+    let from_above = (y0 > 0).then(|| {
+        let r1 = &plane[(y0 - 1) * w + x0..(y0 - 1) * w + x0 + cols];
+        let r2 = &plane[(y0 - 2) * w + x0..(y0 - 2) * w + x0 + cols];
+        let s: i64 = r1
+            .iter()
+            .zip(r2)
+            .map(|(&a, &b)| 3 * (a as i64 - 128) - (b as i64 - 128))
+            .sum();
+        ((s << 24) - top, 2 * cols as i64)
+    });
+    let from_left = (x0 > 0).then(|| {
+        let s: i64 = (0..rows)
+            .map(|y| {
+                3 * (plane[(y0 + y) * w + x0 - 1] as i64 - 128)
+                    - (plane[(y0 + y) * w + x0 - 2] as i64 - 128)
+            })
+            .sum();
+        ((s << 24) - left, 2 * rows as i64)
+    });
+    let level = |(s, n): (i64, i64)| {
+        round_div(s, n * scale).clamp(-DC_PREDICTION_LIMIT, DC_PREDICTION_LIMIT) as i32
+    };
+    match (from_above, from_left) {
+        (Some(a), Some(l)) => {
+            let pred = level((a.0 + l.0, a.1 + l.1));
+            let ctx = match (level(a) - level(l)).unsigned_abs() {
+                0 => 0,
+                1 => 1,
+                2..=3 => 2,
+                _ => 3,
+            };
+            (pred, ctx)
+        }
+        (Some(one), None) | (None, Some(one)) => (level(one), 4),
+        (None, None) => (0, 5),
+    }
+}
+
+/// Inverse-transforms dequantised `coeffs` into the block at (`x0`, `y0`)
+/// of a `w` x `h` plane, cropped to the plane.
+fn reconstruct(plane: &mut [u8], w: usize, h: usize, x0: usize, y0: usize, coeffs: &[i32; 64]) {
+    let mut px = [0u8; 64];
+    idct(coeffs, &mut px);
+    let cols = (w - x0).min(8);
+    for y in 0..(h - y0).min(8) {
+        plane[(y0 + y) * w + x0..(y0 + y) * w + x0 + cols]
+            .copy_from_slice(&px[y * 8..y * 8 + cols]);
+    }
+}
+
+/// Appends the lossy payload of `samples` at `quality` to `out`, and leaves
+/// in `samples` the tile a decoder reconstructs from it.
 pub fn encode(samples: &mut TileSamples, format: PixelFormat, quality: u8, out: &mut Vec<u8>) {
     let mut models = [
         PlaneModels::new(PlaneKind::Luma),
@@ -281,31 +407,43 @@ pub fn encode_with_models(
     let mut enc = RangeEncoder::new(out);
     for (c, &(w, h)) in dims.iter().enumerate() {
         let q = quant_table(CHANNEL_IS_CHROMA[c], quality);
-        let ch = &samples.channels[c];
+        let ch = &mut samples.channels[c];
+        let models = &mut models[c.min(1)];
         let mut neighbours = BlockNeighbours::new(w.div_ceil(8));
-        for by in (0..h).step_by(8) {
-            for bx in (0..w).step_by(8) {
+        for y0 in (0..h).step_by(8) {
+            for x0 in (0..w).step_by(8) {
                 // Edge blocks are padded by repeating the last row and column.
                 let mut block = [0i32; 64];
                 for y in 0..8 {
-                    let sy = (by + y).min(h - 1);
+                    let sy = (y0 + y).min(h - 1);
                     for x in 0..8 {
-                        let sx = (bx + x).min(w - 1);
+                        let sx = (x0 + x).min(w - 1);
                         block[y * 8 + x] = ch[sy * w + sx] as i32 - 128;
                     }
                 }
                 let mut levels = [0i32; 64];
                 quantise(&block, &q, &mut levels);
-                coefficients::encode_block(
-                    &mut enc,
-                    &mut models[c.min(1)],
-                    &mut neighbours,
-                    &levels,
-                );
+                coefficients::encode_ac(&mut enc, models, &mut neighbours, &levels);
+                let mut coeffs = [0i32; 64];
+                dequantise(&levels, &q, &mut coeffs);
+                let (pred, ctx) = predict_dc(ch, w, h, x0, y0, &coeffs, q[0]);
+                coefficients::encode_dc(&mut enc, models, levels[0] - pred, ctx);
+                // The block is replaced by what the decoder will make of it,
+                // which the blocks after it predict from.
+                reconstruct(ch, w, h, x0, y0, &coeffs);
             }
         }
     }
     enc.finish();
+    if format == PixelFormat::Bgrx {
+        let (w, h) = dims[0];
+        let half_len = dims[1].0 * dims[1].1;
+        for c in 1..3 {
+            let half = samples.channels[c][..half_len].to_vec();
+            upsample(&half, w, h, &mut samples.channels[c]);
+        }
+        ycbcr_to_bgr(samples);
+    }
 }
 
 /// Decodes a lossy payload into `samples` (already laid out for the tile;
@@ -341,41 +479,32 @@ pub fn decode(
     ];
     for (c, &(w, h)) in dims.iter().enumerate() {
         let q = quant_table(CHANNEL_IS_CHROMA[c], quality);
+        let models = &mut models[c.min(1)];
         let mut neighbours = BlockNeighbours::new(w.div_ceil(8));
         let ch = if c > 0 && format == PixelFormat::Bgrx {
             &mut half[c - 1][..]
         } else {
             &mut samples.channels[c][..]
         };
-        for by in (0..h).step_by(8) {
-            for bx in (0..w).step_by(8) {
+        for y0 in (0..h).step_by(8) {
+            for x0 in (0..w).step_by(8) {
                 let mut levels = [0i32; 64];
-                coefficients::decode_block(
-                    &mut dec,
-                    &mut models[c.min(1)],
-                    &mut neighbours,
-                    &mut levels,
-                )
-                .map_err(|e| {
-                    corrupt(match e {
-                        BlockError::CountTooLarge => "more non-zero levels than a block holds",
-                        BlockError::DcOutOfRange => "DC level out of range",
-                    })
-                })?;
+                coefficients::decode_ac(&mut dec, models, &mut neighbours, &mut levels).map_err(
+                    |e| match e {
+                        BlockError::CountTooLarge => {
+                            corrupt("more non-zero levels than a block holds")
+                        }
+                    },
+                )?;
                 let mut coeffs = [0i32; 64];
-                for (k, &level) in levels.iter().enumerate() {
-                    let pos = ZIGZAG[k];
-                    coeffs[pos] = level
-                        .saturating_mul(q[pos])
-                        .clamp(-COEFF_LIMIT, COEFF_LIMIT);
+                dequantise(&levels, &q, &mut coeffs);
+                let (pred, ctx) = predict_dc(ch, w, h, x0, y0, &coeffs, q[0]);
+                levels[0] = pred + coefficients::decode_dc(&mut dec, models, ctx);
+                if levels[0].abs() > DC_LEVEL_LIMIT {
+                    return Err(corrupt("DC level out of range"));
                 }
-                let mut px = [0u8; 64];
-                idct(&coeffs, &mut px);
-                for y in 0..(h - by).min(8) {
-                    for x in 0..(w - bx).min(8) {
-                        ch[(by + y) * w + bx + x] = px[y * 8 + x];
-                    }
-                }
+                coeffs[0] = (levels[0] * q[0]).clamp(-COEFF_LIMIT, COEFF_LIMIT);
+                reconstruct(ch, w, h, x0, y0, &coeffs);
             }
         }
     }
