@@ -72,26 +72,30 @@ static BASIS: Lazy<[[i32; 8]; 8]> = Lazy::new(|| {
 
 /// Forward DCT of a level-shifted block (encoder only; floating point is fine
 /// because only the integer inverse must agree between the two ends).
+/// Written as two passes of 8-wide multiply-adds, which the compiler
+/// vectorises.
 fn fdct(block: &[i32; 64], out: &mut [f32; 64]) {
     let basis = &*BASIS_F32;
-    let mut tmp = [0f32; 64];
-    for y in 0..8 {
-        for u in 0..8 {
-            let mut s = 0f32;
-            for x in 0..8 {
-                s += block[y * 8 + x] as f32 * basis[x][u];
+    // rows: tmp[y][u] = sum_x block[y][x] * basis[x][u]
+    let mut tmp = [[0f32; 8]; 8];
+    for (y, t) in tmp.iter_mut().enumerate() {
+        for (x, b) in basis.iter().enumerate() {
+            let s = block[y * 8 + x] as f32;
+            for u in 0..8 {
+                t[u] += s * b[u];
             }
-            tmp[y * 8 + u] = s;
         }
     }
-    for u in 0..8 {
-        for v in 0..8 {
-            let mut s = 0f32;
-            for y in 0..8 {
-                s += tmp[y * 8 + u] * basis[y][v];
+    // columns: out[v][u] = sum_y basis[y][v] * tmp[y][u]
+    for v in 0..8 {
+        let mut acc = [0f32; 8];
+        for (y, t) in tmp.iter().enumerate() {
+            let b = basis[y][v];
+            for u in 0..8 {
+                acc[u] += b * t[u];
             }
-            out[v * 8 + u] = s;
         }
+        out[v * 8..v * 8 + 8].copy_from_slice(&acc);
     }
 }
 
@@ -106,39 +110,53 @@ static BASIS_F32: Lazy<[[f32; 8]; 8]> = Lazy::new(|| {
     b
 });
 
-/// Integer inverse DCT; output is level-shifted back and clamped to 0..=255.
-/// Terms of zero coefficients are skipped: they add nothing to the integer
-/// sums, so the result is the same as the full transform, only faster for
-/// the sparse blocks quantisation leaves.
+/// The basis transposed: BASIS_T[u][x] = BASIS[x][u].
+static BASIS_T: Lazy<[[i32; 8]; 8]> = Lazy::new(|| {
+    let mut t = [[0i32; 8]; 8];
+    for (x, row) in BASIS.iter().enumerate() {
+        for (u, &b) in row.iter().enumerate() {
+            t[u][x] = b;
+        }
+    }
+    t
+});
+
+/// Integer inverse DCT in two passes of 32-bit arithmetic with a rounding
+/// shift between them (docs/bitstream.md gives the exact definition and why
+/// nothing overflows for coefficients within ±COEFF_LIMIT); output is
+/// level-shifted back and clamped to 0..=255. Rows of zero coefficients are
+/// skipped, which changes nothing in the sums.
 fn idct(coeffs: &[i32; 64], out: &mut [u8; 64]) {
     let basis = &*BASIS;
-    // Rows (v) and columns (u) beyond the last non-zero coefficient are empty.
-    let (mut last_v, mut last_u) = (0usize, 0usize);
-    for (i, &c) in coeffs.iter().enumerate() {
-        if c != 0 {
-            last_v = last_v.max(i / 8);
-            last_u = last_u.max(i % 8);
+    let basis_t = &*BASIS_T;
+    // pass 1: tmp[y][u] = (sum_v basis[y][v] * F[v][u] + 2^7) >> 8
+    let mut tmp = [[0i32; 8]; 8];
+    let mut last_u = 0;
+    for v in 0..8 {
+        let row: &[i32; 8] = coeffs[v * 8..v * 8 + 8].try_into().unwrap();
+        if row.iter().all(|&c| c == 0) {
+            continue;
         }
-    }
-    let mut tmp = [0i64; 64];
-    // columns: tmp[y][u] = sum_v basis[y][v] * F[v][u]
-    for u in 0..=last_u {
-        for y in 0..8 {
-            let mut s = 0i64;
-            for v in 0..=last_v {
-                s += basis[y][v] as i64 * coeffs[v * 8 + u] as i64;
+        last_u = last_u.max(row.iter().rposition(|&c| c != 0).unwrap_or(0));
+        for (y, t) in tmp.iter_mut().enumerate() {
+            let b = basis[y][v];
+            for u in 0..8 {
+                t[u] += b * row[u];
             }
-            tmp[y * 8 + u] = s;
         }
     }
-    for y in 0..8 {
+    // pass 2: p[y][x] = ((sum_u basis[x][u] * tmp[y][u] + 2^15) >> 16) + 128
+    for (y, t) in tmp.iter().enumerate() {
+        let mut acc = [1i32 << 15; 8];
+        for u in 0..=last_u {
+            let tu = (t[u] + (1 << 7)) >> 8;
+            let bt = &basis_t[u];
+            for x in 0..8 {
+                acc[x] += bt[x] * tu;
+            }
+        }
         for x in 0..8 {
-            let mut s = 0i64;
-            for u in 0..=last_u {
-                s += basis[x][u] as i64 * tmp[y * 8 + u];
-            }
-            let v = ((s + (1 << 23)) >> 24) + 128;
-            out[y * 8 + x] = v.clamp(0, 255) as u8;
+            out[y * 8 + x] = ((acc[x] >> 16) + 128).clamp(0, 255) as u8;
         }
     }
 }
@@ -250,7 +268,9 @@ fn quantise(block: &[i32; 64], q: &[i32; 64], levels: &mut [i32; 64]) {
         // A dead zone around zero for AC: small coefficients cost more bits
         // than the detail they carry is worth.
         let bias = if k == 0 { 0.5 } else { AC_ROUNDING };
-        levels[k] = (x.abs() + bias).floor().copysign(x) as i32;
+        // truncation of a non-negative value is its floor
+        let magnitude = (x.abs() + bias) as i32;
+        levels[k] = if x < 0.0 { -magnitude } else { magnitude };
     }
 }
 
@@ -272,6 +292,17 @@ static EDGE_SUM: Lazy<[[i64; 8]; 8]> = Lazy::new(|| {
         for (u, sum) in row.iter_mut().enumerate() {
             *sum = BASIS[..=n].iter().map(|b| b[u] as i64).sum();
         }
+    }
+    t
+});
+
+/// EDGE_WEIGHT[v] = 3 * BASIS[0][v] - BASIS[1][v]: what frequency `v` adds
+/// to the first sample of a row or column extrapolated half a sample
+/// outwards (twice over).
+static EDGE_WEIGHT: Lazy<[i32; 8]> = Lazy::new(|| {
+    let mut t = [0i32; 8];
+    for (v, w) in t.iter_mut().enumerate() {
+        *w = 3 * BASIS[0][v] - BASIS[1][v];
     }
     t
 });
@@ -304,28 +335,33 @@ fn predict_dc(
     coeffs: &[i32; 64],
     q0: i32,
 ) -> (i32, usize) {
-    let basis = &*BASIS;
     let edge_sum = &*EDGE_SUM;
+    let weight = &*EDGE_WEIGHT;
     let cols = (w - x0).min(8);
     let rows = (h - y0).min(8);
-    // The block's first row and first column without its DC, summed over
-    // the samples that lie inside the plane, in the inverse DCT's fixed
-    // point (2^24 per sample value).
-    let mut top = 0i64;
-    let mut left = 0i64;
+    // The block's first row and first column without its DC, each
+    // extrapolated half a sample outwards (3 * first - second, so twice
+    // the value), summed over the samples that lie inside the plane, in the
+    // inverse DCT's fixed point (2^24 per sample value). Exact integer sums:
+    // by columns and rows first, then along the edge.
+    let mut by_column = [0i32; 8];
+    let mut by_row = [0i32; 8];
     for v in 0..8 {
+        let row = &coeffs[v * 8..v * 8 + 8];
+        let mut r = 0i32;
         for u in 0..8 {
-            let f = if v == 0 && u == 0 {
-                0
-            } else {
-                coeffs[v * 8 + u] as i64
-            };
-            if f != 0 {
-                top += (3 * basis[0][v] as i64 - basis[1][v] as i64) * edge_sum[cols - 1][u] * f;
-                left += (3 * basis[0][u] as i64 - basis[1][u] as i64) * edge_sum[rows - 1][v] * f;
-            }
+            let f = if v == 0 && u == 0 { 0 } else { row[u] };
+            by_column[u] += weight[v] * f;
+            r += weight[u] * f;
         }
+        by_row[v] = r;
     }
+    let top: i64 = (0..8)
+        .map(|u| edge_sum[cols - 1][u] * by_column[u] as i64)
+        .sum();
+    let left: i64 = (0..8)
+        .map(|v| edge_sum[rows - 1][v] * by_row[v] as i64)
+        .sum();
     let scale = DC_GAIN * q0 as i64;
     let from_above = (y0 > 0).then(|| {
         let r1 = &plane[(y0 - 1) * w + x0..(y0 - 1) * w + x0 + cols];
@@ -577,6 +613,23 @@ mod tests {
         }
     }
 
+    /// The bound docs/bitstream.md states: no sum of the inverse DCT leaves
+    /// 32 bits for coefficients within ±COEFF_LIMIT.
+    #[test]
+    fn idct_sums_fit_in_32_bits() {
+        let row_sum = |f: &dyn Fn(usize, usize) -> i32| {
+            (0..8)
+                .map(|y| (0..8).map(|v| f(y, v).unsigned_abs() as i64).sum::<i64>())
+                .max()
+                .unwrap()
+        };
+        let b = row_sum(&|y, v| BASIS[y][v]);
+        let pass1 = b * COEFF_LIMIT as i64 + 128;
+        let tmp = pass1 >> 8;
+        let pass2 = b * (tmp + 1) + (1 << 15);
+        assert!(pass1 < 1 << 31 && pass2 < 1 << 31, "{b} {pass1} {pass2}");
+    }
+
     #[test]
     fn sparse_idct_equals_the_full_transform() {
         let basis = &*BASIS;
@@ -600,9 +653,9 @@ mod tests {
                             for v in 0..8 {
                                 t += basis[y][v] as i64 * coeffs[v * 8 + u] as i64;
                             }
-                            s += basis[x][u] as i64 * t;
+                            s += basis[x][u] as i64 * ((t + 128) >> 8);
                         }
-                        let full = (((s + (1 << 23)) >> 24) + 128).clamp(0, 255) as u8;
+                        let full = (((s + (1 << 15)) >> 16) + 128).clamp(0, 255) as u8;
                         assert_eq!(fast[y * 8 + x], full);
                     }
                 }
@@ -703,6 +756,40 @@ mod tests {
                 assert!(p > 20.0, "tile {tile} channel {c}: PSNR {p:.1}");
             }
             assert!(out.channels[3].iter().all(|&v| v == 255));
+        }
+    }
+
+    /// The encoder's reference takes what `encode` leaves in its samples, so
+    /// that must be exactly what a decoder makes of the payload, for any
+    /// content, size and quality.
+    #[test]
+    fn encode_leaves_what_decode_reconstructs() {
+        for format in [PixelFormat::I420, PixelFormat::Bgrx] {
+            let g = Geometry::new(format, 100, 58, 48).unwrap();
+            for tile in 0..g.tile_count() {
+                for quality in [1u8, 20, 50, 80, 100] {
+                    let mut work = smooth_tile(&g, tile);
+                    let bytes = noise(tile as u64 * 101 + quality as u64, 64 * 64);
+                    for c in 0..work.count {
+                        for (i, v) in work.channels[c].iter_mut().enumerate() {
+                            if (i / 7) % 3 == 0 {
+                                *v = bytes[i % bytes.len()];
+                            }
+                        }
+                    }
+                    let mut payload = Vec::new();
+                    encode(&mut work, format, quality, &mut payload);
+                    let mut out = TileSamples::default();
+                    out.layout(&g, tile);
+                    decode(&mut out, format, quality, tile, &payload).unwrap();
+                    for c in 0..out.count {
+                        assert_eq!(
+                            work.channels[c], out.channels[c],
+                            "{format:?} tile {tile} q{quality} channel {c}"
+                        );
+                    }
+                }
+            }
         }
     }
 
