@@ -126,38 +126,75 @@ static BASIS_T: Lazy<[[i32; 8]; 8]> = Lazy::new(|| {
 /// nothing overflows for coefficients within ±COEFF_LIMIT); output is
 /// level-shifted back and clamped to 0..=255. Rows of zero coefficients are
 /// skipped, which changes nothing in the sums.
-fn idct(coeffs: &[i32; 64], out: &mut [u8; 64]) {
-    let basis = &*BASIS;
+fn idct(coeffs: &BlockCoefficients, out: &mut [u8; 64]) {
     let basis_t = &*BASIS_T;
-    // pass 1: tmp[y][u] = (sum_v basis[y][v] * F[v][u] + 2^7) >> 8
+    let f = &coeffs.f;
+    // pass 1, column by column: tmp[u][y] = (sum_v basis[y][v] * F[v][u]
+    // + 2^7) >> 8, one 8-wide multiply-add per non-zero coefficient
     let mut tmp = [[0i32; 8]; 8];
+    for y in 0..8 {
+        tmp[0][y] = basis_t[0][y] * f[0];
+    }
     let mut last_u = 0;
-    for v in 0..8 {
-        let row: &[i32; 8] = coeffs[v * 8..v * 8 + 8].try_into().unwrap();
-        if row.iter().all(|&c| c == 0) {
-            continue;
-        }
-        last_u = last_u.max(row.iter().rposition(|&c| c != 0).unwrap_or(0));
-        for (y, t) in tmp.iter_mut().enumerate() {
-            let b = basis[y][v];
-            for u in 0..8 {
-                t[u] += b * row[u];
-            }
+    for &i in coeffs.nonzero_ac() {
+        let (v, u) = (i as usize / 8, i as usize % 8);
+        last_u = last_u.max(u);
+        let column = &basis_t[v];
+        let c = f[i as usize];
+        for y in 0..8 {
+            tmp[u][y] += column[y] * c;
         }
     }
-    // pass 2: p[y][x] = ((sum_u basis[x][u] * tmp[y][u] + 2^15) >> 16) + 128
-    for (y, t) in tmp.iter().enumerate() {
-        let mut acc = [1i32 << 15; 8];
-        for u in 0..=last_u {
-            let tu = (t[u] + (1 << 7)) >> 8;
-            let bt = &basis_t[u];
+    // pass 2, row by row: p[y][x] = ((sum_u basis[x][u] * tmp[u][y] + 2^15)
+    // >> 16) + 128; columns u past the last non-zero one are all zero
+    let mut rows = [[1i32 << 15; 8]; 8];
+    for (u, t) in tmp.iter().enumerate().take(last_u + 1) {
+        let bt = &basis_t[u];
+        for (y, acc) in rows.iter_mut().enumerate() {
+            let tu = (t[y] + (1 << 7)) >> 8;
             for x in 0..8 {
                 acc[x] += bt[x] * tu;
             }
         }
+    }
+    for (y, acc) in rows.iter().enumerate() {
         for x in 0..8 {
             out[y * 8 + x] = ((acc[x] >> 16) + 128).clamp(0, 255) as u8;
         }
+    }
+}
+
+/// A block's dequantised coefficients in natural order, with the positions
+/// of its non-zero AC coefficients listed: the inverse DCT and the DC
+/// prediction visit only those.
+struct BlockCoefficients {
+    f: [i32; 64],
+    ac: [u8; 63],
+    ac_len: usize,
+}
+
+impl BlockCoefficients {
+    fn new() -> Self {
+        BlockCoefficients {
+            f: [0; 64],
+            ac: [0; 63],
+            ac_len: 0,
+        }
+    }
+
+    /// Lists the non-zero AC positions of `f` (without a branch per
+    /// position: which ones are non-zero is as good as random).
+    fn index(&mut self) {
+        let mut n = 0;
+        for i in 1..64 {
+            self.ac[n.min(62)] = i as u8;
+            n += (self.f[i] != 0) as usize;
+        }
+        self.ac_len = n;
+    }
+
+    fn nonzero_ac(&self) -> &[u8] {
+        &self.ac[..self.ac_len]
     }
 }
 
@@ -259,28 +296,83 @@ fn upsample(half: &[u8], w: usize, h: usize, out: &mut [u8]) {
     }
 }
 
-/// Quantises the forward DCT of one block into levels, in zigzag order.
-fn quantise(block: &[i32; 64], q: &[i32; 64], levels: &mut [i32; 64]) {
-    let mut f = [0f32; 64];
-    fdct(block, &mut f);
-    for (k, &pos) in ZIGZAG.iter().enumerate() {
-        let x = f[pos] / q[pos] as f32;
-        // A dead zone around zero for AC: small coefficients cost more bits
-        // than the detail they carry is worth.
-        let bias = if k == 0 { 0.5 } else { AC_ROUNDING };
-        // truncation of a non-negative value is its floor
-        let magnitude = (x.abs() + bias) as i32;
-        levels[k] = if x < 0.0 { -magnitude } else { magnitude };
+/// Quantiser steps of a plane and what the encoder needs of them.
+struct Quantiser {
+    step: [i32; 64],
+    /// 1 / step, so that quantising multiplies.
+    inverse: [f32; 64],
+    /// Rounding offset per position: 0.5 for the DC, the dead zone for AC.
+    bias: [f32; 64],
+}
+
+impl Quantiser {
+    fn new(chroma: bool, quality: u8) -> Self {
+        let step = quant_table(chroma, quality);
+        let mut inverse = [0f32; 64];
+        let mut bias = [AC_ROUNDING; 64];
+        bias[0] = 0.5;
+        for (inv, &s) in inverse.iter_mut().zip(&step) {
+            *inv = 1.0 / s as f32;
+        }
+        Quantiser {
+            step,
+            inverse,
+            bias,
+        }
+    }
+
+    /// Quantises the forward DCT of a level-shifted block: levels in zigzag
+    /// order, and their dequantised coefficients in natural order (what a
+    /// decoder makes of them: never beyond COEFF_LIMIT, since 8-bit blocks
+    /// have coefficients within ±1100).
+    fn quantise(&self, block: &[i32; 64], levels: &mut [i32; 64], coeffs: &mut BlockCoefficients) {
+        let mut f = [0f32; 64];
+        fdct(block, &mut f);
+        let mut natural = [0i32; 64];
+        for i in 0..64 {
+            // A dead zone around zero for AC: small coefficients cost more
+            // bits than the detail they carry is worth. Truncating a
+            // non-negative value gives its floor.
+            let magnitude = (f[i].abs() * self.inverse[i] + self.bias[i]) as i32;
+            natural[i] = if f[i] < 0.0 { -magnitude } else { magnitude };
+            coeffs.f[i] = natural[i] * self.step[i];
+        }
+        for (level, &pos) in levels.iter_mut().zip(ZIGZAG.iter()) {
+            *level = natural[pos];
+        }
+        coeffs.index();
     }
 }
 
 /// Dequantised coefficients (natural order) of zigzag-ordered `levels`.
-fn dequantise(levels: &[i32; 64], q: &[i32; 64], coeffs: &mut [i32; 64]) {
+fn dequantise(levels: &[i32; 64], q: &[i32; 64], coeffs: &mut BlockCoefficients) {
     for (k, &level) in levels.iter().enumerate() {
         let pos = ZIGZAG[k];
-        coeffs[pos] = level
+        coeffs.f[pos] = level
             .saturating_mul(q[pos])
             .clamp(-COEFF_LIMIT, COEFF_LIMIT);
+    }
+    coeffs.index();
+}
+
+/// Reads the block at (`x0`, `y0`) of a `w` x `h` plane, level-shifted;
+/// edge blocks are padded by repeating the last row and column.
+fn gather_block(plane: &[u8], w: usize, h: usize, x0: usize, y0: usize, block: &mut [i32; 64]) {
+    if x0 + 8 <= w && y0 + 8 <= h {
+        for (y, row) in block.chunks_exact_mut(8).enumerate() {
+            let src = &plane[(y0 + y) * w + x0..(y0 + y) * w + x0 + 8];
+            for (d, &s) in row.iter_mut().zip(src) {
+                *d = s as i32 - 128;
+            }
+        }
+        return;
+    }
+    for y in 0..8 {
+        let sy = (y0 + y).min(h - 1);
+        for x in 0..8 {
+            let sx = (x0 + x).min(w - 1);
+            block[y * 8 + x] = plane[sy * w + sx] as i32 - 128;
+        }
     }
 }
 
@@ -332,7 +424,7 @@ fn predict_dc(
     h: usize,
     x0: usize,
     y0: usize,
-    coeffs: &[i32; 64],
+    coeffs: &BlockCoefficients,
     q0: i32,
 ) -> (i32, usize) {
     let edge_sum = &*EDGE_SUM;
@@ -346,15 +438,11 @@ fn predict_dc(
     // by columns and rows first, then along the edge.
     let mut by_column = [0i32; 8];
     let mut by_row = [0i32; 8];
-    for v in 0..8 {
-        let row = &coeffs[v * 8..v * 8 + 8];
-        let mut r = 0i32;
-        for u in 0..8 {
-            let f = if v == 0 && u == 0 { 0 } else { row[u] };
-            by_column[u] += weight[v] * f;
-            r += weight[u] * f;
-        }
-        by_row[v] = r;
+    for &i in coeffs.nonzero_ac() {
+        let (v, u) = (i as usize / 8, i as usize % 8);
+        let f = coeffs.f[i as usize];
+        by_column[u] += weight[v] * f;
+        by_row[v] += weight[u] * f;
     }
     let top: i64 = (0..8)
         .map(|u| edge_sum[cols - 1][u] * by_column[u] as i64)
@@ -403,7 +491,14 @@ fn predict_dc(
 
 /// Inverse-transforms dequantised `coeffs` into the block at (`x0`, `y0`)
 /// of a `w` x `h` plane, cropped to the plane.
-fn reconstruct(plane: &mut [u8], w: usize, h: usize, x0: usize, y0: usize, coeffs: &[i32; 64]) {
+fn reconstruct(
+    plane: &mut [u8],
+    w: usize,
+    h: usize,
+    x0: usize,
+    y0: usize,
+    coeffs: &BlockCoefficients,
+) {
     let mut px = [0u8; 64];
     idct(coeffs, &mut px);
     let cols = (w - x0).min(8);
@@ -442,27 +537,19 @@ pub fn encode_with_models(
     }
     let mut enc = RangeEncoder::new(out);
     for (c, &(w, h)) in dims.iter().enumerate() {
-        let q = quant_table(CHANNEL_IS_CHROMA[c], quality);
+        let quantiser = Quantiser::new(CHANNEL_IS_CHROMA[c], quality);
         let ch = &mut samples.channels[c];
         let models = &mut models[c.min(1)];
         let mut neighbours = BlockNeighbours::new(w.div_ceil(8));
         for y0 in (0..h).step_by(8) {
             for x0 in (0..w).step_by(8) {
-                // Edge blocks are padded by repeating the last row and column.
                 let mut block = [0i32; 64];
-                for y in 0..8 {
-                    let sy = (y0 + y).min(h - 1);
-                    for x in 0..8 {
-                        let sx = (x0 + x).min(w - 1);
-                        block[y * 8 + x] = ch[sy * w + sx] as i32 - 128;
-                    }
-                }
+                gather_block(ch, w, h, x0, y0, &mut block);
                 let mut levels = [0i32; 64];
-                quantise(&block, &q, &mut levels);
+                let mut coeffs = BlockCoefficients::new();
+                quantiser.quantise(&block, &mut levels, &mut coeffs);
                 coefficients::encode_ac(&mut enc, models, &mut neighbours, &levels);
-                let mut coeffs = [0i32; 64];
-                dequantise(&levels, &q, &mut coeffs);
-                let (pred, ctx) = predict_dc(ch, w, h, x0, y0, &coeffs, q[0]);
+                let (pred, ctx) = predict_dc(ch, w, h, x0, y0, &coeffs, quantiser.step[0]);
                 coefficients::encode_dc(&mut enc, models, levels[0] - pred, ctx);
                 // The block is replaced by what the decoder will make of it,
                 // which the blocks after it predict from.
@@ -532,14 +619,14 @@ pub fn decode(
                         }
                     },
                 )?;
-                let mut coeffs = [0i32; 64];
+                let mut coeffs = BlockCoefficients::new();
                 dequantise(&levels, &q, &mut coeffs);
                 let (pred, ctx) = predict_dc(ch, w, h, x0, y0, &coeffs, q[0]);
                 levels[0] = pred + coefficients::decode_dc(&mut dec, models, ctx);
                 if levels[0].abs() > DC_LEVEL_LIMIT {
                     return Err(corrupt("DC level out of range"));
                 }
-                coeffs[0] = (levels[0] * q[0]).clamp(-COEFF_LIMIT, COEFF_LIMIT);
+                coeffs.f[0] = (levels[0] * q[0]).clamp(-COEFF_LIMIT, COEFF_LIMIT);
                 reconstruct(ch, w, h, x0, y0, &coeffs);
             }
         }
@@ -644,7 +731,10 @@ mod tests {
                     }
                 }
                 let mut fast = [0u8; 64];
-                idct(&coeffs, &mut fast);
+                let mut block = BlockCoefficients::new();
+                block.f = coeffs;
+                block.index();
+                idct(&block, &mut fast);
                 for y in 0..8 {
                     for x in 0..8 {
                         let mut s = 0i64;
