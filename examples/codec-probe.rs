@@ -17,6 +17,20 @@
 //! (`i420`) file as a keyframe of lossy tiles at each quality and prints
 //! bytes per frame, PSNR (over B, G, R or Y, U, V samples) and the time to
 //! encode and to decode a frame: the lossy tile coding alone, for tuning.
+//!
+//! `--train FORMAT:FILE:W:H...` measures the initial probabilities of the
+//! lossy models (the tables in src/delta/coefficients.rs and the appendix
+//! of docs/bitstream.md). They were made from the photograph `hdr_room.png`
+//! of Debian's libjxl-testdata, which no benchmark clip uses, as noisy
+//! frames at its size and at 1.5x, in both formats, iterated twice (each
+//! run starts from the tables of the one before):
+//!
+//!   R=/usr/share/libjxl-testdata/jxl/hdr_room.png
+//!   ffmpeg -loop 1 -i $R -vf format=rgb24,noise=alls=4:allf=t -frames:v 3 -f rawvideo -pix_fmt bgr0 ra.bgrx
+//!   ffmpeg -loop 1 -i $R -vf format=rgb24,noise=alls=4:allf=t -frames:v 3 -f rawvideo -pix_fmt yuv420p ra.i420
+//!   ffmpeg -loop 1 -i $R -vf format=rgb24,scale=1014:674:flags=lanczos,noise=alls=3:allf=t -frames:v 2 -f rawvideo -pix_fmt bgr0 rb.bgrx
+//!   ffmpeg -loop 1 -i $R -vf format=rgb24,scale=1014:674:flags=lanczos,noise=alls=3:allf=t -frames:v 2 -f rawvideo -pix_fmt yuv420p rb.i420
+//!   codec-probe --train bgrx:ra.bgrx:676:449 i420:ra.i420:676:449 bgrx:rb.bgrx:1014:674 i420:rb.i420:1014:674
 
 use std::time::{Duration, Instant};
 

@@ -501,6 +501,30 @@ mod tests {
         }
     }
 
+    /// docs/bitstream.md carries the initial probabilities for whoever
+    /// writes a decoder from it; they must be the ones in use.
+    #[test]
+    fn specification_has_these_tables() {
+        let doc = include_str!("../../docs/bitstream.md");
+        let appendix = &doc[doc
+            .find("## Appendix: initial probabilities of the lossy models")
+            .expect("appendix")..];
+        let tables: Vec<Vec<u8>> = appendix
+            .split("```text")
+            .skip(1)
+            .map(|block| {
+                block[..block.find("```").unwrap()]
+                    .split(|c: char| !c.is_ascii_digit())
+                    .filter(|t| !t.is_empty())
+                    .map(|t| t.parse().unwrap())
+                    .collect()
+            })
+            .collect();
+        assert_eq!(tables.len(), 2);
+        assert_eq!(tables[0], INITIAL_LUMA.to_vec());
+        assert_eq!(tables[1], INITIAL_CHROMA.to_vec());
+    }
+
     #[test]
     fn extreme_levels_round_trip() {
         let mut b = [0i32; 64];

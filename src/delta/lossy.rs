@@ -883,6 +883,38 @@ mod tests {
         }
     }
 
+    /// Noise at quality 100 (every level large, nothing predictable) and a
+    /// one-pixel checkerboard (all energy in the highest frequency) in the
+    /// largest tile stay well inside what a record may carry.
+    #[test]
+    fn worst_content_fits_the_record_bound() {
+        for format in [PixelFormat::I420, PixelFormat::Bgrx] {
+            let g = Geometry::new(format, 256, 256, 256).unwrap();
+            let bound = crate::delta::bitstream::max_payload_len(&g);
+            let mut s = TileSamples::default();
+            s.layout(&g, 0);
+            let bytes = noise(7, 256 * 256);
+            for pattern in 0..2 {
+                for c in 0..s.count {
+                    let w = s.dims[c].0;
+                    for (i, v) in s.channels[c].iter_mut().enumerate() {
+                        *v = match pattern {
+                            0 => bytes[i],
+                            _ => 255 * ((i % w + i / w) % 2) as u8,
+                        };
+                    }
+                }
+                let mut payload = Vec::new();
+                encode(&mut s.clone(), format, 100, &mut payload);
+                assert!(
+                    payload.len() * 3 / 2 < bound,
+                    "{format:?} pattern {pattern}: {} bytes, bound {bound}",
+                    payload.len()
+                );
+            }
+        }
+    }
+
     #[test]
     fn upsampling_a_flat_plane_is_exact() {
         for (w, h) in [(1usize, 1usize), (2, 2), (7, 5), (64, 64), (33, 17)] {
