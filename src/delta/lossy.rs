@@ -1,9 +1,11 @@
-//! Lossy tile coding: 8x8 DCT, quality-scaled quantisation, and a byte
-//! oriented run/level token stream.
+//! Lossy tile coding: three planes (BGRx chroma subsampled 4:2:0 inside the
+//! tile), 8x8 DCT, quality-scaled quantisation, each block's DC predicted
+//! from the reconstructed pixels around it, and the levels range-coded
+//! (`coefficients`, `range_coder`).
 //!
-//! The inverse transform is integer-only, so an encoder's reconstruction and
-//! any decoder's agree exactly on every platform: that is what keeps lossy
-//! coding from drifting (DESIGN principle 1).
+//! Everything a decoder computes is integer-only, so an encoder's
+//! reconstruction and any decoder's agree exactly on every platform: that
+//! is what keeps lossy coding from drifting (DESIGN principle 1).
 
 use super::bitstream::{BitstreamError, TileCoding};
 use super::coefficients::{self, BlockError, BlockNeighbours, PlaneKind, PlaneModels};
