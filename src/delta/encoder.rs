@@ -7,6 +7,7 @@ use super::canvas::{FrameView, ReferenceCanvas};
 use super::geometry::Geometry;
 use super::lossy;
 use super::motion::{MotionSearch, Offset};
+use super::palette::PaletteScratch;
 use super::tile::{self, LosslessScratch, TileSamples};
 
 /// How tiles are coded.
@@ -628,6 +629,8 @@ struct TileWorker {
     samples: TileSamples,
     predicted: TileSamples,
     lossless: LosslessScratch,
+    palette: PaletteScratch,
+    spare: Vec<u8>,
     residual: Vec<u8>,
 }
 
@@ -656,9 +659,14 @@ impl TileWorker {
             }
             match mode {
                 TileMode::Lossless => {
-                    record.coding = TileCoding::Lossless;
                     record.param = 0;
-                    tile::encode_lossless(&self.samples, &mut self.lossless, &mut record.payload);
+                    record.coding = tile::encode_exact(
+                        &self.samples,
+                        &mut self.lossless,
+                        &mut self.palette,
+                        &mut self.spare,
+                        &mut record.payload,
+                    );
                     if let Some((dx, dy)) = job.predict {
                         self.predicted
                             .gather_shifted(g, &reference.view(), job.tile, dx, dy);

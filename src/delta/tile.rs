@@ -9,6 +9,7 @@ use super::bitstream::{BitstreamError, TileCoding};
 use super::canvas::{FrameView, ReferenceCanvas};
 use super::entropy::{Packer, UnpackError, Unpacker};
 use super::geometry::{Geometry, PixelFormat};
+use super::palette::PaletteScratch;
 
 /// A tile's samples, channel by channel, each tightly packed row by row.
 #[derive(Default, Clone)]
@@ -213,7 +214,47 @@ impl LosslessScratch {
     fn packer(&mut self) -> &mut Packer {
         self.packer.get_or_insert_with(Packer::default)
     }
+
+    /// Appends `data` compressed by the entropy stage to `out`.
+    pub(crate) fn pack(&mut self, data: &[u8], out: &mut Vec<u8>) {
+        self.packer().pack(data, out);
+    }
+
+    /// Decompresses `payload` into exactly `out`.
+    pub(crate) fn unpack(&mut self, payload: &[u8], out: &mut [u8]) -> Result<(), UnpackError> {
+        self.unpacker.unpack_exact(payload, out)
+    }
 }
+
+/// Codes `samples` exactly, as whichever of lossless and palette is
+/// smaller, into `out` (which must be empty); returns the coding used.
+/// `spare` is scratch space for the second try. A tile of at most
+/// [`PALETTE_ALWAYS`] colours is palette coded without trying lossless:
+/// on the recordings the palette was as small or smaller for those.
+pub fn encode_exact(
+    samples: &TileSamples,
+    scratch: &mut LosslessScratch,
+    palette: &mut PaletteScratch,
+    spare: &mut Vec<u8>,
+    out: &mut Vec<u8>,
+) -> TileCoding {
+    spare.clear();
+    let colours = super::palette::encode(samples, palette, scratch, spare);
+    if colours.is_some_and(|n| n <= PALETTE_ALWAYS) {
+        std::mem::swap(out, spare);
+        return TileCoding::Palette;
+    }
+    encode_lossless(samples, scratch, out);
+    if colours.is_some() && spare.len() < out.len() {
+        std::mem::swap(out, spare);
+        return TileCoding::Palette;
+    }
+    TileCoding::Lossless
+}
+
+/// Colours up to which a palette is used without comparing (see
+/// [`encode_exact`]).
+pub const PALETTE_ALWAYS: usize = 16;
 
 /// Appends a lossless payload for `samples` to `out`.
 pub fn encode_lossless(samples: &TileSamples, scratch: &mut LosslessScratch, out: &mut Vec<u8>) {
@@ -255,7 +296,7 @@ pub fn decode_lossless(
     Ok(())
 }
 
-fn unpack_reason(e: UnpackError) -> &'static str {
+pub(crate) fn unpack_reason(e: UnpackError) -> &'static str {
     match e {
         UnpackError::Corrupt => "zstd frame does not decode within the tile's size",
         UnpackError::Short => "zstd frame decodes to fewer samples than the tile holds",
