@@ -114,8 +114,15 @@ pub struct DeltaEncoder {
     /// again: the same bytes, at the cost of a copy.
     sent: Vec<Option<SentRecord>>,
     candidates: Vec<Offset>,
+    /// Offsets found by 2-D searches this frame, and how many were run.
+    found: Vec<Offset>,
+    searches: u32,
     workers: [TileWorker; 2],
 }
+
+/// 2-D searches a frame at most: each costs about as much as coding a tile,
+/// and the offsets found spread to the neighbours of the tiles searched.
+const SEARCHES_PER_FRAME: u32 = 2;
 
 impl DeltaEncoder {
     /// A new encoder; its first frame is a keyframe.
@@ -145,6 +152,8 @@ impl DeltaEncoder {
             plan: Vec::new(),
             sent: vec![None; geometry.tile_count() as usize],
             candidates: Vec::new(),
+            found: Vec::new(),
+            searches: 0,
             workers: Default::default(),
         }
     }
@@ -191,6 +200,24 @@ impl DeltaEncoder {
             || self.reference.tile_block_difference(frame, tile) > self.config.threshold
     }
 
+    /// Whether one of `candidates` reproduces at least a quarter of the
+    /// rows of `tile` exactly: a move or a useful prediction.
+    fn any_prediction(&self, candidates: &[Offset], frame: &FrameView, tile: u32) -> bool {
+        let g = self.geometry;
+        let rows: usize = (0..g.format.plane_count())
+            .map(|p| g.tile_plane_rect(tile, p).h)
+            .sum();
+        let limit = rows - rows / 4;
+        candidates.iter().any(|&(dx, dy)| {
+            (dx, dy) != (0, 0)
+                && g.prediction_is_valid(tile, dx, dy)
+                && self
+                    .base()
+                    .shifted_row_differences(frame, tile, dx, dy, limit)
+                    <= limit
+        })
+    }
+
     /// How to send changed `tile`: a move when a candidate offset matches
     /// exactly, a prediction when one matches most rows (lossless only),
     /// else a self-contained record.
@@ -226,6 +253,21 @@ impl DeltaEncoder {
         let base = self.coded_source.as_ref().unwrap_or(&self.reference).view();
         self.motion
             .vertical_candidates(tile, frame, &base, &mut candidates);
+        // Moves other than vertical: offsets found by a 2-D search this
+        // frame, and a new search when nothing predicts this tile at all
+        // (a tile whose rows only shifted, like content scrolled in at the
+        // bottom, has a vertical prediction and needs none).
+        candidates.extend_from_slice(&self.found);
+        if self.searches < SEARCHES_PER_FRAME && !self.any_prediction(&candidates, frame, tile) {
+            self.searches += 1;
+            let before = candidates.len();
+            self.motion.search_2d(tile, frame, &base, &mut candidates);
+            for &o in &candidates[before..] {
+                if !self.found.contains(&o) {
+                    self.found.push(o);
+                }
+            }
+        }
         let rows: usize = (0..g.format.plane_count())
             .map(|p| g.tile_plane_rect(tile, p).h)
             .sum();
@@ -384,6 +426,8 @@ impl DeltaEncoder {
         self.base()
             .mark_dirty_tiles(frame, &mut dirty, self.config.parallel);
         self.motion.begin_frame();
+        self.found.clear();
+        self.searches = 0;
         self.previous_clean.clone_from(&self.clean_since);
         let mut actions = std::mem::take(&mut self.actions);
         actions.clear();

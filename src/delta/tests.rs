@@ -736,3 +736,43 @@ fn a_move_outside_the_picture_or_of_repeated_tiles_is_dropped() {
         "{r:?}"
     );
 }
+
+#[test]
+fn a_dragged_window_is_found_by_the_2d_search_and_decodes_exactly() {
+    let g = Geometry::new(PixelFormat::Bgrx, 384, 256, 32).unwrap();
+    let frame_at = |i: usize| {
+        let mut f = TestFrame::new(g);
+        let (wx, wy) = (20 + 12 * i, 16 + 6 * i);
+        for y in 0..256 {
+            for x in 0..384 {
+                let inside = (wx..wx + 160).contains(&x) && (wy..wy + 120).contains(&y);
+                let v = if inside {
+                    // window content moves with the window
+                    let (u, v) = (x - wx, y - wy);
+                    ((u * 13 + v * 7 + (u / 5) * (v / 3)) % 251) as u8
+                } else {
+                    // a still background, flat enough to be cheap
+                    40 + ((x / 32 + y / 32) % 2) as u8 * 10
+                };
+                for c in 0..4 {
+                    f.planes[0][(y * 384 + x) * 4 + c] = v.wrapping_add(c as u8 * 40);
+                }
+            }
+        }
+        f
+    };
+    let mut enc = DeltaEncoder::new(g, config(TileMode::Lossless));
+    let mut dec = DeltaDecoder::new();
+    for i in 0..6 {
+        let frame = frame_at(i);
+        let out = enc.encode(&frame.view(), false);
+        let report = dec.decode(&out.data, at(i as u64));
+        assert_eq!(report.records_dropped, 0, "frame {i}");
+        assert!(
+            dec.canvas().unwrap().plane(0) == frame.planes[0].as_slice(),
+            "frame {i}"
+        );
+    }
+    let s = enc.stats();
+    assert!(s.tiles_moved + s.tiles_move_residual > 0, "{s:?}");
+}
