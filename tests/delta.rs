@@ -94,6 +94,59 @@ fn lossless_round_trip_is_bit_exact_moving_and_static() {
     }
 }
 
+/// A frame of a page scrolled up by `4 * t` rows: distinct rows, so the
+/// encoder finds the scroll.
+fn scrolled_frame(info: &gst_video::VideoInfo, t: usize) -> gst::Buffer {
+    let mut buffer = gst::Buffer::with_size(info.size()).unwrap();
+    {
+        let buf = buffer.get_mut().unwrap();
+        buf.set_pts(gst::ClockTime::from_mseconds(33 * t as u64));
+        let mut frame = gst_video::VideoFrameRef::from_buffer_ref_writable(buf, info).unwrap();
+        for p in 0..frame.n_planes() {
+            let stride = frame.plane_stride()[p as usize] as usize;
+            let sub = if p > 0 && info.format() == gst_video::VideoFormat::I420 {
+                1
+            } else {
+                0
+            };
+            let data = frame.plane_data_mut(p).unwrap();
+            for (i, v) in data.iter_mut().enumerate() {
+                let (x, y) = (i % stride, i / stride);
+                let doc_y = (y << sub) + 4 * t;
+                *v = ((doc_y * 7 + (doc_y / 9) * 29 + x * 3 + p as usize * 50) % 251) as u8;
+            }
+        }
+    }
+    buffer
+}
+
+#[test]
+fn a_scrolled_picture_is_sent_as_moves_through_the_elements() {
+    init();
+    for format in ["I420", "BGRx"] {
+        let caps = raw_caps(format, 256, 192);
+        let info = gst_video::VideoInfo::from_caps(&caps).unwrap();
+        let mut h = Harness::new_parse("deltaenc tile-size=32 ! deltadec");
+        h.set_src_caps(caps);
+        for t in 0..10 {
+            let input = scrolled_frame(&info, t);
+            let expected = visible_planes(&info, &input);
+            let out = h.push_and_pull(input).unwrap();
+            assert_eq!(visible_planes(&info, &out), expected, "{format} frame {t}");
+        }
+        let enc = stats(&element_in(&h, "deltaenc"));
+        let moved = enc.get::<u64>("tiles-moved").unwrap();
+        let predicted = enc.get::<u64>("tiles-move-residual").unwrap();
+        let changed = enc.get::<u64>("tiles-changed").unwrap();
+        // After the keyframe (48 tiles) every tile changes every frame and
+        // is a copy of the picture before: a move, or a move residual for
+        // the bottom row, which scrolls in new rows. Refresh takes a few.
+        let after_key = changed - 48;
+        assert!(moved > after_key / 2, "{format}: {enc}");
+        assert!((moved + predicted) * 10 > after_key * 9, "{format}: {enc}");
+    }
+}
+
 #[test]
 fn whole_pipeline_round_trip_matches_source() {
     init();

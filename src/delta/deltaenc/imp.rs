@@ -230,8 +230,11 @@ impl ObjectImpl for DeltaEnc {
                     .blurb(
                         "Counters since start: frames, keyframes, forced-keyframes (on \
                          request), tiles-sent, tiles-changed (sent because they changed), \
-                         tiles-refreshed (sent by intra refresh), tiles-total (tiles seen), \
-                         bytes (output), changed-tile-ratio (tiles-changed / tiles-total)",
+                         tiles-refreshed (sent by intra refresh), tiles-moved (changed tiles \
+                         sent as a copy of the previous picture at an offset), \
+                         tiles-move-residual (sent as such a copy plus the difference), \
+                         tiles-total (tiles seen), bytes (output), changed-tile-ratio \
+                         (tiles-changed / tiles-total)",
                     )
                     .read_only()
                     .build(),
@@ -304,6 +307,8 @@ impl DeltaEnc {
             .field("tiles-sent", s.tiles_sent)
             .field("tiles-changed", s.tiles_changed)
             .field("tiles-refreshed", s.tiles_refreshed)
+            .field("tiles-moved", s.tiles_moved)
+            .field("tiles-move-residual", s.tiles_move_residual)
             .field("tiles-total", s.tiles_total)
             .field("bytes", s.bytes)
             .field("changed-tile-ratio", ratio)
