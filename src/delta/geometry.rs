@@ -11,31 +11,64 @@ pub const MAX_DIMENSION: u32 = 8192;
 pub const MIN_TILE_SIZE: u32 = 16;
 pub const MAX_TILE_SIZE: u32 = 256;
 
-/// Pixel formats the codec carries without conversion.
+/// Pixel formats the codec carries without conversion: the encoder reads
+/// and the decoder's canvas holds each in its own memory layout.
+///
+/// A tile is coded as channels (see [`crate::delta::tile`]): the YUV formats
+/// give Y, U, V; the packed 4-byte formats give B, G, R and the fourth byte
+/// (alpha or padding) in that canonical order whatever their byte order, so
+/// that every coding treats them alike.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PixelFormat {
     /// Planar Y, U, V; chroma subsampled by two in both directions.
     I420,
     /// Packed 4 bytes per pixel: blue, green, red, padding (screen capture).
     Bgrx,
+    /// Y plane, then one plane of interleaved U, V pairs subsampled by two
+    /// in both directions.
+    Nv12,
+    /// Packed 4 bytes per pixel: blue, green, red, alpha.
+    Bgra,
+    /// Packed 4 bytes per pixel: red, green, blue, alpha.
+    Rgba,
+    /// Packed 4 bytes per pixel: red, green, blue, padding.
+    Rgbx,
+    /// Packed 4 bytes per pixel: padding, red, green, blue.
+    Xrgb,
+    /// Packed 4 bytes per pixel: padding, blue, green, red.
+    Xbgr,
 }
 
 impl PixelFormat {
+    /// Every format, in the order of their bitstream codes.
+    pub const ALL: [PixelFormat; 8] = [
+        PixelFormat::I420,
+        PixelFormat::Bgrx,
+        PixelFormat::Nv12,
+        PixelFormat::Bgra,
+        PixelFormat::Rgba,
+        PixelFormat::Rgbx,
+        PixelFormat::Xrgb,
+        PixelFormat::Xbgr,
+    ];
+
     /// Code of the format in the bitstream.
     pub fn code(self) -> u8 {
         match self {
             PixelFormat::I420 => 0,
             PixelFormat::Bgrx => 1,
+            PixelFormat::Nv12 => 2,
+            PixelFormat::Bgra => 3,
+            PixelFormat::Rgba => 4,
+            PixelFormat::Rgbx => 5,
+            PixelFormat::Xrgb => 6,
+            PixelFormat::Xbgr => 7,
         }
     }
 
     /// Format for a bitstream code, if known.
     pub fn from_code(code: u8) -> Option<Self> {
-        match code {
-            0 => Some(PixelFormat::I420),
-            1 => Some(PixelFormat::Bgrx),
-            _ => None,
-        }
+        Self::ALL.into_iter().find(|f| f.code() == code)
     }
 
     /// Name as used in GStreamer caps (`format=`).
@@ -43,39 +76,78 @@ impl PixelFormat {
         match self {
             PixelFormat::I420 => "I420",
             PixelFormat::Bgrx => "BGRx",
+            PixelFormat::Nv12 => "NV12",
+            PixelFormat::Bgra => "BGRA",
+            PixelFormat::Rgba => "RGBA",
+            PixelFormat::Rgbx => "RGBx",
+            PixelFormat::Xrgb => "xRGB",
+            PixelFormat::Xbgr => "xBGR",
         }
     }
 
     /// Format for a GStreamer caps name, if supported.
     pub fn from_caps_name(name: &str) -> Option<Self> {
-        match name {
-            "I420" => Some(PixelFormat::I420),
-            "BGRx" => Some(PixelFormat::Bgrx),
-            _ => None,
-        }
+        Self::ALL.into_iter().find(|f| f.caps_name() == name)
     }
 
     /// Number of planes in memory.
     pub fn plane_count(self) -> usize {
         match self {
             PixelFormat::I420 => 3,
-            PixelFormat::Bgrx => 1,
+            PixelFormat::Nv12 => 2,
+            _ => 1,
         }
     }
 
-    /// Bytes per pixel of a plane.
-    pub fn bytes_per_pixel(self) -> usize {
-        match self {
-            PixelFormat::I420 => 1,
-            PixelFormat::Bgrx => 4,
+    /// Bytes per sample position of `plane`: per pixel for a packed format,
+    /// per chroma pair for NV12's interleaved plane.
+    pub fn bytes_per_pixel(self, plane: usize) -> usize {
+        match (self, plane) {
+            (PixelFormat::I420, _) | (PixelFormat::Nv12, 0) => 1,
+            (PixelFormat::Nv12, _) => 2,
+            _ => 4,
         }
     }
 
     /// log2 of the horizontal and vertical subsampling of `plane`.
     pub fn subsampling(self, plane: usize) -> (u32, u32) {
         match (self, plane) {
-            (PixelFormat::I420, 1 | 2) => (1, 1),
+            (PixelFormat::I420, 1 | 2) | (PixelFormat::Nv12, 1) => (1, 1),
             _ => (0, 0),
+        }
+    }
+
+    /// Whether chroma is subsampled (I420, NV12): moves then go by even
+    /// offsets only, so that chroma moves by whole samples.
+    pub fn is_subsampled(self) -> bool {
+        matches!(self, PixelFormat::I420 | PixelFormat::Nv12)
+    }
+
+    /// For a packed 4-byte format, the positions within a pixel of blue,
+    /// green, red and the fourth byte (alpha or padding): the canonical
+    /// channel order a tile is coded in. `None` for the YUV formats.
+    pub fn packed_order(self) -> Option<[usize; 4]> {
+        match self {
+            PixelFormat::I420 | PixelFormat::Nv12 => None,
+            PixelFormat::Bgrx | PixelFormat::Bgra => Some([0, 1, 2, 3]),
+            PixelFormat::Rgbx | PixelFormat::Rgba => Some([2, 1, 0, 3]),
+            PixelFormat::Xrgb => Some([3, 2, 1, 0]),
+            PixelFormat::Xbgr => Some([1, 2, 3, 0]),
+        }
+    }
+
+    /// Whether the fourth byte of a packed pixel is alpha (carried exactly
+    /// in every coding) rather than padding.
+    pub fn has_alpha(self) -> bool {
+        matches!(self, PixelFormat::Bgra | PixelFormat::Rgba)
+    }
+
+    /// Position within a pixel of a packed format's padding byte, which is
+    /// not picture (change thresholds ignore it; lossy tiles set it to 255).
+    pub fn padding_byte(self) -> Option<usize> {
+        match self.packed_order() {
+            Some([_, _, _, fourth]) if !self.has_alpha() => Some(fourth),
+            _ => None,
         }
     }
 }
@@ -187,7 +259,7 @@ impl Geometry {
     /// rectangle a move record for it reads. Subsampled formats move by
     /// even offsets only, so that chroma moves by whole samples.
     pub fn shift_is_valid(&self, tile: u32, dx: i32, dy: i32) -> bool {
-        if self.format == PixelFormat::I420 && (dx % 2 != 0 || dy % 2 != 0) {
+        if self.format.is_subsampled() && (dx % 2 != 0 || dy % 2 != 0) {
             return false;
         }
         let r = self.tile_rect(tile);
@@ -205,7 +277,7 @@ impl Geometry {
     /// scrolled in at an edge is predicted from the edge). Subsampled
     /// formats move by even offsets only.
     pub fn prediction_is_valid(&self, tile: u32, dx: i32, dy: i32) -> bool {
-        if self.format == PixelFormat::I420 && (dx % 2 != 0 || dy % 2 != 0) {
+        if self.format.is_subsampled() && (dx % 2 != 0 || dy % 2 != 0) {
             return false;
         }
         let r = self.tile_rect(tile);
@@ -241,10 +313,12 @@ impl Geometry {
     /// payload a lossless record can decode to.
     pub fn max_tile_bytes(&self) -> usize {
         let ts = self.tile_size as usize;
-        match self.format {
-            PixelFormat::I420 => ts * ts + 2 * (ts / 2) * (ts / 2),
-            PixelFormat::Bgrx => ts * ts * 4,
-        }
+        (0..self.format.plane_count())
+            .map(|p| {
+                let (sx, sy) = self.format.subsampling(p);
+                (ts >> sx) * (ts >> sy) * self.format.bytes_per_pixel(p)
+            })
+            .sum()
     }
 }
 
@@ -292,6 +366,54 @@ mod tests {
                 h: 8
             }
         );
+    }
+
+    #[test]
+    fn formats_have_distinct_codes_and_names() {
+        for (i, f) in PixelFormat::ALL.into_iter().enumerate() {
+            assert_eq!(f.code() as usize, i);
+            assert_eq!(PixelFormat::from_code(f.code()), Some(f));
+            assert_eq!(PixelFormat::from_caps_name(f.caps_name()), Some(f));
+            // packed formats: B, G, R and the fourth byte are four distinct positions
+            if let Some(order) = f.packed_order() {
+                let mut sorted = order;
+                sorted.sort_unstable();
+                assert_eq!(sorted, [0, 1, 2, 3], "{f:?}");
+                assert_eq!(f.plane_count(), 1);
+                assert_eq!(f.padding_byte().is_some(), !f.has_alpha());
+            }
+        }
+        assert_eq!(PixelFormat::from_code(8), None);
+        assert_eq!(PixelFormat::from_caps_name("ARGB"), None);
+    }
+
+    #[test]
+    fn nv12_has_one_interleaved_chroma_plane() {
+        let g = Geometry::new(PixelFormat::Nv12, 33, 17, 16).unwrap();
+        assert_eq!(g.format.plane_count(), 2);
+        assert_eq!(g.plane_size(1), (17, 9));
+        assert_eq!(g.format.bytes_per_pixel(0), 1);
+        assert_eq!(g.format.bytes_per_pixel(1), 2);
+        assert_eq!(
+            g.tile_plane_rect(2, 1),
+            Rect {
+                x: 16,
+                y: 0,
+                w: 1,
+                h: 8
+            }
+        );
+        // the same samples as I420, laid out in two planes
+        let i420 = Geometry::new(PixelFormat::I420, 33, 17, 16).unwrap();
+        assert_eq!(g.max_tile_bytes(), i420.max_tile_bytes());
+        // chroma moves by whole samples: odd offsets are refused
+        let g = Geometry::new(PixelFormat::Nv12, 64, 64, 16).unwrap();
+        assert!(g.shift_is_valid(5, 2, -4));
+        assert!(!g.shift_is_valid(5, 1, 0));
+        assert!(!g.prediction_is_valid(5, 0, 3));
+        let packed = Geometry::new(PixelFormat::Xbgr, 64, 64, 16).unwrap();
+        assert!(packed.shift_is_valid(5, 1, -3));
+        assert_eq!(packed.max_tile_bytes(), 16 * 16 * 4);
     }
 
     #[test]

@@ -7,8 +7,9 @@
 
 use super::bitstream::{BitstreamError, TileCoding};
 use super::geometry::PixelFormat;
-use super::tile::TileSamples;
+use super::tile::{self, LosslessScratch, TileSamples};
 use once_cell::sync::Lazy;
+use std::cell::RefCell;
 
 /// Lowest and highest accepted quality.
 pub const MIN_QUALITY: u8 = 1;
@@ -154,8 +155,8 @@ fn unzigzag_signed(v: u32) -> i32 {
     ((v >> 1) as i32) ^ -((v & 1) as i32)
 }
 
-/// Whether each of the three coded channels (Y, then two chroma: I420's U
-/// and V, or BGRx's Cb and Cr) is chroma.
+/// Whether each of the three coded channels (Y, then two chroma: the U and
+/// V of I420 and NV12, or the Cb and Cr of a packed format) is chroma.
 const CHANNEL_IS_CHROMA: [bool; 3] = [false, true, true];
 
 /// Converts B, G, R channels to Y, Cb, Cr in place (BT.601 full range).
@@ -172,9 +173,9 @@ fn bgr_to_ycbcr(s: &mut TileSamples) {
     }
 }
 
-/// Converts Y, Cb, Cr back to B, G, R, and sets the padding channel opaque.
+/// Converts Y, Cb, Cr back to B, G, R.
 fn ycbcr_to_bgr(s: &mut TileSamples) {
-    let [c0, c1, c2, c3] = &mut s.channels;
+    let [c0, c1, c2, _] = &mut s.channels;
     for i in 0..c0.len() {
         let y = (c0[i] as i32) << 8;
         let cb = c1[i] as i32 - 128;
@@ -186,13 +187,57 @@ fn ycbcr_to_bgr(s: &mut TileSamples) {
         c1[i] = g.clamp(0, 255) as u8;
         c2[i] = r.clamp(0, 255) as u8;
     }
-    c3.fill(0xff);
+}
+
+/// The alpha of a lossy record (BGRA, RGBA) follows the colour blocks: this
+/// byte and the value every sample has...
+const ALPHA_UNIFORM: u8 = 0;
+/// ...or this byte and a zstd frame of the channel's left-prediction
+/// residuals, as a lossless record codes a channel. Alpha is never lossy.
+const ALPHA_PACKED: u8 = 1;
+
+thread_local! {
+    /// zstd contexts for the alpha of lossy tiles, one per coding thread,
+    /// made on the first non-uniform alpha.
+    static ALPHA_SCRATCH: RefCell<LosslessScratch> = RefCell::default();
+}
+
+/// Appends the alpha channel (channel 3) of `samples`, exactly.
+fn encode_alpha(samples: &TileSamples, out: &mut Vec<u8>) {
+    let alpha = &samples.channels[3];
+    match alpha.first() {
+        Some(&a) if alpha.iter().all(|&v| v == a) => out.extend_from_slice(&[ALPHA_UNIFORM, a]),
+        _ => {
+            out.push(ALPHA_PACKED);
+            let w = samples.dims[3].0;
+            ALPHA_SCRATCH.with_borrow_mut(|scratch| tile::encode_channel(alpha, w, scratch, out));
+        }
+    }
+}
+
+/// Decodes the alpha part (`rest`, all the payload after the colour
+/// blocks) into channel 3 of `samples`.
+fn decode_alpha(samples: &mut TileSamples, rest: &[u8]) -> Result<(), &'static str> {
+    let w = samples.dims[3].0;
+    match rest.split_first() {
+        Some((&ALPHA_UNIFORM, &[a])) => {
+            samples.channels[3].fill(a);
+            Ok(())
+        }
+        Some((&ALPHA_UNIFORM, _)) => Err("a uniform alpha is one byte, the last"),
+        Some((&ALPHA_PACKED, packed)) => ALPHA_SCRATCH.with_borrow_mut(|scratch| {
+            tile::decode_channel(packed, w, scratch, &mut samples.channels[3])
+        }),
+        Some(_) => Err("unknown alpha coding"),
+        None => Err("alpha missing after the last block"),
+    }
 }
 
 /// Appends the lossy payload of `samples` at `quality` to `out`. `samples`
-/// is consumed as scratch (BGRx channels are converted in place).
+/// is consumed as scratch (packed B, G, R channels are converted in place;
+/// alpha is kept and coded exactly after the colour).
 pub fn encode(samples: &mut TileSamples, format: PixelFormat, quality: u8, out: &mut Vec<u8>) {
-    if format == PixelFormat::Bgrx {
+    if format.packed_order().is_some() {
         bgr_to_ycbcr(samples);
     }
     for (c, &is_chroma) in CHANNEL_IS_CHROMA.iter().enumerate() {
@@ -243,6 +288,9 @@ pub fn encode(samples: &mut TileSamples, format: PixelFormat, quality: u8, out: 
             }
         }
     }
+    if format.has_alpha() {
+        encode_alpha(samples, out);
+    }
 }
 
 /// Reads the token stream; every read is bounds-checked.
@@ -272,7 +320,8 @@ impl TokenReader<'_> {
 }
 
 /// Decodes a lossy payload into `samples` (already laid out for the tile;
-/// for BGRx the four channels come out as B, G, R and opaque padding).
+/// for a packed format the four channels come out as B, G, R and the
+/// exact alpha, or padding set to 255).
 pub fn decode(
     samples: &mut TileSamples,
     format: PixelFormat,
@@ -337,11 +386,17 @@ pub fn decode(
             }
         }
     }
-    if rd.pos != payload.len() {
+    let rest = &payload[rd.pos..];
+    if format.has_alpha() {
+        decode_alpha(samples, rest).map_err(corrupt)?;
+    } else if !rest.is_empty() {
         return Err(corrupt("trailing bytes after the last block"));
     }
-    if format == PixelFormat::Bgrx {
+    if format.packed_order().is_some() {
         ycbcr_to_bgr(samples);
+        if !format.has_alpha() {
+            samples.channels[3].fill(0xff);
+        }
     }
     Ok(())
 }
@@ -376,7 +431,7 @@ mod tests {
 
     #[test]
     fn quality_trades_bytes_for_fidelity() {
-        for format in [PixelFormat::I420, PixelFormat::Bgrx] {
+        for format in PixelFormat::ALL {
             let g = Geometry::new(format, 64, 48, 32).unwrap();
             let mut last_bytes = 0;
             for quality in [30u8, 60, 90] {
@@ -393,6 +448,12 @@ mod tests {
                     for c in 0..3 {
                         let p = psnr(&orig.channels[c], &out.channels[c]);
                         assert!(p > 30.0, "{format:?} q{quality} channel {c}: PSNR {p:.1}");
+                    }
+                    // alpha is exact; padding comes out as 255
+                    if format.has_alpha() {
+                        assert_eq!(out.channels[3], orig.channels[3], "{format:?}");
+                    } else if format.packed_order().is_some() {
+                        assert!(out.channels[3].iter().all(|&v| v == 255), "{format:?}");
                     }
                 }
                 assert!(total > last_bytes, "higher quality must cost more bytes");
@@ -450,5 +511,63 @@ mod tests {
             evil.extend_from_slice(&[2, 0xff, 0xff, 0xff, 0xff, 0x0f, EOB]);
         }
         assert!(decode(&mut s, PixelFormat::I420, 50, 0, &evil).is_ok());
+    }
+
+    #[test]
+    fn alpha_is_carried_exactly_and_uniform_alpha_costs_two_bytes() {
+        for format in [PixelFormat::Bgra, PixelFormat::Rgba] {
+            let g = Geometry::new(format, 40, 24, 32).unwrap();
+            for tile in 0..g.tile_count() {
+                let orig = smooth_tile(&g, tile);
+                let colour_only = {
+                    let mut work = orig.clone();
+                    let mut payload = Vec::new();
+                    encode(&mut work, PixelFormat::Bgrx, 60, &mut payload);
+                    payload.len()
+                };
+                // uniform (opaque, and a uniform translucent) alpha: 2 bytes
+                for a in [255u8, 77] {
+                    let mut work = orig.clone();
+                    work.channels[3].fill(a);
+                    let mut payload = Vec::new();
+                    encode(&mut work, format, 60, &mut payload);
+                    assert_eq!(payload.len(), colour_only + 2);
+                    assert_eq!(payload[payload.len() - 2..], [ALPHA_UNIFORM, a]);
+                    let mut out = TileSamples::default();
+                    out.layout(&g, tile);
+                    decode(&mut out, format, 60, tile, &payload).unwrap();
+                    assert!(out.channels[3].iter().all(|&v| v == a));
+                }
+                // varying alpha: exact, through zstd
+                let mut work = orig.clone();
+                let mut payload = Vec::new();
+                encode(&mut work, format, 60, &mut payload);
+                assert_eq!(payload[colour_only], ALPHA_PACKED);
+                let mut out = TileSamples::default();
+                out.layout(&g, tile);
+                decode(&mut out, format, 60, tile, &payload).unwrap();
+                assert_eq!(out.channels[3], orig.channels[3]);
+                // damaged alpha parts are refused
+                let colour = &payload[..colour_only];
+                for tail in [
+                    &[][..],
+                    &[ALPHA_UNIFORM][..],
+                    &[ALPHA_UNIFORM, 1, 2][..],
+                    &[2, 0][..],
+                    &[ALPHA_PACKED][..],
+                    &payload[colour_only..payload.len() - 1],
+                ] {
+                    let bad = [colour, tail].concat();
+                    assert!(
+                        decode(&mut out, format, 60, tile, &bad).is_err(),
+                        "{format:?} tail {tail:?}"
+                    );
+                }
+                // a padding format takes no alpha part
+                let mut with_alpha = colour.to_vec();
+                with_alpha.extend_from_slice(&[ALPHA_UNIFORM, 255]);
+                assert!(decode(&mut out, PixelFormat::Bgrx, 60, tile, &with_alpha).is_err());
+            }
+        }
     }
 }

@@ -136,7 +136,7 @@ impl MotionSearch {
 
     /// Plane-0 byte range of tile column `strip`.
     fn strip_span(&self, strip: usize) -> (usize, usize) {
-        let bpp = self.geometry.format.bytes_per_pixel();
+        let bpp = self.geometry.format.bytes_per_pixel(0);
         let ts = self.geometry.tile_size as usize;
         let x0 = strip * ts;
         let w = ts.min(self.geometry.width as usize - x0);
@@ -188,7 +188,7 @@ impl MotionSearch {
     /// rolling hash step per position searched (about 66 000).
     pub fn search_2d(&self, tile: u32, frame: &FrameView, base: &FrameView, out: &mut Vec<Offset>) {
         let g = &self.geometry;
-        let bpp = g.format.bytes_per_pixel();
+        let bpp = g.format.bytes_per_pixel(0);
         let r = g.tile_rect(tile);
         let (width, height) = (g.width as usize, self.height);
         if r.w < FEATURE_PIXELS {

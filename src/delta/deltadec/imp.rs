@@ -59,9 +59,7 @@ use std::sync::Mutex;
 
 use crate::delta::decoder::{DEFAULT_MAX_HEIGHT, DEFAULT_MAX_WIDTH};
 use crate::delta::geometry::MAX_DIMENSION;
-use crate::delta::{
-    DecoderLimits, DecoderStats, DeltaDecoder, FrameViewMut, Geometry, PixelFormat,
-};
+use crate::delta::{DecoderLimits, DecoderStats, DeltaDecoder, FrameViewMut, Geometry};
 
 static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
     gst::DebugCategory::new(
@@ -274,10 +272,7 @@ impl DeltaDec {
         geometry: Geometry,
         input_state: Option<&InputState>,
     ) -> Result<gst_video::VideoInfo, gst::FlowError> {
-        let format = match geometry.format {
-            PixelFormat::I420 => gst_video::VideoFormat::I420,
-            PixelFormat::Bgrx => gst_video::VideoFormat::Bgrx,
-        };
+        let format = gst_video::VideoFormat::from_string(geometry.format.caps_name());
         let obj = self.obj();
         let output_state = obj
             .set_output_state(format, geometry.width, geometry.height, input_state)
