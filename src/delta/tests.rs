@@ -917,3 +917,32 @@ fn the_same_picture_codes_alike_in_every_byte_order() {
         assert!(encode_all(format) == reference, "{format:?}");
     }
 }
+
+#[test]
+fn few_colour_tiles_are_palette_coded_exactly_in_every_packed_format() {
+    // Text-like tiles of a few colours whose alpha (or padding) varies too.
+    for format in PixelFormat::ALL {
+        let Some(order) = format.packed_order() else {
+            continue;
+        };
+        let g = Geometry::new(format, 128, 96, 32).unwrap();
+        let mut frame = TestFrame::new(g);
+        for (i, px) in frame.planes[0].chunks_exact_mut(4).enumerate() {
+            let (x, y) = (i % 128, i / 128);
+            let colour = ((x / 3) ^ (y / 5)) % 5;
+            for (c, &pos) in order.iter().enumerate() {
+                px[pos] = (colour * 40 + c * 7) as u8;
+            }
+        }
+        let mut enc = DeltaEncoder::new(g, config(TileMode::Lossless));
+        let out = enc.encode(&frame.view(), false);
+        let (_, records) = bitstream::parse_frame(&out.data).unwrap();
+        let palette = records
+            .filter(|r| r.as_ref().unwrap().coding == TileCoding::Palette)
+            .count();
+        assert_eq!(palette, g.tile_count() as usize, "{format:?}");
+        let mut dec = DeltaDecoder::new();
+        assert_eq!(dec.decode(&out.data, at(0)).records_dropped, 0);
+        assert!(dec.canvas().unwrap().plane(0) == frame.planes[0].as_slice());
+    }
+}
