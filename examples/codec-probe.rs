@@ -40,6 +40,9 @@ fn entropy(data: &[u8], g: &Geometry, frame_len: usize) -> Result<(), Box<dyn st
     let mut pal_pred_bytes = 0usize;
     let mut pal_lossless_bytes = 0usize;
     let mut pal_tiles = 0usize;
+    // Bytes when the palette is used, without trying lossless, for tiles of
+    // at most 16 / 64 / 256 colours.
+    let mut by_rule = [0usize; 3];
     {
         let mut packer = Packer::new(3);
         let mut out = Vec::new();
@@ -80,6 +83,9 @@ fn entropy(data: &[u8], g: &Geometry, frame_len: usize) -> Result<(), Box<dyn st
                 packer.pack(&r, &mut out);
                 let lossless = out.len();
                 if !ok {
+                    for b in by_rule.iter_mut() {
+                        *b += lossless;
+                    }
                     pal_bytes += lossless;
                     pal_pred_bytes += lossless;
                     pal_lossless_bytes += lossless;
@@ -90,6 +96,13 @@ fn entropy(data: &[u8], g: &Geometry, frame_len: usize) -> Result<(), Box<dyn st
                 out.clear();
                 packer.pack(&idx, &mut out);
                 pal_bytes += (out.len() + table).min(lossless);
+                for (b, k) in by_rule.iter_mut().zip([16, 64, 256]) {
+                    *b += if colours.len() <= k {
+                        out.len() + table
+                    } else {
+                        lossless
+                    };
+                }
                 let w = samples.dims[0].0;
                 let pred: Vec<u8> = idx
                     .iter()
@@ -113,6 +126,7 @@ fn entropy(data: &[u8], g: &Geometry, frame_len: usize) -> Result<(), Box<dyn st
         "palette trial: {pal_tiles} tiles of <=256 colours; lossless zstd-3 {pal_lossless_bytes}, \
          best of palette+zstd-3 and lossless {pal_bytes}, with left-predicted indices {pal_pred_bytes}"
     );
+    println!("palette without trying lossless, up to 16/64/256 colours: {by_rule:?}");
     let raw: usize = residuals.iter().map(Vec::len).sum();
     println!("{} tiles, {} bytes of residuals", residuals.len(), raw);
     let mut out = Vec::new();

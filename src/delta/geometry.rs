@@ -256,12 +256,12 @@ impl Geometry {
     }
 
     /// Whether `tile` moved by (`dx`, `dy`) lies inside the frame: the
-    /// rectangle a move record for it reads. Subsampled formats move by
-    /// even offsets only, so that chroma moves by whole samples.
+    /// rectangle a move record for it reads. In subsampled formats chroma
+    /// moves by `dx >> 1`, `dy >> 1` samples (rounded down): an odd offset
+    /// moves luma exactly and chroma by the nearest whole sample, which a
+    /// move residual then corrects (a page scrolls by odd steps as often as
+    /// by even ones).
     pub fn shift_is_valid(&self, tile: u32, dx: i32, dy: i32) -> bool {
-        if self.format.is_subsampled() && (dx % 2 != 0 || dy % 2 != 0) {
-            return false;
-        }
         let r = self.tile_rect(tile);
         let x = r.x as i64 + dx as i64;
         let y = r.y as i64 + dy as i64;
@@ -274,12 +274,9 @@ impl Geometry {
     /// Whether `tile` may be predicted from the previous picture at the
     /// tile moved by (`dx`, `dy`): the columns must lie inside the frame;
     /// rows above or below it read the nearest row of the frame (content
-    /// scrolled in at an edge is predicted from the edge). Subsampled
-    /// formats move by even offsets only.
+    /// scrolled in at an edge is predicted from the edge). Chroma moves as
+    /// for [`Self::shift_is_valid`].
     pub fn prediction_is_valid(&self, tile: u32, dx: i32, dy: i32) -> bool {
-        if self.format.is_subsampled() && (dx % 2 != 0 || dy % 2 != 0) {
-            return false;
-        }
         let r = self.tile_rect(tile);
         let x = r.x as i64 + dx as i64;
         x >= 0 && x + r.w as i64 <= self.width as i64 && dy.unsigned_abs() < self.height
@@ -298,12 +295,19 @@ impl Geometry {
         debug_assert!(self.prediction_is_valid(tile, dx, dy));
         let r = self.tile_rect(tile);
         let ts = self.tile_size as usize;
-        let h = self.height as usize;
+        let (w, h) = (self.width as usize, self.height as usize);
+        // Rounded-down chroma offsets read up to one pixel's worth beyond
+        // the luma rectangle on either side.
+        let sub = self.format.is_subsampled();
+        let (mx, my) = ((sub && dx % 2 != 0) as usize, (sub && dy % 2 != 0) as usize);
         let x = (r.x as i64 + dx as i64).max(0) as usize;
-        let y0 = Self::clamp_row(r.y, dy, h);
-        let y1 = Self::clamp_row(r.y + r.h - 1, dy, h);
+        let y0 = Self::clamp_row(r.y, dy, h).saturating_sub(my);
+        let y1 = (Self::clamp_row(r.y + r.h - 1, dy, h) + my).min(h - 1);
         let tiles_x = self.tiles_x;
-        let (tx0, tx1) = (x / ts, (x + r.w - 1) / ts);
+        let (tx0, tx1) = (
+            x.saturating_sub(mx) / ts,
+            (x + r.w - 1 + mx).min(w - 1) / ts,
+        );
         let (ty0, ty1) = (y0 / ts, y1 / ts);
         (ty0..=ty1)
             .flat_map(move |ty| (tx0..=tx1).map(move |tx| (ty * tiles_x as usize + tx) as u32))
@@ -406,11 +410,22 @@ mod tests {
         // the same samples as I420, laid out in two planes
         let i420 = Geometry::new(PixelFormat::I420, 33, 17, 16).unwrap();
         assert_eq!(g.max_tile_bytes(), i420.max_tile_bytes());
-        // chroma moves by whole samples: odd offsets are refused
+        // chroma moves by whole samples, rounded down for odd offsets
         let g = Geometry::new(PixelFormat::Nv12, 64, 64, 16).unwrap();
         assert!(g.shift_is_valid(5, 2, -4));
-        assert!(!g.shift_is_valid(5, 1, 0));
-        assert!(!g.prediction_is_valid(5, 0, 3));
+        assert!(g.shift_is_valid(5, 1, 0));
+        assert!(g.prediction_is_valid(5, 0, 3));
+        assert!(!g.shift_is_valid(5, -17, 0));
+        // an odd move reads up to one pixel's worth of chroma beyond the
+        // luma rectangle: the tiles it reads include that neighbour
+        let tiles: Vec<u32> = g.shifted_tiles(5, 15, 0).collect();
+        assert_eq!(tiles, vec![5, 6]);
+        let tiles: Vec<u32> = g.shifted_tiles(5, 1, 0).collect();
+        assert_eq!(tiles, vec![5, 6]);
+        let tiles: Vec<u32> = g.shifted_tiles(5, -1, 0).collect();
+        assert_eq!(tiles, vec![4, 5]);
+        let tiles: Vec<u32> = g.shifted_tiles(5, 0, 0).collect();
+        assert_eq!(tiles, vec![5]);
         let packed = Geometry::new(PixelFormat::Xbgr, 64, 64, 16).unwrap();
         assert!(packed.shift_is_valid(5, 1, -3));
         assert_eq!(packed.max_tile_bytes(), 16 * 16 * 4);

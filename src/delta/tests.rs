@@ -946,3 +946,42 @@ fn few_colour_tiles_are_palette_coded_exactly_in_every_packed_format() {
         assert!(dec.canvas().unwrap().plane(0) == frame.planes[0].as_slice());
     }
 }
+
+#[test]
+fn odd_scroll_steps_move_subsampled_pictures_too() {
+    for format in [PixelFormat::I420, PixelFormat::Nv12] {
+        let g = Geometry::new(format, 256, 192, 32).unwrap();
+        let mut enc = DeltaEncoder::new(g, config(TileMode::Lossless));
+        let mut dec = DeltaDecoder::new();
+        let mut delta_bytes = 0;
+        let mut key_bytes = 0;
+        for i in 0..6 {
+            // 5 rows a frame: every offset is odd or an odd multiple
+            let frame = scrolled_page(g, i * 5, 0, 0);
+            let out = enc.encode(&frame.view(), false);
+            if i == 0 {
+                key_bytes = out.data.len();
+            } else {
+                delta_bytes += out.data.len();
+            }
+            let report = dec.decode(&out.data, at(i as u64));
+            assert_eq!(report.records_dropped, 0, "{format:?} frame {i}");
+            let canvas = dec.canvas().unwrap();
+            for p in 0..g.format.plane_count() {
+                assert!(
+                    canvas.plane(p) == frame.planes[p].as_slice(),
+                    "{format:?} frame {i}"
+                );
+            }
+        }
+        let s = enc.stats();
+        assert!(
+            s.tiles_moved + s.tiles_move_residual > 0,
+            "{format:?}: {s:?}"
+        );
+        assert!(
+            delta_bytes / 5 < key_bytes / 2,
+            "{format:?}: {delta_bytes} vs {key_bytes}"
+        );
+    }
+}
