@@ -130,7 +130,9 @@ fn loss_costs_mjpeg_the_expected_share_of_frames() {
 #[test]
 fn changes_only_heals_after_the_loss_stops() {
     // lossless deltaenc on the screen scene: once loss stops, intra-refresh
-    // (30 frames) must bring every frame back to bit-exact
+    // (30 frames) must bring every frame back to bit-exact. The scene costs
+    // about 50 packets in the lossy 1.5 s (moves and palettes made it
+    // small): at 20% some are lost in all but about 1 run in 100 000.
     let v = compare(
         "heal",
         &[
@@ -139,7 +141,7 @@ fn changes_only_heals_after_the_loss_stops() {
             "--strategies",
             "delta",
             "--loss",
-            "5",
+            "20",
             "--loss-until",
             "1.5",
         ],
@@ -162,6 +164,6 @@ fn changes_only_heals_after_the_loss_stops() {
         .count() as u64;
     assert!(
         damaged + u(r, "frames_lost") > 0,
-        "5% loss for 1.5 s left no trace: {r}"
+        "20% loss for 1.5 s left no trace: {r}"
     );
 }
