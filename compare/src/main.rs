@@ -11,6 +11,7 @@ mod pipeline;
 mod quality;
 mod report;
 mod result;
+mod rtpsession;
 mod run;
 mod scene;
 mod snapshot;
@@ -77,13 +78,15 @@ struct Args {
     /// jpegenc quality for MJPEG.
     #[arg(long, default_value_t = 75)]
     jpeg_quality: u32,
-    /// x264enc bitrate for segments, kbit/s.
+    /// x264enc bitrate for segments and h264-rtp, kbit/s (for h264-rtp
+    /// also the RTP session bandwidth, which budgets RTCP feedback).
     #[arg(long, default_value_t = 2000)]
     h264_kbps: u32,
     /// Frames per segment (and H.264 keyframe interval).
     #[arg(long, default_value_t = 10)]
     segment_frames: u32,
-    /// Intra-refresh period of the changes-only codec, frames.
+    /// Intra-refresh period of the changes-only codec, frames; also
+    /// h264-rtp's keyframe interval (0: x264's default, 250).
     #[arg(long, default_value_t = 30)]
     delta_refresh: u32,
     /// deltaenc tile coding: lossless or lossy (default: lossless for the

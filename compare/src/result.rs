@@ -32,6 +32,21 @@ pub struct LatencyMs {
     pub max: f64,
 }
 
+/// What the return path did to repair loss, for a transport that has one
+/// (an RTP session: RTCP NACK and PLI).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Repair {
+    /// Retransmissions the receiver's jitterbuffer asked for (NACK), a
+    /// repeated request for the same packet counted again.
+    pub retransmissions_requested: u64,
+    /// Retransmission (RTX) packets the sender sent.
+    pub retransmissions_sent: u64,
+    /// Packets that arrived in time thanks to a retransmission.
+    pub retransmissions_recovered: u64,
+    /// Packets the jitterbuffer gave up on: lost for good.
+    pub packets_lost: u64,
+}
+
 /// What one strategy did.
 #[derive(Debug, Clone, Serialize)]
 pub struct StrategyResult {
@@ -81,6 +96,11 @@ pub struct StrategyResult {
     pub cpu_sender_ms_per_frame: f64,
     /// Receiver CPU milliseconds per frame received (network, decoder, meter).
     pub cpu_receiver_ms_per_frame: f64,
+    /// Keyframe requests (GstForceKeyUnit events) that reached the encoder:
+    /// RTCP PLI in an RTP session; none where there is no return path.
+    pub keyframe_requests: u64,
+    /// What RTCP feedback repaired (None: the transport has no return path).
+    pub repair: Option<Repair>,
     /// Per-frame record, in arrival order.
     pub frames: Vec<FrameRecord>,
     /// kbit/s in each second of the run.

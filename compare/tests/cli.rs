@@ -85,7 +85,11 @@ fn clean_network_delivers_every_frame() {
     let v = compare("clean", &["--duration", "2"]);
     let results = v["results"].as_array().expect("results");
     let ids: Vec<_> = results.iter().filter_map(|r| r["id"].as_str()).collect();
-    assert_eq!(ids, ["mjpeg", "delta-intra", "segments", "delta"], "{v}");
+    assert_eq!(
+        ids,
+        ["mjpeg", "delta-intra", "segments", "delta", "h264-rtp"],
+        "{v}"
+    );
     for r in results {
         check_accounting(r, 2.0);
         assert_eq!(u(r, "frames_lost"), 0, "{r}");
