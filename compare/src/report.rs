@@ -139,7 +139,8 @@ pub fn csv(c: &Comparison) -> String {
          frames_sent,frames_received,frames_lost,frames_frozen,frames_unreadable,\
          psnr_mean_db,psnr_min_db,ssim_mean,psnr_last_second_db,cpu_sender_ms_per_frame,\
          cpu_receiver_ms_per_frame,keyframe_requests,retransmissions_requested,\
-         retransmissions_sent,retransmissions_recovered,packets_lost_for_good\n",
+         retransmissions_sent,retransmissions_recovered,packets_lost_for_good,\
+         rtcp_bytes_to_receiver,rtcp_bytes_to_sender\n",
     );
     for r in &c.results {
         let repair = |f: fn(&Repair) -> u64| {
@@ -149,7 +150,7 @@ pub fn csv(c: &Comparison) -> String {
         };
         let _ = writeln!(
             out,
-            "{},{:.1},{:.2},{:.2},{:.2},{:.2},{:.1},{},{},{},{},{},{},{},{},{},{:.3},{:.3},{},{},{},{},{}",
+            "{},{:.1},{:.2},{:.2},{:.2},{:.2},{:.1},{},{},{},{},{},{},{},{},{},{:.3},{:.3},{},{},{},{},{},{},{}",
             r.id,
             r.bitrate_kbps,
             r.latency_ms.p50,
@@ -173,6 +174,8 @@ pub fn csv(c: &Comparison) -> String {
             repair(|p| p.retransmissions_sent),
             repair(|p| p.retransmissions_recovered),
             repair(|p| p.packets_lost),
+            repair(|p| p.rtcp_bytes_to_receiver),
+            repair(|p| p.rtcp_bytes_to_sender),
         );
     }
     out

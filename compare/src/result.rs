@@ -45,6 +45,10 @@ pub struct Repair {
     pub retransmissions_recovered: u64,
     /// Packets the jitterbuffer gave up on: lost for good.
     pub packets_lost: u64,
+    /// RTCP bytes the sender sent (reports), not in `bytes`.
+    pub rtcp_bytes_to_receiver: u64,
+    /// RTCP bytes the receiver sent (reports, NACK, PLI), not in `bytes`.
+    pub rtcp_bytes_to_sender: u64,
 }
 
 /// What one strategy did.
@@ -72,8 +76,9 @@ pub struct StrategyResult {
     pub latency_ms: LatencyMs,
     /// Longest time between two new pictures at the receiver, ms.
     pub longest_stall_ms: f64,
-    /// Bytes the sender put on the network (RTP packets incl. RTP header, or
-    /// the TCP byte stream; without UDP/IP/TCP headers).
+    /// Bytes the sender put on the network (RTP packets incl. RTP header and
+    /// retransmissions, or the TCP byte stream; without UDP/IP/TCP headers
+    /// and without RTCP, which `repair` counts).
     pub bytes: u64,
     /// RTP packets (UDP) or buffers handed to tcpserversink (TCP: one per
     /// segment from segmentpackager, one per TS packet from mpegtsmux).

@@ -25,6 +25,7 @@
 //! them once the handlers are connected.
 
 use std::net::UdpSocket;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use gst::prelude::*;
@@ -158,6 +159,20 @@ fn set_session_bandwidth(rtpbin: &gst::Element, kbps: u32) {
     session.set_property("bandwidth", f64::from(kbps) * 1000.0);
 }
 
+/// Counts the bytes handed to the element `name` of `p` (a netsim: what
+/// goes on the network, before any loss).
+fn count_bytes_into(p: &gst::Pipeline, name: &str) -> Result<Arc<AtomicU64>, String> {
+    let bytes = Arc::new(AtomicU64::new(0));
+    let counted = bytes.clone();
+    static_pad(&by_name(p, name)?, "sink")?.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+        if let Some(b) = info.buffer() {
+            counted.fetch_add(b.size() as u64, Ordering::Relaxed);
+        }
+        gst::PadProbeReturn::Ok
+    });
+    Ok(bytes)
+}
+
 /// Leaves the RTCP sink `name` of `p` out of the pipeline's end of
 /// stream, which is then the media's alone. After the sender's last packet
 /// rtpbin sends its BYE but does not always pass end of stream on to its
@@ -191,6 +206,8 @@ fn static_pad(element: &gst::Element, name: &str) -> Result<gst::Pad, String> {
 pub struct RtpSessionEnds {
     rtx_send: gst::Element,
     jitterbuffers: Arc<Mutex<Vec<gst::Element>>>,
+    rtcp_to_receiver: Arc<AtomicU64>,
+    rtcp_to_sender: Arc<AtomicU64>,
 }
 
 impl RtpSessionEnds {
@@ -213,6 +230,8 @@ impl RtpSessionEnds {
         Ok(Self {
             rtx_send,
             jitterbuffers,
+            rtcp_to_receiver: count_bytes_into(sender, &format!("{tx}rtcpnet"))?,
+            rtcp_to_sender: count_bytes_into(receiver, &format!("{rx}rtcpnet"))?,
         })
     }
 
@@ -359,6 +378,8 @@ impl RtpSessionEnds {
     pub fn repair(&self) -> Repair {
         let mut repair = Repair {
             retransmissions_sent: u64::from(self.rtx_send.property::<u32>("num-rtx-packets")),
+            rtcp_bytes_to_receiver: self.rtcp_to_receiver.load(Ordering::Relaxed),
+            rtcp_bytes_to_sender: self.rtcp_to_sender.load(Ordering::Relaxed),
             ..Repair::default()
         };
         for jb in self
