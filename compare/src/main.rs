@@ -230,7 +230,7 @@ fn compare(args: &Args) -> Result<(), String> {
             delta_refresh: args.delta_refresh,
             // Lossy tiles are for camera content: on screen content they
             // blur the text and cost more than lossless ones (the terminal
-            // recording: 10.5 Mbit/s lossy, 1.5 lossless; docs/measure.md).
+            // recording: 10.5 Mbit/s lossy, 1.5 lossless; README.md).
             delta_mode: args.delta_mode.clone().unwrap_or_else(|| {
                 if scene == Scene::Camera {
                     "lossy"
