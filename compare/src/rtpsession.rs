@@ -41,7 +41,7 @@ const RTX_PT: u32 = 97;
 /// declaring it lost, ms. Small, as in a WebRTC receiver showing screen
 /// content: room for a retransmission over a path with a few ms of round
 /// trip (loopback, or --delay up to ~20 ms), not for more.
-pub const JITTERBUFFER_LATENCY_MS: u32 = 50;
+const JITTERBUFFER_LATENCY_MS: u32 = 50;
 /// How much the sender keeps for retransmission, ms: far more than a
 /// request can arrive late with this jitterbuffer latency.
 const RTX_HISTORY_MS: u32 = 1000;
@@ -151,9 +151,11 @@ fn aux_bin(name: &str, element: &gst::Element) -> Result<gst::Element, String> {
 /// Tells session 0 of `rtpbin` the media's bitrate. RTCP gets 5% of it
 /// (RFC 3550), and with AVPF that budget is also what spaces feedback: an
 /// early packet (a NACK, a PLI) may follow another only a regular report
-/// interval later (RFC 4585, 3.5.2). Without it rtpbin assumes 64 kbit/s,
-/// which spaces feedback by about half a second, far beyond the
-/// jitterbuffer's wait: most NACKs would leave too late to help.
+/// interval later (RFC 4585, 3.5.2). A receiver that sends no media
+/// otherwise assumes 64 kbit/s, and early feedback was then refused for
+/// several hundred ms after each NACK (seen with 5% loss: NACKs held for
+/// the next regular report expired there), far beyond the jitterbuffer's
+/// wait.
 fn set_session_bandwidth(rtpbin: &gst::Element, kbps: u32) {
     let session = rtpbin.emit_by_name::<gst::glib::Object>("get-internal-session", &[&0u32]);
     session.set_property("bandwidth", f64::from(kbps) * 1000.0);
@@ -176,7 +178,7 @@ fn count_bytes_into(p: &gst::Pipeline, name: &str) -> Result<Arc<AtomicU64>, Str
 /// Leaves the RTCP sink `name` of `p` out of the pipeline's end of
 /// stream, which is then the media's alone. After the sender's last packet
 /// rtpbin sends its BYE but does not always pass end of stream on to its
-/// RTCP pad (two runs in twenty-five here, GStreamer 1.22), and the run
+/// RTCP pad (3 runs in 25 here, GStreamer 1.22), and the run
 /// then waited out the 10 s drain deadline for a sink that never finishes.
 fn rtcp_takes_no_part_in_eos(p: &gst::Pipeline, name: &str) -> Result<(), String> {
     by_name(p, name)?.unset_element_flags(gst::ElementFlags::SINK);
