@@ -15,8 +15,9 @@
 //!
 //! `--lossy FORMAT Q...` codes every frame of a raw BGRx (`bgrx`) or I420
 //! (`i420`) file as a keyframe of lossy tiles at each quality and prints
-//! bytes per frame, PSNR (over B, G, R or Y, U, V samples) and the time to
-//! encode and to decode a frame: the lossy tile coding alone, for tuning.
+//! bytes per frame, PSNR (over B, G, R or Y, U, V samples) and the thread
+//! CPU time to encode and to decode a frame: the lossy tile coding alone,
+//! for tuning.
 //!
 //! `--train FORMAT:FILE:W:H...` measures the initial probabilities of the
 //! lossy models (the tables in src/delta/coefficients.rs and the appendix
@@ -56,6 +57,99 @@ fn entropy(data: &[u8], g: &Geometry, frame_len: usize) -> Result<(), Box<dyn st
             residuals.push(r);
         }
     }
+    // Palette trial: tiles of at most 256 colours as a colour table plus
+    // one index a pixel (raw, and left-predicted), compressed the same way.
+    let mut pal_bytes = 0usize;
+    let mut pal_pred_bytes = 0usize;
+    let mut pal_lossless_bytes = 0usize;
+    let mut pal_tiles = 0usize;
+    // Bytes when the palette is used, without trying lossless, for tiles of
+    // at most 16 / 64 / 256 colours.
+    let mut by_rule = [0usize; 3];
+    {
+        let mut packer = Packer::new(3);
+        let mut out = Vec::new();
+        for frame in data.chunks_exact(frame_len).step_by(10) {
+            let view = FrameView::new(g, vec![(frame, stride)])?;
+            for t in 0..g.tile_count() {
+                samples.gather(g, &view, t);
+                if samples.fill_values().is_some() {
+                    continue;
+                }
+                let n = samples.channels[0].len();
+                let mut colours: Vec<u32> = Vec::new();
+                let mut idx = Vec::with_capacity(n);
+                let mut ok = true;
+                for i in 0..n {
+                    let c = u32::from_le_bytes([
+                        samples.channels[0][i],
+                        samples.channels[1][i],
+                        samples.channels[2][i],
+                        samples.channels[3][i],
+                    ]);
+                    let k = match colours.iter().position(|&x| x == c) {
+                        Some(k) => k,
+                        None => {
+                            if colours.len() == 256 {
+                                ok = false;
+                                break;
+                            }
+                            colours.push(c);
+                            colours.len() - 1
+                        }
+                    };
+                    idx.push(k as u8);
+                }
+                let mut r = Vec::new();
+                predicted_residuals(&samples, &mut r);
+                out.clear();
+                packer.pack(&r, &mut out);
+                let lossless = out.len();
+                if !ok {
+                    for b in by_rule.iter_mut() {
+                        *b += lossless;
+                    }
+                    pal_bytes += lossless;
+                    pal_pred_bytes += lossless;
+                    pal_lossless_bytes += lossless;
+                    continue;
+                }
+                pal_tiles += 1;
+                let table = colours.len() * 3 + 1;
+                out.clear();
+                packer.pack(&idx, &mut out);
+                pal_bytes += (out.len() + table).min(lossless);
+                for (b, k) in by_rule.iter_mut().zip([16, 64, 256]) {
+                    *b += if colours.len() <= k {
+                        out.len() + table
+                    } else {
+                        lossless
+                    };
+                }
+                let w = samples.dims[0].0;
+                let pred: Vec<u8> = idx
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &v)| {
+                        if i % w == 0 {
+                            v
+                        } else {
+                            v.wrapping_sub(idx[i - 1])
+                        }
+                    })
+                    .collect();
+                out.clear();
+                packer.pack(&pred, &mut out);
+                pal_pred_bytes += (out.len() + table).min(lossless);
+                pal_lossless_bytes += lossless;
+            }
+        }
+    }
+    println!(
+        "palette trial: {pal_tiles} tiles of <=256 colours; lossless zstd-3 {pal_lossless_bytes}, \
+         best of palette+zstd-3 and lossless {pal_bytes}, with left-predicted indices {pal_pred_bytes}"
+    );
+    println!("palette without trying lossless, up to 16/64/256 colours: {by_rule:?}");
     let raw: usize = residuals.iter().map(Vec::len).sum();
     println!("{} tiles, {} bytes of residuals", residuals.len(), raw);
     let mut out = Vec::new();
@@ -104,9 +198,11 @@ fn lossy(
     let g = Geometry::new(format, w, h, 64)?;
     let (wu, hu) = (w as usize, h as usize);
     let (cw, ch) = (wu.div_ceil(2), hu.div_ceil(2));
-    let frame_len = match format {
-        PixelFormat::Bgrx => wu * hu * 4,
-        PixelFormat::I420 => wu * hu + 2 * cw * ch,
+    // only bgrx and i420 are parsed from the command line
+    let frame_len = if format == PixelFormat::Bgrx {
+        wu * hu * 4
+    } else {
+        wu * hu + 2 * cw * ch
     };
     println!("| quality | bytes/frame | PSNR dB | encode ms/frame | decode ms/frame |");
     println!("|---:|---:|---:|---:|---:|");
@@ -125,21 +221,20 @@ fn lossy(
         let (mut bytes, mut enc_time, mut dec_time, mut psnr, mut n) =
             (0usize, Duration::ZERO, Duration::ZERO, 0f64, 0usize);
         for (i, frame) in data.chunks_exact(frame_len).enumerate() {
-            let planes = match format {
-                PixelFormat::Bgrx => vec![(frame, wu * 4)],
-                PixelFormat::I420 => {
-                    let (y, uv) = frame.split_at(wu * hu);
-                    let (u, v) = uv.split_at(cw * ch);
-                    vec![(y, wu), (u, cw), (v, cw)]
-                }
+            let planes = if format == PixelFormat::Bgrx {
+                vec![(frame, wu * 4)]
+            } else {
+                let (y, uv) = frame.split_at(wu * hu);
+                let (u, v) = uv.split_at(cw * ch);
+                vec![(y, wu), (u, cw), (v, cw)]
             };
             let view = FrameView::new(&g, planes)?;
-            let start = Instant::now();
+            let start = thread_cpu();
             let out = enc.encode(&view, false);
-            enc_time += start.elapsed();
-            let start = Instant::now();
+            enc_time += thread_cpu() - start;
+            let start = thread_cpu();
             let report = dec.decode(&out.data, Duration::from_millis(33 * i as u64));
-            dec_time += start.elapsed();
+            dec_time += thread_cpu() - start;
             if report.records_dropped > 0 {
                 return Err(format!("frame {i}: decoder dropped records ({report:?})").into());
             }
@@ -196,20 +291,20 @@ fn train(specs: &[String]) -> Result<(), Box<dyn std::error::Error>> {
         let g = Geometry::new(format, w, h, 64)?;
         let (wu, hu) = (w as usize, h as usize);
         let (cw, ch) = (wu.div_ceil(2), hu.div_ceil(2));
-        let frame_len = match format {
-            PixelFormat::Bgrx => wu * hu * 4,
-            PixelFormat::I420 => wu * hu + 2 * cw * ch,
+        let frame_len = if format == PixelFormat::Bgrx {
+            wu * hu * 4
+        } else {
+            wu * hu + 2 * cw * ch
         };
         let mut samples = TileSamples::default();
         let mut out = Vec::new();
         for frame in data.chunks_exact(frame_len) {
-            let planes = match format {
-                PixelFormat::Bgrx => vec![(frame, wu * 4)],
-                PixelFormat::I420 => {
-                    let (y, uv) = frame.split_at(wu * hu);
-                    let (u, v) = uv.split_at(cw * ch);
-                    vec![(y, wu), (u, cw), (v, cw)]
-                }
+            let planes = if format == PixelFormat::Bgrx {
+                vec![(frame, wu * 4)]
+            } else {
+                let (y, uv) = frame.split_at(wu * hu);
+                let (u, v) = uv.split_at(cw * ch);
+                vec![(y, wu), (u, cw), (v, cw)]
             };
             let view = FrameView::new(&g, planes)?;
             for quality in [20u8, 35, 50, 65, 75, 85, 95] {
@@ -253,6 +348,18 @@ fn train(specs: &[String]) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// CPU time this thread has used: steadier than wall time on a shared
+/// machine.
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes the timespec it is given.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("--train") {
@@ -294,12 +401,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         },
     );
     let mut dec = DeltaDecoder::new();
+    // For profiling the encoder alone: no decoder, no check.
+    let check_off = std::env::var_os("CODEC_PROBE_NO_CHECK").is_some();
     let (mut bytes, mut time, mut n) = (0usize, Duration::ZERO, 0usize);
     for (i, frame) in data.chunks_exact(frame_len).enumerate() {
         let view = FrameView::new(&g, vec![(frame, (w * 4) as usize)])?;
-        let start = Instant::now();
+        let start = thread_cpu();
         let out = enc.encode(&view, false);
-        let spent = start.elapsed();
+        let spent = thread_cpu() - start;
+        if check_off {
+            bytes += out.data.len() * (i > 0) as usize;
+            time += spent * (i > 0) as u32;
+            n += (i > 0) as usize;
+            continue;
+        }
         let report = dec.decode(&out.data, Duration::from_millis(33 * i as u64));
         let exact = dec.canvas().map(|c| c.plane(0) == frame) == Some(true);
         if !exact || report.records_dropped > 0 {
@@ -313,7 +428,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let s = enc.stats();
     println!(
-        "{} frames after the first: {:.0} bytes/frame, {:.2} ms/frame encode; \
+        "{} frames after the first: {:.0} bytes/frame, {:.2} ms/frame encode (thread CPU time); \
          tiles: {} changed, {} moved, {} move+residual, {} refreshed, {} sent",
         n,
         bytes as f64 / n as f64,

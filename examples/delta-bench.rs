@@ -18,13 +18,16 @@
 //! PSNR, interpolated.
 //!
 //! For each scene the frames are made once in memory (generated, or the first
-//! `frames` frames of a recording decoded into BGRx) and converted to I420
-//! once, then every encoder is run over the very same buffers, round-robin,
-//! several rounds; medians are reported. Encoding is timed alone
+//! `frames` frames of a recording decoded into BGRx) and converted once
+//! (videoconvert, untimed) into every other format a row is fed (I420, and
+//! for deltaenc's per-format rows NV12, BGRA, RGBA, RGBx, xRGB, xBGR), then
+//! every encoder is run over the very same buffers, round-robin, several
+//! rounds; medians are reported. Encoding is timed alone
 //! (appsrc ! encoder ! appsink); PSNR is measured afterwards by decoding
 //! what was produced, untimed.
 
 use gst::prelude::*;
+use gststreamkit::delta::PixelFormat;
 use std::time::Instant;
 
 const WIDTH: usize = 1920;
@@ -382,9 +385,9 @@ fn encode(input_caps: &gst::Caps, input: &[gst::Buffer], encoder: &str) -> RunRe
 }
 
 /// Mean PSNR (dB, over all samples of the encoder's input format) of what
-/// `decoder` makes of `encoded`. BGRx's fourth byte is padding, not a
-/// sample: decoders are free to fill it (FFV1's bgr0 gives 0, videoconvert
-/// 255), so it is left out.
+/// `decoder` makes of `encoded`. The padding byte of BGRx, RGBx, xRGB and
+/// xBGR is not a sample: decoders are free to fill it (FFV1's bgr0 gives 0,
+/// videoconvert 255), so it is left out.
 fn psnr(
     run: &RunResult,
     decoder: &str,
@@ -419,8 +422,10 @@ fn psnr(
         src.push_buffer(b.clone()).unwrap();
     }
     src.end_of_stream().unwrap();
-    let padded = gst_video::VideoInfo::from_caps(reference_caps)
-        .is_ok_and(|i| i.format() == gst_video::VideoFormat::Bgrx);
+    let padding = gst_video::VideoInfo::from_caps(reference_caps)
+        .ok()
+        .and_then(|i| PixelFormat::from_caps_name(i.format().to_str()))
+        .and_then(PixelFormat::padding_byte);
     let mut total = 0.0;
     let mut n = 0;
     while let Ok(s) = sink.pull_sample() {
@@ -430,7 +435,7 @@ fn psnr(
             .iter()
             .zip(want.iter())
             .enumerate()
-            .filter(|(i, _)| !padded || i % 4 != 3)
+            .filter(|(i, _)| padding != Some(i % 4))
             .fold((0.0, 0usize), |(sum, count), (_, (&a, &b))| {
                 (sum + (a as f64 - b as f64).powi(2), count + 1)
             });
@@ -529,6 +534,44 @@ fn main() {
             name: "deltaenc lossless threads=2 (I420)",
             input: "I420",
             encoder: "deltaenc mode=lossless threads=2",
+            decoder: "deltadec",
+        },
+        // One row per further native format, each fed that format directly
+        // (converted from BGRx once, untimed): the cost of taking it as is.
+        Candidate {
+            name: "deltaenc lossless (NV12)",
+            input: "NV12",
+            encoder: "deltaenc mode=lossless",
+            decoder: "deltadec",
+        },
+        Candidate {
+            name: "deltaenc lossless (BGRA)",
+            input: "BGRA",
+            encoder: "deltaenc mode=lossless",
+            decoder: "deltadec",
+        },
+        Candidate {
+            name: "deltaenc lossless (RGBA)",
+            input: "RGBA",
+            encoder: "deltaenc mode=lossless",
+            decoder: "deltadec",
+        },
+        Candidate {
+            name: "deltaenc lossless (RGBx)",
+            input: "RGBx",
+            encoder: "deltaenc mode=lossless",
+            decoder: "deltadec",
+        },
+        Candidate {
+            name: "deltaenc lossless (xRGB)",
+            input: "xRGB",
+            encoder: "deltaenc mode=lossless",
+            decoder: "deltadec",
+        },
+        Candidate {
+            name: "deltaenc lossless (xBGR)",
+            input: "xBGR",
+            encoder: "deltaenc mode=lossless",
             decoder: "deltadec",
         },
         Candidate {
@@ -645,15 +688,26 @@ fn run_scene(
     rounds: usize,
 ) {
     let frames = bgrx_bufs.len();
-    let (i420_caps, i420_bufs) = to_format(bgrx_caps, bgrx_bufs, "I420");
+    // Every input format the candidates need, converted once, untimed.
+    let mut inputs: Vec<(&str, gst::Caps, Vec<gst::Buffer>)> =
+        vec![("BGRx", bgrx_caps.clone(), bgrx_bufs.to_vec())];
+    for c in candidates {
+        if !inputs.iter().any(|(f, _, _)| *f == c.input) {
+            let (caps, bufs) = to_format(bgrx_caps, bgrx_bufs, c.input);
+            inputs.push((c.input, caps, bufs));
+        }
+    }
+    let input_of = |c: &Candidate| -> (&gst::Caps, &[gst::Buffer]) {
+        let (_, caps, bufs) = inputs
+            .iter()
+            .find(|(f, _, _)| *f == c.input)
+            .expect("every input was converted");
+        (caps, bufs)
+    };
     let mut results: Vec<Vec<RunResult>> = candidates.iter().map(|_| Vec::new()).collect();
     for _ in 0..rounds {
         for (c, r) in candidates.iter().zip(results.iter_mut()) {
-            let (caps, bufs) = if c.input == "BGRx" {
-                (bgrx_caps, bgrx_bufs)
-            } else {
-                (&i420_caps, &i420_bufs[..])
-            };
+            let (caps, bufs) = input_of(c);
             r.push(encode(caps, bufs, c.encoder));
         }
     }
@@ -677,11 +731,7 @@ fn run_scene(
         let rest = &sizes[1..];
         let mean = rest.iter().sum::<usize>() as f64 / rest.len() as f64;
         let max = rest.iter().max().copied().unwrap_or(0);
-        let (reference_caps, reference) = if c.input == "BGRx" {
-            (bgrx_caps, bgrx_bufs)
-        } else {
-            (&i420_caps, &i420_bufs[..])
-        };
+        let (reference_caps, reference) = input_of(c);
         let q = psnr(&runs[0], c.decoder, reference_caps, reference);
         println!(
             "| {} | {:.1} | {:.2} | {} | {:.0} | {} | {} |",
@@ -724,6 +774,25 @@ fn run_scene(
             fps_of[i] / fps_of[x264],
             rest_sizes[i].len()
         );
+    }
+    // The native formats side by side: CPU of each against BGRx's, same run.
+    if let Some(bgrx) = find("deltaenc lossless (BGRx)") {
+        let per_format: Vec<String> = candidates
+            .iter()
+            .enumerate()
+            .filter(|(i, c)| {
+                *i != bgrx
+                    && c.name.starts_with("deltaenc lossless (")
+                    && PixelFormat::from_caps_name(c.input).is_some()
+            })
+            .map(|(i, c)| format!("{} {:.2}x", c.input, cpu_of[i] / cpu_of[bgrx]))
+            .collect();
+        if !per_format.is_empty() {
+            println!(
+                "deltaenc lossless CPU time per format, relative to BGRx: {}",
+                per_format.join(", ")
+            );
+        }
     }
     if let (Some(d), Some(x)) = (
         find("deltaenc lossless (BGRx)"),

@@ -268,3 +268,37 @@ fn deltadec_shows_its_keyframe_request_interval() {
         "the long description must say deltadec's default: {description}"
     );
 }
+
+/// The formats gst-inspect lists for the codec's raw and delta pads: every
+/// format the codec carries natively, on each side.
+#[test]
+fn codec_pad_templates_list_every_native_format() {
+    common::init();
+    let formats: Vec<&str> = gststreamkit::delta::PixelFormat::ALL
+        .iter()
+        .map(|f| f.caps_name())
+        .collect();
+    let listed = |factory: &str, pad: &str| -> Vec<String> {
+        let factory = gst::ElementFactory::find(factory).unwrap();
+        let template = factory
+            .static_pad_templates()
+            .into_iter()
+            .find(|t| t.name_template() == pad)
+            .unwrap();
+        let caps = template.caps();
+        let s = caps.structure(0).unwrap();
+        s.get::<gst::List>("format")
+            .unwrap()
+            .iter()
+            .map(|v| v.get::<String>().unwrap())
+            .collect()
+    };
+    for (factory, pad) in [
+        ("deltaenc", "sink"),
+        ("deltadec", "src"),
+        ("deltaenc", "src"),
+        ("rtpdeltadepay", "src"),
+    ] {
+        assert_eq!(listed(factory, pad), formats, "{factory} {pad}");
+    }
+}

@@ -158,3 +158,45 @@ fn a_flush_forgets_the_frame_in_progress() {
     );
     assert_eq!(bytes(&out[0]), bytes(&frames[1]));
 }
+
+#[test]
+fn every_pixel_format_crosses_rtp_bit_exact() {
+    init();
+    // The RTP caps carry the format as an SDP parameter string; the
+    // depayloader reads it back for every format the codec carries.
+    for format in gststreamkit::delta::PixelFormat::ALL.map(|f| f.caps_name()) {
+        let pipeline = common::pipeline::parse(&format!(
+            "videotestsrc pattern=ball num-buffers=8 ! video/x-raw,format={format},width=96,height=66 \
+             ! tee name=t t. ! queue ! appsink name=orig sync=false \
+             t. ! queue ! deltaenc tile-size=32 ! rtpdeltapay mtu=400 ! rtpdeltadepay name=depay \
+             ! deltadec ! appsink name=dec sync=false"
+        ));
+        let orig = common::pipeline::appsink(&pipeline, "orig");
+        let dec = common::pipeline::appsink(&pipeline, "dec");
+        pipeline.set_state(gst::State::Playing).unwrap();
+        let mut frames = 0;
+        while let Ok(a) = orig.pull_sample() {
+            let b = dec.pull_sample().expect("a decoded frame for every frame");
+            let caps = b.caps().unwrap().structure(0).unwrap().to_owned();
+            assert_eq!(caps.get::<&str>("format").unwrap(), format);
+            assert_eq!(
+                bytes(a.buffer().unwrap()),
+                bytes(b.buffer().unwrap()),
+                "{format} frame {frames}"
+            );
+            frames += 1;
+        }
+        assert_eq!(frames, 8, "{format}");
+        let depay = pipeline.by_name("depay").unwrap();
+        let rtp_caps = depay.static_pad("sink").unwrap().current_caps().unwrap();
+        assert_eq!(
+            rtp_caps
+                .structure(0)
+                .unwrap()
+                .get::<&str>("format")
+                .unwrap(),
+            format
+        );
+        pipeline.set_state(gst::State::Null).unwrap();
+    }
+}

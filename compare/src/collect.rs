@@ -45,6 +45,7 @@ pub struct Measurement {
     start_ns: Arc<AtomicU64>,
     counted: Arc<Mutex<ByteCount>>,
     received_packets: Arc<AtomicU64>,
+    keyframe_requests: Arc<AtomicU64>,
     // Taken out after the pipelines stop, which ends the analysis thread
     // whatever still holds the appsink.
     arrivals: Arc<Mutex<Option<mpsc::Sender<Arrival>>>>,
@@ -96,7 +97,7 @@ impl Measurement {
             let counted = counted.clone();
             let start_ns = start_ns.clone();
             let count_at = match strategy.transport {
-                Transport::Udp => format!("{tx}net"),
+                Transport::Udp | Transport::RtpSession => format!("{tx}net"),
                 Transport::Tcp => format!("{tx}out"),
             };
             // Counted on the src pad feeding it: a sink pad without a list
@@ -131,6 +132,27 @@ impl Measurement {
                     gst::PadProbeReturn::Ok
                 },
             );
+        }
+
+        // Keyframe requests that reach the encoder (the first element after
+        // the queue in front of it), from wherever they come.
+        let keyframe_requests = Arc::new(AtomicU64::new(0));
+        {
+            let keyframe_requests = keyframe_requests.clone();
+            let pad = by_name(sender, &format!("{tx}enc"))?
+                .static_pad("src")
+                .and_then(|p| p.peer())
+                .and_then(|p| p.parent_element())
+                .and_then(|encoder| encoder.static_pad("src"))
+                .ok_or("the sender's chain has no encoder src pad")?;
+            pad.add_probe(gst::PadProbeType::EVENT_UPSTREAM, move |_, info| {
+                if let Some(gst::PadProbeData::Event(e)) = &info.data {
+                    if gst_video::UpstreamForceKeyUnitEvent::parse(e).is_ok() {
+                        keyframe_requests.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                gst::PadProbeReturn::Ok
+            });
         }
 
         // What arrives from the network at the receiver.
@@ -241,6 +263,7 @@ impl Measurement {
             start_ns,
             counted,
             received_packets,
+            keyframe_requests,
             arrivals,
             last_arrival,
             analysis,
@@ -273,6 +296,7 @@ impl Measurement {
         let Self {
             counted,
             received_packets,
+            keyframe_requests,
             arrivals,
             analysis,
             ..
@@ -333,6 +357,9 @@ impl Measurement {
             cpu_receiver_ms_per_frame: cpu_receiver as f64
                 / 1e6
                 / stat_u64(&stats, "frames-received").max(1) as f64,
+            keyframe_requests: keyframe_requests.load(Ordering::Relaxed),
+            // set by the caller, who holds the transport
+            repair: None,
             frames: records,
             // whole seconds only: the last one is cut short by the end of the run
             bitrate_series: counted

@@ -11,6 +11,7 @@ mod pipeline;
 mod quality;
 mod report;
 mod result;
+mod rtpsession;
 mod run;
 mod scene;
 mod snapshot;
@@ -46,15 +47,15 @@ struct Args {
     /// Capture the X11 screen (ximagesrc) as content.
     #[arg(long)]
     capture: bool,
-    /// Picture width.
-    #[arg(long, default_value_t = 1280)]
-    width: u32,
-    /// Picture height.
-    #[arg(long, default_value_t = 720)]
-    height: u32,
-    /// Frames per second.
-    #[arg(long, default_value_t = 30)]
-    fps: u32,
+    /// Picture width (default: an --input file's own, else 1280).
+    #[arg(long)]
+    width: Option<u32>,
+    /// Picture height (default: an --input file's own, else 720).
+    #[arg(long)]
+    height: Option<u32>,
+    /// Frames per second (default: an --input file's own, else 30).
+    #[arg(long)]
+    fps: Option<u32>,
     /// Strategies to run, comma-separated (default: all whose elements exist).
     #[arg(long, value_delimiter = ',')]
     strategies: Vec<String>,
@@ -77,17 +78,20 @@ struct Args {
     /// jpegenc quality for MJPEG.
     #[arg(long, default_value_t = 75)]
     jpeg_quality: u32,
-    /// x264enc bitrate for segments, kbit/s.
+    /// x264enc bitrate for segments and h264-rtp, kbit/s (for h264-rtp
+    /// also the RTP session bandwidth, which budgets RTCP feedback).
     #[arg(long, default_value_t = 2000)]
     h264_kbps: u32,
     /// Frames per segment (and H.264 keyframe interval).
     #[arg(long, default_value_t = 10)]
     segment_frames: u32,
-    /// Intra-refresh period of the changes-only codec, frames.
+    /// Intra-refresh period of the changes-only codec, frames; also
+    /// h264-rtp's keyframe interval (0: x264's default, 250).
     #[arg(long, default_value_t = 30)]
     delta_refresh: u32,
-    /// deltaenc tile coding: lossless or lossy (default: lossless for the
-    /// screen scene, lossy for other content).
+    /// deltaenc tile coding: lossless or lossy (default: lossy for the
+    /// camera scene, lossless for everything else: the screen scene, screen
+    /// capture and --input files, which are mostly screen recordings).
     #[arg(long, value_parser = ["lossless", "lossy"])]
     delta_mode: Option<String>,
     /// deltaenc quality of lossy tiles (1..100).
@@ -143,18 +147,27 @@ fn compare(args: &Args) -> Result<(), String> {
     if args.duration.is_nan() || args.duration <= 0.0 {
         return Err("--duration must be positive".into());
     }
-    if let Err(e) =
-        gststreamkit::gstcommon::stampframe::default_layout().check_fits(args.width, args.height)
-    {
-        return Err(format!(
-            "--width/--height too small for the frame stamp: {e}"
-        ));
-    }
     let scene = match (&args.input, args.capture) {
         (Some(path), _) => Scene::File(path.clone()),
         (None, true) => Scene::Capture,
         (None, false) => args.scene.clone(),
     };
+    // A recording is compared at its own size and rate: scaling it would
+    // blur the text the codecs are compared on, and resampling its rate
+    // would repeat or drop frames.
+    let own = match &scene {
+        Scene::File(path) => Some(scene::probe_file(path)?),
+        _ => None,
+    };
+    let width = args.width.or(own.map(|f| f.width)).unwrap_or(1280);
+    let height = args.height.or(own.map(|f| f.height)).unwrap_or(720);
+    let fps = args.fps.or(own.and_then(|f| f.fps)).unwrap_or(30);
+    if let Err(e) = gststreamkit::gstcommon::stampframe::default_layout().check_fits(width, height)
+    {
+        return Err(format!(
+            "--width/--height too small for the frame stamp: {e}"
+        ));
+    }
     let all = strategy::all();
     for wanted in &args.strategies {
         if !all.iter().any(|s| s.id == wanted) {
@@ -191,7 +204,7 @@ fn compare(args: &Args) -> Result<(), String> {
         return Ok(());
     }
     if let Some(path) = &args.snapshot {
-        return snapshot::snapshot(&scene, args.width, args.height, args.fps, path);
+        return snapshot::snapshot(&scene, width, height, fps, path);
     }
     if chosen.is_empty() {
         return Err("no strategy can run here".into());
@@ -199,9 +212,9 @@ fn compare(args: &Args) -> Result<(), String> {
 
     let cfg = RunConfig {
         scene: scene.clone(),
-        width: args.width,
-        height: args.height,
-        fps: args.fps,
+        width,
+        height,
+        fps,
         duration: Duration::from_secs_f64(args.duration),
         net: NetOptions {
             loss: args.loss / 100.0,
@@ -215,11 +228,14 @@ fn compare(args: &Args) -> Result<(), String> {
             h264_kbps: args.h264_kbps,
             segment_frames: args.segment_frames,
             delta_refresh: args.delta_refresh,
+            // Lossy tiles are for camera content: on screen content they
+            // blur the text and cost more than lossless ones (the terminal
+            // recording: 10.5 Mbit/s lossy, 1.5 lossless; README.md).
             delta_mode: args.delta_mode.clone().unwrap_or_else(|| {
-                if scene == Scene::Screen {
-                    "lossless"
-                } else {
+                if scene == Scene::Camera {
                     "lossy"
+                } else {
+                    "lossless"
                 }
                 .to_string()
             }),
@@ -234,9 +250,9 @@ fn compare(args: &Args) -> Result<(), String> {
     let comparison = Comparison {
         command: std::env::args().collect::<Vec<_>>().join(" "),
         scene: scene.name(),
-        width: args.width,
-        height: args.height,
-        fps: args.fps,
+        width,
+        height,
+        fps,
         duration_s: args.duration,
         parallel: args.parallel,
         loss: args.loss / 100.0,

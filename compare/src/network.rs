@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MPL-2.0
 //! The simulated network between sender and receiver: its settings, and
 //! what is wired into the sender pipeline on top of the elements
-//! `pipeline` puts there. On UDP, netsim drops, delays and caps; EOS is
-//! held back behind what it delays. On TCP, the modelled link
+//! `pipeline` puts there. On UDP, netsim drops, delays and caps (in an RTP
+//! session, RTCP both ways as well: see `rtpsession`); EOS is held back
+//! behind what it delays. On TCP, the modelled link
 //! (`tcplink`) delays each write on the queue before tcpserversink.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -32,6 +33,30 @@ pub struct NetOptions {
     pub kbps: Option<u32>,
 }
 
+/// A netsim doing what `net` says to one direction of a UDP path, as a
+/// launch fragment; `name` is its element name. The media path gets the
+/// bandwidth cap, RTCP (`capped` false) does not.
+pub fn netsim_launch(name: &str, net: &NetOptions, capped: bool) -> String {
+    let delay = if net.delay_ms > 0 || net.jitter_ms > 0 {
+        format!(
+            "delay-probability=1.0 min-delay={} max-delay={} allow-reordering=false",
+            net.delay_ms.saturating_sub(net.jitter_ms),
+            net.delay_ms + net.jitter_ms
+        )
+    } else {
+        "delay-probability=0.0".into()
+    };
+    let kbps = if capped {
+        net.kbps.map_or(-1, |k| k as i64)
+    } else {
+        -1
+    };
+    format!(
+        "netsim name={name} drop-probability={} {delay} max-kbps={kbps}",
+        net.loss
+    )
+}
+
 /// The network model wired into one run's sender.
 pub struct SimulatedNetwork {
     tcp_loss_on: Arc<AtomicBool>,
@@ -51,7 +76,7 @@ impl SimulatedNetwork {
         // delaying, and udpsink refuses what comes after EOS: hold EOS back
         // until those packets are out, or the last frames of every delayed run
         // would count as lost.
-        if strategy.transport == Transport::Udp && net.delay_ms + net.jitter_ms > 0 {
+        if strategy.transport.is_udp() && net.delay_ms + net.jitter_ms > 0 {
             let hold = Duration::from_millis(50 + u64::from(net.delay_ms + net.jitter_ms));
             by_name(sender, &format!("{tx}net"))?
                 .static_pad("sink")
@@ -114,10 +139,17 @@ impl SimulatedNetwork {
         Ok(Self { tcp_loss_on })
     }
 
-    /// Stops the loss (the rest of the model stays): on netsim in `sender`,
-    /// whose element names start with `tx`, and on the TCP link.
-    pub fn stop_loss(&self, sender: &gst::Pipeline, tx: &str) {
-        if let Some(netsim) = sender.by_name(&format!("{tx}net")) {
+    /// Stops the loss (the rest of the model stays): on every netsim of
+    /// `sender` and `receiver`, whose element names start with `tx` and
+    /// `rx` (the media path, and RTCP both ways in an RTP session), and on
+    /// the TCP link.
+    pub fn stop_loss(&self, sender: &gst::Pipeline, tx: &str, receiver: &gst::Pipeline, rx: &str) {
+        let netsims = [
+            sender.by_name(&format!("{tx}net")),
+            sender.by_name(&format!("{tx}rtcpnet")),
+            receiver.by_name(&format!("{rx}rtcpnet")),
+        ];
+        for netsim in netsims.into_iter().flatten() {
             netsim.set_property("drop-probability", 0.0f32);
         }
         self.tcp_loss_on.store(false, Ordering::Relaxed);

@@ -3,14 +3,17 @@
 //! loopback, and the plumbing every pipeline here shares.
 //!
 //! Sender: scene ! framestamp ! queue ! (strategy encoder/payloader) !
-//! netsim (UDP) or a TCP-loss model (TCP) ! udpsink / tcpserversink.
-//! Receiver: udpsrc / tcpclientsrc ! (strategy depayloader/decoder) !
+//! netsim (UDP) or a TCP-loss model (TCP) ! udpsink / tcpserversink; in an
+//! RTP session, rtpbin before netsim (see `rtpsession`).
+//! Receiver: udpsrc / tcpclientsrc ! (rtpbin !) (strategy depayloader/decoder) !
 //! videoconvert ! framemeter ! appsink.
 
 use std::net::{TcpListener, UdpSocket};
 
 use gst::prelude::*;
 
+use crate::network::netsim_launch;
+use crate::rtpsession::{self, RtpSessionEnds, SessionPorts};
 use crate::run::RunConfig;
 use crate::strategy::{Strategy, Transport};
 
@@ -24,6 +27,8 @@ pub struct RunPipelines {
     pub tx: String,
     /// Prefix of every receiver element's name ("rx3_").
     pub rx: String,
+    /// The two rtpbins of an RTP session (`Transport::RtpSession`).
+    pub session: Option<RtpSessionEnds>,
 }
 
 /// Builds the pipelines that run `strategy` with `cfg`. `index` tells runs
@@ -33,31 +38,26 @@ pub fn build(strategy: &Strategy, cfg: &RunConfig, index: usize) -> Result<RunPi
     let net = &cfg.net;
     // thread names keep 15 characters: "tx3_enc:src" fits
     let (tx, rx) = (format!("tx{index}_"), format!("rx{index}_"));
+    let rtp_caps = || {
+        strategy
+            .rtp_caps()
+            .ok_or_else(|| format!("{}: no RTP caps for the depayloader", strategy.id))
+    };
+    // net_src ends where the receiver's chain starts; net_sink starts with
+    // the link from the end of the sender's chain, except in an RTP
+    // session, where rtpbin is linked in later (see rtpsession).
     let (net_src, net_sink) = match strategy.transport {
         Transport::Udp => {
             let port = free_udp_port()?;
-            let caps = strategy
-                .rtp_caps()
-                .ok_or_else(|| format!("{}: no RTP caps for the depayloader", strategy.id))?;
-            let delay = if net.delay_ms > 0 || net.jitter_ms > 0 {
-                format!(
-                    "delay-probability=1.0 min-delay={} max-delay={} allow-reordering=false",
-                    net.delay_ms.saturating_sub(net.jitter_ms),
-                    net.delay_ms + net.jitter_ms
-                )
-            } else {
-                "delay-probability=0.0".into()
-            };
             (
                 format!(
                     "udpsrc name={rx}src address=127.0.0.1 port={port} buffer-size=8388608 caps=\"{caps}\" \
-                     ! queue name={rx}q max-size-buffers=0 max-size-bytes=0 max-size-time=0"
+                     ! queue name={rx}q max-size-buffers=0 max-size-bytes=0 max-size-time=0",
+                    caps = rtp_caps()?
                 ),
                 format!(
-                    "netsim name={tx}net drop-probability={} {delay} max-kbps={} \
-                     ! udpsink name={tx}out host=127.0.0.1 port={port} sync=false async=false",
-                    net.loss,
-                    net.kbps.map_or(-1, |k| k as i64)
+                    "! {netsim} ! udpsink name={tx}out host=127.0.0.1 port={port} sync=false async=false",
+                    netsim = netsim_launch(&format!("{tx}net"), net, true)
                 ),
             )
         }
@@ -69,15 +69,32 @@ pub fn build(strategy: &Strategy, cfg: &RunConfig, index: usize) -> Result<RunPi
             (
                 format!("tcpclientsrc name={rx}src host=127.0.0.1 port={port}"),
                 format!(
-                    "queue name={tx}tcp max-size-time=0 max-size-bytes=0 max-size-buffers=0 \
+                    "! queue name={tx}tcp max-size-time=0 max-size-bytes=0 max-size-buffers=0 \
                      ! tcpserversink name={tx}out host=127.0.0.1 port={port} sync=false async=false"
+                ),
+            )
+        }
+        Transport::RtpSession => {
+            let ports = SessionPorts::free()?;
+            (
+                rtpsession::receiver_launch(
+                    &rx,
+                    ports,
+                    &rtp_caps()?,
+                    &netsim_launch(&format!("{rx}rtcpnet"), net, false),
+                ),
+                rtpsession::sender_launch(
+                    &tx,
+                    ports,
+                    &netsim_launch(&format!("{tx}net"), net, true),
+                    &netsim_launch(&format!("{tx}rtcpnet"), net, false),
                 ),
             )
         }
     };
     let sender_launch = format!(
         "{scene} ! framestamp name={tx}stamp ! queue name={tx}enc max-size-buffers=30 max-size-time=0 \
-         max-size-bytes=0 ! {chain} ! {net_sink}",
+         max-size-bytes=0 ! {chain} {net_sink}",
         scene = cfg.scene.launch(cfg.width, cfg.height, cfg.fps),
         chain = (strategy.sender)(&cfg.codec),
     );
@@ -89,12 +106,42 @@ pub fn build(strategy: &Strategy, cfg: &RunConfig, index: usize) -> Result<RunPi
     let sender = parse(&sender_launch)?;
     cfg.scene.configure(&sender, cfg.height);
     let receiver = parse(&receiver_launch)?;
+    let session = if strategy.transport == Transport::RtpSession {
+        Some(RtpSessionEnds::wire(
+            &sender,
+            &tx,
+            &chain_end(&sender, &format!("{tx}enc"))?,
+            &receiver,
+            &rx,
+            &rtp_caps()?,
+            cfg.codec.h264_kbps,
+        )?)
+    } else {
+        None
+    };
     Ok(RunPipelines {
         sender,
         receiver,
         tx,
         rx,
+        session,
     })
+}
+
+/// The last element of the linear chain that starts after the element
+/// `from` of `p`: the first whose src pad is not linked.
+fn chain_end(p: &gst::Pipeline, from: &str) -> Result<gst::Element, String> {
+    let mut element = by_name(p, from)?;
+    loop {
+        let next = element
+            .static_pad("src")
+            .and_then(|pad| pad.peer())
+            .and_then(|peer| peer.parent_element());
+        match next {
+            Some(next) => element = next,
+            None => return Ok(element),
+        }
+    }
 }
 
 fn free_udp_port() -> Result<u16, String> {
@@ -149,4 +196,90 @@ pub fn check_bus(p: &gst::Pipeline, side: &str) -> Result<bool, String> {
         }
     }
     Ok(eos)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::network::NetOptions;
+    use crate::scene::Scene;
+    use crate::strategy::{all, CodecOptions};
+
+    /// What the screen scene and the measuring elements around the chains
+    /// create, whatever the strategy.
+    const AROUND_THE_CHAINS: [&str; 10] = [
+        "compositor",
+        "videotestsrc",
+        "textoverlay",
+        "timeoverlay",
+        "capsfilter",
+        "framestamp",
+        "queue",
+        "videoconvert",
+        "framemeter",
+        "appsink",
+    ];
+
+    /// The factories of every element in `p`, and in the bins the program
+    /// makes itself, but not inside the bins that elements are (rtpbin's
+    /// sessions and jitterbuffers, segmentpackager's muxer).
+    fn factories(p: &gst::Pipeline) -> BTreeSet<String> {
+        p.iterate_recurse()
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|e| {
+                let parent = e.parent().and_then(|p| p.downcast::<gst::Element>().ok());
+                let parent_factory = parent.and_then(|p| p.factory()).map(|f| f.name());
+                matches!(parent_factory.as_deref(), None | Some("pipeline"))
+            })
+            .filter_map(|e| e.factory().map(|f| f.name().to_string()))
+            .collect()
+    }
+
+    /// A strategy's `needs` with its transport's `elements` is exactly
+    /// what building its pipelines creates, beside the content and the
+    /// measuring elements: the transport's list is checked against the
+    /// wiring that is not in any chain string (rtpbin and its
+    /// retransmission elements).
+    #[test]
+    fn needs_and_transport_elements_are_what_the_pipelines_create() {
+        gst::init().expect("GStreamer initialises");
+        gststreamkit::plugin_register_static().expect("streamkit registers");
+        let cfg = RunConfig {
+            scene: Scene::Screen,
+            width: 320,
+            height: 240,
+            fps: 30,
+            duration: Duration::from_secs(1),
+            net: NetOptions::default(),
+            codec: CodecOptions {
+                jpeg_quality: 85,
+                h264_kbps: 2000,
+                segment_frames: 10,
+                delta_refresh: 30,
+                delta_mode: "lossless".into(),
+                delta_quality: 75,
+                delta_threshold: 0,
+            },
+            seed: 1,
+        };
+        for (i, s) in all().iter().enumerate() {
+            let built = build(s, &cfg, i).expect("pipelines build");
+            let mut created = factories(&built.sender);
+            created.extend(factories(&built.receiver));
+            for around in AROUND_THE_CHAINS {
+                created.remove(around);
+            }
+            let expected: BTreeSet<String> = s
+                .needs
+                .iter()
+                .chain(s.transport.elements())
+                .map(|n| n.to_string())
+                .collect();
+            assert_eq!(created, expected, "{}", s.id);
+        }
+    }
 }

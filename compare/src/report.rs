@@ -8,7 +8,7 @@ use std::path::Path;
 use plotters::prelude::*;
 use serde::Serialize;
 
-use crate::result::StrategyResult;
+use crate::result::{Repair, StrategyResult};
 
 /// The whole comparison: settings and one result per strategy.
 #[derive(Debug, Serialize)]
@@ -47,7 +47,7 @@ fn opt(v: Option<f64>, digits: usize) -> String {
     v.map_or("-".into(), |v| format!("{v:.digits$}"))
 }
 
-const COLUMNS: [&str; 15] = [
+const COLUMNS: [&str; 16] = [
     "strategy",
     "kbit/s",
     "lat p50",
@@ -59,13 +59,14 @@ const COLUMNS: [&str; 15] = [
     "lost %",
     "frozen",
     "unread",
+    "rtx/kf",
     "PSNR dB",
     "PSNR end",
     "SSIM",
     "CPU tx/rx ms/f",
 ];
 
-fn row(r: &StrategyResult) -> [String; 15] {
+fn row(r: &StrategyResult) -> [String; 16] {
     let lost_pct = if r.frames_sent > 0 {
         100.0 * r.frames_lost as f64 / r.frames_sent as f64
     } else {
@@ -83,6 +84,9 @@ fn row(r: &StrategyResult) -> [String; 15] {
         format!("{lost_pct:.1}"),
         r.frames_frozen.to_string(),
         r.frames_unreadable.to_string(),
+        r.repair.as_ref().map_or("-".into(), |p| {
+            format!("{}/{}", p.retransmissions_sent, r.keyframe_requests)
+        }),
         opt(r.psnr_mean, 1),
         opt(r.psnr_last_second, 1),
         opt(r.ssim_mean, 3),
@@ -95,7 +99,7 @@ fn row(r: &StrategyResult) -> [String; 15] {
 
 /// A plain-text table, one line per strategy (latency in ms).
 pub fn table(c: &Comparison) -> String {
-    let rows: Vec<[String; 15]> = c.results.iter().map(row).collect();
+    let rows: Vec<[String; 16]> = c.results.iter().map(row).collect();
     let mut widths: Vec<usize> = COLUMNS.iter().map(|h| h.len()).collect();
     for r in &rows {
         for (w, cell) in widths.iter_mut().zip(r) {
@@ -134,12 +138,19 @@ pub fn csv(c: &Comparison) -> String {
         "strategy,bitrate_kbps,latency_p50_ms,latency_p95_ms,latency_p99_ms,latency_max_ms,longest_stall_ms,\
          frames_sent,frames_received,frames_lost,frames_frozen,frames_unreadable,\
          psnr_mean_db,psnr_min_db,ssim_mean,psnr_last_second_db,cpu_sender_ms_per_frame,\
-         cpu_receiver_ms_per_frame\n",
+         cpu_receiver_ms_per_frame,keyframe_requests,retransmissions_requested,\
+         retransmissions_sent,retransmissions_recovered,packets_lost_for_good,\
+         rtcp_bytes_to_receiver,rtcp_bytes_to_sender\n",
     );
     for r in &c.results {
+        let repair = |f: fn(&Repair) -> u64| {
+            r.repair
+                .as_ref()
+                .map_or(String::new(), |p| f(p).to_string())
+        };
         let _ = writeln!(
             out,
-            "{},{:.1},{:.2},{:.2},{:.2},{:.2},{:.1},{},{},{},{},{},{},{},{},{},{:.3},{:.3}",
+            "{},{:.1},{:.2},{:.2},{:.2},{:.2},{:.1},{},{},{},{},{},{},{},{},{},{:.3},{:.3},{},{},{},{},{},{},{}",
             r.id,
             r.bitrate_kbps,
             r.latency_ms.p50,
@@ -157,7 +168,14 @@ pub fn csv(c: &Comparison) -> String {
             opt(r.ssim_mean, 4),
             opt(r.psnr_last_second, 2),
             r.cpu_sender_ms_per_frame,
-            r.cpu_receiver_ms_per_frame
+            r.cpu_receiver_ms_per_frame,
+            r.keyframe_requests,
+            repair(|p| p.retransmissions_requested),
+            repair(|p| p.retransmissions_sent),
+            repair(|p| p.retransmissions_recovered),
+            repair(|p| p.packets_lost),
+            repair(|p| p.rtcp_bytes_to_receiver),
+            repair(|p| p.rtcp_bytes_to_sender),
         );
     }
     out
@@ -288,6 +306,8 @@ pub fn html(c: &Comparison) -> String {
          <p>Latency is glass to glass (framestamp to framemeter, same host clock), in ms; \
          stall: the longest time between two new pictures, ms. \
          Lost = frames stamped but never shown. Frozen = a picture shown again. \
+         rtx/kf (where RTCP gives a return path): packets sent again on request / \
+         keyframe requests that reached the encoder. \
          PSNR/SSIM: luma at half resolution against the original with the same frame number; \
          PSNR end: frames captured in the last second (after any loss window). \
          CPU: milliseconds of CPU per frame in the sender's and receiver's threads.</p>\n\

@@ -32,6 +32,25 @@ pub struct LatencyMs {
     pub max: f64,
 }
 
+/// What the return path did to repair loss, for a transport that has one
+/// (an RTP session: RTCP NACK and PLI).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Repair {
+    /// Retransmissions the receiver's jitterbuffer asked for (NACK), a
+    /// repeated request for the same packet counted again.
+    pub retransmissions_requested: u64,
+    /// Retransmission (RTX) packets the sender sent.
+    pub retransmissions_sent: u64,
+    /// Packets that arrived in time thanks to a retransmission.
+    pub retransmissions_recovered: u64,
+    /// Packets the jitterbuffer gave up on: lost for good.
+    pub packets_lost: u64,
+    /// RTCP bytes the sender sent (reports), not in `bytes`.
+    pub rtcp_bytes_to_receiver: u64,
+    /// RTCP bytes the receiver sent (reports, NACK, PLI), not in `bytes`.
+    pub rtcp_bytes_to_sender: u64,
+}
+
 /// What one strategy did.
 #[derive(Debug, Clone, Serialize)]
 pub struct StrategyResult {
@@ -57,8 +76,9 @@ pub struct StrategyResult {
     pub latency_ms: LatencyMs,
     /// Longest time between two new pictures at the receiver, ms.
     pub longest_stall_ms: f64,
-    /// Bytes the sender put on the network (RTP packets incl. RTP header, or
-    /// the TCP byte stream; without UDP/IP/TCP headers).
+    /// Bytes the sender put on the network (RTP packets incl. RTP header and
+    /// retransmissions, or the TCP byte stream; without UDP/IP/TCP headers
+    /// and without RTCP, which `repair` counts).
     pub bytes: u64,
     /// RTP packets (UDP) or buffers handed to tcpserversink (TCP: one per
     /// segment from segmentpackager, one per TS packet from mpegtsmux).
@@ -81,6 +101,11 @@ pub struct StrategyResult {
     pub cpu_sender_ms_per_frame: f64,
     /// Receiver CPU milliseconds per frame received (network, decoder, meter).
     pub cpu_receiver_ms_per_frame: f64,
+    /// Keyframe requests (GstForceKeyUnit events) that reached the encoder:
+    /// RTCP PLI in an RTP session; none where there is no return path.
+    pub keyframe_requests: u64,
+    /// What RTCP feedback repaired (None: the transport has no return path).
+    pub repair: Option<Repair>,
     /// Per-frame record, in arrival order.
     pub frames: Vec<FrameRecord>,
     /// kbit/s in each second of the run.

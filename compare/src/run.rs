@@ -56,6 +56,7 @@ pub fn run_strategy(
         receiver,
         tx,
         rx,
+        session,
     } = pipeline::build(strategy, cfg, index)?;
 
     let measurement = Measurement::attach(strategy, &sender, &receiver, &tx, &rx)?;
@@ -83,7 +84,7 @@ pub fn run_strategy(
     };
     match strategy.transport {
         // UDP: listen before anything is sent.
-        Transport::Udp => {
+        Transport::Udp | Transport::RtpSession => {
             start(&receiver, gst::State::Playing).map_err(stop_all)?;
             start(&sender, gst::State::Playing).map_err(stop_all)?;
         }
@@ -116,7 +117,7 @@ pub fn run_strategy(
         let elapsed = started.elapsed().as_secs_f64();
         if let (Some(until), false) = (net.loss_until, loss_stopped) {
             if elapsed >= until {
-                network.stop_loss(&sender, &tx);
+                network.stop_loss(&sender, &tx, &receiver, &rx);
                 loss_stopped = true;
             }
         }
@@ -158,9 +159,13 @@ pub fn run_strategy(
 
     let frames_sent = by_name(&sender, &format!("{tx}stamp"))?.property::<u64>("frames-stamped");
     let stats = by_name(&receiver, &format!("{rx}meter"))?.property::<gst::Structure>("stats");
+    let repair = session.as_ref().map(|s| s.repair());
     let _ = sender.set_state(gst::State::Null);
     let _ = receiver.set_state(gst::State::Null);
-    measurement.finish(strategy, cfg, frames_sent, stats, cpu_sender, cpu_receiver)
+    let mut result =
+        measurement.finish(strategy, cfg, frames_sent, stats, cpu_sender, cpu_receiver)?;
+    result.repair = repair;
+    Ok(result)
 }
 
 /// Runs each of `chosen` with `cfg`, one after another or, if `parallel`,

@@ -52,6 +52,66 @@ fn page_text(lines: usize) -> String {
         .join("\n")
 }
 
+/// A picture size and rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Format {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Frames per second (None: the file does not say, a variable rate).
+    pub fps: Option<u32>,
+}
+
+/// The size and rate of the video in the file at `path`: decoded up to its
+/// first frame (every element named `scene*`).
+pub fn probe_file(path: &std::path::Path) -> Result<Format, String> {
+    let launch = format!(
+        "filesrc location=\"{}\" ! decodebin name=scenedec ! fakesink name=sceneprobe",
+        path.display().to_string().replace('"', "\\\"")
+    );
+    let pipeline = gst::parse::launch(&launch)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?
+        .downcast::<gst::Pipeline>()
+        .map_err(|_| "not a pipeline".to_string())?;
+    let stop = |why: String| {
+        let _ = pipeline.set_state(gst::State::Null);
+        why
+    };
+    let cannot = |why: String| {
+        stop(format!(
+            "cannot read the video of {}: {why}",
+            path.display()
+        ))
+    };
+    // prerolled: the first frame has reached the sink, so have its caps
+    let prerolled = pipeline
+        .set_state(gst::State::Paused)
+        .and_then(|_| pipeline.state(gst::ClockTime::from_seconds(10)).0);
+    if let Err(e) = prerolled {
+        // the bus says why (no such file, not a video, ...)
+        let why = crate::pipeline::check_bus(&pipeline, "probe")
+            .err()
+            .unwrap_or_else(|| e.to_string());
+        return Err(cannot(why));
+    }
+    let caps = pipeline
+        .by_name("sceneprobe")
+        .and_then(|sink| sink.static_pad("sink"))
+        .and_then(|pad| pad.current_caps())
+        .ok_or_else(|| cannot("no video stream".into()))?;
+    let info = gst_video::VideoInfo::from_caps(&caps).map_err(|e| cannot(e.to_string()))?;
+    let _ = pipeline.set_state(gst::State::Null);
+    let rate = info.fps();
+    Ok(Format {
+        width: info.width(),
+        height: info.height(),
+        fps: (rate.numer() > 0 && rate.denom() > 0)
+            .then(|| (f64::from(rate.numer()) / f64::from(rate.denom())).round() as u32)
+            .filter(|&f| f > 0),
+    })
+}
+
 impl Scene {
     /// Sets what a launch line cannot carry (the page text) on the built
     /// pipeline.

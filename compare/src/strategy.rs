@@ -11,6 +11,35 @@ pub enum Transport {
     Udp,
     /// One TCP connection that stays open (tcpserversink / tcpclientsrc).
     Tcp,
+    /// RTP over UDP as WebRTC runs it: an `rtpbin` at each end with RTCP
+    /// both ways (reports, NACK, PLI), retransmission of lost packets from a
+    /// separate RTX stream (RFC 4588), all through netsim (see `rtpsession`).
+    RtpSession,
+}
+
+impl Transport {
+    /// Element factories the transport's own wiring creates around the
+    /// sender and receiver chains.
+    pub fn elements(self) -> &'static [&'static str] {
+        match self {
+            Transport::Udp => &["netsim", "udpsink", "udpsrc"],
+            Transport::Tcp => &["tcpserversink", "tcpclientsrc"],
+            Transport::RtpSession => &[
+                "netsim",
+                "udpsink",
+                "udpsrc",
+                "rtpbin",
+                "rtprtxsend",
+                "rtprtxreceive",
+            ],
+        }
+    }
+
+    /// Whether packets travel as UDP datagrams through netsim (else as a
+    /// TCP byte stream).
+    pub fn is_udp(self) -> bool {
+        matches!(self, Transport::Udp | Transport::RtpSession)
+    }
 }
 
 /// Encoder settings shared by all strategies.
@@ -22,7 +51,9 @@ pub struct CodecOptions {
     pub h264_kbps: u32,
     /// Frames per segment for the segment strategy (also the H.264 GOP).
     pub segment_frames: u32,
-    /// Intra-refresh period of the changes-only codec, in frames.
+    /// Intra-refresh period of the changes-only codec, in frames; also the
+    /// keyframe interval of H.264 over RTP, so that both heal from loss
+    /// within the same period when no request gets through.
     pub delta_refresh: u32,
     /// deltaenc tile coding: `lossless` or `lossy`.
     pub delta_mode: String,
@@ -50,7 +81,7 @@ pub struct Strategy {
     /// The transport it runs over.
     pub transport: Transport,
     /// Element factories its sender and receiver chains create (checked
-    /// before running).
+    /// before running, with those of its transport).
     pub needs: &'static [&'static str],
     /// Sender chain from raw I420 to what goes on the network.
     pub sender: fn(&CodecOptions) -> String,
@@ -123,14 +154,63 @@ pub fn all() -> Vec<Strategy> {
             depayloader: Some("rtpdeltadepay"),
             frame_needs_all_packets: false,
         },
+        Strategy {
+            id: "h264-rtp",
+            label: "H.264 over RTP, WebRTC style: x264 zerolatency, NACK/RTX, RTCP PLI",
+            transport: Transport::RtpSession,
+            needs: &[
+                "x264enc",
+                "rtph264pay",
+                "rtph264depay",
+                "h264parse",
+                "avdec_h264",
+            ],
+            // What a WebRTC sender does with x264: no lookahead and no
+            // B-frames (tune=zerolatency, bframes=0), the fastest preset, rate
+            // control at a target bitrate (congestion control would set it;
+            // here --h264-kbps, as for segments). A short GOP rather than
+            // intra-refresh: an RTCP PLI then gets an IDR at once, while x264's
+            // intra-refresh starts the requested refresh only after the wave
+            // in progress (measured: a GstForceKeyUnit in mid-wave gave no
+            // keyframe for the next 15 frames), so with intra-refresh a PLI
+            // would heal no sooner than waiting. The GOP is the changes-only
+            // stream's refresh period, so that without a return path both
+            // heal within the same time; the price is a keyframe spike per
+            // GOP, which the bitrate plot shows. config-interval=-1 puts SPS
+            // and PPS in front of every IDR (a receiver needs them after a
+            // PLI); aggregate-mode=zero-latency packs them with the IDR into
+            // STAP-A packets without waiting for more NAL units.
+            sender: |o| {
+                format!(
+                    "x264enc tune=zerolatency speed-preset=ultrafast bframes=0 \
+                     bitrate={} key-int-max={} \
+                     ! rtph264pay config-interval=-1 aggregate-mode=zero-latency",
+                    o.h264_kbps, o.delta_refresh
+                )
+            },
+            // request-keyframe: a packet the jitterbuffer gave up on (after
+            // its retransmission requests) becomes a GstForceKeyUnit upstream,
+            // which rtpbin sends as RTCP PLI. wait-for-keyframe: as WebRTC
+            // receivers do, show nothing broken after such a loss but hold the
+            // last picture until the keyframe comes.
+            receiver: |_| {
+                "rtph264depay request-keyframe=true wait-for-keyframe=true \
+                 ! h264parse ! avdec_h264"
+                    .into()
+            },
+            depayloader: Some("rtph264depay"),
+            frame_needs_all_packets: false,
+        },
     ]
 }
 
 impl Strategy {
-    /// The elements this strategy needs that are not installed.
+    /// The elements this strategy and its transport need that are not
+    /// installed.
     pub fn missing(&self) -> Vec<&'static str> {
         self.needs
             .iter()
+            .chain(self.transport.elements())
             .copied()
             .filter(|n| gst::ElementFactory::find(n).is_none())
             .collect()

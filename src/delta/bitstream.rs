@@ -83,6 +83,9 @@ pub enum TileCoding {
     /// One tile predicted from the previous picture at an offset, plus the
     /// exact difference (zstd).
     MoveResidual,
+    /// Bit-exact: a table of at most 256 colours and one index a pixel
+    /// (zstd); packed formats only.
+    Palette,
 }
 
 impl TileCoding {
@@ -99,6 +102,7 @@ impl TileCoding {
             TileCoding::Fill => 2,
             TileCoding::Move => 3,
             TileCoding::MoveResidual => 4,
+            TileCoding::Palette => 5,
         }
     }
 
@@ -109,6 +113,7 @@ impl TileCoding {
             2 => Some(TileCoding::Fill),
             3 => Some(TileCoding::Move),
             4 => Some(TileCoding::MoveResidual),
+            5 => Some(TileCoding::Palette),
             _ => None,
         }
     }

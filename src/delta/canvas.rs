@@ -24,7 +24,7 @@ fn check_plane(
     stride: usize,
 ) -> Result<(), PlaneSizeError> {
     let (pw, ph) = g.plane_size(plane);
-    let row_bytes = pw * g.format.bytes_per_pixel();
+    let row_bytes = pw * g.format.bytes_per_pixel(plane);
     let needed = stride
         .checked_mul(ph - 1)
         .and_then(|n| n.checked_add(row_bytes));
@@ -107,17 +107,18 @@ pub struct ReferenceCanvas {
 }
 
 impl ReferenceCanvas {
-    /// A canvas filled with mid grey.
+    /// A canvas filled with mid grey (opaque, padding 255, for the packed
+    /// formats).
     pub fn new(geometry: Geometry) -> Self {
         let mut planes = Vec::new();
         let mut strides = Vec::new();
         for p in 0..geometry.format.plane_count() {
             let (pw, ph) = geometry.plane_size(p);
-            let stride = pw * geometry.format.bytes_per_pixel();
+            let stride = pw * geometry.format.bytes_per_pixel(p);
             let mut data = vec![0x80u8; stride * ph];
-            if geometry.format == super::PixelFormat::Bgrx {
+            if let Some([_, _, _, fourth]) = geometry.format.packed_order() {
                 for px in data.chunks_exact_mut(4) {
-                    px[3] = 0xff;
+                    px[fourth] = 0xff;
                 }
             }
             planes.push(data);
@@ -135,9 +136,9 @@ impl ReferenceCanvas {
         &self.geometry
     }
 
-    /// The byte range of `rect` (in plane samples) within each row.
-    fn row_span(&self, rect: &Rect) -> (usize, usize) {
-        let bpp = self.geometry.format.bytes_per_pixel();
+    /// The byte range of `rect` (in the samples of `plane`) within each row.
+    fn row_span(&self, plane: usize, rect: &Rect) -> (usize, usize) {
+        let bpp = self.geometry.format.bytes_per_pixel(plane);
         (rect.x * bpp, rect.w * bpp)
     }
 
@@ -181,11 +182,11 @@ impl ReferenceCanvas {
     /// `dirty` covers.
     fn mark_dirty_rows(&self, frame: &FrameView, dirty: &mut [bool], first_ty: usize) {
         let g = self.geometry;
-        let bpp = g.format.bytes_per_pixel();
         let tiles_x = g.tiles_x as usize;
         let rows_of_tiles = dirty.len() / tiles_x;
         let ts = g.tile_size as usize;
         for p in 0..self.planes.len() {
+            let bpp = g.format.bytes_per_pixel(p);
             let (pw, ph) = g.plane_size(p);
             let (sx, sy) = g.format.subsampling(p);
             let tile_w = (ts >> sx) * bpp;
@@ -213,16 +214,18 @@ impl ReferenceCanvas {
     }
 
     /// The largest mean absolute difference of any 8x8 block of samples of
-    /// `tile` between `frame` and this canvas, over colour samples only
-    /// (padding bytes are ignored). Small for noise, large for any real
-    /// local change such as a text cursor.
+    /// `tile` between `frame` and this canvas, over picture samples only
+    /// (colour and alpha; padding bytes are ignored). Small for noise, large
+    /// for any real local change such as a text cursor.
     pub fn tile_block_difference(&self, frame: &FrameView, tile: u32) -> u32 {
-        let bpp = self.geometry.format.bytes_per_pixel();
-        let colour = bpp.min(3);
+        // A padding position past the pixel's end ignores nothing.
+        let padding = self.geometry.format.padding_byte().unwrap_or(usize::MAX);
         let mut worst = 0u32;
         for p in 0..self.planes.len() {
+            let bpp = self.geometry.format.bytes_per_pixel(p);
+            let samples_per_pixel = bpp - (padding < bpp) as usize;
             let r = self.geometry.tile_plane_rect(tile, p);
-            let (x0, len) = self.row_span(&r);
+            let (x0, len) = self.row_span(p, &r);
             for by in (0..r.h).step_by(8) {
                 let rows = (r.h - by).min(8);
                 for bx in (0..r.w).step_by(8) {
@@ -232,12 +235,12 @@ impl ReferenceCanvas {
                         let a = &self.row(p, y, x0, len)[bx * bpp..(bx + cols) * bpp];
                         let b = &frame.row(p, y, x0, len)[bx * bpp..(bx + cols) * bpp];
                         for (pa, pb) in a.chunks_exact(bpp).zip(b.chunks_exact(bpp)) {
-                            for c in 0..colour {
+                            for c in (0..bpp).filter(|&c| c != padding) {
                                 sad += pa[c].abs_diff(pb[c]) as u32;
                             }
                         }
                     }
-                    let samples = (rows * cols * colour) as u32;
+                    let samples = (rows * cols * samples_per_pixel) as u32;
                     worst = worst.max(sad / samples);
                 }
             }
@@ -266,8 +269,8 @@ impl ReferenceCanvas {
     /// (`dx`, `dy`), which must be a valid prediction
     /// ([`Geometry::prediction_is_valid`]; rows clamped into the picture).
     pub fn copy_tile_from_shifted(&mut self, frame: &FrameView, tile: u32, dx: i32, dy: i32) {
-        let bpp = self.geometry.format.bytes_per_pixel();
         for p in 0..self.planes.len() {
+            let bpp = self.geometry.format.bytes_per_pixel(p);
             let (r, sx, d) = self.shifted_origin(tile, p, dx, dy);
             let ph = self.geometry.plane_size(p).1;
             let len = r.w * bpp;
@@ -288,9 +291,9 @@ impl ReferenceCanvas {
         dx: i32,
         dy: i32,
     ) -> usize {
-        let bpp = self.geometry.format.bytes_per_pixel();
         let mut differing = 0;
         for p in 0..self.planes.len() {
+            let bpp = self.geometry.format.bytes_per_pixel(p);
             let (r, sx, d) = self.shifted_origin(tile, p, dx, dy);
             let ph = self.geometry.plane_size(p).1;
             let len = r.w * bpp;
@@ -315,9 +318,9 @@ impl ReferenceCanvas {
         dy: i32,
         limit: usize,
     ) -> usize {
-        let bpp = self.geometry.format.bytes_per_pixel();
         let mut differing = 0;
         for p in 0..self.planes.len() {
+            let bpp = self.geometry.format.bytes_per_pixel(p);
             let (r, sx, d) = self.shifted_origin(tile, p, dx, dy);
             let ph = self.geometry.plane_size(p).1;
             let len = r.w * bpp;
@@ -372,7 +375,7 @@ mod tests {
     fn tile_equals(canvas: &ReferenceCanvas, frame: &FrameView, tile: u32) -> bool {
         (0..canvas.planes.len()).all(|p| {
             let r = canvas.geometry.tile_plane_rect(tile, p);
-            let (x0, len) = canvas.row_span(&r);
+            let (x0, len) = canvas.row_span(p, &r);
             (r.y..r.y + r.h).all(|y| canvas.row(p, y, x0, len) == frame.row(p, y, x0, len))
         })
     }
@@ -391,7 +394,7 @@ mod tests {
 
     #[test]
     fn dirty_tiles_match_tile_by_tile_comparison() {
-        for format in [PixelFormat::I420, PixelFormat::Bgrx] {
+        for format in PixelFormat::ALL {
             for (w, h) in [(100, 70), (1000, 700)] {
                 let g = Geometry::new(format, w, h, 32).unwrap();
                 let canvas = ReferenceCanvas::new(g);
@@ -406,11 +409,19 @@ mod tests {
                         continue;
                     }
                     let mut other = canvas.clone();
-                    // change one pixel of plane 0 (and of a chroma plane for I420)
-                    let bpp = format.bytes_per_pixel();
+                    // change one pixel of plane 0 (and one chroma sample: I420's
+                    // V plane, NV12's V of an interleaved pair)
+                    let bpp = format.bytes_per_pixel(0);
                     other.row_mut(0, changed_at.1, changed_at.0 * bpp, 1)[0] ^= 0x40;
-                    if format == PixelFormat::I420 {
-                        other.row_mut(2, changed_at.1 / 2, changed_at.0 / 2, 1)[0] ^= 0x40;
+                    match format {
+                        PixelFormat::I420 => {
+                            other.row_mut(2, changed_at.1 / 2, changed_at.0 / 2, 1)[0] ^= 0x40
+                        }
+                        PixelFormat::Nv12 => {
+                            other.row_mut(1, changed_at.1 / 2, changed_at.0 / 2 * 2 + 1, 1)[0] ^=
+                                0x40
+                        }
+                        _ => {}
                     }
                     let view = other.view();
                     let mut dirty = vec![false; g.tile_count() as usize];
@@ -421,6 +432,50 @@ mod tests {
                     assert_eq!(dirty, expected, "{format:?} {changed_at:?}");
                     assert_eq!(dirty.iter().filter(|d| **d).count(), 1);
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn a_new_canvas_is_opaque_grey_in_each_layout() {
+        for format in PixelFormat::ALL {
+            let g = Geometry::new(format, 20, 10, 16).unwrap();
+            let canvas = ReferenceCanvas::new(g);
+            match format.packed_order() {
+                Some([b, g_, r, fourth]) => {
+                    for px in canvas.plane(0).chunks_exact(4) {
+                        assert_eq!([px[b], px[g_], px[r], px[fourth]], [128, 128, 128, 255]);
+                    }
+                }
+                None => {
+                    for p in 0..format.plane_count() {
+                        assert!(canvas.plane(p).iter().all(|&v| v == 128), "{format:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn block_difference_ignores_padding_but_not_alpha() {
+        for format in PixelFormat::ALL {
+            let Some([_, _, _, fourth]) = format.packed_order() else {
+                continue;
+            };
+            let g = Geometry::new(format, 32, 32, 16).unwrap();
+            let canvas = ReferenceCanvas::new(g);
+            let mut other = canvas.clone();
+            for y in 0..8 {
+                for px in other.row_mut(0, y, 0, 8 * 4).chunks_exact_mut(4) {
+                    px[fourth] = 0;
+                }
+            }
+            let d = canvas.tile_block_difference(&other.view(), 0);
+            if format.has_alpha() {
+                // a quarter of the block's samples moved by 255
+                assert_eq!(d, 255 / 4, "{format:?}");
+            } else {
+                assert_eq!(d, 0, "{format:?}");
             }
         }
     }

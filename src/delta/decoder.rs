@@ -14,6 +14,7 @@ use super::bitstream::{
 use super::canvas::ReferenceCanvas;
 use super::geometry::Geometry;
 use super::lossy;
+use super::palette::{self, PaletteScratch};
 use super::tile::{self, LosslessScratch, TileSamples};
 
 /// Default largest picture width: the widest common screen (4K DCI).
@@ -128,6 +129,8 @@ pub struct DeltaDecoder {
     stats: DecoderStats,
     samples: TileSamples,
     lossless: LosslessScratch,
+    palette: PaletteScratch,
+    spare: Vec<u8>,
 }
 
 impl DeltaDecoder {
@@ -316,6 +319,13 @@ impl DeltaDecoder {
                 record.index,
                 record.payload,
             ),
+            TileCoding::Palette => palette::decode(
+                &mut self.samples,
+                &mut self.palette,
+                &mut self.lossless,
+                record.index,
+                record.payload,
+            ),
             _ => lossy::decode(
                 &mut self.samples,
                 g.format,
@@ -388,8 +398,17 @@ impl DeltaDecoder {
                     tile::encode_fill(&self.samples, values, out);
                 }
                 None => {
-                    let out = writer.begin_record(t, TileCoding::Lossless, 0);
-                    tile::encode_lossless(&self.samples, &mut self.lossless, out);
+                    let mut payload = Vec::new();
+                    let coding = tile::encode_exact(
+                        &self.samples,
+                        &mut self.lossless,
+                        &mut self.palette,
+                        &mut self.spare,
+                        &mut payload,
+                    );
+                    writer
+                        .begin_record(t, coding, 0)
+                        .extend_from_slice(&payload);
                 }
             }
             // A tile's lossless record is far below the 16 MiB field.

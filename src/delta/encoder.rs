@@ -7,6 +7,7 @@ use super::canvas::{FrameView, ReferenceCanvas};
 use super::geometry::Geometry;
 use super::lossy;
 use super::motion::{MotionSearch, Offset};
+use super::palette::PaletteScratch;
 use super::tile::{self, LosslessScratch, TileSamples};
 
 /// How tiles are coded.
@@ -113,8 +114,15 @@ pub struct DeltaEncoder {
     /// again: the same bytes, at the cost of a copy.
     sent: Vec<Option<SentRecord>>,
     candidates: Vec<Offset>,
+    /// Offsets found by 2-D searches this frame, and how many were run.
+    found: Vec<Offset>,
+    searches: u32,
     workers: [TileWorker; 2],
 }
+
+/// 2-D searches a frame at most: each costs about as much as coding a tile,
+/// and the offsets found spread to the neighbours of the tiles searched.
+const SEARCHES_PER_FRAME: u32 = 2;
 
 impl DeltaEncoder {
     /// A new encoder; its first frame is a keyframe.
@@ -144,6 +152,8 @@ impl DeltaEncoder {
             plan: Vec::new(),
             sent: vec![None; geometry.tile_count() as usize],
             candidates: Vec::new(),
+            found: Vec::new(),
+            searches: 0,
             workers: Default::default(),
         }
     }
@@ -190,6 +200,24 @@ impl DeltaEncoder {
             || self.reference.tile_block_difference(frame, tile) > self.config.threshold
     }
 
+    /// Whether one of `candidates` reproduces at least a quarter of the
+    /// rows of `tile` exactly: a move or a useful prediction.
+    fn any_prediction(&self, candidates: &[Offset], frame: &FrameView, tile: u32) -> bool {
+        let g = self.geometry;
+        let rows: usize = (0..g.format.plane_count())
+            .map(|p| g.tile_plane_rect(tile, p).h)
+            .sum();
+        let limit = rows - rows / 4;
+        candidates.iter().any(|&(dx, dy)| {
+            (dx, dy) != (0, 0)
+                && g.prediction_is_valid(tile, dx, dy)
+                && self
+                    .base()
+                    .shifted_row_differences(frame, tile, dx, dy, limit)
+                    <= limit
+        })
+    }
+
     /// How to send changed `tile`: a move when a candidate offset matches
     /// exactly, a prediction when one matches most rows (lossless only),
     /// else a self-contained record.
@@ -197,7 +225,6 @@ impl DeltaEncoder {
         let g = self.geometry;
         let mut candidates = std::mem::take(&mut self.candidates);
         candidates.clear();
-        self.motion.vertical_candidates(tile, &mut candidates);
         let tx = tile % g.tiles_x;
         let neighbour_offset = |t: u32| match self.actions[t as usize] {
             Some(Action::Move(o) | Action::Predict(o)) => Some(o),
@@ -209,6 +236,37 @@ impl DeltaEncoder {
             .flatten();
         for extra in [self.last_offset[tile as usize], left, up, self.dominant] {
             candidates.extend(extra);
+        }
+        // The usual case while scrolling: an offset that worked nearby or
+        // before moves this tile too. A comparison that stops at the first
+        // differing row says so without hashing anything.
+        for (i, &(dx, dy)) in candidates.iter().enumerate() {
+            if (dx, dy) != (0, 0)
+                && !candidates[..i].contains(&(dx, dy))
+                && g.shift_is_valid(tile, dx, dy)
+                && self.base().shifted_row_differences(frame, tile, dx, dy, 0) == 0
+            {
+                self.candidates = candidates;
+                return Action::Move((dx, dy));
+            }
+        }
+        let base = self.coded_source.as_ref().unwrap_or(&self.reference).view();
+        self.motion
+            .vertical_candidates(tile, frame, &base, &mut candidates);
+        // Moves other than vertical: offsets found by a 2-D search this
+        // frame, and a new search when nothing predicts this tile at all
+        // (a tile whose rows only shifted, like content scrolled in at the
+        // bottom, has a vertical prediction and needs none).
+        candidates.extend_from_slice(&self.found);
+        if self.searches < SEARCHES_PER_FRAME && !self.any_prediction(&candidates, frame, tile) {
+            self.searches += 1;
+            let before = candidates.len();
+            self.motion.search_2d(tile, frame, &base, &mut candidates);
+            for &o in &candidates[before..] {
+                if !self.found.contains(&o) {
+                    self.found.push(o);
+                }
+            }
         }
         let rows: usize = (0..g.format.plane_count())
             .map(|p| g.tile_plane_rect(tile, p).h)
@@ -275,18 +333,22 @@ impl DeltaEncoder {
     /// Intra refresh with period N: after this frame, every tile's content
     /// depends only on self-contained records of the last N frames, so a
     /// decoder that lost anything converges within N frames of receiving
-    /// again. Tiles that would break that (unchanged and old, or moved from
-    /// old content) are sent self-contained; then the oldest others, up to
-    /// `ceil(tiles / N)` a frame in all, so that refresh is spread evenly
-    /// instead of falling due at once. Returns the tiles it scheduled.
+    /// again. Tiles that would break that now (unchanged and old, or moved
+    /// from old content) are sent self-contained. Then, so that refresh is
+    /// spread evenly instead of falling due at once, the oldest of the rest:
+    /// as many as the least even rate that meets every tile's deadline if
+    /// nothing else refreshed them (`ceil(tiles / N)` a frame for a still
+    /// picture; fewer when moves bring young content). Returns the tiles it
+    /// scheduled.
     fn schedule_refresh(&mut self, changed: &[bool], now: u64) -> u32 {
         let period = self.config.intra_refresh as u64;
         if period == 0 {
             return 0;
         }
         let count = self.geometry.tile_count();
-        let budget = count.div_ceil(period as u32);
         let mut due: Vec<(u64, u32)> = Vec::new();
+        // Tiles by frames left before they are forced (1..=period).
+        let mut by_frames_left = vec![0u32; period as usize + 1];
         let mut scheduled = 0u32;
         for tile in 0..count {
             let t = tile as usize;
@@ -303,13 +365,30 @@ impl DeltaEncoder {
                 });
                 scheduled += 1;
             } else {
+                let left = (age_from + period - now).min(period);
+                by_frames_left[left as usize] += 1;
                 due.push((age_from, tile));
             }
         }
-        if scheduled < budget {
-            let extra = (budget - scheduled) as usize;
+        // A tile with `k` frames left can wait k frames: the tiles due
+        // within k frames, with those forced now, need this many a frame.
+        let mut rate = scheduled;
+        let mut within = scheduled;
+        for (k, n) in by_frames_left.iter().enumerate().skip(1) {
+            within += n;
+            rate = rate.max(within.div_ceil(k as u32 + 1));
+        }
+        if scheduled < rate {
+            let extra = (rate - scheduled) as usize;
+            // Among equally old tiles, column by column: scrolls are mostly
+            // vertical, and a tile moved within a refreshed column reads
+            // only refreshed tiles, so the refresh is not undone by the next
+            // frame's moves (row by row, each refreshed row would read the
+            // old row below it).
+            let tiles_x = self.geometry.tiles_x;
+            let column_major = |&(age, t): &(u64, u32)| (age, t % tiles_x, t / tiles_x);
             if due.len() > extra {
-                due.select_nth_unstable(extra);
+                due.select_nth_unstable_by_key(extra, column_major);
                 due.truncate(extra);
             }
             for (_, tile) in due {
@@ -346,10 +425,9 @@ impl DeltaEncoder {
         dirty.resize(count as usize, false);
         self.base()
             .mark_dirty_tiles(frame, &mut dirty, self.config.parallel);
-        if !keyframe {
-            self.motion
-                .hash_frame_tiles(frame, (0..count).filter(|&t| dirty[t as usize]));
-        }
+        self.motion.begin_frame();
+        self.found.clear();
+        self.searches = 0;
         self.previous_clean.clone_from(&self.clean_since);
         let mut actions = std::mem::take(&mut self.actions);
         actions.clear();
@@ -474,15 +552,14 @@ impl DeltaEncoder {
         }
         self.dominant = counts.iter().max_by_key(|(_, n)| *n).map(|(o, _)| *o);
         if keyframe {
-            let base = self.coded_source.as_ref().unwrap_or(&self.reference);
-            self.motion.rehash_base(&base.view());
+            self.motion.invalidate_all();
             return;
         }
         // Every planned tile now holds the frame's content in the base;
-        // only those that changed have new hashes.
+        // those that changed need new hashes.
         for &(tile, _) in plan {
             if dirty[tile as usize] {
-                self.motion.commit_tile(tile);
+                self.motion.invalidate_tile(tile);
             }
         }
     }
@@ -596,6 +673,8 @@ struct TileWorker {
     samples: TileSamples,
     predicted: TileSamples,
     lossless: LosslessScratch,
+    palette: PaletteScratch,
+    spare: Vec<u8>,
     residual: Vec<u8>,
 }
 
@@ -624,9 +703,14 @@ impl TileWorker {
             }
             match mode {
                 TileMode::Lossless => {
-                    record.coding = TileCoding::Lossless;
                     record.param = 0;
-                    tile::encode_lossless(&self.samples, &mut self.lossless, &mut record.payload);
+                    record.coding = tile::encode_exact(
+                        &self.samples,
+                        &mut self.lossless,
+                        &mut self.palette,
+                        &mut self.spare,
+                        &mut record.payload,
+                    );
                     if let Some((dx, dy)) = job.predict {
                         self.predicted
                             .gather_shifted(g, &reference.view(), job.tile, dx, dy);

@@ -11,31 +11,64 @@ pub const MAX_DIMENSION: u32 = 8192;
 pub const MIN_TILE_SIZE: u32 = 16;
 pub const MAX_TILE_SIZE: u32 = 256;
 
-/// Pixel formats the codec carries without conversion.
+/// Pixel formats the codec carries without conversion: the encoder reads
+/// and the decoder's canvas holds each in its own memory layout.
+///
+/// A tile is coded as channels (see [`crate::delta::tile`]): the YUV formats
+/// give Y, U, V; the packed 4-byte formats give B, G, R and the fourth byte
+/// (alpha or padding) in that canonical order whatever their byte order, so
+/// that every coding treats them alike.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PixelFormat {
     /// Planar Y, U, V; chroma subsampled by two in both directions.
     I420,
     /// Packed 4 bytes per pixel: blue, green, red, padding (screen capture).
     Bgrx,
+    /// Y plane, then one plane of interleaved U, V pairs subsampled by two
+    /// in both directions.
+    Nv12,
+    /// Packed 4 bytes per pixel: blue, green, red, alpha.
+    Bgra,
+    /// Packed 4 bytes per pixel: red, green, blue, alpha.
+    Rgba,
+    /// Packed 4 bytes per pixel: red, green, blue, padding.
+    Rgbx,
+    /// Packed 4 bytes per pixel: padding, red, green, blue.
+    Xrgb,
+    /// Packed 4 bytes per pixel: padding, blue, green, red.
+    Xbgr,
 }
 
 impl PixelFormat {
+    /// Every format, in the order of their bitstream codes.
+    pub const ALL: [PixelFormat; 8] = [
+        PixelFormat::I420,
+        PixelFormat::Bgrx,
+        PixelFormat::Nv12,
+        PixelFormat::Bgra,
+        PixelFormat::Rgba,
+        PixelFormat::Rgbx,
+        PixelFormat::Xrgb,
+        PixelFormat::Xbgr,
+    ];
+
     /// Code of the format in the bitstream.
     pub fn code(self) -> u8 {
         match self {
             PixelFormat::I420 => 0,
             PixelFormat::Bgrx => 1,
+            PixelFormat::Nv12 => 2,
+            PixelFormat::Bgra => 3,
+            PixelFormat::Rgba => 4,
+            PixelFormat::Rgbx => 5,
+            PixelFormat::Xrgb => 6,
+            PixelFormat::Xbgr => 7,
         }
     }
 
     /// Format for a bitstream code, if known.
     pub fn from_code(code: u8) -> Option<Self> {
-        match code {
-            0 => Some(PixelFormat::I420),
-            1 => Some(PixelFormat::Bgrx),
-            _ => None,
-        }
+        Self::ALL.into_iter().find(|f| f.code() == code)
     }
 
     /// Name as used in GStreamer caps (`format=`).
@@ -43,39 +76,78 @@ impl PixelFormat {
         match self {
             PixelFormat::I420 => "I420",
             PixelFormat::Bgrx => "BGRx",
+            PixelFormat::Nv12 => "NV12",
+            PixelFormat::Bgra => "BGRA",
+            PixelFormat::Rgba => "RGBA",
+            PixelFormat::Rgbx => "RGBx",
+            PixelFormat::Xrgb => "xRGB",
+            PixelFormat::Xbgr => "xBGR",
         }
     }
 
     /// Format for a GStreamer caps name, if supported.
     pub fn from_caps_name(name: &str) -> Option<Self> {
-        match name {
-            "I420" => Some(PixelFormat::I420),
-            "BGRx" => Some(PixelFormat::Bgrx),
-            _ => None,
-        }
+        Self::ALL.into_iter().find(|f| f.caps_name() == name)
     }
 
     /// Number of planes in memory.
     pub fn plane_count(self) -> usize {
         match self {
             PixelFormat::I420 => 3,
-            PixelFormat::Bgrx => 1,
+            PixelFormat::Nv12 => 2,
+            _ => 1,
         }
     }
 
-    /// Bytes per pixel of a plane.
-    pub fn bytes_per_pixel(self) -> usize {
-        match self {
-            PixelFormat::I420 => 1,
-            PixelFormat::Bgrx => 4,
+    /// Bytes per sample position of `plane`: per pixel for a packed format,
+    /// per chroma pair for NV12's interleaved plane.
+    pub fn bytes_per_pixel(self, plane: usize) -> usize {
+        match (self, plane) {
+            (PixelFormat::I420, _) | (PixelFormat::Nv12, 0) => 1,
+            (PixelFormat::Nv12, _) => 2,
+            _ => 4,
         }
     }
 
     /// log2 of the horizontal and vertical subsampling of `plane`.
     pub fn subsampling(self, plane: usize) -> (u32, u32) {
         match (self, plane) {
-            (PixelFormat::I420, 1 | 2) => (1, 1),
+            (PixelFormat::I420, 1 | 2) | (PixelFormat::Nv12, 1) => (1, 1),
             _ => (0, 0),
+        }
+    }
+
+    /// Whether chroma is subsampled (I420, NV12): moves then go by even
+    /// offsets only, so that chroma moves by whole samples.
+    pub fn is_subsampled(self) -> bool {
+        matches!(self, PixelFormat::I420 | PixelFormat::Nv12)
+    }
+
+    /// For a packed 4-byte format, the positions within a pixel of blue,
+    /// green, red and the fourth byte (alpha or padding): the canonical
+    /// channel order a tile is coded in. `None` for the YUV formats.
+    pub fn packed_order(self) -> Option<[usize; 4]> {
+        match self {
+            PixelFormat::I420 | PixelFormat::Nv12 => None,
+            PixelFormat::Bgrx | PixelFormat::Bgra => Some([0, 1, 2, 3]),
+            PixelFormat::Rgbx | PixelFormat::Rgba => Some([2, 1, 0, 3]),
+            PixelFormat::Xrgb => Some([3, 2, 1, 0]),
+            PixelFormat::Xbgr => Some([1, 2, 3, 0]),
+        }
+    }
+
+    /// Whether the fourth byte of a packed pixel is alpha (carried exactly
+    /// in every coding) rather than padding.
+    pub fn has_alpha(self) -> bool {
+        matches!(self, PixelFormat::Bgra | PixelFormat::Rgba)
+    }
+
+    /// Position within a pixel of a packed format's padding byte, which is
+    /// not picture (change thresholds ignore it; lossy tiles set it to 255).
+    pub fn padding_byte(self) -> Option<usize> {
+        match self.packed_order() {
+            Some([_, _, _, fourth]) if !self.has_alpha() => Some(fourth),
+            _ => None,
         }
     }
 }
@@ -184,12 +256,12 @@ impl Geometry {
     }
 
     /// Whether `tile` moved by (`dx`, `dy`) lies inside the frame: the
-    /// rectangle a move record for it reads. Subsampled formats move by
-    /// even offsets only, so that chroma moves by whole samples.
+    /// rectangle a move record for it reads. In subsampled formats chroma
+    /// moves by `dx >> 1`, `dy >> 1` samples (rounded down): an odd offset
+    /// moves luma exactly and chroma by the nearest whole sample, which a
+    /// move residual then corrects (a page scrolls by odd steps as often as
+    /// by even ones).
     pub fn shift_is_valid(&self, tile: u32, dx: i32, dy: i32) -> bool {
-        if self.format == PixelFormat::I420 && (dx % 2 != 0 || dy % 2 != 0) {
-            return false;
-        }
         let r = self.tile_rect(tile);
         let x = r.x as i64 + dx as i64;
         let y = r.y as i64 + dy as i64;
@@ -202,12 +274,9 @@ impl Geometry {
     /// Whether `tile` may be predicted from the previous picture at the
     /// tile moved by (`dx`, `dy`): the columns must lie inside the frame;
     /// rows above or below it read the nearest row of the frame (content
-    /// scrolled in at an edge is predicted from the edge). Subsampled
-    /// formats move by even offsets only.
+    /// scrolled in at an edge is predicted from the edge). Chroma moves as
+    /// for [`Self::shift_is_valid`].
     pub fn prediction_is_valid(&self, tile: u32, dx: i32, dy: i32) -> bool {
-        if self.format == PixelFormat::I420 && (dx % 2 != 0 || dy % 2 != 0) {
-            return false;
-        }
         let r = self.tile_rect(tile);
         let x = r.x as i64 + dx as i64;
         x >= 0 && x + r.w as i64 <= self.width as i64 && dy.unsigned_abs() < self.height
@@ -226,12 +295,19 @@ impl Geometry {
         debug_assert!(self.prediction_is_valid(tile, dx, dy));
         let r = self.tile_rect(tile);
         let ts = self.tile_size as usize;
-        let h = self.height as usize;
+        let (w, h) = (self.width as usize, self.height as usize);
+        // Rounded-down chroma offsets read up to one pixel's worth beyond
+        // the luma rectangle on either side.
+        let sub = self.format.is_subsampled();
+        let (mx, my) = ((sub && dx % 2 != 0) as usize, (sub && dy % 2 != 0) as usize);
         let x = (r.x as i64 + dx as i64).max(0) as usize;
-        let y0 = Self::clamp_row(r.y, dy, h);
-        let y1 = Self::clamp_row(r.y + r.h - 1, dy, h);
+        let y0 = Self::clamp_row(r.y, dy, h).saturating_sub(my);
+        let y1 = (Self::clamp_row(r.y + r.h - 1, dy, h) + my).min(h - 1);
         let tiles_x = self.tiles_x;
-        let (tx0, tx1) = (x / ts, (x + r.w - 1) / ts);
+        let (tx0, tx1) = (
+            x.saturating_sub(mx) / ts,
+            (x + r.w - 1 + mx).min(w - 1) / ts,
+        );
         let (ty0, ty1) = (y0 / ts, y1 / ts);
         (ty0..=ty1)
             .flat_map(move |ty| (tx0..=tx1).map(move |tx| (ty * tiles_x as usize + tx) as u32))
@@ -241,10 +317,12 @@ impl Geometry {
     /// payload a lossless record can decode to.
     pub fn max_tile_bytes(&self) -> usize {
         let ts = self.tile_size as usize;
-        match self.format {
-            PixelFormat::I420 => ts * ts + 2 * (ts / 2) * (ts / 2),
-            PixelFormat::Bgrx => ts * ts * 4,
-        }
+        (0..self.format.plane_count())
+            .map(|p| {
+                let (sx, sy) = self.format.subsampling(p);
+                (ts >> sx) * (ts >> sy) * self.format.bytes_per_pixel(p)
+            })
+            .sum()
     }
 }
 
@@ -292,6 +370,65 @@ mod tests {
                 h: 8
             }
         );
+    }
+
+    #[test]
+    fn formats_have_distinct_codes_and_names() {
+        for (i, f) in PixelFormat::ALL.into_iter().enumerate() {
+            assert_eq!(f.code() as usize, i);
+            assert_eq!(PixelFormat::from_code(f.code()), Some(f));
+            assert_eq!(PixelFormat::from_caps_name(f.caps_name()), Some(f));
+            // packed formats: B, G, R and the fourth byte are four distinct positions
+            if let Some(order) = f.packed_order() {
+                let mut sorted = order;
+                sorted.sort_unstable();
+                assert_eq!(sorted, [0, 1, 2, 3], "{f:?}");
+                assert_eq!(f.plane_count(), 1);
+                assert_eq!(f.padding_byte().is_some(), !f.has_alpha());
+            }
+        }
+        assert_eq!(PixelFormat::from_code(8), None);
+        assert_eq!(PixelFormat::from_caps_name("ARGB"), None);
+    }
+
+    #[test]
+    fn nv12_has_one_interleaved_chroma_plane() {
+        let g = Geometry::new(PixelFormat::Nv12, 33, 17, 16).unwrap();
+        assert_eq!(g.format.plane_count(), 2);
+        assert_eq!(g.plane_size(1), (17, 9));
+        assert_eq!(g.format.bytes_per_pixel(0), 1);
+        assert_eq!(g.format.bytes_per_pixel(1), 2);
+        assert_eq!(
+            g.tile_plane_rect(2, 1),
+            Rect {
+                x: 16,
+                y: 0,
+                w: 1,
+                h: 8
+            }
+        );
+        // the same samples as I420, laid out in two planes
+        let i420 = Geometry::new(PixelFormat::I420, 33, 17, 16).unwrap();
+        assert_eq!(g.max_tile_bytes(), i420.max_tile_bytes());
+        // chroma moves by whole samples, rounded down for odd offsets
+        let g = Geometry::new(PixelFormat::Nv12, 64, 64, 16).unwrap();
+        assert!(g.shift_is_valid(5, 2, -4));
+        assert!(g.shift_is_valid(5, 1, 0));
+        assert!(g.prediction_is_valid(5, 0, 3));
+        assert!(!g.shift_is_valid(5, -17, 0));
+        // an odd move reads up to one pixel's worth of chroma beyond the
+        // luma rectangle: the tiles it reads include that neighbour
+        let tiles: Vec<u32> = g.shifted_tiles(5, 15, 0).collect();
+        assert_eq!(tiles, vec![5, 6]);
+        let tiles: Vec<u32> = g.shifted_tiles(5, 1, 0).collect();
+        assert_eq!(tiles, vec![5, 6]);
+        let tiles: Vec<u32> = g.shifted_tiles(5, -1, 0).collect();
+        assert_eq!(tiles, vec![4, 5]);
+        let tiles: Vec<u32> = g.shifted_tiles(5, 0, 0).collect();
+        assert_eq!(tiles, vec![5]);
+        let packed = Geometry::new(PixelFormat::Xbgr, 64, 64, 16).unwrap();
+        assert!(packed.shift_is_valid(5, 1, -3));
+        assert_eq!(packed.max_tile_bytes(), 16 * 16 * 4);
     }
 
     #[test]

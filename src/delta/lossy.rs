@@ -11,8 +11,9 @@ use super::bitstream::{BitstreamError, TileCoding};
 use super::coefficients::{self, BlockError, BlockNeighbours, PlaneKind, PlaneModels};
 use super::geometry::PixelFormat;
 use super::range_coder::{RangeDecoder, RangeEncoder};
-use super::tile::TileSamples;
+use super::tile::{self, LosslessScratch, TileSamples};
 use once_cell::sync::Lazy;
+use std::cell::RefCell;
 
 /// Lowest and highest accepted quality.
 pub const MIN_QUALITY: u8 = 1;
@@ -200,8 +201,8 @@ impl BlockCoefficients {
     }
 }
 
-/// Whether each of the three coded channels (Y, then two chroma: I420's U
-/// and V, or BGRx's Cb and Cr) is chroma.
+/// Whether each of the three coded channels (Y, then two chroma: the U and
+/// V of I420 and NV12, or the Cb and Cr of a packed format) is chroma.
 const CHANNEL_IS_CHROMA: [bool; 3] = [false, true, true];
 
 /// Converts B, G, R channels to Y, Cb, Cr in place (BT.601 full range).
@@ -218,9 +219,9 @@ fn bgr_to_ycbcr(s: &mut TileSamples) {
     }
 }
 
-/// Converts Y, Cb, Cr back to B, G, R, and sets the padding channel opaque.
+/// Converts Y, Cb, Cr back to B, G, R.
 fn ycbcr_to_bgr(s: &mut TileSamples) {
-    let [c0, c1, c2, c3] = &mut s.channels;
+    let [c0, c1, c2, _] = &mut s.channels;
     for i in 0..c0.len() {
         let y = (c0[i] as i32) << 8;
         let cb = c1[i] as i32 - 128;
@@ -232,20 +233,80 @@ fn ycbcr_to_bgr(s: &mut TileSamples) {
         c1[i] = g.clamp(0, 255) as u8;
         c2[i] = r.clamp(0, 255) as u8;
     }
-    c3.fill(0xff);
+}
+
+/// The alpha of a lossy record (BGRA, RGBA) comes before the colour's range
+/// code (which must end the payload): this byte and the value every sample
+/// has...
+const ALPHA_UNIFORM: u8 = 0;
+/// ...or this byte, the length of what follows (3 bytes, big-endian) and a
+/// zstd frame of the channel's left-prediction residuals of that length, as
+/// a lossless record codes a channel. Alpha is never lossy.
+const ALPHA_PACKED: u8 = 1;
+
+thread_local! {
+    /// zstd contexts for the alpha of lossy tiles, one per coding thread,
+    /// made on the first non-uniform alpha.
+    static ALPHA_SCRATCH: RefCell<LosslessScratch> = RefCell::default();
+}
+
+/// Appends the alpha channel (channel 3) of `samples`, exactly.
+fn encode_alpha(samples: &TileSamples, out: &mut Vec<u8>) {
+    let alpha = &samples.channels[3];
+    match alpha.first() {
+        Some(&a) if alpha.iter().all(|&v| v == a) => out.extend_from_slice(&[ALPHA_UNIFORM, a]),
+        _ => {
+            out.extend_from_slice(&[ALPHA_PACKED, 0, 0, 0]);
+            let start = out.len();
+            let w = samples.dims[3].0;
+            ALPHA_SCRATCH.with_borrow_mut(|scratch| tile::encode_channel(alpha, w, scratch, out));
+            // A tile's alpha is at most 256 x 256 samples: its zstd frame is
+            // far below 2^24 bytes.
+            let len = (out.len() - start) as u32;
+            out[start - 3..start].copy_from_slice(&len.to_be_bytes()[1..]);
+        }
+    }
+}
+
+/// Decodes the alpha part at the start of `payload` into channel 3 of
+/// `samples`; returns the rest (the colour's range code).
+fn decode_alpha<'a>(
+    samples: &mut TileSamples,
+    payload: &'a [u8],
+) -> Result<&'a [u8], &'static str> {
+    let w = samples.dims[3].0;
+    match payload {
+        [ALPHA_UNIFORM, a, rest @ ..] => {
+            samples.channels[3].fill(*a);
+            Ok(rest)
+        }
+        [ALPHA_PACKED, l0, l1, l2, rest @ ..] => {
+            let len = u32::from_be_bytes([0, *l0, *l1, *l2]) as usize;
+            if len > rest.len() {
+                return Err("alpha longer than the payload");
+            }
+            let (packed, code) = rest.split_at(len);
+            ALPHA_SCRATCH.with_borrow_mut(|scratch| {
+                tile::decode_channel(packed, w, scratch, &mut samples.channels[3])
+            })?;
+            Ok(code)
+        }
+        [ALPHA_UNIFORM | ALPHA_PACKED, ..] => Err("alpha cut short"),
+        [_, ..] => Err("unknown alpha coding"),
+        [] => Err("alpha missing"),
+    }
 }
 
 /// The size of the three planes a tile codes: Y at the tile's size, then
-/// two chroma planes: I420's U and V as laid out, BGRx's Cb and Cr
-/// subsampled 2x2 (4:2:0) inside the tile.
+/// two chroma planes: the U and V of I420 and NV12 as laid out, a packed
+/// format's Cb and Cr subsampled 2x2 (4:2:0) inside the tile.
 fn plane_dims(samples: &TileSamples, format: PixelFormat) -> [(usize, usize); 3] {
-    match format {
-        PixelFormat::I420 => [samples.dims[0], samples.dims[1], samples.dims[2]],
-        PixelFormat::Bgrx => {
-            let (w, h) = samples.dims[0];
-            let half = (w.div_ceil(2), h.div_ceil(2));
-            [(w, h), half, half]
-        }
+    if format.packed_order().is_some() {
+        let (w, h) = samples.dims[0];
+        let half = (w.div_ceil(2), h.div_ceil(2));
+        [(w, h), half, half]
+    } else {
+        [samples.dims[0], samples.dims[1], samples.dims[2]]
     }
 }
 
@@ -511,7 +572,8 @@ fn reconstruct(
 }
 
 /// Appends the lossy payload of `samples` at `quality` to `out`, and leaves
-/// in `samples` the tile a decoder reconstructs from it.
+/// in `samples` the tile a decoder reconstructs from it (packed formats:
+/// B, G, R converted back, alpha exact, padding 255).
 pub fn encode(samples: &mut TileSamples, format: PixelFormat, quality: u8, out: &mut Vec<u8>) {
     let mut models = [
         PlaneModels::new(PlaneKind::Luma),
@@ -531,7 +593,11 @@ pub fn encode_with_models(
     models: &mut [PlaneModels; 2],
 ) {
     let dims = plane_dims(samples, format);
-    if format == PixelFormat::Bgrx {
+    if format.has_alpha() {
+        encode_alpha(samples, out);
+    }
+    let packed = format.packed_order().is_some();
+    if packed {
         bgr_to_ycbcr(samples);
         let (w, h) = samples.dims[1];
         subsample(&mut samples.channels[1], w, h);
@@ -560,7 +626,7 @@ pub fn encode_with_models(
         }
     }
     enc.finish();
-    if format == PixelFormat::Bgrx {
+    if packed {
         let (w, h) = dims[0];
         let half_len = dims[1].0 * dims[1].1;
         for c in 1..3 {
@@ -568,11 +634,15 @@ pub fn encode_with_models(
             upsample(&half, w, h, &mut samples.channels[c]);
         }
         ycbcr_to_bgr(samples);
+        if !format.has_alpha() {
+            samples.channels[3].fill(0xff);
+        }
     }
 }
 
 /// Decodes a lossy payload into `samples` (already laid out for the tile;
-/// for BGRx the four channels come out as B, G, R and opaque padding).
+/// for a packed format the four channels come out as B, G, R and the
+/// exact alpha, or padding set to 255).
 pub fn decode(
     samples: &mut TileSamples,
     format: PixelFormat,
@@ -589,10 +659,16 @@ pub fn decode(
         return Err(corrupt("quality outside 1..=100"));
     }
     let dims = plane_dims(samples, format);
-    // BGRx chroma is decoded at half size here, then interpolated into the
-    // tile's channels.
+    let payload = if format.has_alpha() {
+        decode_alpha(samples, payload).map_err(corrupt)?
+    } else {
+        payload
+    };
+    // Packed chroma is decoded at half size here, then interpolated into
+    // the tile's channels.
+    let packed = format.packed_order().is_some();
     let mut half = [Vec::new(), Vec::new()];
-    if format == PixelFormat::Bgrx {
+    if packed {
         for h in &mut half {
             h.resize(dims[1].0 * dims[1].1, 0);
         }
@@ -606,7 +682,7 @@ pub fn decode(
         let q = quant_table(CHANNEL_IS_CHROMA[c], quality);
         let models = &mut models[c.min(1)];
         let mut neighbours = BlockNeighbours::new(w.div_ceil(8));
-        let ch = if c > 0 && format == PixelFormat::Bgrx {
+        let ch = if c > 0 && packed {
             &mut half[c - 1][..]
         } else {
             &mut samples.channels[c][..]
@@ -638,11 +714,14 @@ pub fn decode(
             "the range code does not end where the last block does",
         ));
     }
-    if format == PixelFormat::Bgrx {
+    if packed {
         let (w, h) = dims[0];
         upsample(&half[0], w, h, &mut samples.channels[1]);
         upsample(&half[1], w, h, &mut samples.channels[2]);
         ycbcr_to_bgr(samples);
+        if !format.has_alpha() {
+            samples.channels[3].fill(0xff);
+        }
     }
     Ok(())
 }
@@ -677,7 +756,7 @@ mod tests {
 
     #[test]
     fn quality_trades_bytes_for_fidelity() {
-        for format in [PixelFormat::I420, PixelFormat::Bgrx] {
+        for format in PixelFormat::ALL {
             let g = Geometry::new(format, 64, 48, 32).unwrap();
             let mut last_bytes = 0;
             for quality in [30u8, 60, 90] {
@@ -694,6 +773,12 @@ mod tests {
                     for c in 0..3 {
                         let p = psnr(&orig.channels[c], &out.channels[c]);
                         assert!(p > 30.0, "{format:?} q{quality} channel {c}: PSNR {p:.1}");
+                    }
+                    // alpha is exact; padding comes out as 255
+                    if format.has_alpha() {
+                        assert_eq!(out.channels[3], orig.channels[3], "{format:?}");
+                    } else if format.packed_order().is_some() {
+                        assert!(out.channels[3].iter().all(|&v| v == 255), "{format:?}");
                     }
                 }
                 assert!(total > last_bytes, "higher quality must cost more bytes");
@@ -770,7 +855,7 @@ mod tests {
 
     #[test]
     fn hostile_payloads_are_rejected() {
-        for format in [PixelFormat::I420, PixelFormat::Bgrx] {
+        for format in PixelFormat::ALL {
             let g = Geometry::new(format, 32, 32, 32).unwrap();
             let mut s = TileSamples::default();
             s.layout(&g, 0);
@@ -783,7 +868,7 @@ mod tests {
 
     #[test]
     fn truncated_and_extended_payloads_are_rejected() {
-        for format in [PixelFormat::I420, PixelFormat::Bgrx] {
+        for format in PixelFormat::ALL {
             let g = Geometry::new(format, 64, 48, 32).unwrap();
             for tile in 0..g.tile_count() {
                 let mut work = smooth_tile(&g, tile);
@@ -810,7 +895,7 @@ mod tests {
     /// never take longer than a tile's worth of blocks.
     #[test]
     fn garbage_never_panics() {
-        for format in [PixelFormat::I420, PixelFormat::Bgrx] {
+        for format in PixelFormat::ALL {
             let g = Geometry::new(format, 80, 40, 64).unwrap();
             for tile in 0..g.tile_count() {
                 let mut s = TileSamples::default();
@@ -856,7 +941,7 @@ mod tests {
     /// content, size and quality.
     #[test]
     fn encode_leaves_what_decode_reconstructs() {
-        for format in [PixelFormat::I420, PixelFormat::Bgrx] {
+        for format in PixelFormat::ALL {
             let g = Geometry::new(format, 100, 58, 48).unwrap();
             for tile in 0..g.tile_count() {
                 for quality in [1u8, 20, 50, 80, 100] {
@@ -927,6 +1012,65 @@ mod tests {
             let mut full = vec![91u8; w * h];
             subsample(&mut full, w, h);
             assert!(full[..half.len()].iter().all(|&v| v == 91));
+        }
+    }
+
+    #[test]
+    fn alpha_is_carried_exactly_and_uniform_alpha_costs_two_bytes() {
+        for format in [PixelFormat::Bgra, PixelFormat::Rgba] {
+            let g = Geometry::new(format, 40, 24, 32).unwrap();
+            for tile in 0..g.tile_count() {
+                let orig = smooth_tile(&g, tile);
+                let colour_only = {
+                    let mut work = orig.clone();
+                    let mut payload = Vec::new();
+                    encode(&mut work, PixelFormat::Bgrx, 60, &mut payload);
+                    payload.len()
+                };
+                // uniform (opaque, and a uniform translucent) alpha: 2 bytes
+                for a in [255u8, 77] {
+                    let mut work = orig.clone();
+                    work.channels[3].fill(a);
+                    let mut payload = Vec::new();
+                    encode(&mut work, format, 60, &mut payload);
+                    assert_eq!(payload.len(), colour_only + 2);
+                    assert_eq!(payload[..2], [ALPHA_UNIFORM, a]);
+                    let mut out = TileSamples::default();
+                    out.layout(&g, tile);
+                    decode(&mut out, format, 60, tile, &payload).unwrap();
+                    assert!(out.channels[3].iter().all(|&v| v == a));
+                }
+                // varying alpha: exact, through zstd
+                let mut work = orig.clone();
+                let mut payload = Vec::new();
+                encode(&mut work, format, 60, &mut payload);
+                assert_eq!(payload[0], ALPHA_PACKED);
+                let mut out = TileSamples::default();
+                out.layout(&g, tile);
+                decode(&mut out, format, 60, tile, &payload).unwrap();
+                assert_eq!(out.channels[3], orig.channels[3]);
+                // damaged alpha parts are refused
+                let alpha_len = payload.len() - colour_only;
+                let (alpha, colour) = payload.split_at(alpha_len);
+                for head in [
+                    &[][..],
+                    &[ALPHA_UNIFORM][..],
+                    &[2, 0][..],
+                    &[ALPHA_PACKED][..],
+                    &[ALPHA_PACKED, 0, 0][..],
+                    &[ALPHA_PACKED, 0xff, 0xff, 0xff][..],
+                    &alpha[..alpha_len - 1],
+                ] {
+                    let bad = [head, colour].concat();
+                    assert!(
+                        decode(&mut out, format, 60, tile, &bad).is_err(),
+                        "{format:?} alpha part {head:?}"
+                    );
+                }
+                // a padding format takes no alpha part
+                let with_alpha = [&[ALPHA_UNIFORM, 255][..], colour].concat();
+                assert!(decode(&mut out, PixelFormat::Bgrx, 60, tile, &with_alpha).is_err());
+            }
         }
     }
 }

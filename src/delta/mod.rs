@@ -14,6 +14,7 @@ pub mod entropy;
 pub mod geometry;
 pub mod lossy;
 pub mod motion;
+pub mod palette;
 mod parallel;
 pub mod range_coder;
 pub mod tile;

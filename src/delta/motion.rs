@@ -28,6 +28,13 @@ pub type Offset = (i32, i32);
 /// Most vertical candidates the votes propose for one tile.
 pub const MAX_VOTED: usize = 2;
 
+/// How far, in pixels each way, [`MotionSearch::search_2d`] looks.
+pub const SEARCH_RANGE: i32 = 128;
+/// Pixels in the row segment [`MotionSearch::search_2d`] looks for.
+const FEATURE_PIXELS: usize = 16;
+/// Most offsets one 2-D search returns.
+const MAX_FOUND: usize = 4;
+
 /// Row hashes are already well mixed: the table uses them as they are.
 #[derive(Default)]
 struct IdentityHasher(u64);
@@ -51,16 +58,31 @@ type RowTable = HashMap<u64, u32, BuildHasherDefault<IdentityHasher>>;
 /// A row found more than once in its strip: it proposes nothing.
 const AMBIGUOUS: u32 = u32::MAX;
 
-/// Hash of one row segment: eight bytes at a time, multiplied and mixed.
+/// Hash of one row segment. Four independent lanes of eight bytes each,
+/// multiplied and mixed, so the multiplications overlap instead of waiting
+/// on one another (a changed tile hashes 16 KiB of rows per frame).
 pub fn hash_row(bytes: &[u8]) -> u64 {
     const K: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut h = bytes.len() as u64;
-    let mut chunks = bytes.chunks_exact(8);
-    for c in &mut chunks {
-        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-        h = (h.rotate_left(23) ^ w).wrapping_mul(K);
+    let word = |c: &[u8]| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+    let mut lanes = [
+        bytes.len() as u64,
+        0x6a09_e667_f3bc_c908,
+        0xbb67_ae85_84ca_a73b,
+        0x3c6e_f372_fe94_f82b,
+    ];
+    let mut blocks = bytes.chunks_exact(32);
+    for b in &mut blocks {
+        for (i, lane) in lanes.iter_mut().enumerate() {
+            *lane = (lane.rotate_left(23) ^ word(&b[i * 8..i * 8 + 8])).wrapping_mul(K);
+        }
     }
-    for &b in chunks.remainder() {
+    let mut h =
+        lanes[0] ^ lanes[1].rotate_left(17) ^ lanes[2].rotate_left(31) ^ lanes[3].rotate_left(47);
+    let mut words = blocks.remainder().chunks_exact(8);
+    for c in &mut words {
+        h = (h.rotate_left(23) ^ word(c)).wrapping_mul(K);
+    }
+    for &b in words.remainder() {
         h = (h.rotate_left(8) ^ b as u64).wrapping_mul(K);
     }
     h ^= h >> 29;
@@ -76,9 +98,15 @@ pub struct MotionSearch {
     /// Hashes of the base picture (what the decoder holds), strip-major:
     /// `base[strip * height + y]`.
     base: Vec<u64>,
-    /// Hashes of the current frame, valid for the rows of the tiles passed
-    /// to [`MotionSearch::hash_frame_tiles`] this frame.
+    /// Hashes of the current frame, valid for the rows of the tiles whose
+    /// `current_serial` is this frame's.
     current: Vec<u64>,
+    current_serial: Vec<u32>,
+    serial: u32,
+    /// Tiles whose base rows changed since they were hashed: rehashed when
+    /// their strip's table is next needed, so a frame whose changes are all
+    /// found by the cheap candidates hashes nothing.
+    stale: Vec<bool>,
     /// Per strip, the table of its base rows, built on first use in a frame.
     tables: Vec<RowTable>,
     built: Vec<bool>,
@@ -86,16 +114,20 @@ pub struct MotionSearch {
 }
 
 impl MotionSearch {
-    /// A search for pictures of `geometry`; its base starts empty and must
-    /// be set with [`MotionSearch::rehash_base`].
+    /// A search for pictures of `geometry`; every base row counts as
+    /// changed until it is hashed.
     pub fn new(geometry: Geometry) -> Self {
         let strips = geometry.tiles_x as usize;
         let height = geometry.plane_size(0).1;
+        let tiles = geometry.tile_count() as usize;
         MotionSearch {
             geometry,
             height,
             base: vec![0; strips * height],
             current: vec![0; strips * height],
+            current_serial: vec![0; tiles],
+            serial: 0,
+            stale: vec![true; tiles],
             tables: (0..strips).map(|_| RowTable::default()).collect(),
             built: vec![false; strips],
             votes: Vec::new(),
@@ -104,7 +136,7 @@ impl MotionSearch {
 
     /// Plane-0 byte range of tile column `strip`.
     fn strip_span(&self, strip: usize) -> (usize, usize) {
-        let bpp = self.geometry.format.bytes_per_pixel();
+        let bpp = self.geometry.format.bytes_per_pixel(0);
         let ts = self.geometry.tile_size as usize;
         let x0 = strip * ts;
         let w = ts.min(self.geometry.width as usize - x0);
@@ -124,28 +156,109 @@ impl MotionSearch {
         }
     }
 
-    /// Hashes every row of `base`, the picture the decoder now holds.
-    pub fn rehash_base(&mut self, base: &FrameView) {
+    /// Starts a frame: nothing of it is hashed yet, no table is built.
+    pub fn begin_frame(&mut self) {
+        self.built.fill(false);
+        self.serial = match self.serial.checked_add(1) {
+            Some(s) => s,
+            None => {
+                self.current_serial.fill(0);
+                1
+            }
+        };
+    }
+
+    /// The base picture's `tile` changed: its rows are hashed again when
+    /// next needed.
+    pub fn invalidate_tile(&mut self, tile: u32) {
+        self.stale[tile as usize] = true;
+    }
+
+    /// The whole base picture changed (a keyframe).
+    pub fn invalidate_all(&mut self) {
+        self.stale.fill(true);
+    }
+
+    /// Offsets in any direction, up to [`SEARCH_RANGE`] pixels, at which a
+    /// distinctive row segment of `tile` of `frame` appears in `base`
+    /// (pixels compared, so each is a real match of that segment), nearest
+    /// first. This is the seed for moves that are not vertical (a dragged
+    /// window): the encoder runs it for a few tiles a frame, and the offsets
+    /// it finds spread to neighbouring tiles as candidates. Costs one
+    /// rolling hash step per position searched (about 66 000).
+    pub fn search_2d(&self, tile: u32, frame: &FrameView, base: &FrameView, out: &mut Vec<Offset>) {
+        let g = &self.geometry;
+        let bpp = g.format.bytes_per_pixel(0);
+        let r = g.tile_rect(tile);
+        let (width, height) = (g.width as usize, self.height);
+        if r.w < FEATURE_PIXELS {
+            return;
+        }
+        let seg = FEATURE_PIXELS * bpp;
+        let x0 = r.x + (r.w - FEATURE_PIXELS) / 2;
+        // A row whose segment is not one colour: a flat one matches anywhere.
+        let Some((fy, feature)) = [r.h / 2, r.h / 4, 3 * r.h / 4, 0]
+            .iter()
+            .map(|&dy| r.y + dy)
+            .map(|y| (y, frame.row(0, y, x0 * bpp, seg)))
+            .find(|(_, f)| f.chunks_exact(bpp).any(|p| p != &f[..bpp]))
+        else {
+            return;
+        };
+        // Polynomial rolling hash over pixels (bpp bytes each).
+        const B: u64 = 0x0000_0100_0000_01b3;
+        let pixel = |p: &[u8]| p.iter().fold(0u64, |a, &b| (a << 8) | b as u64);
+        let hash = |row: &[u8]| {
+            row.chunks_exact(bpp)
+                .fold(0u64, |h, p| h.wrapping_mul(B).wrapping_add(pixel(p)))
+        };
+        let top = B.wrapping_pow(FEATURE_PIXELS as u32 - 1);
+        let want = hash(feature);
+        let range = SEARCH_RANGE as i64;
+        let x_lo = (x0 as i64 - range).max(0) as usize;
+        let x_hi = (x0 as i64 + range).min((width - FEATURE_PIXELS) as i64) as usize;
+        let y_lo = (fy as i64 - range).max(0) as usize;
+        let y_hi = (fy as i64 + range).min(height as i64 - 1) as usize;
+        let mut found: Vec<(i64, Offset)> = Vec::new();
+        for y in y_lo..=y_hi {
+            let row = base.row(0, y, x_lo * bpp, (x_hi + FEATURE_PIXELS - x_lo) * bpp);
+            let mut h = hash(&row[..seg]);
+            for x in x_lo..=x_hi {
+                if x > x_lo {
+                    let i = (x - x_lo) * bpp;
+                    let gone = pixel(&row[i - bpp..i]);
+                    let new = pixel(&row[i + seg - bpp..i + seg]);
+                    h = h
+                        .wrapping_sub(gone.wrapping_mul(top))
+                        .wrapping_mul(B)
+                        .wrapping_add(new);
+                }
+                let i = (x - x_lo) * bpp;
+                if h == want && &row[i..i + seg] == feature {
+                    let offset = (x as i32 - x0 as i32, y as i32 - fy as i32);
+                    if offset != (0, 0) {
+                        let d = (offset.0 as i64).abs() + (offset.1 as i64).abs();
+                        found.push((d, offset));
+                    }
+                }
+            }
+        }
+        found.sort_unstable();
+        out.extend(found.into_iter().take(MAX_FOUND).map(|(_, o)| o));
+    }
+
+    /// Rehashes the changed tiles of `strip` from `base` and builds its table.
+    fn build_table(&mut self, strip: usize, base: &FrameView) {
         let mut hashes = std::mem::take(&mut self.base);
-        for strip in 0..self.geometry.tiles_x as usize {
-            self.hash_rows(base, strip, 0..self.height, &mut hashes);
+        for tile in
+            (strip as u32..self.geometry.tile_count()).step_by(self.geometry.tiles_x as usize)
+        {
+            if std::mem::take(&mut self.stale[tile as usize]) {
+                let r = self.geometry.tile_rect(tile);
+                self.hash_rows(base, strip, r.y..r.y + r.h, &mut hashes);
+            }
         }
         self.base = hashes;
-    }
-
-    /// Starts a frame: hashes the rows of `tiles` (the changed ones) of `frame`.
-    pub fn hash_frame_tiles(&mut self, frame: &FrameView, tiles: impl Iterator<Item = u32>) {
-        self.built.fill(false);
-        let mut hashes = std::mem::take(&mut self.current);
-        for tile in tiles {
-            let r = self.geometry.tile_rect(tile);
-            let strip = (tile % self.geometry.tiles_x) as usize;
-            self.hash_rows(frame, strip, r.y..r.y + r.h, &mut hashes);
-        }
-        self.current = hashes;
-    }
-
-    fn build_table(&mut self, strip: usize) {
         let table = &mut self.tables[strip];
         table.clear();
         let rows = &self.base[strip * self.height..(strip + 1) * self.height];
@@ -158,14 +271,27 @@ impl MotionSearch {
         self.built[strip] = true;
     }
 
-    /// Up to [`MAX_VOTED`] vertical offsets for `tile` (hashed this frame),
-    /// most votes first, each proposed by at least two rows.
-    pub fn vertical_candidates(&mut self, tile: u32, out: &mut Vec<Offset>) {
+    /// Up to [`MAX_VOTED`] vertical offsets for `tile` of `frame`, most
+    /// votes first, each proposed by at least two rows; `base` is the
+    /// picture the decoder holds.
+    pub fn vertical_candidates(
+        &mut self,
+        tile: u32,
+        frame: &FrameView,
+        base: &FrameView,
+        out: &mut Vec<Offset>,
+    ) {
         let strip = (tile % self.geometry.tiles_x) as usize;
         if !self.built[strip] {
-            self.build_table(strip);
+            self.build_table(strip, base);
         }
         let r = self.geometry.tile_rect(tile);
+        if self.current_serial[tile as usize] != self.serial {
+            let mut hashes = std::mem::take(&mut self.current);
+            self.hash_rows(frame, strip, r.y..r.y + r.h, &mut hashes);
+            self.current = hashes;
+            self.current_serial[tile as usize] = self.serial;
+        }
         let base = strip * self.height;
         self.votes.clear();
         for y in r.y..r.y + r.h {
@@ -195,25 +321,6 @@ impl MotionSearch {
                 .map(|&(dy, _)| (0, dy)),
         );
     }
-
-    /// The base picture's `tile` now holds the current frame's `tile`
-    /// (hashed this frame): its rows' hashes move over.
-    pub fn commit_tile(&mut self, tile: u32) {
-        let r = self.geometry.tile_rect(tile);
-        let strip = (tile % self.geometry.tiles_x) as usize;
-        let range = strip * self.height + r.y..strip * self.height + r.y + r.h;
-        self.base[range.clone()].copy_from_slice(&self.current[range]);
-    }
-
-    /// The base picture's `tile` changed to content that was not hashed
-    /// (a lossy reconstruction): rehash its rows from `base`.
-    pub fn rehash_tile(&mut self, base: &FrameView, tile: u32) {
-        let r = self.geometry.tile_rect(tile);
-        let strip = (tile % self.geometry.tiles_x) as usize;
-        let mut hashes = std::mem::take(&mut self.base);
-        self.hash_rows(base, strip, r.y..r.y + r.h, &mut hashes);
-        self.base = hashes;
-    }
 }
 
 #[cfg(test)]
@@ -241,23 +348,56 @@ mod tests {
         let before = picture(g, 0);
         let after = picture(g, 20); // content moved up by 20 rows
         let mut m = MotionSearch::new(g);
-        m.rehash_base(&before.view());
-        m.hash_frame_tiles(&after.view(), 0..g.tile_count());
+        m.begin_frame();
         let mut out = Vec::new();
         // tile 5 (second row): its rows are the base's rows 20 lower
-        m.vertical_candidates(5, &mut out);
+        m.vertical_candidates(5, &after.view(), &before.view(), &mut out);
         assert_eq!(out.first(), Some(&(0, 20)));
         // the proposal checks out on the pixels
         assert_eq!(
             before.shifted_row_differences(&after.view(), 5, 0, 20, 0),
             0
         );
-        // committing the tile makes its rows the base's
-        m.commit_tile(5);
+        // once the base holds the new picture (and says so), nothing moved
+        m.invalidate_all();
+        m.begin_frame();
         out.clear();
-        m.hash_frame_tiles(&after.view(), std::iter::once(5));
-        m.vertical_candidates(5, &mut out);
+        m.vertical_candidates(5, &after.view(), &after.view(), &mut out);
         assert!(out.is_empty(), "{out:?}");
+        // the base's hashes are only as new as the invalidations say
+        m.begin_frame();
+        out.clear();
+        m.vertical_candidates(5, &after.view(), &before.view(), &mut out);
+        assert!(out.is_empty(), "stale hashes used: {out:?}");
+        m.invalidate_all();
+        m.begin_frame();
+        m.vertical_candidates(5, &after.view(), &before.view(), &mut out);
+        assert_eq!(out.first(), Some(&(0, 20)));
+    }
+
+    #[test]
+    fn finds_a_diagonal_move() {
+        let g = Geometry::new(PixelFormat::Bgrx, 320, 256, 64).unwrap();
+        let before = picture(g, 0);
+        // the picture moved 24 right and 10 down
+        let mut after = ReferenceCanvas::new(g);
+        for y in 10..256 {
+            let src = before.row(0, y - 10, 0, (320 - 24) * 4).to_vec();
+            after
+                .row_mut(0, y, 24 * 4, (320 - 24) * 4)
+                .copy_from_slice(&src);
+        }
+        let m = MotionSearch::new(g);
+        let mut out = Vec::new();
+        // tile 7: second row, third column
+        m.search_2d(7, &after.view(), &before.view(), &mut out);
+        // the test picture repeats, so the segment may be found elsewhere
+        // too: each offset is a real match of it, and the true one is there
+        assert!(out.contains(&(-24, -10)), "{out:?}");
+        assert_eq!(
+            before.shifted_row_differences(&after.view(), 7, -24, -10, 0),
+            0
+        );
     }
 
     #[test]
@@ -269,20 +409,27 @@ mod tests {
             frame.row_mut(0, y, 0, 512).fill(7);
         }
         let mut m = MotionSearch::new(g);
-        m.rehash_base(&base.view());
-        m.hash_frame_tiles(&frame.view(), 0..g.tile_count());
+        m.begin_frame();
         let mut out = Vec::new();
-        m.vertical_candidates(0, &mut out);
+        m.vertical_candidates(0, &frame.view(), &base.view(), &mut out);
         assert!(out.is_empty());
     }
 
     #[test]
     fn hash_depends_on_every_byte() {
-        let a = [1u8; 37];
-        for i in 0..a.len() {
-            let mut b = a;
-            b[i] ^= 1;
-            assert_ne!(hash_row(&a), hash_row(&b), "byte {i}");
+        for len in [1, 7, 8, 37, 64, 256] {
+            let a = vec![1u8; len];
+            for i in 0..a.len() {
+                let mut b = a.clone();
+                b[i] ^= 1;
+                assert_ne!(hash_row(&a), hash_row(&b), "length {len}, byte {i}");
+            }
         }
+        // lanes are not interchangeable
+        let mut x = [0u8; 64];
+        let mut y = [0u8; 64];
+        x[0] = 1;
+        y[8] = 1;
+        assert_ne!(hash_row(&x), hash_row(&y));
     }
 }

@@ -12,7 +12,7 @@ pub(crate) fn template() -> gst::Caps {
     gst::Caps::builder(MEDIA_TYPE)
         .field(
             "format",
-            gst::List::new([PixelFormat::I420.caps_name(), PixelFormat::Bgrx.caps_name()]),
+            gst::List::new(PixelFormat::ALL.map(PixelFormat::caps_name)),
         )
         .field("width", gst::IntRange::new(1, MAX_DIMENSION as i32))
         .field("height", gst::IntRange::new(1, MAX_DIMENSION as i32))
@@ -50,7 +50,10 @@ pub(crate) fn geometry_from_caps(s: &gst::StructureRef) -> Result<Geometry, Stri
         .get::<&str>("format")
         .ok()
         .and_then(PixelFormat::from_caps_name)
-        .ok_or("caps lack a supported `format` (I420 or BGRx)")?;
+        .ok_or_else(|| {
+            let names: Vec<&str> = PixelFormat::ALL.map(PixelFormat::caps_name).to_vec();
+            format!("caps lack a supported `format` ({})", names.join(", "))
+        })?;
     Geometry::new(
         format,
         uint_field(s, "width")?,
@@ -58,6 +61,22 @@ pub(crate) fn geometry_from_caps(s: &gst::StructureRef) -> Result<Geometry, Stri
         uint_field(s, "tile-size")?,
     )
     .map_err(|e| e.to_string())
+}
+
+/// The raw video format of `format`: the GStreamer format of the same name.
+pub(crate) fn video_format(format: PixelFormat) -> gst_video::VideoFormat {
+    gst_video::VideoFormat::from_string(format.caps_name())
+}
+
+/// Raw video caps of every format the codec carries natively (I420 first,
+/// so that a source free to choose gives the cheapest), up to its size
+/// limit: `deltaenc`'s sink and `deltadec`'s src templates.
+pub(crate) fn raw_template() -> gst::Caps {
+    gst_video::VideoCapsBuilder::new()
+        .format_list(PixelFormat::ALL.map(video_format))
+        .width_range(1..=MAX_DIMENSION as i32)
+        .height_range(1..=MAX_DIMENSION as i32)
+        .build()
 }
 
 /// Width and height of caps that fix them, whatever else they leave open.

@@ -110,7 +110,7 @@ fn raw_frame_bytes(geometry: &Geometry) -> usize {
         .map(|plane| {
             let (w, h) = geometry.plane_size(plane);
             w.saturating_mul(h)
-                .saturating_mul(geometry.format.bytes_per_pixel())
+                .saturating_mul(geometry.format.bytes_per_pixel(plane))
         })
         .fold(0, usize::saturating_add)
 }

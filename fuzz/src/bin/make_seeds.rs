@@ -30,7 +30,7 @@ fn picture(g: &Geometry, n: u32, scroll: bool) -> Vec<Vec<u8>> {
     (0..g.format.plane_count())
         .map(|p| {
             let (w, h) = g.plane_size(p);
-            let bpp = g.format.bytes_per_pixel();
+            let bpp = g.format.bytes_per_pixel(p);
             let (sx, sy) = g.format.subsampling(p);
             let mut data = vec![0u8; w * h * bpp];
             for y in 0..h {
@@ -72,7 +72,7 @@ fn encode_sequence(g: Geometry, mode: TileMode, frames: u32, scroll: bool) -> Ve
                 planes
                     .iter()
                     .enumerate()
-                    .map(|(p, d)| (d.as_slice(), g.plane_size(p).0 * g.format.bytes_per_pixel()))
+                    .map(|(p, d)| (d.as_slice(), g.plane_size(p).0 * g.format.bytes_per_pixel(p)))
                     .collect(),
             )
             .expect("planes sized from the geometry");
@@ -120,6 +120,18 @@ fn delta_seeds(corpus: &Corpus) -> Result<(), Error> {
             "i420-96x64-scroll",
             Geometry::new(PixelFormat::I420, 96, 64, 16)?,
             TileMode::Lossless,
+        ),
+        // NV12 at an odd size (chroma rounded up, interleaved pairs), moving
+        (
+            "nv12-95x63-scroll",
+            Geometry::new(PixelFormat::Nv12, 95, 63, 16)?,
+            TileMode::Lossless,
+        ),
+        // RGBA lossy: the picture's alpha varies, so records carry packed alpha
+        (
+            "rgba-80x48-lossy",
+            Geometry::new(PixelFormat::Rgba, 80, 48, 32)?,
+            TileMode::Lossy { quality: 60 },
         ),
     ];
     for (name, g, mode) in sequences {

@@ -26,8 +26,12 @@
  * are counted in `stats` (`frames-oversized`, `geometry-changes-throttled`).
  *
  * Sink caps: `video/x-streamkit-delta` (from `deltaenc` or `rtpdeltadepay`);
- * width and height in the caps are optional. Source caps: raw video, `I420`
- * or `BGRx` as the stream was encoded, at the size the frame headers give.
+ * width and height in the caps are optional. Source caps: raw video in the
+ * format the stream was encoded from (`I420`, `NV12`, `BGRx`, `BGRA`,
+ * `RGBA`, `RGBx`, `xRGB` or `xBGR`, named by the frame headers and the
+ * caps), at the size the frame headers give; the picture is kept in that
+ * format's own layout and copied out as it is. Alpha is exact; before a
+ * tile has arrived it is opaque mid-grey.
  *
  * Properties: `output-incomplete` (see above), `max-width` and `max-height`
  * (pixels), and the read-only `stats` structure. `min-force-key-unit-interval`
@@ -59,9 +63,7 @@ use std::sync::Mutex;
 
 use crate::delta::decoder::{DEFAULT_MAX_HEIGHT, DEFAULT_MAX_WIDTH};
 use crate::delta::geometry::MAX_DIMENSION;
-use crate::delta::{
-    DecoderLimits, DecoderStats, DeltaDecoder, FrameViewMut, Geometry, PixelFormat,
-};
+use crate::delta::{DecoderLimits, DecoderStats, DeltaDecoder, FrameViewMut, Geometry};
 
 static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
     gst::DebugCategory::new(
@@ -274,10 +276,7 @@ impl DeltaDec {
         geometry: Geometry,
         input_state: Option<&InputState>,
     ) -> Result<gst_video::VideoInfo, gst::FlowError> {
-        let format = match geometry.format {
-            PixelFormat::I420 => gst_video::VideoFormat::I420,
-            PixelFormat::Bgrx => gst_video::VideoFormat::Bgrx,
-        };
+        let format = crate::gstcommon::caps::video_format(geometry.format);
         let obj = self.obj();
         let output_state = obj
             .set_output_state(format, geometry.width, geometry.height, input_state)
@@ -357,9 +356,7 @@ impl ElementImpl for DeltaDec {
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static PAD_TEMPLATES: Lazy<Vec<gst::PadTemplate>> = Lazy::new(|| {
             let sink_caps = gst::Caps::new_empty_simple(crate::gstcommon::caps::MEDIA_TYPE);
-            let src_caps = gst_video::VideoCapsBuilder::new()
-                .format_list([gst_video::VideoFormat::I420, gst_video::VideoFormat::Bgrx])
-                .build();
+            let src_caps = crate::gstcommon::caps::raw_template();
             crate::gstcommon::padtemplates::sink_and_src(&sink_caps, &src_caps)
         });
         PAD_TEMPLATES.as_ref()

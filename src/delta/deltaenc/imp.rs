@@ -20,7 +20,13 @@
  * The encoder has no lookahead: each frame is output as soon as it has been
  * encoded, and it reports zero latency of its own.
  *
- * Sink caps: raw video, `I420` or `BGRx`, any size up to 8192 x 8192 pixels.
+ * Sink caps: raw video in `I420`, `NV12`, `BGRx`, `BGRA`, `RGBA`, `RGBx`,
+ * `xRGB` or `xBGR`, any size up to 8192 x 8192 pixels. Every format is
+ * coded as it comes, with no conversion: screen capture (`ximagesrc` gives
+ * BGRx, `pipewiresrc` BGRA, BGRx or RGBx) needs no `videoconvert`, and the
+ * decoder outputs the same format. Alpha (`BGRA`, `RGBA`) is carried exactly
+ * in both modes; the padding byte of the x formats is carried as it is by
+ * lossless tiles and comes out as 255 from lossy ones.
  * Source caps: `video/x-streamkit-delta` with `width`, `height`, `format` and
  * `tile-size` (and the input's framerate and pixel aspect ratio); one buffer
  * is one frame, keyframes are not delta units.
@@ -36,6 +42,10 @@
  * Screen-like content, lossless, decoded again at once:
  * |[
  * gst-launch-1.0 videotestsrc num-buffers=100 ! video/x-raw,format=BGRx,width=1280,height=720 ! deltaenc tile-size=64 intra-refresh=30 ! deltadec ! videoconvert ! fakesink
+ * ]|
+ * A capture format with alpha, as `pipewiresrc` gives it, no `videoconvert`:
+ * |[
+ * gst-launch-1.0 videotestsrc num-buffers=60 ! video/x-raw,format=BGRA,width=640,height=360 ! deltaenc ! deltadec ! video/x-raw,format=BGRA ! fakesink
  * ]|
  * Camera-like content, lossy, sent as RTP (receive it with `rtpdeltadepay`):
  * |[
@@ -230,8 +240,11 @@ impl ObjectImpl for DeltaEnc {
                     .blurb(
                         "Counters since start: frames, keyframes, forced-keyframes (on \
                          request), tiles-sent, tiles-changed (sent because they changed), \
-                         tiles-refreshed (sent by intra refresh), tiles-total (tiles seen), \
-                         bytes (output), changed-tile-ratio (tiles-changed / tiles-total)",
+                         tiles-refreshed (sent by intra refresh), tiles-moved (changed tiles \
+                         sent as a copy of the previous picture at an offset), \
+                         tiles-move-residual (sent as such a copy plus the difference), \
+                         tiles-total (tiles seen), bytes (output), changed-tile-ratio \
+                         (tiles-changed / tiles-total)",
                     )
                     .read_only()
                     .build(),
@@ -304,6 +317,8 @@ impl DeltaEnc {
             .field("tiles-sent", s.tiles_sent)
             .field("tiles-changed", s.tiles_changed)
             .field("tiles-refreshed", s.tiles_refreshed)
+            .field("tiles-moved", s.tiles_moved)
+            .field("tiles-move-residual", s.tiles_move_residual)
             .field("tiles-total", s.tiles_total)
             .field("bytes", s.bytes)
             .field("changed-tile-ratio", ratio)
@@ -320,8 +335,9 @@ impl ElementImpl for DeltaEnc {
                 "Streamkit delta encoder",
                 "Codec/Encoder/Video",
                 "Sends only the tiles of each frame that differ from what the decoder holds, \
-                 lossless or lossy, converging by intra refresh without keyframes \
-                 (docs/bitstream.md). Example: gst-launch-1.0 videotestsrc num-buffers=30 ! \
+                 lossless or lossy, converging by intra refresh without keyframes; takes \
+                 I420, NV12, BGRx, BGRA, RGBA, RGBx, xRGB and xBGR as they are, alpha \
+                 included (docs/bitstream.md). Example: gst-launch-1.0 videotestsrc num-buffers=30 ! \
                  video/x-raw,format=I420,width=320,height=240 ! deltaenc ! deltadec ! fakesink",
                 "Streamkit developers",
             )
@@ -331,11 +347,7 @@ impl ElementImpl for DeltaEnc {
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static PAD_TEMPLATES: Lazy<Vec<gst::PadTemplate>> = Lazy::new(|| {
-            let sink_caps = gst_video::VideoCapsBuilder::new()
-                .format_list([gst_video::VideoFormat::I420, gst_video::VideoFormat::Bgrx])
-                .width_range(1..=crate::delta::geometry::MAX_DIMENSION as i32)
-                .height_range(1..=crate::delta::geometry::MAX_DIMENSION as i32)
-                .build();
+            let sink_caps = crate::gstcommon::caps::raw_template();
             let src_caps = crate::gstcommon::caps::template();
             crate::gstcommon::padtemplates::sink_and_src(&sink_caps, &src_caps)
         });
