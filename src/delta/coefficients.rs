@@ -525,6 +525,40 @@ mod tests {
         assert_eq!(tables[1], INITIAL_CHROMA.to_vec());
     }
 
+    /// Whatever the input, a block reads a bounded number of decisions: a
+    /// count (at most 27 decisions and bits) and per position at most a zero
+    /// flag, a magnitude flag, a value (27) and a sign, and the DC (29).
+    /// A decision reads at most two bytes (the range shrinks by at most
+    /// 2^-15), a plain bit at most one.
+    #[test]
+    fn a_block_reads_a_bounded_number_of_bytes() {
+        let bound = 4 + 2 * (27 + 63 * 30 + 29);
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for round in 0..2000 {
+            let data: Vec<u8> = (0..bound * 2)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    // mostly 0xff: pushes decisions to their unlikely side
+                    if round % 2 == 0 {
+                        x as u8
+                    } else {
+                        x as u8 | 0xf0
+                    }
+                })
+                .collect();
+            let mut dec = RangeDecoder::new(&data);
+            let mut models = PlaneModels::new(PlaneKind::Luma);
+            let mut nb = BlockNeighbours::new(1);
+            let mut levels = [0i32; 64];
+            if decode_ac(&mut dec, &mut models, &mut nb, &mut levels).is_ok() {
+                decode_dc(&mut dec, &mut models, (round % DC_CONTEXTS as u32) as usize);
+            }
+            assert!(dec.bytes_read() <= bound, "{} > {bound}", dec.bytes_read());
+        }
+    }
+
     #[test]
     fn extreme_levels_round_trip() {
         let mut b = [0i32; 64];

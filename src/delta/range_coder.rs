@@ -256,6 +256,11 @@ impl<'a> RangeDecoder<'a> {
         }
     }
 
+    /// Bytes read so far, counting those past the end of the input.
+    pub fn bytes_read(&self) -> usize {
+        self.pos
+    }
+
     /// Whether the input was exactly one well-formed code: every byte of it
     /// read, no byte read beyond the three implied zeros, and the code value
     /// inside the final interval (always so for what an encoder wrote).
