@@ -116,9 +116,13 @@ pub struct DeltaDecoder {
     /// since the decoder learned of a loss, or copied from such a tile.
     stale: Vec<bool>,
     stale_count: u32,
-    /// `received` and `stale` before the current frame's records.
+    /// `received` and `stale` before the current frame's records (valid for
+    /// the tiles this frame's moves read).
     previous_received: Vec<bool>,
     previous_stale: Vec<bool>,
+    /// Per tile, whether this frame's records claim it and whether its moves
+    /// read it (scratch).
+    move_sources: Vec<u8>,
     /// The number of the last frame accepted.
     last_frame_number: u32,
     /// Per tile, the number of the last frame that carried it: a record
@@ -261,6 +265,63 @@ impl DeltaDecoder {
         self.frame_serial = 0;
         self.missing = n as u32;
         self.stale_count = 0;
+    }
+
+    /// Copies into `previous` every tile that this frame's moves and move
+    /// residuals read, as the canvas holds it before the frame.
+    fn keep_move_sources<'a>(
+        &mut self,
+        g: &Geometry,
+        records: impl Iterator<Item = Result<TileRecord<'a>, BitstreamError>>,
+    ) {
+        let Some(canvas) = &self.canvas else {
+            return;
+        };
+        // Per tile: claimed by a record of this frame, read by a move. A
+        // record naming a claimed tile is dropped later as a repeat, so it
+        // is skipped here too: the work is bounded by the tile count,
+        // whatever the frame holds.
+        let n = g.tile_count() as usize;
+        let mut marks = std::mem::take(&mut self.move_sources);
+        marks.clear();
+        marks.resize(n, 0);
+        const CLAIMED: u8 = 1;
+        const SOURCE: u8 = 2;
+        let mut any = false;
+        for record in records.flatten() {
+            if record.tiles().any(|t| marks[t as usize] & CLAIMED != 0) {
+                continue;
+            }
+            for t in record.tiles() {
+                marks[t as usize] |= CLAIMED;
+            }
+            let Some((dx, dy)) = record.offset() else {
+                continue;
+            };
+            for t in record.tiles() {
+                // Offsets that read outside the picture are refused later.
+                if g.prediction_is_valid(t, dx, dy) {
+                    for s in g.shifted_tiles(t, dx, dy) {
+                        marks[s as usize] |= SOURCE;
+                        any = true;
+                    }
+                }
+            }
+        }
+        if any {
+            let previous = match &mut self.previous {
+                Some(p) => p,
+                // The first time, a whole copy (the buffer is kept).
+                None => self.previous.insert(canvas.clone()),
+            };
+            let view = canvas.view();
+            for (t, _) in marks.iter().enumerate().filter(|(_, m)| **m & SOURCE != 0) {
+                previous.copy_tile_from(&view, t as u32);
+                self.previous_received[t] = self.received[t];
+                self.previous_stale[t] = self.stale[t];
+            }
+        }
+        self.move_sources = marks;
     }
 
     /// Decodes one record and writes it to the canvas, with its tiles'
@@ -454,20 +515,10 @@ impl DeltaDecoder {
                 1
             }
         };
-        // Moves read the picture as it was before any record of this frame.
-        if records
-            .clone()
-            .any(|r| r.is_ok_and(|r| r.coding.reads_previous()))
-        {
-            if let Some(canvas) = &self.canvas {
-                match &mut self.previous {
-                    Some(p) => p.clone_from(canvas),
-                    None => self.previous = Some(canvas.clone()),
-                }
-                self.previous_received.clone_from(&self.received);
-                self.previous_stale.clone_from(&self.stale);
-            }
-        }
+        // Moves read the picture as it was before any record of this frame:
+        // keep a copy of the tiles they read (only those: a dragged window
+        // costs its own area, not the whole picture).
+        self.keep_move_sources(&g, records.clone());
         for record in records {
             let record = match record {
                 Ok(r) => r,
