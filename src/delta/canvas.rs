@@ -281,6 +281,32 @@ impl ReferenceCanvas {
         }
     }
 
+    /// Calls `visit` with each row of `tile` of `frame` (all planes) and
+    /// the row of this canvas it is predicted from when moved by (`dx`,
+    /// `dy`) (a valid prediction, rows clamped into the picture), as
+    /// (source, frame) byte slices, until `visit` returns false.
+    fn visit_shifted_rows(
+        &self,
+        frame: &FrameView,
+        tile: u32,
+        dx: i32,
+        dy: i32,
+        mut visit: impl FnMut(&[u8], &[u8]) -> bool,
+    ) {
+        for p in 0..self.planes.len() {
+            let bpp = self.geometry.format.bytes_per_pixel(p);
+            let (r, sx, d) = self.shifted_origin(tile, p, dx, dy);
+            let ph = self.geometry.plane_size(p).1;
+            let len = r.w * bpp;
+            for y in r.y..r.y + r.h {
+                let source = self.row(p, Geometry::clamp_row(y, d, ph), sx * bpp, len);
+                if !visit(source, frame.row(p, y, r.x * bpp, len)) {
+                    return;
+                }
+            }
+        }
+    }
+
     /// Samples (bytes) of `tile`, over all planes, where `frame` differs
     /// from this canvas read at the tile moved by (`dx`, `dy`) (a valid
     /// prediction, rows clamped into the picture).
@@ -292,17 +318,10 @@ impl ReferenceCanvas {
         dy: i32,
     ) -> usize {
         let mut differing = 0;
-        for p in 0..self.planes.len() {
-            let bpp = self.geometry.format.bytes_per_pixel(p);
-            let (r, sx, d) = self.shifted_origin(tile, p, dx, dy);
-            let ph = self.geometry.plane_size(p).1;
-            let len = r.w * bpp;
-            for y in r.y..r.y + r.h {
-                let source = self.row(p, Geometry::clamp_row(y, d, ph), sx * bpp, len);
-                let row = frame.row(p, y, r.x * bpp, len);
-                differing += source.iter().zip(row).filter(|(a, b)| a != b).count();
-            }
-        }
+        self.visit_shifted_rows(frame, tile, dx, dy, |source, row| {
+            differing += source.iter().zip(row).filter(|(a, b)| a != b).count();
+            true
+        });
         differing
     }
 
@@ -319,21 +338,10 @@ impl ReferenceCanvas {
         limit: usize,
     ) -> usize {
         let mut differing = 0;
-        for p in 0..self.planes.len() {
-            let bpp = self.geometry.format.bytes_per_pixel(p);
-            let (r, sx, d) = self.shifted_origin(tile, p, dx, dy);
-            let ph = self.geometry.plane_size(p).1;
-            let len = r.w * bpp;
-            for y in r.y..r.y + r.h {
-                let source = self.row(p, Geometry::clamp_row(y, d, ph), sx * bpp, len);
-                if source != frame.row(p, y, r.x * bpp, len) {
-                    differing += 1;
-                    if differing > limit {
-                        return differing;
-                    }
-                }
-            }
-        }
+        self.visit_shifted_rows(frame, tile, dx, dy, |source, row| {
+            differing += (source != row) as usize;
+            differing <= limit
+        });
         differing
     }
 

@@ -204,9 +204,7 @@ impl DeltaEncoder {
     /// rows of `tile` exactly: a move or a useful prediction.
     fn any_prediction(&self, candidates: &[Offset], frame: &FrameView, tile: u32) -> bool {
         let g = self.geometry;
-        let rows: usize = (0..g.format.plane_count())
-            .map(|p| g.tile_plane_rect(tile, p).h)
-            .sum();
+        let rows = g.tile_rows(tile);
         let limit = rows - rows / 4;
         candidates.iter().any(|&(dx, dy)| {
             (dx, dy) != (0, 0)
@@ -268,9 +266,7 @@ impl DeltaEncoder {
                 }
             }
         }
-        let rows: usize = (0..g.format.plane_count())
-            .map(|p| g.tile_plane_rect(tile, p).h)
-            .sum();
+        let rows = g.tile_rows(tile);
         // The candidate with the fewest differing rows; a move when none.
         let mut best: Option<(usize, Offset)> = None;
         for (i, &offset) in candidates.iter().enumerate() {

@@ -255,6 +255,14 @@ impl Geometry {
         }
     }
 
+    /// Rows of `tile` over all planes (chroma rows counted in their own
+    /// plane's samples).
+    pub fn tile_rows(&self, tile: u32) -> usize {
+        (0..self.format.plane_count())
+            .map(|p| self.tile_plane_rect(tile, p).h)
+            .sum()
+    }
+
     /// Whether `tile` moved by (`dx`, `dy`) lies inside the frame: the
     /// rectangle a move record for it reads. In subsampled formats chroma
     /// moves by `dx >> 1`, `dy >> 1` samples (rounded down): an odd offset
