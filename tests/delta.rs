@@ -14,8 +14,13 @@ fn all_formats() -> impl Iterator<Item = &'static str> {
     PixelFormat::ALL.into_iter().map(PixelFormat::caps_name)
 }
 
-/// A frame of `info` with a moving square over a gradient, drawn per plane.
-fn make_frame(info: &gst_video::VideoInfo, t: usize) -> gst::Buffer {
+/// A frame of `info` at time `t` (33 ms a step) whose every byte is
+/// `value(plane, byte x within the row, row y, stride)`.
+fn draw_frame(
+    info: &gst_video::VideoInfo,
+    t: usize,
+    value: impl Fn(usize, usize, usize, usize) -> u8,
+) -> gst::Buffer {
     let mut buffer = gst::Buffer::with_size(info.size()).unwrap();
     {
         let buf = buffer.get_mut().unwrap();
@@ -25,17 +30,23 @@ fn make_frame(info: &gst_video::VideoInfo, t: usize) -> gst::Buffer {
             let stride = frame.plane_stride()[p as usize] as usize;
             let data = frame.plane_data_mut(p).unwrap();
             for (i, v) in data.iter_mut().enumerate() {
-                let (x, y) = (i % stride, i / stride);
-                let inside = (x + 7 * t) % stride < stride / 5 && (y + 3 * t) % 64 < 24;
-                *v = if inside {
-                    230
-                } else {
-                    ((x / 3 + y + p as usize * 60) % 200) as u8
-                };
+                *v = value(p as usize, i % stride, i / stride, stride);
             }
         }
     }
     buffer
+}
+
+/// A frame of `info` with a moving square over a gradient, drawn per plane.
+fn make_frame(info: &gst_video::VideoInfo, t: usize) -> gst::Buffer {
+    draw_frame(info, t, |p, x, y, stride| {
+        let inside = (x + 7 * t) % stride < stride / 5 && (y + 3 * t) % 64 < 24;
+        if inside {
+            230
+        } else {
+            ((x / 3 + y + p * 60) % 200) as u8
+        }
+    })
 }
 
 /// Visible bytes of every plane (strides and padding excluded).
@@ -104,27 +115,12 @@ fn lossless_round_trip_is_bit_exact_moving_and_static() {
 /// A frame of a page scrolled up by `4 * t` rows: distinct rows, so the
 /// encoder finds the scroll.
 fn scrolled_frame(info: &gst_video::VideoInfo, t: usize) -> gst::Buffer {
-    let mut buffer = gst::Buffer::with_size(info.size()).unwrap();
-    {
-        let buf = buffer.get_mut().unwrap();
-        buf.set_pts(gst::ClockTime::from_mseconds(33 * t as u64));
-        let mut frame = gst_video::VideoFrameRef::from_buffer_ref_writable(buf, info).unwrap();
-        for p in 0..frame.n_planes() {
-            let stride = frame.plane_stride()[p as usize] as usize;
-            let sub = if p > 0 && info.format() == gst_video::VideoFormat::I420 {
-                1
-            } else {
-                0
-            };
-            let data = frame.plane_data_mut(p).unwrap();
-            for (i, v) in data.iter_mut().enumerate() {
-                let (x, y) = (i % stride, i / stride);
-                let doc_y = (y << sub) + 4 * t;
-                *v = ((doc_y * 7 + (doc_y / 9) * 29 + x * 3 + p as usize * 50) % 251) as u8;
-            }
-        }
-    }
-    buffer
+    let i420 = info.format() == gst_video::VideoFormat::I420;
+    draw_frame(info, t, |p, x, y, _| {
+        let sub = (p > 0 && i420) as usize;
+        let doc_y = (y << sub) + 4 * t;
+        ((doc_y * 7 + (doc_y / 9) * 29 + x * 3 + p * 50) % 251) as u8
+    })
 }
 
 #[test]

@@ -585,36 +585,46 @@ fn scrolled_page(g: Geometry, scroll: usize, sidebar: usize, header: usize) -> T
     f
 }
 
+/// Encodes `frames` one after another and decodes each into one decoder,
+/// checking that every record applies and that the decoder then holds the
+/// frame exactly (every plane). Returns the first frame's bytes and the
+/// others' total.
+fn encode_and_check_exact(
+    enc: &mut DeltaEncoder,
+    frames: impl IntoIterator<Item = TestFrame>,
+    what: &str,
+) -> (usize, usize) {
+    let mut dec = DeltaDecoder::new();
+    let (mut first, mut rest) = (0, 0);
+    for (i, frame) in frames.into_iter().enumerate() {
+        let out = enc.encode(&frame.view(), false);
+        if i == 0 {
+            first = out.data.len();
+        } else {
+            rest += out.data.len();
+        }
+        let report = dec.decode(&out.data, at(i as u64));
+        assert_eq!(report.records_dropped, 0, "{what} frame {i}: {report:?}");
+        let canvas = dec.canvas().unwrap();
+        for (p, plane) in frame.planes.iter().enumerate() {
+            assert!(
+                canvas.plane(p) == plane.as_slice(),
+                "{what} frame {i} plane {p} differs"
+            );
+        }
+    }
+    (first, rest)
+}
+
 #[test]
 fn a_scrolled_page_is_sent_as_moves_and_decodes_exactly() {
     for format in [PixelFormat::I420, PixelFormat::Bgrx] {
         let g = Geometry::new(format, 320, 256, 64).unwrap();
         let mut enc = DeltaEncoder::new(g, config(TileMode::Lossless));
-        let mut dec = DeltaDecoder::new();
-        let mut key_bytes = 0;
-        let mut delta_bytes = 0;
-        for i in 0..8 {
-            // 40 px sidebar: the first tile column straddles the edge
-            let frame = scrolled_page(g, i * 12, 40, 30);
-            let out = enc.encode(&frame.view(), false);
-            if i == 0 {
-                key_bytes = out.data.len();
-            } else {
-                delta_bytes += out.data.len();
-            }
-            let report = dec.decode(&out.data, at(i as u64));
-            assert_eq!(
-                report.records_dropped, 0,
-                "{format:?} frame {i}: {report:?}"
-            );
-            let canvas = dec.canvas().unwrap();
-            for p in 0..g.format.plane_count() {
-                assert!(
-                    canvas.plane(p) == frame.planes[p].as_slice(),
-                    "{format:?} frame {i} plane {p} differs"
-                );
-            }
-        }
+        // 40 px sidebar: the first tile column straddles the edge
+        let frames = (0..8).map(|i| scrolled_page(g, i * 12, 40, 30));
+        let (key_bytes, delta_bytes) =
+            encode_and_check_exact(&mut enc, frames, &format!("{format:?}"));
         let stats = enc.stats();
         assert!(stats.tiles_moved > 0, "{format:?}: {stats:?}");
         assert!(stats.tiles_move_residual > 0, "{format:?}: {stats:?}");
@@ -771,17 +781,7 @@ fn a_dragged_window_is_found_by_the_2d_search_and_decodes_exactly() {
         f
     };
     let mut enc = DeltaEncoder::new(g, config(TileMode::Lossless));
-    let mut dec = DeltaDecoder::new();
-    for i in 0..6 {
-        let frame = frame_at(i);
-        let out = enc.encode(&frame.view(), false);
-        let report = dec.decode(&out.data, at(i as u64));
-        assert_eq!(report.records_dropped, 0, "frame {i}");
-        assert!(
-            dec.canvas().unwrap().plane(0) == frame.planes[0].as_slice(),
-            "frame {i}"
-        );
-    }
+    encode_and_check_exact(&mut enc, (0..6).map(frame_at), "drag");
     let s = enc.stats();
     assert!(s.tiles_moved + s.tiles_move_residual > 0, "{s:?}");
 }
@@ -956,28 +956,10 @@ fn odd_scroll_steps_move_subsampled_pictures_too() {
     for format in [PixelFormat::I420, PixelFormat::Nv12] {
         let g = Geometry::new(format, 256, 192, 32).unwrap();
         let mut enc = DeltaEncoder::new(g, config(TileMode::Lossless));
-        let mut dec = DeltaDecoder::new();
-        let mut delta_bytes = 0;
-        let mut key_bytes = 0;
-        for i in 0..6 {
-            // 5 rows a frame: every offset is odd or an odd multiple
-            let frame = scrolled_page(g, i * 5, 0, 0);
-            let out = enc.encode(&frame.view(), false);
-            if i == 0 {
-                key_bytes = out.data.len();
-            } else {
-                delta_bytes += out.data.len();
-            }
-            let report = dec.decode(&out.data, at(i as u64));
-            assert_eq!(report.records_dropped, 0, "{format:?} frame {i}");
-            let canvas = dec.canvas().unwrap();
-            for p in 0..g.format.plane_count() {
-                assert!(
-                    canvas.plane(p) == frame.planes[p].as_slice(),
-                    "{format:?} frame {i}"
-                );
-            }
-        }
+        // 5 rows a frame: every offset is odd or an odd multiple
+        let frames = (0..6).map(|i| scrolled_page(g, i * 5, 0, 0));
+        let (key_bytes, delta_bytes) =
+            encode_and_check_exact(&mut enc, frames, &format!("{format:?}"));
         let s = enc.stats();
         assert!(
             s.tiles_moved + s.tiles_move_residual > 0,
