@@ -18,6 +18,8 @@ pub mod gstcommon;
 pub mod measure;
 pub mod rtp;
 pub mod segment;
+#[cfg(test)]
+mod testrng;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     delta::deltaenc::register(plugin)?;

@@ -425,16 +425,7 @@ const INITIAL_CHROMA: [u8; PLANE_MODELS] = [
 mod tests {
     use super::*;
 
-    struct Lcg(u64);
-    impl Lcg {
-        fn next(&mut self) -> u32 {
-            self.0 = self
-                .0
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (self.0 >> 33) as u32
-        }
-    }
+    use crate::testrng::Lcg;
 
     /// Blocks shaped like quantised DCT output: a DC, a few low-frequency
     /// levels, rarely a large one; some blocks entirely flat or entirely

@@ -273,17 +273,7 @@ impl<'a> RangeDecoder<'a> {
 mod tests {
     use super::*;
 
-    /// Deterministic pseudo-random numbers.
-    struct Lcg(u64);
-    impl Lcg {
-        fn next(&mut self) -> u32 {
-            self.0 = self
-                .0
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (self.0 >> 33) as u32
-        }
-    }
+    use crate::testrng::Lcg;
 
     /// A mix of skewed modelled decisions and bypass bits.
     fn script(seed: u64, len: usize) -> Vec<(usize, bool, bool)> {

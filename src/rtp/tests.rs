@@ -7,18 +7,7 @@ use crate::delta::bitstream::{
 };
 use crate::delta::{Geometry, PixelFormat};
 
-/// Small deterministic generator, so failures reproduce.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> u32 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 33) as u32
-    }
-}
+use crate::testrng::Lcg;
 
 fn geometry() -> Geometry {
     // 320x240 in 32-pixel tiles: 10x8 = 80 tiles.
