@@ -47,11 +47,16 @@ fn make_frame(n: u64, w: u32, h: u32) -> Vec<u8> {
             *px = (((i / 8) ^ (j / 8)) as u8).wrapping_mul(23) | 0x20;
         }
     }
-    let (bx, by) = ((n as usize * 3) % (w - 64), (n as usize * 2) % (h - 48));
+    // The receiver calls this with whatever number a frame carries, which
+    // after a loss can be any 64 bits: no arithmetic here may overflow.
+    let (bx, by) = (
+        (n.wrapping_mul(3) % (w - 64) as u64) as usize,
+        (n.wrapping_mul(2) % (h - 48) as u64) as usize,
+    );
     for row in y[by * w..].chunks_exact_mut(w).take(48) {
         row[bx..bx + 64].fill(0xe0);
     }
-    let typed = (n as usize) % ((w / 8) * 4);
+    let typed = (n % ((w / 8) * 4) as u64) as usize;
     for k in 0..=typed {
         let (cx, cy) = ((k % (w / 8)) * 8, h - 40 + (k / (w / 8)) * 8);
         for row in y[cy * w..].chunks_exact_mut(w).take(6) {
