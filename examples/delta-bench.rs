@@ -1,5 +1,5 @@
 //! Side-by-side encoder benchmark on the same content in one run:
-//! deltaenc (lossless, lossy) vs jpegenc vs x264enc (ultrafast, zerolatency).
+//! deltaenc (lossless, lossy) vs jpegenc, pngenc and x264enc (ultrafast, zerolatency).
 //!
 //! Run with `scripts/bench.sh` (release build):
 //!
@@ -600,6 +600,14 @@ fn main() {
             input: "BGRx",
             encoder: "videoconvert ! video/x-raw,format=I420,colorimetry=1:4:0:0 ! jpegenc quality=85",
             decoder: "jpegdec",
+        },
+        Candidate {
+            // The lossless still image: every frame its own PNG. pngenc takes
+            // no BGRx, so the conversion to RGB is part of its cost.
+            name: "videoconvert ! pngenc (BGRx)",
+            input: "BGRx",
+            encoder: "videoconvert ! video/x-raw,format=RGB ! pngenc",
+            decoder: "pngdec",
         },
         Candidate {
             name: "x264enc ultrafast/zerolatency (I420)",
