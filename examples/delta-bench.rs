@@ -28,6 +28,7 @@
 
 use gst::prelude::*;
 use gststreamkit::delta::PixelFormat;
+use gststreamkit::testrng::Lcg;
 use std::time::Instant;
 
 const WIDTH: usize = 1920;
@@ -39,18 +40,6 @@ fn cpu_time() -> std::time::Duration {
     unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
     let us = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
     std::time::Duration::from_micros(us(u.ru_utime) + us(u.ru_stime))
-}
-
-/// Deterministic pseudo-random numbers (no dependency, same content every run).
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self) -> u32 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 33) as u32
-    }
 }
 
 fn fill_rect(img: &mut [u8], x: usize, y: usize, w: usize, h: usize, bgr: [u8; 3]) {

@@ -18,8 +18,10 @@ pub mod gstcommon;
 pub mod measure;
 pub mod rtp;
 pub mod segment;
-#[cfg(test)]
-mod testrng;
+/// Seeded test generator shared by the unit tests, `tests/` and the
+/// examples; not part of the plugin's interface.
+#[doc(hidden)]
+pub mod testrng;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     delta::deltaenc::register(plugin)?;
