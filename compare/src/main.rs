@@ -76,18 +76,18 @@ struct Args {
     #[arg(long)]
     bandwidth: Option<u32>,
     /// jpegenc quality for MJPEG.
-    #[arg(long, default_value_t = 75)]
+    #[arg(long, default_value_t = CodecOptions::default().jpeg_quality)]
     jpeg_quality: u32,
     /// x264enc bitrate for segments and h264-rtp, kbit/s (for h264-rtp
     /// also the RTP session bandwidth, which budgets RTCP feedback).
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = CodecOptions::default().h264_kbps)]
     h264_kbps: u32,
     /// Frames per segment (and H.264 keyframe interval).
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = CodecOptions::default().segment_frames)]
     segment_frames: u32,
     /// Intra-refresh period of the changes-only codec, frames; also
     /// h264-rtp's keyframe interval (0: x264's default, 250).
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = CodecOptions::default().delta_refresh)]
     delta_refresh: u32,
     /// deltaenc tile coding: lossless or lossy (default: lossy for the
     /// camera scene, lossless for everything else: the screen scene, screen
@@ -95,10 +95,10 @@ struct Args {
     #[arg(long, value_parser = ["lossless", "lossy"])]
     delta_mode: Option<String>,
     /// deltaenc quality of lossy tiles (1..100).
-    #[arg(long, default_value_t = 75)]
+    #[arg(long, default_value_t = CodecOptions::default().delta_quality)]
     delta_quality: u32,
     /// deltaenc change threshold: raise it for noisy (camera) content.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = CodecOptions::default().delta_threshold)]
     delta_threshold: u32,
     /// Write the HTML report here.
     #[arg(long, default_value = "streamkit-report.html")]

@@ -255,15 +255,7 @@ mod tests {
             fps: 30,
             duration: Duration::from_secs(1),
             net: NetOptions::default(),
-            codec: CodecOptions {
-                jpeg_quality: 85,
-                h264_kbps: 2000,
-                segment_frames: 10,
-                delta_refresh: 30,
-                delta_mode: "lossless".into(),
-                delta_quality: 75,
-                delta_threshold: 0,
-            },
+            codec: CodecOptions::default(),
             seed: 1,
         };
         for (i, s) in all().iter().enumerate() {

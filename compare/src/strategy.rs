@@ -63,6 +63,21 @@ pub struct CodecOptions {
     pub delta_threshold: u32,
 }
 
+/// The command line's defaults (`streamkit-compare --help`).
+impl Default for CodecOptions {
+    fn default() -> Self {
+        CodecOptions {
+            jpeg_quality: 75,
+            h264_kbps: 2000,
+            segment_frames: 10,
+            delta_refresh: 30,
+            delta_mode: "lossless".into(),
+            delta_quality: 75,
+            delta_threshold: 0,
+        }
+    }
+}
+
 impl CodecOptions {
     fn deltaenc(&self) -> String {
         format!(
@@ -240,15 +255,7 @@ mod tests {
     /// sender or receiver chain is listed, and nothing else.
     #[test]
     fn needs_lists_exactly_the_elements_of_the_chains() {
-        let o = CodecOptions {
-            jpeg_quality: 85,
-            h264_kbps: 2000,
-            segment_frames: 10,
-            delta_refresh: 30,
-            delta_mode: "lossless".into(),
-            delta_quality: 75,
-            delta_threshold: 0,
-        };
+        let o = CodecOptions::default();
         for s in all() {
             let chains = format!("{} ! {}", (s.sender)(&o), (s.receiver)(&o));
             let mut named: Vec<&str> = chains
