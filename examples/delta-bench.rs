@@ -15,7 +15,9 @@
 //! (jpegenc behind `videoconvert` to full-range BT.601 I420 there, what a
 //! JFIF file holds: fed BGRx itself jpegenc writes RGB JPEGs without
 //! subsampling), and for each deltaenc quality the jpegenc bytes at the same
-//! PSNR, interpolated.
+//! PSNR, interpolated. `--sweep --intra` makes every deltaenc frame a
+//! keyframe, so that its tile coding alone is compared with JPEG's, without
+//! what skipping unchanged tiles saves.
 //!
 //! For each scene the frames are made once in memory (generated, or the first
 //! `frames` frames of a recording decoded into BGRx) and converted once
@@ -458,16 +460,21 @@ struct Args {
     inputs: Vec<std::path::PathBuf>,
     frames: usize,
     sweep: bool,
+    /// `--sweep --intra`: every deltaenc frame a keyframe.
+    intra: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut inputs = Vec::new();
     let mut frames = None;
     let mut sweep = false;
+    let mut intra = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         if a == "--sweep" {
             sweep = true;
+        } else if a == "--intra" {
+            intra = true;
         } else if a == "--input" {
             inputs.push(args.next().ok_or("--input needs a FILE")?.into());
         } else if let Some(file) = a.strip_prefix("--input=") {
@@ -477,7 +484,7 @@ fn parse_args() -> Result<Args, String> {
         } else {
             return Err(format!(
                 "unexpected argument {a:?}\n\
-                 usage: delta-bench [--sweep] [--input FILE ...] [frames]"
+                 usage: delta-bench [--sweep [--intra]] [--input FILE ...] [frames]"
             ));
         }
     }
@@ -485,6 +492,7 @@ fn parse_args() -> Result<Args, String> {
         inputs,
         frames: frames.unwrap_or(60),
         sweep,
+        intra,
     })
 }
 
@@ -629,11 +637,11 @@ fn main() {
         println!("# delta-bench --sweep: {frames} frames per scene, one run per point");
         if args.inputs.is_empty() {
             let bgrx = to_buffers(camera_scene(frames));
-            sweep("camera-like", &caps("BGRx"), &bgrx);
+            sweep("camera-like", &caps("BGRx"), &bgrx, args.intra);
         }
         for path in &args.inputs {
             match decode_recording(path, frames) {
-                Ok((caps, bufs)) => sweep(&path.display().to_string(), &caps, &bufs),
+                Ok((caps, bufs)) => sweep(&path.display().to_string(), &caps, &bufs, args.intra),
                 Err(e) => {
                     eprintln!("delta-bench: {e}");
                     std::process::exit(1);
@@ -856,7 +864,7 @@ fn bytes_at_psnr(series: &[SweepPoint], psnr: f64) -> Option<f64> {
 
 /// Lossy coding per byte: deltaenc against jpegenc over a range of
 /// qualities, on I420 and BGRx input, in one run.
-fn sweep(scene: &str, bgrx_caps: &gst::Caps, bgrx_bufs: &[gst::Buffer]) {
+fn sweep(scene: &str, bgrx_caps: &gst::Caps, bgrx_bufs: &[gst::Buffer], intra: bool) {
     let (i420_caps, i420_bufs) = to_format(bgrx_caps, bgrx_bufs, "I420");
     let qualities = [30, 40, 50, 60, 70, 75, 80, 85, 90, 95];
     let (w, h) = gst_video::VideoInfo::from_caps(bgrx_caps)
@@ -873,15 +881,14 @@ fn sweep(scene: &str, bgrx_caps: &gst::Caps, bgrx_bufs: &[gst::Buffer]) {
         ),
     ];
     for (format, caps, bufs, jpeg) in inputs {
-        let delta = sweep_series(
-            caps,
-            bufs,
-            "deltaenc mode=lossy quality={q}",
-            "deltadec",
-            &qualities,
-        );
+        let deltaenc = if intra {
+            "deltaenc mode=lossy quality={q} key-int-max=1"
+        } else {
+            "deltaenc mode=lossy quality={q}"
+        };
+        let delta = sweep_series(caps, bufs, deltaenc, "deltadec", &qualities);
         let jpeg_series = sweep_series(caps, bufs, jpeg, "jpegdec", &qualities);
-        println!("\n### {format} input (PSNR over its samples; jpegenc: `{jpeg}`)\n");
+        println!("\n### {format} input (PSNR over its samples; `{deltaenc}` against `{jpeg}`)\n");
         println!("| quality | deltaenc bytes/frame | PSNR dB | CPU ms/frame | jpegenc bytes/frame | PSNR dB | CPU ms/frame | jpegenc bytes at deltaenc's PSNR | deltaenc / jpegenc |");
         println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         let mut log_ratios = Vec::new();
