@@ -17,6 +17,8 @@ PACKAGES=(
     # packages pull it in too, but the elements we use are named where they come from
     libgstreamer1.0-0
     libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev
+    # the relay's RTSP front end (gst-rtsp-server)
+    libgstrtspserver-1.0-dev
     # run: the elements our pipelines reuse (jpegenc, x264enc, rtpbin, netsim, mpegtsmux, ...)
     gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-x
     gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav

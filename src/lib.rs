@@ -16,6 +16,7 @@ use gst::glib;
 pub mod delta;
 pub mod gstcommon;
 pub mod measure;
+pub mod relay;
 pub mod rtp;
 pub mod segment;
 /// Seeded test generator shared by the unit tests, `tests/` and the

@@ -24,6 +24,11 @@ pub const MOVE_OFFSET_LEN: usize = 4;
 pub const MAX_MOVE_RUN: u32 = 256;
 
 const FLAG_KEYFRAME: u8 = 0x01;
+/// Offset of the flags byte in the frame header.
+const FLAGS_OFFSET: usize = 3;
+/// Frame header flag: records were lost before this frame reached the one
+/// who forwards it (a relay), so the receiver treats it as a loss of its own.
+const FLAG_DAMAGED: u8 = 0x02;
 
 /// Why a bitstream is refused.
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -159,7 +164,7 @@ impl FrameHeader {
         if data[2] != VERSION {
             return Err(BitstreamError::UnsupportedVersion(data[2]));
         }
-        let flags = data[3];
+        let flags = data[FLAGS_OFFSET];
         let width = u16::from_be_bytes([data[4], data[5]]) as u32;
         let height = u16::from_be_bytes([data[6], data[7]]) as u32;
         let format =
@@ -310,6 +315,21 @@ impl<'a> Iterator for RecordReader<'a> {
             }
         }
     }
+}
+
+/// Sets the frame's damaged flag: whoever forwards a frame that lost records
+/// on its way (a relay) marks it so, and a decoder then holds every tile as
+/// possibly stale, as after a loss of its own. Does nothing to data too short
+/// to hold a frame header.
+pub fn mark_damaged(frame: &mut [u8]) {
+    if frame.len() >= FRAME_HEADER_LEN {
+        frame[FLAGS_OFFSET] |= FLAG_DAMAGED;
+    }
+}
+
+/// Whether the frame carries the damaged flag ([`mark_damaged`]).
+pub fn is_damaged(frame: &[u8]) -> bool {
+    frame.len() >= FRAME_HEADER_LEN && frame[FLAGS_OFFSET] & FLAG_DAMAGED != 0
 }
 
 /// Parses a whole frame: its header and an iterator over its records.

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use super::bitstream::{
-    parse_frame, BitstreamError, FrameHeader, FrameWriter, TileCoding, TileRecord,
+    self, parse_frame, BitstreamError, FrameHeader, FrameWriter, TileCoding, TileRecord,
     FRAME_HEADER_LEN, MOVE_OFFSET_LEN,
 };
 use super::canvas::ReferenceCanvas;
@@ -504,6 +504,10 @@ impl DeltaDecoder {
         if self.canvas.as_ref().map(|c| *c.geometry()) != Some(header.geometry) {
             self.reset(header.geometry);
             report.geometry_changed = true;
+        }
+        if bitstream::is_damaged(data) {
+            // Lost upstream of whoever forwarded it: the same as a loss here.
+            self.note_loss();
         }
         let g = header.geometry;
         self.frame_serial = match self.frame_serial.checked_add(1) {
