@@ -266,7 +266,7 @@ mod tests {
                 let inside = (x + n * 3) % W < 40 && y > 10 && y < 50;
                 img[i] = if inside { 200 } else { (x * 2) as u8 };
                 img[i + 1] = (y * 2) as u8;
-                img[i + 2] = if inside && rng.next() % 7 == 0 {
+                img[i + 2] = if inside && rng.next().is_multiple_of(7) {
                     255
                 } else {
                     10
