@@ -1,0 +1,216 @@
+//! `streamkit-relay`: receives one changes-only stream and serves it to any
+//! number of RTSP viewers (docs/relay.md).
+//!
+//! A viewer plays it with
+//! `gst-launch-1.0 rtspsrc location=rtsp://127.0.0.1:8554/delta latency=0 ! rtpdeltadepay ! deltadec ! videoconvert ! autovideosink`.
+//! A late joiner's first frame is a whole picture made from the relay's own
+//! state, sent to it alone: the origin never hears of a join.
+
+mod factory;
+mod hub;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use gst::prelude::*;
+use gst_rtsp_server::prelude::*;
+
+use crate::hub::Hub;
+
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// Where the stream comes from: `udp://HOST:PORT` (RTP from a sender
+    /// such as pipelines/rtp-delta-send.sh, with RTCP in on PORT+1 and out
+    /// to the sender on PORT+5), or `rtsp://...` (another relay: a cascade).
+    #[arg(long)]
+    input: String,
+    /// Address the RTSP server listens on.
+    #[arg(long, default_value = "127.0.0.1")]
+    address: String,
+    /// RTSP port.
+    #[arg(long, default_value_t = 8554)]
+    port: u16,
+    /// Path of the stream on the server.
+    #[arg(long, default_value = "/delta")]
+    mount: String,
+    /// Jitter buffer of the ingest, ms (reordering it can repair; every ms
+    /// is latency for every viewer).
+    #[arg(long, default_value_t = 20)]
+    ingest_latency: u32,
+    /// A viewer with more than this many bytes waiting to be sent is slow:
+    /// it skips frames until it has caught up, then gets a picture of its
+    /// own.
+    #[arg(long, default_value_t = 4 << 20)]
+    max_viewer_queue: u64,
+    /// Seconds without a sign of life (RTSP keep-alive or RTCP) after which
+    /// a viewer's session is closed.
+    #[arg(long, default_value_t = 10)]
+    session_timeout: u32,
+    /// Print the relay's counters every this many seconds (0: never).
+    #[arg(long, default_value_t = 0)]
+    stats_interval: u32,
+}
+
+/// The ingest: the origin's RTP into whole frames for the hub.
+fn ingest_pipeline(args: &Args) -> Result<gst::Pipeline, String> {
+    let description = if args.input.starts_with("rtsp://") {
+        format!(
+            "rtspsrc location={} latency={} ! rtpdeltadepay ! appsink name=frames",
+            args.input, args.ingest_latency
+        )
+    } else if let Some(hostport) = args.input.strip_prefix("udp://") {
+        let (host, port) = hostport
+            .rsplit_once(':')
+            .and_then(|(h, p)| p.parse::<u16>().ok().map(|p| (h, p)))
+            .ok_or_else(|| format!("--input {}: expected udp://HOST:PORT", args.input))?;
+        let (rtcp_in, rtcp_out) = (port.saturating_add(1), port.saturating_add(5));
+        format!(
+            "rtpbin name=rb rtp-profile=avpf latency={lat} \
+             udpsrc address={host} port={port} \
+               caps=\"application/x-rtp,media=video,clock-rate=90000,encoding-name=X-STREAMKIT-DELTA,payload=96,rtcp-fb-nack-pli=(boolean)true\" \
+               ! rb.recv_rtp_sink_0 \
+             udpsrc address={host} port={rtcp_in} ! rb.recv_rtcp_sink_0 \
+             rb.send_rtcp_src_0 ! udpsink host={host} port={rtcp_out} sync=false async=false \
+             rb. ! rtpdeltadepay ! appsink name=frames",
+            lat = args.ingest_latency
+        )
+    } else {
+        return Err(format!(
+            "--input {}: expected udp://HOST:PORT or rtsp://...",
+            args.input
+        ));
+    };
+    gst::parse::launch(&description)
+        .map_err(|e| format!("ingest pipeline: {e}"))?
+        .downcast::<gst::Pipeline>()
+        .map_err(|_| "ingest pipeline is not a pipeline".to_string())
+}
+
+fn run(args: Args) -> Result<(), String> {
+    gst::init().map_err(|e| e.to_string())?;
+    gststreamkit::plugin_register_static().map_err(|e| e.to_string())?;
+    let hub = Hub::new(args.max_viewer_queue);
+
+    let ingest = ingest_pipeline(&args)?;
+    let sink = ingest
+        .by_name("frames")
+        .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
+        .ok_or("ingest pipeline has no appsink")?;
+    sink.set_sync(false);
+    {
+        let hub = hub.clone();
+        let sink_pad = sink.static_pad("sink").ok_or("appsink has no sink pad")?;
+        sink.set_callbacks(
+            gst_app::AppSinkCallbacks::builder()
+                .new_sample(move |appsink| {
+                    let sample = appsink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                    if let Some(buffer) = sample.buffer() {
+                        if hub.ingest(sample.caps(), buffer) {
+                            // Only the relay's own gaps reach the origin.
+                            let event = gst_video::UpstreamForceKeyUnitEvent::builder()
+                                .all_headers(true)
+                                .build();
+                            sink_pad.push_event(event);
+                        }
+                    }
+                    Ok(gst::FlowSuccess::Ok)
+                })
+                .build(),
+        );
+    }
+
+    let server = gst_rtsp_server::RTSPServer::new();
+    server.set_address(&args.address);
+    server.set_service(&args.port.to_string());
+    let mounts = server
+        .mount_points()
+        .ok_or("RTSP server has no mount points")?;
+    mounts.add_factory(&args.mount, factory::RelayFactory::new(hub.clone()));
+    let timeout = args.session_timeout;
+    server.connect_client_connected(move |_, client| {
+        client.connect_new_session(move |_, session| session.set_timeout(timeout));
+    });
+    let pool = server
+        .session_pool()
+        .ok_or("RTSP server has no session pool")?;
+    glib::timeout_add_seconds(1, move || {
+        pool.cleanup();
+        glib::ControlFlow::Continue
+    });
+    let _source = server
+        .attach(None)
+        .map_err(|e| format!("cannot listen on {}:{}: {e}", args.address, args.port))?;
+
+    let main_loop = glib::MainLoop::new(None, false);
+    if let Some(bus) = ingest.bus() {
+        let main_loop = main_loop.clone();
+        let _ = bus
+            .add_watch(move |_, msg| {
+                match msg.view() {
+                    gst::MessageView::Error(e) => {
+                        eprintln!("streamkit-relay: ingest: {} ({:?})", e.error(), e.debug());
+                        main_loop.quit();
+                    }
+                    gst::MessageView::Eos(_) => {
+                        eprintln!("streamkit-relay: the origin's stream ended");
+                        main_loop.quit();
+                    }
+                    _ => {}
+                }
+                glib::ControlFlow::Continue
+            })
+            .map(std::mem::ManuallyDrop::new);
+    }
+    if args.stats_interval > 0 {
+        let hub = hub.clone();
+        glib::timeout_add_seconds(args.stats_interval, move || {
+            print_stats(&hub);
+            glib::ControlFlow::Continue
+        });
+    }
+    ingest
+        .set_state(gst::State::Playing)
+        .map_err(|e| format!("ingest does not start: {e}"))?;
+    println!(
+        "streamkit-relay: serving rtsp://{}:{}{} from {}",
+        args.address, args.port, args.mount, args.input
+    );
+    main_loop.run();
+    let _ = ingest.set_state(gst::State::Null);
+    print_stats(&hub);
+    Ok(())
+}
+
+fn print_stats(hub: &Arc<Hub>) {
+    let s = hub.stats();
+    println!(
+        "stats: viewers={} joins={} leaves={} frames_in={} frames_damaged={} frames_refused={} \
+         snapshots={} keyframes_reused={} pictures_served={} viewer_requests={} \
+         slow_viewer_resyncs={} upstream_keyframe_requests={} buffers_out={}",
+        s.viewers,
+        s.core.joins,
+        s.core.leaves,
+        s.core.frames_in,
+        s.core.frames_damaged,
+        s.core.frames_refused,
+        s.core.snapshots,
+        s.core.keyframes_reused,
+        s.core.pictures_served,
+        s.core.viewer_requests,
+        s.slow_viewer_resyncs,
+        s.upstream_keyframe_requests,
+        s.buffers_out
+    );
+}
+
+fn main() {
+    let args = Args::parse();
+    if let Err(e) = run(args) {
+        eprintln!("streamkit-relay: {e}");
+        std::process::exit(1);
+    }
+    // Let a final stats line reach a pipe before exiting.
+    std::thread::sleep(Duration::from_millis(10));
+}
