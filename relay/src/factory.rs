@@ -65,7 +65,7 @@ mod imp {
                         if let Some(hub) = weak.upgrade() {
                             hub.request_picture(id);
                         }
-                        return gst::PadProbeReturn::Drop;
+                        return gst::PadProbeReturn::Handled;
                     }
                     gst::PadProbeReturn::Ok
                 });

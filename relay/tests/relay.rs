@@ -1,0 +1,507 @@
+// SPDX-License-Identifier: MPL-2.0
+//! The relay as users run it: a real sender over RTP/UDP with RTCP, the
+//! `streamkit-relay` program, and viewers that connect with `rtspsrc` (UDP
+//! and TCP-interleaved) or with a bare RTSP client that vanishes, all on
+//! 127.0.0.1. Every viewer's pictures are checked bit for bit against the
+//! origin's own frames.
+
+#[path = "../../tests/common/net.rs"]
+#[allow(dead_code)]
+mod net;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use gst::prelude::*;
+use gststreamkit::delta::{DeltaDecoder, FrameHeader};
+
+fn init() {
+    static INIT: std::sync::Once = std::sync::Once::new();
+    INIT.call_once(|| {
+        gst::init().expect("gst init");
+        gststreamkit::plugin_register_static().expect("register streamkit");
+    });
+}
+
+type Frames = Arc<Mutex<Vec<(Instant, Vec<u8>)>>>;
+
+/// Collects every buffer reaching the appsink `name` of `pipeline`.
+fn collect(pipeline: &gst::Pipeline, name: &str) -> Frames {
+    let frames: Frames = Arc::default();
+    let sink = pipeline
+        .by_name(name)
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
+    let out = frames.clone();
+    sink.set_callbacks(
+        gst_app::AppSinkCallbacks::builder()
+            .new_sample(move |s| {
+                let sample = s.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                let map = sample.buffer().unwrap().map_readable().unwrap();
+                out.lock().unwrap().push((Instant::now(), map.to_vec()));
+                Ok(gst::FlowSuccess::Ok)
+            })
+            .build(),
+    );
+    frames
+}
+
+fn fail_on_error(pipeline: &gst::Pipeline, what: &str) {
+    let bus = pipeline.bus().unwrap();
+    while let Some(msg) = bus.pop() {
+        if let gst::MessageView::Error(e) = msg.view() {
+            panic!("{what}: {} ({:?})", e.error(), e.debug());
+        }
+    }
+}
+
+/// The sender: a live test picture, deltaenc, rtpdeltapay and rtpbin with
+/// RTCP, as pipelines/rtp-delta-send.sh; its frames are also kept here.
+struct Origin {
+    pipeline: gst::Pipeline,
+    frames: Frames,
+}
+
+impl Origin {
+    fn start(port: u16) -> Self {
+        let description = format!(
+            "rtpbin name=rb rtp-profile=avpf \
+             videotestsrc is-live=true pattern=ball \
+             ! video/x-raw,format=I420,width=320,height=240,framerate=30/1 \
+             ! deltaenc name=enc tile-size=32 intra-refresh=0 ! tee name=t \
+             t. ! queue ! rtpdeltapay ! rb.send_rtp_sink_0 \
+             rb.send_rtp_src_0 ! udpsink host=127.0.0.1 port={port} \
+             rb.send_rtcp_src_0 ! udpsink host=127.0.0.1 port={} sync=false async=false \
+             udpsrc address=127.0.0.1 port={} ! rb.recv_rtcp_sink_0 \
+             t. ! queue ! appsink name=origin sync=false",
+            port + 1,
+            port + 5
+        );
+        let pipeline = gst::parse::launch(&description)
+            .unwrap()
+            .downcast::<gst::Pipeline>()
+            .unwrap();
+        let frames = collect(&pipeline, "origin");
+        pipeline.set_state(gst::State::Playing).unwrap();
+        Origin { pipeline, frames }
+    }
+
+    /// Keyframes deltaenc has made: the first, plus any a request forced.
+    fn keyframes(&self) -> u64 {
+        let enc = self.pipeline.by_name("enc").unwrap();
+        let stats = enc.property::<gst::Structure>("stats");
+        stats.get::<u64>("keyframes").unwrap()
+    }
+
+    /// The origin's picture after each frame, by frame number.
+    fn pictures(&self) -> HashMap<u32, Vec<u8>> {
+        let mut decoder = DeltaDecoder::new();
+        let mut out = HashMap::new();
+        for (_, frame) in self.frames.lock().unwrap().iter() {
+            let report = decoder.decode(frame, Duration::ZERO);
+            let header = report.header.expect("the origin's frames decode");
+            out.insert(header.frame_number, picture(&decoder));
+        }
+        out
+    }
+}
+
+impl Drop for Origin {
+    fn drop(&mut self) {
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}
+
+fn picture(decoder: &DeltaDecoder) -> Vec<u8> {
+    let canvas = decoder.canvas().unwrap();
+    (0..canvas.geometry().format.plane_count())
+        .flat_map(|p| canvas.plane(p).to_vec())
+        .collect()
+}
+
+/// The `streamkit-relay` program.
+struct RelayProcess {
+    child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+    url: String,
+}
+
+impl RelayProcess {
+    fn start(input: &str, extra: &[&str]) -> Self {
+        let port = net::free_port();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_streamkit-relay"))
+            .args(["--input", input, "--port", &port.to_string()])
+            .args(["--stats-interval", "1"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("streamkit-relay starts");
+        let lines: Arc<Mutex<Vec<String>>> = Arc::default();
+        let stdout = child.stdout.take().unwrap();
+        let sink = lines.clone();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let stderr = child.stderr.take().unwrap();
+        let sink = lines.clone();
+        thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("streamkit-relay: {line}");
+                sink.lock().unwrap().push(format!("stderr: {line}"));
+            }
+        });
+        let relay = RelayProcess {
+            child,
+            lines,
+            url: format!("rtsp://127.0.0.1:{port}/delta"),
+        };
+        relay.wait_for(|s| s.get("frames_in").is_some_and(|n| *n > 0));
+        relay
+    }
+
+    /// Panics if the relay complained: a GStreamer warning or critical, a
+    /// panic, an error.
+    fn assert_quiet(&self) {
+        let lines = self.lines.lock().unwrap();
+        let complaints: Vec<&String> = lines
+            .iter()
+            .filter(|l| l.starts_with("stderr:"))
+            .filter(|l| {
+                ["CRITICAL", "WARNING", "panicked", "error"]
+                    .iter()
+                    .any(|w| l.contains(w))
+            })
+            .collect();
+        assert!(
+            complaints.is_empty(),
+            "the relay complained: {complaints:?}"
+        );
+    }
+
+    /// The relay's last counters line.
+    fn stats(&self) -> HashMap<String, u64> {
+        let lines = self.lines.lock().unwrap();
+        let Some(last) = lines.iter().rev().find(|l| l.starts_with("stats:")) else {
+            return HashMap::new();
+        };
+        last.split_whitespace()
+            .skip(1)
+            .filter_map(|kv| kv.split_once('='))
+            .filter_map(|(k, v)| Some((k.to_string(), v.parse().ok()?)))
+            .collect()
+    }
+
+    /// Waits (at most 10 s) for counters that satisfy `ok`.
+    fn wait_for(&self, ok: impl Fn(&HashMap<String, u64>) -> bool) -> HashMap<String, u64> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let stats = self.stats();
+            if ok(&stats) {
+                return stats;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "relay counters never got there: {stats:?}"
+            );
+            thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for RelayProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A full GStreamer viewer: rtspsrc (no jitter-buffer latency), the
+/// depayloader, and the frames it gives.
+struct Viewer {
+    pipeline: gst::Pipeline,
+    frames: Frames,
+    started: Instant,
+}
+
+impl Viewer {
+    fn join(url: &str, protocols: &str) -> Self {
+        let description = format!(
+            "rtspsrc location={url} latency=0 protocols={protocols} \
+             ! rtpdeltadepay ! appsink name=frames sync=false"
+        );
+        let pipeline = gst::parse::launch(&description)
+            .unwrap()
+            .downcast::<gst::Pipeline>()
+            .unwrap();
+        let frames = collect(&pipeline, "frames");
+        let started = Instant::now();
+        pipeline.set_state(gst::State::Playing).unwrap();
+        Viewer {
+            pipeline,
+            frames,
+            started,
+        }
+    }
+
+    /// Asks for a keyframe as a player does after a loss: upstream from
+    /// the depayloader, which rtspsrc's session sends as RTCP PLI.
+    fn request_keyframe(&self) {
+        let sink = self.pipeline.by_name("frames").unwrap();
+        let event = gst_video::UpstreamForceKeyUnitEvent::builder()
+            .all_headers(true)
+            .build();
+        assert!(sink.static_pad("sink").unwrap().push_event(event));
+    }
+
+    /// Stops receiving (so that every frame it got was also recorded at the
+    /// origin, whose own copy goes through a queue of its own).
+    fn stop(&self) {
+        self.pipeline.set_state(gst::State::Null).unwrap();
+    }
+
+    /// Decodes everything received and checks each picture against the
+    /// origin's of the same frame. Returns (frames, keyframes, time from
+    /// joining to the first whole picture).
+    fn check(&self, origin: &HashMap<u32, Vec<u8>>, what: &str) -> (usize, usize, Duration) {
+        fail_on_error(&self.pipeline, what);
+        let frames = self.frames.lock().unwrap();
+        assert!(!frames.is_empty(), "{what}: no frame arrived");
+        let mut decoder = DeltaDecoder::new();
+        let mut keyframes = 0;
+        for (i, (_, frame)) in frames.iter().enumerate() {
+            let header = FrameHeader::parse(frame).expect("a frame header");
+            if i == 0 {
+                assert!(
+                    header.keyframe,
+                    "{what}: the first frame is a whole picture"
+                );
+            }
+            keyframes += header.keyframe as usize;
+            let report = decoder.decode(frame, Duration::ZERO);
+            assert!(report.error.is_none(), "{what}: {:?}", report.error);
+            assert!(
+                decoder.is_complete(),
+                "{what}: frame {i} leaves tiles missing"
+            );
+            assert_eq!(decoder.stale_tiles(), 0, "{what}: stale tiles at frame {i}");
+            let want = origin
+                .get(&header.frame_number)
+                .unwrap_or_else(|| panic!("{what}: frame {} not sent", header.frame_number));
+            assert!(
+                picture(&decoder) == *want,
+                "{what}: frame {} differs from the origin's",
+                header.frame_number
+            );
+        }
+        (
+            frames.len(),
+            keyframes,
+            frames[0].0.saturating_duration_since(self.started),
+        )
+    }
+}
+
+impl Drop for Viewer {
+    fn drop(&mut self) {
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}
+
+#[test]
+fn late_joiners_get_an_exact_picture_at_once_and_the_origin_never_hears_of_them() {
+    init();
+    let port = net::free_port_pair();
+    let origin = Origin::start(port);
+    let relay = RelayProcess::start(&format!("udp://127.0.0.1:{port}"), &[]);
+    thread::sleep(Duration::from_millis(500));
+    let a = Viewer::join(&relay.url, "udp");
+    thread::sleep(Duration::from_millis(700));
+    let b = Viewer::join(&relay.url, "udp");
+    let c = Viewer::join(&relay.url, "tcp");
+    thread::sleep(Duration::from_millis(1500));
+    let stats = relay.wait_for(|s| s.get("pictures_served").is_some_and(|n| *n >= 3));
+    for v in [&a, &b, &c] {
+        v.stop();
+    }
+    let pictures = origin.pictures();
+    for (viewer, what) in [
+        (&a, "viewer A (UDP)"),
+        (&b, "viewer B (UDP)"),
+        (&c, "viewer C (TCP)"),
+    ] {
+        let (frames, keyframes, first) = viewer.check(&pictures, what);
+        assert!(frames > 10, "{what}: only {frames} frames");
+        assert_eq!(keyframes, 1, "{what}: one whole picture, at the start");
+        assert!(
+            first < Duration::from_secs(2),
+            "{what}: first picture after {first:?}"
+        );
+    }
+    // The origin made one keyframe, its first; joins cost it nothing.
+    assert_eq!(origin.keyframes(), 1);
+    assert_eq!(stats["upstream_keyframe_requests"], 0, "{stats:?}");
+    assert!(stats["snapshots"] >= 2, "{stats:?}");
+    relay.assert_quiet();
+}
+
+#[test]
+fn a_viewers_keyframe_request_is_answered_by_the_relay_for_it_alone() {
+    init();
+    let port = net::free_port_pair();
+    let origin = Origin::start(port);
+    let relay = RelayProcess::start(&format!("udp://127.0.0.1:{port}"), &[]);
+    let a = Viewer::join(&relay.url, "udp");
+    let b = Viewer::join(&relay.url, "udp");
+    relay.wait_for(|s| s.get("pictures_served").is_some_and(|n| *n >= 2));
+    thread::sleep(Duration::from_millis(500));
+    a.request_keyframe();
+    let stats = relay.wait_for(|s| s.get("viewer_requests").is_some_and(|n| *n >= 1));
+    thread::sleep(Duration::from_millis(500));
+    a.stop();
+    b.stop();
+    let pictures = origin.pictures();
+    let (_, keyframes_a, _) = a.check(&pictures, "viewer A");
+    let (_, keyframes_b, _) = b.check(&pictures, "viewer B");
+    assert_eq!(keyframes_a, 2, "A got a second whole picture");
+    assert_eq!(keyframes_b, 1, "B saw nothing of A's request");
+    assert_eq!(origin.keyframes(), 1, "the origin never heard of it");
+    assert_eq!(stats["upstream_keyframe_requests"], 0, "{stats:?}");
+    relay.assert_quiet();
+}
+
+/// A viewer that plays and then vanishes: DESCRIBE, SETUP (UDP ports
+/// nobody reads), PLAY, and then nothing: no TEARDOWN, no keep-alive, no
+/// RTCP. Its connection is returned, open, as a vanished host's would stay
+/// until TCP gave up on it.
+fn vanishing_viewer(url: &str) -> TcpStream {
+    let rest = url.strip_prefix("rtsp://").unwrap();
+    let (hostport, _) = rest.split_once('/').unwrap();
+    let mut stream = TcpStream::connect(hostport).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut request = |lines: String| -> (Vec<String>, Vec<u8>) {
+        stream.write_all(lines.as_bytes()).unwrap();
+        let mut headers = Vec::new();
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            let line = line.trim_end().to_string();
+            if line.is_empty() {
+                break;
+            }
+            headers.push(line);
+        }
+        let len = headers
+            .iter()
+            .find_map(|h| h.strip_prefix("Content-Length: "))
+            .map_or(0, |n| n.parse().unwrap());
+        let mut body = vec![0; len];
+        reader.read_exact(&mut body).unwrap();
+        assert!(headers[0].contains("200"), "{headers:?}");
+        (headers, body)
+    };
+    let (_, sdp) = request(format!(
+        "DESCRIBE {url} RTSP/1.0\r\nCSeq: 1\r\nAccept: application/sdp\r\n\r\n"
+    ));
+    let sdp = String::from_utf8(sdp).unwrap();
+    assert!(sdp.contains("X-STREAMKIT-DELTA"), "{sdp}");
+    let control = sdp
+        .lines()
+        .find_map(|l| l.strip_prefix("a=control:"))
+        .filter(|c| *c != "*")
+        .unwrap_or("stream=0");
+    let track = if control.starts_with("rtsp://") {
+        control.to_string()
+    } else {
+        format!("{url}/{control}")
+    };
+    let rtp = net::free_port_pair();
+    let (headers, _) = request(format!(
+        "SETUP {track} RTSP/1.0\r\nCSeq: 2\r\n\
+         Transport: RTP/AVP;unicast;client_port={rtp}-{}\r\n\r\n",
+        rtp + 1
+    ));
+    let session = headers
+        .iter()
+        .find_map(|h| h.strip_prefix("Session: "))
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    request(format!(
+        "PLAY {url} RTSP/1.0\r\nCSeq: 3\r\nSession: {session}\r\n\r\n"
+    ));
+    stream
+}
+
+#[test]
+fn a_viewer_that_vanishes_times_out_without_disturbing_the_others() {
+    init();
+    let port = net::free_port_pair();
+    let origin = Origin::start(port);
+    let relay = RelayProcess::start(
+        &format!("udp://127.0.0.1:{port}"),
+        &["--session-timeout", "3"],
+    );
+    let steady = Viewer::join(&relay.url, "udp");
+    relay.wait_for(|s| s.get("viewers") == Some(&1));
+    let gone = vanishing_viewer(&relay.url);
+    relay.wait_for(|s| s.get("viewers") == Some(&2));
+    let stats = relay.wait_for(|s| s.get("leaves").is_some_and(|n| *n >= 1));
+    assert_eq!(stats["viewers"], 1, "the steady viewer stays: {stats:?}");
+    fail_on_error(&origin.pipeline, "origin");
+    drop(gone);
+    // The steady viewer never stopped receiving meanwhile.
+    steady.stop();
+    let pictures = origin.pictures();
+    steady.check(&pictures, "steady viewer");
+    let frames = steady.frames.lock().unwrap();
+    let longest_gap = frames
+        .windows(2)
+        .map(|w| w[1].0 - w[0].0)
+        .max()
+        .unwrap_or_default();
+    assert!(
+        longest_gap < Duration::from_millis(500),
+        "the steady viewer stalled {longest_gap:?}"
+    );
+    relay.assert_quiet();
+}
+
+#[test]
+fn a_relay_can_read_from_another_relay() {
+    init();
+    let port = net::free_port_pair();
+    let origin = Origin::start(port);
+    let first = RelayProcess::start(&format!("udp://127.0.0.1:{port}"), &[]);
+    let second = RelayProcess::start(&first.url, &[]);
+    thread::sleep(Duration::from_millis(300));
+    let viewer = Viewer::join(&second.url, "udp");
+    second.wait_for(|s| s.get("pictures_served").is_some_and(|n| *n >= 1));
+    thread::sleep(Duration::from_millis(1000));
+    viewer.stop();
+    let pictures = origin.pictures();
+    let (frames, keyframes, _) = viewer.check(&pictures, "viewer of the second relay");
+    assert!(frames > 10);
+    assert_eq!(keyframes, 1);
+    let upstream = first.stats();
+    assert_eq!(
+        upstream["viewers"], 1,
+        "the second relay is the first's one viewer"
+    );
+    assert_eq!(origin.keyframes(), 1);
+    first.assert_quiet();
+    second.assert_quiet();
+}
