@@ -12,3 +12,9 @@ if [[ ! -f "$_repo/target/$_dir/libgststreamkit.so" ]]; then
 fi
 cargo build --profile "$_profile" --lib --quiet --manifest-path "$_repo/Cargo.toml"
 export GST_PLUGIN_PATH="$_repo/target/$_dir${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
+
+# relay_bin: builds streamkit-relay (same profile) and prints its path.
+relay_bin() {
+    cargo build --profile "$_profile" --quiet --manifest-path "$_repo/Cargo.toml" -p streamkit-relay
+    echo "$_repo/target/$_dir/streamkit-relay"
+}

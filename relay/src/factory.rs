@@ -33,11 +33,9 @@ mod imp {
     impl RTSPMediaFactoryImpl for RelayFactory {
         fn create_element(&self, _url: &gst_rtsp::RTSPUrl) -> Option<gst::Element> {
             let hub = self.hub.get()?;
-            // No frame from the origin yet: nothing to describe (the client
-            // gets 503 Service Unavailable and may retry).
-            let caps = hub.caps()?;
+            // Without caps yet: the hub sets them with the first buffer,
+            // and the DESCRIBE is answered when it has gone through.
             let src = gst_app::AppSrc::builder()
-                .caps(&caps)
                 .is_live(true)
                 .format(gst::Format::Time)
                 .do_timestamp(true)

@@ -33,10 +33,18 @@ pub struct HubStats {
     pub buffers_out: u64,
 }
 
+/// A viewer's source, and which of the stream's caps it was given.
+struct Sink {
+    src: gst_app::AppSrc,
+    caps_serial: u64,
+}
+
 struct Inner {
     relay: Relay,
     caps: Option<gst::Caps>,
-    sinks: BTreeMap<ViewerId, gst_app::AppSrc>,
+    /// Bumped whenever `caps` changes (a new geometry).
+    caps_serial: u64,
+    sinks: BTreeMap<ViewerId, Sink>,
     pacer: KeyframeRequestPacer,
     slow_viewer_resyncs: u64,
     buffers_out: u64,
@@ -56,6 +64,7 @@ impl Hub {
             inner: Mutex::new(Inner {
                 relay: Relay::new(DecoderLimits::default()),
                 caps: None,
+                caps_serial: 0,
                 sinks: BTreeMap::new(),
                 pacer: KeyframeRequestPacer::default(),
                 slow_viewer_resyncs: 0,
@@ -66,16 +75,19 @@ impl Hub {
         })
     }
 
-    /// The stream's caps, once a frame has arrived.
-    pub fn caps(&self) -> Option<gst::Caps> {
-        self.inner.lock().unwrap().caps.clone()
-    }
-
     /// A new viewer fed through `src`; its first buffer is a whole picture.
+    /// `src` is given the stream's caps with its first buffer (a viewer may
+    /// come before the stream: its DESCRIBE is answered once frames flow).
     pub fn add_viewer(&self, src: gst_app::AppSrc) -> ViewerId {
         let mut inner = self.inner.lock().unwrap();
         let id = inner.relay.join();
-        inner.sinks.insert(id, src);
+        inner.sinks.insert(
+            id,
+            Sink {
+                src,
+                caps_serial: 0,
+            },
+        );
         id
     }
 
@@ -116,22 +128,33 @@ impl Hub {
             .intersects(gst::BufferFlags::DISCONT | gst::BufferFlags::CORRUPTED);
         let now = self.epoch.elapsed();
         let mut sends: Vec<(gst::Buffer, Vec<(ViewerId, gst_app::AppSrc)>)> = Vec::new();
+        let mut new_caps: Vec<(gst_app::AppSrc, gst::Caps)> = Vec::new();
         let ask_origin;
         {
             let mut inner = self.inner.lock().unwrap();
             if let Some(caps) = caps {
                 if inner.caps.as_deref() != Some(caps) {
                     inner.caps = Some(caps.to_owned());
+                    inner.caps_serial += 1;
                 }
             }
             let outcome = inner.relay.ingest(&map, damaged, now);
+            let (serial, caps) = (inner.caps_serial, inner.caps.clone());
             for delivery in outcome.deliveries {
                 let buf = gst::Buffer::from_slice(SharedFrame(delivery.frame));
-                let to = delivery
-                    .viewers
-                    .iter()
-                    .filter_map(|id| inner.sinks.get(id).map(|s| (*id, s.clone())))
-                    .collect();
+                let mut to = Vec::with_capacity(delivery.viewers.len());
+                for id in &delivery.viewers {
+                    let Some(sink) = inner.sinks.get_mut(id) else {
+                        continue;
+                    };
+                    if sink.caps_serial != serial {
+                        if let Some(caps) = &caps {
+                            new_caps.push((sink.src.clone(), caps.clone()));
+                        }
+                        sink.caps_serial = serial;
+                    }
+                    to.push((*id, sink.src.clone()));
+                }
                 sends.push((buf, to));
             }
             ask_origin = outcome.needs_keyframe
@@ -142,6 +165,9 @@ impl Hub {
         }
         drop(map);
         // Pushing happens outside the lock (docs/architecture.md, "Locks").
+        for (src, caps) in new_caps {
+            src.set_caps(Some(&caps));
+        }
         let mut slow = Vec::new();
         let mut pushed = 0u64;
         for (buf, to) in sends {
