@@ -10,7 +10,7 @@ use gst::prelude::*;
 use gst_rtsp_server::prelude::*;
 use gst_rtsp_server::subclass::prelude::*;
 
-use crate::hub::Hub;
+use crate::hub::{Codec, Hub};
 
 mod imp {
     use super::*;
@@ -18,7 +18,7 @@ mod imp {
 
     #[derive(Default)]
     pub struct RelayFactory {
-        pub(super) hub: OnceLock<Arc<Hub>>,
+        pub(super) hub: OnceLock<(Arc<Hub>, Codec)>,
     }
 
     #[glib::object_subclass]
@@ -32,7 +32,7 @@ mod imp {
 
     impl RTSPMediaFactoryImpl for RelayFactory {
         fn create_element(&self, _url: &gst_rtsp::RTSPUrl) -> Option<gst::Element> {
-            let hub = self.hub.get()?;
+            let (hub, codec) = self.hub.get()?;
             // Without caps yet: the hub sets them with the first buffer,
             // and the DESCRIBE is answered when it has gone through.
             let src = gst_app::AppSrc::builder()
@@ -40,11 +40,18 @@ mod imp {
                 .format(gst::Format::Time)
                 .do_timestamp(true)
                 .build();
-            let pay = gst::ElementFactory::make("rtpdeltapay")
-                .name("pay0")
-                .property("pt", 96u32)
-                .build()
-                .ok()?;
+            let mut pay = gst::ElementFactory::make(codec.payloader()).name("pay0");
+            pay = match codec {
+                Codec::Delta => pay.property("pt", 96u32),
+                // Parameter sets with every IDR, a packet as soon as a
+                // frame is in.
+                Codec::H264 => pay
+                    .property("pt", 96u32)
+                    .property("config-interval", -1i32)
+                    .property_from_str("aggregate-mode", "zero-latency"),
+                Codec::Jpeg => pay.property("pt", 26u32),
+            };
+            let pay = pay.build().ok()?;
             let id = hub.add_viewer(src.clone());
             let bin = gst::Bin::with_name(&format!("viewer-{id}"));
             bin.add_many([src.upcast_ref::<gst::Element>(), &pay])
@@ -72,7 +79,9 @@ mod imp {
 
         fn configure(&self, media: &gst_rtsp_server::RTSPMedia) {
             self.parent_configure(media);
-            let Some(hub) = self.hub.get() else { return };
+            let Some((hub, _)) = self.hub.get() else {
+                return;
+            };
             let Some(id) = media
                 .element()
                 .name()
@@ -97,10 +106,10 @@ glib::wrapper! {
 }
 
 impl RelayFactory {
-    /// A factory serving `hub`'s stream, one media per viewer.
-    pub fn new(hub: Arc<Hub>) -> Self {
+    /// A factory serving `hub`'s stream of `codec`, one media per viewer.
+    pub fn new(hub: Arc<Hub>, codec: Codec) -> Self {
         let factory: Self = glib::Object::new();
-        let _ = factory.imp().hub.set(hub);
+        let _ = factory.imp().hub.set((hub, codec));
         factory.set_shared(false);
         factory
     }

@@ -5,9 +5,53 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use gst::prelude::*;
 use gststreamkit::delta::DecoderLimits;
-use gststreamkit::relay::{Relay, RelayStats, ViewerId};
+use gststreamkit::relay::gate::{JoinPolicy, KeyframeGate};
+use gststreamkit::relay::{Relay, ViewerId};
 use gststreamkit::rtp::{KeyframeRequestPacer, DEFAULT_MIN_KEYFRAME_INTERVAL};
+
+/// The stream the relay carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Codec {
+    /// The changes-only stream: joiners get a picture from the relay.
+    Delta,
+    /// H.264 (for comparison): joiners wait for, or force, a keyframe.
+    H264,
+    /// MJPEG (for comparison): every frame is a picture.
+    Jpeg,
+}
+
+impl Codec {
+    /// The per-viewer payloader (named `pay0` for gst-rtsp-server).
+    pub fn payloader(self) -> &'static str {
+        match self {
+            Codec::Delta => "rtpdeltapay",
+            Codec::H264 => "rtph264pay",
+            Codec::Jpeg => "rtpjpegpay",
+        }
+    }
+
+    /// RTP caps of the origin's stream, and the chain from RTP to frames.
+    pub fn ingest(self) -> (&'static str, &'static str) {
+        match self {
+            Codec::Delta => (
+                "application/x-rtp,media=video,clock-rate=90000,encoding-name=X-STREAMKIT-DELTA,payload=96,rtcp-fb-nack-pli=(boolean)true",
+                "rtpdeltadepay",
+            ),
+            // Parameter sets before every IDR, so a viewer starting at any
+            // keyframe can decode it.
+            Codec::H264 => (
+                "application/x-rtp,media=video,clock-rate=90000,encoding-name=H264,payload=96,rtcp-fb-nack-pli=(boolean)true",
+                "rtph264depay ! h264parse config-interval=-1 ! video/x-h264,stream-format=byte-stream,alignment=au",
+            ),
+            Codec::Jpeg => (
+                "application/x-rtp,media=video,clock-rate=90000,encoding-name=JPEG,payload=26",
+                "rtpjpegdepay",
+            ),
+        }
+    }
+}
 
 /// A frame shared by every viewer it goes to, without a copy.
 struct SharedFrame(Arc<[u8]>);
@@ -18,19 +62,37 @@ impl AsRef<[u8]> for SharedFrame {
     }
 }
 
-/// Counters of the front end, besides the core's.
+/// The relay's counters, whatever it carries (0 where a field does not
+/// apply: no snapshots for H.264).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct HubStats {
-    pub core: RelayStats,
-    /// Viewers now.
     pub viewers: usize,
+    pub joins: u64,
+    pub leaves: u64,
+    pub frames_in: u64,
+    pub frames_damaged: u64,
+    pub frames_refused: u64,
+    /// Pictures made from the relay's state.
+    pub snapshots: u64,
+    /// Pictures that were the origin's own keyframes.
+    pub keyframes_reused: u64,
+    /// Viewers started (or restarted) with a picture.
+    pub pictures_served: u64,
+    /// Keyframe requests from viewers.
+    pub viewer_requests: u64,
     /// Times a viewer's queue was over the bound: its frames were skipped
-    /// and it was given a picture of its own once it caught up.
+    /// until it could start again from a picture.
     pub slow_viewer_resyncs: u64,
     /// Keyframe requests the relay sent toward the origin.
     pub upstream_keyframe_requests: u64,
     /// Buffers pushed to viewers.
     pub buffers_out: u64,
+}
+
+/// The core for the stream the relay carries.
+enum Core {
+    Delta(Box<Relay>),
+    Gated(KeyframeGate),
 }
 
 /// A viewer's source, and which of the stream's caps it was given.
@@ -40,7 +102,7 @@ struct Sink {
 }
 
 struct Inner {
-    relay: Relay,
+    core: Core,
     caps: Option<gst::Caps>,
     /// Bumped whenever `caps` changes (a new geometry).
     caps_serial: u64,
@@ -56,13 +118,19 @@ pub struct Hub {
     /// A viewer with more queued than this is slow.
     max_queue_bytes: u64,
     epoch: Instant,
+    /// Where keyframe requests to the origin go: the ingest's last pad.
+    upstream: Mutex<Option<gst::Pad>>,
 }
 
 impl Hub {
-    pub fn new(max_queue_bytes: u64) -> Arc<Self> {
+    pub fn new(codec: Codec, policy: JoinPolicy, max_queue_bytes: u64) -> Arc<Self> {
+        let core = match codec {
+            Codec::Delta => Core::Delta(Box::new(Relay::new(DecoderLimits::default()))),
+            Codec::H264 | Codec::Jpeg => Core::Gated(KeyframeGate::new(policy)),
+        };
         Arc::new(Hub {
             inner: Mutex::new(Inner {
-                relay: Relay::new(DecoderLimits::default()),
+                core,
                 caps: None,
                 caps_serial: 0,
                 sinks: BTreeMap::new(),
@@ -72,22 +140,55 @@ impl Hub {
             }),
             max_queue_bytes,
             epoch: Instant::now(),
+            upstream: Mutex::new(None),
         })
+    }
+
+    /// Keyframe requests to the origin leave from `pad` (upstream).
+    pub fn set_upstream(&self, pad: gst::Pad) {
+        *self.upstream.lock().unwrap() = Some(pad);
+    }
+
+    /// Asks the origin for a keyframe, at most once per 500 ms.
+    fn ask_origin(&self) {
+        let now = u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let go = self
+            .inner
+            .lock()
+            .unwrap()
+            .pacer
+            .try_request(now, DEFAULT_MIN_KEYFRAME_INTERVAL);
+        let pad = self.upstream.lock().unwrap().clone();
+        if let (true, Some(pad)) = (go, pad) {
+            let event = gst_video::UpstreamForceKeyUnitEvent::builder()
+                .all_headers(true)
+                .build();
+            pad.push_event(event);
+        }
     }
 
     /// A new viewer fed through `src`; its first buffer is a whole picture.
     /// `src` is given the stream's caps with its first buffer (a viewer may
     /// come before the stream: its DESCRIBE is answered once frames flow).
     pub fn add_viewer(&self, src: gst_app::AppSrc) -> ViewerId {
-        let mut inner = self.inner.lock().unwrap();
-        let id = inner.relay.join();
-        inner.sinks.insert(
-            id,
-            Sink {
-                src,
-                caps_serial: 0,
-            },
-        );
+        let (id, ask) = {
+            let mut inner = self.inner.lock().unwrap();
+            let (id, ask) = match &mut inner.core {
+                Core::Delta(relay) => (relay.join(), false),
+                Core::Gated(gate) => gate.join(),
+            };
+            inner.sinks.insert(
+                id,
+                Sink {
+                    src,
+                    caps_serial: 0,
+                },
+            );
+            (id, ask)
+        };
+        if ask {
+            self.ask_origin();
+        }
         id
     }
 
@@ -95,41 +196,81 @@ impl Hub {
     /// a closed connection).
     pub fn remove_viewer(&self, id: ViewerId) {
         let mut inner = self.inner.lock().unwrap();
-        inner.relay.leave(id);
+        match &mut inner.core {
+            Core::Delta(relay) => relay.leave(id),
+            Core::Gated(gate) => gate.leave(id),
+        };
         inner.sinks.remove(&id);
     }
 
     /// The viewer asked for a keyframe (RTCP PLI/FIR through its own
-    /// session): it alone gets a picture.
+    /// session): for the changes-only stream it alone gets a picture;
+    /// otherwise the origin must be asked, and everybody gets a keyframe.
     pub fn request_picture(&self, id: ViewerId) {
-        self.inner.lock().unwrap().relay.request_picture(id);
+        let forward = {
+            let mut inner = self.inner.lock().unwrap();
+            match &mut inner.core {
+                Core::Delta(relay) => {
+                    relay.request_picture(id);
+                    false
+                }
+                Core::Gated(gate) => {
+                    gate.note_viewer_request();
+                    true
+                }
+            }
+        };
+        if forward {
+            self.ask_origin();
+        }
     }
 
     pub fn stats(&self) -> HubStats {
         let inner = self.inner.lock().unwrap();
-        HubStats {
-            core: inner.relay.stats(),
-            viewers: inner.relay.viewer_count(),
+        let mut s = HubStats {
             slow_viewer_resyncs: inner.slow_viewer_resyncs,
             upstream_keyframe_requests: inner.pacer.requests(),
             buffers_out: inner.buffers_out,
+            ..HubStats::default()
+        };
+        match &inner.core {
+            Core::Delta(relay) => {
+                let c = relay.stats();
+                s.viewers = relay.viewer_count();
+                s.joins = c.joins;
+                s.leaves = c.leaves;
+                s.frames_in = c.frames_in;
+                s.frames_damaged = c.frames_damaged;
+                s.frames_refused = c.frames_refused;
+                s.snapshots = c.snapshots;
+                s.keyframes_reused = c.keyframes_reused;
+                s.pictures_served = c.pictures_served;
+                s.viewer_requests = c.viewer_requests;
+            }
+            Core::Gated(gate) => {
+                let c = gate.stats();
+                s.viewers = gate.viewer_count();
+                s.joins = c.joins;
+                s.leaves = c.leaves;
+                s.frames_in = c.frames_in;
+                s.keyframes_reused = c.pictures_served;
+                s.pictures_served = c.pictures_served;
+                s.viewer_requests = c.viewer_requests;
+            }
         }
+        s
     }
 
     /// Takes one frame from the ingest (`caps` its caps) and hands it, or a
-    /// picture, to every viewer. Returns true when the relay should ask the
-    /// origin for a keyframe now (paced: at most one per 500 ms).
-    pub fn ingest(&self, caps: Option<&gst::CapsRef>, buffer: &gst::BufferRef) -> bool {
-        let Ok(map) = buffer.map_readable() else {
-            return false;
-        };
-        let damaged = buffer
-            .flags()
-            .intersects(gst::BufferFlags::DISCONT | gst::BufferFlags::CORRUPTED);
+    /// picture, to every viewer; asks the origin for a keyframe when the
+    /// relay cannot serve a joiner from its own state.
+    pub fn ingest(&self, caps: Option<&gst::CapsRef>, buffer: &gst::BufferRef) {
+        let flags = buffer.flags();
+        let damaged = flags.intersects(gst::BufferFlags::DISCONT | gst::BufferFlags::CORRUPTED);
         let now = self.epoch.elapsed();
         let mut sends: Vec<(gst::Buffer, Vec<(ViewerId, gst_app::AppSrc)>)> = Vec::new();
         let mut new_caps: Vec<(gst_app::AppSrc, gst::Caps)> = Vec::new();
-        let ask_origin;
+        let mut needs_keyframe = false;
         {
             let mut inner = self.inner.lock().unwrap();
             if let Some(caps) = caps {
@@ -138,12 +279,33 @@ impl Hub {
                     inner.caps_serial += 1;
                 }
             }
-            let outcome = inner.relay.ingest(&map, damaged, now);
+            let deliveries: Vec<(gst::Buffer, Vec<ViewerId>)> = match &mut inner.core {
+                Core::Delta(relay) => {
+                    let Ok(map) = buffer.map_readable() else {
+                        return;
+                    };
+                    let outcome = relay.ingest(&map, damaged, now);
+                    needs_keyframe = outcome.needs_keyframe;
+                    outcome
+                        .deliveries
+                        .into_iter()
+                        .map(|d| (gst::Buffer::from_slice(SharedFrame(d.frame)), d.viewers))
+                        .collect()
+                }
+                Core::Gated(gate) => {
+                    let keyframe = !flags.contains(gst::BufferFlags::DELTA_UNIT);
+                    let to = gate.ingest(keyframe);
+                    // The same memory for every viewer; each gets its own
+                    // buffer so that appsrc can stamp its own time.
+                    let mut buf = buffer.to_owned();
+                    buf.make_mut().unset_flags(gst::BufferFlags::DISCONT);
+                    vec![(buf, to)]
+                }
+            };
             let (serial, caps) = (inner.caps_serial, inner.caps.clone());
-            for delivery in outcome.deliveries {
-                let buf = gst::Buffer::from_slice(SharedFrame(delivery.frame));
-                let mut to = Vec::with_capacity(delivery.viewers.len());
-                for id in &delivery.viewers {
+            for (buf, viewers) in deliveries {
+                let mut to = Vec::with_capacity(viewers.len());
+                for id in &viewers {
                     let Some(sink) = inner.sinks.get_mut(id) else {
                         continue;
                     };
@@ -157,13 +319,7 @@ impl Hub {
                 }
                 sends.push((buf, to));
             }
-            ask_origin = outcome.needs_keyframe
-                && inner.pacer.try_request(
-                    u64::try_from(now.as_nanos()).unwrap_or(u64::MAX),
-                    DEFAULT_MIN_KEYFRAME_INTERVAL,
-                );
         }
-        drop(map);
         // Pushing happens outside the lock (docs/architecture.md, "Locks").
         for (src, caps) in new_caps {
             src.set_caps(Some(&caps));
@@ -178,20 +334,27 @@ impl Hub {
                 }
                 // A viewer whose media is shutting down refuses buffers;
                 // its removal follows from the media's unprepared signal.
-                if src.push_buffer(buf.clone()).is_ok() {
+                if src.push_buffer(buf.copy()).is_ok() {
                     pushed += 1;
                 }
             }
         }
-        let mut inner = self.inner.lock().unwrap();
-        inner.buffers_out += pushed;
-        for id in slow {
-            // It skips frames until it has caught up, then gets a picture
-            // that makes it exact again: nobody else is affected.
-            if inner.relay.request_picture(id) {
-                inner.slow_viewer_resyncs += 1;
+        {
+            let mut inner = self.inner.lock().unwrap();
+            inner.buffers_out += pushed;
+            for id in slow {
+                // It skips frames until it has caught up, then starts again
+                // from a picture: nobody else is affected.
+                let restarted = match &mut inner.core {
+                    Core::Delta(relay) => relay.request_picture(id),
+                    Core::Gated(gate) => gate.restart(id),
+                };
+                inner.slow_viewer_resyncs += restarted as u64;
             }
         }
-        ask_origin
+        if needs_keyframe {
+            // Only the relay's own gaps reach the origin.
+            self.ask_origin();
+        }
     }
 }

@@ -16,7 +16,17 @@ use clap::Parser;
 use gst::prelude::*;
 use gst_rtsp_server::prelude::*;
 
-use crate::hub::Hub;
+use crate::hub::{Codec, Hub};
+use gststreamkit::relay::gate::JoinPolicy;
+
+/// What a join does for a stream the relay cannot make pictures of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Join {
+    /// Wait for the origin's next keyframe.
+    Wait,
+    /// Ask the origin for a keyframe (everybody receives it).
+    Force,
+}
 
 #[derive(Parser, Debug)]
 #[command(version, about)]
@@ -26,15 +36,24 @@ struct Args {
     /// to the sender on PORT+5), or `rtsp://...` (another relay: a cascade).
     #[arg(long)]
     input: String,
+    /// The stream carried: the changes-only stream, or H.264 or MJPEG over
+    /// RTP for comparison (those are only passed on: a joiner waits for a
+    /// keyframe).
+    #[arg(long, value_enum, default_value_t = Codec::Delta)]
+    codec: Codec,
+    /// H.264: what a join does (the changes-only stream needs neither, its
+    /// joiners get a picture from the relay; MJPEG frames are all pictures).
+    #[arg(long, value_enum, default_value_t = Join::Wait)]
+    join: Join,
     /// Address the RTSP server listens on.
     #[arg(long, default_value = "127.0.0.1")]
     address: String,
     /// RTSP port.
     #[arg(long, default_value_t = 8554)]
     port: u16,
-    /// Path of the stream on the server.
-    #[arg(long, default_value = "/delta")]
-    mount: String,
+    /// Path of the stream on the server (default: /delta, /h264 or /jpeg).
+    #[arg(long)]
+    mount: Option<String>,
     /// Jitter buffer of the ingest, ms (reordering it can repair; every ms
     /// is latency for every viewer).
     #[arg(long, default_value_t = 20)]
@@ -55,9 +74,10 @@ struct Args {
 
 /// The ingest: the origin's RTP into whole frames for the hub.
 fn ingest_pipeline(args: &Args) -> Result<gst::Pipeline, String> {
+    let (rtp_caps, depay) = args.codec.ingest();
     let description = if args.input.starts_with("rtsp://") {
         format!(
-            "rtspsrc location={} latency={} ! rtpdeltadepay ! appsink name=frames",
+            "rtspsrc location={} latency={} ! {depay} ! appsink name=frames",
             args.input, args.ingest_latency
         )
     } else if let Some(hostport) = args.input.strip_prefix("udp://") {
@@ -68,12 +88,10 @@ fn ingest_pipeline(args: &Args) -> Result<gst::Pipeline, String> {
         let (rtcp_in, rtcp_out) = (port.saturating_add(1), port.saturating_add(5));
         format!(
             "rtpbin name=rb rtp-profile=avpf latency={lat} \
-             udpsrc address={host} port={port} \
-               caps=\"application/x-rtp,media=video,clock-rate=90000,encoding-name=X-STREAMKIT-DELTA,payload=96,rtcp-fb-nack-pli=(boolean)true\" \
-               ! rb.recv_rtp_sink_0 \
+             udpsrc address={host} port={port} caps=\"{rtp_caps}\" ! rb.recv_rtp_sink_0 \
              udpsrc address={host} port={rtcp_in} ! rb.recv_rtcp_sink_0 \
              rb.send_rtcp_src_0 ! udpsink host={host} port={rtcp_out} sync=false async=false \
-             rb. ! rtpdeltadepay ! appsink name=frames",
+             rb. ! {depay} ! appsink name=frames",
             lat = args.ingest_latency
         )
     } else {
@@ -91,7 +109,11 @@ fn ingest_pipeline(args: &Args) -> Result<gst::Pipeline, String> {
 fn run(args: Args) -> Result<(), String> {
     gst::init().map_err(|e| e.to_string())?;
     gststreamkit::plugin_register_static().map_err(|e| e.to_string())?;
-    let hub = Hub::new(args.max_viewer_queue);
+    let policy = match args.join {
+        Join::Wait => JoinPolicy::WaitForKeyframe,
+        Join::Force => JoinPolicy::ForceKeyframe,
+    };
+    let hub = Hub::new(args.codec, policy, args.max_viewer_queue);
 
     let ingest = ingest_pipeline(&args)?;
     let sink = ingest
@@ -99,21 +121,15 @@ fn run(args: Args) -> Result<(), String> {
         .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
         .ok_or("ingest pipeline has no appsink")?;
     sink.set_sync(false);
+    hub.set_upstream(sink.static_pad("sink").ok_or("appsink has no sink pad")?);
     {
         let hub = hub.clone();
-        let sink_pad = sink.static_pad("sink").ok_or("appsink has no sink pad")?;
         sink.set_callbacks(
             gst_app::AppSinkCallbacks::builder()
                 .new_sample(move |appsink| {
                     let sample = appsink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
                     if let Some(buffer) = sample.buffer() {
-                        if hub.ingest(sample.caps(), buffer) {
-                            // Only the relay's own gaps reach the origin.
-                            let event = gst_video::UpstreamForceKeyUnitEvent::builder()
-                                .all_headers(true)
-                                .build();
-                            sink_pad.push_event(event);
-                        }
+                        hub.ingest(sample.caps(), buffer);
                     }
                     Ok(gst::FlowSuccess::Ok)
                 })
@@ -124,10 +140,18 @@ fn run(args: Args) -> Result<(), String> {
     let server = gst_rtsp_server::RTSPServer::new();
     server.set_address(&args.address);
     server.set_service(&args.port.to_string());
+    let mount = args.mount.clone().unwrap_or_else(|| {
+        match args.codec {
+            Codec::Delta => "/delta",
+            Codec::H264 => "/h264",
+            Codec::Jpeg => "/jpeg",
+        }
+        .to_string()
+    });
     let mounts = server
         .mount_points()
         .ok_or("RTSP server has no mount points")?;
-    mounts.add_factory(&args.mount, factory::RelayFactory::new(hub.clone()));
+    mounts.add_factory(&mount, factory::RelayFactory::new(hub.clone(), args.codec));
     let timeout = args.session_timeout;
     server.connect_client_connected(move |_, client| {
         client.connect_new_session(move |_, session| session.set_timeout(timeout));
@@ -175,7 +199,7 @@ fn run(args: Args) -> Result<(), String> {
         .map_err(|e| format!("ingest does not start: {e}"))?;
     println!(
         "streamkit-relay: serving rtsp://{}:{}{} from {}",
-        args.address, args.port, args.mount, args.input
+        args.address, args.port, mount, args.input
     );
     main_loop.run();
     let _ = ingest.set_state(gst::State::Null);
@@ -190,15 +214,15 @@ fn print_stats(hub: &Arc<Hub>) {
          snapshots={} keyframes_reused={} pictures_served={} viewer_requests={} \
          slow_viewer_resyncs={} upstream_keyframe_requests={} buffers_out={}",
         s.viewers,
-        s.core.joins,
-        s.core.leaves,
-        s.core.frames_in,
-        s.core.frames_damaged,
-        s.core.frames_refused,
-        s.core.snapshots,
-        s.core.keyframes_reused,
-        s.core.pictures_served,
-        s.core.viewer_requests,
+        s.joins,
+        s.leaves,
+        s.frames_in,
+        s.frames_damaged,
+        s.frames_refused,
+        s.snapshots,
+        s.keyframes_reused,
+        s.pictures_served,
+        s.viewer_requests,
         s.slow_viewer_resyncs,
         s.upstream_keyframe_requests,
         s.buffers_out

@@ -10,5 +10,6 @@
 //! [`ViewerId`]s, so another transport (QUIC, WebTransport) can reuse it.
 
 pub mod core;
+pub mod gate;
 
 pub use self::core::{Delivery, IngestOutcome, Relay, RelayStats, ViewerId};
