@@ -115,6 +115,8 @@ struct Inner {
 /// The relay and its viewers' sources.
 pub struct Hub {
     inner: Mutex<Inner>,
+    /// Every frame of the stream is a picture (MJPEG), whatever its flags.
+    all_intra: bool,
     /// A viewer with more queued than this is slow.
     max_queue_bytes: u64,
     epoch: Instant,
@@ -129,6 +131,7 @@ impl Hub {
             Codec::H264 | Codec::Jpeg => Core::Gated(KeyframeGate::new(policy)),
         };
         Arc::new(Hub {
+            all_intra: codec == Codec::Jpeg,
             inner: Mutex::new(Inner {
                 core,
                 caps: None,
@@ -293,12 +296,21 @@ impl Hub {
                         .collect()
                 }
                 Core::Gated(gate) => {
-                    let keyframe = !flags.contains(gst::BufferFlags::DELTA_UNIT);
+                    // A JPEG is a whole picture, whatever its flags say.
+                    let keyframe = self.all_intra || !flags.contains(gst::BufferFlags::DELTA_UNIT);
                     let to = gate.ingest(keyframe);
-                    // The same memory for every viewer; each gets its own
-                    // buffer so that appsrc can stamp its own time.
+                    // The same memory for every viewer. The ingest's times
+                    // belong to another pipeline: cleared, so that each
+                    // viewer's appsrc stamps its own (do-timestamp), as it
+                    // does the changes-only stream's frames.
                     let mut buf = buffer.to_owned();
-                    buf.make_mut().unset_flags(gst::BufferFlags::DISCONT);
+                    {
+                        let b = buf.make_mut();
+                        b.unset_flags(gst::BufferFlags::DISCONT);
+                        b.set_pts(gst::ClockTime::NONE);
+                        b.set_dts(gst::ClockTime::NONE);
+                        b.set_duration(gst::ClockTime::NONE);
+                    }
                     vec![(buf, to)]
                 }
             };

@@ -67,6 +67,13 @@ struct Args {
     /// a viewer's session is closed.
     #[arg(long, default_value_t = 10)]
     session_timeout: u32,
+    /// Threads that serve RTSP requests. A DESCRIBE waits until the
+    /// viewer's first frame has gone through its media (the next frame from
+    /// the origin, or for H.264 the next keyframe), and a thread serving it
+    /// serves nothing else meanwhile; so joiners are served in parallel up
+    /// to this many.
+    #[arg(long, default_value_t = 16)]
+    client_threads: i32,
     /// Print the relay's counters every this many seconds (0: never).
     #[arg(long, default_value_t = 0)]
     stats_interval: u32,
@@ -152,6 +159,9 @@ fn run(args: Args) -> Result<(), String> {
         .mount_points()
         .ok_or("RTSP server has no mount points")?;
     mounts.add_factory(&mount, factory::RelayFactory::new(hub.clone(), args.codec));
+    if let Some(pool) = server.thread_pool() {
+        pool.set_max_threads(args.client_threads.max(1));
+    }
     let timeout = args.session_timeout;
     server.connect_client_connected(move |_, client| {
         client.connect_new_session(move |_, session| session.set_timeout(timeout));

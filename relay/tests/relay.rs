@@ -177,8 +177,10 @@ impl Drop for Viewer {
 fn late_joiners_get_an_exact_picture_at_once_and_the_origin_never_hears_of_them() {
     init();
     let port = net::free_port_pair();
-    let origin = Origin::start(port);
+    // The relay listens before the origin starts, so it has every frame.
     let relay = RelayProcess::start(&format!("udp://127.0.0.1:{port}"), &[]);
+    let origin = Origin::start(port);
+    relay.wait_for_frames();
     thread::sleep(Duration::from_millis(500));
     let a = Viewer::join(&relay.url, "udp");
     thread::sleep(Duration::from_millis(700));
@@ -196,6 +198,7 @@ fn late_joiners_get_an_exact_picture_at_once_and_the_origin_never_hears_of_them(
         (&c, "viewer C (TCP)"),
     ] {
         let (frames, keyframes, first) = viewer.check(&pictures, what);
+        eprintln!("{what}: first whole picture {first:?} after joining");
         assert!(frames > 10, "{what}: only {frames} frames");
         assert_eq!(keyframes, 1, "{what}: one whole picture, at the start");
         assert!(
@@ -214,8 +217,10 @@ fn late_joiners_get_an_exact_picture_at_once_and_the_origin_never_hears_of_them(
 fn a_viewers_keyframe_request_is_answered_by_the_relay_for_it_alone() {
     init();
     let port = net::free_port_pair();
-    let origin = Origin::start(port);
+    // The relay listens before the origin starts, so it has every frame.
     let relay = RelayProcess::start(&format!("udp://127.0.0.1:{port}"), &[]);
+    let origin = Origin::start(port);
+    relay.wait_for_frames();
     let a = Viewer::join(&relay.url, "udp");
     let b = Viewer::join(&relay.url, "udp");
     relay.wait_for(|s| s.get("pictures_served").is_some_and(|n| *n >= 2));
@@ -307,11 +312,12 @@ fn vanishing_viewer(url: &str) -> TcpStream {
 fn a_viewer_that_vanishes_times_out_without_disturbing_the_others() {
     init();
     let port = net::free_port_pair();
-    let origin = Origin::start(port);
     let relay = RelayProcess::start(
         &format!("udp://127.0.0.1:{port}"),
         &["--session-timeout", "3"],
     );
+    let origin = Origin::start(port);
+    relay.wait_for_frames();
     let steady = Viewer::join(&relay.url, "udp");
     relay.wait_for(|s| s.get("viewers") == Some(&1));
     let gone = vanishing_viewer(&relay.url);
@@ -341,9 +347,11 @@ fn a_viewer_that_vanishes_times_out_without_disturbing_the_others() {
 fn a_relay_can_read_from_another_relay() {
     init();
     let port = net::free_port_pair();
-    let origin = Origin::start(port);
     let first = RelayProcess::start(&format!("udp://127.0.0.1:{port}"), &[]);
+    let origin = Origin::start(port);
+    first.wait_for_frames();
     let second = RelayProcess::start(&first.url, &[]);
+    second.wait_for_frames();
     thread::sleep(Duration::from_millis(300));
     let viewer = Viewer::join(&second.url, "udp");
     second.wait_for(|s| s.get("pictures_served").is_some_and(|n| *n >= 1));

@@ -96,8 +96,24 @@ impl RelayProcess {
             lines,
             url: format!("rtsp://127.0.0.1:{port}/delta"),
         };
-        relay.wait_for(|s| s.get("frames_in").is_some_and(|n| *n > 0));
+        // Listening (its ingest is playing) once it says where it serves.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !relay
+            .lines
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.starts_with("streamkit-relay: serving"))
+        {
+            assert!(Instant::now() < deadline, "the relay did not start");
+            thread::sleep(Duration::from_millis(20));
+        }
         relay
+    }
+
+    /// Waits until the relay has received frames from its input.
+    pub fn wait_for_frames(&self) {
+        self.wait_for(|s| s.get("frames_in").is_some_and(|n| *n > 0));
     }
 
     /// Panics if the relay complained: a GStreamer warning or critical, a
