@@ -98,7 +98,7 @@ fn ingest_pipeline(args: &Args) -> Result<gst::Pipeline, String> {
              udpsrc address={host} port={port} caps=\"{rtp_caps}\" ! rb.recv_rtp_sink_0 \
              udpsrc address={host} port={rtcp_in} ! rb.recv_rtcp_sink_0 \
              rb.send_rtcp_src_0 ! udpsink host={host} port={rtcp_out} sync=false async=false \
-             rb. ! {depay} ! appsink name=frames",
+             funnel name=ssrcs ! {depay} ! appsink name=frames",
             lat = args.ingest_latency
         )
     } else {
@@ -107,10 +107,31 @@ fn ingest_pipeline(args: &Args) -> Result<gst::Pipeline, String> {
             args.input
         ));
     };
-    gst::parse::launch(&description)
+    let pipeline = gst::parse::launch(&description)
         .map_err(|e| format!("ingest pipeline: {e}"))?
         .downcast::<gst::Pipeline>()
-        .map_err(|_| "ingest pipeline is not a pipeline".to_string())
+        .map_err(|_| "ingest pipeline is not a pipeline".to_string())?;
+    if let (Some(rtpbin), Some(funnel)) = (pipeline.by_name("rb"), pipeline.by_name("ssrcs")) {
+        // Every source the session sees goes to the depayloader: a sender
+        // that restarts comes back with a new SSRC, and the relay follows
+        // it (its first frames count as a loss) instead of stopping on an
+        // unlinked pad.
+        let funnel = funnel.downgrade();
+        rtpbin.connect_pad_added(move |_, pad| {
+            if !pad.name().starts_with("recv_rtp_src_") {
+                return;
+            }
+            let Some(funnel) = funnel.upgrade() else {
+                return;
+            };
+            if let Some(sink) = funnel.request_pad_simple("sink_%u") {
+                if let Err(e) = pad.link(&sink) {
+                    eprintln!("streamkit-relay: cannot take a new RTP source: {e}");
+                }
+            }
+        });
+    }
+    Ok(pipeline)
 }
 
 fn run(args: Args) -> Result<(), String> {

@@ -370,3 +370,42 @@ fn a_relay_can_read_from_another_relay() {
     first.assert_quiet();
     second.assert_quiet();
 }
+
+#[test]
+fn the_relay_follows_an_origin_that_restarts() {
+    init();
+    let port = net::free_port_pair();
+    let relay = RelayProcess::start(&format!("udp://127.0.0.1:{port}"), &[]);
+    let first = Origin::start(port);
+    relay.wait_for_frames();
+    let viewer = Viewer::join(&relay.url, "udp");
+    relay.wait_for(|s| s.get("pictures_served") == Some(&1));
+    thread::sleep(Duration::from_millis(500));
+    // The sender stops and a new one starts on the same port: a new SSRC,
+    // new sequence numbers, frame numbers from 0 again, a keyframe first.
+    drop(first);
+    thread::sleep(Duration::from_millis(300));
+    let restarted = Instant::now();
+    let second = Origin::start(port);
+    thread::sleep(Duration::from_millis(1500));
+    viewer.stop();
+    fail_on_error(&second.pipeline, "second origin");
+    let frames = viewer.frames.lock().unwrap();
+    let after = frames.iter().filter(|(at, _)| *at > restarted).count();
+    assert!(after > 20, "only {after} frames after the restart");
+    let mut decoder = DeltaDecoder::new();
+    let mut last = None;
+    for (_, frame) in frames.iter() {
+        let report = decoder.decode(frame, Duration::ZERO);
+        last = report.header.map(|h| h.frame_number);
+    }
+    let pictures = second.pictures();
+    let last = last.expect("the viewer got frames");
+    assert!(
+        pictures.get(&last) == Some(&picture(&decoder)),
+        "after the restart the viewer shows the new sender's frame {last}"
+    );
+    assert!(decoder.is_complete() && decoder.stale_tiles() == 0);
+    assert_eq!(relay.stats()["viewers"], 1);
+    relay.assert_quiet();
+}
