@@ -215,6 +215,7 @@ fn lossy(
                 intra_refresh: 0,
                 key_int_max: 1,
                 parallel: false,
+                cache_tiles: 0,
             },
         );
         let mut dec = DeltaDecoder::new();
@@ -398,6 +399,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             intra_refresh: refresh,
             key_int_max: 0,
             parallel: false,
+            cache_tiles: 0,
         },
     );
     let mut dec = DeltaDecoder::new();

@@ -83,6 +83,7 @@ fuzz_target!(|data: &[u8]| {
         intra_refresh: 0,
         key_int_max: 0,
         parallel: false,
+        cache_tiles: 0,
     };
     let mut encoder = DeltaEncoder::new(*canvas.geometry(), config);
     let encoded = encoder.encode(&canvas.view(), true);

@@ -1001,6 +1001,7 @@ fn scrolled_frames(g: Geometry, n: usize) -> Vec<Vec<u8>> {
             intra_refresh: 0,
             key_int_max: 0,
             parallel: false,
+            cache_tiles: 0,
         },
     );
     (0..n)

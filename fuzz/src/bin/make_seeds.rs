@@ -62,6 +62,7 @@ fn encode_sequence(g: Geometry, mode: TileMode, frames: u32, scroll: bool) -> Ve
         intra_refresh: 0,
         key_int_max: 0,
         parallel: false,
+        cache_tiles: 0,
     };
     let mut encoder = DeltaEncoder::new(g, config);
     (0..frames)
