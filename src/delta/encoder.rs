@@ -234,6 +234,13 @@ impl DeltaEncoder {
         samples.gather(&self.geometry, frame, tile);
         let hash = cache::tile_hash(samples);
         let entry = self.cache.get(&self.geometry, hash, tile)?;
+        // Content whose age intra refresh would force out this frame is
+        // sent self-contained instead (`schedule_refresh` would anyway).
+        let period = self.config.intra_refresh as u64;
+        let now = self.frame_index - 1;
+        if period > 0 && entry.age + period <= now {
+            return None;
+        }
         // A 64-bit hash names the content; the samples are compared all the
         // same, so a collision costs a self-contained record, not a wrong tile.
         let same = (0..samples.count).all(|c| entry.samples.channels[c] == samples.channels[c]);
@@ -327,12 +334,6 @@ impl DeltaEncoder {
                 return Action::Move((dx, dy));
             }
         }
-        // Content the decoder held before (a blinking cursor, a window
-        // closed): one hash, before any search or coding.
-        if let Some(recall) = self.find_recall(frame, tile) {
-            self.candidates = candidates;
-            return recall;
-        }
         let base = self.coded_source.as_ref().unwrap_or(&self.reference).view();
         self.motion
             .vertical_candidates(tile, frame, &base, &mut candidates);
@@ -372,6 +373,16 @@ impl DeltaEncoder {
             }
             if differing <= limit {
                 best = Some((differing, offset));
+            }
+        }
+        let exact_move = matches!(best, Some((0, (dx, dy))) if g.shift_is_valid(tile, dx, dy));
+        // Content the decoder held before (a blinking cursor, a window
+        // closed): one hash, before any coding. A move still wins: it is
+        // as cheap and keeps the offsets that the neighbours try first.
+        if !exact_move {
+            if let Some(recall) = self.find_recall(frame, tile) {
+                self.candidates = candidates;
+                return recall;
             }
         }
         let action = match best {
