@@ -13,8 +13,13 @@ use super::tile::TileSamples;
 
 /// Largest number of entries a stream may announce (`cache-tiles`).
 pub const MAX_CACHE_TILES: u32 = 1024;
-/// Entries `deltaenc` keeps unless told otherwise.
-pub const DEFAULT_CACHE_TILES: u32 = 256;
+/// Entries `deltaenc` keeps unless told otherwise: none for now. On the
+/// four screen recordings a cache of 256 saved nothing (terminal, editor),
+/// cost bytes (browser 7.8 -> 8.9 KB/frame, drag 5.84 -> 5.92: recalled
+/// content is older than a fresh record, so intra refresh re-sends it
+/// sooner) and encoder CPU (the content of every overwritten tile is
+/// gathered and hashed); it pays on still content that repeats.
+pub const DEFAULT_CACHE_TILES: u32 = 0;
 /// Most sample bytes a cache holds, whatever the entry count says: with
 /// 256-pixel packed tiles (256 KiB each) this allows 256 entries.
 pub const MAX_CACHE_BYTES: usize = 64 << 20;

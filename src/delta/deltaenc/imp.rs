@@ -249,7 +249,8 @@ impl ObjectImpl for DeltaEnc {
                          a repeat (blinking cursor, a window closed) costs a 16-byte recall \
                          instead of the tile; the decoder learns the size from the caps and \
                          keeps at most 64 MiB of samples. Memory: this many tiles on each \
-                         side, allocated as they are used (0 = off; lossless only). Read when \
+                         side, allocated as they are used (0 = off, the default until it pays on \
+                         the recordings; lossless only). Read when \
                          caps arrive",
                     )
                     .minimum(0)
