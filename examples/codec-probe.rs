@@ -3,7 +3,7 @@
 //! screen recordings; the benchmark of record is `scripts/bench.sh`.
 //!
 //!   ffmpeg -i recordings/terminal.mkv -f rawvideo -pix_fmt bgr0 /tmp/t.bgrx
-//!   cargo run --release --example codec-probe -- /tmp/t.bgrx 1280 720 [refresh]
+//!   cargo run --release --example codec-probe -- /tmp/t.bgrx 1280 720 [refresh [cache-tiles]]
 //!   cargo run --release --example codec-probe -- /tmp/t.bgrx 1280 720 --entropy
 //!
 //! `--entropy` compares entropy stages on what a lossless record
@@ -215,6 +215,7 @@ fn lossy(
                 intra_refresh: 0,
                 key_int_max: 1,
                 parallel: false,
+                cache_tiles: 0,
             },
         );
         let mut dec = DeltaDecoder::new();
@@ -390,6 +391,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return entropy(&data, &g, frame_len);
     }
     let refresh: u32 = args.get(4).map(|s| s.parse()).transpose()?.unwrap_or(30);
+    let cache_tiles: u32 = args.get(5).map(|s| s.parse()).transpose()?.unwrap_or(0);
     let mut enc = DeltaEncoder::new(
         g,
         EncoderConfig {
@@ -398,9 +400,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             intra_refresh: refresh,
             key_int_max: 0,
             parallel: false,
+            cache_tiles,
         },
     );
     let mut dec = DeltaDecoder::new();
+    dec.set_cache_tiles(enc.cache_tiles());
     // For profiling the encoder alone: no decoder, no check.
     let check_off = std::env::var_os("CODEC_PROBE_NO_CHECK").is_some();
     let (mut bytes, mut time, mut n) = (0usize, Duration::ZERO, 0usize);
@@ -429,15 +433,67 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let s = enc.stats();
     println!(
         "{} frames after the first: {:.0} bytes/frame, {:.2} ms/frame encode (thread CPU time); \
-         tiles: {} changed, {} moved, {} move+residual, {} refreshed, {} sent",
+         tiles: {} changed, {} moved, {} move+residual, {} recalled, {} refreshed, {} sent",
         n,
         bytes as f64 / n as f64,
         time.as_secs_f64() * 1e3 / n as f64,
         s.tiles_changed,
         s.tiles_moved,
         s.tiles_move_residual,
+        s.tiles_recalled,
         s.tiles_refreshed,
         s.tiles_sent
+    );
+    if cache_tiles > 0 {
+        hash_cost(&data, &g, frame_len)?;
+    }
+    Ok(())
+}
+
+/// The cost of naming a tile's content for the cache: gathering its
+/// channels and hashing them with XXH3-64 (the bitstream's tile hash), next
+/// to the motion search's row hash over the same bytes, on every tile of
+/// every 10th frame.
+fn hash_cost(
+    data: &[u8],
+    g: &Geometry,
+    frame_len: usize,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let stride = g.width as usize * 4;
+    let mut samples = TileSamples::default();
+    let (mut gather, mut xxh3, mut row_hash, mut tiles) =
+        (Duration::ZERO, Duration::ZERO, Duration::ZERO, 0u32);
+    let mut sink = 0u64;
+    let mut joined = Vec::new();
+    for frame in data.chunks_exact(frame_len).step_by(10) {
+        let view = FrameView::new(g, vec![(frame, stride)])?;
+        for t in 0..g.tile_count() {
+            let start = thread_cpu();
+            samples.gather(g, &view, t);
+            let gathered = thread_cpu();
+            sink ^= gststreamkit::delta::cache::tile_hash(&samples);
+            let hashed = thread_cpu();
+            joined.clear();
+            for c in &samples.channels[..samples.count] {
+                joined.extend_from_slice(c);
+            }
+            let copied = thread_cpu();
+            sink ^= gststreamkit::delta::motion::hash_row(&joined);
+            row_hash += thread_cpu() - copied;
+            gather += gathered - start;
+            xxh3 += hashed - gathered;
+            tiles += 1;
+        }
+    }
+    let per = |d: Duration| d.as_secs_f64() * 1e9 / tiles as f64;
+    println!(
+        "per {0}x{0} tile ({1} bytes, {tiles} tiles): gather {2:.0} ns, XXH3-64 {3:.0} ns, \
+         motion::hash_row {4:.0} ns (thread CPU time; {sink:x})",
+        g.tile_size,
+        g.max_tile_bytes(),
+        per(gather),
+        per(xxh3),
+        per(row_hash)
     );
     Ok(())
 }

@@ -593,3 +593,50 @@ fn alternating_sizes_change_the_picture_at_most_once_a_second() {
         "{s}"
     );
 }
+
+#[test]
+fn cache_tiles_travel_in_caps_from_deltaenc_through_rtp_to_deltadec() {
+    init();
+    let pipeline = common::pipeline::parse(
+        "videotestsrc pattern=smpte num-buffers=10 ! video/x-raw,format=BGRx,width=256,height=128 \
+         ! deltaenc name=enc cache-tiles=100 ! rtpdeltapay name=pay mtu=1200 \
+         ! rtpdeltadepay name=depay ! deltadec name=dec ! fakesink",
+    );
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let bus = pipeline.bus().unwrap();
+    let msg = bus
+        .timed_pop_filtered(
+            gst::ClockTime::from_seconds(20),
+            &[gst::MessageType::Eos, gst::MessageType::Error],
+        )
+        .unwrap();
+    assert_eq!(msg.type_(), gst::MessageType::Eos, "{msg:?}");
+    let caps = |element: &str, pad: &str| {
+        let e = pipeline.by_name(element).unwrap();
+        let caps = e.static_pad(pad).unwrap().current_caps().unwrap();
+        caps.structure(0).unwrap().to_owned()
+    };
+    assert_eq!(caps("enc", "src").get::<i32>("cache-tiles"), Ok(100));
+    // SDP a=fmtp parameters are strings in RTP caps
+    assert_eq!(caps("pay", "src").get::<&str>("cache-tiles"), Ok("100"));
+    assert_eq!(caps("depay", "src").get::<i32>("cache-tiles"), Ok(100));
+    assert_eq!(caps("dec", "sink").get::<i32>("cache-tiles"), Ok(100));
+    let dec = stats(&pipeline.by_name("dec").unwrap());
+    assert_eq!(dec.get::<u64>("recall-misses"), Ok(0));
+    let enc = stats(&pipeline.by_name("enc").unwrap());
+    assert!(enc.get::<u64>("tiles-recalled").is_ok());
+    pipeline.set_state(gst::State::Null).unwrap();
+
+    // lossy streams send no recalls and say so
+    let enc = gst::ElementFactory::make("deltaenc")
+        .property_from_str("mode", "lossy")
+        .build()
+        .unwrap();
+    let mut h = Harness::with_element(&enc, Some("sink"), Some("src"));
+    h.set_src_caps_str("video/x-raw,format=I420,width=64,height=64,framerate=30/1");
+    let info =
+        gst_video::VideoInfo::from_caps(&h.srcpad().unwrap().current_caps().unwrap()).unwrap();
+    h.push(make_frame(&info, 0)).unwrap();
+    let out = h.sinkpad().unwrap().current_caps().unwrap();
+    assert_eq!(out.structure(0).unwrap().get::<i32>("cache-tiles"), Ok(0));
+}

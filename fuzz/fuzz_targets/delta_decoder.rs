@@ -5,7 +5,8 @@
 //! 256x256 are skipped (read with the public header parser first) to keep
 //! one input cheap. Checks the decoder's counters, then re-encodes the
 //! canvas it ended with losslessly and decodes that into a fresh decoder,
-//! which must give the same picture bit for bit.
+//! which must give the same picture bit for bit; its snapshot must restore
+//! picture and tile cache (recall and remember records included).
 
 #![no_main]
 
@@ -21,7 +22,10 @@ fn same_picture(a: &ReferenceCanvas, b: &ReferenceCanvas) -> bool {
 }
 
 fuzz_target!(|data: &[u8]| {
+    // A small cache, so that eviction is reached.
+    const CACHE_TILES: u32 = 8;
     let mut decoder = DeltaDecoder::new();
+    decoder.set_cache_tiles(CACHE_TILES);
     let mut fed = 0u64;
     for frame in split_frames(data) {
         let header = FrameHeader::parse(frame);
@@ -50,6 +54,11 @@ fuzz_target!(|data: &[u8]| {
                     "every record costs at least its header"
                 );
                 assert!(decoder.missing_tiles() <= tiles);
+                assert!(decoder.cache().len() <= CACHE_TILES as usize);
+                assert_eq!(
+                    after.recall_misses - before.recall_misses,
+                    u64::from(report.recall_misses)
+                );
                 assert!(decoder.stale_tiles() <= tiles);
                 assert_eq!(after.frames, before.frames + 1);
                 assert_eq!(
@@ -83,6 +92,7 @@ fuzz_target!(|data: &[u8]| {
         intra_refresh: 0,
         key_int_max: 0,
         parallel: false,
+        cache_tiles: 0,
     };
     let mut encoder = DeltaEncoder::new(*canvas.geometry(), config);
     let encoded = encoder.encode(&canvas.view(), true);
@@ -101,9 +111,20 @@ fuzz_target!(|data: &[u8]| {
 
     let snapshot = decoder.snapshot().expect("a canvas exists");
     let mut restored = DeltaDecoder::new();
+    restored.set_cache_tiles(CACHE_TILES);
     let report = restored.decode(&snapshot, Duration::ZERO);
-    assert!(report.error.is_none(), "snapshot rejected: {:?}", report.error);
+    assert!(
+        report.error.is_none(),
+        "snapshot rejected: {:?}",
+        report.error
+    );
     assert!(restored.is_complete());
+    let hashes = |d: &DeltaDecoder| d.cache().entries().map(|e| e.hash).collect::<Vec<_>>();
+    assert_eq!(
+        hashes(&restored),
+        hashes(&decoder),
+        "snapshot restores the cache"
+    );
     let canvas = decoder.canvas().expect("still there");
     assert!(same_picture(restored.canvas().expect("decoded"), canvas));
 });

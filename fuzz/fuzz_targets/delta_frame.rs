@@ -6,9 +6,10 @@
 #![no_main]
 
 use gststreamkit::delta::bitstream::{
-    max_payload_len, parse_frame, parse_record, FrameHeader, FrameWriter, FRAME_HEADER_LEN,
-    RECORD_HEADER_LEN,
+    max_payload_len, parse_frame, parse_record, FrameHeader, FrameWriter, TileCoding,
+    FRAME_HEADER_LEN, RECORD_HEADER_LEN,
 };
+use gststreamkit::delta::cache::MAX_CACHE_TILES;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -33,7 +34,12 @@ fuzz_target!(|data: &[u8]| {
     for record in records {
         match record {
             Ok(r) => {
-                assert!(r.index < g.tile_count());
+                if r.coding == TileCoding::Remember {
+                    // a rank in the cache, not a tile
+                    assert!(r.index < MAX_CACHE_TILES && r.tiles().is_empty());
+                } else {
+                    assert!(r.index < g.tile_count());
+                }
                 assert!(r.payload.len() <= max_payload_len(&g));
                 // Each record comes straight after the previous one.
                 let (again, len) = parse_record(&body[used..], &g).expect("reader accepted it");

@@ -5,6 +5,7 @@
 //! tiles), its coding and its length, so any subset of a frame's records can
 //! be applied on its own.
 
+use super::cache::MAX_CACHE_TILES;
 use super::geometry::{Geometry, GeometryError, PixelFormat};
 use thiserror::Error;
 
@@ -22,6 +23,12 @@ pub const MAX_RECORD_PAYLOAD: usize = (1 << 24) - 1;
 pub const MOVE_OFFSET_LEN: usize = 4;
 /// Most tiles one move record covers (its parameter is the count minus 1).
 pub const MAX_MOVE_RUN: u32 = 256;
+/// Bytes of a remember record's payload before the coded content: the
+/// tile whose shape the content has.
+pub const REMEMBER_TILE_LEN: usize = 3;
+/// What a remember record's index is turned into where records are told
+/// apart by one number (RTP fragments): above every tile index.
+pub const REMEMBER_KEY_BASE: u32 = 1 << 24;
 
 const FLAG_KEYFRAME: u8 = 0x01;
 /// Offset of the flags byte in the frame header.
@@ -62,6 +69,12 @@ pub enum BitstreamError {
     TileOutOfRange { index: u32, count: u32 },
     #[error("tile {index} appears more than once in the frame")]
     RepeatedTile { index: u32 },
+    #[error("remember record of rank {rank}: a cache holds at most {max} entries")]
+    RankOutOfRange { rank: u32, max: u32 },
+    #[error("remember record of rank {rank} appears more than once in the frame")]
+    RepeatedRank { rank: u32 },
+    #[error("tile {index}: recalled content is not in the cache (marked stale)")]
+    RecallMiss { index: u32 },
     #[error("unknown tile coding {0}")]
     UnknownCoding(u8),
     #[error("tile {index}: payload of {len} bytes exceeds the bound of {max} for this geometry")]
@@ -91,6 +104,11 @@ pub enum TileCoding {
     /// Bit-exact: a table of at most 256 colours and one index a pixel
     /// (zstd); packed formats only.
     Palette,
+    /// One tile: the decoder's cache entry with the payload's hash.
+    Recall,
+    /// No tile: a content put into the decoder's cache (snapshots); the
+    /// record's index is the entry's rank, 0 the newest.
+    Remember,
 }
 
 impl TileCoding {
@@ -100,7 +118,16 @@ impl TileCoding {
         matches!(self, TileCoding::Move | TileCoding::MoveResidual)
     }
 
-    fn code(self) -> u8 {
+    /// Whether the record replaces its tile whatever the decoder held.
+    pub fn is_self_contained(self) -> bool {
+        matches!(
+            self,
+            TileCoding::Lossless | TileCoding::Lossy | TileCoding::Fill | TileCoding::Palette
+        )
+    }
+
+    /// The coding's number on the wire.
+    pub fn code(self) -> u8 {
         match self {
             TileCoding::Lossless => 0,
             TileCoding::Lossy => 1,
@@ -108,10 +135,13 @@ impl TileCoding {
             TileCoding::Move => 3,
             TileCoding::MoveResidual => 4,
             TileCoding::Palette => 5,
+            TileCoding::Recall => 6,
+            TileCoding::Remember => 7,
         }
     }
 
-    fn from_code(code: u8) -> Option<Self> {
+    /// The coding numbered `code` on the wire, if any.
+    pub fn from_code(code: u8) -> Option<Self> {
         match code {
             0 => Some(TileCoding::Lossless),
             1 => Some(TileCoding::Lossy),
@@ -119,6 +149,8 @@ impl TileCoding {
             3 => Some(TileCoding::Move),
             4 => Some(TileCoding::MoveResidual),
             5 => Some(TileCoding::Palette),
+            6 => Some(TileCoding::Recall),
+            7 => Some(TileCoding::Remember),
             _ => None,
         }
     }
@@ -182,7 +214,8 @@ impl FrameHeader {
 /// One record, borrowed from the frame it was parsed from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TileRecord<'a> {
-    /// Raster index of the (first) tile (row-major over the tile grid).
+    /// Raster index of the (first) tile (row-major over the tile grid); for
+    /// [`TileCoding::Remember`], the rank of the cache entry (0 newest).
     pub index: u32,
     pub coding: TileCoding,
     /// Coding parameter: the quality for [`TileCoding::Lossy`], the run
@@ -197,13 +230,39 @@ impl TileRecord<'_> {
         RECORD_HEADER_LEN + self.payload.len()
     }
 
-    /// The tiles this record writes: one, or a move's run.
+    /// The tiles this record writes: one, a move's run, or none for a
+    /// remember record.
     pub fn tiles(&self) -> std::ops::Range<u32> {
         let run = match self.coding {
             TileCoding::Move => self.param as u32 + 1,
+            TileCoding::Remember => 0,
             _ => 1,
         };
         self.index..self.index + run
+    }
+
+    /// One number per record of a frame: the (first) tile index, or for a
+    /// remember record [`REMEMBER_KEY_BASE`] plus its rank.
+    pub fn key(&self) -> u32 {
+        match self.coding {
+            TileCoding::Remember => REMEMBER_KEY_BASE + self.index,
+            _ => self.index,
+        }
+    }
+
+    /// What the record claims in its frame, each at most once per frame:
+    /// the tiles it writes, or for a remember record its [`Self::key`].
+    pub fn claims(&self) -> std::ops::Range<u32> {
+        match self.coding {
+            TileCoding::Remember => self.key()..self.key() + 1,
+            _ => self.tiles(),
+        }
+    }
+
+    /// A recall's hash, when the payload is one.
+    pub fn recall_hash(&self) -> Option<u64> {
+        let bytes: [u8; 8] = self.payload.try_into().ok()?;
+        (self.coding == TileCoding::Recall).then(|| u64::from_be_bytes(bytes))
     }
 
     /// A move's or move residual's offset (dx, dy), when the payload holds one.
@@ -246,11 +305,21 @@ pub fn parse_record<'a>(
         });
     }
     let index = u32::from_be_bytes([0, data[0], data[1], data[2]]);
-    let count = geometry.tile_count();
-    if index >= count {
-        return Err(BitstreamError::TileOutOfRange { index, count });
-    }
     let coding = TileCoding::from_code(data[3]).ok_or(BitstreamError::UnknownCoding(data[3]))?;
+    if coding == TileCoding::Remember {
+        if index >= MAX_CACHE_TILES {
+            return Err(BitstreamError::RankOutOfRange {
+                rank: index,
+                max: MAX_CACHE_TILES,
+            });
+        }
+    } else if index >= geometry.tile_count() {
+        return Err(BitstreamError::TileOutOfRange {
+            index,
+            count: geometry.tile_count(),
+        });
+    }
+    let count = geometry.tile_count();
     let param = data[4];
     if coding == TileCoding::Move && index + param as u32 >= count {
         return Err(BitstreamError::TileOutOfRange {

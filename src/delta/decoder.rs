@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use super::bitstream::{
     self, parse_frame, BitstreamError, FrameHeader, FrameWriter, TileCoding, TileRecord,
-    FRAME_HEADER_LEN, MOVE_OFFSET_LEN,
+    FRAME_HEADER_LEN, MOVE_OFFSET_LEN, REMEMBER_TILE_LEN,
 };
+use super::cache::{self, TileCache, MAX_CACHE_TILES};
 use super::canvas::ReferenceCanvas;
 use super::geometry::Geometry;
 use super::lossy;
@@ -66,6 +67,9 @@ pub struct DecodeReport {
     pub error: Option<BitstreamError>,
     /// The geometry changed: the canvas was replaced.
     pub geometry_changed: bool,
+    /// Recall records whose entry the cache did not hold: their tiles kept
+    /// what they held and are marked stale.
+    pub recall_misses: u32,
 }
 
 /// Counters since the decoder was made.
@@ -90,6 +94,11 @@ pub struct DecoderStats {
     pub geometry_changes: u64,
     /// Bytes passed to the decoder.
     pub bytes: u64,
+    /// Tiles written from the cache by recall records.
+    pub tiles_recalled: u64,
+    /// Recall records whose entry the cache did not hold (after a loss, or
+    /// with a smaller cache than the encoder's): the tile is marked stale.
+    pub recall_misses: u64,
 }
 
 /// A geometry other than the canvas's, announced by consecutive frames.
@@ -131,6 +140,17 @@ pub struct DeltaDecoder {
     seen_in_frame: Vec<u32>,
     frame_serial: u32,
     stats: DecoderStats,
+    /// Cache entries the stream announces (`cache-tiles`); the cache holds
+    /// [`cache::capacity`] of them for the geometry.
+    cache_tiles: u32,
+    cache: TileCache,
+    /// Tiles this frame's records wrote: their earlier content goes into
+    /// the cache after the frame.
+    written: Vec<u32>,
+    /// This frame's remember records: rank, content, a tile of its shape.
+    remembered: Vec<(u32, TileSamples, u32)>,
+    /// Per rank, the serial of the last frame with a remember record of it.
+    remember_seen: Vec<u32>,
     samples: TileSamples,
     lossless: LosslessScratch,
     palette: PaletteScratch,
@@ -160,6 +180,27 @@ impl DeltaDecoder {
     /// the next frame, which is then refused like any oversized frame.
     pub fn set_limits(&mut self, limits: DecoderLimits) {
         self.limits = limits;
+    }
+
+    /// Sets the number of tile contents kept for recall records, as the
+    /// stream announces it (`cache-tiles` in the caps; 0, the default,
+    /// keeps none and every recall misses). Bounded by
+    /// [`cache::MAX_CACHE_TILES`]; a change empties the cache.
+    pub fn set_cache_tiles(&mut self, tiles: u32) {
+        let tiles = tiles.min(MAX_CACHE_TILES);
+        if tiles != self.cache_tiles {
+            self.cache_tiles = tiles;
+            let capacity = self
+                .canvas
+                .as_ref()
+                .map_or(0, |c| cache::capacity(tiles, c.geometry()));
+            self.cache = TileCache::new(capacity);
+        }
+    }
+
+    /// The tile cache (entries oldest first).
+    pub fn cache(&self) -> &TileCache {
+        &self.cache
     }
 
     /// The canvas, once a frame has set its geometry.
@@ -262,17 +303,22 @@ impl DeltaDecoder {
         self.previous_received = vec![false; n];
         self.previous_stale = vec![false; n];
         self.seen_in_frame = vec![0; n];
+        self.remember_seen = vec![0; MAX_CACHE_TILES as usize];
         self.frame_serial = 0;
+        self.cache = TileCache::new(cache::capacity(self.cache_tiles, &geometry));
         self.missing = n as u32;
         self.stale_count = 0;
     }
 
     /// Copies into `previous` every tile that this frame's moves and move
-    /// residuals read, as the canvas holds it before the frame.
+    /// residuals read, as the canvas holds it before the frame, and with
+    /// `written` every tile the frame writes (its content goes into the
+    /// cache after the frame).
     fn keep_move_sources<'a>(
         &mut self,
         g: &Geometry,
         records: impl Iterator<Item = Result<TileRecord<'a>, BitstreamError>>,
+        written: bool,
     ) {
         let Some(canvas) = &self.canvas else {
             return;
@@ -294,6 +340,10 @@ impl DeltaDecoder {
             }
             for t in record.tiles() {
                 marks[t as usize] |= CLAIMED;
+                if written {
+                    marks[t as usize] |= SOURCE;
+                    any = true;
+                }
             }
             let Some((dx, dy)) = record.offset() else {
                 continue;
@@ -332,6 +382,11 @@ impl DeltaDecoder {
             coding: record.coding,
             reason,
         };
+        match record.coding {
+            TileCoding::Recall => return self.recall(g, record),
+            TileCoding::Remember => return self.remember(g, record),
+            _ => {}
+        }
         if record.coding.reads_previous() {
             let (dx, dy) = record
                 .offset()
@@ -402,6 +457,103 @@ impl DeltaDecoder {
         Ok(())
     }
 
+    /// A recall: the cache entry (as it was before the frame) when it is
+    /// held, else the tile keeps what it held and is marked stale.
+    fn recall(&mut self, g: &Geometry, record: &TileRecord) -> Result<(), BitstreamError> {
+        let hash = record.recall_hash().ok_or(BitstreamError::CorruptPayload {
+            index: record.index,
+            coding: record.coding,
+            reason: "a recall's payload is its 8-byte hash",
+        })?;
+        let t = record.index;
+        match (self.cache.get(g, hash, t), &mut self.canvas) {
+            (Some(entry), Some(canvas)) => {
+                entry.samples.scatter(canvas, t);
+                self.stats.tiles_recalled += 1;
+                self.mark(t, true, false);
+            }
+            _ => {
+                self.stats.recall_misses += 1;
+                self.mark(t, self.received[t as usize], true);
+                return Err(BitstreamError::RecallMiss { index: t });
+            }
+        }
+        Ok(())
+    }
+
+    /// A remember record: its content is decoded and kept for the cache,
+    /// which takes it after the frame. Ranks past this decoder's cache are
+    /// skipped undecoded (a smaller cache keeps the newest entries).
+    fn remember(&mut self, g: &Geometry, record: &TileRecord) -> Result<(), BitstreamError> {
+        let rank = record.index;
+        if rank as usize >= self.cache.capacity() {
+            return Ok(());
+        }
+        if self.remember_seen[rank as usize] == self.frame_serial {
+            return Err(BitstreamError::RepeatedRank { rank });
+        }
+        self.remember_seen[rank as usize] = self.frame_serial;
+        let corrupt = |reason| BitstreamError::CorruptPayload {
+            index: rank,
+            coding: record.coding,
+            reason,
+        };
+        let Some((shape, content)) = record.payload.split_first_chunk::<REMEMBER_TILE_LEN>() else {
+            return Err(corrupt("shorter than a remember record's tile"));
+        };
+        let shape = u32::from_be_bytes([0, shape[0], shape[1], shape[2]]);
+        if shape >= g.tile_count() {
+            return Err(corrupt("a remember record's tile is outside the grid"));
+        }
+        self.samples.layout(g, shape);
+        match TileCoding::from_code(record.param) {
+            Some(TileCoding::Lossless) => {
+                tile::decode_lossless(&mut self.samples, &mut self.lossless, rank, content)
+            }
+            Some(TileCoding::Palette) => palette::decode(
+                &mut self.samples,
+                &mut self.palette,
+                &mut self.lossless,
+                rank,
+                content,
+            ),
+            _ => Err(corrupt("a remembered content is lossless or palette coded")),
+        }?;
+        self.remembered.push((rank, self.samples.clone(), shape));
+        Ok(())
+    }
+
+    /// After a frame: the content each written tile held before it, when
+    /// the frame changed it and it was not uniform (a fill is smaller than
+    /// a recall), goes into the cache in tile order; then the frame's
+    /// remember records, oldest first. A keyframe inserts only the latter.
+    fn update_cache(&mut self, g: &Geometry, keyframe: bool) {
+        if self.cache.capacity() == 0 {
+            self.remembered.clear();
+            return;
+        }
+        if let (false, Some(canvas), Some(previous)) = (keyframe, &self.canvas, &self.previous) {
+            self.written.sort_unstable();
+            let before = previous.view();
+            for &t in &self.written {
+                if canvas.shifted_row_differences(&before, t, 0, 0, 0) == 0 {
+                    continue;
+                }
+                self.samples.gather(g, &before, t);
+                if self.samples.fill_values().is_none() {
+                    self.cache
+                        .insert(cache::tile_hash(&self.samples), &self.samples, t, 0);
+                }
+            }
+        }
+        self.remembered
+            .sort_unstable_by_key(|&(rank, _, _)| std::cmp::Reverse(rank));
+        for (_, samples, tile) in self.remembered.drain(..) {
+            self.cache
+                .insert(cache::tile_hash(&samples), &samples, tile, 0);
+        }
+    }
+
     /// Whether every tile a move of `tile` by (dx, dy) reads had arrived,
     /// and whether any of them was stale, before this frame.
     fn sources_state(&self, g: &Geometry, tile: u32, dx: i32, dy: i32) -> (bool, bool) {
@@ -437,8 +589,8 @@ impl DeltaDecoder {
     }
 
     /// A keyframe that puts a fresh decoder in this decoder's state: every
-    /// tile of the canvas, self-contained and lossless, numbered as the last
-    /// frame accepted. A decoder that applies it and then the frames that
+    /// tile of the canvas, self-contained and lossless, then every cache
+    /// entry as a remember record, numbered as the last frame accepted. A decoder that applies it and then the frames that
     /// follow holds exactly what this one holds. `None` before the first
     /// frame.
     pub fn snapshot(&mut self) -> Option<Vec<u8>> {
@@ -473,6 +625,24 @@ impl DeltaDecoder {
                 }
             }
             // A tile's lossless record is far below the 16 MiB field.
+            let _ = writer.finish_record();
+        }
+        // The cache, oldest first, so that a decoder inserting in rank
+        // order evicts in the same order as this one.
+        let held = self.cache.len();
+        for (i, entry) in self.cache.entries().enumerate() {
+            let mut payload = Vec::new();
+            let coding = tile::encode_exact(
+                &entry.samples,
+                &mut self.lossless,
+                &mut self.palette,
+                &mut self.spare,
+                &mut payload,
+            );
+            let out =
+                writer.begin_record((held - 1 - i) as u32, TileCoding::Remember, coding.code());
+            out.extend_from_slice(&entry.tile.to_be_bytes()[1..]);
+            out.extend_from_slice(&payload);
             let _ = writer.finish_record();
         }
         Some(writer.into_bytes())
@@ -516,13 +686,20 @@ impl DeltaDecoder {
                 // Once in 2^32 frames: forget the old numbers so none of them
                 // can collide with the restarted count.
                 self.seen_in_frame.fill(0);
+                self.remember_seen.fill(0);
                 1
             }
         };
         // Moves read the picture as it was before any record of this frame:
         // keep a copy of the tiles they read (only those: a dragged window
         // costs its own area, not the whole picture).
-        self.keep_move_sources(&g, records.clone());
+        if header.keyframe {
+            // A decoder may start here: nothing before it may be recalled.
+            self.cache.clear();
+        }
+        let keep_written = !header.keyframe && self.cache.capacity() > 0;
+        self.keep_move_sources(&g, records.clone(), keep_written);
+        self.written.clear();
         for record in records {
             let record = match record {
                 Ok(r) => r,
@@ -552,7 +729,11 @@ impl DeltaDecoder {
             }
             match self.apply(&g, &record) {
                 Ok(()) => {
-                    report.tiles_applied = report.tiles_applied.saturating_add(tiles.len() as u32)
+                    report.tiles_applied = report.tiles_applied.saturating_add(tiles.len() as u32);
+                    self.written.extend(tiles);
+                }
+                Err(BitstreamError::RecallMiss { .. }) => {
+                    report.recall_misses = report.recall_misses.saturating_add(1);
                 }
                 Err(e) => {
                     report.records_dropped = report.records_dropped.saturating_add(1);
@@ -560,6 +741,7 @@ impl DeltaDecoder {
                 }
             }
         }
+        self.update_cache(&g, header.keyframe);
         self.last_frame_number = header.frame_number;
         self.stats.frames += 1;
         self.stats.keyframes += header.keyframe as u64;

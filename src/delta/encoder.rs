@@ -3,6 +3,7 @@
 use super::bitstream::{
     write_offset, FrameHeader, FrameWriter, TileCoding, FRAME_HEADER_LEN, MAX_MOVE_RUN,
 };
+use super::cache::{self, TileCache, MAX_CACHE_TILES};
 use super::canvas::{FrameView, ReferenceCanvas};
 use super::geometry::Geometry;
 use super::lossy;
@@ -32,6 +33,9 @@ pub struct EncoderConfig {
     pub key_int_max: u32,
     /// Split the comparison and the coding of a frame between two threads.
     pub parallel: bool,
+    /// Tile contents the decoder keeps for recall records (0: none; at most
+    /// [`MAX_CACHE_TILES`]). Lossless only: a lossy encoder keeps none.
+    pub cache_tiles: u32,
 }
 
 /// Counters since the encoder was made.
@@ -47,6 +51,8 @@ pub struct EncoderStats {
     pub tiles_moved: u64,
     /// Changed tiles sent as a move plus a residual.
     pub tiles_move_residual: u64,
+    /// Changed tiles sent as a recall of content the decoder held before.
+    pub tiles_recalled: u64,
     pub bytes: u64,
 }
 
@@ -70,6 +76,8 @@ enum Action {
     /// A copy at an offset plus the exact difference, when that is smaller
     /// than the self-contained record (decided when coding).
     Predict(Offset),
+    /// The cache entry with this hash; `age` is the entry's `clean_since`.
+    Recall { hash: u64, age: u64 },
 }
 
 /// Encoder state: the decoder's reference picture and the refresh schedule.
@@ -117,6 +125,11 @@ pub struct DeltaEncoder {
     /// Offsets found by 2-D searches this frame, and how many were run.
     found: Vec<Offset>,
     searches: u32,
+    /// Contents the decoder held before they were overwritten (a mirror of
+    /// the decoder's, with each entry's age).
+    cache: TileCache,
+    /// A tile's samples for the cache (scratch).
+    cache_samples: TileSamples,
     workers: [TileWorker; 2],
 }
 
@@ -154,6 +167,11 @@ impl DeltaEncoder {
             candidates: Vec::new(),
             found: Vec::new(),
             searches: 0,
+            cache: TileCache::new(match config.mode {
+                TileMode::Lossless => cache::capacity(config.cache_tiles, &geometry),
+                TileMode::Lossy { .. } => 0,
+            }),
+            cache_samples: TileSamples::default(),
             workers: Default::default(),
         }
     }
@@ -164,9 +182,14 @@ impl DeltaEncoder {
     }
 
     /// Changes settings that need no new reference (threshold, refresh, key
-    /// interval, quality). Switching between lossless and lossy needs a new
+    /// interval, quality). Switching between lossless and lossy, or the
+    /// cache size (which the decoder learns from the caps), needs a new
     /// encoder.
     pub fn reconfigure(&mut self, config: EncoderConfig) {
+        let config = EncoderConfig {
+            cache_tiles: self.config.cache_tiles,
+            ..config
+        };
         let same_kind = matches!(
             (self.config.mode, config.mode),
             (TileMode::Lossless, TileMode::Lossless)
@@ -185,6 +208,69 @@ impl DeltaEncoder {
     /// Counters so far.
     pub fn stats(&self) -> EncoderStats {
         self.stats
+    }
+
+    /// The cache size to announce to decoders (`cache-tiles`): 0 when the
+    /// encoder sends no recalls.
+    pub fn cache_tiles(&self) -> u32 {
+        match self.config.mode {
+            TileMode::Lossless => self.config.cache_tiles.min(MAX_CACHE_TILES),
+            TileMode::Lossy { .. } => 0,
+        }
+    }
+
+    /// The cache (entries oldest first): what a decoder that received
+    /// everything holds.
+    pub fn cache(&self) -> &TileCache {
+        &self.cache
+    }
+
+    /// A recall of `tile`'s new content, when the cache holds it exactly.
+    fn find_recall(&mut self, frame: &FrameView, tile: u32) -> Option<Action> {
+        if self.cache.capacity() == 0 {
+            return None;
+        }
+        let samples = &mut self.cache_samples;
+        samples.gather(&self.geometry, frame, tile);
+        let hash = cache::tile_hash(samples);
+        let entry = self.cache.get(&self.geometry, hash, tile)?;
+        // Content whose age intra refresh would force out this frame is
+        // sent self-contained instead (`schedule_refresh` would anyway).
+        let period = self.config.intra_refresh as u64;
+        let now = self.frame_index - 1;
+        if period > 0 && entry.age + period <= now {
+            return None;
+        }
+        // A 64-bit hash names the content; the samples are compared all the
+        // same, so a collision costs a self-contained record, not a wrong tile.
+        let same = (0..samples.count).all(|c| entry.samples.channels[c] == samples.channels[c]);
+        same.then_some(Action::Recall {
+            hash,
+            age: entry.age,
+        })
+    }
+
+    /// Puts into the cache what each tile this frame changes held before,
+    /// in tile order, unless it was uniform (a fill is smaller than a
+    /// recall): what a decoder does after applying the frame. Lossless
+    /// only, where a sent tile's new content is the frame's, so it changes
+    /// exactly when it is dirty and not re-sent from its last record.
+    fn remember_overwritten(&mut self, plan: &[(u32, Action)], dirty: &[bool]) {
+        if self.cache.capacity() == 0 {
+            return;
+        }
+        let view = self.reference.view();
+        for &(tile, action) in plan {
+            if !dirty[tile as usize] || action == (Action::Intra { fresh: false }) {
+                continue;
+            }
+            self.cache_samples.gather(&self.geometry, &view, tile);
+            if self.cache_samples.fill_values().is_none() {
+                let hash = cache::tile_hash(&self.cache_samples);
+                let age = self.previous_clean[tile as usize];
+                self.cache.insert(hash, &self.cache_samples, tile, age);
+            }
+        }
     }
 
     /// The picture changes are detected against: the coded source (lossy)
@@ -289,6 +375,16 @@ impl DeltaEncoder {
                 best = Some((differing, offset));
             }
         }
+        let exact_move = matches!(best, Some((0, (dx, dy))) if g.shift_is_valid(tile, dx, dy));
+        // Content the decoder held before (a blinking cursor, a window
+        // closed): one hash, before any coding. A move still wins: it is
+        // as cheap and keeps the offsets that the neighbours try first.
+        if !exact_move {
+            if let Some(recall) = self.find_recall(frame, tile) {
+                self.candidates = candidates;
+                return recall;
+            }
+        }
         let action = match best {
             Some((0, offset)) if g.shift_is_valid(tile, offset.0, offset.1) => Action::Move(offset),
             // Lossless only: a prediction is tried while most samples match
@@ -353,6 +449,7 @@ impl DeltaEncoder {
                 Some(Action::Move((dx, dy)) | Action::Predict((dx, dy))) => {
                     self.sources_clean_since(tile, dx, dy)
                 }
+                Some(Action::Recall { age, .. }) => age,
                 None => self.clean_since[t],
             };
             if age_from + period <= now {
@@ -454,6 +551,7 @@ impl DeltaEncoder {
                 Some(Action::Move((dx, dy)) | Action::Predict((dx, dy))) => {
                     self.clean_since[t] = self.sources_clean_since(t as u32, *dx, *dy)
                 }
+                Some(Action::Recall { age, .. }) => self.clean_since[t] = *age,
                 None => {}
             }
         }
@@ -466,9 +564,15 @@ impl DeltaEncoder {
                 .filter_map(|(t, a)| a.map(|a| (t as u32, a))),
         );
         let sent = plan.len() as u32;
+        if keyframe {
+            // A decoder may start here: nothing before it may be recalled.
+            self.cache.clear();
+        } else {
+            self.remember_overwritten(&plan, &dirty);
+        }
         self.code_planned_tiles(frame, &plan);
         let mut writer = FrameWriter::new(&header, FRAME_HEADER_LEN + 4096);
-        let (moved, predicted) = self.write_records(&mut writer, &plan);
+        let (moved, predicted, recalled) = self.write_records(&mut writer, &plan);
         self.update_motion(&plan, &dirty, keyframe);
         self.plan = plan;
         self.dirty = dirty;
@@ -486,6 +590,7 @@ impl DeltaEncoder {
         self.stats.tiles_total += count as u64;
         self.stats.tiles_moved += moved as u64;
         self.stats.tiles_move_residual += predicted as u64;
+        self.stats.tiles_recalled += recalled as u64;
         self.stats.bytes += data.len() as u64;
         EncodedFrame {
             data,
@@ -496,13 +601,25 @@ impl DeltaEncoder {
     }
 
     /// Writes the plan's records: runs of tiles with the same move become
-    /// one record. Returns the tiles sent as moves and as predictions.
-    fn write_records(&self, writer: &mut FrameWriter, plan: &[(u32, Action)]) -> (u32, u32) {
+    /// one record. Returns the tiles sent as moves, as predictions and as
+    /// recalls.
+    fn write_records(&self, writer: &mut FrameWriter, plan: &[(u32, Action)]) -> (u32, u32, u32) {
         let mut moved = 0;
         let mut predicted = 0;
+        let mut recalled = 0;
         let mut i = 0;
         while i < plan.len() {
             let (tile, action) = plan[i];
+            if let Action::Recall { hash, .. } = action {
+                writer
+                    .begin_record(tile, TileCoding::Recall, 0)
+                    .extend_from_slice(&hash.to_be_bytes());
+                // Eight bytes always fit.
+                let _ = writer.finish_record();
+                recalled += 1;
+                i += 1;
+                continue;
+            }
             if let Action::Move(offset) = action {
                 let mut run = 1;
                 while run < MAX_MOVE_RUN as usize
@@ -530,7 +647,7 @@ impl DeltaEncoder {
             }
             i += 1;
         }
-        (moved, predicted)
+        (moved, predicted, recalled)
     }
 
     /// Keeps the motion search's hashes equal to the base picture's rows,
@@ -581,7 +698,9 @@ impl DeltaEncoder {
             let mut slots = self.sent.iter_mut().enumerate();
             for &(tile, action) in plan {
                 let job_action = match action {
-                    Action::Intra { fresh: false } | Action::Move(_) => continue,
+                    Action::Intra { fresh: false } | Action::Move(_) | Action::Recall { .. } => {
+                        continue
+                    }
                     Action::Intra { fresh: true } => None,
                     Action::Predict(o) => Some(o),
                 };
@@ -620,6 +739,11 @@ impl DeltaEncoder {
             }
         }
         for &(tile, action) in plan {
+            if let Action::Recall { .. } = action {
+                // Lossless only: the entry matched the frame exactly.
+                self.reference.copy_tile_from(frame, tile);
+                self.sent[tile as usize] = None;
+            }
             if let Action::Move((dx, dy)) = action {
                 match &self.previous {
                     Some(prev) if lossy_moves => {

@@ -6,6 +6,7 @@
 //! adapters around this module.
 
 pub mod bitstream;
+pub mod cache;
 pub mod canvas;
 pub mod coefficients;
 pub mod decoder;

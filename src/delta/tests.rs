@@ -70,6 +70,7 @@ fn config(mode: TileMode) -> EncoderConfig {
         intra_refresh: 0,
         key_int_max: 0,
         parallel: true,
+        cache_tiles: 0,
     }
 }
 
@@ -595,6 +596,8 @@ fn encode_and_check_exact(
     what: &str,
 ) -> (usize, usize) {
     let mut dec = DeltaDecoder::new();
+    // as the caps tell deltadec
+    dec.set_cache_tiles(enc.cache_tiles());
     let (mut first, mut rest) = (0, 0);
     for (i, frame) in frames.into_iter().enumerate() {
         let out = enc.encode(&frame.view(), false);
@@ -650,23 +653,30 @@ fn a_snapshot_puts_a_fresh_decoder_in_the_same_state() {
         let g = Geometry::new(format, 200, 136, 32).unwrap();
         let mut cfg = config(mode);
         cfg.intra_refresh = 0;
+        cfg.cache_tiles = 64;
         let mut enc = DeltaEncoder::new(g, cfg);
-        let frames: Vec<Vec<u8>> = (0..12)
+        // scrolling, then a blinking cursor and a window that comes and
+        // goes (recalls, in lossless mode)
+        let frames: Vec<Vec<u8>> = (0..14)
             .map(|i| {
-                enc.encode(&scrolled_page(g, i * 6, 24, 10).view(), false)
-                    .data
+                let scene = desktop(g, i.min(5) * 6, i % 4 == 1, i % 2 == 0);
+                enc.encode(&scene.view(), false).data
             })
             .collect();
         let mut follower = DeltaDecoder::new();
+        follower.set_cache_tiles(enc.cache_tiles());
         for (i, f) in frames[..6].iter().enumerate() {
             follower.decode(f, at(i as u64));
         }
         let snapshot = follower.snapshot().expect("a canvas exists");
         assert!(FrameHeader::parse(&snapshot).unwrap().keyframe);
         let mut late = DeltaDecoder::new();
+        late.set_cache_tiles(enc.cache_tiles());
         let report = late.decode(&snapshot, at(6));
         assert_eq!(report.records_dropped, 0);
         assert!(late.is_complete());
+        let hashes = |d: &DeltaDecoder| d.cache().entries().map(|e| e.hash).collect::<Vec<_>>();
+        assert_eq!(hashes(&late), hashes(&follower), "{format:?}");
         for (i, f) in frames[6..].iter().enumerate() {
             follower.decode(f, at(7 + i as u64));
             late.decode(f, at(7 + i as u64));
@@ -681,6 +691,25 @@ fn a_snapshot_puts_a_fresh_decoder_in_the_same_state() {
         }
         // and the stream really moved things after the snapshot
         assert!(enc.stats().tiles_moved > 0, "{format:?}: {:?}", enc.stats());
+        if mode == TileMode::Lossless {
+            // recalls after the snapshot read entries it restored, and hit
+            assert!(late.stats().tiles_recalled > 0, "{format:?}");
+            assert_eq!(late.stats().recall_misses, 0, "{format:?}");
+            assert_eq!(
+                late.stats().tiles_recalled,
+                follower.stats().tiles_recalled - {
+                    let mut before = DeltaDecoder::new();
+                    before.set_cache_tiles(enc.cache_tiles());
+                    for (i, f) in frames[..6].iter().enumerate() {
+                        before.decode(f, at(i as u64));
+                    }
+                    before.stats().tiles_recalled
+                }
+            );
+            assert_eq!(hashes(&late), hashes(&follower), "{format:?}");
+        } else {
+            assert_eq!(enc.cache_tiles(), 0, "lossy streams send no recalls");
+        }
     }
     assert!(DeltaDecoder::new().snapshot().is_none());
 }
@@ -997,4 +1026,240 @@ fn the_order_of_a_frames_records_does_not_change_what_moves_read() {
         assert_eq!(report.records_dropped, 0);
         assert!(dec.canvas().unwrap().plane(0) == frame.planes[0].as_slice());
     }
+}
+
+/// Paints the pixels of `f` inside `x0..x1`, `y0..y1` (even bounds, so
+/// chroma follows luma exactly) with `value(x, y, plane, byte)`.
+fn paint(
+    f: &mut TestFrame,
+    (x0, y0, x1, y1): (usize, usize, usize, usize),
+    value: impl Fn(usize, usize, usize, usize) -> u8,
+) {
+    let g = f.geometry;
+    for p in 0..g.format.plane_count() {
+        let bpp = g.format.bytes_per_pixel(p);
+        let (w, _) = g.plane_size(p);
+        let (sx, sy) = g.format.subsampling(p);
+        for y in (y0 >> sy)..(y1 >> sy) {
+            for x in (x0 >> sx)..(x1 >> sx) {
+                for c in 0..bpp {
+                    f.planes[p][(y * w + x) * bpp + c] = value(x, y, p, c);
+                }
+            }
+        }
+    }
+}
+
+/// A still page (`scroll` rows down), a window over its middle while
+/// `window`, and a text cursor in one tile while `cursor`.
+fn desktop(g: Geometry, scroll: usize, window: bool, cursor: bool) -> TestFrame {
+    let mut f = scrolled_page(g, scroll, 24, 10);
+    if window {
+        let rect = (
+            g.width as usize / 4,
+            g.height as usize / 4,
+            g.width as usize * 3 / 4,
+            g.height as usize * 3 / 4,
+        );
+        paint(&mut f, rect, |x, y, p, c| {
+            (30 + (x * 3 + y * 5 + p * 40 + c * 9) % 150) as u8
+        });
+    }
+    if cursor {
+        paint(
+            &mut f,
+            (36, 44, 40, 60),
+            |_, _, p, _| if p == 0 { 0 } else { 128 },
+        );
+    }
+    f
+}
+
+fn cached(cache_tiles: u32) -> EncoderConfig {
+    EncoderConfig {
+        cache_tiles,
+        ..config(TileMode::Lossless)
+    }
+}
+
+fn assert_holds(dec: &DeltaDecoder, frame: &TestFrame, what: &str) {
+    let canvas = dec.canvas().unwrap();
+    for (p, plane) in frame.planes.iter().enumerate() {
+        assert!(
+            canvas.plane(p) == plane.as_slice(),
+            "{what}: plane {p} differs"
+        );
+    }
+}
+
+#[test]
+fn a_blinking_cursor_costs_a_recall_after_the_first_two_frames() {
+    for format in [PixelFormat::Bgrx, PixelFormat::I420] {
+        let g = Geometry::new(format, 256, 128, 32).unwrap();
+        let mut enc = DeltaEncoder::new(g, cached(256));
+        let mut dec = DeltaDecoder::new();
+        dec.set_cache_tiles(enc.cache_tiles());
+        for t in 0..12 {
+            let frame = desktop(g, 0, false, t % 2 == 0);
+            let out = enc.encode(&frame.view(), false);
+            let report = dec.decode(&out.data, at(t as u64));
+            assert!(report.error.is_none(), "{format:?} frame {t}: {report:?}");
+            assert_holds(&dec, &frame, &format!("{format:?} frame {t}"));
+            if t >= 2 {
+                // one 16-byte record for the one changed tile
+                assert_eq!(out.tiles_sent, 1, "{format:?} frame {t}");
+                assert_eq!(
+                    out.data.len(),
+                    bitstream::FRAME_HEADER_LEN + 16,
+                    "{format:?} frame {t}"
+                );
+            }
+        }
+        assert_eq!(enc.stats().tiles_recalled, 10, "{format:?}");
+        assert_eq!(dec.stats().tiles_recalled, 10, "{format:?}");
+        assert_eq!(dec.stats().recall_misses, 0);
+        assert_eq!((dec.missing_tiles(), dec.stale_tiles()), (0, 0));
+    }
+}
+
+#[test]
+fn tiles_revealed_by_a_closed_window_are_recalled() {
+    let g = Geometry::new(PixelFormat::Bgrx, 320, 192, 32).unwrap();
+    let mut enc = DeltaEncoder::new(g, cached(256));
+    let mut dec = DeltaDecoder::new();
+    dec.set_cache_tiles(enc.cache_tiles());
+    let mut sizes = Vec::new();
+    let mut changed = Vec::new();
+    for (t, window) in [false, true, false].into_iter().enumerate() {
+        let frame = desktop(g, 0, window, false);
+        let out = enc.encode(&frame.view(), false);
+        let report = dec.decode(&out.data, at(t as u64));
+        assert!(report.error.is_none(), "frame {t}: {report:?}");
+        assert_holds(&dec, &frame, &format!("frame {t}"));
+        sizes.push(out.data.len());
+        changed.push(out.tiles_changed);
+    }
+    // every tile the window covered comes back by recall, 16 bytes each
+    assert!(changed[2] >= 12, "{changed:?}");
+    assert_eq!(enc.stats().tiles_recalled, changed[2] as u64);
+    assert_eq!(
+        sizes[2],
+        bitstream::FRAME_HEADER_LEN + 16 * changed[2] as usize
+    );
+    assert!(sizes[2] * 10 < sizes[1], "{sizes:?}");
+}
+
+#[test]
+fn the_cache_holds_at_most_its_size_and_evicts_the_oldest() {
+    let g = Geometry::new(PixelFormat::Bgrx, 128, 64, 32).unwrap();
+    let mut enc = DeltaEncoder::new(g, cached(4));
+    let mut dec = DeltaDecoder::new();
+    dec.set_cache_tiles(4);
+    // a smaller cache than the stream's: its recalls may miss, never harm
+    let mut small = DeltaDecoder::new();
+    small.set_cache_tiles(2);
+    // tile 0 shows glyph k in frame k, then glyph 0 (evicted) and 3 (held)
+    let glyphs = [0usize, 1, 2, 3, 4, 5, 0, 3];
+    let mut recalled = Vec::new();
+    for (t, &k) in glyphs.iter().enumerate() {
+        let mut frame = desktop(g, 0, false, false);
+        paint(&mut frame, (0, 0, 32, 32), |x, y, _, c| {
+            ((x * (k + 2) + y * 3 + c) % 251) as u8
+        });
+        let before = enc.stats().tiles_recalled;
+        let out = enc.encode(&frame.view(), false);
+        recalled.push(enc.stats().tiles_recalled - before);
+        assert!(dec.decode(&out.data, at(t as u64)).error.is_none());
+        assert_holds(&dec, &frame, &format!("frame {t}"));
+        small.decode(&out.data, at(t as u64));
+        assert!(enc.cache().len() <= 4 && dec.cache().len() <= 4 && small.cache().len() <= 2);
+    }
+    assert_eq!(recalled, [0, 0, 0, 0, 0, 0, 0, 1]);
+    assert_eq!(dec.stats().recall_misses, 0);
+    // glyph 3 had left the smaller cache: the tile kept glyph 0, marked stale
+    assert_eq!(small.stats().recall_misses, 1);
+    assert_eq!(small.stale_tiles(), 1);
+}
+
+#[test]
+fn a_recall_missed_after_a_loss_marks_the_tile_stale_until_refresh() {
+    let g = Geometry::new(PixelFormat::Bgrx, 256, 128, 32).unwrap();
+    let period = 8;
+    let mut cfg = cached(256);
+    cfg.intra_refresh = period;
+    let mut enc = DeltaEncoder::new(g, cfg);
+    let mut dec = DeltaDecoder::new();
+    dec.set_cache_tiles(enc.cache_tiles());
+    let mut last = None;
+    for t in 0..40u64 {
+        let frame = desktop(g, 0, false, t % 2 == 0);
+        let out = enc.encode(&frame.view(), false);
+        if t == 1 {
+            // lost: the decoder never saw the cursor go away
+            dec.note_loss();
+        } else {
+            let report = dec.decode(&out.data, at(t));
+            assert!(report.records_dropped == 0, "frame {t}: {report:?}");
+        }
+        if t == 3 {
+            assert!(dec.stats().recall_misses >= 1);
+            assert!(dec.stale_tiles() > 0);
+        }
+        last = Some(frame);
+    }
+    assert!(enc.stats().tiles_recalled > 20, "{:?}", enc.stats());
+    // healed by refresh: exact, nothing stale, recalls hit again
+    assert_holds(&dec, &last.unwrap(), "after refresh");
+    assert_eq!((dec.missing_tiles(), dec.stale_tiles()), (0, 0));
+    let misses = dec.stats().recall_misses;
+    for t in 40..44u64 {
+        let out = enc.encode(&desktop(g, 0, false, t % 2 == 0).view(), false);
+        dec.decode(&out.data, at(t));
+    }
+    assert_eq!(dec.stats().recall_misses, misses);
+}
+
+#[test]
+fn recall_and_remember_records_are_checked_like_any_other() {
+    let g = Geometry::new(PixelFormat::Bgrx, 64, 64, 32).unwrap();
+    let mut dec = DeltaDecoder::new();
+    dec.set_cache_tiles(16);
+    let header = FrameHeader {
+        geometry: g,
+        keyframe: true,
+        frame_number: 0,
+    };
+    let mut w = bitstream::FrameWriter::new(&header, 256);
+    w.begin_record(0, TileCoding::Fill, 0)
+        .extend_from_slice(&[1, 2, 3, 4]);
+    w.finish_record().unwrap();
+    // a recall with a short hash, and one of an unknown hash
+    w.begin_record(1, TileCoding::Recall, 0)
+        .extend_from_slice(&[0; 7]);
+    w.finish_record().unwrap();
+    w.begin_record(2, TileCoding::Recall, 0)
+        .extend_from_slice(&[9; 8]);
+    w.finish_record().unwrap();
+    // remember records: a tile outside the grid, an unknown inner coding,
+    // a rank past this decoder's cache (skipped), a rank twice
+    w.begin_record(0, TileCoding::Remember, 0)
+        .extend_from_slice(&[0, 0, 9, 1]);
+    w.finish_record().unwrap();
+    w.begin_record(1, TileCoding::Remember, 2)
+        .extend_from_slice(&[0, 0, 0, 1]);
+    w.finish_record().unwrap();
+    w.begin_record(100, TileCoding::Remember, 0)
+        .extend_from_slice(&[0, 0, 0]);
+    w.finish_record().unwrap();
+    let report = dec.decode(&w.into_bytes(), at(0));
+    assert_eq!(report.tiles_applied, 1);
+    assert_eq!(report.recall_misses, 1);
+    assert_eq!(report.records_dropped, 3, "{report:?}");
+    assert!(dec.cache().is_empty());
+    // a rank at or past the bound does not parse
+    let rec = [0, 0x04, 0x00, 7, 0, 0, 0, 0];
+    assert!(matches!(
+        bitstream::parse_record(&rec, &g),
+        Err(BitstreamError::RankOutOfRange { rank: 1024, .. })
+    ));
 }

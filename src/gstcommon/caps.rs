@@ -1,6 +1,7 @@
 //! Caps of the delta stream (`video/x-streamkit-delta`), shared by the
 //! encoder, the payloader and the depayloader.
 
+use crate::delta::cache::MAX_CACHE_TILES;
 use crate::delta::geometry::{MAX_DIMENSION, MAX_TILE_SIZE, MIN_TILE_SIZE};
 use crate::delta::{Geometry, PixelFormat};
 
@@ -23,14 +24,23 @@ pub(crate) fn template() -> gst::Caps {
         .build()
 }
 
-/// Fixed caps for a stream of `g`.
-pub(crate) fn for_geometry(g: &Geometry) -> gst::Caps {
+/// Fixed caps for a stream of `g` whose decoder keeps `cache_tiles` tile
+/// contents for recall records.
+pub(crate) fn for_stream(g: &Geometry, cache_tiles: u32) -> gst::Caps {
     gst::Caps::builder(MEDIA_TYPE)
         .field("format", g.format.caps_name())
         .field("width", g.width as i32)
         .field("height", g.height as i32)
         .field("tile-size", g.tile_size as i32)
+        .field("cache-tiles", cache_tiles.min(MAX_CACHE_TILES) as i32)
         .build()
+}
+
+/// The `cache-tiles` a stream's caps (or RTP caps carrying its SDP
+/// parameters) announce, bounded by [`MAX_CACHE_TILES`]; 0 when absent or
+/// malformed, so recalls miss and tiles heal by refresh.
+pub(crate) fn cache_tiles_from_caps(s: &gst::StructureRef) -> u32 {
+    uint_field(s, "cache-tiles").map_or(0, |n| n.min(MAX_CACHE_TILES))
 }
 
 /// A whole number field of `s`: an integer, or a decimal string as SDP's

@@ -2,7 +2,10 @@
 
 use super::packet::{piece_end, DepacketizeError, FragmentHeader, PayloadHeader, PayloadKind};
 use super::packet::{FRAGMENT_HEADER_LEN, PAYLOAD_HEADER_LEN};
-use crate::delta::bitstream::{parse_record, FrameHeader, RecordReader, FRAME_HEADER_LEN};
+use crate::delta::bitstream::{
+    parse_record, FrameHeader, RecordReader, FRAME_HEADER_LEN, REMEMBER_KEY_BASE,
+};
+use crate::delta::cache::MAX_CACHE_TILES;
 use crate::delta::Geometry;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -242,6 +245,10 @@ struct PendingFrame<T> {
     /// Tiles already present (whole): each tile appears at most once per
     /// frame, which also bounds the frame's memory by its geometry.
     tiles: Vec<bool>,
+    /// Remember records already present, by rank (allocated at the first):
+    /// at most one per rank, so at most a cache's worth a frame.
+    ranks: Vec<bool>,
+    /// Records being reassembled, by key ([`TileRecord::key`]).
     fragments: BTreeMap<u32, Reassembly>,
     /// Records whose pieces all arrived but did not form a valid record.
     broken_records: u32,
@@ -256,6 +263,20 @@ struct PendingFrame<T> {
 }
 
 impl<T> PendingFrame<T> {
+    /// Whether the tile, or the remember record's rank, with record key
+    /// `key` (checked against the geometry and the rank bound) is present.
+    fn claimed(&mut self, key: u32) -> &mut bool {
+        match key.checked_sub(REMEMBER_KEY_BASE) {
+            Some(rank) => {
+                if self.ranks.is_empty() {
+                    self.ranks = vec![false; MAX_CACHE_TILES as usize];
+                }
+                &mut self.ranks[rank as usize]
+            }
+            None => &mut self.tiles[key as usize],
+        }
+    }
+
     fn complete(&self) -> bool {
         self.fragments.is_empty()
             && self.broken_records == 0
@@ -530,6 +551,7 @@ impl<T: Clone> FrameAssembler<T> {
                     end_seq: None,
                     records: BTreeMap::new(),
                     tiles: vec![false; header.geometry.tile_count() as usize],
+                    ranks: Vec::new(),
                     fragments: BTreeMap::new(),
                     broken_records: 0,
                     bytes: 0,
@@ -610,12 +632,13 @@ impl<T: Clone> FrameAssembler<T> {
                 let mut marked = Vec::new();
                 let mut check = || {
                     for record in RecordReader::new(body, geometry) {
-                        // A move names a run of tiles; each counts.
-                        for t in record?.tiles() {
-                            if frame.tiles[t as usize] || frame.fragments.contains_key(&t) {
+                        // A move names a run of tiles; each counts. A
+                        // remember record claims its rank instead.
+                        for t in record?.claims() {
+                            if *frame.claimed(t) || frame.fragments.contains_key(&t) {
                                 return Err(DepacketizeError::DuplicateTile(t));
                             }
-                            frame.tiles[t as usize] = true;
+                            *frame.claimed(t) = true;
                             marked.push(t);
                         }
                     }
@@ -623,7 +646,7 @@ impl<T: Clone> FrameAssembler<T> {
                 };
                 if let Err(e) = check() {
                     for t in marked {
-                        frame.tiles[t as usize] = false;
+                        *frame.claimed(t) = false;
                     }
                     return Err(e);
                 }
@@ -636,7 +659,7 @@ impl<T: Clone> FrameAssembler<T> {
                 let piece = body.get(FRAGMENT_HEADER_LEN..).unwrap_or(&[]);
                 let fh = FragmentHeader::parse(body, &frame.header, piece.len())?;
                 let t = fh.tile_index;
-                if frame.tiles[t as usize] {
+                if *frame.claimed(t) {
                     return Err(DepacketizeError::DuplicateTile(t));
                 }
                 // FragmentHeader::parse checked that the piece ends inside
@@ -685,7 +708,7 @@ impl<T: Clone> FrameAssembler<T> {
                         record.extend_from_slice(piece);
                     }
                     let tiles = match parse_record(&record, &geometry) {
-                        Ok((rec, used)) if rec.index == t && used == record.len() => rec.tiles(),
+                        Ok((rec, used)) if rec.key() == t && used == record.len() => rec.claims(),
                         _ => {
                             // The pieces arrived but do not form the record they
                             // claim: the record is lost, the packet was valid.
@@ -696,14 +719,14 @@ impl<T: Clone> FrameAssembler<T> {
                         }
                     };
                     // The rest of a move's run must be free as well.
-                    if tiles.clone().skip(1).any(|t| frame.tiles[t as usize]) {
+                    if tiles.clone().skip(1).any(|t| *frame.claimed(t)) {
                         frame.packets.insert(index);
                         frame.broken_records += 1;
                         frame.bytes -= record.len();
                         return Err(DepacketizeError::DuplicateTile(t));
                     }
                     for t in tiles {
-                        frame.tiles[t as usize] = true;
+                        *frame.claimed(t) = true;
                     }
                     // Non-overlapping pieces summing to the length cover it
                     // from offset 0, so the first piece's index is known.

@@ -2,7 +2,9 @@
 
 use crate::delta::bitstream::{
     max_payload_len, parse_frame, BitstreamError, FrameHeader, FRAME_HEADER_LEN, RECORD_HEADER_LEN,
+    REMEMBER_KEY_BASE,
 };
+use crate::delta::cache::MAX_CACHE_TILES;
 use crate::delta::Geometry;
 use thiserror::Error;
 
@@ -73,8 +75,11 @@ impl PayloadHeader {
 /// The 12 bytes after the frame header of a fragment payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FragmentHeader {
-    /// Tile of the record this piece belongs to (also inside the record's own
-    /// header, which only the first piece carries).
+    /// Key of the record this piece belongs to ([`TileRecord::key`]): its
+    /// tile, also inside the record's own header, which only the first piece
+    /// carries; for a remember record [`REMEMBER_KEY_BASE`] plus its rank.
+    ///
+    /// [`TileRecord::key`]: crate::delta::TileRecord::key
     pub tile_index: u32,
     /// Length of the whole record on the wire, its 8-byte header included.
     pub record_len: u32,
@@ -107,7 +112,12 @@ impl FragmentHeader {
             offset: word(8),
         };
         let count = header.geometry.tile_count();
-        if frag.tile_index >= count {
+        // A remember record's key lies past every tile (its rank).
+        let remember = frag
+            .tile_index
+            .checked_sub(REMEMBER_KEY_BASE)
+            .is_some_and(|rank| rank < MAX_CACHE_TILES);
+        if frag.tile_index >= count && !remember {
             return Err(DepacketizeError::Bitstream(
                 BitstreamError::TileOutOfRange {
                     index: frag.tile_index,
@@ -261,7 +271,7 @@ pub fn packetize(frame: &[u8], budget: usize) -> Result<Vec<Vec<u8>>, PacketizeE
         for (i, piece) in wire.chunks(piece_room).enumerate() {
             let mut p = start(PayloadKind::Fragment, packets.len())?;
             FragmentHeader {
-                tile_index: record.index,
+                tile_index: record.key(),
                 // Bounded by MAX_RECORD_PAYLOAD + 8, well inside u32.
                 record_len: wire.len() as u32,
                 offset: (i * piece_room) as u32,

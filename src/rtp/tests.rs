@@ -4,6 +4,7 @@
 use super::*;
 use crate::delta::bitstream::{
     parse_frame, FrameHeader, FrameWriter, TileCoding, FRAME_HEADER_LEN, RECORD_HEADER_LEN,
+    REMEMBER_KEY_BASE,
 };
 use crate::delta::{Geometry, PixelFormat};
 
@@ -1001,6 +1002,7 @@ fn scrolled_frames(g: Geometry, n: usize) -> Vec<Vec<u8>> {
             intra_refresh: 0,
             key_int_max: 0,
             parallel: false,
+            cache_tiles: 0,
         },
     );
     (0..n)
@@ -1078,4 +1080,134 @@ fn moves_cross_the_transport_and_a_lost_packet_costs_only_its_tiles() {
     let all_records: Vec<_> = all_records.map(|r| r.unwrap()).collect();
     assert!(got.len() < all_records.len());
     assert!(got.iter().all(|r| all_records.contains(r)));
+}
+
+/// A decoder whose cache holds `entries` noisy tile contents (each larger
+/// than a packet), and the snapshot it writes.
+fn snapshot_with_cache(g: Geometry, entries: usize) -> (crate::delta::DeltaDecoder, Vec<u8>) {
+    use crate::delta::{DeltaDecoder, DeltaEncoder, EncoderConfig, FrameView, TileMode};
+    let mut enc = DeltaEncoder::new(
+        g,
+        EncoderConfig {
+            mode: TileMode::Lossless,
+            threshold: 0,
+            intra_refresh: 0,
+            key_int_max: 0,
+            parallel: false,
+            cache_tiles: 64,
+        },
+    );
+    let mut dec = DeltaDecoder::new();
+    dec.set_cache_tiles(64);
+    let mut rng = Lcg(7);
+    for n in 0..=entries {
+        // tile 0 changes every frame: what it held goes into the cache
+        let planes: Vec<Vec<u8>> = (0..g.format.plane_count())
+            .map(|p| {
+                // I420: one byte a sample
+                let (w, h) = g.plane_size(p);
+                let (sx, sy) = g.format.subsampling(p);
+                (0..w * h)
+                    .map(|i| {
+                        if (i % w) << sx < 32 && (i / w) << sy < 32 {
+                            rng.next() as u8
+                        } else {
+                            (n + p) as u8
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        let view = FrameView::new(
+            &g,
+            planes
+                .iter()
+                .enumerate()
+                .map(|(p, d)| {
+                    (
+                        d.as_slice(),
+                        g.plane_size(p).0 * g.format.bytes_per_pixel(p),
+                    )
+                })
+                .collect(),
+        )
+        .unwrap();
+        let out = enc.encode(&view, false);
+        dec.decode(&out.data, std::time::Duration::from_millis(40 * n as u64));
+    }
+    assert_eq!(dec.cache().len(), entries);
+    let snapshot = dec.snapshot().unwrap();
+    (dec, snapshot)
+}
+
+#[test]
+fn a_snapshots_remember_records_cross_rtp_in_fragments() {
+    let g = geometry();
+    let (follower, snapshot) = snapshot_with_cache(g, 5);
+    let hashes =
+        |d: &crate::delta::DeltaDecoder| d.cache().entries().map(|e| e.hash).collect::<Vec<_>>();
+    // remember records of about 1.5 KB: fragmented at 600 bytes, next to
+    // tile 0's own fragmented record and remember rank 0's key
+    let pkts = packets(&snapshot, 600, 3000, &mut 0);
+    assert!(pkts.len() > 10);
+    let mut asm = FrameAssembler::new(90_000);
+    let out = run(&mut asm, &pkts);
+    assert_eq!(out.len(), 1);
+    assert!(out[0].complete && out[0].header.keyframe);
+    assert_eq!(out[0].data, snapshot);
+    let mut late = crate::delta::DeltaDecoder::new();
+    late.set_cache_tiles(64);
+    let report = late.decode(&out[0].data, std::time::Duration::ZERO);
+    assert_eq!(report.records_dropped, 0, "{report:?}");
+    assert_eq!(hashes(&late), hashes(&follower));
+
+    // one packet lost: every other record still arrives and applies
+    for lost in 0..pkts.len() {
+        let mut asm = FrameAssembler::new(90_000);
+        let mut kept = pkts.clone();
+        kept.remove(lost);
+        let mut out = run(&mut asm, &kept);
+        asm.drain(&mut out);
+        assert_eq!(out.len(), 1);
+        let mut dec = crate::delta::DeltaDecoder::new();
+        dec.set_cache_tiles(64);
+        let report = dec.decode(&out[0].data, std::time::Duration::ZERO);
+        assert_eq!(report.records_dropped, 0, "lost {lost}: {report:?}");
+        assert!(dec.cache().len() >= 4, "lost {lost}");
+    }
+}
+
+#[test]
+fn a_remember_rank_twice_in_a_frame_is_malformed() {
+    let g = geometry();
+    let header = FrameHeader {
+        geometry: g,
+        keyframe: false,
+        frame_number: 1,
+    };
+    let mut w = FrameWriter::new(&header, 64);
+    for _ in 0..2 {
+        w.begin_record(3, TileCoding::Remember, 0)
+            .extend_from_slice(&[0, 0, 0, 1]);
+        w.finish_record().unwrap();
+    }
+    // a recall of tile 3 next to them is no repeat: ranks are not tiles
+    w.begin_record(3, TileCoding::Recall, 0)
+        .extend_from_slice(&[0; 8]);
+    w.finish_record().unwrap();
+    let data = w.into_bytes();
+    let mut payload = vec![PAYLOAD_VERSION, 0, 0, 0];
+    payload.extend_from_slice(&data);
+    let mut asm = FrameAssembler::new(90_000);
+    let e = expect_malformed(&mut asm, &payload, 100);
+    assert_eq!(e, DepacketizeError::DuplicateTile(REMEMBER_KEY_BASE + 3));
+    // without the second one it is fine
+    let one = [
+        &data[..FRAME_HEADER_LEN + 12],
+        &data[FRAME_HEADER_LEN + 24..],
+    ]
+    .concat();
+    let pkts = packets(&one, 1400, 200, &mut 0);
+    let out = run(&mut asm, &pkts);
+    assert_eq!(out.last().unwrap().data, one);
 }

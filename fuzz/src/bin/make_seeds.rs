@@ -8,10 +8,10 @@
 //! (each AU directory holds one Annex B access unit per file, in name order).
 
 use gststreamkit::delta::{
-    DeltaEncoder, EncoderConfig, FrameView, Geometry, PixelFormat, TileMode,
+    DeltaDecoder, DeltaEncoder, EncoderConfig, FrameView, Geometry, PixelFormat, TileMode,
 };
-use gststreamkit::rtp::{packetize, PacketMeta, PayloadHeader, PayloadKind};
 use gststreamkit::measure::stampcode::{PlaneMut, Stamp, StampLayout};
+use gststreamkit::rtp::{packetize, PacketMeta, PayloadHeader, PayloadKind};
 use std::path::{Path, PathBuf};
 use streamkit_fuzz::{
     write_assembler_step, write_cutter_unit, AssemblerStep, CutterSettings, CutterUnit, StampInput,
@@ -25,7 +25,11 @@ type Error = Box<dyn std::error::Error>;
 /// change a few tiles only; with `scroll`, the gradient moves up 4 rows a
 /// frame under a still box, so deltas are moves and move residuals.
 fn picture(g: &Geometry, n: u32, scroll: bool) -> Vec<Vec<u8>> {
-    let (bx, by) = if scroll { (4, 3) } else { (4 + 6 * n, 3 + 2 * n) };
+    let (bx, by) = if scroll {
+        (4, 3)
+    } else {
+        (4 + 6 * n, 3 + 2 * n)
+    };
     let scrolled = if scroll { 4 * n } else { 0 };
     (0..g.format.plane_count())
         .map(|p| {
@@ -62,6 +66,7 @@ fn encode_sequence(g: Geometry, mode: TileMode, frames: u32, scroll: bool) -> Ve
         intra_refresh: 0,
         key_int_max: 0,
         parallel: false,
+        cache_tiles: 0,
     };
     let mut encoder = DeltaEncoder::new(g, config);
     (0..frames)
@@ -72,7 +77,46 @@ fn encode_sequence(g: Geometry, mode: TileMode, frames: u32, scroll: bool) -> Ve
                 planes
                     .iter()
                     .enumerate()
-                    .map(|(p, d)| (d.as_slice(), g.plane_size(p).0 * g.format.bytes_per_pixel(p)))
+                    .map(|(p, d)| {
+                        (
+                            d.as_slice(),
+                            g.plane_size(p).0 * g.format.bytes_per_pixel(p),
+                        )
+                    })
+                    .collect(),
+            )
+            .expect("planes sized from the geometry");
+            encoder.encode(&view, false).data
+        })
+        .collect()
+}
+
+/// Encodes `frames` pictures whose box blinks between two places, with a
+/// cache of 8 tiles: from the third frame on, recalls.
+fn encode_blinking(g: Geometry, frames: u32) -> Vec<Vec<u8>> {
+    let config = EncoderConfig {
+        mode: TileMode::Lossless,
+        threshold: 0,
+        intra_refresh: 0,
+        key_int_max: 0,
+        parallel: false,
+        cache_tiles: 8,
+    };
+    let mut encoder = DeltaEncoder::new(g, config);
+    (0..frames)
+        .map(|n| {
+            let planes = picture(&g, n % 2, false);
+            let view = FrameView::new(
+                &g,
+                planes
+                    .iter()
+                    .enumerate()
+                    .map(|(p, d)| {
+                        (
+                            d.as_slice(),
+                            g.plane_size(p).0 * g.format.bytes_per_pixel(p),
+                        )
+                    })
                     .collect(),
             )
             .expect("planes sized from the geometry");
@@ -134,6 +178,24 @@ fn delta_seeds(corpus: &Corpus) -> Result<(), Error> {
             TileMode::Lossy { quality: 60 },
         ),
     ];
+    // A box that blinks between two places, with a cache: recalls, then a
+    // snapshot (remember records) and the stream going on after it.
+    {
+        let g = Geometry::new(PixelFormat::Bgrx, 64, 48, 16)?;
+        let frames = encode_blinking(g, 6);
+        for (n, f) in frames.iter().enumerate() {
+            corpus.write("delta_frame", &format!("bgrx64x48-blink-{n}"), f)?;
+        }
+        let mut decoder = DeltaDecoder::new();
+        decoder.set_cache_tiles(8);
+        for f in &frames[..4] {
+            decoder.decode(f, std::time::Duration::ZERO);
+        }
+        let snapshot = decoder.snapshot().ok_or("no canvas")?;
+        corpus.write("delta_frame", "bgrx64x48-blink-snapshot", &snapshot)?;
+        let stream = [frames.concat(), snapshot, frames[4..].concat()].concat();
+        corpus.write("delta_decoder", "bgrx64x48-blink", &stream)?;
+    }
     for (name, g, mode) in sequences {
         let scroll = name.ends_with("scroll");
         let frames = encode_sequence(g, mode, 3, scroll);

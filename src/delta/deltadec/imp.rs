@@ -26,7 +26,10 @@
  * are counted in `stats` (`frames-oversized`, `geometry-changes-throttled`).
  *
  * Sink caps: `video/x-streamkit-delta` (from `deltaenc` or `rtpdeltadepay`);
- * width and height in the caps are optional. Source caps: raw video in the
+ * width and height in the caps are optional. `cache-tiles` in the caps sizes
+ * the cache of tile contents that recall records read (at most 1024 tiles
+ * and 64 MiB, allocated as it fills); without it recalls miss, are counted
+ * (`recall-misses`) and their tiles heal by the sender's intra refresh. Source caps: raw video in the
  * format the stream was encoded from (`I420`, `NV12`, `BGRx`, `BGRA`,
  * `RGBA`, `RGBx`, `xRGB` or `xBGR`, named by the frame headers and the
  * caps), at the size the frame headers give; the picture is kept in that
@@ -205,7 +208,9 @@ impl ObjectImpl for DeltaDec {
                          frames-oversized: over max-width/max-height, and \
                          geometry-changes-throttled: a second size change within one second), \
                          geometry-changes, tiles-applied, records-dropped (corrupt or repeated \
-                         tiles), missing-tiles (never received), stale-tiles (possibly \
+                         tiles), tiles-recalled (written from the tile cache), recall-misses \
+                         (recalls of content the cache did not hold: the tile is marked \
+                         stale), missing-tiles (never received), stale-tiles (possibly \
                          outdated after a loss), bytes",
                     )
                     .read_only()
@@ -262,6 +267,8 @@ impl DeltaDec {
             )
             .field("tiles-applied", c.codec.tiles_applied)
             .field("records-dropped", c.codec.records_dropped)
+            .field("tiles-recalled", c.codec.tiles_recalled)
+            .field("recall-misses", c.codec.recall_misses)
             .field("missing-tiles", c.missing_tiles)
             .field("stale-tiles", c.stale_tiles)
             .field("bytes", c.codec.bytes)
@@ -389,9 +396,14 @@ impl VideoDecoderImpl for DeltaDec {
         let caps_size = input_state
             .caps()
             .and_then(|caps| crate::gstcommon::caps::size_from_caps(caps.structure(0)?));
+        let cache_tiles = input_state
+            .caps()
+            .and_then(|caps| caps.structure(0))
+            .map_or(0, crate::gstcommon::caps::cache_tiles_from_caps);
         if let Some(state) = self.state.lock().unwrap().as_mut() {
             state.input_state = Some(input_state.clone());
             state.caps_size = caps_size;
+            state.decoder.set_cache_tiles(cache_tiles);
             // Renegotiate on the next frame so new framerate etc. apply.
             state.output = None;
         }

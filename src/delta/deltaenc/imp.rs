@@ -27,15 +27,18 @@
  * decoder outputs the same format. Alpha (`BGRA`, `RGBA`) is carried exactly
  * in both modes; the padding byte of the x formats is carried as it is by
  * lossless tiles and comes out as 255 from lossy ones.
- * Source caps: `video/x-streamkit-delta` with `width`, `height`, `format` and
- * `tile-size` (and the input's framerate and pixel aspect ratio); one buffer
- * is one frame, keyframes are not delta units.
+ * Source caps: `video/x-streamkit-delta` with `width`, `height`, `format`,
+ * `tile-size` and `cache-tiles` (and the input's framerate and pixel aspect
+ * ratio); one buffer is one frame, keyframes are not delta units.
  *
  * Properties: `tile-size` (pixels, a multiple of 16, read when caps arrive)
  * and `mode` fix the bitstream; `quality` (1-100,
  * lossy only), `threshold` (how different a tile must be, in 8-bit sample
  * levels), `intra-refresh` and `key-int-max` (both in frames, 0 = off) and
- * `threads` may change while playing. The read-only `stats` structure counts
+ * `threads` may change while playing. `cache-tiles` (read when caps arrive)
+ * sizes the cache of tile contents the decoder held before, which a
+ * repeat (a blinking cursor, a window closed) recalls for 16 bytes; the
+ * caps tell the decoder its size. The read-only `stats` structure counts
  * frames, keyframes, forced keyframes, tiles and bytes since start.
  *
  * ## Example launch lines
@@ -63,6 +66,7 @@ use once_cell::sync::Lazy;
 use std::sync::Mutex;
 
 use super::DeltaEncMode;
+use crate::delta::cache::{DEFAULT_CACHE_TILES, MAX_CACHE_TILES};
 use crate::delta::{
     DeltaEncoder, EncoderConfig, EncoderStats, FrameView, Geometry, PixelFormat, TileMode,
 };
@@ -92,6 +96,7 @@ struct Settings {
     intra_refresh: u32,
     key_int_max: u32,
     threads: u32,
+    cache_tiles: u32,
 }
 
 impl Default for Settings {
@@ -104,6 +109,7 @@ impl Default for Settings {
             intra_refresh: DEFAULT_INTRA_REFRESH,
             key_int_max: DEFAULT_KEY_INT_MAX,
             threads: DEFAULT_THREADS,
+            cache_tiles: DEFAULT_CACHE_TILES,
         }
     }
 }
@@ -124,6 +130,7 @@ impl Settings {
                 0 => std::thread::available_parallelism().map_or(1, |n| n.get()) > 1,
                 n => n > 1,
             },
+            cache_tiles: self.cache_tiles,
         }
     }
 }
@@ -235,6 +242,22 @@ impl ObjectImpl for DeltaEnc {
                     .default_value(DEFAULT_THREADS)
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecUInt::builder("cache-tiles")
+                    .nick("Cache tiles")
+                    .blurb(
+                        "Tile contents the decoder keeps after they were overwritten, so that \
+                         a repeat (blinking cursor, a window closed) costs a 16-byte recall \
+                         instead of the tile; the decoder learns the size from the caps and \
+                         keeps at most 64 MiB of samples. Memory: this many tiles on each \
+                         side, allocated as they are used (0 = off, the default until it pays on \
+                         the recordings; lossless only). Read when \
+                         caps arrive",
+                    )
+                    .minimum(0)
+                    .maximum(MAX_CACHE_TILES)
+                    .default_value(DEFAULT_CACHE_TILES)
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
                     .nick("Statistics")
                     .blurb(
@@ -243,6 +266,8 @@ impl ObjectImpl for DeltaEnc {
                          tiles-refreshed (sent by intra refresh), tiles-moved (changed tiles \
                          sent as a copy of the previous picture at an offset), \
                          tiles-move-residual (sent as such a copy plus the difference), \
+                         tiles-recalled (changed tiles sent as a recall of content the \
+                         decoder held before), \
                          tiles-total (tiles seen), bytes (output), changed-tile-ratio \
                          (tiles-changed / tiles-total)",
                     )
@@ -275,6 +300,7 @@ impl ObjectImpl for DeltaEnc {
             "intra-refresh" => settings.intra_refresh = value.get().expect("type checked upstream"),
             "key-int-max" => settings.key_int_max = value.get().expect("type checked upstream"),
             "threads" => settings.threads = value.get().expect("type checked upstream"),
+            "cache-tiles" => settings.cache_tiles = value.get().expect("type checked upstream"),
             _ => unimplemented!(),
         }
         gst::debug!(CAT, imp = self, "set {} = {:?}", pspec.name(), value);
@@ -295,6 +321,7 @@ impl ObjectImpl for DeltaEnc {
             "intra-refresh" => settings.intra_refresh.to_value(),
             "key-int-max" => settings.key_int_max.to_value(),
             "threads" => settings.threads.to_value(),
+            "cache-tiles" => settings.cache_tiles.to_value(),
             "stats" => self.stats().to_value(),
             _ => unimplemented!(),
         }
@@ -319,6 +346,7 @@ impl DeltaEnc {
             .field("tiles-refreshed", s.tiles_refreshed)
             .field("tiles-moved", s.tiles_moved)
             .field("tiles-move-residual", s.tiles_move_residual)
+            .field("tiles-recalled", s.tiles_recalled)
             .field("tiles-total", s.tiles_total)
             .field("bytes", s.bytes)
             .field("changed-tile-ratio", ratio)
@@ -400,7 +428,8 @@ impl VideoEncoderImpl for DeltaEnc {
             settings.config()
         );
 
-        let mut caps = crate::gstcommon::caps::for_geometry(&geometry);
+        let encoder = DeltaEncoder::new(geometry, settings.config());
+        let mut caps = crate::gstcommon::caps::for_stream(&geometry, encoder.cache_tiles());
         {
             let caps = caps.make_mut();
             let s = caps.structure_mut(0).expect("caps have one structure");
@@ -418,10 +447,7 @@ impl VideoEncoderImpl for DeltaEnc {
         // No lookahead: a frame leaves as soon as it is encoded.
         obj.set_latency(gst::ClockTime::ZERO, Some(gst::ClockTime::ZERO));
 
-        *self.state.lock().unwrap() = Some(State {
-            info,
-            encoder: DeltaEncoder::new(geometry, settings.config()),
-        });
+        *self.state.lock().unwrap() = Some(State { info, encoder });
         Ok(())
     }
 

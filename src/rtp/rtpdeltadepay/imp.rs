@@ -88,6 +88,9 @@ pub(super) struct State {
     pub(super) assembler: FrameAssembler<Option<gst::ClockTime>>,
     /// Geometry of the caps last pushed downstream.
     out_geometry: Option<Geometry>,
+    /// The decoder's cache size from the RTP caps (SDP `cache-tiles`),
+    /// passed on in the output caps.
+    cache_tiles: u32,
     pub(super) last_warning: Option<Instant>,
     keyframe_pacer: KeyframeRequestPacer,
     /// The assembler's DISCONT verdict on the buffer being pushed right
@@ -135,6 +138,7 @@ impl Default for State {
         State {
             assembler: FrameAssembler::new(RESTART_AFTER_TICKS),
             out_geometry: None,
+            cache_tiles: 0,
             last_warning: None,
             keyframe_pacer: KeyframeRequestPacer::default(),
             discont_verdict: None,
@@ -324,7 +328,10 @@ impl RtpDeltaDepay {
                 }
                 if state.out_geometry != Some(header.geometry) {
                     state.out_geometry = Some(header.geometry);
-                    Some(crate::gstcommon::caps::for_geometry(&header.geometry))
+                    Some(crate::gstcommon::caps::for_stream(
+                        &header.geometry,
+                        state.cache_tiles,
+                    ))
                 } else {
                     None
                 }
@@ -448,8 +455,10 @@ impl RTPBaseDepayloadImpl for RtpDeltaDepay {
         // Every packet carries the frame header, so caps without the fmtp
         // parameters are fine: output caps then follow the first frame.
         let geometry = crate::gstcommon::caps::geometry_from_caps(s).ok();
+        let cache_tiles = crate::gstcommon::caps::cache_tiles_from_caps(s);
         let refused = {
             let mut state = self.state.lock().unwrap();
+            state.cache_tiles = cache_tiles;
             let limits = AssemblerLimits {
                 expected_geometry: geometry,
                 ..state.assembler.limits()
@@ -483,7 +492,7 @@ impl RTPBaseDepayloadImpl for RtpDeltaDepay {
             gst::debug!(CAT, imp = self, "caps carry no geometry: {caps}");
             return Ok(());
         };
-        let out = crate::gstcommon::caps::for_geometry(&geometry);
+        let out = crate::gstcommon::caps::for_stream(&geometry, cache_tiles);
         if self.obj().src_pad().push_event(gst::event::Caps::new(&out)) {
             Ok(())
         } else {

@@ -113,6 +113,10 @@ impl RTPBasePayloadImpl for RtpDeltaPay {
             .field("height", geometry.height.to_string())
             .field("format", geometry.format.caps_name())
             .field("tile-size", geometry.tile_size.to_string())
+            .field(
+                "cache-tiles",
+                crate::gstcommon::caps::cache_tiles_from_caps(s).to_string(),
+            )
             // The depayloader asks for keyframes on loss: advertise that PLI
             // is understood (SDP a=rtcp-fb:<pt> nack pli), which is what
             // rtpbin needs on the receiving side to send one.
