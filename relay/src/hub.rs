@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use gst::prelude::*;
 use gststreamkit::delta::DecoderLimits;
+use gststreamkit::gstcommon::caps::cache_tiles_from_caps;
 use gststreamkit::relay::gate::{JoinPolicy, KeyframeGate};
 use gststreamkit::relay::{Relay, ViewerId};
 use gststreamkit::rtp::{KeyframeRequestPacer, DEFAULT_MIN_KEYFRAME_INTERVAL};
@@ -280,6 +281,9 @@ impl Hub {
                 if inner.caps.as_deref() != Some(caps) {
                     inner.caps = Some(caps.to_owned());
                     inner.caps_serial += 1;
+                    if let (Core::Delta(relay), Some(s)) = (&mut inner.core, caps.structure(0)) {
+                        relay.set_cache_tiles(cache_tiles_from_caps(s));
+                    }
                 }
             }
             let deliveries: Vec<(gst::Buffer, Vec<ViewerId>)> = match &mut inner.core {

@@ -41,6 +41,13 @@ struct Args {
     /// keyframe).
     #[arg(long, value_enum, default_value_t = Codec::Delta)]
     codec: Codec,
+    /// The sender's `cache-tiles` (its SDP's a=fmtp parameter; 0 when it
+    /// has none), for `udp://` input, where no SDP arrives: the relay's
+    /// decoder must keep the same tile cache as the sender to hold the
+    /// stream's state, and passes it on to its viewers. An `rtsp://` input
+    /// brings it in its SDP.
+    #[arg(long, default_value_t = 0)]
+    cache_tiles: u32,
     /// H.264: what a join does (the changes-only stream needs neither, its
     /// joiners get a picture from the relay; MJPEG frames are all pictures).
     #[arg(long, value_enum, default_value_t = Join::Wait)]
@@ -93,6 +100,10 @@ fn ingest_pipeline(args: &Args) -> Result<gst::Pipeline, String> {
             .and_then(|(h, p)| p.parse::<u16>().ok().map(|p| (h, p)))
             .ok_or_else(|| format!("--input {}: expected udp://HOST:PORT", args.input))?;
         let (rtcp_in, rtcp_out) = (port.saturating_add(1), port.saturating_add(5));
+        let rtp_caps = match args.codec {
+            Codec::Delta => format!("{rtp_caps},cache-tiles=(string){}", args.cache_tiles),
+            _ => rtp_caps.to_string(),
+        };
         format!(
             "rtpbin name=rb rtp-profile=avpf latency={lat} \
              udpsrc address={host} port={port} caps=\"{rtp_caps}\" ! rb.recv_rtp_sink_0 \

@@ -17,6 +17,18 @@ use std::time::{Duration, Instant};
 
 use gst::prelude::*;
 use gststreamkit::delta::{DeltaDecoder, FrameHeader};
+/// A ball bouncing over black.
+const BALL: &str = "videotestsrc is-live=true pattern=ball \
+    ! video/x-raw,format=I420,width=320,height=240,framerate=30/1";
+
+/// A ball bouncing over a still zone plate: the tiles it leaves return to
+/// what they held before it came, which a tile cache recalls.
+const BALL_OVER_PLATE: &str = "videotestsrc is-live=true pattern=zone-plate kx2=20 ky2=20 kt=0 \
+    ! video/x-raw,format=AYUV,width=320,height=240,framerate=30/1 ! mix. \
+    videotestsrc is-live=true pattern=ball background-color=0x00000000 \
+    ! video/x-raw,format=AYUV,width=320,height=240,framerate=30/1 ! mix. \
+    compositor name=mix ! videoconvert ! video/x-raw,format=I420,width=320,height=240,framerate=30/1";
+
 /// The sender: a live test picture, deltaenc, rtpdeltapay and rtpbin with
 /// RTCP, as pipelines/rtp-delta-send.sh; its frames are also kept here.
 struct Origin {
@@ -26,11 +38,15 @@ struct Origin {
 
 impl Origin {
     fn start(port: u16) -> Self {
+        Self::start_with(port, BALL, "")
+    }
+
+    /// An origin of `source` (raw video, 320x240 I420 at 30 fps) whose
+    /// deltaenc also gets `options` (e.g. a tile cache).
+    fn start_with(port: u16, source: &str, options: &str) -> Self {
         let description = format!(
             "rtpbin name=rb rtp-profile=avpf \
-             videotestsrc is-live=true pattern=ball \
-             ! video/x-raw,format=I420,width=320,height=240,framerate=30/1 \
-             ! deltaenc name=enc tile-size=32 intra-refresh=0 ! tee name=t \
+             {source} ! deltaenc name=enc tile-size=32 intra-refresh=0 {options} ! tee name=t \
              t. ! queue ! rtpdeltapay ! rb.send_rtp_sink_0 \
              rb.send_rtp_src_0 ! udpsink host=127.0.0.1 port={port} \
              rb.send_rtcp_src_0 ! udpsink host=127.0.0.1 port={} sync=false async=false \
@@ -50,14 +66,25 @@ impl Origin {
 
     /// Keyframes deltaenc has made: the first, plus any a request forced.
     fn keyframes(&self) -> u64 {
+        self.stat("keyframes")
+    }
+
+    /// One of deltaenc's counters.
+    fn stat(&self, name: &str) -> u64 {
         let enc = self.pipeline.by_name("enc").unwrap();
         let stats = enc.property::<gst::Structure>("stats");
-        stats.get::<u64>("keyframes").unwrap()
+        stats.get::<u64>(name).unwrap()
     }
 
     /// The origin's picture after each frame, by frame number.
     fn pictures(&self) -> HashMap<u32, Vec<u8>> {
+        self.pictures_with_cache(0)
+    }
+
+    /// As [`Origin::pictures`], decoding with a tile cache of `tiles`.
+    fn pictures_with_cache(&self, tiles: u32) -> HashMap<u32, Vec<u8>> {
         let mut decoder = DeltaDecoder::new();
+        decoder.set_cache_tiles(tiles);
         let mut out = HashMap::new();
         for (_, frame) in self.frames.lock().unwrap().iter() {
             let report = decoder.decode(frame, Duration::ZERO);
@@ -129,10 +156,21 @@ impl Viewer {
     /// origin's of the same frame. Returns (frames, keyframes, time from
     /// joining to the first whole picture).
     fn check(&self, origin: &HashMap<u32, Vec<u8>>, what: &str) -> (usize, usize, Duration) {
+        self.check_with_cache(origin, what, 0)
+    }
+
+    /// As [`Viewer::check`], decoding with a tile cache of `tiles`.
+    fn check_with_cache(
+        &self,
+        origin: &HashMap<u32, Vec<u8>>,
+        what: &str,
+        tiles: u32,
+    ) -> (usize, usize, Duration) {
         fail_on_error(&self.pipeline, what);
         let frames = self.frames.lock().unwrap();
         assert!(!frames.is_empty(), "{what}: no frame arrived");
         let mut decoder = DeltaDecoder::new();
+        decoder.set_cache_tiles(tiles);
         let mut keyframes = 0;
         for (i, (_, frame)) in frames.iter().enumerate() {
             let header = FrameHeader::parse(frame).expect("a frame header");
@@ -407,5 +445,37 @@ fn the_relay_follows_an_origin_that_restarts() {
     );
     assert!(decoder.is_complete() && decoder.stale_tiles() == 0);
     assert_eq!(relay.stats()["viewers"], 1);
+    relay.assert_quiet();
+}
+
+#[test]
+fn late_joiners_are_exact_with_the_tile_cache() {
+    init();
+    let port = net::free_port_pair();
+    let relay = RelayProcess::start(&format!("udp://127.0.0.1:{port}"), &["--cache-tiles", "64"]);
+    // The ball uncovers tiles the cache still holds: recalls in the stream.
+    let origin = Origin::start_with(port, BALL_OVER_PLATE, "cache-tiles=64");
+    relay.wait_for_frames();
+    thread::sleep(Duration::from_millis(1500));
+    let a = Viewer::join(&relay.url, "udp");
+    thread::sleep(Duration::from_millis(1500));
+    let b = Viewer::join(&relay.url, "tcp");
+    thread::sleep(Duration::from_millis(1500));
+    a.stop();
+    b.stop();
+    assert!(origin.stat("tiles-recalled") > 0, "the stream has recalls");
+    let pictures = origin.pictures_with_cache(64);
+    for (viewer, what) in [(&a, "viewer A"), (&b, "viewer B")] {
+        let (frames, keyframes, _) = viewer.check_with_cache(&pictures, what, 64);
+        assert!(
+            frames > 10 && keyframes == 1,
+            "{what}: {frames} frames, {keyframes} pictures; relay: {:?}",
+            relay.stats()
+        );
+    }
+    assert_eq!(origin.keyframes(), 1);
+    let stats = relay.stats();
+    assert_eq!(stats["upstream_keyframe_requests"], 0, "{stats:?}");
+    assert!(stats["snapshots"] >= 1, "{stats:?}");
     relay.assert_quiet();
 }

@@ -39,7 +39,7 @@ pub(crate) fn for_stream(g: &Geometry, cache_tiles: u32) -> gst::Caps {
 /// The `cache-tiles` a stream's caps (or RTP caps carrying its SDP
 /// parameters) announce, bounded by [`MAX_CACHE_TILES`]; 0 when absent or
 /// malformed, so recalls miss and tiles heal by refresh.
-pub(crate) fn cache_tiles_from_caps(s: &gst::StructureRef) -> u32 {
+pub fn cache_tiles_from_caps(s: &gst::StructureRef) -> u32 {
     uint_field(s, "cache-tiles").map_or(0, |n| n.min(MAX_CACHE_TILES))
 }
 

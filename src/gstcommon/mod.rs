@@ -4,6 +4,6 @@
 //! pad templates, and the stamp code on video frames. Everything else with
 //! GStreamer types lives in an element's own folder.
 
-pub(crate) mod caps;
+pub mod caps;
 pub(crate) mod padtemplates;
 pub mod stampframe;

@@ -100,6 +100,12 @@ impl Relay {
         }
     }
 
+    /// The stream's tile cache size (`cache-tiles` in its caps): the
+    /// relay's decoder keeps the same cache, and its pictures carry it.
+    pub fn set_cache_tiles(&mut self, tiles: u32) {
+        self.decoder.set_cache_tiles(tiles);
+    }
+
     /// A new viewer: its first frame will be a whole picture.
     pub fn join(&mut self) -> ViewerId {
         let id = self.next_id;
