@@ -292,6 +292,7 @@ mod tests {
                 intra_refresh: refresh,
                 key_int_max: 0,
                 parallel: false,
+                cache_tiles: 0,
             },
         )
     }
