@@ -283,6 +283,14 @@ fn a_viewers_keyframe_request_is_answered_by_the_relay_for_it_alone() {
 /// RTCP. Its connection is returned, open, as a vanished host's would stay
 /// until TCP gave up on it.
 fn vanishing_viewer(url: &str) -> TcpStream {
+    let rtp = net::free_port_pair();
+    let transport = format!("RTP/AVP;unicast;client_port={rtp}-{}", rtp + 1);
+    bare_viewer(url, &transport).0
+}
+
+/// A bare RTSP client: DESCRIBE, SETUP with `transport`, PLAY. Returns the
+/// connection and its reader (which may already hold interleaved data).
+fn bare_viewer(url: &str, transport: &str) -> (TcpStream, BufReader<TcpStream>) {
     let rest = url.strip_prefix("rtsp://").unwrap();
     let (hostport, _) = rest.split_once('/').unwrap();
     let mut stream = TcpStream::connect(hostport).unwrap();
@@ -326,11 +334,8 @@ fn vanishing_viewer(url: &str) -> TcpStream {
     } else {
         format!("{url}/{control}")
     };
-    let rtp = net::free_port_pair();
     let (headers, _) = request(format!(
-        "SETUP {track} RTSP/1.0\r\nCSeq: 2\r\n\
-         Transport: RTP/AVP;unicast;client_port={rtp}-{}\r\n\r\n",
-        rtp + 1
+        "SETUP {track} RTSP/1.0\r\nCSeq: 2\r\nTransport: {transport}\r\n\r\n"
     ));
     let session = headers
         .iter()
@@ -343,7 +348,33 @@ fn vanishing_viewer(url: &str) -> TcpStream {
     request(format!(
         "PLAY {url} RTSP/1.0\r\nCSeq: 3\r\nSession: {session}\r\n\r\n"
     ));
-    stream
+    (stream, reader)
+}
+
+/// Reads RTP packets interleaved in an RTSP connection for `how_long`;
+/// returns for each RTP packet (channel 0) whether the frame it belongs
+/// to is a keyframe (docs/rtp-payload.md: every packet carries the frame
+/// header after its 4-byte payload header; flags bit 0).
+fn read_interleaved(reader: &mut BufReader<TcpStream>, how_long: Duration) -> Vec<bool> {
+    let deadline = Instant::now() + how_long;
+    let mut keyframe = Vec::new();
+    while Instant::now() < deadline {
+        let mut head = [0u8; 4];
+        if reader.read_exact(&mut head).is_err() {
+            break;
+        }
+        assert_eq!(head[0], b'$', "interleaved data");
+        let mut packet = vec![0u8; u16::from_be_bytes([head[2], head[3]]) as usize];
+        reader.read_exact(&mut packet).unwrap();
+        if head[1] != 0 || packet.len() < 12 {
+            continue; // RTCP
+        }
+        let payload = &packet[12 + 4 * (packet[0] & 0x0f) as usize..];
+        if payload.len() >= 4 + 14 {
+            keyframe.push(payload[4 + 3] & 1 != 0);
+        }
+    }
+    keyframe
 }
 
 #[test]
@@ -477,5 +508,59 @@ fn late_joiners_are_exact_with_the_tile_cache() {
     let stats = relay.stats();
     assert_eq!(stats["upstream_keyframe_requests"], 0, "{stats:?}");
     assert!(stats["snapshots"] >= 1, "{stats:?}");
+    relay.assert_quiet();
+}
+
+#[test]
+fn a_slow_tcp_viewer_loses_frames_alone_and_comes_back_with_its_own_picture() {
+    init();
+    let port = net::free_port_pair();
+    let relay = RelayProcess::start(
+        &format!("udp://127.0.0.1:{port}"),
+        &["--max-viewer-queue", "1000000"],
+    );
+    // Noise: every frame ~115 KB, so a reader that stops fills the TCP
+    // buffers and the relay's queue for it within a second or two.
+    let noise = "videotestsrc is-live=true pattern=snow \
+        ! video/x-raw,format=I420,width=320,height=240,framerate=30/1";
+    let origin = Origin::start_with(port, noise, "");
+    relay.wait_for_frames();
+    let steady = Viewer::join(&relay.url, "udp");
+    let (_conn, mut slow) = bare_viewer(&relay.url, "RTP/AVP/TCP;unicast;interleaved=0-1");
+    relay.wait_for(|s| s.get("pictures_served") == Some(&2));
+    let before = read_interleaved(&mut slow, Duration::from_millis(300));
+    assert!(
+        before.first() == Some(&true),
+        "the slow viewer starts with a picture"
+    );
+    // It stops reading for 4 s.
+    thread::sleep(Duration::from_secs(4));
+    let stats = relay.wait_for(|s| s.get("slow_viewer_resyncs").is_some_and(|n| *n >= 1));
+    // It reads again: after what was queued, a picture of its own.
+    let after = read_interleaved(&mut slow, Duration::from_secs(3));
+    assert!(
+        after.contains(&true),
+        "a picture brought the slow viewer back"
+    );
+    steady.stop();
+    fail_on_error(&origin.pipeline, "origin");
+    let pictures = origin.pictures();
+    let (_, keyframes, _) = steady.check(&pictures, "the UDP viewer");
+    assert_eq!(keyframes, 1, "the other viewer got no extra picture");
+    let frames = steady.frames.lock().unwrap();
+    let longest_gap = frames
+        .windows(2)
+        .map(|w| w[1].0 - w[0].0)
+        .max()
+        .unwrap_or_default();
+    assert!(
+        longest_gap < Duration::from_millis(500),
+        "the UDP viewer stalled {longest_gap:?}"
+    );
+    assert_eq!(
+        origin.keyframes(),
+        1,
+        "the origin never heard of it: {stats:?}"
+    );
     relay.assert_quiet();
 }
