@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: MPL-2.0
+//! The two GStreamer ends of the bench: the origin (compare's screen scene,
+//! stamped, deltaenc, rtpdeltapay, rtpbin with RTCP, as
+//! pipelines/rtp-delta-send.sh) and full viewers (rtspsrc with no jitter
+//! buffer latency, the real depayloader and decoder, framemeter).
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use gst::prelude::*;
+use serde::Serialize;
+
+use crate::bytebins::ByteBins;
+use crate::pipeline::{check_bus, launch};
+use crate::scene::Scene;
+
+/// The sender.
+pub struct Origin {
+    pipeline: gst::Pipeline,
+    bytes: Arc<Mutex<ByteBins>>,
+}
+
+impl Origin {
+    /// Sends `scene` at `width`x`height`, `fps`, as RTP to 127.0.0.1:`port`
+    /// (RTCP to port+1, from port+5); bytes counted from `epoch`.
+    pub fn start(
+        scene: &Scene,
+        (width, height, fps): (u32, u32, u32),
+        port: u16,
+        epoch: Instant,
+    ) -> Result<Self, String> {
+        let description = format!(
+            "rtpbin name=rb rtp-profile=avpf \
+             {scene} ! framestamp name=stamp ! queue name=encq max-size-buffers=3 \
+             ! deltaenc name=enc ! rtpdeltapay name=pay ! rb.send_rtp_sink_0 \
+             rb.send_rtp_src_0 ! udpsink host=127.0.0.1 port={port} \
+             rb.send_rtcp_src_0 ! udpsink host=127.0.0.1 port={rtcp} sync=false async=false \
+             udpsrc address=127.0.0.1 port={back} ! rb.recv_rtcp_sink_0",
+            scene = scene.launch(width, height, fps),
+            rtcp = port + 1,
+            back = port + 5,
+        );
+        let pipeline = launch(&description)?;
+        scene.configure(&pipeline, height);
+        let bytes: Arc<Mutex<ByteBins>> = Arc::default();
+        let pad = pipeline
+            .by_name("pay")
+            .and_then(|p| p.static_pad("src"))
+            .ok_or("origin has no payloader")?;
+        let counter = bytes.clone();
+        pad.add_probe(
+            gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
+            move |_, info| {
+                let n: usize = match &info.data {
+                    Some(gst::PadProbeData::Buffer(b)) => b.size(),
+                    Some(gst::PadProbeData::BufferList(l)) => l.iter().map(|b| b.size()).sum(),
+                    _ => 0,
+                };
+                let at = epoch.elapsed().as_millis() as u64;
+                if let Ok(mut bins) = counter.lock() {
+                    bins.add(at, n as u64);
+                }
+                gst::PadProbeReturn::Ok
+            },
+        );
+        pipeline
+            .set_state(gst::State::Playing)
+            .map_err(|e| format!("the origin does not start: {e}"))?;
+        Ok(Origin { pipeline, bytes })
+    }
+
+    /// Keyframes deltaenc made, and how many of them a request forced.
+    pub fn keyframes(&self) -> (u64, u64) {
+        let Some(stats) = self
+            .pipeline
+            .by_name("enc")
+            .map(|e| e.property::<gst::Structure>("stats"))
+        else {
+            return (0, 0);
+        };
+        (
+            stats.get::<u64>("keyframes").unwrap_or(0),
+            stats.get::<u64>("forced-keyframes").unwrap_or(0),
+        )
+    }
+
+    /// RTP bytes sent so far, by time.
+    pub fn bytes(&self) -> ByteBins {
+        self.bytes.lock().map(|b| b.clone()).unwrap_or_default()
+    }
+
+    pub fn check(&self) -> Result<(), String> {
+        check_bus(&self.pipeline, "origin").map(drop)
+    }
+}
+
+impl Drop for Origin {
+    fn drop(&mut self) {
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}
+
+/// What a full viewer measured, milliseconds.
+#[derive(Debug, Clone, Serialize)]
+pub struct FullViewerResult {
+    /// From starting the pipeline (DESCRIBE, SETUP, PLAY) to the first
+    /// decoded picture.
+    pub first_picture_ms: Option<f64>,
+    pub latency_p50_ms: f64,
+    pub latency_p95_ms: f64,
+    pub latency_max_ms: f64,
+    pub frames: u64,
+    pub frames_missing: u64,
+    pub frames_unreadable: u64,
+    /// Longest time between two new pictures.
+    pub longest_stall_ms: f64,
+}
+
+/// `rtspsrc latency=0 ! rtpdeltadepay ! deltadec ! framemeter`.
+pub struct FullViewer {
+    pipeline: gst::Pipeline,
+    started: Instant,
+    first: Arc<Mutex<Option<Instant>>>,
+}
+
+impl FullViewer {
+    pub fn join(url: &str) -> Result<Self, String> {
+        let pipeline = launch(&format!(
+            "rtspsrc location={url} latency=0 protocols=udp \
+             ! rtpdeltadepay ! deltadec ! framemeter name=meter ! fakesink sync=false"
+        ))?;
+        let first: Arc<Mutex<Option<Instant>>> = Arc::default();
+        let seen = first.clone();
+        pipeline
+            .by_name("meter")
+            .and_then(|m| m.static_pad("src"))
+            .ok_or("full viewer has no framemeter")?
+            .add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+                if let Ok(mut f) = seen.lock() {
+                    f.get_or_insert_with(Instant::now);
+                }
+                gst::PadProbeReturn::Remove
+            });
+        let started = Instant::now();
+        pipeline
+            .set_state(gst::State::Playing)
+            .map_err(|e| format!("a full viewer does not start: {e}"))?;
+        Ok(FullViewer {
+            pipeline,
+            started,
+            first,
+        })
+    }
+
+    pub fn check(&self) -> Result<(), String> {
+        check_bus(&self.pipeline, "full viewer").map(drop)
+    }
+
+    /// Stops it and reads its meter.
+    pub fn finish(self) -> Result<FullViewerResult, String> {
+        self.check()?;
+        let _ = self.pipeline.set_state(gst::State::Null);
+        let stats = self
+            .pipeline
+            .by_name("meter")
+            .map(|m| m.property::<gst::Structure>("stats"))
+            .ok_or("full viewer has no framemeter")?;
+        let ms = |field: &str| stats.get::<u64>(field).unwrap_or(0) as f64 / 1e6;
+        let count = |field: &str| stats.get::<u64>(field).unwrap_or(0);
+        let first = self.first.lock().ok().and_then(|f| *f);
+        Ok(FullViewerResult {
+            first_picture_ms: first
+                .map(|f| f.saturating_duration_since(self.started).as_secs_f64() * 1e3),
+            latency_p50_ms: ms("latency-p50"),
+            latency_p95_ms: ms("latency-p95"),
+            latency_max_ms: ms("latency-max"),
+            frames: count("frames-new"),
+            frames_missing: count("frames-missing"),
+            frames_unreadable: count("frames-unreadable"),
+            longest_stall_ms: ms("longest-stall"),
+        })
+    }
+}
+
+impl Drop for FullViewer {
+    fn drop(&mut self) {
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}
