@@ -143,6 +143,41 @@ pub fn socket_pair() -> Result<(UdpSocket, UdpSocket), String> {
     Err("no free UDP port pair on 127.0.0.1".into())
 }
 
+/// Linux's ioctl for the kernel's receive time of the last datagram read
+/// from a socket (`SIOCGSTAMPNS`, a `timespec` on CLOCK_REALTIME); not in
+/// the libc crate.
+const SIOCGSTAMPNS: libc::c_ulong = 0x8907;
+
+/// When the kernel received the datagram last read from `socket`, as an
+/// `Instant`, given one reading of both clocks (`now`): the receiving
+/// thread's own delays (a loaded machine) stay out of the figures.
+fn kernel_arrival(socket: &UdpSocket, now: &(Instant, libc::timespec)) -> Option<Instant> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: the fd is open for the call and `ts` is a valid timespec the
+    // kernel writes.
+    let r = unsafe { libc::ioctl(socket.as_raw_fd(), SIOCGSTAMPNS, &mut ts) };
+    if r != 0 {
+        return None;
+    }
+    let ns = |t: &libc::timespec| t.tv_sec as i128 * 1_000_000_000 + t.tv_nsec as i128;
+    let age = (ns(&now.1) - ns(&ts)).clamp(0, 10_000_000_000);
+    now.0.checked_sub(Duration::from_nanos(age as u64))
+}
+
+/// `Instant::now()` and the wall clock read together.
+fn clocks_now() -> (Instant, libc::timespec) {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec for the call.
+    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
+    (Instant::now(), ts)
+}
+
 /// What one light viewer's session measured.
 #[derive(Debug, Clone)]
 pub struct SessionRecord {
@@ -166,8 +201,10 @@ pub struct SessionRecord {
     pub frames: u64,
     /// Frame numbers skipped after the first frame.
     pub frames_lost: u64,
-    /// Longest time between two new frames once it held a picture.
+    /// Longest time between two new frames once it held a picture, and
+    /// when it ended.
     pub longest_gap: Duration,
+    pub longest_gap_end: Option<Instant>,
     /// Packets that were not RTP.
     pub not_rtp: u64,
     /// TEARDOWN sent (None: it stayed to the end).
@@ -189,6 +226,7 @@ impl SessionRecord {
             frames: 0,
             frames_lost: 0,
             longest_gap: Duration::ZERO,
+            longest_gap_end: None,
             not_rtp: 0,
             left: None,
         }
@@ -219,6 +257,8 @@ pub struct LightViewer {
 impl LightViewer {
     pub fn new(rtp: UdpSocket, rtcp: UdpSocket, record: SessionRecord) -> Result<Self, String> {
         rtp.set_nonblocking(true).map_err(|e| e.to_string())?;
+        // The first asking turns the kernel's receive times on.
+        let _ = kernel_arrival(&rtp, &clocks_now());
         rtcp.set_nonblocking(true).map_err(|e| e.to_string())?;
         Ok(LightViewer {
             rtp,
@@ -253,7 +293,11 @@ impl LightViewer {
         if let Some(h) = frame_header {
             if self.numbers.observe(h.frame_number) {
                 if let (Some(last), true) = (self.last_new_frame, self.picture.is_none()) {
-                    self.record.longest_gap = self.record.longest_gap.max(now - last);
+                    let gap = now.saturating_duration_since(last);
+                    if gap > self.record.longest_gap {
+                        self.record.longest_gap = gap;
+                        self.record.longest_gap_end = Some(now);
+                    }
                 }
                 self.last_new_frame = Some(now);
             }
@@ -379,7 +423,9 @@ fn receive(
                 continue;
             }
             while let Ok(n) = v.rtp.recv(&mut packet) {
-                if v.on_packet(&packet[..n], Instant::now(), epoch) {
+                let now = clocks_now();
+                let at = kernel_arrival(&v.rtp, &now).unwrap_or(now.0);
+                if v.on_packet(&packet[..n], at, epoch) {
                     let _ = pictures.send(v.record.key);
                 }
             }

@@ -5,7 +5,7 @@
 //! buffer latency, the real depayloader and decoder, framemeter).
 
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use gst::prelude::*;
 use serde::Serialize;
@@ -14,10 +14,45 @@ use crate::bytebins::ByteBins;
 use crate::pipeline::{check_bus, launch};
 use crate::scene::Scene;
 
+/// What the origin's payloader sent.
+#[derive(Debug, Clone, Default)]
+pub struct Sent {
+    /// RTP bytes by time.
+    pub bytes: ByteBins,
+    /// Frames (packets with the marker bit).
+    pub frames: u64,
+    last_frame: Option<Instant>,
+    /// Longest time between two frames, and when it ended: a stall here
+    /// is the origin's (or this machine's), not the relay's.
+    pub longest_gap: Duration,
+    pub longest_gap_end: Option<Instant>,
+}
+
+impl Sent {
+    fn packet(&mut self, size: usize, marker: bool, now: Instant, epoch: Instant) {
+        self.bytes.add(
+            now.saturating_duration_since(epoch).as_millis() as u64,
+            size as u64,
+        );
+        if !marker {
+            return;
+        }
+        self.frames += 1;
+        if let Some(last) = self.last_frame {
+            let gap = now.saturating_duration_since(last);
+            if gap > self.longest_gap {
+                self.longest_gap = gap;
+                self.longest_gap_end = Some(now);
+            }
+        }
+        self.last_frame = Some(now);
+    }
+}
+
 /// The sender.
 pub struct Origin {
     pipeline: gst::Pipeline,
-    bytes: Arc<Mutex<ByteBins>>,
+    sent: Arc<Mutex<Sent>>,
 }
 
 impl Origin {
@@ -42,23 +77,27 @@ impl Origin {
         );
         let pipeline = launch(&description)?;
         scene.configure(&pipeline, height);
-        let bytes: Arc<Mutex<ByteBins>> = Arc::default();
+        let sent: Arc<Mutex<Sent>> = Arc::default();
         let pad = pipeline
             .by_name("pay")
             .and_then(|p| p.static_pad("src"))
             .ok_or("origin has no payloader")?;
-        let counter = bytes.clone();
+        let tally = sent.clone();
         pad.add_probe(
             gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
             move |_, info| {
-                let n: usize = match &info.data {
-                    Some(gst::PadProbeData::Buffer(b)) => b.size(),
-                    Some(gst::PadProbeData::BufferList(l)) => l.iter().map(|b| b.size()).sum(),
-                    _ => 0,
+                let now = Instant::now();
+                let Ok(mut sent) = tally.lock() else {
+                    return gst::PadProbeReturn::Ok;
                 };
-                let at = epoch.elapsed().as_millis() as u64;
-                if let Ok(mut bins) = counter.lock() {
-                    bins.add(at, n as u64);
+                let mut one = |b: &gst::BufferRef| {
+                    let marker = b.flags().contains(gst::BufferFlags::MARKER);
+                    sent.packet(b.size(), marker, now, epoch);
+                };
+                match &info.data {
+                    Some(gst::PadProbeData::Buffer(b)) => one(b),
+                    Some(gst::PadProbeData::BufferList(l)) => l.iter().for_each(one),
+                    _ => {}
                 }
                 gst::PadProbeReturn::Ok
             },
@@ -66,7 +105,7 @@ impl Origin {
         pipeline
             .set_state(gst::State::Playing)
             .map_err(|e| format!("the origin does not start: {e}"))?;
-        Ok(Origin { pipeline, bytes })
+        Ok(Origin { pipeline, sent })
     }
 
     /// Keyframes deltaenc made, and how many of them a request forced.
@@ -84,9 +123,9 @@ impl Origin {
         )
     }
 
-    /// RTP bytes sent so far, by time.
-    pub fn bytes(&self) -> ByteBins {
-        self.bytes.lock().map(|b| b.clone()).unwrap_or_default()
+    /// What it sent so far.
+    pub fn sent(&self) -> Sent {
+        self.sent.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
     pub fn check(&self) -> Result<(), String> {

@@ -179,7 +179,23 @@ fn rows(r: &BenchResult) -> Vec<Row> {
         ),
         (
             "light viewers: longest gap between frames, ms".into(),
-            spread(&r.light_longest_gap_ms, 0),
+            format!(
+                "{}; the longest ended at {} s",
+                spread(&r.light_longest_gap_ms, 0),
+                r.light_longest_gap_at_s
+                    .map_or("-".into(), |t| format!("{t:.2}"))
+            ),
+            "",
+            None,
+        ),
+        (
+            "origin: longest gap between frames sent, ms".into(),
+            format!(
+                "{:.0}, ended at {} s",
+                r.origin_longest_gap_ms,
+                r.origin_longest_gap_at_s
+                    .map_or("-".into(), |t| format!("{t:.2}"))
+            ),
             "",
             None,
         ),

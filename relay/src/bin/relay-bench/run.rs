@@ -147,8 +147,14 @@ pub struct BenchResult {
     pub frames_lost_max_per_viewer: u64,
     pub viewers_with_frame_loss: usize,
     /// Longest wait between two new frames of a light viewer holding a
-    /// picture, ms (stalls).
+    /// picture, ms (stalls; kernel receive times).
     pub light_longest_gap_ms: Spread,
+    /// When the longest of those ended, s from the start.
+    pub light_longest_gap_at_s: Option<f64>,
+    /// The origin's own longest wait between two frames it sent, ms, and
+    /// when it ended: a stall there is not the relay's.
+    pub origin_longest_gap_ms: f64,
+    pub origin_longest_gap_at_s: Option<f64>,
     /// The relay's last counters.
     pub relay_stats: HashMap<String, u64>,
     pub origin_series_kbps: Vec<f64>,
@@ -442,7 +448,8 @@ pub fn run(args: &Args, command: String) -> Result<BenchResult, String> {
     let end_stats = relay.stats();
     let (kf_end, forced_end) = origin.keyframes();
     let end_ms = control.ms(end.at);
-    let origin_bytes = origin.bytes();
+    let sent = origin.sent();
+    let origin_bytes = sent.bytes.clone();
     control.leave_all();
     let Control {
         commands,
@@ -532,6 +539,11 @@ pub fn run(args: &Args, command: String) -> Result<BenchResult, String> {
         frames_lost_max_per_viewer: 0,
         viewers_with_frame_loss: 0,
         light_longest_gap_ms: Spread::default(),
+        light_longest_gap_at_s: None,
+        origin_longest_gap_ms: sent.longest_gap.as_secs_f64() * 1e3,
+        origin_longest_gap_at_s: sent
+            .longest_gap_end
+            .map(|t| t.saturating_duration_since(epoch).as_secs_f64()),
         relay_stats: final_stats,
         origin_series_kbps: origin_bytes.kbps_series(500, end_ms),
         sessions: Vec::new(),
@@ -614,6 +626,11 @@ fn summarise_sessions(
         .map(|r| r.longest_gap)
         .collect();
     result.light_longest_gap_ms = Spread::of_ms(&gaps);
+    result.light_longest_gap_at_s = records
+        .iter()
+        .max_by_key(|r| r.longest_gap)
+        .and_then(|r| r.longest_gap_end)
+        .map(|t| t.saturating_duration_since(epoch).as_secs_f64());
     result.sessions = records
         .iter()
         .map(|r| SessionSeries {
