@@ -13,14 +13,11 @@ use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use gststreamkit::delta::bitstream::FRAME_HEADER_LEN;
-use gststreamkit::delta::{DeltaDecoder, FrameHeader};
-use gststreamkit::rtp::{
-    AssembledFrame, FrameAssembler, PacketMeta, PAYLOAD_HEADER_LEN, RESTART_AFTER_TICKS,
-};
+use gststreamkit::delta::DeltaDecoder;
+use gststreamkit::rtp::{AssembledFrame, FrameAssembler, PacketMeta, RESTART_AFTER_TICKS};
 
 use crate::bytebins::ByteBins;
-use crate::rtpheader::{FrameNumberTally, RtpHeader, SequenceTally};
+use crate::rtpheader::{frame_number, FrameNumberTally, RtpHeader, SequenceTally};
 use crate::rtsp::{track_url, Request, Response};
 
 /// An RTSP session with the relay, one request at a time.
@@ -205,6 +202,9 @@ pub struct SessionRecord {
     /// when it ended.
     pub longest_gap: Duration,
     pub longest_gap_end: Option<Instant>,
+    /// Each new frame's first packet once it held a picture: frame number,
+    /// arrival.
+    pub arrivals: Vec<(u32, Instant)>,
     /// Packets that were not RTP.
     pub not_rtp: u64,
     /// TEARDOWN sent (None: it stayed to the end).
@@ -227,6 +227,7 @@ impl SessionRecord {
             frames_lost: 0,
             longest_gap: Duration::ZERO,
             longest_gap_end: None,
+            arrivals: Vec::new(),
             not_rtp: 0,
             left: None,
         }
@@ -287,12 +288,10 @@ impl LightViewer {
             .add(since.as_millis() as u64, packet.len() as u64);
         self.record.first_packet.get_or_insert(now);
         self.sequence.observe(header.seqnum);
-        let frame_header = payload
-            .get(PAYLOAD_HEADER_LEN..PAYLOAD_HEADER_LEN + FRAME_HEADER_LEN)
-            .and_then(|h| FrameHeader::parse(h).ok());
-        if let Some(h) = frame_header {
-            if self.numbers.observe(h.frame_number) {
-                if let (Some(last), true) = (self.last_new_frame, self.picture.is_none()) {
+        if let Some(number) = frame_number(payload) {
+            if self.numbers.observe(number) && self.picture.is_none() {
+                self.record.arrivals.push((number, now));
+                if let Some(last) = self.last_new_frame {
                     let gap = now.saturating_duration_since(last);
                     if gap > self.record.longest_gap {
                         self.record.longest_gap = gap;

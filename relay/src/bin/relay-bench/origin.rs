@@ -4,6 +4,7 @@
 //! pipelines/rtp-delta-send.sh) and full viewers (rtspsrc with no jitter
 //! buffer latency, the real depayloader and decoder, framemeter).
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -12,6 +13,7 @@ use serde::Serialize;
 
 use crate::bytebins::ByteBins;
 use crate::pipeline::{check_bus, launch};
+use crate::rtpheader::{frame_number, RtpHeader};
 use crate::scene::Scene;
 
 /// What the origin's payloader sent.
@@ -26,15 +28,23 @@ pub struct Sent {
     /// is the origin's (or this machine's), not the relay's.
     pub longest_gap: Duration,
     pub longest_gap_end: Option<Instant>,
+    /// When the first packet of each frame number left.
+    pub sent_at: HashMap<u32, Instant>,
 }
 
 impl Sent {
-    fn packet(&mut self, size: usize, marker: bool, now: Instant, epoch: Instant) {
+    fn packet(&mut self, packet: &[u8], now: Instant, epoch: Instant) {
         self.bytes.add(
             now.saturating_duration_since(epoch).as_millis() as u64,
-            size as u64,
+            packet.len() as u64,
         );
-        if !marker {
+        let Some((header, payload)) = RtpHeader::parse(packet) else {
+            return;
+        };
+        if let Some(frame) = frame_number(payload) {
+            self.sent_at.entry(frame).or_insert(now);
+        }
+        if !header.marker {
             return;
         }
         self.frames += 1;
@@ -68,7 +78,7 @@ impl Origin {
             "rtpbin name=rb rtp-profile=avpf \
              {scene} ! framestamp name=stamp ! queue name=encq max-size-buffers=3 \
              ! deltaenc name=enc ! rtpdeltapay name=pay ! rb.send_rtp_sink_0 \
-             rb.send_rtp_src_0 ! udpsink host=127.0.0.1 port={port} \
+             rb.send_rtp_src_0 ! udpsink host=127.0.0.1 port={port} sync=false async=false \
              rb.send_rtcp_src_0 ! udpsink host=127.0.0.1 port={rtcp} sync=false async=false \
              udpsrc address=127.0.0.1 port={back} ! rb.recv_rtcp_sink_0",
             scene = scene.launch(width, height, fps),
@@ -91,8 +101,9 @@ impl Origin {
                     return gst::PadProbeReturn::Ok;
                 };
                 let mut one = |b: &gst::BufferRef| {
-                    let marker = b.flags().contains(gst::BufferFlags::MARKER);
-                    sent.packet(b.size(), marker, now, epoch);
+                    if let Ok(map) = b.map_readable() {
+                        sent.packet(&map, now, epoch);
+                    }
                 };
                 match &info.data {
                     Some(gst::PadProbeData::Buffer(b)) => one(b),

@@ -33,12 +33,15 @@ fn rows(r: &BenchResult) -> Vec<Row> {
         (
             "viewers".into(),
             format!(
-                "{} light + {} full; {} light joins, {} leaves; {} failures",
+                "{} light + {} full; {} light joins, {} leaves; {} failures; \
+                 measured {:.1} s from {:.2} s",
                 r.light_viewers,
                 r.full_viewers,
                 r.light_joins,
                 r.light_leaves,
-                r.join_failures.len()
+                r.join_failures.len(),
+                r.measured_s,
+                r.measured_from_s
             ),
             "no failure",
             Some(r.join_failures.is_empty()),
@@ -88,6 +91,16 @@ fn rows(r: &BenchResult) -> Vec<Row> {
         ));
     }
     rows.extend([
+        (
+            "relay transit (origin's payloader to a light viewer), ms".into(),
+            format!(
+                "{}; {} frames over 100 ms",
+                spread(&r.relay_transit_ms, 1),
+                r.relay_transit_over_100ms
+            ),
+            "",
+            None,
+        ),
         (
             "origin keyframes during the run (forced)".into(),
             format!("{} ({})", r.origin_keyframes, r.origin_forced_keyframes),

@@ -3,6 +3,10 @@
 //! section 5.1), and continuity tallies of sequence numbers and of the
 //! encoder's frame numbers. No I/O here.
 
+use gststreamkit::delta::bitstream::FRAME_HEADER_LEN;
+use gststreamkit::delta::FrameHeader;
+use gststreamkit::rtp::PAYLOAD_HEADER_LEN;
+
 /// The RTP fields a light viewer reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RtpHeader {
@@ -41,6 +45,13 @@ impl RtpHeader {
         }
         (start <= end).then(|| (header, &packet[start..end]))
     }
+}
+
+/// The encoder's frame number in the frame header every payload of the
+/// delta format repeats (docs/rtp-payload.md), if the payload has one.
+pub fn frame_number(payload: &[u8]) -> Option<u32> {
+    let header = payload.get(PAYLOAD_HEADER_LEN..PAYLOAD_HEADER_LEN + FRAME_HEADER_LEN)?;
+    FrameHeader::parse(header).ok().map(|h| h.frame_number)
 }
 
 /// Counts packets missing from a stream of sequence numbers. A packet far

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::bytebins::{ratios_after_joins, ByteBins, LiveSpan};
 use crate::light::{self, Command, LightViewer, RtspSession, SessionRecord};
-use crate::origin::{FullViewer, FullViewerResult, Origin};
+use crate::origin::{FullViewer, FullViewerResult, Origin, Sent};
 use crate::procstat;
 use crate::relayproc::RelayProcess;
 use crate::Args;
@@ -98,8 +98,10 @@ pub struct BenchResult {
     /// /proc/loadavg at the start and the end.
     pub load_start: String,
     pub load_end: String,
-    /// Seconds measured (first join to the end).
+    /// Seconds measured (first join to the end), and when that began, s
+    /// from the bench's start (the times below count from there too).
     pub measured_s: f64,
+    pub measured_from_s: f64,
     pub light_viewers: usize,
     pub full_viewers: usize,
     /// Light sessions that joined (first joins, churn, joins mode).
@@ -151,6 +153,12 @@ pub struct BenchResult {
     pub light_longest_gap_ms: Spread,
     /// When the longest of those ended, s from the start.
     pub light_longest_gap_at_s: Option<f64>,
+    /// From the origin's payloader to a light viewer's socket, per frame
+    /// (first packet), once the viewer held a picture: what the relay adds
+    /// (its ingest jitter buffer, its work, the loopback), ms.
+    pub relay_transit_ms: Spread,
+    /// Frames (over all light viewers) that took longer than 100 ms.
+    pub relay_transit_over_100ms: usize,
     /// The origin's own longest wait between two frames it sent, ms, and
     /// when it ended: a stall there is not the relay's.
     pub origin_longest_gap_ms: f64,
@@ -508,6 +516,7 @@ pub fn run(args: &Args, command: String) -> Result<BenchResult, String> {
         load_start,
         load_end: loadavg(),
         measured_s: wall,
+        measured_from_s: start.at.saturating_duration_since(epoch).as_secs_f64(),
         light_viewers: args.viewers,
         full_viewers: args.full,
         light_joins,
@@ -540,6 +549,8 @@ pub fn run(args: &Args, command: String) -> Result<BenchResult, String> {
         viewers_with_frame_loss: 0,
         light_longest_gap_ms: Spread::default(),
         light_longest_gap_at_s: None,
+        relay_transit_ms: Spread::default(),
+        relay_transit_over_100ms: 0,
         origin_longest_gap_ms: sent.longest_gap.as_secs_f64() * 1e3,
         origin_longest_gap_at_s: sent
             .longest_gap_end
@@ -548,7 +559,7 @@ pub fn run(args: &Args, command: String) -> Result<BenchResult, String> {
         origin_series_kbps: origin_bytes.kbps_series(500, end_ms),
         sessions: Vec::new(),
     };
-    summarise_sessions(&mut result, &records, &origin_bytes, epoch, end_ms);
+    summarise_sessions(&mut result, &records, &sent, epoch, end_ms);
     Ok(result)
 }
 
@@ -560,10 +571,21 @@ fn control_ms(epoch: Instant, t: Instant) -> u64 {
 fn summarise_sessions(
     result: &mut BenchResult,
     records: &[SessionRecord],
-    origin: &ByteBins,
+    sent: &Sent,
     epoch: Instant,
     end_ms: u64,
 ) {
+    let origin = &sent.bytes;
+    let transit: Vec<Duration> = records
+        .iter()
+        .flat_map(|r| r.arrivals.iter())
+        .filter_map(|(n, at)| Some(at.saturating_duration_since(*sent.sent_at.get(n)?)))
+        .collect();
+    result.relay_transit_ms = Spread::of_ms(&transit);
+    result.relay_transit_over_100ms = transit
+        .iter()
+        .filter(|d| **d > Duration::from_millis(100))
+        .count();
     let ms = |t: Instant| control_ms(epoch, t);
     let joins: Vec<Duration> = records
         .iter()
