@@ -18,23 +18,29 @@ pub fn ticks_per_second() -> u64 {
     }
 }
 
-/// utime + stime, in clock ticks, from the text of a `stat` file. The
-/// command name (field 2) may hold spaces and parentheses, so fields are
-/// counted after its last `)`.
-pub fn parse_cpu_ticks(stat: &str) -> Option<u64> {
+/// utime and stime (user and kernel time), in clock ticks, from the text
+/// of a `stat` file. The command name (field 2) may hold spaces and
+/// parentheses, so fields are counted after its last `)`.
+pub fn parse_user_system_ticks(stat: &str) -> Option<(u64, u64)> {
     let rest = &stat[stat.rfind(')')? + 1..];
     let fields: Vec<&str> = rest.split_whitespace().collect();
     // Field 3 (state) is fields[0]; utime is field 14, stime field 15.
     let utime: u64 = fields.get(11)?.parse().ok()?;
     let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some(utime + stime)
+    Some((utime, stime))
 }
 
-/// VmRSS in KiB from the text of a `status` file.
-pub fn parse_rss_kib(status: &str) -> Option<u64> {
+/// utime + stime, in clock ticks, from the text of a `stat` file.
+pub fn parse_cpu_ticks(stat: &str) -> Option<u64> {
+    parse_user_system_ticks(stat).map(|(u, s)| u + s)
+}
+
+/// The number of field `name` (`VmRSS`, in KiB; `Threads`) of the text
+/// of a `status` file.
+pub fn parse_status_field(status: &str, name: &str) -> Option<u64> {
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))?
         .split_whitespace()
         .next()?
         .parse()
@@ -47,9 +53,26 @@ pub fn cpu_ticks(pid: u32) -> Option<u64> {
     parse_cpu_ticks(&fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
 }
 
+/// Kernel ticks used so far by process `pid`: on loopback, sending a
+/// datagram includes delivering it, so this is mostly the viewers' copies.
+pub fn system_ticks(pid: u32) -> Option<u64> {
+    parse_user_system_ticks(&fs::read_to_string(format!("/proc/{pid}/stat")).ok()?).map(|(_, s)| s)
+}
+
 /// Resident memory of process `pid`, KiB.
 pub fn rss_kib(pid: u32) -> Option<u64> {
-    parse_rss_kib(&fs::read_to_string(format!("/proc/{pid}/status")).ok()?)
+    parse_status_field(
+        &fs::read_to_string(format!("/proc/{pid}/status")).ok()?,
+        "VmRSS",
+    )
+}
+
+/// Threads of process `pid`.
+pub fn thread_count(pid: u32) -> Option<u64> {
+    parse_status_field(
+        &fs::read_to_string(format!("/proc/{pid}/status")).ok()?,
+        "Threads",
+    )
 }
 
 /// CPU ticks of each living thread of `pid`, by thread id, with its name.
@@ -105,16 +128,19 @@ mod tests {
         let stat = "4242 (odd) name) S 1 4242 4242 0 -1 4194560 100 0 0 0 \
                     250 75 0 0 20 0 12 0 1000 123456 789 18446744073709551615";
         assert_eq!(parse_cpu_ticks(stat), Some(325));
+        assert_eq!(parse_user_system_ticks(stat), Some((250, 75)));
         assert_eq!(parse_cpu_ticks("4242 (x) S 1 2"), None);
         assert_eq!(parse_cpu_ticks("no parenthesis"), None);
     }
 
     #[test]
-    fn rss_is_read_from_status() {
+    fn rss_and_threads_are_read_from_status() {
         let status =
             "Name:\tstreamkit-relay\nVmPeak:\t  900 kB\nVmRSS:\t   51234 kB\nThreads:\t9\n";
-        assert_eq!(parse_rss_kib(status), Some(51234));
-        assert_eq!(parse_rss_kib("Name: x\n"), None);
+        assert_eq!(parse_status_field(status, "VmRSS"), Some(51234));
+        assert_eq!(parse_status_field(status, "Threads"), Some(9));
+        assert_eq!(parse_status_field(status, "VmRS"), None);
+        assert_eq!(parse_status_field("Name: x\n", "VmRSS"), None);
     }
 
     #[test]

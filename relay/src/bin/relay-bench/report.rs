@@ -134,8 +134,13 @@ fn rows(r: &BenchResult) -> Vec<Row> {
         (
             "relay CPU, cores".into(),
             format!(
-                "{:.2} (bench process {:.2}; {} CPUs, load {} -> {})",
-                r.relay_cpu_cores, r.bench_cpu_cores, r.cpus, r.load_start, r.load_end
+                "{:.2}, of which kernel {:.2} (bench process {:.2}; {} CPUs, load {} -> {})",
+                r.relay_cpu_cores,
+                r.relay_system_cores,
+                r.bench_cpu_cores,
+                r.cpus,
+                r.load_start,
+                r.load_end
             ),
             "<= 1.0",
             Some(r.relay_cpu_cores <= 1.0),
@@ -158,11 +163,15 @@ fn rows(r: &BenchResult) -> Vec<Row> {
     rows.push((
         "relay RSS, MiB".into(),
         format!(
-            "start {:.1}, after 100 joins {}, end {:.1}",
+            "start {:.1}, after 100 joins {}, end {:.1} (every viewer gone); \
+             threads {} -> {} -> {}",
             r.relay_rss_start_mib,
             r.relay_rss_after_100_mib
                 .map_or("-".into(), |v| format!("{v:.1}")),
-            r.relay_rss_end_mib
+            r.relay_rss_end_mib,
+            r.relay_threads_count.0,
+            r.relay_threads_count.1,
+            r.relay_threads_count.2
         ),
         if rss_target.is_some() {
             "end <= after 100 + 5"

@@ -125,6 +125,9 @@ pub struct BenchResult {
     pub relay_upstream_keyframe_requests: u64,
     /// The relay process's CPU over the measured span, in cores.
     pub relay_cpu_cores: f64,
+    /// Of which in the kernel (sending to the viewers, on loopback
+    /// delivering too).
+    pub relay_system_cores: f64,
     /// Its busiest kinds of thread.
     pub relay_threads: Vec<ThreadKind>,
     /// This program's own CPU (origin, full viewers, light viewers), cores.
@@ -136,6 +139,9 @@ pub struct BenchResult {
     pub relay_rss_end_mib: f64,
     /// (joins so far, MiB) every 100 joins in the joins mode.
     pub relay_rss_curve: Vec<(usize, f64)>,
+    /// Its threads at the start, at the end of the measured span, and once
+    /// every viewer had left.
+    pub relay_threads_count: (u64, u64, u64),
     pub relay_alive: bool,
     pub relay_complaints: Vec<String>,
     /// Other live viewers' bytes in the second after a join over the
@@ -334,6 +340,7 @@ fn mib(kib: Option<u64>) -> f64 {
 struct CpuSample {
     at: Instant,
     relay: u64,
+    relay_system: u64,
     relay_threads: std::collections::BTreeMap<u32, (String, u64)>,
     bench: u64,
 }
@@ -343,6 +350,7 @@ impl CpuSample {
         CpuSample {
             at: Instant::now(),
             relay: procstat::cpu_ticks(relay).unwrap_or(0),
+            relay_system: procstat::system_ticks(relay).unwrap_or(0),
             relay_threads: procstat::thread_ticks(relay),
             bench: procstat::cpu_ticks(std::process::id()).unwrap_or(0),
         }
@@ -396,6 +404,7 @@ pub fn run(args: &Args, command: String) -> Result<BenchResult, String> {
     let start_stats = relay.stats();
     let (kf_start, forced_start) = origin.keyframes();
     let rss_start = mib(procstat::rss_kib(pid));
+    let threads_start = procstat::thread_count(pid).unwrap_or(0);
     let mut rss_curve = vec![(0, rss_start)];
     let mut rss_after_100 = None;
 
@@ -453,6 +462,7 @@ pub fn run(args: &Args, command: String) -> Result<BenchResult, String> {
     // Settle: the last joiner's picture, the last stats line.
     control.wait_until(Instant::now() + Duration::from_millis(1200));
     let end = CpuSample::take(pid);
+    let threads_end = procstat::thread_count(pid).unwrap_or(0);
     let end_stats = relay.stats();
     let (kf_end, forced_end) = origin.keyframes();
     let end_ms = control.ms(end.at);
@@ -480,6 +490,7 @@ pub fn run(args: &Args, command: String) -> Result<BenchResult, String> {
     origin.check()?;
     std::thread::sleep(Duration::from_millis(1200));
     let rss_end = mib(procstat::rss_kib(pid));
+    let threads_left = procstat::thread_count(pid).unwrap_or(0);
     if joins_mode {
         rss_curve.push((args.joins, rss_end));
     }
@@ -532,12 +543,14 @@ pub fn run(args: &Args, command: String) -> Result<BenchResult, String> {
         relay_upstream_keyframe_requests: counter(&end_stats, "upstream_keyframe_requests")
             .saturating_sub(counter(&start_stats, "upstream_keyframe_requests")),
         relay_cpu_cores: cores(end.relay.saturating_sub(start.relay)),
+        relay_system_cores: cores(end.relay_system.saturating_sub(start.relay_system)),
         relay_threads,
         bench_cpu_cores: cores(end.bench.saturating_sub(start.bench)),
         relay_rss_start_mib: rss_start,
         relay_rss_after_100_mib: rss_after_100,
         relay_rss_end_mib: rss_end,
         relay_rss_curve: rss_curve,
+        relay_threads_count: (threads_start, threads_end, threads_left),
         relay_alive,
         relay_complaints: relay.complaints(),
         others_after_join_ratio: Spread::default(),
