@@ -94,5 +94,6 @@ fn a_short_run_of_joins_samples_the_relays_memory() {
     assert_eq!(num(&r, "never_whole"), 0.0);
     assert_eq!(num(&r, "origin_keyframes"), 0.0);
     assert_eq!(r["relay_rss_curve"].as_array().map(Vec::len), Some(2));
+    assert!(num(&r, "relay_rss_after_all_joins_mib") > 1.0);
     assert_eq!(r["relay_alive"], Value::Bool(true));
 }

@@ -159,22 +159,24 @@ fn rows(r: &BenchResult) -> Vec<Row> {
     ]);
     let rss_target = r
         .relay_rss_after_100_mib
-        .map(|a| r.relay_rss_end_mib - a <= 5.0);
+        .zip(r.relay_rss_after_all_joins_mib)
+        .map(|(first, last)| (last - first).abs() <= 5.0);
+    let mib = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.1}"));
     rows.push((
         "relay RSS, MiB".into(),
         format!(
-            "start {:.1}, after 100 joins {}, end {:.1} (every viewer gone); \
-             threads {} -> {} -> {}",
+            "start {:.1}, after 100 joins {}, after all joins {}, end {:.1} (every viewer \
+             gone); threads {} -> {} -> {}",
             r.relay_rss_start_mib,
-            r.relay_rss_after_100_mib
-                .map_or("-".into(), |v| format!("{v:.1}")),
+            mib(r.relay_rss_after_100_mib),
+            mib(r.relay_rss_after_all_joins_mib),
             r.relay_rss_end_mib,
             r.relay_threads_count.0,
             r.relay_threads_count.1,
             r.relay_threads_count.2
         ),
         if rss_target.is_some() {
-            "end <= after 100 + 5"
+            "after all joins within 5 of after 100"
         } else {
             ""
         },
@@ -369,10 +371,14 @@ fn bitrate_plot(r: &BenchResult) -> String {
         * 1.05;
     let mut s = axes(xmax, ymax, "s from the start", "kbit/s per half second");
     for sess in &r.sessions {
-        // Only while it was there: zeros before its join are left out.
-        let from = (sess.joined_s / step) as usize;
+        // Only the whole steps while it was there.
+        let from = (sess.joined_s / step).ceil() as usize;
+        let until = sess
+            .left_s
+            .map_or(sess.kbps.len(), |t| (t / step) as usize)
+            .min(sess.kbps.len());
         s.push_str(&polyline(
-            sess.kbps.get(from..).unwrap_or_default(),
+            sess.kbps.get(from..until).unwrap_or_default(),
             from,
             step,
             xmax,

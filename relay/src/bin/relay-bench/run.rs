@@ -74,6 +74,8 @@ pub struct ThreadKind {
 pub struct SessionSeries {
     /// PLAY sent, seconds from the run's start.
     pub joined_s: f64,
+    /// TEARDOWN sent, seconds from the run's start (None: stayed).
+    pub left_s: Option<f64>,
     /// To its first whole picture, ms (None: never).
     pub join_ms: Option<f64>,
     /// kbit/s in half-second steps from the run's start.
@@ -132,12 +134,14 @@ pub struct BenchResult {
     pub relay_threads: Vec<ThreadKind>,
     /// This program's own CPU (origin, full viewers, light viewers), cores.
     pub bench_cpu_cores: f64,
-    /// Relay VmRSS, MiB: at the start, after the first 100 joins and
-    /// leaves (joins mode), at the end.
+    /// Relay VmRSS, MiB: at the start; after the first 100 joins and
+    /// leaves and after the last (joins mode, steady viewers still there);
+    /// at the end, every viewer gone.
     pub relay_rss_start_mib: f64,
     pub relay_rss_after_100_mib: Option<f64>,
+    pub relay_rss_after_all_joins_mib: Option<f64>,
     pub relay_rss_end_mib: f64,
-    /// (joins so far, MiB) every 100 joins in the joins mode.
+    /// (joins so far, MiB) every 100 joins and after the last, joins mode.
     pub relay_rss_curve: Vec<(usize, f64)>,
     /// Its threads at the start, at the end of the measured span, and once
     /// every viewer had left.
@@ -418,7 +422,7 @@ pub fn run(args: &Args, command: String) -> Result<BenchResult, String> {
                 }
                 control.leave_key(key);
             }
-            if i % 100 == 0 {
+            if i % 100 == 0 || i == args.joins {
                 let rss = mib(procstat::rss_kib(pid));
                 rss_curve.push((i, rss));
                 if i == 100 {
@@ -491,9 +495,6 @@ pub fn run(args: &Args, command: String) -> Result<BenchResult, String> {
     std::thread::sleep(Duration::from_millis(1200));
     let rss_end = mib(procstat::rss_kib(pid));
     let threads_left = procstat::thread_count(pid).unwrap_or(0);
-    if joins_mode {
-        rss_curve.push((args.joins, rss_end));
-    }
     let relay_alive = relay.alive();
     let final_stats = relay.stats();
 
@@ -548,6 +549,10 @@ pub fn run(args: &Args, command: String) -> Result<BenchResult, String> {
         bench_cpu_cores: cores(end.bench.saturating_sub(start.bench)),
         relay_rss_start_mib: rss_start,
         relay_rss_after_100_mib: rss_after_100,
+        relay_rss_after_all_joins_mib: rss_curve
+            .last()
+            .filter(|(n, _)| joins_mode && *n > 0)
+            .map(|(_, m)| *m),
         relay_rss_end_mib: rss_end,
         relay_rss_curve: rss_curve,
         relay_threads_count: (threads_start, threads_end, threads_left),
@@ -670,6 +675,7 @@ fn summarise_sessions(
         .iter()
         .map(|r| SessionSeries {
             joined_s: r.play_sent.map_or(0.0, |p| ms(p) as f64 / 1e3),
+            left_s: r.left.map(|t| ms(t) as f64 / 1e3),
             join_ms: r.join_time().map(|d| d.as_secs_f64() * 1e3),
             kbps: r.bins.kbps_series(500, end_ms),
         })
