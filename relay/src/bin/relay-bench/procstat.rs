@@ -77,6 +77,31 @@ pub fn thread_count(pid: u32) -> Option<u64> {
 
 /// CPU ticks of each living thread of `pid`, by thread id, with its name.
 pub fn thread_ticks(pid: u32) -> BTreeMap<u32, (String, u64)> {
+    per_thread(pid, |dir| {
+        parse_cpu_ticks(&fs::read_to_string(dir.join("stat")).ok()?)
+    })
+}
+
+/// Nanoseconds each living thread of `pid` has spent runnable but waiting
+/// for a CPU (`schedstat`'s second field): what a busy machine takes from
+/// it, as opposed to what it uses.
+pub fn thread_run_delay_ns(pid: u32) -> BTreeMap<u32, (String, u64)> {
+    per_thread(pid, |dir| {
+        parse_run_delay_ns(&fs::read_to_string(dir.join("schedstat")).ok()?)
+    })
+}
+
+/// The run-queue wait of a `schedstat` file: on CPU, waiting, time slices.
+pub fn parse_run_delay_ns(schedstat: &str) -> Option<u64> {
+    schedstat.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// `read` of each living thread's /proc directory, by thread id, with the
+/// thread's name.
+fn per_thread(
+    pid: u32,
+    read: impl Fn(&std::path::Path) -> Option<u64>,
+) -> BTreeMap<u32, (String, u64)> {
     let mut out = BTreeMap::new();
     let Ok(dir) = fs::read_dir(format!("/proc/{pid}/task")) else {
         return out;
@@ -86,22 +111,20 @@ pub fn thread_ticks(pid: u32) -> BTreeMap<u32, (String, u64)> {
             continue;
         };
         let path = entry.path();
-        let ticks = fs::read_to_string(path.join("stat"))
-            .ok()
-            .and_then(|s| parse_cpu_ticks(&s));
         let name = fs::read_to_string(path.join("comm")).unwrap_or_default();
-        if let Some(ticks) = ticks {
-            out.insert(tid, (name.trim().to_string(), ticks));
+        if let Some(value) = read(&path) {
+            out.insert(tid, (name.trim().to_string(), value));
         }
     }
     out
 }
 
-/// Ticks used between two samples of [`thread_ticks`], summed by thread
-/// name with the digits taken out (GStreamer names threads after pads,
-/// `appsrc12:src`, so the hundred viewers' threads of one kind add up),
-/// largest first, with how many threads each holds.
-pub fn ticks_by_thread_kind(
+/// What grew between two per-thread samples ([`thread_ticks`],
+/// [`thread_run_delay_ns`]), summed by thread name with the digits taken
+/// out (GStreamer names threads after pads, `appsrc12:src`, so the hundred
+/// viewers' threads of one kind add up), largest first, with how many
+/// threads each holds.
+pub fn by_thread_kind(
     before: &BTreeMap<u32, (String, u64)>,
     after: &BTreeMap<u32, (String, u64)>,
 ) -> Vec<(String, u64, usize)> {
@@ -144,11 +167,18 @@ mod tests {
     }
 
     #[test]
+    fn run_queue_wait_is_the_second_field() {
+        assert_eq!(parse_run_delay_ns("123456 7890 42\n"), Some(7890));
+        assert_eq!(parse_run_delay_ns("123456"), None);
+    }
+
+    #[test]
     fn our_own_process_is_readable() {
         let me = std::process::id();
         assert!(cpu_ticks(me).is_some());
         assert!(rss_kib(me).unwrap() > 0);
         assert!(!thread_ticks(me).is_empty());
+        assert!(!thread_run_delay_ns(me).is_empty());
     }
 
     #[test]
@@ -170,7 +200,7 @@ mod tests {
             (4, "udpsrc0:src", 4),
         ]);
         assert_eq!(
-            ticks_by_thread_kind(&before, &after),
+            by_thread_kind(&before, &after),
             vec![
                 ("appsrc:src".to_string(), 30, 2),
                 ("udpsrc:src".to_string(), 4, 1),

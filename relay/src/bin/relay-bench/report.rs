@@ -94,9 +94,11 @@ fn rows(r: &BenchResult) -> Vec<Row> {
         (
             "relay transit (origin's payloader to a light viewer), ms".into(),
             format!(
-                "{}; {} frames over 100 ms",
+                "{}; {} frames over 100 ms; the slowest arrived at {} s",
                 spread(&r.relay_transit_ms, 1),
-                r.relay_transit_over_100ms
+                r.relay_transit_over_100ms,
+                r.relay_transit_max_at_s
+                    .map_or("-".into(), |t| format!("{t:.2}"))
             ),
             "",
             None,
@@ -146,11 +148,16 @@ fn rows(r: &BenchResult) -> Vec<Row> {
             Some(r.relay_cpu_cores <= 1.0),
         ),
         (
-            "relay busiest threads, cores".into(),
+            "relay busiest threads, cores (run-queue wait)".into(),
             r.relay_threads
                 .iter()
                 .take(6)
-                .map(|t| format!("{} x{} {:.2}", t.name, t.threads, t.cores))
+                .map(|t| {
+                    format!(
+                        "{} x{} {:.2} (waited {:.0} ms/s)",
+                        t.name, t.threads, t.cores, t.waited_ms_per_s
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join(", "),
             "",

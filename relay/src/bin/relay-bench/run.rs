@@ -67,6 +67,9 @@ pub struct ThreadKind {
     pub threads: usize,
     /// Fraction of one core over the run.
     pub cores: f64,
+    /// Time its threads were runnable but waited for a CPU, ms per second
+    /// of the run (summed over them): the machine's share of any delay.
+    pub waited_ms_per_s: f64,
 }
 
 /// One light viewer session, for the plots.
@@ -167,6 +170,8 @@ pub struct BenchResult {
     /// (first packet), once the viewer held a picture: what the relay adds
     /// (its ingest jitter buffer, its work, the loopback), ms.
     pub relay_transit_ms: Spread,
+    /// When the slowest frame arrived, s from the start.
+    pub relay_transit_max_at_s: Option<f64>,
     /// Frames (over all light viewers) that took longer than 100 ms.
     pub relay_transit_over_100ms: usize,
     /// The origin's own longest wait between two frames it sent, ms, and
@@ -346,6 +351,7 @@ struct CpuSample {
     relay: u64,
     relay_system: u64,
     relay_threads: std::collections::BTreeMap<u32, (String, u64)>,
+    relay_waits: std::collections::BTreeMap<u32, (String, u64)>,
     bench: u64,
 }
 
@@ -356,6 +362,7 @@ impl CpuSample {
             relay: procstat::cpu_ticks(relay).unwrap_or(0),
             relay_system: procstat::system_ticks(relay).unwrap_or(0),
             relay_threads: procstat::thread_ticks(relay),
+            relay_waits: procstat::thread_run_delay_ns(relay),
             bench: procstat::cpu_ticks(std::process::id()).unwrap_or(0),
         }
     }
@@ -501,10 +508,16 @@ pub fn run(args: &Args, command: String) -> Result<BenchResult, String> {
     let wall = end.at.saturating_duration_since(start.at).as_secs_f64();
     let ticks = procstat::ticks_per_second() as f64;
     let cores = |t: u64| t as f64 / ticks / wall.max(1e-9);
-    let relay_threads = procstat::ticks_by_thread_kind(&start.relay_threads, &end.relay_threads)
+    let waits: HashMap<String, u64> =
+        procstat::by_thread_kind(&start.relay_waits, &end.relay_waits)
+            .into_iter()
+            .map(|(name, ns, _)| (name, ns))
+            .collect();
+    let relay_threads = procstat::by_thread_kind(&start.relay_threads, &end.relay_threads)
         .into_iter()
         .take(12)
         .map(|(name, t, threads)| ThreadKind {
+            waited_ms_per_s: waits.get(&name).map_or(0.0, |ns| *ns as f64 / 1e6 / wall),
             name,
             threads,
             cores: cores(t),
@@ -569,6 +582,7 @@ pub fn run(args: &Args, command: String) -> Result<BenchResult, String> {
         light_longest_gap_at_s: None,
         relay_transit_ms: Spread::default(),
         relay_transit_over_100ms: 0,
+        relay_transit_max_at_s: None,
         origin_longest_gap_ms: sent.longest_gap.as_secs_f64() * 1e3,
         origin_longest_gap_at_s: sent
             .longest_gap_end
@@ -594,12 +608,17 @@ fn summarise_sessions(
     end_ms: u64,
 ) {
     let origin = &sent.bytes;
-    let transit: Vec<Duration> = records
+    let transit_at: Vec<(Duration, Instant)> = records
         .iter()
         .flat_map(|r| r.arrivals.iter())
-        .filter_map(|(n, at)| Some(at.saturating_duration_since(*sent.sent_at.get(n)?)))
+        .filter_map(|(n, at)| Some((at.saturating_duration_since(*sent.sent_at.get(n)?), *at)))
         .collect();
+    let transit: Vec<Duration> = transit_at.iter().map(|(d, _)| *d).collect();
     result.relay_transit_ms = Spread::of_ms(&transit);
+    result.relay_transit_max_at_s = transit_at
+        .iter()
+        .max_by_key(|(d, _)| *d)
+        .map(|(_, at)| at.saturating_duration_since(epoch).as_secs_f64());
     result.relay_transit_over_100ms = transit
         .iter()
         .filter(|d| **d > Duration::from_millis(100))
