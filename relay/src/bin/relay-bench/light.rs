@@ -202,8 +202,9 @@ pub struct SessionRecord {
     /// when it ended.
     pub longest_gap: Duration,
     pub longest_gap_end: Option<Instant>,
-    /// Each new frame's first packet once it held a picture: frame number,
-    /// arrival.
+    /// When each frame's last packet (the marker) arrived, once it held a
+    /// picture: frame number, arrival. A frame is whole only then, so a
+    /// sender that pauses inside a frame does not count against the relay.
     pub arrivals: Vec<(u32, Instant)>,
     /// Packets that were not RTP.
     pub not_rtp: u64,
@@ -289,8 +290,10 @@ impl LightViewer {
         self.record.first_packet.get_or_insert(now);
         self.sequence.observe(header.seqnum);
         if let Some(number) = frame_number(payload) {
-            if self.numbers.observe(number) && self.picture.is_none() {
+            if header.marker && self.picture.is_none() {
                 self.record.arrivals.push((number, now));
+            }
+            if self.numbers.observe(number) && self.picture.is_none() {
                 if let Some(last) = self.last_new_frame {
                     let gap = now.saturating_duration_since(last);
                     if gap > self.record.longest_gap {
@@ -388,7 +391,6 @@ fn receive(
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => {
                     done.extend(viewers.into_iter().map(|v| v.finish(None)));
-                    done.sort_by_key(|r| r.key);
                     return done;
                 }
             }

@@ -4,7 +4,6 @@
 //! pipelines/rtp-delta-send.sh) and full viewers (rtspsrc with no jitter
 //! buffer latency, the real depayloader and decoder, framemeter).
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -13,7 +12,7 @@ use serde::Serialize;
 
 use crate::bytebins::ByteBins;
 use crate::pipeline::{check_bus, launch};
-use crate::rtpheader::{frame_number, RtpHeader};
+use crate::rtpheader::RtpHeader;
 use crate::scene::Scene;
 
 /// What the origin's payloader sent.
@@ -28,8 +27,6 @@ pub struct Sent {
     /// is the origin's (or this machine's), not the relay's.
     pub longest_gap: Duration,
     pub longest_gap_end: Option<Instant>,
-    /// When the first packet of each frame number left.
-    pub sent_at: HashMap<u32, Instant>,
 }
 
 impl Sent {
@@ -38,13 +35,7 @@ impl Sent {
             now.saturating_duration_since(epoch).as_millis() as u64,
             packet.len() as u64,
         );
-        let Some((header, payload)) = RtpHeader::parse(packet) else {
-            return;
-        };
-        if let Some(frame) = frame_number(payload) {
-            self.sent_at.entry(frame).or_insert(now);
-        }
-        if !header.marker {
+        if !RtpHeader::parse(packet).is_some_and(|(h, _)| h.marker) {
             return;
         }
         self.frames += 1;
@@ -67,18 +58,20 @@ pub struct Origin {
 
 impl Origin {
     /// Sends `scene` at `width`x`height`, `fps`, as RTP to 127.0.0.1:`port`
-    /// (RTCP to port+1, from port+5); bytes counted from `epoch`.
+    /// (RTCP to port+1, from port+5) and the same packets to `tap_port`,
+    /// where the bench notes when each left; bytes counted from `epoch`.
     pub fn start(
         scene: &Scene,
         (width, height, fps): (u32, u32, u32),
-        port: u16,
+        (port, tap_port): (u16, u16),
         epoch: Instant,
     ) -> Result<Self, String> {
         let description = format!(
             "rtpbin name=rb rtp-profile=avpf \
              {scene} ! framestamp name=stamp ! queue name=encq max-size-buffers=3 \
              ! deltaenc name=enc ! rtpdeltapay name=pay ! rb.send_rtp_sink_0 \
-             rb.send_rtp_src_0 ! udpsink host=127.0.0.1 port={port} sync=false async=false \
+             rb.send_rtp_src_0 ! multiudpsink clients=127.0.0.1:{port},127.0.0.1:{tap_port} \
+               sync=false async=false \
              rb.send_rtcp_src_0 ! udpsink host=127.0.0.1 port={rtcp} sync=false async=false \
              udpsrc address=127.0.0.1 port={back} ! rb.recv_rtcp_sink_0",
             scene = scene.launch(width, height, fps),

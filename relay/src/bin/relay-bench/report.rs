@@ -60,7 +60,10 @@ fn rows(r: &BenchResult) -> Vec<Row> {
         ),
         (
             "sessions never whole".into(),
-            r.never_whole.to_string(),
+            format!(
+                "{}, of which no packet at all after PLAY: {:?} (key, PLAY s)",
+                r.never_whole, r.never_a_packet
+            ),
             "0",
             Some(r.never_whole == 0),
         ),
@@ -92,7 +95,7 @@ fn rows(r: &BenchResult) -> Vec<Row> {
     }
     rows.extend([
         (
-            "relay transit (origin's payloader to a light viewer), ms".into(),
+            "relay transit (origin's packet to the relay's copy), ms".into(),
             format!(
                 "{}; {} frames over 100 ms; the slowest arrived at {} s",
                 spread(&r.relay_transit_ms, 1),

@@ -23,6 +23,8 @@ use crate::Args;
 const KEEP_ALIVE: Duration = Duration::from_secs(3);
 /// How long a joiner may take to hold a whole picture in the joins mode.
 const PICTURE_TIMEOUT: Duration = Duration::from_secs(3);
+/// The key of the socket that receives the origin's own packets.
+const ORIGIN_TAP: u64 = u64::MAX;
 /// Window before and after a join over which bytes are compared.
 const JOIN_WINDOW_MS: u64 = 1000;
 
@@ -117,8 +119,11 @@ pub struct BenchResult {
     pub join_ms: Spread,
     /// DESCRIBE sent to that picture, ms.
     pub join_from_describe_ms: Spread,
-    /// Sessions that never held a whole picture.
+    /// Sessions that never held a whole picture, and of them those that
+    /// never received a single packet after a PLAY answered 200 (their
+    /// keys and PLAY times, s).
     pub never_whole: usize,
+    pub never_a_packet: Vec<(u64, f64)>,
     /// Bytes received up to the first whole picture, KiB.
     pub first_picture_kib: Spread,
     pub full: Vec<FullViewerResult>,
@@ -166,9 +171,11 @@ pub struct BenchResult {
     pub light_longest_gap_ms: Spread,
     /// When the longest of those ended, s from the start.
     pub light_longest_gap_at_s: Option<f64>,
-    /// From the origin's payloader to a light viewer's socket, per frame
-    /// (first packet), once the viewer held a picture: what the relay adds
-    /// (its ingest jitter buffer, its work, the loopback), ms.
+    /// From the origin's packet reaching a socket of the bench's to the
+    /// relay's copy reaching a light viewer, per frame (its last packet,
+    /// both kernel receive times), once the viewer held a picture: what the
+    /// relay adds (its ingest jitter buffer, its work, one more loopback
+    /// hop), ms.
     pub relay_transit_ms: Spread,
     /// When the slowest frame arrived, s from the start.
     pub relay_transit_max_at_s: Option<f64>,
@@ -375,17 +382,22 @@ pub fn run(args: &Args, command: String) -> Result<BenchResult, String> {
     let epoch = Instant::now();
     let input = free_origin_port()?;
     let mut relay = RelayProcess::start(input, free_tcp_port()?, &args.relay_arg)?;
+    let (picture_tx, pictures) = std::sync::mpsc::channel();
+    let (commands, receiver) = light::spawn_receiver(epoch, picture_tx);
+    // The origin's own packets, timed by the kernel as the viewers' are.
+    let (tap, tap_rtcp) = light::socket_pair()?;
+    let tap_port = tap.local_addr().map_err(|e| e.to_string())?.port();
+    let tap = LightViewer::new(tap, tap_rtcp, SessionRecord::new(ORIGIN_TAP, epoch))?;
+    let _ = commands.send(Command::Add(Box::new(tap)));
     let origin = Origin::start(
         &args.scene,
         (args.width, args.height, args.fps),
-        input,
+        (input, tap_port),
         epoch,
     )?;
     relay.wait_for_stats(Duration::from_secs(15), |s| {
         s.get("frames_in").is_some_and(|n| *n > 2)
     })?;
-    let (picture_tx, pictures) = std::sync::mpsc::channel();
-    let (commands, receiver) = light::spawn_receiver(epoch, picture_tx);
     let mut control = Control {
         url: relay.url.clone(),
         epoch,
@@ -488,9 +500,14 @@ pub fn run(args: &Args, command: String) -> Result<BenchResult, String> {
         ..
     } = control;
     drop(commands);
-    let records = receiver
+    let mut records = receiver
         .join()
         .map_err(|_| "the light viewers' thread panicked")?;
+    let tap = records
+        .iter()
+        .position(|r| r.key == ORIGIN_TAP)
+        .map(|i| records.swap_remove(i));
+    records.sort_by_key(|r| r.key);
     let mut full_results = Vec::new();
     for f in full {
         match f.finish() {
@@ -550,6 +567,7 @@ pub fn run(args: &Args, command: String) -> Result<BenchResult, String> {
         join_ms: Spread::default(),
         join_from_describe_ms: Spread::default(),
         never_whole: 0,
+        never_a_packet: Vec::new(),
         first_picture_kib: Spread::default(),
         full: full_results,
         origin_keyframes: kf_end - kf_start,
@@ -591,7 +609,10 @@ pub fn run(args: &Args, command: String) -> Result<BenchResult, String> {
         origin_series_kbps: origin_bytes.kbps_series(500, end_ms),
         sessions: Vec::new(),
     };
-    summarise_sessions(&mut result, &records, &sent, epoch, end_ms);
+    let left_origin: HashMap<u32, Instant> = tap
+        .map(|t| t.arrivals.into_iter().collect())
+        .unwrap_or_default();
+    summarise_sessions(&mut result, &records, (&sent, &left_origin), epoch, end_ms);
     Ok(result)
 }
 
@@ -603,7 +624,7 @@ fn control_ms(epoch: Instant, t: Instant) -> u64 {
 fn summarise_sessions(
     result: &mut BenchResult,
     records: &[SessionRecord],
-    sent: &Sent,
+    (sent, left_origin): (&Sent, &HashMap<u32, Instant>),
     epoch: Instant,
     end_ms: u64,
 ) {
@@ -611,7 +632,7 @@ fn summarise_sessions(
     let transit_at: Vec<(Duration, Instant)> = records
         .iter()
         .flat_map(|r| r.arrivals.iter())
-        .filter_map(|(n, at)| Some((at.saturating_duration_since(*sent.sent_at.get(n)?), *at)))
+        .filter_map(|(n, at)| Some((at.saturating_duration_since(*left_origin.get(n)?), *at)))
         .collect();
     let transit: Vec<Duration> = transit_at.iter().map(|(d, _)| *d).collect();
     result.relay_transit_ms = Spread::of_ms(&transit);
@@ -635,6 +656,11 @@ fn summarise_sessions(
     result.join_ms = Spread::of_ms(&joins);
     result.join_from_describe_ms = Spread::of_ms(&from_describe);
     result.never_whole = records.iter().filter(|r| r.first_picture.is_none()).count();
+    result.never_a_packet = records
+        .iter()
+        .filter(|r| r.first_packet.is_none())
+        .filter_map(|r| Some((r.key, ms(r.play_sent?) as f64 / 1e3)))
+        .collect();
     let kib: Vec<f64> = records
         .iter()
         .filter(|r| r.first_picture.is_some())
