@@ -182,6 +182,8 @@ pub struct SessionRecord {
     pub key: u64,
     /// DESCRIBE sent.
     pub requested: Instant,
+    /// The UDP port it receives RTP on (its `client_port`).
+    pub rtp_port: u16,
     /// PLAY sent.
     pub play_sent: Option<Instant>,
     /// First packet received.
@@ -217,6 +219,7 @@ impl SessionRecord {
         SessionRecord {
             key,
             requested,
+            rtp_port: 0,
             play_sent: None,
             first_packet: None,
             first_picture: None,
@@ -259,6 +262,8 @@ pub struct LightViewer {
 impl LightViewer {
     pub fn new(rtp: UdpSocket, rtcp: UdpSocket, record: SessionRecord) -> Result<Self, String> {
         rtp.set_nonblocking(true).map_err(|e| e.to_string())?;
+        let mut record = record;
+        record.rtp_port = rtp.local_addr().map_err(|e| e.to_string())?.port();
         // The first asking turns the kernel's receive times on.
         let _ = kernel_arrival(&rtp, &clocks_now());
         rtcp.set_nonblocking(true).map_err(|e| e.to_string())?;

@@ -61,7 +61,7 @@ fn rows(r: &BenchResult) -> Vec<Row> {
         (
             "sessions never whole".into(),
             format!(
-                "{}, of which no packet at all after PLAY: {:?} (key, PLAY s)",
+                "{}, of which no packet at all after PLAY: {:?} (key, PLAY s, port)",
                 r.never_whole, r.never_a_packet
             ),
             "0",

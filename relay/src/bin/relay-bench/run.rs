@@ -121,9 +121,9 @@ pub struct BenchResult {
     pub join_from_describe_ms: Spread,
     /// Sessions that never held a whole picture, and of them those that
     /// never received a single packet after a PLAY answered 200 (their
-    /// keys and PLAY times, s).
+    /// keys, PLAY times in s, and RTP ports).
     pub never_whole: usize,
-    pub never_a_packet: Vec<(u64, f64)>,
+    pub never_a_packet: Vec<(u64, f64, u16)>,
     /// Bytes received up to the first whole picture, KiB.
     pub first_picture_kib: Spread,
     pub full: Vec<FullViewerResult>,
@@ -659,7 +659,7 @@ fn summarise_sessions(
     result.never_a_packet = records
         .iter()
         .filter(|r| r.first_packet.is_none())
-        .filter_map(|r| Some((r.key, ms(r.play_sent?) as f64 / 1e3)))
+        .filter_map(|r| Some((r.key, ms(r.play_sent?) as f64 / 1e3, r.rtp_port)))
         .collect();
     let kib: Vec<f64> = records
         .iter()
