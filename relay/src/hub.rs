@@ -96,10 +96,17 @@ enum Core {
     Gated(KeyframeGate),
 }
 
+/// Who a buffer goes to: the viewer, its source, and whether it is skipping
+/// frames because it fell behind.
+type Recipient = (ViewerId, gst_app::AppSrc, bool);
+
 /// A viewer's source, and which of the stream's caps it was given.
 struct Sink {
     src: gst_app::AppSrc,
     caps_serial: u64,
+    /// Fell behind: its frames are skipped until its queue has drained to
+    /// half the bound; then it asks for a picture, once.
+    skipping: bool,
 }
 
 struct Inner {
@@ -186,6 +193,7 @@ impl Hub {
                 Sink {
                     src,
                     caps_serial: 0,
+                    skipping: false,
                 },
             );
             (id, ask)
@@ -272,7 +280,7 @@ impl Hub {
         let flags = buffer.flags();
         let damaged = flags.intersects(gst::BufferFlags::DISCONT | gst::BufferFlags::CORRUPTED);
         let now = self.epoch.elapsed();
-        let mut sends: Vec<(gst::Buffer, Vec<(ViewerId, gst_app::AppSrc)>)> = Vec::new();
+        let mut sends: Vec<(gst::Buffer, Vec<Recipient>)> = Vec::new();
         let mut new_caps: Vec<(gst_app::AppSrc, gst::Caps)> = Vec::new();
         let mut needs_keyframe = false;
         {
@@ -331,7 +339,7 @@ impl Hub {
                         }
                         sink.caps_serial = serial;
                     }
-                    to.push((*id, sink.src.clone()));
+                    to.push((*id, sink.src.clone(), sink.skipping));
                 }
                 sends.push((buf, to));
             }
@@ -340,12 +348,20 @@ impl Hub {
         for (src, caps) in new_caps {
             src.set_caps(Some(&caps));
         }
-        let mut slow = Vec::new();
+        let mut fell_behind = Vec::new();
+        let mut caught_up = Vec::new();
         let mut pushed = 0u64;
         for (buf, to) in sends {
-            for (id, src) in to {
-                if src.current_level_bytes() > self.max_queue_bytes {
-                    slow.push(id);
+            for (id, src, skipping) in to {
+                let level = src.current_level_bytes();
+                if skipping {
+                    if level <= self.max_queue_bytes / 2 {
+                        caught_up.push(id);
+                    }
+                    continue;
+                }
+                if level > self.max_queue_bytes {
+                    fell_behind.push(id);
                     continue;
                 }
                 // A viewer whose media is shutting down refuses buffers;
@@ -358,14 +374,23 @@ impl Hub {
         {
             let mut inner = self.inner.lock().unwrap();
             inner.buffers_out += pushed;
-            for id in slow {
-                // It skips frames until it has caught up, then starts again
-                // from a picture: nobody else is affected.
-                let restarted = match &mut inner.core {
+            // A viewer that fell behind skips frames until it has caught
+            // up, then starts again from a picture (one, made when it can
+            // take it): nobody else is affected.
+            for id in fell_behind {
+                if let Some(sink) = inner.sinks.get_mut(&id) {
+                    sink.skipping = true;
+                    inner.slow_viewer_resyncs += 1;
+                }
+            }
+            for id in caught_up {
+                if let Some(sink) = inner.sinks.get_mut(&id) {
+                    sink.skipping = false;
+                }
+                match &mut inner.core {
                     Core::Delta(relay) => relay.request_picture(id),
                     Core::Gated(gate) => gate.restart(id),
                 };
-                inner.slow_viewer_resyncs += restarted as u64;
             }
         }
         if needs_keyframe {
