@@ -2,6 +2,7 @@
 
 use super::bitstream::{
     write_offset, FrameHeader, FrameWriter, TileCoding, FRAME_HEADER_LEN, MAX_MOVE_RUN,
+    RECORD_HEADER_LEN,
 };
 use super::canvas::{FrameView, ReferenceCanvas};
 use super::geometry::Geometry;
@@ -48,6 +49,9 @@ pub struct EncoderStats {
     /// Changed tiles sent as a move plus a residual.
     pub tiles_move_residual: u64,
     pub bytes: u64,
+    /// Bytes of the records intra refresh sent (headers included): what
+    /// the refresh costs on top of the changes.
+    pub refresh_bytes: u64,
 }
 
 /// One encoded frame.
@@ -104,6 +108,8 @@ pub struct DeltaEncoder {
     previous_clean: Vec<u64>,
     /// What to send for each tile this frame (`None`: nothing).
     actions: Vec<Option<Action>>,
+    /// Tiles that intra refresh, not a change, made self-contained this frame.
+    refreshing: Vec<bool>,
     started: bool,
     stats: EncoderStats,
     dirty: Vec<bool>,
@@ -146,6 +152,7 @@ impl DeltaEncoder {
             clean_since: vec![0; geometry.tile_count() as usize],
             previous_clean: Vec::new(),
             actions: Vec::new(),
+            refreshing: Vec::new(),
             started: false,
             stats: EncoderStats::default(),
             dirty: Vec::new(),
@@ -359,6 +366,7 @@ impl DeltaEncoder {
                 self.actions[t] = Some(Action::Intra {
                     fresh: changed[t] || !self.has_cached_record(tile),
                 });
+                self.refreshing[t] = true;
                 scheduled += 1;
             } else {
                 let left = (age_from + period - now).min(period);
@@ -392,6 +400,7 @@ impl DeltaEncoder {
                 self.actions[t] = Some(Action::Intra {
                     fresh: changed[t] || !self.has_cached_record(tile),
                 });
+                self.refreshing[t] = true;
                 scheduled += 1;
             }
         }
@@ -429,6 +438,8 @@ impl DeltaEncoder {
         actions.clear();
         actions.resize(count as usize, None);
         self.actions = actions;
+        self.refreshing.clear();
+        self.refreshing.resize(count as usize, false);
         let mut changed = vec![false; count as usize];
         let mut changed_count = 0u32;
         for tile in 0..count {
@@ -468,7 +479,7 @@ impl DeltaEncoder {
         let sent = plan.len() as u32;
         self.code_planned_tiles(frame, &plan);
         let mut writer = FrameWriter::new(&header, FRAME_HEADER_LEN + 4096);
-        let (moved, predicted) = self.write_records(&mut writer, &plan);
+        let (moved, predicted, refresh_bytes) = self.write_records(&mut writer, &plan);
         self.update_motion(&plan, &dirty, keyframe);
         self.plan = plan;
         self.dirty = dirty;
@@ -487,6 +498,7 @@ impl DeltaEncoder {
         self.stats.tiles_moved += moved as u64;
         self.stats.tiles_move_residual += predicted as u64;
         self.stats.bytes += data.len() as u64;
+        self.stats.refresh_bytes += refresh_bytes as u64;
         EncodedFrame {
             data,
             keyframe,
@@ -496,10 +508,12 @@ impl DeltaEncoder {
     }
 
     /// Writes the plan's records: runs of tiles with the same move become
-    /// one record. Returns the tiles sent as moves and as predictions.
-    fn write_records(&self, writer: &mut FrameWriter, plan: &[(u32, Action)]) -> (u32, u32) {
+    /// one record. Returns the tiles sent as moves and as predictions, and
+    /// the bytes of the records intra refresh asked for.
+    fn write_records(&self, writer: &mut FrameWriter, plan: &[(u32, Action)]) -> (u32, u32, usize) {
         let mut moved = 0;
         let mut predicted = 0;
+        let mut refresh_bytes = 0;
         let mut i = 0;
         while i < plan.len() {
             let (tile, action) = plan[i];
@@ -522,6 +536,9 @@ impl DeltaEncoder {
             }
             if let Some(record) = &self.sent[tile as usize] {
                 predicted += (record.coding == TileCoding::MoveResidual) as u32;
+                if self.refreshing[tile as usize] {
+                    refresh_bytes += RECORD_HEADER_LEN + record.payload.len();
+                }
                 writer
                     .begin_record(tile, record.coding, record.param)
                     .extend_from_slice(&record.payload);
@@ -530,7 +547,7 @@ impl DeltaEncoder {
             }
             i += 1;
         }
-        (moved, predicted)
+        (moved, predicted, refresh_bytes)
     }
 
     /// Keeps the motion search's hashes equal to the base picture's rows,
