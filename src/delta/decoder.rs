@@ -385,6 +385,7 @@ impl DeltaDecoder {
                 &mut self.palette,
                 &mut self.lossless,
                 record.index,
+                record.param,
                 record.payload,
             ),
             _ => lossy::decode(
@@ -460,7 +461,7 @@ impl DeltaDecoder {
                 }
                 None => {
                     let mut payload = Vec::new();
-                    let coding = tile::encode_exact(
+                    let (coding, param) = tile::encode_exact(
                         &self.samples,
                         &mut self.lossless,
                         &mut self.palette,
@@ -468,7 +469,7 @@ impl DeltaDecoder {
                         &mut payload,
                     );
                     writer
-                        .begin_record(t, coding, 0)
+                        .begin_record(t, coding, param)
                         .extend_from_slice(&payload);
                 }
             }

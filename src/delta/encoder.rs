@@ -716,8 +716,7 @@ impl TileWorker {
             }
             match mode {
                 TileMode::Lossless => {
-                    record.param = 0;
-                    record.coding = tile::encode_exact(
+                    (record.coding, record.param) = tile::encode_exact(
                         &self.samples,
                         &mut self.lossless,
                         &mut self.palette,
@@ -738,6 +737,7 @@ impl TileWorker {
                         );
                         if self.residual.len() < record.payload.len() {
                             record.coding = TileCoding::MoveResidual;
+                            record.param = 0;
                             std::mem::swap(&mut record.payload, &mut self.residual);
                         }
                     }

@@ -304,7 +304,8 @@ impl LosslessScratch {
 }
 
 /// Codes `samples` exactly, as whichever of lossless and palette is
-/// smaller, into `out` (which must be empty); returns the coding used.
+/// smaller, into `out` (which must be empty); returns the coding used and
+/// the record parameter it needs.
 /// `spare` is scratch space for the second try. A tile of at most
 /// [`PALETTE_ALWAYS`] colours is palette coded without trying lossless:
 /// on the recordings the palette was as small or smaller for those.
@@ -314,19 +315,20 @@ pub fn encode_exact(
     palette: &mut PaletteScratch,
     spare: &mut Vec<u8>,
     out: &mut Vec<u8>,
-) -> TileCoding {
+) -> (TileCoding, u8) {
+    let palette_coded = (TileCoding::Palette, super::palette::SORTED_TABLE);
     spare.clear();
     let colours = super::palette::encode(samples, palette, scratch, spare);
     if colours.is_some_and(|n| n <= PALETTE_ALWAYS) {
         std::mem::swap(out, spare);
-        return TileCoding::Palette;
+        return palette_coded;
     }
     encode_lossless(samples, scratch, out);
     if colours.is_some() && spare.len() < out.len() {
         std::mem::swap(out, spare);
-        return TileCoding::Palette;
+        return palette_coded;
     }
-    TileCoding::Lossless
+    (TileCoding::Lossless, 0)
 }
 
 /// Colours up to which a palette is used without comparing (see
