@@ -569,10 +569,16 @@ impl DeltaEncoder {
             return;
         }
         // Every planned tile now holds the frame's content in the base;
-        // those that changed need new hashes.
-        for &(tile, _) in plan {
-            if dirty[tile as usize] {
-                self.motion.invalidate_tile(tile);
+        // those that changed need new hashes: a vertical move's are its
+        // source rows', a tile whose rows this frame hashed has those.
+        self.motion.begin_update();
+        for &(tile, action) in plan {
+            if !dirty[tile as usize] {
+                continue;
+            }
+            match action {
+                Action::Move((0, dy)) => self.motion.tile_moved_vertically(tile, dy),
+                _ => self.motion.tile_took_frame(tile),
             }
         }
     }
