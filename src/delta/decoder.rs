@@ -134,7 +134,6 @@ pub struct DeltaDecoder {
     samples: TileSamples,
     lossless: LosslessScratch,
     palette: PaletteScratch,
-    spare: Vec<u8>,
 }
 
 impl DeltaDecoder {
@@ -465,7 +464,6 @@ impl DeltaDecoder {
                         &self.samples,
                         &mut self.lossless,
                         &mut self.palette,
-                        &mut self.spare,
                         &mut payload,
                     );
                     writer

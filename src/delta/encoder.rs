@@ -693,7 +693,6 @@ struct TileWorker {
     predicted: TileSamples,
     lossless: LosslessScratch,
     palette: PaletteScratch,
-    spare: Vec<u8>,
     residual: Vec<u8>,
 }
 
@@ -726,7 +725,6 @@ impl TileWorker {
                         &self.samples,
                         &mut self.lossless,
                         &mut self.palette,
-                        &mut self.spare,
                         &mut record.payload,
                     );
                     if let Some((dx, dy)) = job.predict {
