@@ -35,10 +35,12 @@
 
 use std::time::{Duration, Instant};
 
+use gststreamkit::delta::bitstream::parse_frame;
 use gststreamkit::delta::entropy::Packer;
 use gststreamkit::delta::tile::{predicted_residuals, TileSamples};
 use gststreamkit::delta::{
-    DeltaDecoder, DeltaEncoder, EncoderConfig, FrameView, Geometry, PixelFormat, TileMode,
+    DeltaDecoder, DeltaEncoder, EncoderConfig, FrameView, Geometry, PixelFormat, TileCoding,
+    TileMode,
 };
 
 fn entropy(data: &[u8], g: &Geometry, frame_len: usize) -> Result<(), Box<dyn std::error::Error>> {
@@ -408,6 +410,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // For profiling the encoder alone: no decoder, no check.
     let check_off = std::env::var_os("CODEC_PROBE_NO_CHECK").is_some();
     let (mut bytes, mut time, mut n) = (0usize, Duration::ZERO, 0usize);
+    // Bytes and records by coding, after the first frame (headers included).
+    let mut by_coding: Vec<(TileCoding, usize, usize)> = Vec::new();
     for (i, frame) in data.chunks_exact(frame_len).enumerate() {
         let view = FrameView::new(&g, vec![(frame, (w * 4) as usize)])?;
         let start = thread_cpu();
@@ -428,6 +432,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             bytes += out.data.len();
             time += spent;
             n += 1;
+            let (_, records) = parse_frame(&out.data)?;
+            for record in records {
+                let record = record?;
+                match by_coding.iter_mut().find(|(c, _, _)| *c == record.coding) {
+                    Some((_, b, k)) => {
+                        *b += record.wire_len();
+                        *k += 1;
+                    }
+                    None => by_coding.push((record.coding, record.wire_len(), 1)),
+                }
+            }
         }
     }
     let s = enc.stats();
@@ -444,6 +459,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         s.tiles_refreshed,
         s.tiles_sent
     );
+    let per_frame = |b: usize| b as f64 / n.max(1) as f64;
+    // The first frame is a keyframe, which schedules no refresh.
+    println!(
+        "of which intra refresh: {:.0} bytes/frame",
+        per_frame(s.refresh_bytes as usize)
+    );
+    for (coding, b, k) in &by_coding {
+        println!(
+            "  {coding:?}: {:.0} bytes/frame, {} records, {:.0} bytes/record",
+            per_frame(*b),
+            k,
+            *b as f64 / *k as f64
+        );
+    }
     if cache_tiles > 0 {
         hash_cost(&data, &g, frame_len)?;
     }

@@ -154,7 +154,6 @@ pub struct DeltaDecoder {
     samples: TileSamples,
     lossless: LosslessScratch,
     palette: PaletteScratch,
-    spare: Vec<u8>,
 }
 
 impl DeltaDecoder {
@@ -440,6 +439,7 @@ impl DeltaDecoder {
                 &mut self.palette,
                 &mut self.lossless,
                 record.index,
+                record.param,
                 record.payload,
             ),
             _ => lossy::decode(
@@ -510,11 +510,13 @@ impl DeltaDecoder {
             Some(TileCoding::Lossless) => {
                 tile::decode_lossless(&mut self.samples, &mut self.lossless, rank, content)
             }
+            // A remembered palette always has the sorted table layout.
             Some(TileCoding::Palette) => palette::decode(
                 &mut self.samples,
                 &mut self.palette,
                 &mut self.lossless,
                 rank,
+                palette::SORTED_TABLE,
                 content,
             ),
             _ => Err(corrupt("a remembered content is lossless or palette coded")),
@@ -612,15 +614,14 @@ impl DeltaDecoder {
                 }
                 None => {
                     let mut payload = Vec::new();
-                    let coding = tile::encode_exact(
+                    let (coding, param) = tile::encode_exact(
                         &self.samples,
                         &mut self.lossless,
                         &mut self.palette,
-                        &mut self.spare,
                         &mut payload,
                     );
                     writer
-                        .begin_record(t, coding, 0)
+                        .begin_record(t, coding, param)
                         .extend_from_slice(&payload);
                 }
             }
@@ -632,11 +633,12 @@ impl DeltaDecoder {
         let held = self.cache.len();
         for (i, entry) in self.cache.entries().enumerate() {
             let mut payload = Vec::new();
-            let coding = tile::encode_exact(
+            // encode_exact writes palettes in the sorted table layout, the
+            // one a remember record's palette has.
+            let (coding, _) = tile::encode_exact(
                 &entry.samples,
                 &mut self.lossless,
                 &mut self.palette,
-                &mut self.spare,
                 &mut payload,
             );
             let out =

@@ -2,6 +2,7 @@
 
 use super::bitstream::{
     write_offset, FrameHeader, FrameWriter, TileCoding, FRAME_HEADER_LEN, MAX_MOVE_RUN,
+    RECORD_HEADER_LEN,
 };
 use super::cache::{self, TileCache, MAX_CACHE_TILES};
 use super::canvas::{FrameView, ReferenceCanvas};
@@ -54,6 +55,9 @@ pub struct EncoderStats {
     /// Changed tiles sent as a recall of content the decoder held before.
     pub tiles_recalled: u64,
     pub bytes: u64,
+    /// Bytes of the records intra refresh sent (headers included): what
+    /// the refresh costs on top of the changes.
+    pub refresh_bytes: u64,
 }
 
 /// One encoded frame.
@@ -112,6 +116,8 @@ pub struct DeltaEncoder {
     previous_clean: Vec<u64>,
     /// What to send for each tile this frame (`None`: nothing).
     actions: Vec<Option<Action>>,
+    /// Tiles that intra refresh, not a change, made self-contained this frame.
+    refreshing: Vec<bool>,
     started: bool,
     stats: EncoderStats,
     dirty: Vec<bool>,
@@ -159,6 +165,7 @@ impl DeltaEncoder {
             clean_since: vec![0; geometry.tile_count() as usize],
             previous_clean: Vec::new(),
             actions: Vec::new(),
+            refreshing: Vec::new(),
             started: false,
             stats: EncoderStats::default(),
             dirty: Vec::new(),
@@ -456,6 +463,7 @@ impl DeltaEncoder {
                 self.actions[t] = Some(Action::Intra {
                     fresh: changed[t] || !self.has_cached_record(tile),
                 });
+                self.refreshing[t] = true;
                 scheduled += 1;
             } else {
                 let left = (age_from + period - now).min(period);
@@ -489,6 +497,7 @@ impl DeltaEncoder {
                 self.actions[t] = Some(Action::Intra {
                     fresh: changed[t] || !self.has_cached_record(tile),
                 });
+                self.refreshing[t] = true;
                 scheduled += 1;
             }
         }
@@ -526,6 +535,8 @@ impl DeltaEncoder {
         actions.clear();
         actions.resize(count as usize, None);
         self.actions = actions;
+        self.refreshing.clear();
+        self.refreshing.resize(count as usize, false);
         let mut changed = vec![false; count as usize];
         let mut changed_count = 0u32;
         for tile in 0..count {
@@ -572,7 +583,7 @@ impl DeltaEncoder {
         }
         self.code_planned_tiles(frame, &plan);
         let mut writer = FrameWriter::new(&header, FRAME_HEADER_LEN + 4096);
-        let (moved, predicted, recalled) = self.write_records(&mut writer, &plan);
+        let (moved, predicted, recalled, refresh_bytes) = self.write_records(&mut writer, &plan);
         self.update_motion(&plan, &dirty, keyframe);
         self.plan = plan;
         self.dirty = dirty;
@@ -592,6 +603,7 @@ impl DeltaEncoder {
         self.stats.tiles_move_residual += predicted as u64;
         self.stats.tiles_recalled += recalled as u64;
         self.stats.bytes += data.len() as u64;
+        self.stats.refresh_bytes += refresh_bytes as u64;
         EncodedFrame {
             data,
             keyframe,
@@ -602,11 +614,16 @@ impl DeltaEncoder {
 
     /// Writes the plan's records: runs of tiles with the same move become
     /// one record. Returns the tiles sent as moves, as predictions and as
-    /// recalls.
-    fn write_records(&self, writer: &mut FrameWriter, plan: &[(u32, Action)]) -> (u32, u32, u32) {
+    /// recalls, and the bytes of the records intra refresh asked for.
+    fn write_records(
+        &self,
+        writer: &mut FrameWriter,
+        plan: &[(u32, Action)],
+    ) -> (u32, u32, u32, usize) {
         let mut moved = 0;
         let mut predicted = 0;
         let mut recalled = 0;
+        let mut refresh_bytes = 0;
         let mut i = 0;
         while i < plan.len() {
             let (tile, action) = plan[i];
@@ -639,6 +656,9 @@ impl DeltaEncoder {
             }
             if let Some(record) = &self.sent[tile as usize] {
                 predicted += (record.coding == TileCoding::MoveResidual) as u32;
+                if self.refreshing[tile as usize] {
+                    refresh_bytes += RECORD_HEADER_LEN + record.payload.len();
+                }
                 writer
                     .begin_record(tile, record.coding, record.param)
                     .extend_from_slice(&record.payload);
@@ -647,7 +667,7 @@ impl DeltaEncoder {
             }
             i += 1;
         }
-        (moved, predicted, recalled)
+        (moved, predicted, recalled, refresh_bytes)
     }
 
     /// Keeps the motion search's hashes equal to the base picture's rows,
@@ -669,10 +689,16 @@ impl DeltaEncoder {
             return;
         }
         // Every planned tile now holds the frame's content in the base;
-        // those that changed need new hashes.
-        for &(tile, _) in plan {
-            if dirty[tile as usize] {
-                self.motion.invalidate_tile(tile);
+        // those that changed need new hashes: a vertical move's are its
+        // source rows', a tile whose rows this frame hashed has those.
+        self.motion.begin_update();
+        for &(tile, action) in plan {
+            if !dirty[tile as usize] {
+                continue;
+            }
+            match action {
+                Action::Move((0, dy)) => self.motion.tile_moved_vertically(tile, dy),
+                _ => self.motion.tile_took_frame(tile),
             }
         }
     }
@@ -794,7 +820,6 @@ struct TileWorker {
     predicted: TileSamples,
     lossless: LosslessScratch,
     palette: PaletteScratch,
-    spare: Vec<u8>,
     residual: Vec<u8>,
 }
 
@@ -823,12 +848,10 @@ impl TileWorker {
             }
             match mode {
                 TileMode::Lossless => {
-                    record.param = 0;
-                    record.coding = tile::encode_exact(
+                    (record.coding, record.param) = tile::encode_exact(
                         &self.samples,
                         &mut self.lossless,
                         &mut self.palette,
-                        &mut self.spare,
                         &mut record.payload,
                     );
                     if let Some((dx, dy)) = job.predict {
@@ -845,6 +868,7 @@ impl TileWorker {
                         );
                         if self.residual.len() < record.payload.len() {
                             record.coding = TileCoding::MoveResidual;
+                            record.param = 0;
                             std::mem::swap(&mut record.payload, &mut self.residual);
                         }
                     }

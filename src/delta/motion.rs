@@ -107,6 +107,10 @@ pub struct MotionSearch {
     /// their strip's table is next needed, so a frame whose changes are all
     /// found by the cheap candidates hashes nothing.
     stale: Vec<bool>,
+    /// `base` and `stale` as they were before the frame's records: where a
+    /// tile that moved vertically takes its new hashes from.
+    base_before: Vec<u64>,
+    stale_before: Vec<bool>,
     /// Per strip, the table of its base rows, built on first use in a frame.
     tables: Vec<RowTable>,
     built: Vec<bool>,
@@ -128,6 +132,8 @@ impl MotionSearch {
             current_serial: vec![0; tiles],
             serial: 0,
             stale: vec![true; tiles],
+            base_before: Vec::new(),
+            stale_before: Vec::new(),
             tables: (0..strips).map(|_| RowTable::default()).collect(),
             built: vec![false; strips],
             votes: Vec::new(),
@@ -172,6 +178,52 @@ impl MotionSearch {
     /// next needed.
     pub fn invalidate_tile(&mut self, tile: u32) {
         self.stale[tile as usize] = true;
+    }
+
+    /// Starts bringing the base hashes up to date with a frame's records
+    /// ([`Self::tile_moved_vertically`], [`Self::tile_took_frame`],
+    /// [`Self::invalidate_tile`]).
+    pub fn begin_update(&mut self) {
+        self.base_before.clone_from(&self.base);
+        self.stale_before.clone_from(&self.stale);
+    }
+
+    /// The base picture's `tile` now holds what the base held at its
+    /// rectangle moved by (0, `dy`) before this frame (an exact move, inside
+    /// the picture): its rows' hashes are those rows' hashes, when they were
+    /// up to date. While a page scrolls, this keeps every strip hashed
+    /// without reading a pixel, where rehashing them cost a tenth of the
+    /// encoder's time on the browser recording.
+    pub fn tile_moved_vertically(&mut self, tile: u32, dy: i32) {
+        let g = self.geometry;
+        if g.shifted_tiles(tile, 0, dy)
+            .any(|t| self.stale_before[t as usize])
+        {
+            self.stale[tile as usize] = true;
+            return;
+        }
+        let strip = (tile % g.tiles_x) as usize * self.height;
+        let r = g.tile_rect(tile);
+        let from = (r.y as i64 + dy as i64) as usize;
+        self.base[strip + r.y..strip + r.y + r.h]
+            .copy_from_slice(&self.base_before[strip + from..strip + from + r.h]);
+        self.stale[tile as usize] = false;
+    }
+
+    /// The base picture's `tile` now holds the frame's `tile`: the frame's
+    /// row hashes, when this frame computed them, else hashed when next
+    /// needed.
+    pub fn tile_took_frame(&mut self, tile: u32) {
+        let t = tile as usize;
+        if self.current_serial[t] != self.serial {
+            self.stale[t] = true;
+            return;
+        }
+        let strip = (tile % self.geometry.tiles_x) as usize * self.height;
+        let r = self.geometry.tile_rect(tile);
+        let rows = strip + r.y..strip + r.y + r.h;
+        self.base[rows.clone()].copy_from_slice(&self.current[rows]);
+        self.stale[t] = false;
     }
 
     /// The whole base picture changed (a keyframe).
@@ -373,6 +425,54 @@ mod tests {
         m.begin_frame();
         m.vertical_candidates(5, &after.view(), &before.view(), &mut out);
         assert_eq!(out.first(), Some(&(0, 20)));
+    }
+
+    #[test]
+    fn moved_tiles_take_their_sources_hashes() {
+        let g = Geometry::new(PixelFormat::Bgrx, 256, 256, 64).unwrap();
+        let before = picture(g, 0);
+        let after = picture(g, 20); // content moved up by 20 rows
+        let mut m = MotionSearch::new(g);
+        m.begin_frame();
+        for strip in 0..4 {
+            m.build_table(strip, &before.view());
+        }
+        // tile 1 changed and was not hashed again: a move that reads it
+        // (only tile 1 itself, reading rows 20..84) is stale too
+        m.invalidate_tile(1);
+        m.begin_update();
+        for tile in 0..12 {
+            m.tile_moved_vertically(tile, 20);
+        }
+        // the bottom row cannot move by 20: it took the frame, unhashed
+        for tile in 12..16 {
+            m.tile_took_frame(tile);
+        }
+        for tile in 0..16u32 {
+            let stale = m.stale[tile as usize];
+            assert_eq!(stale, tile == 1 || tile >= 12, "tile {tile}");
+            if stale {
+                continue;
+            }
+            let strip = (tile % 4) as usize;
+            let r = g.tile_rect(tile);
+            for y in r.y..r.y + r.h {
+                let row = after.row(0, y, strip * 256, 256);
+                assert_eq!(
+                    m.base[strip * 256 + y],
+                    hash_row(row),
+                    "tile {tile} row {y}"
+                );
+            }
+        }
+        // hashes of the frame computed this frame are taken as they are
+        m.begin_frame();
+        let mut out = Vec::new();
+        m.vertical_candidates(13, &after.view(), &after.view(), &mut out);
+        m.begin_update();
+        m.tile_took_frame(13);
+        assert!(!m.stale[13]);
+        assert_eq!(m.base[256 + 200], hash_row(after.row(0, 200, 256, 256)));
     }
 
     #[test]
