@@ -351,8 +351,18 @@ impl Hub {
         let mut fell_behind = Vec::new();
         let mut caught_up = Vec::new();
         let mut pushed = 0u64;
+        let mut not_running = Vec::new();
         for (buf, to) in sends {
             for (id, src, skipping) in to {
+                // Only into a running stream: between a viewer's DESCRIBE
+                // and its PLAY the media is paused, and while its pipeline
+                // changes state its clock and base time may not agree yet,
+                // so a frame stamped then (do-timestamp) could be held far
+                // in the future. It gets a picture once it runs.
+                if src.current_state() != gst::State::Playing {
+                    not_running.push(id);
+                    continue;
+                }
                 let level = src.current_level_bytes();
                 if skipping {
                     if level <= self.max_queue_bytes / 2 {
@@ -383,12 +393,18 @@ impl Hub {
                     inner.slow_viewer_resyncs += 1;
                 }
             }
+            for id in not_running {
+                match &mut inner.core {
+                    Core::Delta(relay) => relay.restart(id),
+                    Core::Gated(gate) => gate.restart(id),
+                };
+            }
             for id in caught_up {
                 if let Some(sink) = inner.sinks.get_mut(&id) {
                     sink.skipping = false;
                 }
                 match &mut inner.core {
-                    Core::Delta(relay) => relay.request_picture(id),
+                    Core::Delta(relay) => relay.restart(id),
                     Core::Gated(gate) => gate.restart(id),
                 };
             }

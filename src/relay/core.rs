@@ -122,14 +122,22 @@ impl Relay {
         was
     }
 
-    /// The viewer asked for a keyframe, or its front end dropped frames for
-    /// it (a slow reader): it gets a whole picture next, from the relay's
-    /// state, and nobody else notices. False when it is not a viewer.
+    /// The viewer asked for a keyframe: it gets a whole picture next, from
+    /// the relay's state, and nobody else notices. False when it is not a
+    /// viewer.
     pub fn request_picture(&mut self, id: ViewerId) -> bool {
+        let known = self.restart(id);
+        self.stats.viewer_requests += known as u64;
+        known
+    }
+
+    /// The front end could not deliver to the viewer (it fell behind, or
+    /// its stream was not running yet): it gets a whole picture next.
+    /// False when it is not a viewer.
+    pub fn restart(&mut self, id: ViewerId) -> bool {
         match self.viewers.get_mut(&id) {
             Some(state) => {
                 *state = ViewerState::NeedsPicture;
-                self.stats.viewer_requests += 1;
                 true
             }
             None => false,
