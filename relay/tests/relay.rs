@@ -211,14 +211,30 @@ impl Drop for Viewer {
     }
 }
 
+/// A relay with `relay_args`, listening before the origin (of `source`,
+/// deltaenc with `options`) starts, so that it has every frame; returns
+/// once frames have reached it.
+fn relay_and_origin(relay_args: &[&str], source: &str, options: &str) -> (RelayProcess, Origin) {
+    let port = net::free_port_pair();
+    let relay = RelayProcess::start(&format!("udp://127.0.0.1:{port}"), relay_args);
+    let origin = Origin::start_with(port, source, options);
+    relay.wait_for_frames();
+    (relay, origin)
+}
+
+/// The longest time between two frames a viewer received.
+fn longest_gap(frames: &[(Instant, Vec<u8>)]) -> Duration {
+    frames
+        .windows(2)
+        .map(|w| w[1].0 - w[0].0)
+        .max()
+        .unwrap_or_default()
+}
+
 #[test]
 fn late_joiners_get_an_exact_picture_at_once_and_the_origin_never_hears_of_them() {
     init();
-    let port = net::free_port_pair();
-    // The relay listens before the origin starts, so it has every frame.
-    let relay = RelayProcess::start(&format!("udp://127.0.0.1:{port}"), &[]);
-    let origin = Origin::start(port);
-    relay.wait_for_frames();
+    let (relay, origin) = relay_and_origin(&[], BALL, "");
     thread::sleep(Duration::from_millis(500));
     let a = Viewer::join(&relay.url, "udp");
     thread::sleep(Duration::from_millis(700));
@@ -254,11 +270,7 @@ fn late_joiners_get_an_exact_picture_at_once_and_the_origin_never_hears_of_them(
 #[test]
 fn a_viewers_keyframe_request_is_answered_by_the_relay_for_it_alone() {
     init();
-    let port = net::free_port_pair();
-    // The relay listens before the origin starts, so it has every frame.
-    let relay = RelayProcess::start(&format!("udp://127.0.0.1:{port}"), &[]);
-    let origin = Origin::start(port);
-    relay.wait_for_frames();
+    let (relay, origin) = relay_and_origin(&[], BALL, "");
     let a = Viewer::join(&relay.url, "udp");
     let b = Viewer::join(&relay.url, "udp");
     relay.wait_for(|s| s.get("pictures_served").is_some_and(|n| *n >= 2));
@@ -380,13 +392,7 @@ fn read_interleaved(reader: &mut BufReader<TcpStream>, how_long: Duration) -> Ve
 #[test]
 fn a_viewer_that_vanishes_times_out_without_disturbing_the_others() {
     init();
-    let port = net::free_port_pair();
-    let relay = RelayProcess::start(
-        &format!("udp://127.0.0.1:{port}"),
-        &["--session-timeout", "3"],
-    );
-    let origin = Origin::start(port);
-    relay.wait_for_frames();
+    let (relay, origin) = relay_and_origin(&["--session-timeout", "3"], BALL, "");
     let steady = Viewer::join(&relay.url, "udp");
     relay.wait_for(|s| s.get("viewers") == Some(&1));
     let gone = vanishing_viewer(&relay.url);
@@ -400,11 +406,7 @@ fn a_viewer_that_vanishes_times_out_without_disturbing_the_others() {
     let pictures = origin.pictures();
     steady.check(&pictures, "steady viewer");
     let frames = steady.frames.lock().unwrap();
-    let longest_gap = frames
-        .windows(2)
-        .map(|w| w[1].0 - w[0].0)
-        .max()
-        .unwrap_or_default();
+    let longest_gap = longest_gap(&frames);
     assert!(
         longest_gap < Duration::from_millis(500),
         "the steady viewer stalled {longest_gap:?}"
@@ -415,10 +417,7 @@ fn a_viewer_that_vanishes_times_out_without_disturbing_the_others() {
 #[test]
 fn a_relay_can_read_from_another_relay() {
     init();
-    let port = net::free_port_pair();
-    let first = RelayProcess::start(&format!("udp://127.0.0.1:{port}"), &[]);
-    let origin = Origin::start(port);
-    first.wait_for_frames();
+    let (first, origin) = relay_and_origin(&[], BALL, "");
     let second = RelayProcess::start(&first.url, &[]);
     second.wait_for_frames();
     thread::sleep(Duration::from_millis(300));
@@ -482,11 +481,9 @@ fn the_relay_follows_an_origin_that_restarts() {
 #[test]
 fn late_joiners_are_exact_with_the_tile_cache() {
     init();
-    let port = net::free_port_pair();
-    let relay = RelayProcess::start(&format!("udp://127.0.0.1:{port}"), &["--cache-tiles", "64"]);
     // The ball uncovers tiles the cache still holds: recalls in the stream.
-    let origin = Origin::start_with(port, BALL_OVER_PLATE, "cache-tiles=64");
-    relay.wait_for_frames();
+    let (relay, origin) =
+        relay_and_origin(&["--cache-tiles", "64"], BALL_OVER_PLATE, "cache-tiles=64");
     thread::sleep(Duration::from_millis(1500));
     let a = Viewer::join(&relay.url, "udp");
     thread::sleep(Duration::from_millis(1500));
@@ -514,17 +511,11 @@ fn late_joiners_are_exact_with_the_tile_cache() {
 #[test]
 fn a_slow_tcp_viewer_loses_frames_alone_and_comes_back_with_its_own_picture() {
     init();
-    let port = net::free_port_pair();
-    let relay = RelayProcess::start(
-        &format!("udp://127.0.0.1:{port}"),
-        &["--max-viewer-queue", "1000000"],
-    );
     // Noise: every frame ~115 KB, so a reader that stops fills the TCP
     // buffers and the relay's queue for it within a second or two.
     let noise = "videotestsrc is-live=true pattern=snow \
         ! video/x-raw,format=I420,width=320,height=240,framerate=30/1";
-    let origin = Origin::start_with(port, noise, "");
-    relay.wait_for_frames();
+    let (relay, origin) = relay_and_origin(&["--max-viewer-queue", "1000000"], noise, "");
     let steady = Viewer::join(&relay.url, "udp");
     let (_conn, mut slow) = bare_viewer(&relay.url, "RTP/AVP/TCP;unicast;interleaved=0-1");
     relay.wait_for(|s| s.get("pictures_served") == Some(&2));
@@ -548,11 +539,7 @@ fn a_slow_tcp_viewer_loses_frames_alone_and_comes_back_with_its_own_picture() {
     let (_, keyframes, _) = steady.check(&pictures, "the UDP viewer");
     assert_eq!(keyframes, 1, "the other viewer got no extra picture");
     let frames = steady.frames.lock().unwrap();
-    let longest_gap = frames
-        .windows(2)
-        .map(|w| w[1].0 - w[0].0)
-        .max()
-        .unwrap_or_default();
+    let longest_gap = longest_gap(&frames);
     assert!(
         longest_gap < Duration::from_millis(500),
         "the UDP viewer stalled {longest_gap:?}"
