@@ -73,6 +73,24 @@ impl<'a> FrameView<'a> {
         Ok(FrameView { planes })
     }
 
+    /// Wraps one buffer per plane whose rows follow each other with no
+    /// padding (stride = the plane's width in bytes), after checking them.
+    pub fn tight(g: &Geometry, planes: &'a [Vec<u8>]) -> Result<Self, PlaneSizeError> {
+        Self::new(
+            g,
+            planes
+                .iter()
+                .enumerate()
+                .map(|(p, d)| {
+                    (
+                        d.as_slice(),
+                        g.plane_size(p).0 * g.format.bytes_per_pixel(p),
+                    )
+                })
+                .collect(),
+        )
+    }
+
     /// Row `y` of `plane`, bytes `x0..x0+len`.
     #[inline]
     pub fn row(&self, plane: usize, y: usize, x0: usize, len: usize) -> &[u8] {

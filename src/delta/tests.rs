@@ -46,20 +46,7 @@ impl TestFrame {
 
     fn view(&self) -> FrameView<'_> {
         let g = self.geometry;
-        FrameView::new(
-            &g,
-            self.planes
-                .iter()
-                .enumerate()
-                .map(|(p, d)| {
-                    (
-                        d.as_slice(),
-                        g.plane_size(p).0 * g.format.bytes_per_pixel(p),
-                    )
-                })
-                .collect(),
-        )
-        .unwrap()
+        FrameView::tight(&g, &self.planes).unwrap()
     }
 }
 

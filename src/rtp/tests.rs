@@ -1118,20 +1118,7 @@ fn snapshot_with_cache(g: Geometry, entries: usize) -> (crate::delta::DeltaDecod
                     .collect()
             })
             .collect();
-        let view = FrameView::new(
-            &g,
-            planes
-                .iter()
-                .enumerate()
-                .map(|(p, d)| {
-                    (
-                        d.as_slice(),
-                        g.plane_size(p).0 * g.format.bytes_per_pixel(p),
-                    )
-                })
-                .collect(),
-        )
-        .unwrap();
+        let view = FrameView::tight(&g, &planes).unwrap();
         let out = enc.encode(&view, false);
         dec.decode(&out.data, std::time::Duration::from_millis(40 * n as u64));
     }

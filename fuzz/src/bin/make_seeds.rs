@@ -60,66 +60,37 @@ fn picture(g: &Geometry, n: u32, scroll: bool) -> Vec<Vec<u8>> {
 
 /// Encodes `frames` pictures of a moving box at `g`.
 fn encode_sequence(g: Geometry, mode: TileMode, frames: u32, scroll: bool) -> Vec<Vec<u8>> {
+    encode_pictures(g, mode, 0, 0..frames, scroll)
+}
+
+/// Encodes `frames` pictures whose box blinks between two places, with a
+/// cache of 8 tiles: from the third frame on, recalls.
+fn encode_blinking(g: Geometry, frames: u32) -> Vec<Vec<u8>> {
+    encode_pictures(g, TileMode::Lossless, 8, (0..frames).map(|n| n % 2), false)
+}
+
+/// Encodes the pictures numbered `numbers` (see `picture`) with a cache of
+/// `cache_tiles`.
+fn encode_pictures(
+    g: Geometry,
+    mode: TileMode,
+    cache_tiles: u32,
+    numbers: impl Iterator<Item = u32>,
+    scroll: bool,
+) -> Vec<Vec<u8>> {
     let config = EncoderConfig {
         mode,
         threshold: 0,
         intra_refresh: 0,
         key_int_max: 0,
         parallel: false,
-        cache_tiles: 0,
+        cache_tiles,
     };
     let mut encoder = DeltaEncoder::new(g, config);
-    (0..frames)
+    numbers
         .map(|n| {
             let planes = picture(&g, n, scroll);
-            let view = FrameView::new(
-                &g,
-                planes
-                    .iter()
-                    .enumerate()
-                    .map(|(p, d)| {
-                        (
-                            d.as_slice(),
-                            g.plane_size(p).0 * g.format.bytes_per_pixel(p),
-                        )
-                    })
-                    .collect(),
-            )
-            .expect("planes sized from the geometry");
-            encoder.encode(&view, false).data
-        })
-        .collect()
-}
-
-/// Encodes `frames` pictures whose box blinks between two places, with a
-/// cache of 8 tiles: from the third frame on, recalls.
-fn encode_blinking(g: Geometry, frames: u32) -> Vec<Vec<u8>> {
-    let config = EncoderConfig {
-        mode: TileMode::Lossless,
-        threshold: 0,
-        intra_refresh: 0,
-        key_int_max: 0,
-        parallel: false,
-        cache_tiles: 8,
-    };
-    let mut encoder = DeltaEncoder::new(g, config);
-    (0..frames)
-        .map(|n| {
-            let planes = picture(&g, n % 2, false);
-            let view = FrameView::new(
-                &g,
-                planes
-                    .iter()
-                    .enumerate()
-                    .map(|(p, d)| {
-                        (
-                            d.as_slice(),
-                            g.plane_size(p).0 * g.format.bytes_per_pixel(p),
-                        )
-                    })
-                    .collect(),
-            )
-            .expect("planes sized from the geometry");
+            let view = FrameView::tight(&g, &planes).expect("planes sized from the geometry");
             encoder.encode(&view, false).data
         })
         .collect()
