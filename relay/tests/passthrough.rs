@@ -9,42 +9,16 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{fail_on_error, init, net, RelayProcess};
+use common::{collect_with, fail_on_error, init, launch, net, RelayProcess};
 use gst::prelude::*;
 
 /// Arrival time and keyframe-ness of every buffer at the appsink `name`.
 type Arrivals = Arc<Mutex<Vec<(Instant, bool)>>>;
 
 fn arrivals(pipeline: &gst::Pipeline, name: &str) -> Arrivals {
-    let out: Arrivals = Arc::default();
-    let sink = pipeline
-        .by_name(name)
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
-    let seen = out.clone();
-    sink.set_callbacks(
-        gst_app::AppSinkCallbacks::builder()
-            .new_sample(move |s| {
-                let sample = s.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-                let key = !sample
-                    .buffer()
-                    .unwrap()
-                    .flags()
-                    .contains(gst::BufferFlags::DELTA_UNIT);
-                seen.lock().unwrap().push((Instant::now(), key));
-                Ok(gst::FlowSuccess::Ok)
-            })
-            .build(),
-    );
-    out
-}
-
-fn launch(description: &str) -> gst::Pipeline {
-    gst::parse::launch(description)
-        .unwrap()
-        .downcast::<gst::Pipeline>()
-        .unwrap()
+    collect_with(pipeline, name, |b| {
+        !b.flags().contains(gst::BufferFlags::DELTA_UNIT)
+    })
 }
 
 /// A sender of `encoder ! payloader` with rtpbin and RTCP both ways; its

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{collect, fail_on_error, init, net, Frames, RelayProcess};
+use common::{collect, fail_on_error, init, launch, net, Frames, RelayProcess};
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -55,10 +55,7 @@ impl Origin {
             port + 1,
             port + 5
         );
-        let pipeline = gst::parse::launch(&description)
-            .unwrap()
-            .downcast::<gst::Pipeline>()
-            .unwrap();
+        let pipeline = launch(&description);
         let frames = collect(&pipeline, "origin");
         pipeline.set_state(gst::State::Playing).unwrap();
         Origin { pipeline, frames }
@@ -122,10 +119,7 @@ impl Viewer {
             "rtspsrc location={url} latency=0 protocols={protocols} \
              ! rtpdeltadepay ! appsink name=frames sync=false"
         );
-        let pipeline = gst::parse::launch(&description)
-            .unwrap()
-            .downcast::<gst::Pipeline>()
-            .unwrap();
+        let pipeline = launch(&description);
         let frames = collect(&pipeline, "frames");
         let started = Instant::now();
         pipeline.set_state(gst::State::Playing).unwrap();

@@ -28,24 +28,42 @@ pub type Frames = Arc<Mutex<Vec<(Instant, Vec<u8>)>>>;
 
 /// Collects every buffer reaching the appsink `name` of `pipeline`.
 pub fn collect(pipeline: &gst::Pipeline, name: &str) -> Frames {
-    let frames: Frames = Arc::default();
+    collect_with(pipeline, name, |b| b.map_readable().unwrap().to_vec())
+}
+
+/// Collects, with its arrival time, what `what` makes of every buffer
+/// reaching the appsink `name` of `pipeline`.
+pub fn collect_with<T: Send + 'static>(
+    pipeline: &gst::Pipeline,
+    name: &str,
+    what: impl Fn(&gst::BufferRef) -> T + Send + Sync + 'static,
+) -> Arc<Mutex<Vec<(Instant, T)>>> {
+    let seen: Arc<Mutex<Vec<(Instant, T)>>> = Arc::default();
     let sink = pipeline
         .by_name(name)
         .unwrap()
         .downcast::<gst_app::AppSink>()
         .unwrap();
-    let out = frames.clone();
+    let out = seen.clone();
     sink.set_callbacks(
         gst_app::AppSinkCallbacks::builder()
             .new_sample(move |s| {
                 let sample = s.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-                let map = sample.buffer().unwrap().map_readable().unwrap();
-                out.lock().unwrap().push((Instant::now(), map.to_vec()));
+                let item = what(sample.buffer().unwrap());
+                out.lock().unwrap().push((Instant::now(), item));
                 Ok(gst::FlowSuccess::Ok)
             })
             .build(),
     );
-    frames
+    seen
+}
+
+/// The pipeline `description` describes.
+pub fn launch(description: &str) -> gst::Pipeline {
+    gst::parse::launch(description)
+        .unwrap_or_else(|e| panic!("bad pipeline {description}: {e}"))
+        .downcast::<gst::Pipeline>()
+        .unwrap()
 }
 
 pub fn fail_on_error(pipeline: &gst::Pipeline, what: &str) {
