@@ -100,6 +100,23 @@ enum Core {
 /// frames because it fell behind.
 type Recipient = (ViewerId, gst_app::AppSrc, bool);
 
+impl Core {
+    /// The viewer starts again from a picture (false: not a viewer).
+    fn restart(&mut self, id: ViewerId) -> bool {
+        match self {
+            Core::Delta(relay) => relay.restart(id),
+            Core::Gated(gate) => gate.restart(id),
+        }
+    }
+
+    fn leave(&mut self, id: ViewerId) -> bool {
+        match self {
+            Core::Delta(relay) => relay.leave(id),
+            Core::Gated(gate) => gate.leave(id),
+        }
+    }
+}
+
 /// A viewer's source, and which of the stream's caps it was given.
 struct Sink {
     src: gst_app::AppSrc,
@@ -208,10 +225,7 @@ impl Hub {
     /// a closed connection).
     pub fn remove_viewer(&self, id: ViewerId) {
         let mut inner = self.inner.lock().unwrap();
-        match &mut inner.core {
-            Core::Delta(relay) => relay.leave(id),
-            Core::Gated(gate) => gate.leave(id),
-        };
+        inner.core.leave(id);
         inner.sinks.remove(&id);
     }
 
@@ -350,8 +364,10 @@ impl Hub {
         }
         let mut fell_behind = Vec::new();
         let mut caught_up = Vec::new();
+        // Viewers that start again from a picture: those not running yet
+        // and those that caught up.
+        let mut restart = Vec::new();
         let mut pushed = 0u64;
-        let mut not_running = Vec::new();
         for (buf, to) in sends {
             for (id, src, skipping) in to {
                 // Only into a running stream: between a viewer's DESCRIBE
@@ -360,13 +376,14 @@ impl Hub {
                 // so a frame stamped then (do-timestamp) could be held far
                 // in the future. It gets a picture once it runs.
                 if src.current_state() != gst::State::Playing {
-                    not_running.push(id);
+                    restart.push(id);
                     continue;
                 }
                 let level = src.current_level_bytes();
                 if skipping {
                     if level <= self.max_queue_bytes / 2 {
                         caught_up.push(id);
+                        restart.push(id);
                     }
                     continue;
                 }
@@ -393,20 +410,13 @@ impl Hub {
                     inner.slow_viewer_resyncs += 1;
                 }
             }
-            for id in not_running {
-                match &mut inner.core {
-                    Core::Delta(relay) => relay.restart(id),
-                    Core::Gated(gate) => gate.restart(id),
-                };
-            }
             for id in caught_up {
                 if let Some(sink) = inner.sinks.get_mut(&id) {
                     sink.skipping = false;
                 }
-                match &mut inner.core {
-                    Core::Delta(relay) => relay.restart(id),
-                    Core::Gated(gate) => gate.restart(id),
-                };
+            }
+            for id in restart {
+                inner.core.restart(id);
             }
         }
         if needs_keyframe {
