@@ -149,14 +149,6 @@ impl Relay {
         self.viewers.len()
     }
 
-    /// Viewers waiting for a whole picture.
-    pub fn waiting_count(&self) -> usize {
-        self.viewers
-            .values()
-            .filter(|s| **s == ViewerState::NeedsPicture)
-            .count()
-    }
-
     /// Counters so far.
     pub fn stats(&self) -> RelayStats {
         self.stats
@@ -166,11 +158,6 @@ impl Relay {
     /// received, none stale.
     pub fn holds_whole_picture(&self) -> bool {
         self.decoder.is_complete() && self.decoder.stale_tiles() == 0
-    }
-
-    /// The header of the frames the relay holds, once it holds one.
-    pub fn geometry(&self) -> Option<crate::delta::Geometry> {
-        self.decoder.canvas().map(|c| *c.geometry())
     }
 
     /// Takes one frame from the origin, arrived at `now` (any monotonic
