@@ -1,11 +1,26 @@
-//! Streamkit's link emulator (issue 12): what one direction of a network
-//! link does to the packets offered to it. This first part is the pure
-//! model — no sockets, no clock: times are passed in — so that it is
-//! unit-tested and its statistics checked; the forwarder that runs it
-//! between two network namespaces joined by TUN devices comes next.
+//! Streamkit's link emulator (issue 12): two network namespaces of this
+//! process's own, joined through TUN devices by a userspace forwarder that
+//! applies, per direction, random and bursty loss, delay and jitter,
+//! reordering, duplication and a bandwidth cap with a bounded queue.
+//!
+//! - [`model`]: what one direction does to each packet offered to it. Pure:
+//!   no sockets, no clock (times are passed in), seeded randomness; unit
+//!   tested, its statistics checked.
+//! - [`netns`]: anonymous network namespaces, held by a handle, gone with
+//!   it (or with the process, however it ends).
+//! - [`link`]: the two namespaces, their devices and the forwarder thread.
+//!
+//! The `streamkit-linkem` program runs commands on either side of a link
+//! (docs/linkem.md).
 
+pub mod link;
 pub mod model;
+pub mod netns;
 
+pub use link::{
+    Direction, ForwarderStats, Link, LinkConfig, LinkError, ADDR_A, ADDR_B, DEVICE, MTU,
+};
 pub use model::{
     ConfigError, DropReason, Fate, GilbertElliott, Impairments, LinkDirection, LinkStats,
 };
+pub use netns::Namespace;

@@ -225,6 +225,15 @@ impl LinkDirection {
         &self.cfg
     }
 
+    /// Changes the settings from the next packet on (to stop the loss
+    /// halfway through a run, say). The state stays: what waits at the
+    /// bottleneck, the loss chain's state, the order of arrivals.
+    pub fn set_impairments(&mut self, cfg: Impairments) -> Result<(), ConfigError> {
+        cfg.validate()?;
+        self.cfg = cfg;
+        Ok(())
+    }
+
     pub fn stats(&self) -> LinkStats {
         self.stats
     }
