@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The demo: installs what is missing, builds, and runs streamkit-compare with
 # its defaults: every strategy whose elements are built, side by side on the
-# built-in screen-like scene at 1280x720, 10 s each, over loopback. Prints a
-# table and writes streamkit-report.html. Extra arguments go to the program
-# (try --help, --scene camera, --loss 5 --loss-until 6).
+# built-in screen-like scene at 1280x720, 10 s each, across the link emulator
+# (real packets between two network namespaces; needs root). Prints a table
+# and writes streamkit-report.html. Extra arguments go to the program (try
+# --help, --loss 5 --rtt 50, --loss 2 --burst 4, --scene camera,
+# --network model to run over loopback without root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh

@@ -360,6 +360,7 @@ impl Measurement {
             keyframe_requests: keyframe_requests.load(Ordering::Relaxed),
             // set by the caller, who holds the transport
             repair: None,
+            link: None,
             frames: records,
             // whole seconds only: the last one is cut short by the end of the run
             bitrate_series: counted

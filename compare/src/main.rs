@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MPL-2.0
 //! streamkit-compare: runs each streaming strategy with a sender and a
-//! receiver in this process over loopback, on the same content and the same
-//! simulated network, and compares glass-to-glass latency, bitrate, quality,
-//! lost and frozen frames and CPU time. See docs/measure.md.
+//! receiver in this process, on the same content and the same network —
+//! real packets across the link emulator between two network namespaces,
+//! or netsim and a TCP model over loopback — and compares glass-to-glass
+//! latency, bitrate, quality, lost and frozen frames and CPU time. See
+//! docs/measure.md.
 
 mod collect;
 mod cpu;
@@ -24,7 +26,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::network::NetOptions;
+use crate::network::{NetOptions, NetworkKind};
 use crate::report::Comparison;
 use crate::run::RunConfig;
 use crate::scene::Scene;
@@ -59,22 +61,38 @@ struct Args {
     /// Strategies to run, comma-separated (default: all whose elements exist).
     #[arg(long, value_delimiter = ',')]
     strategies: Vec<String>,
-    /// Packet loss in percent on UDP paths; on TCP, each lost segment
-    /// stalls the stream for a retransmission timeout.
+    /// The network: `link` sends real packets across the link emulator
+    /// between two network namespaces (needs root); `model` runs over
+    /// 127.0.0.1 with netsim on UDP and a model of TCP's retransmission.
+    #[arg(long, default_value = "link", value_parser = ["link", "model"])]
+    network: String,
+    /// Packet loss in percent, both ways (the model: on UDP paths; on TCP,
+    /// each lost segment stalls the stream for a retransmission timeout).
     #[arg(long, default_value_t = 0.0)]
     loss: f64,
+    /// Losses come in bursts of this many packets on average
+    /// (Gilbert–Elliott; the link only).
+    #[arg(long)]
+    burst: Option<f64>,
     /// Stop the loss this many seconds into each run (to watch recovery).
     #[arg(long)]
     loss_until: Option<f64>,
     /// One-way network delay, ms.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, conflicts_with = "rtt")]
     delay: u32,
+    /// Round-trip time, ms: half of it is each direction's delay.
+    #[arg(long)]
+    rtt: Option<u32>,
     /// Delay varies uniformly by +- this many ms (no reordering).
     #[arg(long, default_value_t = 0)]
     jitter: u32,
-    /// Bandwidth cap, kbit/s.
+    /// Bandwidth cap, kbit/s (sender to receiver).
     #[arg(long)]
     bandwidth: Option<u32>,
+    /// KiB that may queue at the bandwidth cap before packets are dropped
+    /// (the link only).
+    #[arg(long, default_value_t = 64)]
+    queue_kb: u32,
     /// jpegenc quality for MJPEG.
     #[arg(long, default_value_t = CodecOptions::default().jpeg_quality)]
     jpeg_quality: u32,
@@ -144,6 +162,17 @@ fn compare(args: &Args) -> Result<(), String> {
     if !(0.0..=100.0).contains(&args.loss) {
         return Err(format!("--loss {} is not a percentage", args.loss));
     }
+    let kind = match args.network.as_str() {
+        "model" => NetworkKind::Model,
+        _ => NetworkKind::Link,
+    };
+    if kind == NetworkKind::Model && args.burst.is_some() {
+        return Err("--burst needs --network link".into());
+    }
+    if args.burst.is_some_and(|b| b.is_nan() || b < 1.0) {
+        return Err("--burst is a mean number of packets, at least 1".into());
+    }
+    let delay_ms = args.rtt.map_or(args.delay, |rtt| rtt / 2);
     if args.duration.is_nan() || args.duration <= 0.0 {
         return Err("--duration must be positive".into());
     }
@@ -217,11 +246,14 @@ fn compare(args: &Args) -> Result<(), String> {
         fps,
         duration: Duration::from_secs_f64(args.duration),
         net: NetOptions {
+            kind,
             loss: args.loss / 100.0,
+            burst: args.burst,
             loss_until: args.loss_until,
-            delay_ms: args.delay,
+            delay_ms,
             jitter_ms: args.jitter,
             kbps: args.bandwidth,
+            queue_bytes: args.queue_kb as usize * 1024,
         },
         codec: CodecOptions {
             jpeg_quality: args.jpeg_quality,
@@ -255,11 +287,14 @@ fn compare(args: &Args) -> Result<(), String> {
         fps,
         duration_s: args.duration,
         parallel: args.parallel,
+        network: kind.name().to_string(),
         loss: args.loss / 100.0,
+        burst: args.burst,
         loss_until_s: args.loss_until,
-        delay_ms: args.delay,
+        delay_ms,
         jitter_ms: args.jitter,
         bandwidth_kbps: args.bandwidth,
+        queue_kb: args.queue_kb,
         skipped,
         results,
     };

@@ -1,10 +1,19 @@
 // SPDX-License-Identifier: MPL-2.0
-//! The simulated network between sender and receiver: its settings, and
-//! what is wired into the sender pipeline on top of the elements
-//! `pipeline` puts there. On UDP, netsim drops, delays and caps (in an RTP
-//! session, RTCP both ways as well: see `rtpsession`); EOS is held back
-//! behind what it delays. On TCP, the modelled link
-//! (`tcplink`) delays each write on the queue before tcpserversink.
+//! The network between sender and receiver: its settings, and the two
+//! ways of making it.
+//!
+//! - **The link** (`--network link`, the default): the sender runs in one
+//!   network namespace and the receiver in another, joined by the link
+//!   emulator (`linkem`), which loses, delays, reorders and caps real IP
+//!   packets. UDP, RTCP, TCP's retransmissions, congestion control and
+//!   head-of-line blocking are then the kernel's own. Each side's sockets
+//!   are made by a thread inside its namespace: the thread that changes
+//!   that side's pipeline state (see [`Network::on_sender`]).
+//! - **The model** (`--network model`, no root needed): both ends on
+//!   127.0.0.1. On UDP, netsim drops, delays and caps (in an RTP session,
+//!   RTCP both ways as well: see `rtpsession`); EOS is held back behind
+//!   what it delays. On TCP, the modelled link (`tcplink`) delays each
+//!   write on the queue before tcpserversink.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -13,16 +22,43 @@ use std::time::Duration;
 use gst::prelude::*;
 use gststreamkit::gstcommon::stampframe::host_clock_time;
 
+use linkem::{Direction, GilbertElliott, Impairments, Link, LinkConfig};
+
 use crate::pipeline::by_name;
+use crate::result::LinkCounts;
 use crate::run::RunConfig;
 use crate::strategy::{Strategy, Transport};
 use crate::tcplink::TcpLink;
 
-/// What the simulated network does.
+/// How the network is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NetworkKind {
+    /// Real packets through the link emulator between two namespaces.
+    #[default]
+    Link,
+    /// netsim on UDP, a model on TCP, over 127.0.0.1.
+    Model,
+}
+
+impl NetworkKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            NetworkKind::Link => "link",
+            NetworkKind::Model => "model",
+        }
+    }
+}
+
+/// What the network does.
 #[derive(Debug, Clone, Default)]
 pub struct NetOptions {
+    /// How it is made.
+    pub kind: NetworkKind,
     /// Probability (0..1) that a packet is lost.
     pub loss: f64,
+    /// Loss comes in bursts of this many packets on average (a
+    /// Gilbert–Elliott chain; the link only). None: independent losses.
+    pub burst: Option<f64>,
     /// Seconds after the start at which loss stops (None: never).
     pub loss_until: Option<f64>,
     /// One-way delay in milliseconds.
@@ -31,12 +67,66 @@ pub struct NetOptions {
     pub jitter_ms: u32,
     /// Bandwidth cap in kbit/s.
     pub kbps: Option<u32>,
+    /// Bytes that may queue at the link's bandwidth cap.
+    pub queue_bytes: usize,
+}
+
+/// The addresses each end uses.
+pub struct Hosts {
+    pub sender: &'static str,
+    pub receiver: &'static str,
+}
+
+impl NetOptions {
+    /// Where the sender and the receiver are.
+    pub fn hosts(&self) -> Hosts {
+        match self.kind {
+            NetworkKind::Link => Hosts {
+                sender: "198.18.0.1",
+                receiver: "198.18.0.2",
+            },
+            NetworkKind::Model => Hosts {
+                sender: "127.0.0.1",
+                receiver: "127.0.0.1",
+            },
+        }
+    }
+
+    /// The link emulator's settings: loss, delay and jitter both ways (so
+    /// RTCP and TCP's acknowledgements meet them too), the bandwidth cap on
+    /// the way to the receiver only.
+    pub fn link_config(&self, seed: u64) -> LinkConfig {
+        let loss = match self.burst {
+            Some(burst) => GilbertElliott::bursty(self.loss, burst),
+            None => GilbertElliott::random(self.loss),
+        };
+        let back = Impairments {
+            loss,
+            delay: Duration::from_millis(self.delay_ms.into()),
+            jitter: Duration::from_millis(self.jitter_ms.into()),
+            ..Default::default()
+        };
+        LinkConfig {
+            a_to_b: Impairments {
+                rate_bps: self.kbps.map(|k| u64::from(k) * 1000),
+                queue_bytes: self.queue_bytes,
+                ..back
+            },
+            b_to_a: back,
+            seed,
+        }
+    }
 }
 
 /// A netsim doing what `net` says to one direction of a UDP path, as a
 /// launch fragment; `name` is its element name. The media path gets the
 /// bandwidth cap, RTCP (`capped` false) does not.
+/// On the link, netsim is only where bytes are counted: it lets every
+/// packet through at once.
 pub fn netsim_launch(name: &str, net: &NetOptions, capped: bool) -> String {
+    if net.kind == NetworkKind::Link {
+        return format!("netsim name={name} drop-probability=0 delay-probability=0 max-kbps=-1");
+    }
     let delay = if net.delay_ms > 0 || net.jitter_ms > 0 {
         format!(
             "delay-probability=1.0 min-delay={} max-delay={} allow-reordering=false",
@@ -57,14 +147,17 @@ pub fn netsim_launch(name: &str, net: &NetOptions, capped: bool) -> String {
     )
 }
 
-/// The network model wired into one run's sender.
-pub struct SimulatedNetwork {
-    tcp_loss_on: Arc<AtomicBool>,
+/// One run's network.
+pub enum Network {
+    /// The model, wired into the sender.
+    Model { tcp_loss_on: Arc<AtomicBool> },
+    /// The link, with the sender on side A and the receiver on side B.
+    Link(Link),
 }
 
-impl SimulatedNetwork {
-    /// Wires the model for `strategy`'s transport and `cfg`'s network into
-    /// `sender`, whose element names start with `tx`.
+impl Network {
+    /// Makes the network `cfg` asks for `strategy`: the link, or the model
+    /// wired into `sender`, whose element names start with `tx`.
     pub fn attach(
         strategy: &Strategy,
         cfg: &RunConfig,
@@ -72,6 +165,11 @@ impl SimulatedNetwork {
         tx: &str,
     ) -> Result<Self, String> {
         let net = &cfg.net;
+        if net.kind == NetworkKind::Link {
+            return Link::new(net.link_config(cfg.seed))
+                .map(Network::Link)
+                .map_err(|e| format!("{e}; --network model runs without it"));
+        }
         // netsim passes EOS on at once, ahead of the packets it is still
         // delaying, and udpsink refuses what comes after EOS: hold EOS back
         // until those packets are out, or the last frames of every delayed run
@@ -136,7 +234,44 @@ impl SimulatedNetwork {
                     },
                 );
         }
-        Ok(Self { tcp_loss_on })
+        Ok(Network::Model { tcp_loss_on })
+    }
+
+    /// Runs `f` where the sender's sockets must be made: inside side A of
+    /// the link, or here for the model.
+    pub fn on_sender<R: Send>(&self, f: impl FnOnce() -> R + Send) -> Result<R, String> {
+        match self {
+            Network::Link(link) => link
+                .a()
+                .run(f)
+                .map_err(|e| format!("cannot enter the sender's side of the link: {e}")),
+            Network::Model { .. } => Ok(f()),
+        }
+    }
+
+    /// Runs `f` where the receiver's sockets must be made.
+    pub fn on_receiver<R: Send>(&self, f: impl FnOnce() -> R + Send) -> Result<R, String> {
+        match self {
+            Network::Link(link) => link
+                .b()
+                .run(f)
+                .map_err(|e| format!("cannot enter the receiver's side of the link: {e}")),
+            Network::Model { .. } => Ok(f()),
+        }
+    }
+
+    /// What the link counted (None for the model).
+    pub fn counts(&self) -> Option<LinkCounts> {
+        match self {
+            Network::Link(link) => {
+                let [to_receiver, to_sender] = link.stats();
+                Some(LinkCounts {
+                    to_receiver: to_receiver.into(),
+                    to_sender: to_sender.into(),
+                })
+            }
+            Network::Model { .. } => None,
+        }
     }
 
     /// Stops the loss (the rest of the model stays): on every netsim of
@@ -144,6 +279,20 @@ impl SimulatedNetwork {
     /// `rx` (the media path, and RTCP both ways in an RTP session), and on
     /// the TCP link.
     pub fn stop_loss(&self, sender: &gst::Pipeline, tx: &str, receiver: &gst::Pipeline, rx: &str) {
+        let tcp_loss_on = match self {
+            Network::Link(link) => {
+                for d in [Direction::AToB, Direction::BToA] {
+                    let lossless = Impairments {
+                        loss: GilbertElliott::NONE,
+                        ..link.impairments(d)
+                    };
+                    // the settings were valid with loss; they are without
+                    let _ = link.set_impairments(d, lossless);
+                }
+                return;
+            }
+            Network::Model { tcp_loss_on } => tcp_loss_on,
+        };
         let netsims = [
             sender.by_name(&format!("{tx}net")),
             sender.by_name(&format!("{tx}rtcpnet")),
@@ -152,6 +301,6 @@ impl SimulatedNetwork {
         for netsim in netsims.into_iter().flatten() {
             netsim.set_property("drop-probability", 0.0f32);
         }
-        self.tcp_loss_on.store(false, Ordering::Relaxed);
+        tcp_loss_on.store(false, Ordering::Relaxed);
     }
 }

@@ -36,6 +36,8 @@ pub struct RunPipelines {
 /// of every streaming thread's name, which is how CPU time is billed.
 pub fn build(strategy: &Strategy, cfg: &RunConfig, index: usize) -> Result<RunPipelines, String> {
     let net = &cfg.net;
+    let hosts = net.hosts();
+    let (tx_host, rx_host) = (hosts.sender, hosts.receiver);
     // thread names keep 15 characters: "tx3_enc:src" fits
     let (tx, rx) = (format!("tx{index}_"), format!("rx{index}_"));
     let rtp_caps = || {
@@ -51,12 +53,12 @@ pub fn build(strategy: &Strategy, cfg: &RunConfig, index: usize) -> Result<RunPi
             let port = free_udp_port()?;
             (
                 format!(
-                    "udpsrc name={rx}src address=127.0.0.1 port={port} buffer-size=8388608 caps=\"{caps}\" \
+                    "udpsrc name={rx}src address={rx_host} port={port} buffer-size=8388608 caps=\"{caps}\" \
                      ! queue name={rx}q max-size-buffers=0 max-size-bytes=0 max-size-time=0",
                     caps = rtp_caps()?
                 ),
                 format!(
-                    "! {netsim} ! udpsink name={tx}out host=127.0.0.1 port={port} sync=false async=false",
+                    "! {netsim} ! udpsink name={tx}out host={rx_host} port={port} sync=false async=false",
                     netsim = netsim_launch(&format!("{tx}net"), net, true)
                 ),
             )
@@ -67,10 +69,10 @@ pub fn build(strategy: &Strategy, cfg: &RunConfig, index: usize) -> Result<RunPi
             // EOS overtake what it delays, neither of which TCP does. The
             // link is modelled on the queue instead (see TcpLink).
             (
-                format!("tcpclientsrc name={rx}src host=127.0.0.1 port={port}"),
+                format!("tcpclientsrc name={rx}src host={tx_host} port={port}"),
                 format!(
                     "! queue name={tx}tcp max-size-time=0 max-size-bytes=0 max-size-buffers=0 \
-                     ! tcpserversink name={tx}out host=127.0.0.1 port={port} sync=false async=false"
+                     ! tcpserversink name={tx}out host={tx_host} port={port} sync=false async=false"
                 ),
             )
         }
@@ -79,12 +81,14 @@ pub fn build(strategy: &Strategy, cfg: &RunConfig, index: usize) -> Result<RunPi
             (
                 rtpsession::receiver_launch(
                     &rx,
+                    &hosts,
                     ports,
                     &rtp_caps()?,
                     &netsim_launch(&format!("{rx}rtcpnet"), net, false),
                 ),
                 rtpsession::sender_launch(
                     &tx,
+                    &hosts,
                     ports,
                     &netsim_launch(&format!("{tx}net"), net, true),
                     &netsim_launch(&format!("{tx}rtcpnet"), net, false),

@@ -27,8 +27,14 @@ pub struct Comparison {
     pub duration_s: f64,
     /// All strategies ran at the same time (else one after another).
     pub parallel: bool,
-    /// Packet loss probability on UDP paths (modelled as retransmission stalls on TCP).
+    /// How the network was made: `link` (the emulator, real packets) or
+    /// `model` (netsim, and a model of TCP).
+    pub network: String,
+    /// Packet loss probability, both ways (the model: on UDP paths, and
+    /// retransmission stalls on TCP).
     pub loss: f64,
+    /// Mean length of loss bursts, packets (None: independent losses).
+    pub burst: Option<f64>,
     /// Seconds after which loss stopped.
     pub loss_until_s: Option<f64>,
     /// One-way delay, ms.
@@ -37,6 +43,8 @@ pub struct Comparison {
     pub jitter_ms: u32,
     /// Bandwidth cap, kbit/s.
     pub bandwidth_kbps: Option<u32>,
+    /// Queue at the bandwidth cap, KiB (the link).
+    pub queue_kb: u32,
     /// Strategies not run, and why.
     pub skipped: Vec<(String, String)>,
     /// Results, in run order.
@@ -300,7 +308,7 @@ pub fn html(c: &Comparison) -> String {
          td:first-child{{text-align:left}}code{{background:#eee}}</style></head><body>\n\
          <h1>Streamkit: strategies side by side</h1>\n\
          <p><code>{command}</code></p>\n\
-         <p>Content: {scene}, {w}x{h} at {fps} fps, {dur:.0} s per strategy, {order}. Network: loss {loss:.1}%{until}, \
+         <p>Content: {scene}, {w}x{h} at {fps} fps, {dur:.0} s per strategy, {order}. Network ({network}): loss {loss:.1}%{burst}{until}, \
          delay {delay} ms &plusmn; {jitter} ms, bandwidth {bw}.</p>\n\
          <table><tr>{header}</tr>\n{rows}</table>\n<ul>{labels}</ul>\n\
          <p>Latency is glass to glass (framestamp to framemeter, same host clock), in ms; \
@@ -323,7 +331,15 @@ pub fn html(c: &Comparison) -> String {
         } else {
             "one after another"
         },
+        network = if c.network == "link" {
+            "the link emulator, real packets between two network namespaces"
+        } else {
+            "netsim on UDP, a model of TCP"
+        },
         loss = c.loss * 100.0,
+        burst = c
+            .burst
+            .map_or(String::new(), |b| format!(" in bursts of {b:.1} packets")),
         until = c
             .loss_until_s
             .map_or(String::new(), |u| format!(" (until {u:.1} s)")),

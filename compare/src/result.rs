@@ -106,8 +106,43 @@ pub struct StrategyResult {
     pub keyframe_requests: u64,
     /// What RTCP feedback repaired (None: the transport has no return path).
     pub repair: Option<Repair>,
+    /// What the emulated link did to the packets (None: the model).
+    pub link: Option<LinkCounts>,
     /// Per-frame record, in arrival order.
     pub frames: Vec<FrameRecord>,
     /// kbit/s in each second of the run.
     pub bitrate_series: Vec<f64>,
+}
+
+/// IP packets one direction of the emulated link carried.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct DirectionCounts {
+    /// Packets offered to the link.
+    pub offered: u64,
+    /// IP bytes offered (headers included).
+    pub offered_bytes: u64,
+    /// Lost on the path (the loss setting).
+    pub lost: u64,
+    /// Dropped because the queue at the bandwidth cap was full.
+    pub dropped_queue: u64,
+}
+
+impl From<linkem::LinkStats> for DirectionCounts {
+    fn from(s: linkem::LinkStats) -> Self {
+        DirectionCounts {
+            offered: s.offered,
+            offered_bytes: s.offered_bytes,
+            lost: s.lost,
+            dropped_queue: s.dropped_queue,
+        }
+    }
+}
+
+/// Both directions of the emulated link during one run.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct LinkCounts {
+    /// Sender to receiver: media (and RTCP sender reports, TCP data).
+    pub to_receiver: DirectionCounts,
+    /// Receiver to sender: RTCP feedback, TCP acknowledgements.
+    pub to_sender: DirectionCounts,
 }

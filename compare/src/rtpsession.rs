@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MPL-2.0
 //! The RTP session transport (`Transport::RtpSession`): RTP as a WebRTC
-//! peer runs it, between two `rtpbin`s over 127.0.0.1.
+//! peer runs it, between two `rtpbin`s (over 127.0.0.1, or across the link).
 //!
 //! ```text
 //! sender:   chain ! rtpbin[rtprtxsend ! session] ! netsim ! udpsink      RTP + RTX  -> rtp port
@@ -30,6 +30,7 @@ use std::sync::{Arc, Mutex};
 
 use gst::prelude::*;
 
+use crate::network::Hosts;
 use crate::pipeline::by_name;
 use crate::result::Repair;
 
@@ -79,11 +80,19 @@ impl SessionPorts {
 /// The sender's network elements, after its chain in the launch line
 /// (elements named `{tx}*`; `rtp_netsim` is the netsim of the media path,
 /// `rtcp_netsim` one without a bandwidth cap).
-pub fn sender_launch(tx: &str, ports: SessionPorts, rtp_netsim: &str, rtcp_netsim: &str) -> String {
+pub fn sender_launch(
+    tx: &str,
+    hosts: &Hosts,
+    ports: SessionPorts,
+    rtp_netsim: &str,
+    rtcp_netsim: &str,
+) -> String {
     format!(
-        "{rtp_netsim} ! udpsink name={tx}out host=127.0.0.1 port={rtp} sync=false async=false \
-         {rtcp_netsim} ! udpsink name={tx}rtcpout host=127.0.0.1 port={to_rx} sync=false async=false \
-         udpsrc name={tx}rtcpin address=127.0.0.1 port={to_tx}",
+        "{rtp_netsim} ! udpsink name={tx}out host={rx_host} port={rtp} sync=false async=false \
+         {rtcp_netsim} ! udpsink name={tx}rtcpout host={rx_host} port={to_rx} sync=false async=false \
+         udpsrc name={tx}rtcpin address={tx_host} port={to_tx}",
+        rx_host = hosts.receiver,
+        tx_host = hosts.sender,
         rtp = ports.rtp,
         to_rx = ports.rtcp_to_receiver,
         to_tx = ports.rtcp_to_sender,
@@ -94,16 +103,19 @@ pub fn sender_launch(tx: &str, ports: SessionPorts, rtp_netsim: &str, rtcp_netsi
 /// which starts with the queue named `{rx}q` (elements named `{rx}*`).
 pub fn receiver_launch(
     rx: &str,
+    hosts: &Hosts,
     ports: SessionPorts,
     caps: &gst::Caps,
     rtcp_netsim: &str,
 ) -> String {
     format!(
-        "udpsrc name={rx}src address=127.0.0.1 port={rtp} buffer-size=8388608 caps=\"{caps}\" \
-         udpsrc name={rx}rtcpin address=127.0.0.1 port={to_rx} \
-         {rtcp_netsim} ! udpsink name={rx}rtcpout host=127.0.0.1 port={to_tx} sync=false async=false \
+        "udpsrc name={rx}src address={rx_host} port={rtp} buffer-size=8388608 caps=\"{caps}\" \
+         udpsrc name={rx}rtcpin address={rx_host} port={to_rx} \
+         {rtcp_netsim} ! udpsink name={rx}rtcpout host={tx_host} port={to_tx} sync=false async=false \
          queue name={rx}q max-size-buffers=0 max-size-bytes=0 max-size-time=0",
         caps = media_caps(caps),
+        rx_host = hosts.receiver,
+        tx_host = hosts.sender,
         rtp = ports.rtp,
         to_rx = ports.rtcp_to_receiver,
         to_tx = ports.rtcp_to_sender,

@@ -13,7 +13,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use crate::collect::Measurement;
 use crate::cpu::ThreadTimes;
-use crate::network::{NetOptions, SimulatedNetwork};
+use crate::network::{NetOptions, Network};
 use crate::pipeline::{self, by_name, check_bus, RunPipelines};
 use crate::result::StrategyResult;
 use crate::scene::Scene;
@@ -32,11 +32,11 @@ pub struct RunConfig {
     pub fps: u32,
     /// How long the sender sends.
     pub duration: Duration,
-    /// Network simulation.
+    /// The network: the link or the model, and what it does.
     pub net: NetOptions,
     /// Encoder settings.
     pub codec: CodecOptions,
-    /// Seed of the TCP loss model.
+    /// Seed of the link's randomness (and of the TCP loss model).
     pub seed: u64,
 }
 
@@ -64,7 +64,7 @@ pub fn run_strategy(
     // After the byte count: probes on one pad run in the order they were
     // added, and bytes are counted when they leave the TCP queue, not when
     // the link delivers them.
-    let network = SimulatedNetwork::attach(strategy, cfg, &sender, &tx)?;
+    let network = Network::attach(strategy, cfg, &sender, &tx)?;
 
     let cpu_before = ThreadTimes::sample();
     measurement.start_clock();
@@ -73,14 +73,23 @@ pub fn run_strategy(
         let _ = receiver.set_state(gst::State::Null);
         why
     };
+    // Each side's state changes are made on its side of the network:
+    // that is where its sockets are made.
     let start = |p: &gst::Pipeline, state: gst::State| {
-        p.set_state(state).map(|_| ()).map_err(|e| {
-            // the bus says why (a missing file, no display, ...)
-            match check_bus(p, "start") {
-                Err(why) => format!("cannot start {}: {why}", strategy.id),
-                Ok(_) => format!("cannot start {}: {e}", strategy.id),
-            }
-        })
+        let change = || {
+            p.set_state(state).map(|_| ()).map_err(|e| {
+                // the bus says why (a missing file, no display, ...)
+                match check_bus(p, "start") {
+                    Err(why) => format!("cannot start {}: {why}", strategy.id),
+                    Ok(_) => format!("cannot start {}: {e}", strategy.id),
+                }
+            })
+        };
+        if p == &sender {
+            network.on_sender(change)?
+        } else {
+            network.on_receiver(change)?
+        }
     };
     match strategy.transport {
         // UDP: listen before anything is sent.
@@ -160,11 +169,13 @@ pub fn run_strategy(
     let frames_sent = by_name(&sender, &format!("{tx}stamp"))?.property::<u64>("frames-stamped");
     let stats = by_name(&receiver, &format!("{rx}meter"))?.property::<gst::Structure>("stats");
     let repair = session.as_ref().map(|s| s.repair());
+    let link = network.counts();
     let _ = sender.set_state(gst::State::Null);
     let _ = receiver.set_state(gst::State::Null);
     let mut result =
         measurement.finish(strategy, cfg, frames_sent, stats, cpu_sender, cpu_receiver)?;
     result.repair = repair;
+    result.link = link;
     Ok(result)
 }
 

@@ -106,6 +106,7 @@ mod tests {
                 delay_ms,
                 jitter_ms,
                 kbps,
+                ..Default::default()
             },
             7,
         )

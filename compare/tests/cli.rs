@@ -90,9 +90,11 @@ fn clean_network_delivers_every_frame() {
         ["mjpeg", "delta-intra", "segments", "delta", "h264-rtp"],
         "{v}"
     );
+    assert_eq!(v["network"], "link", "the link is the default");
     for r in results {
         check_accounting(r, 2.0);
         assert_eq!(u(r, "frames_lost"), 0, "{r}");
+        assert_eq!(link_counts(r, "to_receiver").1, 0, "{r}");
         // only an RTP session has a return path to count repairs on
         assert_eq!(r["repair"].is_object(), r["id"] == "h264-rtp", "{r}");
         assert_eq!(u(r, "frames_unreadable"), 0, "{r}");
@@ -246,4 +248,90 @@ fn h264_over_rtp_asks_the_encoder_for_keyframes_when_repair_fails() {
         "{requests} keyframe requests reached the encoder: {r}"
     );
     assert!(u(r, "frames_received") > 0, "{r}");
+}
+
+/// The link's counters of one direction.
+fn link_counts(r: &Value, direction: &str) -> (u64, u64) {
+    let d = &r["link"][direction];
+    (u(d, "offered"), u(d, "lost"))
+}
+
+#[test]
+fn every_strategy_crosses_a_lossy_link_with_real_packets() {
+    // 2% loss both ways and a 40 ms round trip, on real UDP and TCP
+    // between two network namespaces.
+    let v = compare("link", &["--duration", "3", "--loss", "2", "--rtt", "40"]);
+    assert_eq!(v["network"], "link");
+    let results = v["results"].as_array().expect("results");
+    assert_eq!(results.len(), 5, "{v}");
+    for r in results {
+        let id = r["id"].as_str().unwrap();
+        check_accounting(r, 3.0);
+        assert!(u(r, "frames_received") > 0, "{id}: nothing arrived");
+        let (offered, lost) = link_counts(r, "to_receiver");
+        assert!(lost > 0, "{id}: the link lost nothing of {offered} packets");
+        // every frame crossed the link's delay: 20 ms one way
+        let p50 = r["latency_ms"]["p50"].as_f64().unwrap();
+        assert!(
+            p50 >= 20.0,
+            "{id}: latency p50 {p50} ms below the one-way delay"
+        );
+        match id {
+            // one datagram per RTP packet counted at the sender
+            "mjpeg" | "delta-intra" | "delta" => {
+                assert_eq!(offered, u(r, "packets"), "{id}");
+                let (back, _) = link_counts(r, "to_sender");
+                assert_eq!(back, 0, "{id} has no return path");
+            }
+            // TCP: nothing is lost to the application, however many
+            // segments the link lost; acknowledgements come back
+            "segments" => {
+                assert_eq!(u(r, "frames_lost"), 0, "{r}");
+                let (acks, _) = link_counts(r, "to_sender");
+                assert!(acks > 0, "no acknowledgements crossed back");
+            }
+            // RTCP crosses back, and lost packets are sent again
+            "h264-rtp" => {
+                let (back, _) = link_counts(r, "to_sender");
+                assert!(back > 0, "no RTCP crossed back");
+                assert!(u(&r["repair"], "retransmissions_sent") > 0, "{r}");
+            }
+            other => panic!("unexpected strategy {other}"),
+        }
+    }
+}
+
+#[test]
+fn the_model_runs_over_loopback_without_the_link() {
+    let v = compare(
+        "model",
+        &[
+            "--network",
+            "model",
+            "--duration",
+            "2",
+            "--strategies",
+            "mjpeg,segments",
+            "--loss",
+            "5",
+            "--delay",
+            "10",
+        ],
+    );
+    assert_eq!(v["network"], "model");
+    for r in v["results"].as_array().unwrap() {
+        check_accounting(r, 2.0);
+        assert!(r["link"].is_null(), "{r}");
+    }
+}
+
+#[test]
+fn bursts_need_the_link() {
+    let output = Command::new(env!("CARGO_BIN_EXE_streamkit-compare"))
+        .args(["--network", "model", "--burst", "3", "--loss", "5"])
+        .output()
+        .expect("streamkit-compare runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--burst needs --network link"), "{stderr}");
 }
