@@ -8,6 +8,7 @@
 
 mod collect;
 mod cpu;
+mod hls;
 mod network;
 mod pipeline;
 mod quality;
@@ -18,6 +19,7 @@ mod run;
 mod scene;
 mod snapshot;
 mod strategy;
+mod sweep;
 mod tcplink;
 
 use std::path::PathBuf;
@@ -137,6 +139,13 @@ struct Args {
     /// Write one stamped frame of the content as PNG here, then exit.
     #[arg(long)]
     snapshot: Option<PathBuf>,
+    /// Print Markdown tables of a loss sweep's results in this folder
+    /// (scripts/loss-sweep.sh), write its plots, then exit.
+    #[arg(long)]
+    sweep_tables: Option<PathBuf>,
+    /// Where --sweep-tables writes its plots (default: the sweep's folder).
+    #[arg(long, requires = "sweep_tables")]
+    plots: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -159,6 +168,13 @@ fn main() -> ExitCode {
 }
 
 fn compare(args: &Args) -> Result<(), String> {
+    if let Some(dir) = &args.sweep_tables {
+        print!(
+            "{}",
+            sweep::tables(dir, args.plots.as_deref().unwrap_or(dir))?
+        );
+        return Ok(());
+    }
     if !(0.0..=100.0).contains(&args.loss) {
         return Err(format!("--loss {} is not a percentage", args.loss));
     }
@@ -214,7 +230,12 @@ fn compare(args: &Args) -> Result<(), String> {
             continue;
         }
         let missing = s.missing();
-        if missing.is_empty() {
+        if kind == NetworkKind::Model && s.transport == strategy::Transport::Hls {
+            skipped.push((
+                s.id.to_string(),
+                "the model has no HTTP path: HLS runs on --network link".into(),
+            ));
+        } else if missing.is_empty() {
             chosen.push(s);
         } else {
             skipped.push((

@@ -9,6 +9,7 @@
 //! videoconvert ! framemeter ! appsink.
 
 use std::net::{TcpListener, UdpSocket};
+use std::path::PathBuf;
 
 use gst::prelude::*;
 
@@ -29,6 +30,8 @@ pub struct RunPipelines {
     pub rx: String,
     /// The two rtpbins of an RTP session (`Transport::RtpSession`).
     pub session: Option<RtpSessionEnds>,
+    /// Where hlssegmentsink writes (`Transport::Hls`).
+    pub hls_dir: Option<PathBuf>,
 }
 
 /// Builds the pipelines that run `strategy` with `cfg`. `index` tells runs
@@ -48,6 +51,12 @@ pub fn build(strategy: &Strategy, cfg: &RunConfig, index: usize) -> Result<RunPi
     // net_src ends where the receiver's chain starts; net_sink starts with
     // the link from the end of the sender's chain, except in an RTP
     // session, where rtpbin is linked in later (see rtpsession).
+    let hls_dir = (strategy.transport == Transport::Hls).then(|| {
+        std::env::temp_dir().join(format!(
+            "streamkit-compare-hls-{}-{index}",
+            std::process::id()
+        ))
+    });
     let (net_src, net_sink) = match strategy.transport {
         Transport::Udp => {
             let port = free_udp_port()?;
@@ -73,6 +82,23 @@ pub fn build(strategy: &Strategy, cfg: &RunConfig, index: usize) -> Result<RunPi
                 format!(
                     "! queue name={tx}tcp max-size-time=0 max-size-bytes=0 max-size-buffers=0 \
                      ! tcpserversink name={tx}out host={tx_host} port={port} sync=false async=false"
+                ),
+            )
+        }
+        Transport::Hls => {
+            let dir = hls_dir.as_ref().expect("made above for HLS");
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot make {}: {e}", dir.display()))?;
+            let dir = dir.display();
+            (
+                format!(
+                    "appsrc name={rx}src is-live=true format=bytes \
+                     caps=\"video/mpegts,systemstream=(boolean)true,packetsize=(int)188\""
+                ),
+                format!(
+                    "! hlssegmentsink name={tx}out location=\"{dir}/seg%05d.ts\" \
+                     playlist-location=\"{dir}/{HLS_PLAYLIST}\" playlist-length=6 max-files=12 \
+                     target-duration=1 sync=false async=false"
                 ),
             )
         }
@@ -129,8 +155,12 @@ pub fn build(strategy: &Strategy, cfg: &RunConfig, index: usize) -> Result<RunPi
         tx,
         rx,
         session,
+        hls_dir,
     })
 }
+
+/// The playlist's file name for the `hls` strategy.
+pub const HLS_PLAYLIST: &str = "live.m3u8";
 
 /// The last element of the linear chain that starts after the element
 /// `from` of `p`: the first whose src pad is not linked.

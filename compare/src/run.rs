@@ -5,6 +5,11 @@
 //! the way (`collect`); and the chosen strategies one after another or
 //! all at once, each under a progress bar.
 
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use gst::prelude::*;
@@ -13,8 +18,9 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use crate::collect::Measurement;
 use crate::cpu::ThreadTimes;
-use crate::network::{NetOptions, Network};
-use crate::pipeline::{self, by_name, check_bus, RunPipelines};
+use crate::hls;
+use crate::network::{Hosts, NetOptions, Network};
+use crate::pipeline::{self, by_name, check_bus, RunPipelines, HLS_PLAYLIST};
 use crate::result::StrategyResult;
 use crate::scene::Scene;
 use crate::strategy::{CodecOptions, Strategy, Transport};
@@ -57,6 +63,7 @@ pub fn run_strategy(
         tx,
         rx,
         session,
+        hls_dir,
     } = pipeline::build(strategy, cfg, index)?;
 
     let measurement = Measurement::attach(strategy, &sender, &receiver, &tx, &rx)?;
@@ -66,6 +73,7 @@ pub fn run_strategy(
     // the link delivers them.
     let network = Network::attach(strategy, cfg, &sender, &tx)?;
 
+    let mut hls_peers: Option<HlsPeers> = None;
     let cpu_before = ThreadTimes::sample();
     measurement.start_clock();
     let stop_all = |why: String| {
@@ -114,6 +122,17 @@ pub fn run_strategy(
             }
             start(&sender, gst::State::Playing).map_err(stop_all)?;
         }
+        // HLS: the receiver waits on its appsrc; the sender writes
+        // segments; the client polls for them.
+        Transport::Hls => {
+            start(&receiver, gst::State::Playing).map_err(stop_all)?;
+            start(&sender, gst::State::Playing).map_err(stop_all)?;
+            let dir = hls_dir.clone().ok_or("no folder for HLS")?;
+            hls_peers = Some(
+                HlsPeers::start(&network, &net.hosts(), dir, &receiver, &tx, &rx)
+                    .map_err(stop_all)?,
+            );
+        }
     }
     let started = Instant::now();
 
@@ -151,7 +170,14 @@ pub fn run_strategy(
     }
     // Wait until the receiver has reached end of stream or been quiet for
     // a while: frames still in flight are not lost.
-    let quiet = Duration::from_millis(500 + 2 * u64::from(net.delay_ms + net.jitter_ms));
+    // An HLS client sees the end one playlist reload (a target duration,
+    // 1 s) after it was written.
+    let reload = if strategy.transport == Transport::Hls {
+        1500
+    } else {
+        0
+    };
+    let quiet = Duration::from_millis(500 + reload + 2 * u64::from(net.delay_ms + net.jitter_ms));
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         if check_bus(&receiver, "receiver").map_err(stop_all)? {
@@ -170,6 +196,9 @@ pub fn run_strategy(
     let stats = by_name(&receiver, &format!("{rx}meter"))?.property::<gst::Structure>("stats");
     let repair = session.as_ref().map(|s| s.repair());
     let link = network.counts();
+    if let Some(peers) = hls_peers.take() {
+        peers.finish().map_err(stop_all)?;
+    }
     let _ = sender.set_state(gst::State::Null);
     let _ = receiver.set_state(gst::State::Null);
     let mut result =
@@ -226,4 +255,81 @@ pub fn run_all(
     };
     bars.clear().ok();
     Ok(results)
+}
+
+/// The HTTP server and the live client of an `hls` run, on the sender's
+/// and the receiver's side of the network.
+struct HlsPeers {
+    stop: Arc<AtomicBool>,
+    client: Option<JoinHandle<Result<hls::ClientStats, String>>>,
+    server: Option<hls::Server>,
+    dir: PathBuf,
+}
+
+impl HlsPeers {
+    /// Serves `dir` from the sender's side and follows its playlist from
+    /// the receiver's, pushing the segments into the receiver's appsrc.
+    /// Threads are named after `tx` and `rx`, so their CPU is billed.
+    fn start(
+        network: &Network,
+        hosts: &Hosts,
+        dir: PathBuf,
+        receiver: &gst::Pipeline,
+        tx: &str,
+        rx: &str,
+    ) -> Result<Self, String> {
+        let listener = network
+            .on_sender(|| TcpListener::bind((hosts.sender, 0)))?
+            .map_err(|e| format!("hls: cannot listen: {e}"))?;
+        let server = hls::Server::start(listener, dir.clone(), tx)
+            .map_err(|e| format!("hls: cannot serve: {e}"))?;
+        let port = server.port();
+        let conn = network
+            .on_receiver(|| TcpStream::connect((hosts.sender, port)))?
+            .map_err(|e| format!("hls: cannot connect: {e}"))?;
+        let mut client = hls::Client::new(conn, format!("{}:{port}", hosts.sender))
+            .map_err(|e| format!("hls: {e}"))?;
+        let appsrc = by_name(receiver, &format!("{rx}src"))?
+            .downcast::<gst_app::AppSrc>()
+            .map_err(|_| "hls: the receiver's source is not an appsrc")?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("{rx}hls"))
+            .spawn(move || {
+                let followed = client.follow(HLS_PLAYLIST, &stopped, |bytes| {
+                    let _ = appsrc.push_buffer(gst::Buffer::from_mut_slice(bytes));
+                });
+                let _ = appsrc.end_of_stream();
+                followed.map_err(|e| format!("hls client: {e}"))
+            })
+            .map_err(|e| format!("hls: {e}"))?;
+        Ok(HlsPeers {
+            stop,
+            client: Some(thread),
+            server: Some(server),
+            dir,
+        })
+    }
+
+    /// Stops the client and the server; the client's counters, or why it
+    /// failed.
+    fn finish(mut self) -> Result<hls::ClientStats, String> {
+        self.stop.store(true, Ordering::Relaxed);
+        let client = self.client.take().ok_or("hls: already finished")?;
+        client
+            .join()
+            .map_err(|_| "hls: the client panicked".to_string())?
+    }
+}
+
+impl Drop for HlsPeers {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(client) = self.client.take() {
+            let _ = client.join();
+        }
+        self.server.take();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }

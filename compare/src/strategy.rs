@@ -11,6 +11,10 @@ pub enum Transport {
     Udp,
     /// One TCP connection that stays open (tcpserversink / tcpclientsrc).
     Tcp,
+    /// HLS over HTTP: hlssegmentsink's files served by an HTTP server on
+    /// the sender's side, fetched by a live client on the receiver's side
+    /// that polls the playlist (see `hls`).
+    Hls,
     /// RTP over UDP as WebRTC runs it: an `rtpbin` at each end with RTCP
     /// both ways (reports, NACK, PLI), retransmission of lost packets from a
     /// separate RTX stream (RFC 4588), all through netsim (see `rtpsession`).
@@ -24,6 +28,7 @@ impl Transport {
         match self {
             Transport::Udp => &["netsim", "udpsink", "udpsrc"],
             Transport::Tcp => &["tcpserversink", "tcpclientsrc"],
+            Transport::Hls => &["hlssegmentsink", "appsrc"],
             Transport::RtpSession => &[
                 "netsim",
                 "udpsink",
@@ -108,6 +113,25 @@ pub struct Strategy {
     pub frame_needs_all_packets: bool,
 }
 
+/// What the segment strategies' chains create.
+const SEGMENT_ELEMENTS: &[&str] = &[
+    "x264enc",
+    "h264parse",
+    "segmentpackager",
+    "tsdemux",
+    "avdec_h264",
+];
+
+/// H.264 cut into self-contained segments of `segment_frames` frames, each
+/// starting with a keyframe.
+fn segments_sender(o: &CodecOptions) -> String {
+    format!(
+        "x264enc tune=zerolatency speed-preset=veryfast bitrate={} key-int-max={} \
+         ! h264parse config-interval=-1 ! segmentpackager frames-per-segment={}",
+        o.h264_kbps, o.segment_frames, o.segment_frames
+    )
+}
+
 /// Every strategy, in report order.
 pub fn all() -> Vec<Strategy> {
     vec![
@@ -135,20 +159,18 @@ pub fn all() -> Vec<Strategy> {
             id: "segments",
             label: "video segments: H.264 in MPEG-TS, TCP",
             transport: Transport::Tcp,
-            needs: &[
-                "x264enc",
-                "h264parse",
-                "segmentpackager",
-                "tsdemux",
-                "avdec_h264",
-            ],
-            sender: |o| {
-                format!(
-                    "x264enc tune=zerolatency speed-preset=veryfast bitrate={} key-int-max={} \
-                     ! h264parse config-interval=-1 ! segmentpackager frames-per-segment={}",
-                    o.h264_kbps, o.segment_frames, o.segment_frames
-                )
-            },
+            needs: SEGMENT_ELEMENTS,
+            sender: segments_sender,
+            receiver: |_| "tsdemux ! h264parse ! avdec_h264".into(),
+            depayloader: None,
+            frame_needs_all_packets: false,
+        },
+        Strategy {
+            id: "hls",
+            label: "video segments: H.264 in MPEG-TS, HLS over HTTP (playlist polled per RFC 8216)",
+            transport: Transport::Hls,
+            needs: SEGMENT_ELEMENTS,
+            sender: segments_sender,
             receiver: |_| "tsdemux ! h264parse ! avdec_h264".into(),
             depayloader: None,
             frame_needs_all_packets: false,

@@ -87,7 +87,14 @@ fn clean_network_delivers_every_frame() {
     let ids: Vec<_> = results.iter().filter_map(|r| r["id"].as_str()).collect();
     assert_eq!(
         ids,
-        ["mjpeg", "delta-intra", "segments", "delta", "h264-rtp"],
+        [
+            "mjpeg",
+            "delta-intra",
+            "segments",
+            "hls",
+            "delta",
+            "h264-rtp"
+        ],
         "{v}"
     );
     assert_eq!(v["network"], "link", "the link is the default");
@@ -263,7 +270,7 @@ fn every_strategy_crosses_a_lossy_link_with_real_packets() {
     let v = compare("link", &["--duration", "3", "--loss", "2", "--rtt", "40"]);
     assert_eq!(v["network"], "link");
     let results = v["results"].as_array().expect("results");
-    assert_eq!(results.len(), 5, "{v}");
+    assert_eq!(results.len(), 6, "{v}");
     for r in results {
         let id = r["id"].as_str().unwrap();
         check_accounting(r, 3.0);
@@ -290,6 +297,15 @@ fn every_strategy_crosses_a_lossy_link_with_real_packets() {
                 let (acks, _) = link_counts(r, "to_sender");
                 assert!(acks > 0, "no acknowledgements crossed back");
             }
+            // HTTP: the client starts at the newest segment listed, so at
+            // most the frames of the segments before it are never shown
+            "hls" => {
+                assert!(u(r, "frames_lost") <= 10, "{r}");
+                let (requests, _) = link_counts(r, "to_sender");
+                assert!(requests > 0, "no requests or acknowledgements crossed back");
+                // a segment waits for its playlist reload: later than TCP's
+                assert!(p50 >= 300.0, "hls latency p50 {p50} ms");
+            }
             // RTCP crosses back, and lost packets are sent again
             "h264-rtp" => {
                 let (back, _) = link_counts(r, "to_sender");
@@ -311,7 +327,7 @@ fn the_model_runs_over_loopback_without_the_link() {
             "--duration",
             "2",
             "--strategies",
-            "mjpeg,segments",
+            "mjpeg,segments,hls",
             "--loss",
             "5",
             "--delay",
@@ -319,6 +335,9 @@ fn the_model_runs_over_loopback_without_the_link() {
         ],
     );
     assert_eq!(v["network"], "model");
+    let skipped = v["skipped"].to_string();
+    assert!(skipped.contains("hls"), "hls needs the link: {skipped}");
+    assert_eq!(v["results"].as_array().unwrap().len(), 2);
     for r in v["results"].as_array().unwrap() {
         check_accounting(r, 2.0);
         assert!(r["link"].is_null(), "{r}");

@@ -9,6 +9,7 @@
 //! - [`netns`]: anonymous network namespaces, held by a handle, gone with
 //!   it (or with the process, however it ends).
 //! - [`link`]: the two namespaces, their devices and the forwarder thread.
+//! - [`probe`]: timestamped UDP probes that measure a link from outside.
 //!
 //! The `streamkit-linkem` program runs commands on either side of a link
 //! (docs/linkem.md).
@@ -16,6 +17,7 @@
 pub mod link;
 pub mod model;
 pub mod netns;
+pub mod probe;
 
 pub use link::{
     Direction, ForwarderStats, Link, LinkConfig, LinkError, ADDR_A, ADDR_B, DEVICE, MTU,

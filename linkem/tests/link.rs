@@ -4,9 +4,10 @@
 //! Needs root (CAP_NET_ADMIN) and /dev/net/tun.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::time::{Duration, Instant};
+use std::net::{TcpListener, TcpStream};
+use std::time::Duration;
 
+use streamkit_linkem::probe::{self, quantile, sorted_delays, Arrival, Train};
 use streamkit_linkem::{
     netns, Direction, GilbertElliott, Impairments, Link, LinkConfig, LinkStats, ADDR_A, ADDR_B,
 };
@@ -19,98 +20,19 @@ fn link(each_way: Impairments) -> Link {
     })
 }
 
-/// A packet as the receiver saw it.
-#[derive(Debug, Clone, Copy)]
-struct Arrival {
-    seq: u64,
-    /// Bytes of the IP packet (UDP payload + 28).
-    ip_len: usize,
-    sent: Duration,
-    arrived: Duration,
-}
-
-impl Arrival {
-    fn one_way(&self) -> Duration {
-        self.arrived.saturating_sub(self.sent)
-    }
-}
-
-/// Sends `n` UDP packets of `size` payload bytes from side A to side B,
-/// `gap` apart, and returns what arrived (until 300 ms of quiet after the
-/// last one was sent, plus the link's delay).
+/// Sends `n` probes of `size` payload bytes from side A to side B, `gap`
+/// apart; returns what arrived.
 fn udp_across(link: &Link, n: u64, size: usize, gap: Duration, settle: Duration) -> Vec<Arrival> {
-    assert!(size >= 16);
-    let rx = link
-        .b()
-        .run(|| UdpSocket::bind((ADDR_B, 0)))
-        .unwrap()
-        .expect("a socket on side B");
-    let to: SocketAddr = rx.local_addr().unwrap();
-    let tx = link
-        .a()
-        .run(|| UdpSocket::bind((ADDR_A, 0)))
-        .unwrap()
-        .expect("a socket on side A");
-    let origin = Instant::now();
-    std::thread::scope(|scope| {
-        let receiver = scope.spawn(|| {
-            rx.set_read_timeout(Some(Duration::from_millis(20)))
-                .unwrap();
-            let mut got = Vec::new();
-            let mut buf = [0u8; 2048];
-            let mut quiet_since = Instant::now();
-            loop {
-                match rx.recv(&mut buf) {
-                    Ok(len) => {
-                        let arrived = origin.elapsed();
-                        let seq = u64::from_be_bytes(buf[..8].try_into().unwrap());
-                        let sent = Duration::from_nanos(u64::from_be_bytes(
-                            buf[8..16].try_into().unwrap(),
-                        ));
-                        got.push(Arrival {
-                            seq,
-                            ip_len: len + 28,
-                            sent,
-                            arrived,
-                        });
-                        quiet_since = Instant::now();
-                    }
-                    Err(_) => {
-                        let done_sending = got.last().is_some_and(|a| a.seq + 1 >= n)
-                            || origin.elapsed() > gap * n as u32;
-                        if done_sending && quiet_since.elapsed() > settle + 300 * MS {
-                            return got;
-                        }
-                    }
-                }
-            }
-        });
-        let mut packet = vec![0u8; size];
-        let start = Instant::now();
-        for seq in 0..n {
-            // paced against the start, so the rate holds whatever each
-            // send costs
-            let due = start + gap * seq as u32;
-            while Instant::now() < due {
-                std::thread::sleep(due - Instant::now());
-            }
-            packet[..8].copy_from_slice(&seq.to_be_bytes());
-            let sent = origin.elapsed().as_nanos() as u64;
-            packet[8..16].copy_from_slice(&sent.to_be_bytes());
-            tx.send_to(&packet, to).expect("send");
-        }
-        receiver.join().expect("the receiver")
-    })
-}
-
-fn sorted_delays(arrivals: &[Arrival]) -> Vec<Duration> {
-    let mut d: Vec<_> = arrivals.iter().map(Arrival::one_way).collect();
-    d.sort();
-    d
-}
-
-fn quantile(sorted: &[Duration], q: f64) -> Duration {
-    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+    probe::across(
+        link,
+        Train {
+            packets: n,
+            size,
+            gap,
+            settle,
+        },
+    )
+    .expect("probes cross the link")
 }
 
 /// |observed - expected| within `k` standard deviations of a proportion

@@ -1,0 +1,202 @@
+// SPDX-License-Identifier: MPL-2.0
+//! Tables and plots of a loss sweep (scripts/loss-sweep.sh): one JSON per
+//! point, named `{link|model}-l{loss}-r{rtt}.json`, where the loss is
+//! `0`, `1`, `2`, `5` (percent, independent) or `2b4` (2% in bursts of 4
+//! packets). Prints Markdown tables; writes SVG plots of p95 latency and
+//! the longest stall against random loss, one per round-trip time.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::report::{line_chart, Axes};
+
+/// The loss settings in the order they are shown: file name part, label,
+/// and the percentage for plots (None: not plotted against random loss).
+const LOSSES: [(&str, &str, Option<f64>); 5] = [
+    ("0", "0%", Some(0.0)),
+    ("1", "1%", Some(1.0)),
+    ("2", "2%", Some(2.0)),
+    ("5", "5%", Some(5.0)),
+    ("2b4", "2%, bursts of 4", None),
+];
+
+/// One point's results: (network, loss name, rtt ms) → results by
+/// strategy, in run order.
+type Points = BTreeMap<(String, String, u32), Vec<Value>>;
+
+fn read(dir: &Path) -> Result<Points, String> {
+    let mut points = Points::new();
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        let Some(stem) = name.strip_suffix(".json") else {
+            continue;
+        };
+        let mut parts = stem.splitn(3, '-');
+        let (Some(network), Some(loss), Some(rtt)) = (parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        let (Some(loss), Some(Ok(rtt))) = (
+            loss.strip_prefix('l'),
+            rtt.strip_prefix('r').map(str::parse::<u32>),
+        ) else {
+            continue;
+        };
+        let text = std::fs::read_to_string(entry.path()).map_err(|e| format!("{name}: {e}"))?;
+        let v: Value = serde_json::from_str(&text).map_err(|e| format!("{name}: {e}"))?;
+        let results = v["results"].as_array().cloned().unwrap_or_default();
+        points.insert((network.to_string(), loss.to_string(), rtt), results);
+    }
+    if points.is_empty() {
+        return Err(format!("no sweep results in {}", dir.display()));
+    }
+    Ok(points)
+}
+
+fn f(r: &Value, path: &[&str]) -> Option<f64> {
+    path.iter().try_fold(r, |v, k| v.get(*k))?.as_f64()
+}
+
+fn cell(v: Option<f64>, decimals: usize) -> String {
+    v.map_or("–".into(), |v| format!("{v:.decimals$}"))
+}
+
+/// The row cells of one strategy at one point.
+fn row(r: &Value) -> String {
+    let frames = f(r, &["frames_sent"]).unwrap_or(0.0).max(1.0);
+    let pct = |k: &str| f(r, &[k]).map(|v| 100.0 * v / frames);
+    format!(
+        "{} | {} | {} | {} | {} | {} | {} | {}",
+        cell(f(r, &["latency_ms", "p50"]), 0),
+        cell(f(r, &["latency_ms", "p95"]), 0),
+        cell(f(r, &["latency_ms", "p99"]), 0),
+        cell(f(r, &["longest_stall_ms"]), 0),
+        cell(pct("frames_lost"), 1),
+        cell(pct("frames_frozen"), 1),
+        cell(f(r, &["bitrate_kbps"]), 0),
+        cell(f(r, &["psnr_mean"]), 1),
+    )
+}
+
+fn strategies(points: &Points) -> Vec<String> {
+    let mut ids: Vec<String> = Vec::new();
+    for results in points.values() {
+        for r in results {
+            let id = r["id"].as_str().unwrap_or("?").to_string();
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+    }
+    ids
+}
+
+fn find<'a>(
+    points: &'a Points,
+    network: &str,
+    loss: &str,
+    rtt: u32,
+    id: &str,
+) -> Option<&'a Value> {
+    points
+        .get(&(network.to_string(), loss.to_string(), rtt))?
+        .iter()
+        .find(|r| r["id"] == id)
+}
+
+/// Markdown tables of `dir`'s sweep; SVG plots written into `plots`.
+pub fn tables(dir: &Path, plots: &Path) -> Result<String, String> {
+    let points = read(dir)?;
+    let mut rtts: Vec<u32> = points.keys().map(|k| k.2).collect();
+    rtts.sort_unstable();
+    rtts.dedup();
+    let ids = strategies(&points);
+    let mut out = String::new();
+    for &rtt in &rtts {
+        out += &format!(
+            "\n#### Round trip {rtt} ms\n\n\
+             | strategy | loss | p50 ms | p95 ms | p99 ms | longest stall ms | lost % | frozen % | kbit/s | PSNR dB |\n\
+             |---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+        );
+        for id in &ids {
+            for (loss, label, _) in LOSSES {
+                if let Some(r) = find(&points, "link", loss, rtt, id) {
+                    out += &format!("| {id} | {label} | {} |\n", row(r));
+                }
+            }
+        }
+    }
+
+    // The model against the link, where both ran.
+    let mut model = String::new();
+    for &rtt in &rtts {
+        for id in &ids {
+            for (loss, label, _) in LOSSES {
+                let (Some(real), Some(m)) = (
+                    find(&points, "link", loss, rtt, id),
+                    find(&points, "model", loss, rtt, id),
+                ) else {
+                    continue;
+                };
+                let pair =
+                    |path: &[&str]| format!("{} / {}", cell(f(real, path), 0), cell(f(m, path), 0));
+                model += &format!(
+                    "| {id} | {rtt} | {label} | {} | {} | {} | {} |\n",
+                    pair(&["latency_ms", "p50"]),
+                    pair(&["latency_ms", "p95"]),
+                    pair(&["latency_ms", "p99"]),
+                    pair(&["longest_stall_ms"]),
+                );
+            }
+        }
+    }
+    if !model.is_empty() {
+        out += "\n#### The model against the link (link / model)\n\n\
+                | strategy | RTT ms | loss | p50 ms | p95 ms | p99 ms | longest stall ms |\n\
+                |---|---:|---|---:|---:|---:|---:|\n";
+        out += &model;
+    }
+
+    std::fs::create_dir_all(plots).map_err(|e| format!("{}: {e}", plots.display()))?;
+    for &rtt in &rtts {
+        for (metric, path, title) in [
+            (
+                "p95",
+                &["latency_ms", "p95"][..],
+                "p95 glass-to-glass latency",
+            ),
+            ("stall", &["longest_stall_ms"][..], "longest stall"),
+        ] {
+            let series: Vec<(String, Vec<(f64, f64)>)> = ids
+                .iter()
+                .map(|id| {
+                    let s = LOSSES
+                        .iter()
+                        .filter_map(|(loss, _, pct)| {
+                            Some((
+                                pct.as_ref().copied()?,
+                                f(find(&points, "link", loss, rtt, id)?, path)?,
+                            ))
+                        })
+                        .collect();
+                    (id.clone(), s)
+                })
+                .collect();
+            let svg = line_chart(
+                &format!("{title}, round trip {rtt} ms"),
+                Axes {
+                    x: "random loss, %",
+                    y: "ms (log scale)",
+                    log_y: true,
+                },
+                &series,
+            );
+            let file = plots.join(format!("loss-{metric}-rtt{rtt}.svg"));
+            std::fs::write(&file, svg).map_err(|e| format!("{}: {e}", file.display()))?;
+        }
+    }
+    Ok(out)
+}

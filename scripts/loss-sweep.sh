@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The loss sweep behind docs/loss.md: every strategy across the link emulator
+# at each loss setting and round-trip time, 10 s each, one point after
+# another; then the TCP model at the same points, to see how close it comes.
+# Writes one JSON per point into the output folder and prints the tables.
+#   scripts/loss-sweep.sh [OUT_DIR] [extra streamkit-compare arguments]
+# Takes about 20 minutes. Needs root (the link's network namespaces).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-target/loss-sweep}
+shift || true
+scripts/deps.sh
+cargo build --release --quiet -p streamkit-compare
+mkdir -p "$out"
+# loss settings: name and streamkit-compare arguments
+losses=("0:--loss 0" "1:--loss 1" "2:--loss 2" "5:--loss 5" "2b4:--loss 2 --burst 4")
+for rtt in 20 50 100; do
+    for l in "${losses[@]}"; do
+        name=${l%%:*}; args=${l#*:}
+        echo "loss-sweep: link, loss $name, rtt $rtt ms"
+        # shellcheck disable=SC2086
+        target/release/streamkit-compare --duration 10 --rtt "$rtt" $args "$@" \
+            --json "$out/link-l$name-r$rtt.json" --report "$out/link-l$name-r$rtt.html" >/dev/null
+    done
+done
+for rtt in 20 50 100; do
+    for l in "${losses[@]:0:4}"; do
+        name=${l%%:*}; args=${l#*:}
+        echo "loss-sweep: model, loss $name, rtt $rtt ms (segments)"
+        # shellcheck disable=SC2086
+        target/release/streamkit-compare --network model --strategies segments --duration 10 \
+            --delay $((rtt / 2)) $args "$@" \
+            --json "$out/model-l$name-r$rtt.json" --report "$out/model-l$name-r$rtt.html" >/dev/null
+    done
+done
+exec target/release/streamkit-compare --sweep-tables "$out"
