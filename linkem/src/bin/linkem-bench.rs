@@ -4,11 +4,11 @@
 //! 1. Added delay: trains of timestamped UDP probes across a perfect link
 //!    (no loss, no delay) and over loopback, alternating, one clock at both
 //!    ends; the difference of their one-way delays is the forwarder's.
-//! 2. Packet rate: 64-byte probes sent as fast as one thread can across a
-//!    perfect link; the forwarder's own CPU time gives the packets it
-//!    forwards per second of one core, whatever else shares the machine.
+//! 2. Packet rate: 64-byte probes paced at fixed rates across a perfect
+//!    link; what was forwarded and received, and the forwarder thread's own
+//!    CPU time as a share of one core.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::Parser;
 use streamkit_linkem::probe::{self, quantile, sorted_delays, Train};
@@ -24,9 +24,12 @@ struct Args {
     /// Probes per round and path.
     #[arg(long, default_value_t = 2000)]
     probes: u64,
-    /// Probes sent flat out in the rate measurement.
-    #[arg(long, default_value_t = 300_000)]
-    flood: u64,
+    /// Packet rates to offer, per second.
+    #[arg(long, value_delimiter = ',', default_value = "50000,100000,200000")]
+    rates: Vec<u32>,
+    /// Seconds at each rate.
+    #[arg(long, default_value_t = 2.0)]
+    seconds: f64,
 }
 
 fn main() -> Result<(), String> {
@@ -70,47 +73,34 @@ fn main() -> Result<(), String> {
         added(0.99)
     );
 
-    // 2. Packet rate, on a fresh link so its counters and CPU are this
-    // part's alone.
+    // 2. Packet rate: a fresh link per rate, so its counters and CPU are
+    // that rate's alone.
     drop(link);
-    let link =
-        Link::new(LinkConfig::symmetric(Default::default(), 2)).map_err(|e| e.to_string())?;
-    let before = link.forwarder_stats().cpu;
-    let start = Instant::now();
-    let got = probe::across(
-        &link,
-        Train {
-            packets: args.flood,
-            size: 64,
-            gap: Duration::ZERO,
-            settle: Duration::ZERO,
-        },
-    )
-    .map_err(|e| e.to_string())?;
-    let wall = got.last().map_or(start.elapsed(), |a| {
-        a.arrived.saturating_sub(got[0].arrived)
-    });
-    let [ab, _] = link.stats();
-    let forwarder = link.close().map_err(|e| e.to_string())?;
-    let cpu = forwarder.cpu.saturating_sub(before).as_secs_f64();
-    println!(
-        "packet rate ({} probes of 64 bytes sent flat out):",
-        args.flood
-    );
-    println!(
-        "  forwarded {} of {} sent ({} dropped before the forwarder read them), {} received",
-        ab.delivered,
-        args.flood,
-        args.flood - ab.offered,
-        got.len()
-    );
-    println!(
-        "  {:.0} packets/s over {:.2} s of wall time; the forwarder used {:.2} s of CPU: \
-         {:.0} packets per second of one core",
-        ab.delivered as f64 / wall.as_secs_f64(),
-        wall.as_secs_f64(),
-        cpu,
-        ab.delivered as f64 / cpu
-    );
+    println!("packet rate ({} s of 64-byte probes at each rate):", args.seconds);
+    println!("  offered/s   sent    forwarded  received  forwarder CPU");
+    for rate in &args.rates {
+        let link = Link::new(LinkConfig::symmetric(Default::default(), 2))
+            .map_err(|e| e.to_string())?;
+        let packets = (f64::from(*rate) * args.seconds) as u64;
+        let got = probe::across(
+            &link,
+            Train {
+                packets,
+                size: 64,
+                gap: Duration::from_secs_f64(1.0 / f64::from(*rate)),
+                settle: Duration::ZERO,
+            },
+        )
+        .map_err(|e| e.to_string())?;
+        let [ab, _] = link.stats();
+        let forwarder = link.close().map_err(|e| e.to_string())?;
+        println!(
+            "  {rate:9} {packets:8} {:10} {:9}  {:.2} s ({:.0}% of one core)",
+            ab.delivered,
+            got.len(),
+            forwarder.cpu.as_secs_f64(),
+            100.0 * forwarder.cpu.as_secs_f64() / args.seconds
+        );
+    }
     Ok(())
 }
