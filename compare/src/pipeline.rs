@@ -145,6 +145,7 @@ pub fn build(strategy: &Strategy, cfg: &RunConfig, index: usize) -> Result<RunPi
             &rx,
             &rtp_caps()?,
             cfg.codec.h264_kbps,
+            rtpsession::jitterbuffer_ms(2 * (net.delay_ms + net.jitter_ms)),
         )?)
     } else {
         None

@@ -39,10 +39,16 @@ const MEDIA_PT: u32 = 96;
 /// Payload type of the retransmission stream.
 const RTX_PT: u32 = 97;
 /// How long the receiver's jitterbuffer waits for a missing packet before
-/// declaring it lost, ms. Small, as in a WebRTC receiver showing screen
-/// content: room for a retransmission over a path with a few ms of round
-/// trip (loopback, or --delay up to ~20 ms), not for more.
-const JITTERBUFFER_LATENCY_MS: u32 = 50;
+/// declaring it lost, beyond the path's round trip, ms. A WebRTC receiver
+/// showing screen content waits about one round trip for a retransmission
+/// it asked for, not more: see [`jitterbuffer_ms`].
+const JITTERBUFFER_BASE_MS: u32 = 50;
+
+/// The receiver's jitterbuffer latency on a path with `rtt_ms` of round
+/// trip (its largest, jitter included): room for one retransmission.
+pub fn jitterbuffer_ms(rtt_ms: u32) -> u32 {
+    JITTERBUFFER_BASE_MS + rtt_ms
+}
 /// How much the sender keeps for retransmission, ms: far more than a
 /// request can arrive late with this jitterbuffer latency.
 const RTX_HISTORY_MS: u32 = 1000;
@@ -229,7 +235,9 @@ impl RtpSessionEnds {
     /// `chain_end` (the payloader) and the elements of [`sender_launch`];
     /// in `receiver` between those of [`receiver_launch`] and the queue
     /// before its chain. `kbps` is the media's bitrate, the session
-    /// bandwidth (SDP `b=AS`) from which rtpbin budgets RTCP.
+    /// bandwidth (SDP `b=AS`) from which rtpbin budgets RTCP; `latency_ms`
+    /// the receiver's jitterbuffer latency.
+    #[allow(clippy::too_many_arguments)]
     pub fn wire(
         sender: &gst::Pipeline,
         tx: &str,
@@ -238,9 +246,10 @@ impl RtpSessionEnds {
         rx: &str,
         caps: &gst::Caps,
         kbps: u32,
+        latency_ms: u32,
     ) -> Result<Self, String> {
         let rtx_send = Self::wire_sender(sender, tx, chain_end, kbps)?;
-        let jitterbuffers = Self::wire_receiver(receiver, rx, caps, kbps)?;
+        let jitterbuffers = Self::wire_receiver(receiver, rx, caps, kbps, latency_ms)?;
         Ok(Self {
             rtx_send,
             jitterbuffers,
@@ -302,6 +311,7 @@ impl RtpSessionEnds {
         rx: &str,
         caps: &gst::Caps,
         kbps: u32,
+        latency_ms: u32,
     ) -> Result<Arc<Mutex<Vec<gst::Element>>>, String> {
         let rtx_receive = gst::ElementFactory::make("rtprtxreceive")
             .name(format!("{rx}rtx"))
@@ -313,7 +323,7 @@ impl RtpSessionEnds {
         let rtpbin = gst::ElementFactory::make("rtpbin")
             .name(format!("{rx}rtpbin"))
             .property_from_str("rtp-profile", "avpf")
-            .property("latency", JITTERBUFFER_LATENCY_MS)
+            .property("latency", latency_ms)
             .property("do-retransmission", true)
             .property("do-lost", true)
             .build()

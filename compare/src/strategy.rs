@@ -132,6 +132,15 @@ fn segments_sender(o: &CodecOptions) -> String {
     )
 }
 
+/// The changes-only codec with intra-refresh, payloaded.
+fn delta_sender(o: &CodecOptions) -> String {
+    format!(
+        "{} intra-refresh={} ! rtpdeltapay",
+        o.deltaenc(),
+        o.delta_refresh
+    )
+}
+
 /// Every strategy, in report order.
 pub fn all() -> Vec<Strategy> {
     vec![
@@ -180,13 +189,17 @@ pub fn all() -> Vec<Strategy> {
             label: "changes only: deltaenc with intra-refresh, RTP/UDP",
             transport: Transport::Udp,
             needs: &["deltaenc", "deltadec", "rtpdeltapay", "rtpdeltadepay"],
-            sender: |o| {
-                format!(
-                    "{} intra-refresh={} ! rtpdeltapay",
-                    o.deltaenc(),
-                    o.delta_refresh
-                )
-            },
+            sender: delta_sender,
+            receiver: |_| "rtpdeltadepay ! deltadec".into(),
+            depayloader: Some("rtpdeltadepay"),
+            frame_needs_all_packets: false,
+        },
+        Strategy {
+            id: "delta-rtx",
+            label: "changes only, repaired: deltaenc with intra-refresh, RTP session with NACK/RTX and PLI",
+            transport: Transport::RtpSession,
+            needs: &["deltaenc", "deltadec", "rtpdeltapay", "rtpdeltadepay"],
+            sender: delta_sender,
             receiver: |_| "rtpdeltadepay ! deltadec".into(),
             depayloader: Some("rtpdeltadepay"),
             frame_needs_all_packets: false,

@@ -93,6 +93,7 @@ fn clean_network_delivers_every_frame() {
             "segments",
             "hls",
             "delta",
+            "delta-rtx",
             "h264-rtp"
         ],
         "{v}"
@@ -103,7 +104,8 @@ fn clean_network_delivers_every_frame() {
         assert_eq!(u(r, "frames_lost"), 0, "{r}");
         assert_eq!(link_counts(r, "to_receiver").1, 0, "{r}");
         // only an RTP session has a return path to count repairs on
-        assert_eq!(r["repair"].is_object(), r["id"] == "h264-rtp", "{r}");
+        let session = r["id"] == "h264-rtp" || r["id"] == "delta-rtx";
+        assert_eq!(r["repair"].is_object(), session, "{r}");
         assert_eq!(u(r, "frames_unreadable"), 0, "{r}");
         let psnr = r["psnr_mean"].as_f64().expect("psnr");
         assert!(psnr > 30.0, "{}: PSNR {psnr}", r["id"]);
@@ -270,7 +272,7 @@ fn every_strategy_crosses_a_lossy_link_with_real_packets() {
     let v = compare("link", &["--duration", "3", "--loss", "2", "--rtt", "40"]);
     assert_eq!(v["network"], "link");
     let results = v["results"].as_array().expect("results");
-    assert_eq!(results.len(), 6, "{v}");
+    assert_eq!(results.len(), 7, "{v}");
     for r in results {
         let id = r["id"].as_str().unwrap();
         check_accounting(r, 3.0);
@@ -307,7 +309,7 @@ fn every_strategy_crosses_a_lossy_link_with_real_packets() {
                 assert!(p50 >= 300.0, "hls latency p50 {p50} ms");
             }
             // RTCP crosses back, and lost packets are sent again
-            "h264-rtp" => {
+            "delta-rtx" | "h264-rtp" => {
                 let (back, _) = link_counts(r, "to_sender");
                 assert!(back > 0, "no RTCP crossed back");
                 assert!(u(&r["repair"], "retransmissions_sent") > 0, "{r}");
