@@ -9,7 +9,7 @@
 # What is checked:
 # - every GStreamer element the project creates. Two sources, united:
 #   the element factories named anywhere in the code (src/, tests/, compare/,
-#   examples/, pipelines/, scripts/: every word that is the name of an element
+#   relay/, linkem/, examples/, pipelines/, scripts/: every word that is the name of an element
 #   in this machine's registry), and, when TRACE_DIR is given, the logs of
 #   GStreamer's `factories` tracer written while the test suite ran (what was
 #   really created, decodebin's choices included). scripts/test.sh runs the
@@ -70,7 +70,7 @@ declare -A used=()
 # Words in the code that name a registry element.
 while read -r word; do
     [[ -n "${plugin_of[$word]:-}" ]] && used[$word]="code"
-done < <(git ls-files -- src tests compare examples pipelines scripts |
+done < <(git ls-files -- src tests compare relay linkem examples pipelines scripts |
     grep -E '\.(rs|sh|html|js)$' | grep -v '^scripts/check-packages.sh$' |
     xargs cat | grep -oE '[a-z][a-z0-9_]+' | sort -u)
 static_count=${#used[@]}

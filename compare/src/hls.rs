@@ -84,9 +84,11 @@ fn serve(conn: TcpStream, dir: &Path, stop: &AtomicBool) -> io::Result<()> {
     conn.set_read_timeout(Some(Duration::from_millis(200)))?;
     let mut out = conn.try_clone()?;
     let mut reader = BufReader::new(conn);
+    // What has arrived of the next request: kept across read time-outs, as
+    // a request may arrive in pieces, a lost one retransmitted much later.
+    let mut pending = String::new();
     while !stop.load(Ordering::Relaxed) {
-        let mut request = String::new();
-        match read_head(&mut reader, &mut request) {
+        match read_head(&mut reader, &mut pending) {
             Ok(true) => {}
             Ok(false) => return Ok(()),
             Err(e)
@@ -99,6 +101,7 @@ fn serve(conn: TcpStream, dir: &Path, stop: &AtomicBool) -> io::Result<()> {
             }
             Err(e) => return Err(e),
         }
+        let request = std::mem::take(&mut pending);
         let mut words = request.split_whitespace();
         let (method, target) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
         // Only plain file names of the folder: no paths, no parents.
@@ -132,13 +135,14 @@ fn serve(conn: TcpStream, dir: &Path, stop: &AtomicBool) -> io::Result<()> {
     Ok(())
 }
 
-/// Reads one message head (up to the empty line) into `head`; false at a
-/// clean end of the connection.
+/// Reads one message head (up to the empty line) into `head`, which may
+/// already hold its beginning: on an error (a read time-out) what was read
+/// stays there, to be completed by the next call. False at a clean end of
+/// the connection.
 fn read_head(reader: &mut impl BufRead, head: &mut String) -> io::Result<bool> {
     loop {
-        let before = head.len();
         if reader.read_line(head)? == 0 {
-            return if before == 0 {
+            return if head.is_empty() {
                 Ok(false)
             } else {
                 Err(io::ErrorKind::UnexpectedEof.into())
@@ -150,12 +154,11 @@ fn read_head(reader: &mut impl BufRead, head: &mut String) -> io::Result<bool> {
                 "header too long",
             ));
         }
-        if head[before..].trim().is_empty() && before > 0 {
-            return Ok(true);
-        }
-        if head[before..].trim().is_empty() {
+        if head.trim().is_empty() {
             // a stray empty line between messages
             head.clear();
+        } else if head.ends_with("\n\r\n") || head.ends_with("\n\n") {
+            return Ok(true);
         }
     }
 }
@@ -188,11 +191,15 @@ impl Client {
 
     /// GETs `name`; None for a 404.
     fn get(&mut self, name: &str) -> io::Result<Option<Vec<u8>>> {
-        write!(
-            self.reader.get_mut(),
-            "GET /{name} HTTP/1.1\r\nHost: {}\r\n\r\n",
-            self.host
-        )?;
+        // One write, so one segment: `write!` on the socket would send
+        // each piece of the format on its own.
+        let request = format!("GET /{name} HTTP/1.1\r\nHost: {}\r\n\r\n", self.host);
+        self.reader.get_mut().write_all(request.as_bytes())?;
+        self.response()
+    }
+
+    /// Reads one response: its body, or None if it is not a 200.
+    fn response(&mut self) -> io::Result<Option<Vec<u8>>> {
         let mut head = String::new();
         if !read_head(&mut self.reader, &mut head)? {
             return Err(io::ErrorKind::UnexpectedEof.into());
@@ -351,6 +358,23 @@ mod tests {
         assert_eq!(got, ["5", "6", "7"]);
         assert_eq!(stats.segments, 3);
         assert!(stats.playlist_loads >= 2);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn a_request_that_arrives_in_pieces_slowly_is_answered() {
+        let dir = folder("pieces");
+        std::fs::write(dir.join("a.ts"), b"whole").unwrap();
+        let (_server, mut conn) = serve_here(&dir);
+        // longer apart than the server's read time-out (200 ms)
+        for piece in ["GET /a", ".ts HTTP/1.1\r\nHo", "st: here\r\n", "\r\n"] {
+            conn.write_all(piece.as_bytes()).unwrap();
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        let mut client = Client::new(conn, "here".into()).unwrap();
+        assert_eq!(client.response().unwrap(), Some(b"whole".to_vec()));
+        // and the connection goes on
+        assert_eq!(client.get("a.ts").unwrap(), Some(b"whole".to_vec()));
         std::fs::remove_dir_all(&dir).ok();
     }
 
