@@ -18,3 +18,9 @@ relay_bin() {
     cargo build --profile "$_profile" --quiet --manifest-path "$_repo/Cargo.toml" -p streamkit-relay
     echo "$_repo/target/$_dir/streamkit-relay"
 }
+
+# linkem_bin: builds streamkit-linkem (same profile) and prints its path.
+linkem_bin() {
+    cargo build --profile "$_profile" --quiet --manifest-path "$_repo/Cargo.toml" -p streamkit-linkem
+    echo "$_repo/target/$_dir/streamkit-linkem"
+}
