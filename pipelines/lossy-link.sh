@@ -4,8 +4,9 @@
 # with the loss and round trip set here. framemeter prints what arrived when
 # the receiver stops: latency, frames new, missing, frozen and unreadable
 # (damaged); the link prints what it lost. Needs root (network namespaces).
-# Variables (defaults): LOSS=5 (%), BURST= (mean burst length; unset: random
-# losses), RTT=50 (ms), DURATION=6 (s), REFRESH=30 (intra-refresh, frames)
+# Variables (defaults): LOSS=5 (%), OUTAGE_MS= (losses as outages of this
+# mean duration, LOSS the share of the time out; unset: each packet lost on
+# its own), RTT=50 (ms), DURATION=6 (s), REFRESH=30 (intra-refresh, frames)
 set -euo pipefail
 source "$(dirname "$0")/_env.sh"
 linkem="$(linkem_bin)"
@@ -22,5 +23,5 @@ receiver="timeout --preserve-status -s INT $((DURATION + 2)) gst-launch-1.0 -e -
 sender="gst-launch-1.0 -q videotestsrc is-live=true pattern=ball num-buffers=$((DURATION * 30)) \
     ! video/x-raw,format=I420,width=640,height=360,framerate=30/1 ! framestamp \
     ! deltaenc intra-refresh=$REFRESH ! rtpdeltapay ! udpsink host=\$LINKEM_ADDR_B port=5004 sync=false"
-exec "$linkem" --loss "$LOSS" ${BURST:+--burst "$BURST"} --rtt "$RTT" \
+exec "$linkem" --loss "$LOSS" ${OUTAGE_MS:+--outage-ms "$OUTAGE_MS"} --rtt "$RTT" \
     --b "$receiver" --a "sleep 0.5; $sender"

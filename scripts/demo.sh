@@ -4,7 +4,7 @@
 # built-in screen-like scene at 1280x720, 10 s each, across the link emulator
 # (real packets between two network namespaces; needs root). Prints a table
 # and writes streamkit-report.html. Extra arguments go to the program (try
-# --help, --loss 5 --rtt 50, --loss 2 --burst 4, --scene camera,
+# --help, --loss 5 --rtt 50, --loss 2 --outage-ms 50, --scene camera,
 # --network model to run over loopback without root).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -13,7 +13,7 @@ scripts/deps.sh
 cargo build --release --quiet -p streamkit-compare
 mkdir -p "$out"
 # loss settings: name and streamkit-compare arguments
-losses=("0:--loss 0" "1:--loss 1" "2:--loss 2" "5:--loss 5" "2b4:--loss 2 --burst 4")
+losses=("0:--loss 0" "1:--loss 1" "2:--loss 2" "5:--loss 5" "2o50:--loss 2 --outage-ms 50")
 for rtt in 20 50 100; do
     for l in "${losses[@]}"; do
         name=${l%%:*}; args=${l#*:}

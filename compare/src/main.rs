@@ -72,10 +72,11 @@ struct Args {
     /// each lost segment stalls the stream for a retransmission timeout).
     #[arg(long, default_value_t = 0.0)]
     loss: f64,
-    /// Losses come in bursts of this many packets on average
-    /// (Gilbert–Elliott; the link only).
+    /// Losses come as outages of this many ms on average, --loss being
+    /// the share of the time the link is out (Gilbert–Elliott in time; the
+    /// link only). Without it, each packet is lost on its own.
     #[arg(long)]
-    burst: Option<f64>,
+    outage_ms: Option<u32>,
     /// Stop the loss this many seconds into each run (to watch recovery).
     #[arg(long)]
     loss_until: Option<f64>,
@@ -182,11 +183,11 @@ fn compare(args: &Args) -> Result<(), String> {
         "model" => NetworkKind::Model,
         _ => NetworkKind::Link,
     };
-    if kind == NetworkKind::Model && args.burst.is_some() {
-        return Err("--burst needs --network link".into());
+    if kind == NetworkKind::Model && args.outage_ms.is_some() {
+        return Err("--outage-ms needs --network link".into());
     }
-    if args.burst.is_some_and(|b| b.is_nan() || b < 1.0) {
-        return Err("--burst is a mean number of packets, at least 1".into());
+    if args.outage_ms == Some(0) {
+        return Err("--outage-ms must be at least 1".into());
     }
     let delay_ms = args.rtt.map_or(args.delay, |rtt| rtt / 2);
     if args.duration.is_nan() || args.duration <= 0.0 {
@@ -269,7 +270,7 @@ fn compare(args: &Args) -> Result<(), String> {
         net: NetOptions {
             kind,
             loss: args.loss / 100.0,
-            burst: args.burst,
+            outage_ms: args.outage_ms,
             loss_until: args.loss_until,
             delay_ms,
             jitter_ms: args.jitter,
@@ -310,7 +311,7 @@ fn compare(args: &Args) -> Result<(), String> {
         parallel: args.parallel,
         network: kind.name().to_string(),
         loss: args.loss / 100.0,
-        burst: args.burst,
+        outage_ms: args.outage_ms,
         loss_until_s: args.loss_until,
         delay_ms,
         jitter_ms: args.jitter,

@@ -56,9 +56,10 @@ pub struct NetOptions {
     pub kind: NetworkKind,
     /// Probability (0..1) that a packet is lost.
     pub loss: f64,
-    /// Loss comes in bursts of this many packets on average (a
-    /// Gilbert–Elliott chain; the link only). None: independent losses.
-    pub burst: Option<f64>,
+    /// Loss comes as outages of this many ms on average (a Gilbert–Elliott
+    /// chain in time; the link only), `loss` being the share of the time
+    /// the link is out. None: each packet lost independently.
+    pub outage_ms: Option<u32>,
     /// Seconds after the start at which loss stops (None: never).
     pub loss_until: Option<f64>,
     /// One-way delay in milliseconds.
@@ -96,8 +97,8 @@ impl NetOptions {
     /// RTCP and TCP's acknowledgements meet them too), the bandwidth cap on
     /// the way to the receiver only.
     pub fn link_config(&self, seed: u64) -> LinkConfig {
-        let loss = match self.burst {
-            Some(burst) => GilbertElliott::bursty(self.loss, burst),
+        let loss = match self.outage_ms {
+            Some(ms) => GilbertElliott::outages(self.loss, Duration::from_millis(ms.into())),
             None => GilbertElliott::random(self.loss),
         };
         let back = Impairments {

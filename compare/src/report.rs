@@ -33,8 +33,8 @@ pub struct Comparison {
     /// Packet loss probability, both ways (the model: on UDP paths, and
     /// retransmission stalls on TCP).
     pub loss: f64,
-    /// Mean length of loss bursts, packets (None: independent losses).
-    pub burst: Option<f64>,
+    /// Mean duration of the link's outages, ms (None: independent losses).
+    pub outage_ms: Option<u32>,
     /// Seconds after which loss stopped.
     pub loss_until_s: Option<f64>,
     /// One-way delay, ms.
@@ -371,8 +371,8 @@ pub fn html(c: &Comparison) -> String {
         },
         loss = c.loss * 100.0,
         burst = c
-            .burst
-            .map_or(String::new(), |b| format!(" in bursts of {b:.1} packets")),
+            .outage_ms
+            .map_or(String::new(), |ms| format!(" in outages of {ms} ms on average")),
         until = c
             .loss_until_s
             .map_or(String::new(), |u| format!(" (until {u:.1} s)")),

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MPL-2.0
 //! Tables and plots of a loss sweep (scripts/loss-sweep.sh): one JSON per
 //! point, named `{link|model}-l{loss}-r{rtt}.json`, where the loss is
-//! `0`, `1`, `2`, `5` (percent, independent) or `2b4` (2% in bursts of 4
-//! packets). Prints Markdown tables; writes SVG plots of p95 latency and
+//! `0`, `1`, `2`, `5` (percent, independent) or `2o50` (out 2% of the
+//! time, in outages of 50 ms on average). Prints Markdown tables; writes SVG plots of p95 latency and
 //! the longest stall against random loss, one per round-trip time.
 
 use std::collections::BTreeMap;
@@ -19,7 +19,7 @@ const LOSSES: [(&str, &str, Option<f64>); 5] = [
     ("1", "1%", Some(1.0)),
     ("2", "2%", Some(2.0)),
     ("5", "5%", Some(5.0)),
-    ("2b4", "2%, bursts of 4", None),
+    ("2o50", "2%, outages of 50 ms", None),
 ];
 
 /// One point's results: (network, loss name, rtt ms) → results by

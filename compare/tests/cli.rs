@@ -347,12 +347,15 @@ fn the_model_runs_over_loopback_without_the_link() {
 }
 
 #[test]
-fn bursts_need_the_link() {
+fn outages_need_the_link() {
     let output = Command::new(env!("CARGO_BIN_EXE_streamkit-compare"))
-        .args(["--network", "model", "--burst", "3", "--loss", "5"])
+        .args(["--network", "model", "--outage-ms", "50", "--loss", "5"])
         .output()
         .expect("streamkit-compare runs");
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("--burst needs --network link"), "{stderr}");
+    assert!(
+        stderr.contains("--outage-ms needs --network link"),
+        "{stderr}"
+    );
 }

@@ -31,9 +31,15 @@ struct Args {
     #[arg(long, default_value_t = 0.0)]
     loss: f64,
     /// Losses come in bursts of this many packets on average
-    /// (Gilbert–Elliott); without it, each packet is lost independently.
-    #[arg(long)]
+    /// (Gilbert–Elliott per packet, as netem's gemodel); without it or
+    /// --outage-ms, each packet is lost independently.
+    #[arg(long, conflicts_with = "outage_ms")]
     burst: Option<f64>,
+    /// Losses come as outages of this many ms on average, --loss being the
+    /// share of the time the link is out (Gilbert–Elliott in time): every
+    /// flow on the link meets the same outages, whatever its packet rate.
+    #[arg(long)]
+    outage_ms: Option<f64>,
     /// One-way delay, ms.
     #[arg(long, default_value_t = 0.0, conflicts_with = "rtt")]
     delay: f64,
@@ -68,6 +74,14 @@ fn ms(v: f64, what: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(v / 1000.0).map_err(|_| format!("--{what} {v} is not a time in ms"))
 }
 
+fn ms_positive(v: f64, what: &str) -> Result<Duration, String> {
+    let d = ms(v, what)?;
+    if d.is_zero() {
+        return Err(format!("--{what} must be above zero"));
+    }
+    Ok(d)
+}
+
 fn config(args: &Args) -> Result<LinkConfig, String> {
     let share = |v: f64, what: &str| {
         if (0.0..=100.0).contains(&v) {
@@ -77,12 +91,16 @@ fn config(args: &Args) -> Result<LinkConfig, String> {
         }
     };
     let loss = share(args.loss, "loss")?;
-    let loss = match args.burst {
-        Some(b) if b.is_nan() || b < 1.0 => {
+    let loss = match (args.burst, args.outage_ms) {
+        (Some(b), _) if b.is_nan() || b < 1.0 => {
             return Err("--burst is a mean number of packets, at least 1".into())
         }
-        Some(b) => GilbertElliott::bursty(loss, b),
-        None => GilbertElliott::random(loss),
+        (Some(b), _) => GilbertElliott::bursty(loss, b),
+        (None, Some(ms)) => {
+            let mean = ms_positive(ms, "outage-ms")?;
+            GilbertElliott::outages(loss, mean)
+        }
+        (None, None) => GilbertElliott::random(loss),
     };
     let delay = match args.rtt {
         Some(rtt) => ms(rtt / 2.0, "rtt")?,

@@ -27,15 +27,26 @@ use rand::{Rng, SeedableRng};
 use thiserror::Error;
 
 /// Two-state (Gilbert–Elliott) loss. In the good state a packet is lost
-/// with probability `loss_good`, in the bad state with `loss_bad`; after
-/// each packet the chain moves good → bad with probability `p` and bad →
-/// good with probability `r`.
+/// with probability `loss_good`, in the bad state with `loss_bad`.
+///
+/// Per packet (`time_unit` None): after each packet the chain moves good →
+/// bad with probability `p` and bad → good with probability `r`, as netem's
+/// `gemodel` does. Bursts are then counted in packets, which suits one
+/// steady flow but not flows of different rates: a burst of 4 packets is
+/// 2 ms of a 20 Mbit/s stream, and seconds of a TCP connection that is
+/// sending one retransmission per time-out.
+///
+/// In time (`time_unit` Some(u)): the chain runs in continuous time, leaving
+/// the good state at the rate `p` per `u` and the bad state at `r` per `u`;
+/// each packet finds it where it has got to since the last one. A burst is
+/// then an outage of some duration that every flow on the link meets alike.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct GilbertElliott {
     pub p: f64,
     pub r: f64,
     pub loss_good: f64,
     pub loss_bad: f64,
+    pub time_unit: Option<Duration>,
 }
 
 impl GilbertElliott {
@@ -45,6 +56,7 @@ impl GilbertElliott {
         r: 1.0,
         loss_good: 0.0,
         loss_bad: 0.0,
+        time_unit: None,
     };
 
     /// Independent loss of each packet with probability `rate`.
@@ -71,13 +83,39 @@ impl GilbertElliott {
             r,
             loss_good: 0.0,
             loss_bad: 1.0,
+            time_unit: None,
         }
     }
 
-    /// The long-run share of packets lost.
+    /// Loss in outages: every packet sent while the link is out is lost,
+    /// none otherwise, with `rate` the long-run share of the time it is out
+    /// (so of the packets of any steady flow) and `mean_outage` how long an
+    /// outage lasts on average (exponentially distributed, as are the
+    /// spells between them).
+    pub fn outages(rate: f64, mean_outage: Duration) -> Self {
+        // Rates per mean outage: leave the bad state at 1, the good one at
+        // rate / (1 - rate), so that the bad state's share is `rate`.
+        let p = if rate >= 1.0 {
+            f64::INFINITY
+        } else {
+            rate / (1.0 - rate)
+        };
+        GilbertElliott {
+            p,
+            r: 1.0,
+            loss_good: 0.0,
+            loss_bad: 1.0,
+            time_unit: Some(mean_outage),
+        }
+    }
+
+    /// The long-run share of packets lost (in time: of a steady flow's).
     pub fn mean_loss(&self) -> f64 {
         if self.p + self.r == 0.0 {
             return self.loss_good;
+        }
+        if self.p.is_infinite() {
+            return self.loss_bad;
         }
         let bad = self.p / (self.p + self.r);
         (1.0 - bad) * self.loss_good + bad * self.loss_bad
@@ -126,6 +164,8 @@ pub enum ConfigError {
     NotAProbability { name: &'static str, value: f64 },
     #[error("the rate cap must be at least 1000 bit/s")]
     RateTooLow,
+    #[error("outages need a mean duration above zero and rates that are not negative")]
+    BadOutages,
     #[error("jitter {jitter:?} is larger than the delay {delay:?}")]
     JitterOverDelay { jitter: Duration, delay: Duration },
 }
@@ -133,9 +173,16 @@ pub enum ConfigError {
 impl Impairments {
     /// Checks every setting.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(unit) = self.loss.time_unit {
+            let rate_ok = |v: f64| !v.is_nan() && v >= 0.0;
+            if unit.is_zero() || !rate_ok(self.loss.p) || !rate_ok(self.loss.r) {
+                return Err(ConfigError::BadOutages);
+            }
+        }
+        let per_packet = self.loss.time_unit.is_none();
         let probabilities = [
-            ("loss p", self.loss.p),
-            ("loss r", self.loss.r),
+            ("loss p", if per_packet { self.loss.p } else { 0.0 }),
+            ("loss r", if per_packet { self.loss.r } else { 0.0 }),
             ("loss in the good state", self.loss.loss_good),
             ("loss in the bad state", self.loss.loss_bad),
             ("reorder", self.reorder),
@@ -204,6 +251,8 @@ pub struct LinkDirection {
     busy_until: Duration,
     /// The latest in-order arrival so far (later packets do not pass it).
     last_arrival: Duration,
+    /// When the loss chain's state was last drawn (chains in time).
+    chain_time: Option<Duration>,
     stats: LinkStats,
 }
 
@@ -217,6 +266,7 @@ impl LinkDirection {
             bad: false,
             busy_until: Duration::ZERO,
             last_arrival: Duration::ZERO,
+            chain_time: None,
             stats: LinkStats::default(),
         })
     }
@@ -249,6 +299,59 @@ impl LinkDirection {
         }
     }
 
+    /// The per-packet chain: loss from the state this packet finds, then
+    /// one step.
+    fn lose_per_packet(&mut self) -> bool {
+        let loss = self.cfg.loss;
+        let lost = self.rng.random_bool(if self.bad {
+            loss.loss_bad
+        } else {
+            loss.loss_good
+        });
+        self.bad = if self.bad {
+            !self.rng.random_bool(loss.r)
+        } else {
+            self.rng.random_bool(loss.p)
+        };
+        lost
+    }
+
+    /// The chain in time: its state at `at`, drawn from where it was at the
+    /// last packet (the two-state chain's transition probabilities over the
+    /// time between), then loss from that state. The first packet finds the
+    /// chain in its long-run distribution.
+    fn lose_in_time(&mut self, at: Duration, unit: Duration) -> bool {
+        let loss = self.cfg.loss;
+        let unit = unit.as_secs_f64();
+        let (leave_good, leave_bad) = (loss.p / unit, loss.r / unit);
+        let total = leave_good + leave_bad;
+        let stationary_bad = if leave_good.is_infinite() {
+            1.0
+        } else if total > 0.0 {
+            leave_good / total
+        } else {
+            0.0
+        };
+        let p_bad = match self.chain_time {
+            Some(then) if total.is_finite() => {
+                let decay = (-total * at.saturating_sub(then).as_secs_f64()).exp();
+                if self.bad {
+                    stationary_bad + (1.0 - stationary_bad) * decay
+                } else {
+                    stationary_bad * (1.0 - decay)
+                }
+            }
+            _ => stationary_bad,
+        };
+        self.chain_time = Some(at);
+        self.bad = self.rng.random_bool(p_bad.clamp(0.0, 1.0));
+        self.rng.random_bool(if self.bad {
+            loss.loss_bad
+        } else {
+            loss.loss_good
+        })
+    }
+
     /// Offers a packet of `len` bytes at `now`; returns what becomes of it.
     pub fn offer(&mut self, now: Duration, len: usize) -> Fate {
         self.stats.offered += 1;
@@ -268,16 +371,9 @@ impl LinkDirection {
             None => now,
         };
         // 2. Loss on the path.
-        let loss = &self.cfg.loss;
-        let lost = self.rng.random_bool(if self.bad {
-            loss.loss_bad
-        } else {
-            loss.loss_good
-        });
-        self.bad = if self.bad {
-            !self.rng.random_bool(loss.r)
-        } else {
-            self.rng.random_bool(loss.p)
+        let lost = match self.cfg.loss.time_unit {
+            None => self.lose_per_packet(),
+            Some(unit) => self.lose_in_time(departs, unit),
         };
         if lost {
             self.stats.lost += 1;
@@ -502,8 +598,91 @@ mod tests {
         assert!(overtaken as u64 >= s.reordered * 9 / 10, "{overtaken}");
     }
 
+    /// Lengths of the runs of consecutive losses among `fates`.
+    fn loss_runs(fates: &[Fate]) -> Vec<usize> {
+        let mut runs = Vec::new();
+        let mut run = 0;
+        for f in fates {
+            if matches!(f, Fate::Dropped(DropReason::Loss)) {
+                run += 1;
+            } else if run > 0 {
+                runs.push(run);
+                run = 0;
+            }
+        }
+        runs
+    }
+
+    #[test]
+    fn outages_have_their_share_of_time_and_their_duration() {
+        // 2% of the time out, outages of 50 ms on average; a packet every
+        // millisecond for 2000 s meets about 800 of them.
+        let mut l = link(Impairments {
+            loss: GilbertElliott::outages(0.02, 50 * MS),
+            ..Default::default()
+        });
+        let fates = run(&mut l, 2_000_000, 100, MS);
+        let lost = l.stats().lost as f64 / fates.len() as f64;
+        let runs = loss_runs(&fates);
+        // outages are few, so the rate varies by about sqrt(2 / outages)
+        let spread = (2.0 / runs.len() as f64).sqrt();
+        assert!(
+            (lost / 0.02 - 1.0).abs() <= 4.5 * spread,
+            "lost {lost} over {} outages",
+            runs.len()
+        );
+        // exponential durations: standard deviation = mean
+        let mean_ms = runs.iter().sum::<usize>() as f64 / runs.len() as f64;
+        let sigma = 50.0 / (runs.len() as f64).sqrt();
+        assert!(
+            (mean_ms - 50.0).abs() <= 4.5 * sigma + 1.0,
+            "mean outage {mean_ms} ms"
+        );
+    }
+
+    #[test]
+    fn outages_hit_a_sparse_flow_one_packet_at_a_time() {
+        // One packet a second (a TCP connection retransmitting on time-outs)
+        // outlives every 50 ms outage: losses independent, at the rate of
+        // the time out. The same share in bursts of 4 packets instead keeps
+        // losing the next packet three times in four.
+        let conditional = |loss: GilbertElliott| {
+            let mut l = link(Impairments {
+                loss,
+                ..Default::default()
+            });
+            let fates = run(&mut l, 50_000, 100, 1000 * MS);
+            let lost: Vec<bool> = fates
+                .iter()
+                .map(|f| matches!(f, Fate::Dropped(DropReason::Loss)))
+                .collect();
+            let after_loss = lost.windows(2).filter(|w| w[0]).count();
+            let again = lost.windows(2).filter(|w| w[0] && w[1]).count();
+            (
+                lost.iter().filter(|&&x| x).count() as f64 / lost.len() as f64,
+                again as f64 / after_loss.max(1) as f64,
+            )
+        };
+        let (rate, again) = conditional(GilbertElliott::outages(0.02, 50 * MS));
+        assert!(
+            within_binomial((rate * 50_000.0) as u64, 50_000, 0.02),
+            "{rate}"
+        );
+        assert!(again < 0.06, "lost again after a loss: {again}");
+        let (_, again) = conditional(GilbertElliott::bursty(0.02, 4.0));
+        assert!((again - 0.75).abs() < 0.1, "per packet: {again}");
+    }
+
     #[test]
     fn settings_that_describe_no_link_are_refused() {
+        assert_eq!(
+            Impairments {
+                loss: GilbertElliott::outages(0.02, Duration::ZERO),
+                ..Default::default()
+            }
+            .validate(),
+            Err(ConfigError::BadOutages)
+        );
         let bad = |cfg: Impairments| LinkDirection::new(cfg, 1).unwrap_err();
         assert!(matches!(
             bad(Impairments {

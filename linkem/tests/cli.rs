@@ -56,6 +56,8 @@ fn a_failing_command_fails_the_run_and_bad_settings_are_refused() {
         &["--loss", "120", "--a", "true"][..],
         &["--burst", "0.5", "--loss", "2", "--a", "true"],
         &["--delay", "5", "--jitter", "10", "--a", "true"],
+        &["--loss", "2", "--outage-ms", "0", "--a", "true"],
+        &["--burst", "4", "--outage-ms", "50", "--a", "true"],
         &[],
     ] {
         let out = linkem(bad);

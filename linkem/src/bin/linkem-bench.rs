@@ -76,11 +76,14 @@ fn main() -> Result<(), String> {
     // 2. Packet rate: a fresh link per rate, so its counters and CPU are
     // that rate's alone.
     drop(link);
-    println!("packet rate ({} s of 64-byte probes at each rate):", args.seconds);
+    println!(
+        "packet rate ({} s of 64-byte probes at each rate):",
+        args.seconds
+    );
     println!("  offered/s   sent    forwarded  received  forwarder CPU");
     for rate in &args.rates {
-        let link = Link::new(LinkConfig::symmetric(Default::default(), 2))
-            .map_err(|e| e.to_string())?;
+        let link =
+            Link::new(LinkConfig::symmetric(Default::default(), 2)).map_err(|e| e.to_string())?;
         let packets = (f64::from(*rate) * args.seconds) as u64;
         let got = probe::across(
             &link,
