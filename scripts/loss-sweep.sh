@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The loss sweep behind docs/loss.md: every strategy across the link emulator
 # at each loss setting and round-trip time, 10 s each, one point after
-# another; then the TCP model at the same points, to see how close it comes.
-# Writes one JSON per point into the output folder and prints the tables.
+# another (TCP with BBR); the TCP strategies again with CUBIC; then the TCP
+# model at the same points, to see how close it comes. Writes one JSON per
+# point into the output folder and prints the tables.
 #   scripts/loss-sweep.sh [OUT_DIR] [extra streamkit-compare arguments]
-# Takes about 20 minutes. Needs root (the link's network namespaces).
+# Takes about 35 minutes. Needs root (the link's network namespaces).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-target/loss-sweep}
@@ -19,8 +20,18 @@ for rtt in 20 50 100; do
         name=${l%%:*}; args=${l#*:}
         echo "loss-sweep: link, loss $name, rtt $rtt ms"
         # shellcheck disable=SC2086
-        target/release/streamkit-compare --duration 10 --rtt "$rtt" $args "$@" \
+        target/release/streamkit-compare --duration 10 --rtt "$rtt" $args --tcp-cc bbr "$@" \
             --json "$out/link-l$name-r$rtt.json" --report "$out/link-l$name-r$rtt.html" >/dev/null
+    done
+done
+for rtt in 20 50 100; do
+    for l in "${losses[@]}"; do
+        name=${l%%:*}; args=${l#*:}
+        echo "loss-sweep: link with CUBIC, loss $name, rtt $rtt ms (segments, hls)"
+        # shellcheck disable=SC2086
+        target/release/streamkit-compare --strategies segments,hls --duration 10 --rtt "$rtt" \
+            $args --tcp-cc cubic "$@" \
+            --json "$out/cubic-l$name-r$rtt.json" --report "$out/cubic-l$name-r$rtt.html" >/dev/null
     done
 done
 for rtt in 20 50 100; do

@@ -96,6 +96,10 @@ struct Args {
     /// (the link only).
     #[arg(long, default_value_t = 64)]
     queue_kb: u32,
+    /// TCP congestion control on the link (cubic, bbr, reno: what the
+    /// kernel offers); default: the kernel's, as the host has it set.
+    #[arg(long)]
+    tcp_cc: Option<String>,
     /// jpegenc quality for MJPEG.
     #[arg(long, default_value_t = CodecOptions::default().jpeg_quality)]
     jpeg_quality: u32,
@@ -185,6 +189,9 @@ fn compare(args: &Args) -> Result<(), String> {
     };
     if kind == NetworkKind::Model && args.outage_ms.is_some() {
         return Err("--outage-ms needs --network link".into());
+    }
+    if kind == NetworkKind::Model && args.tcp_cc.is_some() {
+        return Err("--tcp-cc needs --network link".into());
     }
     if args.outage_ms == Some(0) {
         return Err("--outage-ms must be at least 1".into());
@@ -276,6 +283,7 @@ fn compare(args: &Args) -> Result<(), String> {
             jitter_ms: args.jitter,
             kbps: args.bandwidth,
             queue_bytes: args.queue_kb as usize * 1024,
+            tcp_cc: args.tcp_cc.clone(),
         },
         codec: CodecOptions {
             jpeg_quality: args.jpeg_quality,

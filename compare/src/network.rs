@@ -70,7 +70,13 @@ pub struct NetOptions {
     pub kbps: Option<u32>,
     /// Bytes that may queue at the link's bandwidth cap.
     pub queue_bytes: usize,
+    /// TCP congestion control on both sides of the link (None: the
+    /// kernel's default, which a new namespace takes from the host's).
+    pub tcp_cc: Option<String>,
 }
+
+/// Where a namespace's TCP congestion control is set and read.
+const TCP_CC: &str = "/proc/sys/net/ipv4/tcp_congestion_control";
 
 /// The addresses each end uses.
 pub struct Hosts {
@@ -167,9 +173,23 @@ impl Network {
     ) -> Result<Self, String> {
         let net = &cfg.net;
         if net.kind == NetworkKind::Link {
-            return Link::new(net.link_config(cfg.seed))
-                .map(Network::Link)
-                .map_err(|e| format!("{e}; --network model runs without it"));
+            let link = Link::new(net.link_config(cfg.seed))
+                .map_err(|e| format!("{e}; --network model runs without it"))?;
+            if let Some(cc) = &net.tcp_cc {
+                for ns in [link.a(), link.b()] {
+                    ns.sysctl(TCP_CC, cc).map_err(|e| {
+                        let available = std::fs::read_to_string(
+                            "/proc/sys/net/ipv4/tcp_available_congestion_control",
+                        )
+                        .unwrap_or_default();
+                        format!(
+                            "cannot use TCP congestion control '{cc}': {e} (available: {})",
+                            available.trim()
+                        )
+                    })?;
+                }
+            }
+            return Ok(Network::Link(link));
         }
         // netsim passes EOS on at once, ahead of the packets it is still
         // delaying, and udpsink refuses what comes after EOS: hold EOS back
@@ -266,9 +286,16 @@ impl Network {
         match self {
             Network::Link(link) => {
                 let [to_receiver, to_sender] = link.stats();
+                let cc = link
+                    .a()
+                    .run(|| std::fs::read_to_string(TCP_CC))
+                    .ok()
+                    .and_then(Result::ok)
+                    .unwrap_or_default();
                 Some(LinkCounts {
                     to_receiver: to_receiver.into(),
                     to_sender: to_sender.into(),
+                    tcp_congestion_control: cc.trim().to_string(),
                 })
             }
             Network::Model { .. } => None,

@@ -342,7 +342,7 @@ pub fn html(c: &Comparison) -> String {
          <h1>Streamkit: strategies side by side</h1>\n\
          <p><code>{command}</code></p>\n\
          <p>Content: {scene}, {w}x{h} at {fps} fps, {dur:.0} s per strategy, {order}. Network ({network}): loss {loss:.1}%{burst}{until}, \
-         delay {delay} ms &plusmn; {jitter} ms, bandwidth {bw}.</p>\n\
+         delay {delay} ms &plusmn; {jitter} ms, bandwidth {bw}{tcp}.</p>\n\
          <table><tr>{header}</tr>\n{rows}</table>\n<ul>{labels}</ul>\n\
          <p>Latency is glass to glass (framestamp to framemeter, same host clock), in ms; \
          stall: the longest time between two new pictures, ms. \
@@ -370,6 +370,13 @@ pub fn html(c: &Comparison) -> String {
             "netsim on UDP, a model of TCP"
         },
         loss = c.loss * 100.0,
+        tcp = c
+            .results
+            .iter()
+            .find_map(|r| r.link.as_ref())
+            .map_or(String::new(), |l| {
+                format!("; TCP congestion control {}", escape(&l.tcp_congestion_control))
+            }),
         burst = c
             .outage_ms
             .map_or(String::new(), |ms| format!(" in outages of {ms} ms on average")),

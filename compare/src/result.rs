@@ -139,10 +139,12 @@ impl From<linkem::LinkStats> for DirectionCounts {
 }
 
 /// Both directions of the emulated link during one run.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct LinkCounts {
     /// Sender to receiver: media (and RTCP sender reports, TCP data).
     pub to_receiver: DirectionCounts,
     /// Receiver to sender: RTCP feedback, TCP acknowledgements.
     pub to_sender: DirectionCounts,
+    /// The TCP congestion control the sender's side used.
+    pub tcp_congestion_control: String,
 }

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: MPL-2.0
 //! Tables and plots of a loss sweep (scripts/loss-sweep.sh): one JSON per
-//! point, named `{link|model}-l{loss}-r{rtt}.json`, where the loss is
-//! `0`, `1`, `2`, `5` (percent, independent) or `2o50` (out 2% of the
-//! time, in outages of 50 ms on average). Prints Markdown tables; writes SVG plots of p95 latency and
-//! the longest stall against random loss, one per round-trip time.
+//! point, named `{network}-l{loss}-r{rtt}.json`. The network is `link`
+//! (every strategy across the link, TCP with BBR), `cubic` (the TCP
+//! strategies across the link with CUBIC) or `model` (segments on the
+//! model); the loss is `0`, `1`, `2`, `5` (percent, independent) or `2o50`
+//! (out 2% of the time, in outages of 50 ms on average). Prints Markdown
+//! tables; writes SVG plots of p95 latency and the longest stall against
+//! random loss, one per round-trip time.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -130,34 +133,41 @@ pub fn tables(dir: &Path, plots: &Path) -> Result<String, String> {
         }
     }
 
-    // The model against the link, where both ran.
-    let mut model = String::new();
+    // The TCP strategies under each congestion control, and the model,
+    // where they ran: `link` files ran with bbr (the script sets it),
+    // `cubic` files with cubic, `model` files on the model.
+    let mut tcp = String::new();
     for &rtt in &rtts {
-        for id in &ids {
+        for id in ["segments", "hls"] {
             for (loss, label, _) in LOSSES {
-                let (Some(real), Some(m)) = (
-                    find(&points, "link", loss, rtt, id),
-                    find(&points, "model", loss, rtt, id),
-                ) else {
+                let runs: Vec<Option<&Value>> = ["link", "cubic", "model"]
+                    .iter()
+                    .map(|n| find(&points, n, loss, rtt, id))
+                    .collect();
+                if runs[1].is_none() && runs[2].is_none() {
                     continue;
+                }
+                let cells = |path: &[&str]| {
+                    runs.iter()
+                        .map(|r| cell(r.and_then(|r| f(r, path)), 0))
+                        .collect::<Vec<_>>()
+                        .join(" / ")
                 };
-                let pair =
-                    |path: &[&str]| format!("{} / {}", cell(f(real, path), 0), cell(f(m, path), 0));
-                model += &format!(
+                tcp += &format!(
                     "| {id} | {rtt} | {label} | {} | {} | {} | {} |\n",
-                    pair(&["latency_ms", "p50"]),
-                    pair(&["latency_ms", "p95"]),
-                    pair(&["latency_ms", "p99"]),
-                    pair(&["longest_stall_ms"]),
+                    cells(&["latency_ms", "p50"]),
+                    cells(&["latency_ms", "p95"]),
+                    cells(&["latency_ms", "p99"]),
+                    cells(&["longest_stall_ms"]),
                 );
             }
         }
     }
-    if !model.is_empty() {
-        out += "\n#### The model against the link (link / model)\n\n\
+    if !tcp.is_empty() {
+        out += "\n#### TCP: BBR / CUBIC / the model\n\n\
                 | strategy | RTT ms | loss | p50 ms | p95 ms | p99 ms | longest stall ms |\n\
                 |---|---:|---|---:|---:|---:|---:|\n";
-        out += &model;
+        out += &tcp;
     }
 
     std::fs::create_dir_all(plots).map_err(|e| format!("{}: {e}", plots.display()))?;

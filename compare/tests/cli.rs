@@ -320,6 +320,40 @@ fn every_strategy_crosses_a_lossy_link_with_real_packets() {
 }
 
 #[test]
+fn tcp_congestion_control_is_chosen_and_recorded() {
+    let v = compare(
+        "reno",
+        &[
+            "--duration",
+            "1",
+            "--strategies",
+            "segments",
+            "--tcp-cc",
+            "reno",
+        ],
+    );
+    let r = &v["results"][0];
+    assert_eq!(r["link"]["tcp_congestion_control"], "reno", "{r}");
+    let output = Command::new(env!("CARGO_BIN_EXE_streamkit-compare"))
+        .args([
+            "--duration",
+            "1",
+            "--strategies",
+            "segments",
+            "--tcp-cc",
+            "no-such",
+        ])
+        .output()
+        .expect("streamkit-compare runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cannot use TCP congestion control 'no-such'"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn the_model_runs_over_loopback_without_the_link() {
     let v = compare(
         "model",
