@@ -13,6 +13,17 @@ shift || true
 scripts/deps.sh
 cargo build --release --quiet -p streamkit-compare
 mkdir -p "$out"
+# A network namespace may only default to a congestion control the host
+# allows (net.ipv4.tcp_allowed_congestion_control): allow BBR and CUBIC.
+allowed_file=/proc/sys/net/ipv4/tcp_allowed_congestion_control
+allowed=$(cat "$allowed_file")
+for cc in bbr cubic; do
+    [[ " $allowed " == *" $cc "* ]] || allowed="$allowed $cc"
+done
+if [[ "$allowed" != "$(cat "$allowed_file")" ]]; then
+    echo "loss-sweep: allowing TCP congestion control: $allowed"
+    echo "$allowed" >"$allowed_file"
+fi
 # loss settings: name and streamkit-compare arguments
 losses=("0:--loss 0" "1:--loss 1" "2:--loss 2" "5:--loss 5" "2o50:--loss 2 --outage-ms 50")
 for rtt in 20 50 100; do

@@ -183,7 +183,9 @@ impl Network {
                         )
                         .unwrap_or_default();
                         format!(
-                            "cannot use TCP congestion control '{cc}': {e} (available: {})",
+                            "cannot use TCP congestion control '{cc}': {e} (available: {}; \
+                             a namespace may only use those the host allows in \
+                             net.ipv4.tcp_allowed_congestion_control)",
                             available.trim()
                         )
                     })?;

@@ -153,8 +153,17 @@ pub fn tables(dir: &Path, plots: &Path) -> Result<String, String> {
                         .collect::<Vec<_>>()
                         .join(" / ")
                 };
+                let late = runs
+                    .iter()
+                    .map(|r| {
+                        let sent = r.and_then(|r| f(r, &["frames_sent"])).unwrap_or(0.0);
+                        let lost = r.and_then(|r| f(r, &["frames_lost"]));
+                        cell(lost.map(|l| 100.0 * l / sent.max(1.0)), 0)
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" / ");
                 tcp += &format!(
-                    "| {id} | {rtt} | {label} | {} | {} | {} | {} |\n",
+                    "| {id} | {rtt} | {label} | {} | {} | {} | {} | {late} |\n",
                     cells(&["latency_ms", "p50"]),
                     cells(&["latency_ms", "p95"]),
                     cells(&["latency_ms", "p99"]),
@@ -165,8 +174,8 @@ pub fn tables(dir: &Path, plots: &Path) -> Result<String, String> {
     }
     if !tcp.is_empty() {
         out += "\n#### TCP: BBR / CUBIC / the model\n\n\
-                | strategy | RTT ms | loss | p50 ms | p95 ms | p99 ms | longest stall ms |\n\
-                |---|---:|---|---:|---:|---:|---:|\n";
+                | strategy | RTT ms | loss | p50 ms | p95 ms | p99 ms | longest stall ms | not shown by the end, % |\n\
+                |---|---:|---|---:|---:|---:|---:|---:|\n";
         out += &tcp;
     }
 
