@@ -24,6 +24,15 @@ if [[ "$allowed" != "$(cat "$allowed_file")" ]]; then
     echo "loss-sweep: allowing TCP congestion control: $allowed"
     echo "$allowed" >"$allowed_file"
 fi
+extra=("$@")
+# point PREFIX LOSS-NAME RTT ARGS...: one run of streamkit-compare, 10 s per
+# strategy, its JSON and report named after the point
+point() {
+    local prefix=$1 name=$2 rtt=$3
+    shift 3
+    target/release/streamkit-compare --duration 10 "$@" "${extra[@]}" \
+        --json "$out/$prefix-l$name-r$rtt.json" --report "$out/$prefix-l$name-r$rtt.html" >/dev/null
+}
 # loss settings: name and streamkit-compare arguments
 losses=("0:--loss 0" "1:--loss 1" "2:--loss 2" "5:--loss 5" "2o50:--loss 2 --outage-ms 50")
 for rtt in 20 50 100; do
@@ -31,8 +40,7 @@ for rtt in 20 50 100; do
         name=${l%%:*}; args=${l#*:}
         echo "loss-sweep: link, loss $name, rtt $rtt ms"
         # shellcheck disable=SC2086
-        target/release/streamkit-compare --duration 10 --rtt "$rtt" $args --tcp-cc bbr "$@" \
-            --json "$out/link-l$name-r$rtt.json" --report "$out/link-l$name-r$rtt.html" >/dev/null
+        point link "$name" "$rtt" --rtt "$rtt" $args --tcp-cc bbr
     done
 done
 for rtt in 20 50 100; do
@@ -40,9 +48,7 @@ for rtt in 20 50 100; do
         name=${l%%:*}; args=${l#*:}
         echo "loss-sweep: link with CUBIC, loss $name, rtt $rtt ms (segments, hls)"
         # shellcheck disable=SC2086
-        target/release/streamkit-compare --strategies segments,hls --duration 10 --rtt "$rtt" \
-            $args --tcp-cc cubic "$@" \
-            --json "$out/cubic-l$name-r$rtt.json" --report "$out/cubic-l$name-r$rtt.html" >/dev/null
+        point cubic "$name" "$rtt" --strategies segments,hls --rtt "$rtt" $args --tcp-cc cubic
     done
 done
 for rtt in 20 50 100; do
@@ -50,9 +56,7 @@ for rtt in 20 50 100; do
         name=${l%%:*}; args=${l#*:}
         echo "loss-sweep: model, loss $name, rtt $rtt ms (segments)"
         # shellcheck disable=SC2086
-        target/release/streamkit-compare --network model --strategies segments --duration 10 \
-            --delay $((rtt / 2)) $args "$@" \
-            --json "$out/model-l$name-r$rtt.json" --report "$out/model-l$name-r$rtt.html" >/dev/null
+        point model "$name" "$rtt" --network model --strategies segments --delay $((rtt / 2)) $args
     done
 done
 exec target/release/streamkit-compare --sweep-tables "$out"

@@ -8,7 +8,7 @@
 //!   packets. UDP, RTCP, TCP's retransmissions, congestion control and
 //!   head-of-line blocking are then the kernel's own. Each side's sockets
 //!   are made by a thread inside its namespace: the thread that changes
-//!   that side's pipeline state (see [`Network::on_sender`]).
+//!   that side's pipeline state (see [`Network::on`]).
 //! - **The model** (`--network model`, no root needed): both ends on
 //!   127.0.0.1. On UDP, netsim drops, delays and caps (in an RTP session,
 //!   RTCP both ways as well: see `rtpsession`); EOS is held back behind
@@ -154,6 +154,13 @@ pub fn netsim_launch(name: &str, net: &NetOptions, capped: bool) -> String {
     )
 }
 
+/// An end of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Sender,
+    Receiver,
+}
+
 /// One run's network.
 pub enum Network {
     /// The model, wired into the sender.
@@ -260,27 +267,18 @@ impl Network {
         Ok(Network::Model { tcp_loss_on })
     }
 
-    /// Runs `f` where the sender's sockets must be made: inside side A of
-    /// the link, or here for the model.
-    pub fn on_sender<R: Send>(&self, f: impl FnOnce() -> R + Send) -> Result<R, String> {
-        match self {
-            Network::Link(link) => link
-                .a()
-                .run(f)
-                .map_err(|e| format!("cannot enter the sender's side of the link: {e}")),
-            Network::Model { .. } => Ok(f()),
-        }
-    }
-
-    /// Runs `f` where the receiver's sockets must be made.
-    pub fn on_receiver<R: Send>(&self, f: impl FnOnce() -> R + Send) -> Result<R, String> {
-        match self {
-            Network::Link(link) => link
-                .b()
-                .run(f)
-                .map_err(|e| format!("cannot enter the receiver's side of the link: {e}")),
-            Network::Model { .. } => Ok(f()),
-        }
+    /// Runs `f` where `side`'s sockets must be made: inside its side of
+    /// the link (the sender's is A, the receiver's B), or here for the model.
+    pub fn on<R: Send>(&self, side: Side, f: impl FnOnce() -> R + Send) -> Result<R, String> {
+        let Network::Link(link) = self else {
+            return Ok(f());
+        };
+        let (ns, name) = match side {
+            Side::Sender => (link.a(), "sender"),
+            Side::Receiver => (link.b(), "receiver"),
+        };
+        ns.run(f)
+            .map_err(|e| format!("cannot enter the {name}'s side of the link: {e}"))
     }
 
     /// What the link counted (None for the model).

@@ -19,7 +19,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use crate::collect::Measurement;
 use crate::cpu::ThreadTimes;
 use crate::hls;
-use crate::network::{Hosts, NetOptions, Network};
+use crate::network::{Hosts, NetOptions, Network, Side};
 use crate::pipeline::{self, by_name, check_bus, RunPipelines, HLS_PLAYLIST};
 use crate::result::StrategyResult;
 use crate::scene::Scene;
@@ -83,7 +83,11 @@ pub fn run_strategy(
     };
     // Each side's state changes are made on its side of the network:
     // that is where its sockets are made.
-    let start = |p: &gst::Pipeline, state: gst::State| {
+    let start = |side: Side, state: gst::State| {
+        let p = match side {
+            Side::Sender => &sender,
+            Side::Receiver => &receiver,
+        };
         let change = || {
             p.set_state(state).map(|_| ()).map_err(|e| {
                 // the bus says why (a missing file, no display, ...)
@@ -93,25 +97,21 @@ pub fn run_strategy(
                 }
             })
         };
-        if p == &sender {
-            network.on_sender(change)?
-        } else {
-            network.on_receiver(change)?
-        }
+        network.on(side, change)?
     };
     match strategy.transport {
         // UDP: listen before anything is sent.
         Transport::Udp | Transport::RtpSession => {
-            start(&receiver, gst::State::Playing).map_err(stop_all)?;
-            start(&sender, gst::State::Playing).map_err(stop_all)?;
+            start(Side::Receiver, gst::State::Playing).map_err(stop_all)?;
+            start(Side::Sender, gst::State::Playing).map_err(stop_all)?;
         }
         // TCP: tcpserversink drops what it gets before a client is
         // connected, so listen (paused: live sources send nothing yet),
         // connect, and only then start sending.
         Transport::Tcp => {
-            start(&sender, gst::State::Paused).map_err(stop_all)?;
+            start(Side::Sender, gst::State::Paused).map_err(stop_all)?;
             let _ = sender.state(gst::ClockTime::from_seconds(5));
-            start(&receiver, gst::State::Playing).map_err(stop_all)?;
+            start(Side::Receiver, gst::State::Playing).map_err(stop_all)?;
             let server = by_name(&sender, &format!("{tx}out"))?;
             let deadline = Instant::now() + Duration::from_secs(5);
             while server.property::<u32>("num-handles") < 1 {
@@ -120,13 +120,13 @@ pub fn run_strategy(
                 }
                 std::thread::sleep(Duration::from_millis(10));
             }
-            start(&sender, gst::State::Playing).map_err(stop_all)?;
+            start(Side::Sender, gst::State::Playing).map_err(stop_all)?;
         }
         // HLS: the receiver waits on its appsrc; the sender writes
         // segments; the client polls for them.
         Transport::Hls => {
-            start(&receiver, gst::State::Playing).map_err(stop_all)?;
-            start(&sender, gst::State::Playing).map_err(stop_all)?;
+            start(Side::Receiver, gst::State::Playing).map_err(stop_all)?;
+            start(Side::Sender, gst::State::Playing).map_err(stop_all)?;
             let dir = hls_dir.clone().ok_or("no folder for HLS")?;
             hls_peers = Some(
                 HlsPeers::start(&network, &net.hosts(), dir, &receiver, &tx, &rx)
@@ -279,13 +279,13 @@ impl HlsPeers {
         rx: &str,
     ) -> Result<Self, String> {
         let listener = network
-            .on_sender(|| TcpListener::bind((hosts.sender, 0)))?
+            .on(Side::Sender, || TcpListener::bind((hosts.sender, 0)))?
             .map_err(|e| format!("hls: cannot listen: {e}"))?;
         let server = hls::Server::start(listener, dir.clone(), tx)
             .map_err(|e| format!("hls: cannot serve: {e}"))?;
         let port = server.port();
         let conn = network
-            .on_receiver(|| TcpStream::connect((hosts.sender, port)))?
+            .on(Side::Receiver, || TcpStream::connect((hosts.sender, port)))?
             .map_err(|e| format!("hls: cannot connect: {e}"))?;
         let mut client = hls::Client::new(conn, format!("{}:{port}", hosts.sender))
             .map_err(|e| format!("hls: {e}"))?;

@@ -49,6 +49,17 @@ fn compare(name: &str, args: &[&str]) -> Value {
     value
 }
 
+/// Runs the program with `args`, which it must refuse; returns what it
+/// said on stderr.
+fn refused(args: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_streamkit-compare"))
+        .args(args)
+        .output()
+        .expect("streamkit-compare runs");
+    assert!(!output.status.success(), "{args:?} accepted");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
 fn u(v: &Value, field: &str) -> u64 {
     v[field]
         .as_u64()
@@ -334,19 +345,14 @@ fn tcp_congestion_control_is_chosen_and_recorded() {
     );
     let r = &v["results"][0];
     assert_eq!(r["link"]["tcp_congestion_control"], "reno", "{r}");
-    let output = Command::new(env!("CARGO_BIN_EXE_streamkit-compare"))
-        .args([
-            "--duration",
-            "1",
-            "--strategies",
-            "segments",
-            "--tcp-cc",
-            "no-such",
-        ])
-        .output()
-        .expect("streamkit-compare runs");
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = refused(&[
+        "--duration",
+        "1",
+        "--strategies",
+        "segments",
+        "--tcp-cc",
+        "no-such",
+    ]);
     assert!(
         stderr.contains("cannot use TCP congestion control 'no-such'"),
         "{stderr}"
@@ -382,12 +388,7 @@ fn the_model_runs_over_loopback_without_the_link() {
 
 #[test]
 fn outages_need_the_link() {
-    let output = Command::new(env!("CARGO_BIN_EXE_streamkit-compare"))
-        .args(["--network", "model", "--outage-ms", "50", "--loss", "5"])
-        .output()
-        .expect("streamkit-compare runs");
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = refused(&["--network", "model", "--outage-ms", "50", "--loss", "5"]);
     assert!(
         stderr.contains("--outage-ms needs --network link"),
         "{stderr}"

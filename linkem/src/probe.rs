@@ -82,7 +82,8 @@ pub fn send_train(tx: &UdpSocket, rx: &UdpSocket, train: Train) -> io::Result<Ve
             if let Err(e) = tx.send_to(&packet, to) {
                 // a full socket buffer when sending flat out is the
                 // kernel's own drop, not a failure
-                if e.kind() != io::ErrorKind::WouldBlock && e.raw_os_error() != Some(105) {
+                if e.kind() != io::ErrorKind::WouldBlock && e.raw_os_error() != Some(libc::ENOBUFS)
+                {
                     result = Err(e);
                     break;
                 }
