@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{collect_with, fail_on_error, init, launch, net, RelayProcess};
+use common::{collect_with, fail_on_error, init, launch, net, origin_description, RelayProcess};
 use gst::prelude::*;
 
 /// Arrival time and keyframe-ness of every buffer at the appsink `name`.
@@ -24,18 +24,13 @@ fn arrivals(pipeline: &gst::Pipeline, name: &str) -> Arrivals {
 /// A sender of `encoder ! payloader` with rtpbin and RTCP both ways; its
 /// encoded frames are also counted at the appsink `origin`.
 fn origin(port: u16, encoder: &str, payloader: &str) -> (gst::Pipeline, Arrivals) {
-    let pipeline = launch(&format!(
-        "rtpbin name=rb rtp-profile=avpf \
-         videotestsrc is-live=true pattern=ball \
-         ! video/x-raw,format=I420,width=320,height=240,framerate=30/1 \
-         ! {encoder} ! tee name=t \
-         t. ! queue ! {payloader} ! rb.send_rtp_sink_0 \
-         rb.send_rtp_src_0 ! udpsink host=127.0.0.1 port={port} \
-         rb.send_rtcp_src_0 ! udpsink host=127.0.0.1 port={} sync=false async=false \
-         udpsrc address=127.0.0.1 port={} ! rb.recv_rtcp_sink_0 \
-         t. ! queue ! appsink name=origin sync=false",
-        port + 1,
-        port + 5
+    let pipeline = launch(&origin_description(
+        port,
+        &format!(
+            "videotestsrc is-live=true pattern=ball \
+             ! video/x-raw,format=I420,width=320,height=240,framerate=30/1 ! {encoder}"
+        ),
+        payloader,
     ));
     let seen = arrivals(&pipeline, "origin");
     pipeline.set_state(gst::State::Playing).unwrap();

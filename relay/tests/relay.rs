@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{collect, fail_on_error, init, launch, net, Frames, RelayProcess};
+use common::{collect, fail_on_error, init, launch, net, origin_description, Frames, RelayProcess};
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -44,18 +44,11 @@ impl Origin {
     /// An origin of `source` (raw video, 320x240 I420 at 30 fps) whose
     /// deltaenc also gets `options` (e.g. a tile cache).
     fn start_with(port: u16, source: &str, options: &str) -> Self {
-        let description = format!(
-            "rtpbin name=rb rtp-profile=avpf \
-             {source} ! deltaenc name=enc tile-size=32 intra-refresh=0 {options} ! tee name=t \
-             t. ! queue ! rtpdeltapay ! rb.send_rtp_sink_0 \
-             rb.send_rtp_src_0 ! udpsink host=127.0.0.1 port={port} \
-             rb.send_rtcp_src_0 ! udpsink host=127.0.0.1 port={} sync=false async=false \
-             udpsrc address=127.0.0.1 port={} ! rb.recv_rtcp_sink_0 \
-             t. ! queue ! appsink name=origin sync=false",
-            port + 1,
-            port + 5
-        );
-        let pipeline = launch(&description);
+        let pipeline = launch(&origin_description(
+            port,
+            &format!("{source} ! deltaenc name=enc tile-size=32 intra-refresh=0 {options}"),
+            "rtpdeltapay",
+        ));
         let frames = collect(&pipeline, "origin");
         pipeline.set_state(gst::State::Playing).unwrap();
         Origin { pipeline, frames }

@@ -58,6 +58,25 @@ pub fn collect_with<T: Send + 'static>(
     seen
 }
 
+/// An origin as the relay expects one (pipelines/rtp-delta-send.sh): `chain`
+/// (raw video source through to the encoder) into a tee, one branch through
+/// `payloader` into rtpbin sending RTP to `port` and RTCP to `port + 1`,
+/// reading RTCP on `port + 5`; the other into the appsink `origin`, so the
+/// encoded frames can be compared with what viewers get.
+pub fn origin_description(port: u16, chain: &str, payloader: &str) -> String {
+    format!(
+        "rtpbin name=rb rtp-profile=avpf \
+         {chain} ! tee name=t \
+         t. ! queue ! {payloader} ! rb.send_rtp_sink_0 \
+         rb.send_rtp_src_0 ! udpsink host=127.0.0.1 port={port} \
+         rb.send_rtcp_src_0 ! udpsink host=127.0.0.1 port={} sync=false async=false \
+         udpsrc address=127.0.0.1 port={} ! rb.recv_rtcp_sink_0 \
+         t. ! queue ! appsink name=origin sync=false",
+        port + 1,
+        port + 5
+    )
+}
+
 /// The pipeline `description` describes.
 pub fn launch(description: &str) -> gst::Pipeline {
     gst::parse::launch(description)
