@@ -397,12 +397,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut enc = DeltaEncoder::new(
         g,
         EncoderConfig {
-            mode: TileMode::Lossless,
-            threshold: 0,
             intra_refresh: refresh,
-            key_int_max: 0,
-            parallel: false,
             cache_tiles,
+            ..EncoderConfig::LOSSLESS
         },
     );
     let mut dec = DeltaDecoder::new();

@@ -39,6 +39,20 @@ pub struct EncoderConfig {
     pub cache_tiles: u32,
 }
 
+impl EncoderConfig {
+    /// Lossless and exact (threshold 0), with no intra-refresh, no periodic
+    /// keyframe, no tile cache, on one thread: the base that tests and
+    /// tools set the fields they care about on.
+    pub const LOSSLESS: EncoderConfig = EncoderConfig {
+        mode: TileMode::Lossless,
+        threshold: 0,
+        intra_refresh: 0,
+        key_int_max: 0,
+        parallel: false,
+        cache_tiles: 0,
+    };
+}
+
 /// Counters since the encoder was made.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct EncoderStats {

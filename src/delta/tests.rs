@@ -53,11 +53,8 @@ impl TestFrame {
 fn config(mode: TileMode) -> EncoderConfig {
     EncoderConfig {
         mode,
-        threshold: 0,
-        intra_refresh: 0,
-        key_int_max: 0,
         parallel: true,
-        cache_tiles: 0,
+        ..EncoderConfig::LOSSLESS
     }
 }
 

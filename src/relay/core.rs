@@ -247,7 +247,7 @@ fn whole_keyframe(header: &FrameHeader, damaged: bool, records_dropped: u32) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::delta::{DeltaEncoder, EncoderConfig, FrameView, Geometry, PixelFormat, TileMode};
+    use crate::delta::{DeltaEncoder, EncoderConfig, FrameView, Geometry, PixelFormat};
     use crate::testrng::Lcg;
 
     const W: u32 = 128;
@@ -282,12 +282,8 @@ mod tests {
         DeltaEncoder::new(
             geometry(),
             EncoderConfig {
-                mode: TileMode::Lossless,
-                threshold: 0,
                 intra_refresh: refresh,
-                key_int_max: 0,
-                parallel: false,
-                cache_tiles: 0,
+                ..EncoderConfig::LOSSLESS
             },
         )
     }

@@ -993,18 +993,8 @@ fn a_pending_frame_is_released_after_its_time_out() {
 /// A scrolling picture (rows that move up `4 * n` with `n`) encoded by the
 /// real encoder: its deltas are move runs and move residuals.
 fn scrolled_frames(g: Geometry, n: usize) -> Vec<Vec<u8>> {
-    use crate::delta::{DeltaEncoder, EncoderConfig, FrameView, TileMode};
-    let mut enc = DeltaEncoder::new(
-        g,
-        EncoderConfig {
-            mode: TileMode::Lossless,
-            threshold: 0,
-            intra_refresh: 0,
-            key_int_max: 0,
-            parallel: false,
-            cache_tiles: 0,
-        },
-    );
+    use crate::delta::{DeltaEncoder, EncoderConfig, FrameView};
+    let mut enc = DeltaEncoder::new(g, EncoderConfig::LOSSLESS);
     (0..n)
         .map(|i| {
             let planes: Vec<Vec<u8>> = (0..g.format.plane_count())
@@ -1085,16 +1075,12 @@ fn moves_cross_the_transport_and_a_lost_packet_costs_only_its_tiles() {
 /// A decoder whose cache holds `entries` noisy tile contents (each larger
 /// than a packet), and the snapshot it writes.
 fn snapshot_with_cache(g: Geometry, entries: usize) -> (crate::delta::DeltaDecoder, Vec<u8>) {
-    use crate::delta::{DeltaDecoder, DeltaEncoder, EncoderConfig, FrameView, TileMode};
+    use crate::delta::{DeltaDecoder, DeltaEncoder, EncoderConfig, FrameView};
     let mut enc = DeltaEncoder::new(
         g,
         EncoderConfig {
-            mode: TileMode::Lossless,
-            threshold: 0,
-            intra_refresh: 0,
-            key_int_max: 0,
-            parallel: false,
             cache_tiles: 64,
+            ..EncoderConfig::LOSSLESS
         },
     );
     let mut dec = DeltaDecoder::new();
