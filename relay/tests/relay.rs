@@ -381,9 +381,9 @@ fn a_viewer_that_vanishes_times_out_without_disturbing_the_others() {
     init();
     let (relay, origin) = relay_and_origin(&["--session-timeout", "3"], BALL, "");
     let steady = Viewer::join(&relay.url, "udp");
-    relay.wait_for(|s| s.get("viewers") == Some(&1));
+    relay.wait_for(|s| s.get("joins").is_some_and(|n| *n >= 1));
     let gone = vanishing_viewer(&relay.url);
-    relay.wait_for(|s| s.get("viewers") == Some(&2));
+    relay.wait_for(|s| s.get("joins").is_some_and(|n| *n >= 2));
     let stats = relay.wait_for(|s| s.get("leaves").is_some_and(|n| *n >= 1));
     assert_eq!(stats["viewers"], 1, "the steady viewer stays: {stats:?}");
     fail_on_error(&origin.pipeline, "origin");
@@ -434,7 +434,7 @@ fn the_relay_follows_an_origin_that_restarts() {
     let first = Origin::start(port);
     relay.wait_for_frames();
     let viewer = Viewer::join(&relay.url, "udp");
-    relay.wait_for(|s| s.get("pictures_served") == Some(&1));
+    relay.wait_for(|s| s.get("pictures_served").is_some_and(|n| *n >= 1));
     thread::sleep(Duration::from_millis(500));
     // The sender stops and a new one starts on the same port: a new SSRC,
     // new sequence numbers, frame numbers from 0 again, a keyframe first.
@@ -505,15 +505,19 @@ fn a_slow_tcp_viewer_loses_frames_alone_and_comes_back_with_its_own_picture() {
     let (relay, origin) = relay_and_origin(&["--max-viewer-queue", "1000000"], noise, "");
     let steady = Viewer::join(&relay.url, "udp");
     let (_conn, mut slow) = bare_viewer(&relay.url, "RTP/AVP/TCP;unicast;interleaved=0-1");
-    relay.wait_for(|s| s.get("pictures_served") == Some(&2));
+    // Read at once: at ~3.4 MB/s of noise, a reader that waits for the
+    // relay's next counters line may already have been skipped once.
     let before = read_interleaved(&mut slow, Duration::from_millis(300));
     assert!(
         before.first() == Some(&true),
         "the slow viewer starts with a picture"
     );
-    // It stops reading for 4 s.
+    let stats = relay.wait_for(|s| s.get("pictures_served").is_some_and(|n| *n >= 2));
+    let resyncs = stats.get("slow_viewer_resyncs").copied().unwrap_or(0);
+    // It stops reading for 4 s: the relay skips it (once more, if it
+    // already had to while the counters were awaited).
     thread::sleep(Duration::from_secs(4));
-    let stats = relay.wait_for(|s| s.get("slow_viewer_resyncs").is_some_and(|n| *n >= 1));
+    let stats = relay.wait_for(|s| s.get("slow_viewer_resyncs").is_some_and(|n| *n > resyncs));
     // It reads again: after what was queued, a picture of its own.
     let after = read_interleaved(&mut slow, Duration::from_secs(3));
     assert!(
