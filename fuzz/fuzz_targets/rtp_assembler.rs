@@ -45,13 +45,15 @@ fn check_frame(frame: &AssembledFrame<usize>, decoder: &mut DeltaDecoder) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    // Milliseconds on the fuzzer's clock; time-outs after 100 of them.
+    // Milliseconds on the fuzzer's clock; time-outs after 100 of them, the
+    // wait for reordered packets after 5.
     let limits = AssemblerLimits {
         max_width: 256,
         max_height: 256,
         max_frame_bytes: Some(16 * 1024),
         max_fragment_pieces: 64,
         frame_timeout: 100,
+        reorder_time: 5,
         ..AssemblerLimits::default()
     };
     let mut asm = FrameAssembler::<usize>::with_limits(DEPAY_RESTART_AFTER, limits);

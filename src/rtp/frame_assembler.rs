@@ -16,6 +16,14 @@ pub use crate::delta::decoder::{DEFAULT_MAX_HEIGHT, DEFAULT_MAX_WIDTH};
 /// is absorbed without a jitterbuffer, and a lost marker packet costs at
 /// most one frame of delay.
 pub const DEFAULT_MAX_PENDING_FRAMES: usize = 2;
+/// Default [`AssemblerLimits::reorder_packets`]: more reordering than this
+/// is rare on real paths, and at a few thousand packets a second it is
+/// waited out in a few milliseconds.
+pub const DEFAULT_REORDER_PACKETS: u16 = 16;
+/// Default [`AssemblerLimits::reorder_time`]: 10 ms in nanoseconds. A
+/// frame's packets leave the sender back to back, so a packet reordered
+/// within its frame is rarely that late.
+pub const DEFAULT_REORDER_TIME: u64 = 10_000_000;
 /// Default [`AssemblerLimits::max_fragment_pieces`]. A loss-free stream
 /// holds the pieces of one record at a time; this leaves room for thousands
 /// of records left incomplete by loss or reordering.
@@ -53,6 +61,16 @@ pub struct AssemblerLimits {
     /// Frames collected at once: the oldest is output, holes and all, when
     /// a newer timestamp would exceed this (at least 1).
     pub max_pending_frames: usize,
+    /// How far packets may be reordered, in sequence numbers: a frame with
+    /// a hole is output, holes and all, as soon as a packet arrives more
+    /// than this many sequence numbers past the frame's end (its marker, or
+    /// the first packet seen of a newer frame). A missing packet that far
+    /// behind is lost, not late.
+    pub reorder_packets: u16,
+    /// How long a frame with a hole waits after its marker packet for
+    /// reordered packets, in the units of [`Self::frame_timeout`]; then it
+    /// is output, holes and all.
+    pub reorder_time: u64,
     /// A frame is output with its holes once this long has passed since its
     /// first packet, in the units of the clock given to
     /// [`FrameAssembler::expire`] (nanoseconds by default).
@@ -68,6 +86,8 @@ impl Default for AssemblerLimits {
             max_frame_bytes: None,
             max_fragment_pieces: DEFAULT_MAX_FRAGMENT_PIECES,
             max_pending_frames: DEFAULT_MAX_PENDING_FRAMES,
+            reorder_packets: DEFAULT_REORDER_PACKETS,
+            reorder_time: DEFAULT_REORDER_TIME,
             frame_timeout: DEFAULT_FRAME_TIMEOUT,
         }
     }
@@ -203,6 +223,11 @@ pub struct AssemblerStats {
     pub over_fragment_pieces: u64,
     /// Frames output incomplete because too many newer frames started.
     pub frames_evicted: u64,
+    /// Frames output incomplete because what they missed could no longer
+    /// be merely reordered: packets well past their end arrived, or their
+    /// marker came [`AssemblerLimits::reorder_time`] ago (see
+    /// [`AssemblerLimits::reorder_packets`]).
+    pub frames_given_up: u64,
     /// Frames output incomplete because their time-out passed.
     pub frames_expired: u64,
     /// Losses reported from upstream with [`FrameAssembler::note_loss`].
@@ -240,6 +265,9 @@ struct PendingFrame<T> {
     last_index: Option<u16>,
     first_seq: Option<u16>,
     end_seq: Option<u16>,
+    /// The lowest and highest sequence numbers received for the frame:
+    /// every packet of an older frame came before the lowest.
+    seq_span: Option<(u16, u16)>,
     /// Whole records by the packet index they started in.
     records: BTreeMap<u16, Vec<u8>>,
     /// Tiles already present (whole): each tile appears at most once per
@@ -260,6 +288,8 @@ struct PendingFrame<T> {
     pieces: usize,
     /// The assembler's clock when the frame's first packet arrived.
     started: u64,
+    /// The assembler's clock when the frame's marker packet arrived.
+    marker_at: Option<u64>,
 }
 
 impl<T> PendingFrame<T> {
@@ -315,6 +345,11 @@ pub struct FrameAssembler<T> {
     /// Earlier fragment pieces a new piece was compared with, over all
     /// frames: what made reassembly quadratic, counted so a test can tell.
     piece_comparisons: u64,
+}
+
+/// `a` is earlier than `b` in wrapping 16-bit sequence number order.
+fn seq_before(a: u16, b: u16) -> bool {
+    (a.wrapping_sub(b) as i16) < 0
 }
 
 /// `a` is earlier than `b` in wrapping 32-bit timestamp order.
@@ -424,39 +459,55 @@ impl<T: Clone> FrameAssembler<T> {
 
     /// Sets the assembler's clock to `now`, in the units of
     /// [`AssemblerLimits::frame_timeout`] on any monotonic clock the caller
-    /// likes, and outputs every frame whose first packet arrived at least a
-    /// time-out ago, holes and all (with any older frame, to keep timestamp
-    /// order). Frames started by later pushes are stamped with `now`. The
-    /// assembler reads no clock itself: without calls to this, frames wait
-    /// only for newer frames or [`FrameAssembler::drain`].
+    /// likes, and outputs every frame that is due, holes and all (with any
+    /// older frame, to keep timestamp order): its first packet arrived at
+    /// least a time-out ago, or its marker packet at least
+    /// [`AssemblerLimits::reorder_time`] ago. Packets pushed later are
+    /// stamped with `now`. The assembler reads no clock itself: without
+    /// calls to this, frames wait only for newer frames or
+    /// [`FrameAssembler::drain`].
     pub fn expire(&mut self, now: u64, out: &mut Vec<AssembledFrame<T>>) {
         self.now = now;
-        let timeout = self.limits.frame_timeout;
-        let Some(last) = self
-            .pending
-            .iter()
-            .rposition(|f| now.saturating_sub(f.started) >= timeout)
-        else {
+        let Some(last) = self.pending.iter().rposition(|f| self.deadline(f) <= now) else {
             return;
         };
         for _ in 0..=last {
             if let Some(frame) = self.pending.pop_front() {
-                self.stats.frames_expired += 1;
+                // Given up if its own wait for reordered packets ended
+                // first; expired if its time-out passed, or it goes out
+                // ahead of a newer frame that is due.
+                let timeout = frame.started.saturating_add(self.limits.frame_timeout);
+                let wait_over = frame
+                    .marker_at
+                    .is_some_and(|at| at.saturating_add(self.limits.reorder_time) <= now);
+                if wait_over && now < timeout {
+                    self.stats.frames_given_up += 1;
+                } else {
+                    self.stats.frames_expired += 1;
+                }
                 out.push(self.finish(frame));
             }
         }
     }
 
+    /// When `frame` is output whatever else arrives: its time-out, or
+    /// earlier the end of its wait for reordered packets.
+    fn deadline(&self, frame: &PendingFrame<T>) -> u64 {
+        let timeout = frame.started.saturating_add(self.limits.frame_timeout);
+        match frame.marker_at {
+            Some(at) => timeout.min(at.saturating_add(self.limits.reorder_time)),
+            None => timeout,
+        }
+    }
+
     /// When [`FrameAssembler::expire`] will next have something to output,
-    /// on the caller's clock: the earliest time-out of the frames in
-    /// progress, or `None` when none is. A caller with no packets coming
-    /// schedules a wake-up for it, so that a stream that stops dead still
-    /// gets its last frame out.
+    /// on the caller's clock: the earliest deadline of the frames in
+    /// progress (see [`FrameAssembler::expire`]), or `None` when none is. A
+    /// caller with no packets coming schedules a wake-up for it, so that a
+    /// stream that stops dead still gets its last frame out, and a frame
+    /// with a hole goes out once its wait for reordered packets is over.
     pub fn next_deadline(&self) -> Option<u64> {
-        self.pending
-            .iter()
-            .map(|f| f.started.saturating_add(self.limits.frame_timeout))
-            .min()
+        self.pending.iter().map(|f| self.deadline(f)).min()
     }
 
     /// Takes one payload. Frames that are finished by it (complete, or given
@@ -549,6 +600,7 @@ impl<T: Clone> FrameAssembler<T> {
                     last_index: None,
                     first_seq: None,
                     end_seq: None,
+                    seq_span: None,
                     records: BTreeMap::new(),
                     tiles: vec![false; header.geometry.tile_count() as usize],
                     ranks: Vec::new(),
@@ -558,6 +610,7 @@ impl<T: Clone> FrameAssembler<T> {
                     byte_limit: self.limits.frame_byte_limit(&header.geometry),
                     pieces: 0,
                     started: self.now,
+                    marker_at: None,
                 };
                 self.pending.insert(pos, frame);
                 pos
@@ -578,11 +631,21 @@ impl<T: Clone> FrameAssembler<T> {
             self.pending.remove(pos);
             return result;
         }
+        if meta.marker && matches!(result, Ok(PushOutcome::Accepted)) {
+            let now = self.now;
+            self.pending[pos].marker_at.get_or_insert(now);
+        }
         if matches!(result, Ok(PushOutcome::Accepted)) && self.pending[pos].complete() {
             for _ in 0..=pos {
                 if let Some(frame) = self.pending.pop_front() {
                     out.push(self.finish(frame));
                 }
+            }
+        }
+        while self.front_overtaken() {
+            if let Some(frame) = self.pending.pop_front() {
+                self.stats.frames_given_up += 1;
+                out.push(self.finish(frame));
             }
         }
         while self.pending.len() > self.limits.max_pending_frames.max(1) {
@@ -592,6 +655,41 @@ impl<T: Clone> FrameAssembler<T> {
             }
         }
         result
+    }
+
+    /// Whether the oldest frame in progress will get nothing more: every
+    /// packet it sent has arrived (some records were broken), or packets of
+    /// newer frames more than [`AssemblerLimits::reorder_packets`] past its
+    /// end did.
+    fn front_overtaken(&self) -> bool {
+        let Some(front) = self.pending.front() else {
+            return false;
+        };
+        if front
+            .last_index
+            .is_some_and(|last| front.packets.len() == usize::from(last) + 1)
+        {
+            return true;
+        }
+        let newer = || self.pending.iter().skip(1).filter_map(|f| f.seq_span);
+        // Where the frame's packets end at the latest: after its marker,
+        // or before the first packet seen of any newer frame.
+        let end = front.end_seq.or_else(|| {
+            newer()
+                .map(|(lowest, _)| lowest)
+                .reduce(|a, b| if seq_before(b, a) { b } else { a })
+        });
+        let highest =
+            newer()
+                .map(|(_, highest)| highest)
+                .reduce(|a, b| if seq_before(a, b) { b } else { a });
+        match (end, highest) {
+            (Some(end), Some(highest)) => {
+                let past = highest.wrapping_sub(end) as i16;
+                past >= 0 && past.unsigned_abs() >= self.limits.reorder_packets
+            }
+            _ => false,
+        }
     }
 
     fn add_to_frame(
@@ -736,6 +834,18 @@ impl<T: Clone> FrameAssembler<T> {
             }
         }
         frame.packets.insert(index);
+        let seq = meta.seqnum;
+        frame.seq_span = Some(match frame.seq_span {
+            None => (seq, seq),
+            Some((lowest, highest)) => (
+                if seq_before(seq, lowest) { seq } else { lowest },
+                if seq_before(highest, seq) {
+                    seq
+                } else {
+                    highest
+                },
+            ),
+        });
         if index == 0 {
             frame.first_seq = Some(meta.seqnum);
         }

@@ -271,6 +271,153 @@ fn a_lost_marker_costs_one_frame_of_delay() {
     assert!(more.is_empty());
 }
 
+/// Packets as [`packets`] makes them.
+type Packets = Vec<(PacketMeta, Vec<u8>)>;
+
+/// Two frames of about 30 one-record packets each, sequence numbers from 0.
+fn two_long_frames() -> (Vec<Vec<u8>>, Vec<Packets>) {
+    let frames: Vec<_> = (0..2).map(|n| frame(n, &[60; 30], false)).collect();
+    let mut seq = 0;
+    let pk: Vec<_> = frames
+        .iter()
+        .enumerate()
+        .map(|(n, f)| packets(f, 100, 3000 * n as u32, &mut seq))
+        .collect();
+    assert!(pk.iter().all(|p| p.len() >= 20));
+    (frames, pk)
+}
+
+/// Pushes `pkts` one at a time; returns the index of the packet whose push
+/// output the first frame, if any did, and everything output.
+fn first_output_at(
+    asm: &mut FrameAssembler<u32>,
+    pkts: &[(PacketMeta, Vec<u8>)],
+) -> (Option<usize>, Vec<AssembledFrame<u32>>) {
+    let mut out = Vec::new();
+    let mut at = None;
+    for (i, (meta, p)) in pkts.iter().enumerate() {
+        asm.push(*meta, p, meta.timestamp, &mut out).unwrap();
+        if at.is_none() && !out.is_empty() {
+            at = Some(i);
+        }
+    }
+    (at, out)
+}
+
+#[test]
+fn a_frame_with_a_hole_is_output_once_packets_well_past_its_end_arrive() {
+    let (_, mut pk) = two_long_frames();
+    // A middle packet of frame 0 is lost; its marker arrives.
+    pk[0].remove(5);
+    let mut asm = FrameAssembler::new(90_000);
+    assert_eq!(asm.limits().reorder_packets, 16);
+    let (at, _) = first_output_at(&mut asm, &pk[0]);
+    assert_eq!(at, None, "the hole may still be filled by a late packet");
+    // Frame 1's packets: the hole is given up at the packet more than 16
+    // sequence numbers past frame 0's marker, long before frame 1 ends.
+    let marker = pk[0].last().unwrap().0.seqnum;
+    let (at, out) = first_output_at(&mut asm, &pk[1]);
+    let at = at.expect("frame 0 was output");
+    assert_eq!(pk[1][at].0.seqnum, marker + 17);
+    assert!(!out[0].complete && out[0].timestamp == 0);
+    assert_eq!(asm.stats().frames_given_up, 1);
+    // Frame 1 completes on its own marker, after the loss.
+    assert_eq!(out.len(), 2);
+    assert!(out[1].complete && !out[1].loss_before);
+}
+
+#[test]
+fn a_frame_whose_marker_is_lost_is_output_once_the_next_frame_is_well_under_way() {
+    let (_, mut pk) = two_long_frames();
+    pk[0].pop();
+    let first_of_next = pk[1][0].0.seqnum;
+    let mut asm = FrameAssembler::new(90_000);
+    let (at, _) = first_output_at(&mut asm, &pk[0]);
+    assert_eq!(at, None);
+    let (at, out) = first_output_at(&mut asm, &pk[1]);
+    assert_eq!(pk[1][at.unwrap()].0.seqnum, first_of_next + 16);
+    assert!(!out[0].complete);
+    assert_eq!(asm.stats().frames_given_up, 1);
+}
+
+#[test]
+fn a_frame_with_a_hole_waits_for_reordered_packets_only_briefly_after_its_marker() {
+    let (frames, mut pk) = two_long_frames();
+    let straggler = pk[0].remove(5);
+    let ms = 1_000_000u64;
+    let mut asm = FrameAssembler::new(90_000);
+    assert_eq!(asm.limits().reorder_time, 10 * ms);
+    let mut out = Vec::new();
+    asm.expire(1000 * ms, &mut out);
+    for (meta, p) in &pk[0] {
+        asm.push(*meta, p, 0, &mut out).unwrap();
+    }
+    // The marker is in: 10 ms for the missing packet, not the time-out.
+    assert_eq!(asm.next_deadline(), Some(1010 * ms));
+    asm.expire(1009 * ms, &mut out);
+    assert!(out.is_empty());
+    asm.expire(1010 * ms, &mut out);
+    assert_eq!(out.len(), 1);
+    assert!(!out[0].complete);
+    assert_eq!(asm.stats().frames_given_up, 1);
+    assert_eq!(asm.stats().frames_expired, 0);
+
+    // A packet reordered by less than that completes its frame.
+    let (_, pk) = two_long_frames();
+    let mut asm = FrameAssembler::new(90_000);
+    let mut out = Vec::new();
+    asm.expire(1000 * ms, &mut out);
+    for (i, (meta, p)) in pk[0].iter().enumerate() {
+        if i != 5 {
+            asm.push(*meta, p, 0, &mut out).unwrap();
+        }
+    }
+    asm.expire(1009 * ms, &mut out);
+    asm.push(straggler.0, &straggler.1, 0, &mut out).unwrap();
+    assert_eq!(out.len(), 1);
+    assert!(out[0].complete && out[0].data == frames[0]);
+    assert_eq!(asm.stats().frames_given_up, 0);
+}
+
+#[test]
+fn reordering_within_the_window_loses_nothing_and_a_zero_window_waits_for_nothing() {
+    let (frames, pk) = two_long_frames();
+    // Packet 5 of frame 0 arrives among frame 1's, 10 sequence numbers
+    // past frame 0's end.
+    let mut late = pk[0].clone();
+    let straggler = late.remove(5);
+    let mut mixed = late;
+    mixed.extend(pk[1][..11].iter().cloned());
+    mixed.push(straggler);
+    mixed.extend(pk[1][11..].iter().cloned());
+    let mut asm = FrameAssembler::new(90_000);
+    let out = run(&mut asm, &mixed);
+    assert_eq!(out.len(), 2);
+    for (o, f) in out.iter().zip(&frames) {
+        assert!(o.complete && !o.loss_before);
+        assert_eq!(&o.data, f);
+    }
+    assert_eq!(asm.stats().frames_given_up, 0);
+
+    // With no reordering allowed, the first packet past the hole's frame
+    // gives it up, and the straggler is late.
+    let mut asm = FrameAssembler::with_limits(
+        90_000,
+        AssemblerLimits {
+            reorder_packets: 0,
+            ..AssemblerLimits::default()
+        },
+    );
+    let (at, out) = first_output_at(&mut asm, &mixed);
+    assert_eq!(
+        at,
+        Some(pk[0].len() - 1),
+        "output at frame 1's first packet"
+    );
+    assert!(!out[0].complete);
+    assert_eq!(asm.stats().late, 1);
+}
+
 #[test]
 fn a_newer_frame_whose_timestamp_did_not_advance_is_not_late() {
     // Seen at start-up: a sender's second frame carried a timestamp no newer

@@ -11,10 +11,14 @@
  * dropped whole if one is missing.
  *
  * Reordered and duplicated packets are handled with or without an
- * `rtpjitterbuffer` in front: up to one frame of reordering is absorbed, and
- * the base class's dropping of out-of-order packets is disabled
- * (`max-reorder=0`) so they reach the assembler. A frame whose marker packet
- * is lost is output when the next frame completes.
+ * `rtpjitterbuffer` in front: packets reordered by up to 16 sequence
+ * numbers, or by up to one frame, are absorbed, and the base class's
+ * dropping of out-of-order packets is disabled (`max-reorder=0`) so they
+ * reach the assembler. A frame with a hole is output, its missing packets
+ * taken as lost (`frames-given-up`), 10 ms after its marker packet, or as
+ * soon as a packet more than 16 sequence numbers past its end arrives, or
+ * when the next frame completes; so one whose marker packet is lost waits
+ * for the next frame at most.
  *
  * On a loss it asks upstream for a keyframe with a GstForceKeyUnit event, at
  * most once per `min-keyframe-interval` (nanoseconds, default 500 ms; 0 asks
@@ -272,6 +276,7 @@ impl RtpDeltaDepay {
             .field("over-frame-bytes", s.over_frame_bytes)
             .field("over-fragment-pieces", s.over_fragment_pieces)
             .field("frames-evicted", s.frames_evicted)
+            .field("frames-given-up", s.frames_given_up)
             .field("frames-expired", s.frames_expired)
             .field("lost-events", s.lost_events)
             .field("keyframe-requests", state.keyframe_pacer.requests())

@@ -84,7 +84,7 @@ pub(super) fn param_specs() -> Vec<glib::ParamSpec> {
                 "Counters since start: packets, duplicates, late, malformed, frames, \
                  frames-with-loss, fragments-dropped, restarts, geometry-rejected, \
                  over-frame-bytes, over-fragment-pieces, frames-evicted, \
-                 frames-expired, lost-events, keyframe-requests",
+                 frames-given-up, frames-expired, lost-events, keyframe-requests",
             )
             .read_only()
             .build(),
