@@ -23,9 +23,12 @@ cargo clippy --all-targets --quiet -- -D warnings
 scripts/check-layout.sh
 
 # The fuzz crate (its own workspace, built by cargo fuzz on nightly) must
-# keep compiling against the library: type-check it on stable.
+# keep compiling against the library: type-check it on stable, in the main
+# target dir (whose checked dependencies it reuses) and without libFuzzer's
+# C++ (nothing is linked).
 echo "streamkit: cargo check fuzz/ (the fuzz targets)"
-cargo check --quiet --manifest-path fuzz/Cargo.toml --all-targets --all-features
+cargo check --quiet --manifest-path fuzz/Cargo.toml --target-dir target \
+    --all-targets --no-default-features --features seeds
 
 echo "streamkit: meson build (plugin built through cargo)"
 if [[ ! -d _build ]]; then
