@@ -9,7 +9,7 @@
 //! videoconvert ! framemeter ! appsink.
 
 use std::net::{TcpListener, UdpSocket};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use gst::prelude::*;
 
@@ -30,8 +30,32 @@ pub struct RunPipelines {
     pub rx: String,
     /// The two rtpbins of an RTP session (`Transport::RtpSession`).
     pub session: Option<RtpSessionEnds>,
-    /// Where hlssegmentsink writes (`Transport::Hls`).
-    pub hls_dir: Option<PathBuf>,
+    /// Where hlssegmentsink writes (`Transport::Hls`), removed when the
+    /// run's pipelines are dropped.
+    pub hls_dir: Option<ScratchDir>,
+}
+
+/// A folder made for one run, removed with its contents when dropped, so
+/// that a run that fails at any point leaves nothing behind.
+pub struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    /// Makes `path` (and its parents).
+    pub fn create(path: PathBuf) -> Result<Self, String> {
+        std::fs::create_dir_all(&path)
+            .map_err(|e| format!("cannot make {}: {e}", path.display()))?;
+        Ok(ScratchDir(path))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// Builds the pipelines that run `strategy` with `cfg`. `index` tells runs
@@ -51,12 +75,14 @@ pub fn build(strategy: &Strategy, cfg: &RunConfig, index: usize) -> Result<RunPi
     // net_src ends where the receiver's chain starts; net_sink starts with
     // the link from the end of the sender's chain, except in an RTP
     // session, where rtpbin is linked in later (see rtpsession).
-    let hls_dir = (strategy.transport == Transport::Hls).then(|| {
-        std::env::temp_dir().join(format!(
-            "streamkit-compare-hls-{}-{index}",
-            std::process::id()
-        ))
-    });
+    let hls_dir = (strategy.transport == Transport::Hls)
+        .then(|| {
+            ScratchDir::create(std::env::temp_dir().join(format!(
+                "streamkit-compare-hls-{}-{index}",
+                std::process::id()
+            )))
+        })
+        .transpose()?;
     let (net_src, net_sink) = match strategy.transport {
         Transport::Udp => {
             let port = free_udp_port()?;
@@ -87,9 +113,7 @@ pub fn build(strategy: &Strategy, cfg: &RunConfig, index: usize) -> Result<RunPi
         }
         Transport::Hls => {
             let dir = hls_dir.as_ref().expect("made above for HLS");
-            std::fs::create_dir_all(dir)
-                .map_err(|e| format!("cannot make {}: {e}", dir.display()))?;
-            let dir = dir.display();
+            let dir = dir.path().display();
             (
                 format!(
                     "appsrc name={rx}src is-live=true format=bytes \
@@ -307,6 +331,14 @@ mod tests {
                 .map(|n| n.to_string())
                 .collect();
             assert_eq!(created, expected, "{}", s.id);
+            // HLS's folder goes with the pipelines, even from a run that
+            // never started.
+            let hls_dir = built.hls_dir.as_ref().map(|d| d.path().to_path_buf());
+            assert_eq!(hls_dir.is_some(), s.transport == Transport::Hls);
+            drop(built);
+            if let Some(dir) = hls_dir {
+                assert!(!dir.exists(), "{} left behind", dir.display());
+            }
         }
     }
 }

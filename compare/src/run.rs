@@ -127,7 +127,8 @@ pub fn run_strategy(
         Transport::Hls => {
             start(Side::Receiver, gst::State::Playing).map_err(stop_all)?;
             start(Side::Sender, gst::State::Playing).map_err(stop_all)?;
-            let dir = hls_dir.clone().ok_or("no folder for HLS")?;
+            let dir = hls_dir.as_ref().ok_or("no folder for HLS")?;
+            let dir = dir.path().to_path_buf();
             hls_peers = Some(
                 HlsPeers::start(&network, &net.hosts(), dir, &receiver, &tx, &rx)
                     .map_err(stop_all)?,
@@ -263,7 +264,6 @@ struct HlsPeers {
     stop: Arc<AtomicBool>,
     client: Option<JoinHandle<Result<hls::ClientStats, String>>>,
     server: Option<hls::Server>,
-    dir: PathBuf,
 }
 
 impl HlsPeers {
@@ -281,8 +281,8 @@ impl HlsPeers {
         let listener = network
             .on(Side::Sender, || TcpListener::bind((hosts.sender, 0)))?
             .map_err(|e| format!("hls: cannot listen: {e}"))?;
-        let server = hls::Server::start(listener, dir.clone(), tx)
-            .map_err(|e| format!("hls: cannot serve: {e}"))?;
+        let server =
+            hls::Server::start(listener, dir, tx).map_err(|e| format!("hls: cannot serve: {e}"))?;
         let port = server.port();
         let conn = network
             .on(Side::Receiver, || TcpStream::connect((hosts.sender, port)))?
@@ -308,7 +308,6 @@ impl HlsPeers {
             stop,
             client: Some(thread),
             server: Some(server),
-            dir,
         })
     }
 
@@ -330,6 +329,5 @@ impl Drop for HlsPeers {
             let _ = client.join();
         }
         self.server.take();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
