@@ -12,9 +12,8 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 /// Defaults of [`AssemblerLimits::max_width`] and `max_height`: the same
 /// bounds as the decoder's, so the two receiving elements agree.
 pub use crate::delta::decoder::{DEFAULT_MAX_HEIGHT, DEFAULT_MAX_WIDTH};
-/// Default [`AssemblerLimits::max_pending_frames`]: one frame of reordering
-/// is absorbed without a jitterbuffer, and a lost marker packet costs at
-/// most one frame of delay.
+/// Default [`AssemblerLimits::max_pending_frames`]: a frame whose marker
+/// packet is lost waits for the next frame at most.
 pub const DEFAULT_MAX_PENDING_FRAMES: usize = 2;
 /// Default [`AssemblerLimits::reorder_packets`]: more reordering than this
 /// is rare on real paths, and at a few thousand packets a second it is
