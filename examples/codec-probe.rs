@@ -213,11 +213,8 @@ fn lossy(
             g,
             EncoderConfig {
                 mode: TileMode::Lossy { quality },
-                threshold: 0,
-                intra_refresh: 0,
                 key_int_max: 1,
-                parallel: false,
-                cache_tiles: 0,
+                ..EncoderConfig::LOSSLESS
             },
         );
         let mut dec = DeltaDecoder::new();

@@ -11,7 +11,7 @@
 #![no_main]
 
 use gststreamkit::delta::bitstream::{FrameHeader, FRAME_HEADER_LEN, RECORD_HEADER_LEN};
-use gststreamkit::delta::{DeltaDecoder, DeltaEncoder, EncoderConfig, ReferenceCanvas, TileMode};
+use gststreamkit::delta::{DeltaDecoder, DeltaEncoder, EncoderConfig, ReferenceCanvas};
 use libfuzzer_sys::fuzz_target;
 use std::time::Duration;
 use streamkit_fuzz::{small_enough, split_frames};
@@ -86,15 +86,7 @@ fuzz_target!(|data: &[u8]| {
     let Some(canvas) = decoder.canvas() else {
         return;
     };
-    let config = EncoderConfig {
-        mode: TileMode::Lossless,
-        threshold: 0,
-        intra_refresh: 0,
-        key_int_max: 0,
-        parallel: false,
-        cache_tiles: 0,
-    };
-    let mut encoder = DeltaEncoder::new(*canvas.geometry(), config);
+    let mut encoder = DeltaEncoder::new(*canvas.geometry(), EncoderConfig::LOSSLESS);
     let encoded = encoder.encode(&canvas.view(), true);
     assert!(encoded.keyframe);
     assert!(same_picture(encoder.reference(), canvas));

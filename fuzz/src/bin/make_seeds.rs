@@ -80,11 +80,8 @@ fn encode_pictures(
 ) -> Vec<Vec<u8>> {
     let config = EncoderConfig {
         mode,
-        threshold: 0,
-        intra_refresh: 0,
-        key_int_max: 0,
-        parallel: false,
         cache_tiles,
+        ..EncoderConfig::LOSSLESS
     };
     let mut encoder = DeltaEncoder::new(g, config);
     numbers
