@@ -132,6 +132,11 @@ fn segments_sender(o: &CodecOptions) -> String {
     )
 }
 
+/// What [`segments_sender`] makes, back to raw video.
+fn segments_receiver(_: &CodecOptions) -> String {
+    "tsdemux ! h264parse ! avdec_h264".into()
+}
+
 /// The changes-only codec with intra-refresh, payloaded.
 fn delta_sender(o: &CodecOptions) -> String {
     format!(
@@ -170,7 +175,7 @@ pub fn all() -> Vec<Strategy> {
             transport: Transport::Tcp,
             needs: SEGMENT_ELEMENTS,
             sender: segments_sender,
-            receiver: |_| "tsdemux ! h264parse ! avdec_h264".into(),
+            receiver: segments_receiver,
             depayloader: None,
             frame_needs_all_packets: false,
         },
@@ -180,7 +185,7 @@ pub fn all() -> Vec<Strategy> {
             transport: Transport::Hls,
             needs: SEGMENT_ELEMENTS,
             sender: segments_sender,
-            receiver: |_| "tsdemux ! h264parse ! avdec_h264".into(),
+            receiver: segments_receiver,
             depayloader: None,
             frame_needs_all_packets: false,
         },
