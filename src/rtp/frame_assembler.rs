@@ -306,12 +306,15 @@ impl<T> PendingFrame<T> {
         }
     }
 
+    /// Every packet the sender made for the frame arrived (whether or not
+    /// its records could all be used).
+    fn all_packets_in(&self) -> bool {
+        self.last_index
+            .is_some_and(|last| self.packets.len() == usize::from(last) + 1)
+    }
+
     fn complete(&self) -> bool {
-        self.fragments.is_empty()
-            && self.broken_records == 0
-            && self
-                .last_index
-                .is_some_and(|last| self.packets.len() == usize::from(last) + 1)
+        self.fragments.is_empty() && self.broken_records == 0 && self.all_packets_in()
     }
 
     /// Refuses `len` more bytes if they would take the frame past its limit.
@@ -475,11 +478,8 @@ impl<T: Clone> FrameAssembler<T> {
                 // Given up if its own wait for reordered packets ended
                 // first; expired if its time-out passed, or it goes out
                 // ahead of a newer frame that is due.
-                let timeout = frame.started.saturating_add(self.limits.frame_timeout);
-                let wait_over = frame
-                    .marker_at
-                    .is_some_and(|at| at.saturating_add(self.limits.reorder_time) <= now);
-                if wait_over && now < timeout {
+                let wait_over = self.reorder_deadline(&frame).is_some_and(|d| d <= now);
+                if wait_over && now < self.timeout(&frame) {
                     self.stats.frames_given_up += 1;
                 } else {
                     self.stats.frames_expired += 1;
@@ -492,11 +492,22 @@ impl<T: Clone> FrameAssembler<T> {
     /// When `frame` is output whatever else arrives: its time-out, or
     /// earlier the end of its wait for reordered packets.
     fn deadline(&self, frame: &PendingFrame<T>) -> u64 {
-        let timeout = frame.started.saturating_add(self.limits.frame_timeout);
-        match frame.marker_at {
-            Some(at) => timeout.min(at.saturating_add(self.limits.reorder_time)),
-            None => timeout,
-        }
+        let timeout = self.timeout(frame);
+        self.reorder_deadline(frame)
+            .map_or(timeout, |wait| wait.min(timeout))
+    }
+
+    /// When `frame` has been in progress for the time-out.
+    fn timeout(&self, frame: &PendingFrame<T>) -> u64 {
+        frame.started.saturating_add(self.limits.frame_timeout)
+    }
+
+    /// When `frame`'s wait for reordered packets after its marker ends, if
+    /// its marker arrived.
+    fn reorder_deadline(&self, frame: &PendingFrame<T>) -> Option<u64> {
+        frame
+            .marker_at
+            .map(|at| at.saturating_add(self.limits.reorder_time))
     }
 
     /// When [`FrameAssembler::expire`] will next have something to output,
@@ -664,10 +675,7 @@ impl<T: Clone> FrameAssembler<T> {
         let Some(front) = self.pending.front() else {
             return false;
         };
-        if front
-            .last_index
-            .is_some_and(|last| front.packets.len() == usize::from(last) + 1)
-        {
+        if front.all_packets_in() {
             return true;
         }
         let newer = || self.pending.iter().skip(1).filter_map(|f| f.seq_span);
