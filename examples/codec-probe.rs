@@ -37,7 +37,8 @@ use std::time::{Duration, Instant};
 
 use gststreamkit::delta::bitstream::parse_frame;
 use gststreamkit::delta::entropy::Packer;
-use gststreamkit::delta::tile::{predicted_residuals, TileSamples};
+use gststreamkit::delta::samples::TileSamples;
+use gststreamkit::delta::tile::predicted_residuals;
 use gststreamkit::delta::{
     DeltaDecoder, DeltaEncoder, EncoderConfig, FrameView, Geometry, PixelFormat, TileCoding,
     TileMode,

@@ -7,9 +7,8 @@
 
 use gststreamkit::delta::bitstream::{
     max_payload_len, parse_frame, parse_record, FrameHeader, FrameWriter, TileCoding,
-    FRAME_HEADER_LEN, RECORD_HEADER_LEN,
+    FRAME_HEADER_LEN, MAX_CACHE_TILES, RECORD_HEADER_LEN,
 };
-use gststreamkit::delta::cache::MAX_CACHE_TILES;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

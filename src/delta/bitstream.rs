@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! Reading and writing the delta bitstream (docs/bitstream.md).
 //!
 //! A frame is a 14-byte [`FrameHeader`] followed by zero or more records,
@@ -5,7 +6,6 @@
 //! tiles), its coding and its length, so any subset of a frame's records can
 //! be applied on its own.
 
-use super::cache::MAX_CACHE_TILES;
 use super::geometry::{Geometry, GeometryError, PixelFormat};
 use thiserror::Error;
 
@@ -26,6 +26,9 @@ pub const MAX_MOVE_RUN: u32 = 256;
 /// Bytes of a remember record's payload before the coded content: the
 /// tile whose shape the content has.
 pub const REMEMBER_TILE_LEN: usize = 3;
+/// Largest number of entries a stream may announce (`cache-tiles`), and so
+/// the bound on a remember record's rank.
+pub const MAX_CACHE_TILES: u32 = 1024;
 /// What a remember record's index is turned into where records are told
 /// apart by one number (RTP fragments): above every tile index.
 pub const REMEMBER_KEY_BASE: u32 = 1 << 24;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! The tile cache behind recall records (docs/bitstream.md, "Repeats").
 //!
 //! Encoder and decoder each keep a bounded list of tile contents the
@@ -8,11 +9,10 @@
 
 use std::collections::VecDeque;
 
+use super::bitstream::MAX_CACHE_TILES;
 use super::geometry::Geometry;
-use super::tile::TileSamples;
+use super::samples::TileSamples;
 
-/// Largest number of entries a stream may announce (`cache-tiles`).
-pub const MAX_CACHE_TILES: u32 = 1024;
 /// Entries `deltaenc` keeps unless told otherwise: none for now. On the
 /// four screen recordings a cache of 256 saved nothing (terminal, editor),
 /// cost bytes (browser 7.8 -> 8.9 KB/frame, drag 5.84 -> 5.92: recalled

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! The changes-only decoder: applies tile records to a canvas it keeps.
 //!
 //! It also decides when the picture may change size (docs/bitstream.md,
@@ -9,14 +10,16 @@ use std::time::Duration;
 
 use super::bitstream::{
     self, parse_frame, BitstreamError, FrameHeader, FrameWriter, TileCoding, TileRecord,
-    FRAME_HEADER_LEN, MOVE_OFFSET_LEN, REMEMBER_TILE_LEN,
+    FRAME_HEADER_LEN, MAX_CACHE_TILES, MOVE_OFFSET_LEN, REMEMBER_TILE_LEN,
 };
-use super::cache::{self, TileCache, MAX_CACHE_TILES};
+use super::cache::{self, TileCache};
 use super::canvas::ReferenceCanvas;
+use super::entropy::LosslessScratch;
 use super::geometry::Geometry;
 use super::lossy;
 use super::palette::{self, PaletteScratch};
-use super::tile::{self, LosslessScratch, TileSamples};
+use super::samples::TileSamples;
+use super::tile;
 
 /// Default largest picture width: the widest common screen (4K DCI).
 pub const DEFAULT_MAX_WIDTH: u32 = 4096;
@@ -184,7 +187,7 @@ impl DeltaDecoder {
     /// Sets the number of tile contents kept for recall records, as the
     /// stream announces it (`cache-tiles` in the caps; 0, the default,
     /// keeps none and every recall misses). Bounded by
-    /// [`cache::MAX_CACHE_TILES`]; a change empties the cache.
+    /// [`MAX_CACHE_TILES`]; a change empties the cache.
     pub fn set_cache_tiles(&mut self, tiles: u32) {
         let tiles = tiles.min(MAX_CACHE_TILES);
         if tiles != self.cache_tiles {
@@ -614,7 +617,7 @@ impl DeltaDecoder {
                 }
                 None => {
                     let mut payload = Vec::new();
-                    let (coding, param) = tile::encode_exact(
+                    let (coding, param) = palette::encode_exact(
                         &self.samples,
                         &mut self.lossless,
                         &mut self.palette,
@@ -635,7 +638,7 @@ impl DeltaDecoder {
             let mut payload = Vec::new();
             // encode_exact writes palettes in the sorted table layout, the
             // one a remember record's palette has.
-            let (coding, _) = tile::encode_exact(
+            let (coding, _) = palette::encode_exact(
                 &entry.samples,
                 &mut self.lossless,
                 &mut self.palette,

@@ -1,16 +1,19 @@
+// SPDX-License-Identifier: MPL-2.0
 //! The changes-only encoder: decides which tiles to send and codes them.
 
 use super::bitstream::{
-    write_offset, FrameHeader, FrameWriter, TileCoding, FRAME_HEADER_LEN, MAX_MOVE_RUN,
-    RECORD_HEADER_LEN,
+    write_offset, FrameHeader, FrameWriter, TileCoding, FRAME_HEADER_LEN, MAX_CACHE_TILES,
+    MAX_MOVE_RUN, RECORD_HEADER_LEN,
 };
-use super::cache::{self, TileCache, MAX_CACHE_TILES};
+use super::cache::{self, TileCache};
 use super::canvas::{FrameView, ReferenceCanvas};
+use super::entropy::LosslessScratch;
 use super::geometry::Geometry;
 use super::lossy;
 use super::motion::{MotionSearch, Offset};
-use super::palette::PaletteScratch;
-use super::tile::{self, LosslessScratch, TileSamples};
+use super::palette::{self, PaletteScratch};
+use super::samples::TileSamples;
+use super::tile;
 
 /// How tiles are coded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -862,7 +865,7 @@ impl TileWorker {
             }
             match mode {
                 TileMode::Lossless => {
-                    (record.coding, record.param) = tile::encode_exact(
+                    (record.coding, record.param) = palette::encode_exact(
                         &self.samples,
                         &mut self.lossless,
                         &mut self.palette,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! The codec's entropy stage: zstd frames without the optional fields.
 //!
 //! Records carry small payloads (one tile, a few hundred bytes to a few
@@ -97,6 +98,65 @@ impl Unpacker {
             return Err(UnpackError::Short);
         }
         Ok(())
+    }
+}
+
+impl UnpackError {
+    /// What a corrupt-payload error says of a tile payload that did not
+    /// unpack.
+    pub fn reason(self) -> &'static str {
+        match self {
+            UnpackError::Corrupt => "zstd frame does not decode within the tile's size",
+            UnpackError::Short => "zstd frame decodes to fewer samples than the tile holds",
+            UnpackError::Trailing => "bytes after the zstd frame",
+        }
+    }
+}
+
+/// Scratch buffers and entropy contexts reused from tile to tile: the
+/// buffer a coding fills before it is packed (or unpacks into), and the
+/// zstd contexts.
+#[derive(Default)]
+pub struct LosslessScratch {
+    residual: Vec<u8>,
+    /// Made on first use: a decoder never packs.
+    packer: Option<Packer>,
+    unpacker: Unpacker,
+}
+
+impl LosslessScratch {
+    /// Appends `data` compressed by the entropy stage to `out`.
+    pub(crate) fn pack(&mut self, data: &[u8], out: &mut Vec<u8>) {
+        self.packer
+            .get_or_insert_with(Packer::default)
+            .pack(data, out);
+    }
+
+    /// Decompresses `payload` into exactly `out`.
+    pub(crate) fn unpack(&mut self, payload: &[u8], out: &mut [u8]) -> Result<(), UnpackError> {
+        self.unpacker.unpack_exact(payload, out)
+    }
+
+    /// Appends to `out` the compressed form of what `fill` writes into the
+    /// (emptied) scratch buffer.
+    pub(crate) fn pack_with(&mut self, out: &mut Vec<u8>, fill: impl FnOnce(&mut Vec<u8>)) {
+        self.residual.clear();
+        fill(&mut self.residual);
+        self.packer
+            .get_or_insert_with(Packer::default)
+            .pack(&self.residual, out);
+    }
+
+    /// Decompresses `payload` into the scratch buffer, which it must fill
+    /// to exactly `len` bytes, and returns that buffer.
+    pub(crate) fn unpack_to_len(
+        &mut self,
+        payload: &[u8],
+        len: usize,
+    ) -> Result<&[u8], UnpackError> {
+        self.residual.resize(len, 0);
+        self.unpacker.unpack_exact(payload, &mut self.residual)?;
+        Ok(&self.residual)
     }
 }
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! Frame geometry: pixel formats, planes and the tile grid.
 //!
 //! Everything here is pure arithmetic on validated dimensions; the limits
@@ -14,7 +15,7 @@ pub const MAX_TILE_SIZE: u32 = 256;
 /// Pixel formats the codec carries without conversion: the encoder reads
 /// and the decoder's canvas holds each in its own memory layout.
 ///
-/// A tile is coded as channels (see [`crate::delta::tile`]): the YUV formats
+/// A tile is coded as channels (see [`crate::delta::samples`]): the YUV formats
 /// give Y, U, V; the packed 4-byte formats give B, G, R and the fourth byte
 /// (alpha or padding) in that canonical order whatever their byte order, so
 /// that every coding treats them alike.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! Lossy tile coding: three planes (BGRx chroma subsampled 4:2:0 inside the
 //! tile), 8x8 DCT, quality-scaled quantisation, each block's DC predicted
 //! from the reconstructed pixels around it, and the levels range-coded
@@ -9,9 +10,11 @@
 
 use super::bitstream::{BitstreamError, TileCoding};
 use super::coefficients::{self, BlockError, BlockNeighbours, PlaneKind, PlaneModels};
+use super::entropy::LosslessScratch;
 use super::geometry::PixelFormat;
 use super::range_coder::{RangeDecoder, RangeEncoder};
-use super::tile::{self, LosslessScratch, TileSamples};
+use super::samples::TileSamples;
+use super::tile;
 use once_cell::sync::Lazy;
 use std::cell::RefCell;
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! The changes-only codec, free of GStreamer types.
 //!
 //! A frame is cut into square tiles; the encoder sends a tile only when it
@@ -18,6 +19,7 @@ pub mod motion;
 pub mod palette;
 mod parallel;
 pub mod range_coder;
+pub mod samples;
 pub mod tile;
 
 pub(crate) mod deltadec;

@@ -1,7 +1,8 @@
+// SPDX-License-Identifier: MPL-2.0
 //! Caps of the delta stream (`video/x-streamkit-delta`), shared by the
 //! encoder, the payloader and the depayloader.
 
-use crate::delta::cache::MAX_CACHE_TILES;
+use crate::delta::bitstream::MAX_CACHE_TILES;
 use crate::delta::geometry::{MAX_DIMENSION, MAX_TILE_SIZE, MIN_TILE_SIZE};
 use crate::delta::{Geometry, PixelFormat};
 

@@ -1,11 +1,11 @@
+// SPDX-License-Identifier: MPL-2.0
 //! Receiving side: payloads of one RTP timestamp back into one frame.
 
 use super::packet::{piece_end, DepacketizeError, FragmentHeader, PayloadHeader, PayloadKind};
 use super::packet::{FRAGMENT_HEADER_LEN, PAYLOAD_HEADER_LEN};
 use crate::delta::bitstream::{
-    parse_record, FrameHeader, RecordReader, FRAME_HEADER_LEN, REMEMBER_KEY_BASE,
+    parse_record, FrameHeader, RecordReader, FRAME_HEADER_LEN, MAX_CACHE_TILES, REMEMBER_KEY_BASE,
 };
-use crate::delta::cache::MAX_CACHE_TILES;
 use crate::delta::Geometry;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 

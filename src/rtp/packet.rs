@@ -1,10 +1,10 @@
+// SPDX-License-Identifier: MPL-2.0
 //! Payload and fragment headers, and cutting a frame into payloads.
 
 use crate::delta::bitstream::{
-    max_payload_len, parse_frame, BitstreamError, FrameHeader, FRAME_HEADER_LEN, RECORD_HEADER_LEN,
-    REMEMBER_KEY_BASE,
+    max_payload_len, parse_frame, BitstreamError, FrameHeader, FRAME_HEADER_LEN, MAX_CACHE_TILES,
+    RECORD_HEADER_LEN, REMEMBER_KEY_BASE,
 };
-use crate::delta::cache::MAX_CACHE_TILES;
 use crate::delta::Geometry;
 use thiserror::Error;
 

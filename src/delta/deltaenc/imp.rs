@@ -66,7 +66,8 @@ use once_cell::sync::Lazy;
 use std::sync::Mutex;
 
 use super::DeltaEncMode;
-use crate::delta::cache::{DEFAULT_CACHE_TILES, MAX_CACHE_TILES};
+use crate::delta::bitstream::MAX_CACHE_TILES;
+use crate::delta::cache::DEFAULT_CACHE_TILES;
 use crate::delta::{
     DeltaEncoder, EncoderConfig, EncoderStats, FrameView, Geometry, PixelFormat, TileMode,
 };
