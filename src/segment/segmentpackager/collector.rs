@@ -39,11 +39,11 @@ pub fn segment_end_event(
 
 glib::wrapper! {
     /// Gathers transport-stream packets into one buffer per segment.
-    pub struct SegmentAssembler(ObjectSubclass<imp::SegmentAssembler>) @extends gst::Element, gst::Object;
+    pub struct SegmentCollector(ObjectSubclass<imp::SegmentCollector>) @extends gst::Element, gst::Object;
 }
 
-impl SegmentAssembler {
-    /// A new assembler with the given element name.
+impl SegmentCollector {
+    /// A new collector with the given element name.
     pub fn new(name: &str) -> Self {
         glib::Object::builder().property("name", name).build()
     }
@@ -52,7 +52,20 @@ impl SegmentAssembler {
 mod imp {
     use super::*;
 
-    use crate::segment::segmentpackager::imp::CAT;
+    use once_cell::sync::Lazy;
+
+    /// Debug category of the collector (`GST_DEBUG=segmentcollector:6`):
+    /// what it pushes and what it refuses, apart from the bin's own
+    /// decisions in `segmentpackager`.
+    static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
+        gst::DebugCategory::new(
+            "segmentcollector",
+            gst::DebugColorFlags::empty(),
+            Some(
+                "Streamkit segment collector: transport-stream packets into one buffer per segment",
+            ),
+        )
+    });
 
     #[derive(Default)]
     struct State {
@@ -68,13 +81,13 @@ mod imp {
         flow: Option<gst::FlowError>,
     }
 
-    pub struct SegmentAssembler {
+    pub struct SegmentCollector {
         sinkpad: gst::Pad,
         srcpad: gst::Pad,
         state: Mutex<State>,
     }
 
-    impl SegmentAssembler {
+    impl SegmentCollector {
         fn state(&self) -> MutexGuard<'_, State> {
             self.state.lock().unwrap()
         }
@@ -247,30 +260,30 @@ mod imp {
     }
 
     #[glib::object_subclass]
-    impl ObjectSubclass for SegmentAssembler {
-        const NAME: &'static str = "GstSegmentAssembler";
-        type Type = super::SegmentAssembler;
+    impl ObjectSubclass for SegmentCollector {
+        const NAME: &'static str = "GstSegmentCollector";
+        type Type = super::SegmentCollector;
         type ParentType = gst::Element;
 
         fn new() -> Self {
             let sinkpad = gst::Pad::builder(gst::PadDirection::Sink)
                 .name("sink")
                 .chain_function(|_pad, parent, buffer| {
-                    SegmentAssembler::catch_panic_pad_function(
+                    SegmentCollector::catch_panic_pad_function(
                         parent,
                         || Err(gst::FlowError::Error),
                         |this| this.sink_chain(buffer),
                     )
                 })
                 .event_function(|pad, parent, event| {
-                    SegmentAssembler::catch_panic_pad_function(
+                    SegmentCollector::catch_panic_pad_function(
                         parent,
                         || false,
                         |this| this.sink_event(pad, event),
                     )
                 })
                 .query_function(|pad, parent, query| {
-                    SegmentAssembler::catch_panic_pad_function(
+                    SegmentCollector::catch_panic_pad_function(
                         parent,
                         || false,
                         |this| this.fixed_caps_query(pad, query),
@@ -280,14 +293,14 @@ mod imp {
             let srcpad = gst::Pad::builder(gst::PadDirection::Src)
                 .name("src")
                 .event_function(|pad, parent, event| {
-                    SegmentAssembler::catch_panic_pad_function(
+                    SegmentCollector::catch_panic_pad_function(
                         parent,
                         || false,
                         |this| this.src_event(pad, event),
                     )
                 })
                 .query_function(|pad, parent, query| {
-                    SegmentAssembler::catch_panic_pad_function(
+                    SegmentCollector::catch_panic_pad_function(
                         parent,
                         || false,
                         |this| this.fixed_caps_query(pad, query),
@@ -306,7 +319,7 @@ mod imp {
         }
     }
 
-    impl ObjectImpl for SegmentAssembler {
+    impl ObjectImpl for SegmentCollector {
         fn constructed(&self) {
             self.parent_constructed();
             let obj = self.obj();
@@ -315,9 +328,9 @@ mod imp {
         }
     }
 
-    impl GstObjectImpl for SegmentAssembler {}
+    impl GstObjectImpl for SegmentCollector {}
 
-    impl ElementImpl for SegmentAssembler {
+    impl ElementImpl for SegmentCollector {
         fn change_state(
             &self,
             transition: gst::StateChange,

@@ -49,12 +49,12 @@ use gst::subclass::prelude::*;
 use once_cell::sync::Lazy;
 use std::sync::{Mutex, MutexGuard};
 
-use super::collector::SegmentAssembler;
+use super::collector::SegmentCollector;
 use super::settings::Settings;
 use crate::segment::cutter::SegmentCutter;
 use crate::segment::paramsets::ParameterSetCache;
 
-/// Debug category of the bin and of the collector element inside it.
+/// Debug category of the bin (the collector inside it has its own).
 pub(super) static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
     gst::DebugCategory::new(
         "segmentpackager",
@@ -205,11 +205,11 @@ impl ObjectImpl for SegmentPackager {
             gst::error!(CAT, imp = self, "mpegtsmux is not available");
             return;
         };
-        let assembler = SegmentAssembler::new("assembler");
+        let collector = SegmentCollector::new("collector");
         let linked = obj
-            .add_many([&mux, assembler.upcast_ref()])
+            .add_many([&mux, collector.upcast_ref()])
             .map_err(|e| e.to_string())
-            .and_then(|_| mux.link(&assembler).map_err(|e| e.to_string()))
+            .and_then(|_| mux.link(&collector).map_err(|e| e.to_string()))
             .and_then(|_| {
                 mux.request_pad_simple("sink_%d")
                     .ok_or_else(|| "mpegtsmux gave no sink pad".to_string())
@@ -220,9 +220,9 @@ impl ObjectImpl for SegmentPackager {
                     .map_err(|e| e.to_string())
             })
             .and_then(|_| {
-                let src = assembler
+                let src = collector
                     .static_pad("src")
-                    .ok_or("assembler has no src pad")?;
+                    .ok_or("collector has no src pad")?;
                 self.srcpad
                     .set_target(Some(&src))
                     .map_err(|e| e.to_string())
