@@ -143,6 +143,25 @@ for module in gstreamer-1.0 gstreamer-base-1.0 gstreamer-video-1.0 gstreamer-rtp
     require "pkg-config module $module" "$dir/$module.pc"
 done
 
+# --- Python: examples/embed.py, run by tests/embed.rs ---------------------
+# Debian's python3 imports what the app imports and names the files it
+# loaded: PyGObject's module and every typelib (dependencies included).
+embed_imports='import gi
+for ns in ("Gst", "GstApp", "GstVideo"):
+    gi.require_version(ns, "1.0")
+from gi.repository import GLib, Gst, GstApp, GstVideo
+print(gi.__file__)
+repo = gi.Repository.get_default()
+for ns in repo.get_loaded_namespaces():
+    print(repo.get_typelib_path(ns))'
+if python_files="$(/usr/bin/python3 -c "$embed_imports" 2>&1)"; then
+    while read -r file; do
+        require "python3 import for examples/embed.py" "$file"
+    done <<<"$python_files"
+else
+    failures+=("examples/embed.py: Debian's /usr/bin/python3 cannot import PyGObject and GStreamer's typelibs: ${python_files##*$'\n'}")
+fi
+
 if ((${#failures[@]} > 0)); then
     echo "check-packages: FAILED: what the project uses is not all installed by scripts/deps.sh:"
     printf '  - %s\n' "${failures[@]}"

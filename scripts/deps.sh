@@ -24,6 +24,10 @@ PACKAGES=(
     gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
     # test peers
     ffmpeg
+    # examples/embed.py, which the test suite runs (tests/embed.rs): Debian's
+    # python3 with PyGObject, and the introspection data of what it imports
+    # (GLib; Gst; GstApp and GstVideo from the base plugins' libraries)
+    python3 python3-gi gir1.2-glib-2.0 gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0
 )
 # Opt-in: what scripts/record-screen.sh runs to record real screen content
 # under a virtual X display (the test suite does not need it).
