@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! The codec core alone on raw frames: bytes, encode time and a decoder
 //! check per frame, without GStreamer. For tuning the encoder on the
 //! screen recordings; the benchmark of record is `scripts/bench.sh`.
@@ -43,6 +44,7 @@ use gststreamkit::delta::{
     DeltaDecoder, DeltaEncoder, EncoderConfig, FrameView, Geometry, PixelFormat, TileCoding,
     TileMode,
 };
+use gststreamkit::measure::quality;
 
 fn entropy(data: &[u8], g: &Geometry, frame_len: usize) -> Result<(), Box<dyn std::error::Error>> {
     let stride = g.width as usize * 4;
@@ -243,15 +245,15 @@ fn lossy(
             let decoded: Vec<u8> = (0..g.format.plane_count())
                 .flat_map(|p| canvas.plane(p).iter().copied())
                 .collect();
-            let (sum, count) = decoded
-                .iter()
-                .zip(frame)
-                .enumerate()
-                .filter(|(i, _)| format != PixelFormat::Bgrx || i % 4 != 3)
-                .fold((0f64, 0usize), |(s, c), (_, (&a, &b))| {
-                    (s + (a as f64 - b as f64).powi(2), c + 1)
-                });
-            psnr += 10.0 * (255f64.powi(2) / (sum / count as f64).max(1e-10)).log10();
+            let samples = |data: &[u8]| -> Vec<u8> {
+                data.iter()
+                    .enumerate()
+                    .filter(|(i, _)| format != PixelFormat::Bgrx || i % 4 != 3)
+                    .map(|(_, &v)| v)
+                    .collect()
+            };
+            psnr += quality::psnr(&samples(&decoded), &samples(frame))
+                .ok_or("decoded frame of another size")?;
             bytes += out.data.len();
             n += 1;
         }

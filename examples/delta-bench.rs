@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! Side-by-side encoder benchmark on the same content in one run:
 //! deltaenc (lossless, lossy) vs jpegenc, pngenc and x264enc (ultrafast, zerolatency).
 //!
@@ -30,6 +31,7 @@
 
 use gst::prelude::*;
 use gststreamkit::delta::PixelFormat;
+use gststreamkit::measure::quality::{self, PSNR_IDENTICAL};
 use gststreamkit::testrng::Lcg;
 use std::time::Instant;
 
@@ -376,9 +378,10 @@ fn encode(input_caps: &gst::Caps, input: &[gst::Buffer], encoder: &str) -> RunRe
 }
 
 /// Mean PSNR (dB, over all samples of the encoder's input format) of what
-/// `decoder` makes of `encoded`. The padding byte of BGRx, RGBx, xRGB and
-/// xBGR is not a sample: decoders are free to fill it (FFV1's bgr0 gives 0,
-/// videoconvert 255), so it is left out.
+/// `decoder` makes of `encoded`; [`PSNR_IDENTICAL`] when every frame comes
+/// back exact. The padding byte of BGRx, RGBx, xRGB and xBGR is not a
+/// sample: decoders are free to fill it (FFV1's bgr0 gives 0, videoconvert
+/// 255), so it is left out.
 fn psnr(
     run: &RunResult,
     decoder: &str,
@@ -417,21 +420,20 @@ fn psnr(
         .ok()
         .and_then(|i| PixelFormat::from_caps_name(i.format().to_str()))
         .and_then(PixelFormat::padding_byte);
+    let samples = |data: &[u8]| -> Vec<u8> {
+        data.iter()
+            .enumerate()
+            .filter(|(i, _)| padding != Some(i % 4))
+            .map(|(_, &v)| v)
+            .collect()
+    };
     let mut total = 0.0;
     let mut n = 0;
     while let Ok(s) = sink.pull_sample() {
         let got = s.buffer().unwrap().map_readable().unwrap();
         let want = reference[n].map_readable().unwrap();
-        let (sum, count) = got
-            .iter()
-            .zip(want.iter())
-            .enumerate()
-            .filter(|(i, _)| padding != Some(i % 4))
-            .fold((0.0, 0usize), |(sum, count), (_, (&a, &b))| {
-                (sum + (a as f64 - b as f64).powi(2), count + 1)
-            });
-        let mse = sum / count as f64;
-        total += 10.0 * (255.0f64.powi(2) / mse.max(1e-10)).log10();
+        total += quality::psnr(&samples(&got), &samples(&want))
+            .unwrap_or_else(|| panic!("{decoder}: frame {n} decoded to another size"));
         n += 1;
     }
     pipeline.set_state(gst::State::Null).unwrap();
@@ -441,8 +443,7 @@ fn psnr(
         "{decoder}: decoded {n} of {} frames",
         reference.len()
     );
-    // Lossless frames give "infinite" PSNR; cap so the mean stays readable.
-    (total / n as f64).min(99.0)
+    total / n as f64
 }
 
 /// Makes a scene's frames (BGRx) given the frame count.
@@ -746,7 +747,7 @@ fn run_scene(
             sizes[0],
             mean,
             max,
-            if q >= 99.0 {
+            if q >= PSNR_IDENTICAL {
                 "lossless".to_string()
             } else {
                 format!("{q:.1}")

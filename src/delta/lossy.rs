@@ -735,13 +735,7 @@ mod tests {
     use crate::delta::geometry::Geometry;
 
     fn psnr(a: &[u8], b: &[u8]) -> f64 {
-        let mse: f64 = a
-            .iter()
-            .zip(b)
-            .map(|(&x, &y)| (x as f64 - y as f64).powi(2))
-            .sum::<f64>()
-            / a.len() as f64;
-        10.0 * (255.0f64 * 255.0 / mse.max(1e-9)).log10()
+        crate::measure::quality::psnr(a, b).expect("channels of one tile")
     }
 
     fn smooth_tile(g: &Geometry, tile: u32) -> TileSamples {

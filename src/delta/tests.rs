@@ -139,16 +139,7 @@ fn lossy_holds_quality_and_does_not_drift() {
         for p in 0..3 {
             assert_eq!(dec.canvas().unwrap().plane(p), enc.reference().plane(p));
         }
-        let mse: f64 = dec
-            .canvas()
-            .unwrap()
-            .plane(0)
-            .iter()
-            .zip(&frame.planes[0])
-            .map(|(&a, &b)| (a as f64 - b as f64).powi(2))
-            .sum::<f64>()
-            / frame.planes[0].len() as f64;
-        let psnr = 10.0 * (255.0f64.powi(2) / mse.max(1e-9)).log10();
+        let psnr = psnr(dec.canvas().unwrap().plane(0), &frame.planes[0]);
         assert!(psnr > 32.0, "frame {t}: PSNR {psnr:.1}");
     }
 }
@@ -889,15 +880,9 @@ fn every_format_round_trips_lossy_with_moves_and_exact_alpha() {
     }
 }
 
-/// PSNR in dB of `a` against `b`.
+/// PSNR in dB of `a` against `b`, two pictures of one size.
 fn psnr(a: &[u8], b: &[u8]) -> f64 {
-    let mse = a
-        .iter()
-        .zip(b)
-        .map(|(&x, &y)| (x as f64 - y as f64).powi(2))
-        .sum::<f64>()
-        / a.len() as f64;
-    10.0 * (255.0f64.powi(2) / mse.max(1e-9)).log10()
+    crate::measure::quality::psnr(a, b).expect("pictures of one size")
 }
 
 #[test]

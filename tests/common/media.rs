@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MPL-2.0
-//! Test media: raw video caps, the moving scene the RTP tests send, the
-//! bytes of a buffer, and PSNR.
+//! Test media: raw video caps, the moving scene the RTP tests send, and the
+//! bytes of a buffer. (PSNR is the library's: `gststreamkit::measure::quality`.)
 
 use super::rng::Lcg;
 use gst_video::prelude::*;
@@ -59,16 +59,4 @@ pub fn scene_frame(t: u64, size: (u32, u32), noise: bool) -> gst::Buffer {
 /// The bytes of `buffer`, copied out.
 pub fn bytes(buffer: &gst::BufferRef) -> Vec<u8> {
     buffer.map_readable().unwrap().to_vec()
-}
-
-/// Peak signal-to-noise ratio of `b` against `a`, in dB, for 8-bit samples
-/// (identical inputs give about 168 dB rather than infinity).
-pub fn psnr(a: &[u8], b: &[u8]) -> f64 {
-    let mse = a
-        .iter()
-        .zip(b)
-        .map(|(&x, &y)| (x as f64 - y as f64).powi(2))
-        .sum::<f64>()
-        / a.len() as f64;
-    10.0 * (255.0f64.powi(2) / mse.max(1e-12)).log10()
 }

@@ -3,7 +3,7 @@
 //! registration here; in the modules below, pipelines (`pipeline`), scratch
 //! directories (`scratch`), ffprobe/ffmpeg checks (`ffmpeg`), free UDP ports
 //! and an HTTP server (`net`), resident memory (`memory`), the seeded
-//! generator (`rng`), test video and PSNR (`media`) and the RTP tests'
+//! generator (`rng`), test video (`media`) and the RTP tests'
 //! harness chain (`rtp`).
 //!
 //! Every test binary compiles this module whole and uses only part of it.
