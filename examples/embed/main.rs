@@ -145,6 +145,16 @@ pub fn built(
         .map_err(|e| format!("cannot make a {factory}: {e} (is its plugin installed?)"))
 }
 
+/// A pipeline named `name` holding `elements`, linked one after the other.
+pub fn chain(name: &str, elements: &[&gst::Element]) -> Result<gst::Pipeline, String> {
+    let pipeline = gst::Pipeline::with_name(name);
+    pipeline
+        .add_many(elements)
+        .map_err(|e| format!("{name}: {e}"))?;
+    gst::Element::link_many(elements).map_err(|e| format!("{name}: cannot link: {e}"))?;
+    Ok(pipeline)
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let options = match parse_options(&args) {

@@ -8,8 +8,8 @@ use gst_video::prelude::*;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use crate::built;
 use crate::picture::{checksum, DrawnPictures, StampArea};
+use crate::{built, chain};
 
 /// What the app has received so far.
 #[derive(Debug, Clone, Copy, Default)]
@@ -77,12 +77,10 @@ impl Receiver {
                 .property("sync", false),
         )?;
 
-        let pipeline = gst::Pipeline::with_name("receiver");
-        let chain = [&udpsrc, &depayloader, &decoder, &meter, &appsink];
-        pipeline
-            .add_many(chain)
-            .map_err(|e| format!("receiver: {e}"))?;
-        gst::Element::link_many(chain).map_err(|e| format!("receiver: cannot link: {e}"))?;
+        let pipeline = chain(
+            "receiver",
+            &[&udpsrc, &depayloader, &decoder, &meter, &appsink],
+        )?;
 
         let tally = Arc::new(Mutex::new(Tally::default()));
         let appsink = appsink

@@ -5,7 +5,7 @@
 use gst::prelude::*;
 
 use crate::picture::{DrawnPictures, Picture, StampArea};
-use crate::{built, Options};
+use crate::{built, chain, Options};
 
 /// The sending pipeline and the elements the app talks to while it plays.
 pub struct Sender {
@@ -82,12 +82,10 @@ impl Sender {
                 .property("sync", false),
         )?;
 
-        let pipeline = gst::Pipeline::with_name("sender");
-        let chain = [&appsrc, &framestamp, &encoder, &payloader, &udpsink];
-        pipeline
-            .add_many(chain)
-            .map_err(|e| format!("sender: {e}"))?;
-        gst::Element::link_many(chain).map_err(|e| format!("sender: cannot link: {e}"))?;
+        let pipeline = chain(
+            "sender",
+            &[&appsrc, &framestamp, &encoder, &payloader, &udpsink],
+        )?;
         let appsrc = appsrc
             .downcast::<gst_app::AppSrc>()
             .map_err(|_| "appsrc is not a GstAppSrc")?;
