@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! The demo: a changes-only round trip (deltaenc ! deltadec) on built-in
 //! moving content, checked frame by frame against the source.
 

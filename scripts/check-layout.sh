@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The one layout (docs/architecture.md): the files at the top of an area
-# (src/delta, src/rtp, src/segment, src/measure) are pure logic, free of
-# GStreamer types; elements live in sub-folders as mod.rs + imp.rs.
+# (src/delta, src/rtp, src/segment, src/measure, src/relay) are pure logic,
+# free of GStreamer types; elements live in sub-folders as mod.rs + imp.rs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 status=0
-impure="$(grep -lE '\bgst(_[a-z]+)?::|\bglib::' src/delta/*.rs src/rtp/*.rs src/segment/*.rs src/measure/*.rs || true)"
+impure="$(grep -lE '\bgst(_[a-z]+)?::|\bglib::' src/delta/*.rs src/rtp/*.rs src/segment/*.rs src/measure/*.rs src/relay/*.rs || true)"
 if [[ -n "$impure" ]]; then
     echo "check-layout: GStreamer types in an area's pure core (move them to the element or to src/gstcommon/):"
     sed 's/^/  /' <<<"$impure"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! Deterministic pseudo-random numbers for tests, benchmarks and synthetic
 //! scenes, so a failure reproduces and every run sees the same content and
 //! the same loss (a 64-bit linear congruential generator, Knuth's MMIX

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! A resolution change mid-stream over lossy RTP, with no return path: the
 //! receiver must adopt the new size and converge by intra refresh alone.
 

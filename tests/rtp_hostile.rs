@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! rtpdeltadepay against hostile or unusual input: datagrams larger than
 //! udpsrc's mtu (two memories per buffer), bus handlers that call back into
 //! the element, and frame headers announcing absurd geometries.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! Picture memory: borrowed views of a caller's frame and the owned
 //! [`ReferenceCanvas`] that mirrors what a decoder holds.
 

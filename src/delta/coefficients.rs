@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! Entropy coding of quantised 8x8 DCT blocks for lossy tiles: binary
 //! decisions with context modelling over the range coder.
 //!

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! Finding content that moved: the encoder's search for move records.
 //!
 //! Screen content moves in whole regions (a scrolled page, a dragged

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! The codec's two worker threads, for splitting one frame's work in two.
 //!
 //! A persistent pool, not threads spawned per frame: with `rayon::join` the

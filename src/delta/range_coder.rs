@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! An adaptive binary range coder: the entropy stage of lossy tiles.
 //!
 //! Each binary decision is coded with a probability that a [`BitModel`]

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! Encoder and decoder together, on synthetic pictures.
 
 use super::*;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! The pad templates most elements here share: one always-present sink pad
 //! and one always-present src pad.
 

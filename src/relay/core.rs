@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! The relay's shared state: the stream's picture, the viewers, and which
 //! of them needs a picture of its own. Free of GStreamer and of any
 //! transport: a front end (RTSP today) turns viewers' joins, keyframe

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! Relaying a stream the relay cannot make pictures of (H.264, MJPEG): what
 //! the usual relays do, kept here so the comparison runs through the same
 //! front end. A viewer that joins (or falls behind) receives nothing until

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! One sender, many viewers: the relay's core (docs/relay.md).
 //!
 //! The relay receives the changes-only stream once, keeps its state in a

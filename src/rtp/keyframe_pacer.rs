@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! How often a receiver may ask for a keyframe: loss tends to come in
 //! bursts, and one request per burst is what heals the picture.
 

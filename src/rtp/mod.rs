@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! The RTP payload format of the delta stream, free of GStreamer types
 //! (specified in `docs/rtp-payload.md`).
 //!

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! Packetizer and assembler together: round trips, loss, reordering,
 //! duplicates and malformed payloads.
 
