@@ -1,8 +1,15 @@
 // SPDX-License-Identifier: MPL-2.0
-//! Another process's CPU time and memory, from Linux's /proc: `stat`
-//! (utime + stime, per process and per thread), `comm` and `status`
-//! (VmRSS). The parsers are pure; the readers return `None` once the
-//! process is gone.
+//! CPU time and memory of a process and of each of its threads, from
+//! Linux's /proc: `stat` (utime + stime, in clock ticks), `schedstat`
+//! (nanoseconds on CPU and waiting for one), `comm` (thread names) and
+//! `status` (VmRSS, Threads). The parsers are pure; the readers return
+//! `None` (or nothing) once the process or thread is gone.
+//!
+//! [`ThreadTimes`] bills this process's own threads by name: GStreamer
+//! names each streaming thread after the pad whose task runs it
+//! (`<element>:<pad>`), and threads an element starts itself (x264's,
+//! libav's) inherit the name of the thread that created them, so a program
+//! that names its elements by side (`tx*`, `rx*`) sums each side's CPU.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -96,6 +103,43 @@ pub fn parse_run_delay_ns(schedstat: &str) -> Option<u64> {
     schedstat.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// The time on CPU of a `schedstat` file, nanoseconds: finer than `stat`'s
+/// clock ticks, for short runs.
+pub fn parse_cpu_ns(schedstat: &str) -> Option<u64> {
+    schedstat.split_whitespace().next()?.parse().ok()
+}
+
+/// Nanoseconds on CPU of each living thread of `pid`, by thread id, with
+/// its name.
+pub fn thread_cpu_ns(pid: u32) -> BTreeMap<u32, (String, u64)> {
+    per_thread(pid, |dir| {
+        parse_cpu_ns(&fs::read_to_string(dir.join("schedstat")).ok()?)
+    })
+}
+
+/// CPU nanoseconds of every live thread of this process, by thread id,
+/// with the thread's name.
+#[derive(Debug, Clone, Default)]
+pub struct ThreadTimes(BTreeMap<u32, (String, u64)>);
+
+impl ThreadTimes {
+    /// Reads all threads now. Threads that vanish while reading are skipped.
+    pub fn sample() -> Self {
+        Self(thread_cpu_ns(std::process::id()))
+    }
+
+    /// CPU nanoseconds used since `earlier` by threads (named now) whose
+    /// name starts with `prefix`. A thread that did not exist then counts
+    /// from zero; one that ended meanwhile is lost (sample before stopping).
+    pub fn since(&self, earlier: &ThreadTimes, prefix: &str) -> u64 {
+        self.0
+            .iter()
+            .filter(|(_, (name, _))| name.starts_with(prefix))
+            .map(|(tid, (_, ns))| ns.saturating_sub(earlier.0.get(tid).map_or(0, |(_, e)| *e)))
+            .sum()
+    }
+}
+
 /// `read` of each living thread's /proc directory, by thread id, with the
 /// thread's name.
 fn per_thread(
@@ -167,9 +211,46 @@ mod tests {
     }
 
     #[test]
-    fn run_queue_wait_is_the_second_field() {
+    fn run_queue_wait_is_the_second_field_and_cpu_time_the_first() {
         assert_eq!(parse_run_delay_ns("123456 7890 42\n"), Some(7890));
         assert_eq!(parse_run_delay_ns("123456"), None);
+        assert_eq!(parse_cpu_ns("123456 7890 42\n"), Some(123456));
+        assert_eq!(parse_cpu_ns(""), None);
+    }
+
+    #[test]
+    fn a_busy_named_thread_is_billed_to_its_prefix() {
+        let before = ThreadTimes::sample();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let handle = std::thread::Builder::new()
+            .name("txbusy".into())
+            .spawn(move || {
+                // spin until this thread has had 40 ms of CPU by its own
+                // account, however busy the machine is
+                let own = || {
+                    std::fs::read_to_string("/proc/thread-self/schedstat")
+                        .ok()
+                        .and_then(|s| parse_cpu_ns(&s))
+                        .unwrap_or(0)
+                };
+                let (start, began) = (own(), std::time::Instant::now());
+                let mut x = 0u64;
+                while own() - start < 40_000_000 && began.elapsed().as_secs() < 10 {
+                    for _ in 0..10_000 {
+                        x = x.wrapping_mul(31).wrapping_add(7);
+                    }
+                }
+                tx.send(x).ok();
+                // stay alive until sampled
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            })
+            .expect("thread starts");
+        rx.recv().expect("thread ran");
+        let after = ThreadTimes::sample();
+        handle.join().expect("thread ends");
+        let busy = after.since(&before, "txbusy");
+        assert!(busy >= 40_000_000, "busy thread billed {busy} ns");
+        assert!(after.since(&before, "nosuchprefix") == 0);
     }
 
     #[test]

@@ -6,7 +6,10 @@
 
 use std::path::PathBuf;
 
+use anyhow::{anyhow, bail, Context, Result};
 use gst::prelude::*;
+
+use crate::pipeline::{check_bus, parse};
 
 /// What to stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,24 +68,15 @@ pub struct Format {
 
 /// The size and rate of the video in the file at `path`: decoded up to its
 /// first frame (every element named `scene*`).
-pub fn probe_file(path: &std::path::Path) -> Result<Format, String> {
+pub fn probe_file(path: &std::path::Path) -> Result<Format> {
     let launch = format!(
         "filesrc location=\"{}\" ! decodebin name=scenedec ! fakesink name=sceneprobe",
         path.display().to_string().replace('"', "\\\"")
     );
-    let pipeline = gst::parse::launch(&launch)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?
-        .downcast::<gst::Pipeline>()
-        .map_err(|_| "not a pipeline".to_string())?;
-    let stop = |why: String| {
-        let _ = pipeline.set_state(gst::State::Null);
-        why
-    };
+    let pipeline = parse(&launch).with_context(|| format!("cannot read {}", path.display()))?;
     let cannot = |why: String| {
-        stop(format!(
-            "cannot read the video of {}: {why}",
-            path.display()
-        ))
+        let _ = pipeline.set_state(gst::State::Null);
+        anyhow!("cannot read the video of {}: {why}", path.display())
     };
     // prerolled: the first frame has reached the sink, so have its caps
     let prerolled = pipeline
@@ -90,9 +84,9 @@ pub fn probe_file(path: &std::path::Path) -> Result<Format, String> {
         .and_then(|_| pipeline.state(gst::ClockTime::from_seconds(10)).0);
     if let Err(e) = prerolled {
         // the bus says why (no such file, not a video, ...)
-        let why = crate::pipeline::check_bus(&pipeline, "probe")
+        let why = check_bus(&pipeline, "probe")
             .err()
-            .unwrap_or_else(|| e.to_string());
+            .map_or_else(|| e.to_string(), |why| why.to_string());
         return Err(cannot(why));
     }
     let caps = pipeline
@@ -133,11 +127,11 @@ impl Scene {
     }
 
     /// Parses `screen` or `camera`.
-    pub fn parse_builtin(s: &str) -> Result<Scene, String> {
+    pub fn parse_builtin(s: &str) -> Result<Scene> {
         match s {
             "screen" => Ok(Scene::Screen),
             "camera" => Ok(Scene::Camera),
-            other => Err(format!("unknown scene '{other}': use screen or camera")),
+            other => bail!("unknown scene '{other}': use screen or camera"),
         }
     }
 

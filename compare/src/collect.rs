@@ -12,14 +12,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 
+use anyhow::{anyhow, Context, Result};
+use benchkit::pipeline::by_name;
 use gst::prelude::*;
 use gst_video::prelude::*;
 use gststreamkit::gstcommon::stampframe::{default_layout, host_clock_time, read_frame_stamp};
 
-use crate::pipeline::by_name;
+use crate::config::RunConfig;
 use crate::quality::{psnr, ssim, Luma};
 use crate::result::{FrameRecord, LatencyMs, StrategyResult};
-use crate::run::RunConfig;
 use crate::strategy::{Strategy, Transport};
 
 /// How many originals are kept: frames delayed longer than this many frames
@@ -63,7 +64,7 @@ impl Measurement {
         receiver: &gst::Pipeline,
         tx: &str,
         rx: &str,
-    ) -> Result<Self, String> {
+    ) -> Result<Self> {
         let start_ns = Arc::new(AtomicU64::new(host_clock_time()));
 
         // Originals, by frame number.
@@ -72,7 +73,7 @@ impl Measurement {
             let originals = originals.clone();
             let pad = by_name(sender, &format!("{tx}stamp"))?
                 .static_pad("src")
-                .ok_or("framestamp has no src pad")?;
+                .context("framestamp has no src pad")?;
             pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
                 let (Some(buffer), Some(caps)) = (info.buffer(), pad.current_caps()) else {
                     return gst::PadProbeReturn::Ok;
@@ -106,7 +107,7 @@ impl Measurement {
             let pad = by_name(sender, &count_at)?
                 .static_pad("sink")
                 .and_then(|p| p.peer())
-                .ok_or("network element has no upstream peer")?;
+                .context("network element has no upstream peer")?;
             pad.add_probe(
                 gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
                 move |_, info| {
@@ -144,7 +145,7 @@ impl Measurement {
                 .and_then(|p| p.peer())
                 .and_then(|p| p.parent_element())
                 .and_then(|encoder| encoder.static_pad("src"))
-                .ok_or("the sender's chain has no encoder src pad")?;
+                .context("the sender's chain has no encoder src pad")?;
             pad.add_probe(gst::PadProbeType::EVENT_UPSTREAM, move |_, info| {
                 if let Some(gst::PadProbeData::Event(e)) = &info.data {
                     if gst_video::UpstreamForceKeyUnitEvent::parse(e).is_ok() {
@@ -161,7 +162,7 @@ impl Measurement {
             let received_packets = received_packets.clone();
             let pad = by_name(receiver, &format!("{rx}src"))?
                 .static_pad("src")
-                .ok_or("network source has no src pad")?;
+                .context("network source has no src pad")?;
             pad.add_probe(
                 gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
                 move |_, info| {
@@ -184,7 +185,7 @@ impl Measurement {
             let arrivals = arrivals.clone();
             let sink = by_name(receiver, &format!("{rx}sink"))?
                 .downcast::<gst_app::AppSink>()
-                .map_err(|_| "rxsink is not an appsink")?;
+                .map_err(|_| anyhow!("rxsink is not an appsink"))?;
             let last_arrival = last_arrival.clone();
             sink.set_callbacks(
                 gst_app::AppSinkCallbacks::builder()
@@ -257,7 +258,7 @@ impl Measurement {
                     }
                     (records, unmatched)
                 })
-                .map_err(|e| format!("cannot start analysis thread: {e}"))?
+                .context("cannot start analysis thread")?
         };
         Ok(Self {
             start_ns,
@@ -292,7 +293,7 @@ impl Measurement {
         stats: gst::Structure,
         cpu_sender: u64,
         cpu_receiver: u64,
-    ) -> Result<StrategyResult, String> {
+    ) -> Result<StrategyResult> {
         let Self {
             counted,
             received_packets,
@@ -305,7 +306,7 @@ impl Measurement {
         arrivals.lock().unwrap_or_else(|e| e.into_inner()).take();
         let (records, unmatched) = analysis
             .join()
-            .map_err(|_| "analysis thread panicked".to_string())?;
+            .map_err(|_| anyhow!("analysis thread panicked"))?;
 
         let counted = counted.lock().unwrap_or_else(|e| e.into_inner());
         let content_s = frames_sent as f64 / f64::from(cfg.fps.max(1));

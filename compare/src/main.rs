@@ -7,7 +7,7 @@
 //! docs/measure.md.
 
 mod collect;
-mod cpu;
+mod config;
 mod hls;
 mod network;
 mod pipeline;
@@ -16,7 +16,6 @@ mod report;
 mod result;
 mod rtpsession;
 mod run;
-mod scene;
 mod snapshot;
 mod strategy;
 mod sweep;
@@ -26,12 +25,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use anyhow::{bail, Result};
+use benchkit::scene::Scene;
 use clap::Parser;
 
-use crate::network::{NetOptions, NetworkKind};
+use crate::config::{NetOptions, NetworkKind, RunConfig};
 use crate::report::Comparison;
-use crate::run::RunConfig;
-use crate::scene::Scene;
 use crate::strategy::CodecOptions;
 
 /// Compare full frames, video segments and changes only, side by side.
@@ -166,13 +165,13 @@ fn main() -> ExitCode {
     match compare(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("streamkit-compare: {e}");
+            eprintln!("streamkit-compare: {e:#}");
             ExitCode::FAILURE
         }
     }
 }
 
-fn compare(args: &Args) -> Result<(), String> {
+fn compare(args: &Args) -> Result<()> {
     if let Some(dir) = &args.sweep_tables {
         print!(
             "{}",
@@ -181,24 +180,24 @@ fn compare(args: &Args) -> Result<(), String> {
         return Ok(());
     }
     if !(0.0..=100.0).contains(&args.loss) {
-        return Err(format!("--loss {} is not a percentage", args.loss));
+        bail!("--loss {} is not a percentage", args.loss);
     }
     let kind = match args.network.as_str() {
         "model" => NetworkKind::Model,
         _ => NetworkKind::Link,
     };
     if kind == NetworkKind::Model && args.outage_ms.is_some() {
-        return Err("--outage-ms needs --network link".into());
+        bail!("--outage-ms needs --network link");
     }
     if kind == NetworkKind::Model && args.tcp_cc.is_some() {
-        return Err("--tcp-cc needs --network link".into());
+        bail!("--tcp-cc needs --network link");
     }
     if args.outage_ms == Some(0) {
-        return Err("--outage-ms must be at least 1".into());
+        bail!("--outage-ms must be at least 1");
     }
     let delay_ms = args.rtt.map_or(args.delay, |rtt| rtt / 2);
     if args.duration.is_nan() || args.duration <= 0.0 {
-        return Err("--duration must be positive".into());
+        bail!("--duration must be positive");
     }
     let scene = match (&args.input, args.capture) {
         (Some(path), _) => Scene::File(path.clone()),
@@ -209,7 +208,7 @@ fn compare(args: &Args) -> Result<(), String> {
     // blur the text the codecs are compared on, and resampling its rate
     // would repeat or drop frames.
     let own = match &scene {
-        Scene::File(path) => Some(scene::probe_file(path)?),
+        Scene::File(path) => Some(benchkit::scene::probe_file(path)?),
         _ => None,
     };
     let width = args.width.or(own.map(|f| f.width)).unwrap_or(1280);
@@ -217,18 +216,13 @@ fn compare(args: &Args) -> Result<(), String> {
     let fps = args.fps.or(own.and_then(|f| f.fps)).unwrap_or(30);
     if let Err(e) = gststreamkit::gstcommon::stampframe::default_layout().check_fits(width, height)
     {
-        return Err(format!(
-            "--width/--height too small for the frame stamp: {e}"
-        ));
+        bail!("--width/--height too small for the frame stamp: {e}");
     }
     let all = strategy::all();
     for wanted in &args.strategies {
         if !all.iter().any(|s| s.id == wanted) {
             let ids: Vec<_> = all.iter().map(|s| s.id).collect();
-            return Err(format!(
-                "unknown strategy '{wanted}'; known: {}",
-                ids.join(", ")
-            ));
+            bail!("unknown strategy '{wanted}'; known: {}", ids.join(", "));
         }
     }
     let mut skipped = Vec::new();
@@ -265,7 +259,7 @@ fn compare(args: &Args) -> Result<(), String> {
         return snapshot::snapshot(&scene, width, height, fps, path);
     }
     if chosen.is_empty() {
-        return Err("no strategy can run here".into());
+        bail!("no strategy can run here");
     }
 
     let cfg = RunConfig {

@@ -19,111 +19,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use anyhow::{anyhow, Context, Result};
 use gst::prelude::*;
 use gststreamkit::gstcommon::stampframe::host_clock_time;
 
-use linkem::{Direction, GilbertElliott, Impairments, Link, LinkConfig};
+use benchkit::pipeline::by_name;
+use linkem::{Direction, GilbertElliott, Impairments, Link};
 
-use crate::pipeline::by_name;
+use crate::config::{NetOptions, NetworkKind, RunConfig};
 use crate::result::LinkCounts;
-use crate::run::RunConfig;
 use crate::strategy::{Strategy, Transport};
 use crate::tcplink::TcpLink;
 
-/// How the network is made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum NetworkKind {
-    /// Real packets through the link emulator between two namespaces.
-    #[default]
-    Link,
-    /// netsim on UDP, a model on TCP, over 127.0.0.1.
-    Model,
-}
-
-impl NetworkKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            NetworkKind::Link => "link",
-            NetworkKind::Model => "model",
-        }
-    }
-}
-
-/// What the network does.
-#[derive(Debug, Clone, Default)]
-pub struct NetOptions {
-    /// How it is made.
-    pub kind: NetworkKind,
-    /// Probability (0..1) that a packet is lost.
-    pub loss: f64,
-    /// Loss comes as outages of this many ms on average (a Gilbert–Elliott
-    /// chain in time; the link only), `loss` being the share of the time
-    /// the link is out. None: each packet lost independently.
-    pub outage_ms: Option<u32>,
-    /// Seconds after the start at which loss stops (None: never).
-    pub loss_until: Option<f64>,
-    /// One-way delay in milliseconds.
-    pub delay_ms: u32,
-    /// Delay varies uniformly by +- this many milliseconds.
-    pub jitter_ms: u32,
-    /// Bandwidth cap in kbit/s.
-    pub kbps: Option<u32>,
-    /// Bytes that may queue at the link's bandwidth cap.
-    pub queue_bytes: usize,
-    /// TCP congestion control on both sides of the link (None: the
-    /// kernel's default, which a new namespace takes from the host's).
-    pub tcp_cc: Option<String>,
-}
-
 /// Where a namespace's TCP congestion control is set and read.
 const TCP_CC: &str = "/proc/sys/net/ipv4/tcp_congestion_control";
-
-/// The addresses each end uses.
-pub struct Hosts {
-    pub sender: &'static str,
-    pub receiver: &'static str,
-}
-
-impl NetOptions {
-    /// Where the sender and the receiver are.
-    pub fn hosts(&self) -> Hosts {
-        match self.kind {
-            NetworkKind::Link => Hosts {
-                sender: "198.18.0.1",
-                receiver: "198.18.0.2",
-            },
-            NetworkKind::Model => Hosts {
-                sender: "127.0.0.1",
-                receiver: "127.0.0.1",
-            },
-        }
-    }
-
-    /// The link emulator's settings: loss, delay and jitter both ways (so
-    /// RTCP and TCP's acknowledgements meet them too), the bandwidth cap on
-    /// the way to the receiver only.
-    pub fn link_config(&self, seed: u64) -> LinkConfig {
-        let loss = match self.outage_ms {
-            Some(ms) => GilbertElliott::outages(self.loss, Duration::from_millis(ms.into())),
-            None => GilbertElliott::random(self.loss),
-        };
-        let back = Impairments {
-            loss,
-            delay: Duration::from_millis(self.delay_ms.into()),
-            jitter: Duration::from_millis(self.jitter_ms.into()),
-            ..Default::default()
-        };
-        LinkConfig {
-            a_to_b: Impairments {
-                rate_bps: self.kbps.map(|k| u64::from(k) * 1000),
-                queue_bytes: self.queue_bytes,
-                ..back
-            },
-            b_to_a: back,
-            seed,
-        }
-    }
-}
 
 /// A netsim doing what `net` says to one direction of a UDP path, as a
 /// launch fragment; `name` is its element name. The media path gets the
@@ -177,11 +86,11 @@ impl Network {
         cfg: &RunConfig,
         sender: &gst::Pipeline,
         tx: &str,
-    ) -> Result<Self, String> {
+    ) -> Result<Self> {
         let net = &cfg.net;
         if net.kind == NetworkKind::Link {
             let link = Link::new(net.link_config(cfg.seed))
-                .map_err(|e| format!("{e}; --network model runs without it"))?;
+                .map_err(|e| anyhow!("{e}; --network model runs without it"))?;
             if let Some(cc) = &net.tcp_cc {
                 for ns in [link.a(), link.b()] {
                     ns.sysctl(TCP_CC, cc).map_err(|e| {
@@ -189,7 +98,7 @@ impl Network {
                             "/proc/sys/net/ipv4/tcp_available_congestion_control",
                         )
                         .unwrap_or_default();
-                        format!(
+                        anyhow!(
                             "cannot use TCP congestion control '{cc}': {e} (available: {}; \
                              a namespace may only use those the host allows in \
                              net.ipv4.tcp_allowed_congestion_control)",
@@ -208,7 +117,7 @@ impl Network {
             let hold = Duration::from_millis(50 + u64::from(net.delay_ms + net.jitter_ms));
             by_name(sender, &format!("{tx}net"))?
                 .static_pad("sink")
-                .ok_or("netsim has no sink pad")?
+                .context("netsim has no sink pad")?
                 .add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
                     if let Some(gst::PadProbeData::Event(e)) = &info.data {
                         if e.type_() == gst::EventType::Eos {
@@ -230,7 +139,7 @@ impl Network {
             let entered = link.clone();
             queue
                 .static_pad("sink")
-                .ok_or("queue has no sink pad")?
+                .context("queue has no sink pad")?
                 .add_probe(
                     gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
                     move |_, _| {
@@ -242,7 +151,7 @@ impl Network {
             let on = tcp_loss_on.clone();
             queue
                 .static_pad("src")
-                .ok_or("queue has no src pad")?
+                .context("queue has no src pad")?
                 .add_probe(
                     gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
                     move |_, info| {
@@ -269,7 +178,7 @@ impl Network {
 
     /// Runs `f` where `side`'s sockets must be made: inside its side of
     /// the link (the sender's is A, the receiver's B), or here for the model.
-    pub fn on<R: Send>(&self, side: Side, f: impl FnOnce() -> R + Send) -> Result<R, String> {
+    pub fn on<R: Send>(&self, side: Side, f: impl FnOnce() -> R + Send) -> Result<R> {
         let Network::Link(link) = self else {
             return Ok(f());
         };
@@ -278,7 +187,7 @@ impl Network {
             Side::Receiver => (link.b(), "receiver"),
         };
         ns.run(f)
-            .map_err(|e| format!("cannot enter the {name}'s side of the link: {e}"))
+            .with_context(|| format!("cannot enter the {name}'s side of the link"))
     }
 
     /// What the link counted (None for the model).

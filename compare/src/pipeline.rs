@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MPL-2.0
 //! The two pipelines of one strategy run, in this process and joined over
-//! loopback, and the plumbing every pipeline here shares.
+//! loopback (or across the link).
 //!
 //! Sender: scene ! framestamp ! queue ! (strategy encoder/payloader) !
 //! netsim (UDP) or a TCP-loss model (TCP) ! udpsink / tcpserversink; in an
@@ -8,14 +8,15 @@
 //! Receiver: udpsrc / tcpclientsrc ! (rtpbin !) (strategy depayloader/decoder) !
 //! videoconvert ! framemeter ! appsink.
 
-use std::net::{TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 
-use gst::prelude::*;
+use anyhow::{Context, Result};
+use benchkit::pipeline::{chain_end, parse};
+use benchkit::ports::{free_tcp_port, free_udp_port};
 
+use crate::config::RunConfig;
 use crate::network::netsim_launch;
 use crate::rtpsession::{self, RtpSessionEnds, SessionPorts};
-use crate::run::RunConfig;
 use crate::strategy::{Strategy, Transport};
 
 /// A strategy's sender and receiver pipelines, not yet started.
@@ -41,9 +42,9 @@ pub struct ScratchDir(PathBuf);
 
 impl ScratchDir {
     /// Makes `path` (and its parents).
-    pub fn create(path: PathBuf) -> Result<Self, String> {
+    pub fn create(path: PathBuf) -> Result<Self> {
         std::fs::create_dir_all(&path)
-            .map_err(|e| format!("cannot make {}: {e}", path.display()))?;
+            .with_context(|| format!("cannot make {}", path.display()))?;
         Ok(ScratchDir(path))
     }
 
@@ -61,7 +62,7 @@ impl Drop for ScratchDir {
 /// Builds the pipelines that run `strategy` with `cfg`. `index` tells runs
 /// apart when several run at once: it is part of every element name, hence
 /// of every streaming thread's name, which is how CPU time is billed.
-pub fn build(strategy: &Strategy, cfg: &RunConfig, index: usize) -> Result<RunPipelines, String> {
+pub fn build(strategy: &Strategy, cfg: &RunConfig, index: usize) -> Result<RunPipelines> {
     let net = &cfg.net;
     let hosts = net.hosts();
     let (tx_host, rx_host) = (hosts.sender, hosts.receiver);
@@ -70,7 +71,7 @@ pub fn build(strategy: &Strategy, cfg: &RunConfig, index: usize) -> Result<RunPi
     let rtp_caps = || {
         strategy
             .rtp_caps()
-            .ok_or_else(|| format!("{}: no RTP caps for the depayloader", strategy.id))
+            .with_context(|| format!("{}: no RTP caps for the depayloader", strategy.id))
     };
     // net_src ends where the receiver's chain starts; net_sink starts with
     // the link from the end of the sender's chain, except in an RTP
@@ -187,85 +188,17 @@ pub fn build(strategy: &Strategy, cfg: &RunConfig, index: usize) -> Result<RunPi
 /// The playlist's file name for the `hls` strategy.
 pub const HLS_PLAYLIST: &str = "live.m3u8";
 
-/// The last element of the linear chain that starts after the element
-/// `from` of `p`: the first whose src pad is not linked.
-fn chain_end(p: &gst::Pipeline, from: &str) -> Result<gst::Element, String> {
-    let mut element = by_name(p, from)?;
-    loop {
-        let next = element
-            .static_pad("src")
-            .and_then(|pad| pad.peer())
-            .and_then(|peer| peer.parent_element());
-        match next {
-            Some(next) => element = next,
-            None => return Ok(element),
-        }
-    }
-}
-
-fn free_udp_port() -> Result<u16, String> {
-    let s = UdpSocket::bind("127.0.0.1:0").map_err(|e| format!("no free UDP port: {e}"))?;
-    s.local_addr()
-        .map(|a| a.port())
-        .map_err(|e| format!("no free UDP port: {e}"))
-}
-
-fn free_tcp_port() -> Result<u16, String> {
-    let s = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free TCP port: {e}"))?;
-    s.local_addr()
-        .map(|a| a.port())
-        .map_err(|e| format!("no free TCP port: {e}"))
-}
-
-/// Builds the pipeline `launch` describes.
-pub fn parse(launch: &str) -> Result<gst::Pipeline, String> {
-    gst::parse::launch(launch)
-        .map_err(|e| format!("cannot build pipeline: {e}\n  {launch}"))?
-        .downcast::<gst::Pipeline>()
-        .map_err(|_| "not a pipeline".to_string())
-}
-
-/// The element of `p` called `name`.
-pub fn by_name(p: &gst::Pipeline, name: &str) -> Result<gst::Element, String> {
-    p.by_name(name)
-        .ok_or_else(|| format!("pipeline has no element {name}"))
-}
-
-/// Reads what `p`'s bus holds: an error (named after `side`) as `Err`,
-/// else whether end of stream came.
-pub fn check_bus(p: &gst::Pipeline, side: &str) -> Result<bool, String> {
-    let Some(bus) = p.bus() else {
-        return Ok(false);
-    };
-    let mut eos = false;
-    while let Some(msg) = bus.pop() {
-        match msg.view() {
-            gst::MessageView::Error(e) => {
-                return Err(format!(
-                    "{side} error from {}: {} ({})",
-                    e.src()
-                        .map(|s| s.path_string().to_string())
-                        .unwrap_or_default(),
-                    e.error(),
-                    e.debug().map(|d| d.to_string()).unwrap_or_default()
-                ))
-            }
-            gst::MessageView::Eos(_) => eos = true,
-            _ => {}
-        }
-    }
-    Ok(eos)
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
     use std::time::Duration;
 
+    use gst::prelude::*;
+
     use super::*;
-    use crate::network::NetOptions;
-    use crate::scene::Scene;
+    use crate::config::NetOptions;
     use crate::strategy::{all, CodecOptions};
+    use benchkit::scene::Scene;
 
     /// What the screen scene and the measuring elements around the chains
     /// create, whatever the strategy.

@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use anyhow::{Context, Result};
 use plotters::prelude::*;
 use serde::Serialize;
 
@@ -231,7 +232,7 @@ pub fn line_chart(title: &str, axes: Axes, series: &[(String, Vec<(f64, f64)>)])
                 .y_label_area_size(55)
                 .build_cartesian_2d(0.0..x_max, y_min..y_max)?;
             let log_label = |v: &f64| format!("{}", 10f64.powf(*v));
-            let lin_label = |v: &f64| format!("{v}");
+            let lin_label = |v: &f64| v.to_string();
             chart
                 .configure_mesh()
                 .x_desc(axes.x)
@@ -410,18 +411,17 @@ pub fn write(
     html_path: &Path,
     json_path: Option<&Path>,
     csv_path: Option<&Path>,
-) -> Result<(), String> {
+) -> Result<()> {
     print!("{}", table(c));
     std::fs::write(html_path, html(c))
-        .map_err(|e| format!("cannot write {}: {e}", html_path.display()))?;
+        .with_context(|| format!("cannot write {}", html_path.display()))?;
     println!("report: {}", html_path.display());
     if let Some(path) = json_path {
-        let text = serde_json::to_string_pretty(c).map_err(|e| e.to_string())?;
-        std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        let text = serde_json::to_string_pretty(c)?;
+        std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
     }
     if let Some(path) = csv_path {
-        std::fs::write(path, csv(c))
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        std::fs::write(path, csv(c)).with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(())
 }

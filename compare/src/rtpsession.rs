@@ -24,14 +24,14 @@
 //! launch lines leave those links open and [`RtpSessionEnds::wire`] makes
 //! them once the handlers are connected.
 
-use std::net::UdpSocket;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use anyhow::{anyhow, Context, Result};
+use benchkit::pipeline::by_name;
 use gst::prelude::*;
 
-use crate::network::Hosts;
-use crate::pipeline::by_name;
+use crate::config::Hosts;
 use crate::result::Repair;
 
 /// Payload type of the media: every payloader here uses its default, 96.
@@ -65,20 +65,14 @@ pub struct SessionPorts {
 }
 
 impl SessionPorts {
-    /// Three ports free on 127.0.0.1 now: all are bound at once, so they
-    /// differ, then released for the pipelines to bind.
-    pub fn free() -> Result<Self, String> {
-        let bind = || UdpSocket::bind("127.0.0.1:0").map_err(|e| format!("no free UDP port: {e}"));
-        let (a, b, c) = (bind()?, bind()?, bind()?);
-        let port = |s: &UdpSocket| {
-            s.local_addr()
-                .map(|a| a.port())
-                .map_err(|e| format!("no free UDP port: {e}"))
-        };
+    /// Three different ports free on 127.0.0.1 now, released for the
+    /// pipelines to bind.
+    pub fn free() -> Result<Self> {
+        let ports = benchkit::ports::free_udp_ports(3)?;
         Ok(Self {
-            rtp: port(&a)?,
-            rtcp_to_receiver: port(&b)?,
-            rtcp_to_sender: port(&c)?,
+            rtp: ports[0],
+            rtcp_to_receiver: ports[1],
+            rtcp_to_sender: ports[2],
         })
     }
 }
@@ -150,18 +144,17 @@ fn rtx_payload_map() -> gst::Structure {
 
 /// `element` in a bin whose pads are named as rtpbin wants an auxiliary
 /// element's: `sink_0` and `src_0` for session 0.
-fn aux_bin(name: &str, element: &gst::Element) -> Result<gst::Element, String> {
+fn aux_bin(name: &str, element: &gst::Element) -> Result<gst::Element> {
     let bin = gst::Bin::builder().name(name).build();
-    bin.add(element).map_err(|e| e.to_string())?;
+    bin.add(element)?;
     for (inner, outer) in [("sink", "sink_0"), ("src", "src_0")] {
         let target = element
             .static_pad(inner)
-            .ok_or_else(|| format!("{} has no {inner} pad", element.name()))?;
-        let ghost = gst::GhostPad::builder_with_target(&target)
-            .map_err(|e| e.to_string())?
+            .with_context(|| format!("{} has no {inner} pad", element.name()))?;
+        let ghost = gst::GhostPad::builder_with_target(&target)?
             .name(outer)
             .build();
-        bin.add_pad(&ghost).map_err(|e| e.to_string())?;
+        bin.add_pad(&ghost)?;
     }
     Ok(bin.upcast())
 }
@@ -181,7 +174,7 @@ fn set_session_bandwidth(rtpbin: &gst::Element, kbps: u32) {
 
 /// Counts the bytes handed to the element `name` of `p` (a netsim: what
 /// goes on the network, before any loss).
-fn count_bytes_into(p: &gst::Pipeline, name: &str) -> Result<Arc<AtomicU64>, String> {
+fn count_bytes_into(p: &gst::Pipeline, name: &str) -> Result<Arc<AtomicU64>> {
     let bytes = Arc::new(AtomicU64::new(0));
     let counted = bytes.clone();
     static_pad(&by_name(p, name)?, "sink")?.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
@@ -198,27 +191,27 @@ fn count_bytes_into(p: &gst::Pipeline, name: &str) -> Result<Arc<AtomicU64>, Str
 /// rtpbin sends its BYE but does not always pass end of stream on to its
 /// RTCP pad (3 runs in 25 here, GStreamer 1.22), and the run
 /// then waited out the 10 s drain deadline for a sink that never finishes.
-fn rtcp_takes_no_part_in_eos(p: &gst::Pipeline, name: &str) -> Result<(), String> {
+fn rtcp_takes_no_part_in_eos(p: &gst::Pipeline, name: &str) -> Result<()> {
     by_name(p, name)?.unset_element_flags(gst::ElementFlags::SINK);
     Ok(())
 }
 
-fn link(src: &gst::Pad, sink: &gst::Pad) -> Result<(), String> {
+fn link(src: &gst::Pad, sink: &gst::Pad) -> Result<()> {
     src.link(sink)
         .map(|_| ())
-        .map_err(|e| format!("cannot link {} to {}: {e:?}", src.name(), sink.name()))
+        .map_err(|e| anyhow!("cannot link {} to {}: {e:?}", src.name(), sink.name()))
 }
 
-fn request(element: &gst::Element, name: &str) -> Result<gst::Pad, String> {
+fn request(element: &gst::Element, name: &str) -> Result<gst::Pad> {
     element
         .request_pad_simple(name)
-        .ok_or_else(|| format!("{} gives no pad {name}", element.name()))
+        .with_context(|| format!("{} gives no pad {name}", element.name()))
 }
 
-fn static_pad(element: &gst::Element, name: &str) -> Result<gst::Pad, String> {
+fn static_pad(element: &gst::Element, name: &str) -> Result<gst::Pad> {
     element
         .static_pad(name)
-        .ok_or_else(|| format!("{} has no pad {name}", element.name()))
+        .with_context(|| format!("{} has no pad {name}", element.name()))
 }
 
 /// Both ends of one session, wired: what is kept to read the repair
@@ -247,7 +240,7 @@ impl RtpSessionEnds {
         caps: &gst::Caps,
         kbps: u32,
         latency_ms: u32,
-    ) -> Result<Self, String> {
+    ) -> Result<Self> {
         let rtx_send = Self::wire_sender(sender, tx, chain_end, kbps)?;
         let jitterbuffers = Self::wire_receiver(receiver, rx, caps, kbps, latency_ms)?;
         Ok(Self {
@@ -263,27 +256,27 @@ impl RtpSessionEnds {
         tx: &str,
         chain_end: &gst::Element,
         kbps: u32,
-    ) -> Result<gst::Element, String> {
+    ) -> Result<gst::Element> {
         let rtx_send = gst::ElementFactory::make("rtprtxsend")
             .name(format!("{tx}rtx"))
             .property("payload-type-map", rtx_payload_map())
             .property("max-size-time", RTX_HISTORY_MS)
             .property("max-size-packets", 0u32)
             .build()
-            .map_err(|e| format!("cannot create rtprtxsend: {e}"))?;
+            .context("cannot create rtprtxsend")?;
         // AVPF: feedback (NACK, PLI) may leave at once rather than with the
         // next regular report.
         let rtpbin = gst::ElementFactory::make("rtpbin")
             .name(format!("{tx}rtpbin"))
             .property_from_str("rtp-profile", "avpf")
             .build()
-            .map_err(|e| format!("cannot create rtpbin: {e}"))?;
+            .context("cannot create rtpbin")?;
         let aux = aux_bin(&format!("{tx}rtxbin"), &rtx_send)?;
         rtpbin.connect("request-aux-sender", false, move |args| {
             let session = args.get(1).and_then(|v| v.get::<u32>().ok());
             (session == Some(0)).then(|| aux.to_value())
         });
-        sender.add(&rtpbin).map_err(|e| e.to_string())?;
+        sender.add(&rtpbin)?;
 
         link(
             &static_pad(chain_end, "src")?,
@@ -312,12 +305,12 @@ impl RtpSessionEnds {
         caps: &gst::Caps,
         kbps: u32,
         latency_ms: u32,
-    ) -> Result<Arc<Mutex<Vec<gst::Element>>>, String> {
+    ) -> Result<Arc<Mutex<Vec<gst::Element>>>> {
         let rtx_receive = gst::ElementFactory::make("rtprtxreceive")
             .name(format!("{rx}rtx"))
             .property("payload-type-map", rtx_payload_map())
             .build()
-            .map_err(|e| format!("cannot create rtprtxreceive: {e}"))?;
+            .context("cannot create rtprtxreceive")?;
         // do-lost: a packet given up on becomes a lost event, which makes
         // the depayloader ask for a keyframe.
         let rtpbin = gst::ElementFactory::make("rtpbin")
@@ -327,7 +320,7 @@ impl RtpSessionEnds {
             .property("do-retransmission", true)
             .property("do-lost", true)
             .build()
-            .map_err(|e| format!("cannot create rtpbin: {e}"))?;
+            .context("cannot create rtpbin")?;
         let aux = aux_bin(&format!("{rx}rtxbin"), &rtx_receive)?;
         rtpbin.connect("request-aux-receiver", false, move |args| {
             let session = args.get(1).and_then(|v| v.get::<u32>().ok());
@@ -379,7 +372,7 @@ impl RtpSessionEnds {
                 let _ = pad.link(&queue_sink);
             }
         });
-        receiver.add(&rtpbin).map_err(|e| e.to_string())?;
+        receiver.add(&rtpbin)?;
 
         link(
             &static_pad(&by_name(receiver, &format!("{rx}src"))?, "src")?,

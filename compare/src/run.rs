@@ -12,39 +12,20 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use anyhow::{anyhow, Context, Result};
+use benchkit::pipeline::{by_name, check_bus};
+use benchkit::procstat::ThreadTimes;
 use gst::prelude::*;
 use gststreamkit::gstcommon::stampframe::host_clock_time;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use crate::collect::Measurement;
-use crate::cpu::ThreadTimes;
+use crate::config::{Hosts, RunConfig};
 use crate::hls;
-use crate::network::{Hosts, NetOptions, Network, Side};
-use crate::pipeline::{self, by_name, check_bus, RunPipelines, HLS_PLAYLIST};
+use crate::network::{Network, Side};
+use crate::pipeline::{self, RunPipelines, HLS_PLAYLIST};
 use crate::result::StrategyResult;
-use crate::scene::Scene;
-use crate::strategy::{CodecOptions, Strategy, Transport};
-
-/// Everything one run needs.
-#[derive(Debug, Clone)]
-pub struct RunConfig {
-    /// Content.
-    pub scene: Scene,
-    /// Picture width.
-    pub width: u32,
-    /// Picture height.
-    pub height: u32,
-    /// Frames per second.
-    pub fps: u32,
-    /// How long the sender sends.
-    pub duration: Duration,
-    /// The network: the link or the model, and what it does.
-    pub net: NetOptions,
-    /// Encoder settings.
-    pub codec: CodecOptions,
-    /// Seed of the link's randomness (and of the TCP loss model).
-    pub seed: u64,
-}
+use crate::strategy::{Strategy, Transport};
 
 /// Runs `strategy` with `cfg`; `progress` gets the fraction done (0..1).
 /// `index` tells runs apart when several run at once: it is part of every
@@ -55,7 +36,7 @@ pub fn run_strategy(
     cfg: &RunConfig,
     index: usize,
     progress: &dyn Fn(f64),
-) -> Result<StrategyResult, String> {
+) -> Result<StrategyResult> {
     let net = &cfg.net;
     let RunPipelines {
         sender,
@@ -76,7 +57,7 @@ pub fn run_strategy(
     let mut hls_peers: Option<HlsPeers> = None;
     let cpu_before = ThreadTimes::sample();
     measurement.start_clock();
-    let stop_all = |why: String| {
+    let stop_all = |why: anyhow::Error| {
         let _ = sender.set_state(gst::State::Null);
         let _ = receiver.set_state(gst::State::Null);
         why
@@ -92,8 +73,8 @@ pub fn run_strategy(
             p.set_state(state).map(|_| ()).map_err(|e| {
                 // the bus says why (a missing file, no display, ...)
                 match check_bus(p, "start") {
-                    Err(why) => format!("cannot start {}: {why}", strategy.id),
-                    Ok(_) => format!("cannot start {}: {e}", strategy.id),
+                    Err(why) => why.context(format!("cannot start {}", strategy.id)),
+                    Ok(_) => anyhow!("cannot start {}: {e}", strategy.id),
                 }
             })
         };
@@ -116,7 +97,7 @@ pub fn run_strategy(
             let deadline = Instant::now() + Duration::from_secs(5);
             while server.property::<u32>("num-handles") < 1 {
                 if Instant::now() > deadline {
-                    return Err(stop_all("the receiver did not connect within 5 s".into()));
+                    return Err(stop_all(anyhow!("the receiver did not connect within 5 s")));
                 }
                 std::thread::sleep(Duration::from_millis(10));
             }
@@ -127,7 +108,7 @@ pub fn run_strategy(
         Transport::Hls => {
             start(Side::Receiver, gst::State::Playing).map_err(stop_all)?;
             start(Side::Sender, gst::State::Playing).map_err(stop_all)?;
-            let dir = hls_dir.as_ref().ok_or("no folder for HLS")?;
+            let dir = hls_dir.as_ref().context("no folder for HLS")?;
             let dir = dir.path().to_path_buf();
             hls_peers = Some(
                 HlsPeers::start(&network, &net.hosts(), dir, &receiver, &tx, &rx)
@@ -215,10 +196,9 @@ pub fn run_all(
     chosen: &[Strategy],
     cfg: &RunConfig,
     parallel: bool,
-) -> Result<Vec<StrategyResult>, String> {
+) -> Result<Vec<StrategyResult>> {
     let style =
-        ProgressStyle::with_template("{spinner} {msg:12} [{bar:30}] {percent:>3}% {elapsed}")
-            .map_err(|e| e.to_string())?
+        ProgressStyle::with_template("{spinner} {msg:12} [{bar:30}] {percent:>3}% {elapsed}")?
             .progress_chars("=> ");
     let bars = MultiProgress::new();
     let run_one = |i: usize, s: &Strategy, bar: &ProgressBar| {
@@ -226,7 +206,7 @@ pub fn run_all(
         let progress = |f: f64| bar.set_position((f.clamp(0.0, 1.0) * 1000.0) as u64);
         let result = run_strategy(s, cfg, i, &progress)?;
         bar.finish();
-        Ok::<_, String>(result)
+        Ok::<_, anyhow::Error>(result)
     };
     let new_bar = || {
         let bar = bars.add(ProgressBar::new(1000));
@@ -244,8 +224,8 @@ pub fn run_all(
                 .collect();
             handles
                 .into_iter()
-                .map(|h| h.join().unwrap_or_else(|_| Err("a run panicked".into())))
-                .collect::<Result<Vec<_>, String>>()
+                .map(|h| h.join().unwrap_or_else(|_| Err(anyhow!("a run panicked"))))
+                .collect::<Result<Vec<_>>>()
         })?
     } else {
         let mut results = Vec::new();
@@ -262,7 +242,7 @@ pub fn run_all(
 /// and the receiver's side of the network.
 struct HlsPeers {
     stop: Arc<AtomicBool>,
-    client: Option<JoinHandle<Result<hls::ClientStats, String>>>,
+    client: Option<JoinHandle<Result<hls::ClientStats>>>,
     server: Option<hls::Server>,
 }
 
@@ -277,21 +257,20 @@ impl HlsPeers {
         receiver: &gst::Pipeline,
         tx: &str,
         rx: &str,
-    ) -> Result<Self, String> {
+    ) -> Result<Self> {
         let listener = network
             .on(Side::Sender, || TcpListener::bind((hosts.sender, 0)))?
-            .map_err(|e| format!("hls: cannot listen: {e}"))?;
-        let server =
-            hls::Server::start(listener, dir, tx).map_err(|e| format!("hls: cannot serve: {e}"))?;
+            .context("hls: cannot listen")?;
+        let server = hls::Server::start(listener, dir, tx).context("hls: cannot serve")?;
         let port = server.port();
         let conn = network
             .on(Side::Receiver, || TcpStream::connect((hosts.sender, port)))?
-            .map_err(|e| format!("hls: cannot connect: {e}"))?;
-        let mut client = hls::Client::new(conn, format!("{}:{port}", hosts.sender))
-            .map_err(|e| format!("hls: {e}"))?;
+            .context("hls: cannot connect")?;
+        let mut client =
+            hls::Client::new(conn, format!("{}:{port}", hosts.sender)).context("hls")?;
         let appsrc = by_name(receiver, &format!("{rx}src"))?
             .downcast::<gst_app::AppSrc>()
-            .map_err(|_| "hls: the receiver's source is not an appsrc")?;
+            .map_err(|_| anyhow!("hls: the receiver's source is not an appsrc"))?;
         let stop = Arc::new(AtomicBool::new(false));
         let stopped = stop.clone();
         let thread = std::thread::Builder::new()
@@ -301,9 +280,9 @@ impl HlsPeers {
                     let _ = appsrc.push_buffer(gst::Buffer::from_mut_slice(bytes));
                 });
                 let _ = appsrc.end_of_stream();
-                followed.map_err(|e| format!("hls client: {e}"))
+                followed.context("hls client")
             })
-            .map_err(|e| format!("hls: {e}"))?;
+            .context("hls")?;
         Ok(HlsPeers {
             stop,
             client: Some(thread),
@@ -313,12 +292,12 @@ impl HlsPeers {
 
     /// Stops the client and the server; the client's counters, or why it
     /// failed.
-    fn finish(mut self) -> Result<hls::ClientStats, String> {
+    fn finish(mut self) -> Result<hls::ClientStats> {
         self.stop.store(true, Ordering::Relaxed);
-        let client = self.client.take().ok_or("hls: already finished")?;
+        let client = self.client.take().context("hls: already finished")?;
         client
             .join()
-            .map_err(|_| "hls: the client panicked".to_string())?
+            .map_err(|_| anyhow!("hls: the client panicked"))?
     }
 }
 

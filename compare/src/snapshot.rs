@@ -3,10 +3,11 @@
 
 use std::time::{Duration, Instant};
 
+use anyhow::{anyhow, Context, Result};
 use gst::prelude::*;
 
-use crate::pipeline::{check_bus, parse};
-use crate::scene::Scene;
+use benchkit::pipeline::{check_bus, parse};
+use benchkit::scene::Scene;
 
 /// Writes one stamped frame of `scene` as a PNG file.
 pub fn snapshot(
@@ -15,19 +16,19 @@ pub fn snapshot(
     height: u32,
     fps: u32,
     path: &std::path::Path,
-) -> Result<(), String> {
+) -> Result<()> {
     let p = parse(&format!(
         "{} ! framestamp ! videoconvert ! pngenc snapshot=true ! filesink name=out",
         scene.launch(width, height, fps)
     ))?;
     scene.configure(&p, height);
     p.by_name("out")
-        .ok_or("no filesink")?
+        .context("no filesink")?
         .set_property("location", path.display().to_string());
     p.set_state(gst::State::Playing)
-        .map_err(|e| format!("cannot start the snapshot: {e}"))?;
+        .context("cannot start the snapshot")?;
     let deadline = Instant::now() + Duration::from_secs(10);
-    let mut result = Err("no frame within 10 s".to_string());
+    let mut result = Err(anyhow!("no frame within 10 s"));
     while Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
         match check_bus(&p, "snapshot") {

@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use anyhow::{bail, Context, Result};
 use serde_json::Value;
 
 use crate::report::{line_chart, Axes};
@@ -29,9 +30,9 @@ const LOSSES: [(&str, &str, Option<f64>); 5] = [
 /// strategy, in run order.
 type Points = BTreeMap<(String, String, u32), Vec<Value>>;
 
-fn read(dir: &Path) -> Result<Points, String> {
+fn read(dir: &Path) -> Result<Points> {
     let mut points = Points::new();
-    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let entries = std::fs::read_dir(dir).with_context(|| format!("{}", dir.display()))?;
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().to_string();
         let Some(stem) = name.strip_suffix(".json") else {
@@ -48,13 +49,13 @@ fn read(dir: &Path) -> Result<Points, String> {
         ) else {
             continue;
         };
-        let text = std::fs::read_to_string(entry.path()).map_err(|e| format!("{name}: {e}"))?;
-        let v: Value = serde_json::from_str(&text).map_err(|e| format!("{name}: {e}"))?;
+        let text = std::fs::read_to_string(entry.path()).with_context(|| name.to_string())?;
+        let v: Value = serde_json::from_str(&text).with_context(|| name.to_string())?;
         let results = v["results"].as_array().cloned().unwrap_or_default();
         points.insert((network.to_string(), loss.to_string(), rtt), results);
     }
     if points.is_empty() {
-        return Err(format!("no sweep results in {}", dir.display()));
+        bail!("no sweep results in {}", dir.display());
     }
     Ok(points)
 }
@@ -111,7 +112,7 @@ fn find<'a>(
 }
 
 /// Markdown tables of `dir`'s sweep; SVG plots written into `plots`.
-pub fn tables(dir: &Path, plots: &Path) -> Result<String, String> {
+pub fn tables(dir: &Path, plots: &Path) -> Result<String> {
     let points = read(dir)?;
     let mut rtts: Vec<u32> = points.keys().map(|k| k.2).collect();
     rtts.sort_unstable();
@@ -179,7 +180,7 @@ pub fn tables(dir: &Path, plots: &Path) -> Result<String, String> {
         out += &tcp;
     }
 
-    std::fs::create_dir_all(plots).map_err(|e| format!("{}: {e}", plots.display()))?;
+    std::fs::create_dir_all(plots).with_context(|| format!("{}", plots.display()))?;
     for &rtt in &rtts {
         for (metric, path, title) in [
             (
@@ -214,7 +215,7 @@ pub fn tables(dir: &Path, plots: &Path) -> Result<String, String> {
                 &series,
             );
             let file = plots.join(format!("loss-{metric}-rtt{rtt}.svg"));
-            std::fs::write(&file, svg).map_err(|e| format!("{}: {e}", file.display()))?;
+            std::fs::write(&file, svg).with_context(|| format!("{}", file.display()))?;
         }
     }
     Ok(out)

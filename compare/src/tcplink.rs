@@ -3,7 +3,7 @@
 //! reach the receiver over a path with delay, jitter, a bandwidth cap and
 //! loss. Pure arithmetic on nanosecond timestamps, no GStreamer types.
 
-use crate::network::NetOptions;
+use crate::config::NetOptions;
 
 /// A small deterministic generator for the TCP loss model.
 struct XorShift(u64);

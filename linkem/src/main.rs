@@ -7,6 +7,7 @@
 use std::process::{Child, Command, ExitCode};
 use std::time::Duration;
 
+use anyhow::{anyhow, bail, Context, Result};
 use clap::Parser;
 use streamkit_linkem::{GilbertElliott, Impairments, Link, LinkConfig, LinkStats, ADDR_A, ADDR_B};
 
@@ -70,30 +71,30 @@ struct Args {
     seed: u64,
 }
 
-fn ms(v: f64, what: &str) -> Result<Duration, String> {
-    Duration::try_from_secs_f64(v / 1000.0).map_err(|_| format!("--{what} {v} is not a time in ms"))
+fn ms(v: f64, what: &str) -> Result<Duration> {
+    Duration::try_from_secs_f64(v / 1000.0).map_err(|_| anyhow!("--{what} {v} is not a time in ms"))
 }
 
-fn ms_positive(v: f64, what: &str) -> Result<Duration, String> {
+fn ms_positive(v: f64, what: &str) -> Result<Duration> {
     let d = ms(v, what)?;
     if d.is_zero() {
-        return Err(format!("--{what} must be above zero"));
+        bail!("--{what} must be above zero");
     }
     Ok(d)
 }
 
-fn config(args: &Args) -> Result<LinkConfig, String> {
+fn config(args: &Args) -> Result<LinkConfig> {
     let share = |v: f64, what: &str| {
         if (0.0..=100.0).contains(&v) {
             Ok(v / 100.0)
         } else {
-            Err(format!("--{what} {v} is not a percentage"))
+            Err(anyhow!("--{what} {v} is not a percentage"))
         }
     };
     let loss = share(args.loss, "loss")?;
     let loss = match (args.burst, args.outage_ms) {
         (Some(b), _) if b.is_nan() || b < 1.0 => {
-            return Err("--burst is a mean number of packets, at least 1".into())
+            bail!("--burst is a mean number of packets, at least 1");
         }
         (Some(b), _) => GilbertElliott::bursty(loss, b),
         (None, Some(ms)) => {
@@ -131,17 +132,17 @@ fn main() -> ExitCode {
     match run(&args) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("streamkit-linkem: {e}");
+            eprintln!("streamkit-linkem: {e:#}");
             ExitCode::FAILURE
         }
     }
 }
 
-fn run(args: &Args) -> Result<ExitCode, String> {
+fn run(args: &Args) -> Result<ExitCode> {
     if args.a.is_empty() && args.b.is_empty() {
-        return Err("nothing to run: give --a and/or --b commands (see --help)".into());
+        bail!("nothing to run: give --a and/or --b commands (see --help)");
     }
-    let link = Link::new(config(args)?).map_err(|e| e.to_string())?;
+    let link = Link::new(config(args)?)?;
     eprintln!("streamkit-linkem: side A is {ADDR_A}, side B is {ADDR_B}");
     let mut children: Vec<(String, Child)> = Vec::new();
     let sides = args
@@ -159,7 +160,7 @@ fn run(args: &Args) -> Result<ExitCode, String> {
                     .env("LINKEM_ADDR_A", ADDR_A.to_string())
                     .env("LINKEM_ADDR_B", ADDR_B.to_string()),
             )
-            .map_err(|e| format!("cannot start `{command}` on side {side}: {e}"))?;
+            .with_context(|| format!("cannot start `{command}` on side {side}"))?;
         children.push((format!("{side}: {command}"), child));
     }
     let mut code = ExitCode::SUCCESS;
@@ -177,9 +178,7 @@ fn run(args: &Args) -> Result<ExitCode, String> {
         }
     }
     let [ab, ba] = link.stats();
-    let forwarder = link
-        .close()
-        .map_err(|e| format!("the forwarder failed: {e}"))?;
+    let forwarder = link.close().context("the forwarder failed")?;
     eprintln!("{}", describe("A to B", ab));
     eprintln!("{}", describe("B to A", ba));
     eprintln!(

@@ -12,6 +12,7 @@ mod hub;
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::{anyhow, bail, Context, Result};
 use clap::Parser;
 use gst::prelude::*;
 use gst_rtsp_server::prelude::*;
@@ -87,7 +88,7 @@ struct Args {
 }
 
 /// The ingest: the origin's RTP into whole frames for the hub.
-fn ingest_pipeline(args: &Args) -> Result<gst::Pipeline, String> {
+fn ingest_pipeline(args: &Args) -> Result<gst::Pipeline> {
     let (rtp_caps, depay) = args.codec.ingest();
     let description = if args.input.starts_with("rtsp://") {
         format!(
@@ -98,7 +99,7 @@ fn ingest_pipeline(args: &Args) -> Result<gst::Pipeline, String> {
         let (host, port) = hostport
             .rsplit_once(':')
             .and_then(|(h, p)| p.parse::<u16>().ok().map(|p| (h, p)))
-            .ok_or_else(|| format!("--input {}: expected udp://HOST:PORT", args.input))?;
+            .with_context(|| format!("--input {}: expected udp://HOST:PORT", args.input))?;
         let (rtcp_in, rtcp_out) = (port.saturating_add(1), port.saturating_add(5));
         let rtp_caps = match args.codec {
             Codec::Delta => format!("{rtp_caps},cache-tiles=(string){}", args.cache_tiles),
@@ -113,15 +114,15 @@ fn ingest_pipeline(args: &Args) -> Result<gst::Pipeline, String> {
             lat = args.ingest_latency
         )
     } else {
-        return Err(format!(
+        bail!(
             "--input {}: expected udp://HOST:PORT or rtsp://...",
             args.input
-        ));
+        );
     };
     let pipeline = gst::parse::launch(&description)
-        .map_err(|e| format!("ingest pipeline: {e}"))?
+        .context("ingest pipeline")?
         .downcast::<gst::Pipeline>()
-        .map_err(|_| "ingest pipeline is not a pipeline".to_string())?;
+        .map_err(|_| anyhow!("ingest pipeline is not a pipeline"))?;
     if let (Some(rtpbin), Some(funnel)) = (pipeline.by_name("rb"), pipeline.by_name("ssrcs")) {
         // Every source the session sees goes to the depayloader: a sender
         // that restarts comes back with a new SSRC, and the relay follows
@@ -145,9 +146,9 @@ fn ingest_pipeline(args: &Args) -> Result<gst::Pipeline, String> {
     Ok(pipeline)
 }
 
-fn run(args: Args) -> Result<(), String> {
-    gst::init().map_err(|e| e.to_string())?;
-    gststreamkit::plugin_register_static().map_err(|e| e.to_string())?;
+fn run(args: Args) -> Result<()> {
+    gst::init()?;
+    gststreamkit::plugin_register_static()?;
     let policy = match args.join {
         Join::Wait => JoinPolicy::WaitForKeyframe,
         Join::Force => JoinPolicy::ForceKeyframe,
@@ -158,9 +159,9 @@ fn run(args: Args) -> Result<(), String> {
     let sink = ingest
         .by_name("frames")
         .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
-        .ok_or("ingest pipeline has no appsink")?;
+        .context("ingest pipeline has no appsink")?;
     sink.set_sync(false);
-    hub.set_upstream(sink.static_pad("sink").ok_or("appsink has no sink pad")?);
+    hub.set_upstream(sink.static_pad("sink").context("appsink has no sink pad")?);
     {
         let hub = hub.clone();
         sink.set_callbacks(
@@ -189,7 +190,7 @@ fn run(args: Args) -> Result<(), String> {
     });
     let mounts = server
         .mount_points()
-        .ok_or("RTSP server has no mount points")?;
+        .context("RTSP server has no mount points")?;
     mounts.add_factory(&mount, factory::RelayFactory::new(hub.clone(), args.codec));
     if let Some(pool) = server.thread_pool() {
         pool.set_max_threads(args.client_threads.max(1));
@@ -200,14 +201,14 @@ fn run(args: Args) -> Result<(), String> {
     });
     let pool = server
         .session_pool()
-        .ok_or("RTSP server has no session pool")?;
+        .context("RTSP server has no session pool")?;
     glib::timeout_add_seconds(1, move || {
         pool.cleanup();
         glib::ControlFlow::Continue
     });
     let _source = server
         .attach(None)
-        .map_err(|e| format!("cannot listen on {}:{}: {e}", args.address, args.port))?;
+        .with_context(|| format!("cannot listen on {}:{}", args.address, args.port))?;
 
     let main_loop = glib::MainLoop::new(None, false);
     if let Some(bus) = ingest.bus() {
@@ -238,7 +239,7 @@ fn run(args: Args) -> Result<(), String> {
     }
     ingest
         .set_state(gst::State::Playing)
-        .map_err(|e| format!("ingest does not start: {e}"))?;
+        .context("ingest does not start")?;
     println!(
         "streamkit-relay: serving rtsp://{}:{}{} from {}",
         args.address, args.port, mount, args.input
@@ -274,7 +275,7 @@ fn print_stats(hub: &Arc<Hub>) {
 fn main() {
     let args = Args::parse();
     if let Err(e) = run(args) {
-        eprintln!("streamkit-relay: {e}");
+        eprintln!("streamkit-relay: {e:#}");
         std::process::exit(1);
     }
     // Let a final stats line reach a pipe before exiting.

@@ -135,19 +135,13 @@ fn serve(stream: TcpStream, routes: &[(String, PathBuf)], requests: &Mutex<Vec<S
     let _ = stream.flush();
 }
 
-/// Free UDP ports on 127.0.0.1 (bound and released; another process could
-/// take one meanwhile, which only this machine's tests would do).
+/// `n` different free UDP ports on 127.0.0.1 (`benchkit::ports`, which
+/// every program and test of the workspace takes its ports from).
 pub fn free_ports(n: usize) -> Vec<u16> {
-    let sockets: Vec<_> = (0..n)
-        .map(|_| std::net::UdpSocket::bind("127.0.0.1:0").unwrap())
-        .collect();
-    sockets
-        .iter()
-        .map(|s| s.local_addr().unwrap().port())
-        .collect()
+    benchkit::ports::free_udp_ports(n).expect("free UDP ports on 127.0.0.1")
 }
 
-/// One free UDP port on 127.0.0.1 (see [`free_ports`]).
+/// One free UDP port on 127.0.0.1.
 pub fn free_port() -> u16 {
     free_ports(1)[0]
 }
@@ -155,15 +149,5 @@ pub fn free_port() -> u16 {
 /// Two consecutive free UDP ports, the first even (RTP and RTCP, as ffmpeg
 /// expects).
 pub fn free_port_pair() -> u16 {
-    for _ in 0..100 {
-        let a = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        let p = a.local_addr().unwrap().port();
-        if p.is_multiple_of(2)
-            && p < u16::MAX
-            && std::net::UdpSocket::bind(("127.0.0.1", p + 1)).is_ok()
-        {
-            return p;
-        }
-    }
-    panic!("no free pair of UDP ports on 127.0.0.1");
+    benchkit::ports::free_udp_port_with(&[1], true).expect("two free UDP ports on 127.0.0.1")
 }

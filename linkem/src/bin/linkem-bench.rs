@@ -10,6 +10,7 @@
 
 use std::time::Duration;
 
+use anyhow::Result;
 use clap::Parser;
 use streamkit_linkem::probe::{self, quantile, sorted_delays, Train};
 use streamkit_linkem::{Link, LinkConfig};
@@ -32,10 +33,9 @@ struct Args {
     seconds: f64,
 }
 
-fn main() -> Result<(), String> {
+fn main() -> Result<()> {
     let args = Args::parse();
-    let link =
-        Link::new(LinkConfig::symmetric(Default::default(), 1)).map_err(|e| e.to_string())?;
+    let link = Link::new(LinkConfig::symmetric(Default::default(), 1))?;
 
     // 1. Added delay.
     let train = Train {
@@ -46,8 +46,8 @@ fn main() -> Result<(), String> {
     };
     let (mut across, mut lo) = (Vec::new(), Vec::new());
     for _ in 0..args.rounds {
-        across.extend(probe::across(&link, train).map_err(|e| e.to_string())?);
-        lo.extend(probe::over_loopback(train).map_err(|e| e.to_string())?);
+        across.extend(probe::across(&link, train)?);
+        lo.extend(probe::over_loopback(train)?);
     }
     let (across, lo) = (sorted_delays(&across), sorted_delays(&lo));
     let us = |d: Duration| d.as_secs_f64() * 1e6;
@@ -82,8 +82,7 @@ fn main() -> Result<(), String> {
     );
     println!("  offered/s   sent    forwarded  received  forwarder CPU");
     for rate in &args.rates {
-        let link =
-            Link::new(LinkConfig::symmetric(Default::default(), 2)).map_err(|e| e.to_string())?;
+        let link = Link::new(LinkConfig::symmetric(Default::default(), 2))?;
         let packets = (f64::from(*rate) * args.seconds) as u64;
         let got = probe::across(
             &link,
@@ -93,10 +92,9 @@ fn main() -> Result<(), String> {
                 gap: Duration::from_secs_f64(1.0 / f64::from(*rate)),
                 settle: Duration::ZERO,
             },
-        )
-        .map_err(|e| e.to_string())?;
+        )?;
         let [ab, _] = link.stats();
-        let forwarder = link.close().map_err(|e| e.to_string())?;
+        let forwarder = link.close()?;
         println!(
             "  {rate:9} {packets:8} {:10} {:9}  {:.2} s ({:.0}% of one core)",
             ab.delivered,

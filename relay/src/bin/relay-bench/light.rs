@@ -13,6 +13,7 @@ use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use anyhow::{anyhow, bail, Context, Result};
 use gststreamkit::delta::DeltaDecoder;
 use gststreamkit::rtp::{AssembledFrame, FrameAssembler, PacketMeta, RESTART_AFTER_TICKS};
 
@@ -32,16 +33,13 @@ pub struct RtspSession {
 impl RtspSession {
     /// DESCRIBE and SETUP `url`, the stream to arrive on UDP port
     /// `rtp_port` (RTCP on the next one).
-    pub fn setup(url: &str, rtp_port: u16) -> Result<Self, String> {
+    pub fn setup(url: &str, rtp_port: u16) -> Result<Self> {
         let hostport = url
             .strip_prefix("rtsp://")
             .and_then(|r| r.split('/').next())
-            .ok_or_else(|| format!("not an rtsp:// URL: {url}"))?;
-        let stream =
-            TcpStream::connect(hostport).map_err(|e| format!("connect {hostport}: {e}"))?;
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .map_err(|e| e.to_string())?;
+            .with_context(|| format!("not an rtsp:// URL: {url}"))?;
+        let stream = TcpStream::connect(hostport).with_context(|| format!("connect {hostport}"))?;
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
         let _ = stream.set_nodelay(true);
         let mut s = RtspSession {
             stream,
@@ -57,13 +55,13 @@ impl RtspSession {
         let setup = s.request("SETUP", &track, vec![("Transport", transport)])?;
         s.session = setup
             .session_id()
-            .ok_or("SETUP response without a session")?
+            .context("SETUP response without a session")?
             .to_string();
         Ok(s)
     }
 
     /// Sends PLAY and waits for its answer.
-    pub fn play(&mut self) -> Result<(), String> {
+    pub fn play(&mut self) -> Result<()> {
         let url = self.url.clone();
         let session = self.session.clone();
         self.request("PLAY", &url, vec![("Session", session)])
@@ -71,7 +69,7 @@ impl RtspSession {
     }
 
     /// GET_PARAMETER with no body: tells the server the session is alive.
-    pub fn keep_alive(&mut self) -> Result<(), String> {
+    pub fn keep_alive(&mut self) -> Result<()> {
         let url = self.url.clone();
         let session = self.session.clone();
         self.request("GET_PARAMETER", &url, vec![("Session", session)])
@@ -79,7 +77,7 @@ impl RtspSession {
     }
 
     /// Ends the session.
-    pub fn teardown(mut self) -> Result<(), String> {
+    pub fn teardown(mut self) -> Result<()> {
         let url = self.url.clone();
         let session = self.session.clone();
         self.request("TEARDOWN", &url, vec![("Session", session)])
@@ -91,7 +89,7 @@ impl RtspSession {
         method: &str,
         url: &str,
         headers: Vec<(&str, String)>,
-    ) -> Result<Response, String> {
+    ) -> Result<Response> {
         self.cseq += 1;
         let text = Request {
             method,
@@ -101,24 +99,24 @@ impl RtspSession {
         .to_text(self.cseq);
         self.stream
             .write_all(text.as_bytes())
-            .map_err(|e| format!("{method}: {e}"))?;
+            .with_context(|| method.to_string())?;
         let mut chunk = [0u8; 4096];
         loop {
             if let Some((response, used)) =
-                Response::parse(&self.buf).map_err(|e| format!("{method}: {e}"))?
+                Response::parse(&self.buf).with_context(|| method.to_string())?
             {
                 self.buf.drain(..used);
                 if response.status != 200 {
-                    return Err(format!("{method}: status {}", response.status));
+                    bail!("{method}: status {}", response.status);
                 }
                 return Ok(response);
             }
             let n = self
                 .stream
                 .read(&mut chunk)
-                .map_err(|e| format!("{method}: {e}"))?;
+                .with_context(|| method.to_string())?;
             if n == 0 {
-                return Err(format!("{method}: the server closed the connection"));
+                bail!("{method}: the server closed the connection");
             }
             self.buf.extend_from_slice(&chunk[..n]);
         }
@@ -126,10 +124,10 @@ impl RtspSession {
 }
 
 /// Two neighbouring UDP ports on 127.0.0.1, the first even (RTP, RTCP).
-pub fn socket_pair() -> Result<(UdpSocket, UdpSocket), String> {
+pub fn socket_pair() -> Result<(UdpSocket, UdpSocket)> {
     for _ in 0..100 {
-        let rtp = UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-        let port = rtp.local_addr().map_err(|e| e.to_string())?.port();
+        let rtp = UdpSocket::bind("127.0.0.1:0")?;
+        let port = rtp.local_addr()?.port();
         if port % 2 != 0 || port == u16::MAX {
             continue;
         }
@@ -137,7 +135,7 @@ pub fn socket_pair() -> Result<(UdpSocket, UdpSocket), String> {
             return Ok((rtp, rtcp));
         }
     }
-    Err("no free UDP port pair on 127.0.0.1".into())
+    Err(anyhow!("no free UDP port pair on 127.0.0.1"))
 }
 
 /// Linux's ioctl for the kernel's receive time of the last datagram read
@@ -260,13 +258,13 @@ pub struct LightViewer {
 }
 
 impl LightViewer {
-    pub fn new(rtp: UdpSocket, rtcp: UdpSocket, record: SessionRecord) -> Result<Self, String> {
-        rtp.set_nonblocking(true).map_err(|e| e.to_string())?;
+    pub fn new(rtp: UdpSocket, rtcp: UdpSocket, record: SessionRecord) -> Result<Self> {
+        rtp.set_nonblocking(true)?;
         let mut record = record;
-        record.rtp_port = rtp.local_addr().map_err(|e| e.to_string())?.port();
+        record.rtp_port = rtp.local_addr()?.port();
         // The first asking turns the kernel's receive times on.
         let _ = kernel_arrival(&rtp, &clocks_now());
-        rtcp.set_nonblocking(true).map_err(|e| e.to_string())?;
+        rtcp.set_nonblocking(true)?;
         Ok(LightViewer {
             rtp,
             rtcp,

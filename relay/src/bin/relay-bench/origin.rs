@@ -7,13 +7,14 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use anyhow::{Context, Result};
+use benchkit::pipeline::{check_bus, parse};
+use benchkit::scene::Scene;
 use gst::prelude::*;
 use serde::Serialize;
 
 use crate::bytebins::ByteBins;
-use crate::pipeline::{check_bus, launch};
 use crate::rtpheader::RtpHeader;
-use crate::scene::Scene;
 
 /// What the origin's payloader sent.
 #[derive(Debug, Clone, Default)]
@@ -65,7 +66,7 @@ impl Origin {
         (width, height, fps): (u32, u32, u32),
         (port, tap_port): (u16, u16),
         epoch: Instant,
-    ) -> Result<Self, String> {
+    ) -> Result<Self> {
         let description = format!(
             "rtpbin name=rb rtp-profile=avpf \
              {scene} ! framestamp name=stamp ! queue name=encq max-size-buffers=3 \
@@ -78,13 +79,13 @@ impl Origin {
             rtcp = port + 1,
             back = port + 5,
         );
-        let pipeline = launch(&description)?;
+        let pipeline = parse(&description)?;
         scene.configure(&pipeline, height);
         let sent: Arc<Mutex<Sent>> = Arc::default();
         let pad = pipeline
             .by_name("pay")
             .and_then(|p| p.static_pad("src"))
-            .ok_or("origin has no payloader")?;
+            .context("origin has no payloader")?;
         let tally = sent.clone();
         pad.add_probe(
             gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
@@ -108,7 +109,7 @@ impl Origin {
         );
         pipeline
             .set_state(gst::State::Playing)
-            .map_err(|e| format!("the origin does not start: {e}"))?;
+            .context("the origin does not start")?;
         Ok(Origin { pipeline, sent })
     }
 
@@ -132,7 +133,7 @@ impl Origin {
         self.sent.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<()> {
         check_bus(&self.pipeline, "origin").map(drop)
     }
 }
@@ -167,8 +168,8 @@ pub struct FullViewer {
 }
 
 impl FullViewer {
-    pub fn join(url: &str) -> Result<Self, String> {
-        let pipeline = launch(&format!(
+    pub fn join(url: &str) -> Result<Self> {
+        let pipeline = parse(&format!(
             "rtspsrc location={url} latency=0 protocols=udp \
              ! rtpdeltadepay ! deltadec ! framemeter name=meter ! fakesink sync=false"
         ))?;
@@ -177,7 +178,7 @@ impl FullViewer {
         pipeline
             .by_name("meter")
             .and_then(|m| m.static_pad("src"))
-            .ok_or("full viewer has no framemeter")?
+            .context("full viewer has no framemeter")?
             .add_probe(gst::PadProbeType::BUFFER, move |_, _| {
                 if let Ok(mut f) = seen.lock() {
                     f.get_or_insert_with(Instant::now);
@@ -187,7 +188,7 @@ impl FullViewer {
         let started = Instant::now();
         pipeline
             .set_state(gst::State::Playing)
-            .map_err(|e| format!("a full viewer does not start: {e}"))?;
+            .context("a full viewer does not start")?;
         Ok(FullViewer {
             pipeline,
             started,
@@ -195,19 +196,19 @@ impl FullViewer {
         })
     }
 
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<()> {
         check_bus(&self.pipeline, "full viewer").map(drop)
     }
 
     /// Stops it and reads its meter.
-    pub fn finish(self) -> Result<FullViewerResult, String> {
+    pub fn finish(self) -> Result<FullViewerResult> {
         self.check()?;
         let _ = self.pipeline.set_state(gst::State::Null);
         let stats = self
             .pipeline
             .by_name("meter")
             .map(|m| m.property::<gst::Structure>("stats"))
-            .ok_or("full viewer has no framemeter")?;
+            .context("full viewer has no framemeter")?;
         let ms = |field: &str| stats.get::<u64>(field).unwrap_or(0) as f64 / 1e6;
         let count = |field: &str| stats.get::<u64>(field).unwrap_or(0);
         let first = self.first.lock().ok().and_then(|f| *f);

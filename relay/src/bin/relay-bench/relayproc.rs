@@ -10,6 +10,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use anyhow::{anyhow, bail, Context, Result};
+
 /// The counters of a `stats: key=value ...` line.
 pub fn parse_stats_line(line: &str) -> Option<HashMap<String, u64>> {
     let rest = line.strip_prefix("stats:")?;
@@ -33,7 +35,7 @@ impl RelayProcess {
     /// Starts `streamkit-relay` reading RTP on 127.0.0.1:`input_port`,
     /// serving RTSP on `rtsp_port`, with `extra` arguments; returns once it
     /// says it is serving.
-    pub fn start(input_port: u16, rtsp_port: u16, extra: &[String]) -> Result<Self, String> {
+    pub fn start(input_port: u16, rtsp_port: u16, extra: &[String]) -> Result<Self> {
         let program = relay_program()?;
         let mut child = Command::new(&program)
             .args(["--input", &format!("udp://127.0.0.1:{input_port}")])
@@ -43,10 +45,10 @@ impl RelayProcess {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", program.display()))?;
+            .with_context(|| format!("cannot start {}", program.display()))?;
         let lines: Arc<Mutex<Vec<String>>> = Arc::default();
-        let stdout = child.stdout.take().ok_or("relay has no stdout")?;
-        let stderr = child.stderr.take().ok_or("relay has no stderr")?;
+        let stdout = child.stdout.take().context("relay has no stdout")?;
+        let stderr = child.stderr.take().context("relay has no stderr")?;
         for (stream, prefix) in [
             (Box::new(stdout) as Box<dyn std::io::Read + Send>, ""),
             (Box::new(stderr), "stderr: "),
@@ -110,7 +112,7 @@ impl RelayProcess {
         &self,
         limit: Duration,
         ok: impl Fn(&HashMap<String, u64>) -> bool,
-    ) -> Result<HashMap<String, u64>, String> {
+    ) -> Result<HashMap<String, u64>> {
         let deadline = Instant::now() + limit;
         loop {
             let stats = self.stats();
@@ -118,13 +120,13 @@ impl RelayProcess {
                 return Ok(stats);
             }
             if Instant::now() > deadline {
-                return Err(format!("the relay's counters never got there: {stats:?}"));
+                bail!("the relay's counters never got there: {stats:?}");
             }
             std::thread::sleep(Duration::from_millis(100));
         }
     }
 
-    fn wait_for_line(&self, limit: Duration, ok: impl Fn(&str) -> bool) -> Result<(), String> {
+    fn wait_for_line(&self, limit: Duration, ok: impl Fn(&str) -> bool) -> Result<()> {
         let deadline = Instant::now() + limit;
         while Instant::now() < deadline {
             if self
@@ -137,7 +139,7 @@ impl RelayProcess {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        Err(format!(
+        Err(anyhow!(
             "the relay did not start: {:?}",
             self.lines.lock().map(|l| l.clone()).unwrap_or_default()
         ))
@@ -153,16 +155,16 @@ impl Drop for RelayProcess {
 
 /// `streamkit-relay` next to this program (cargo builds both into one
 /// directory).
-fn relay_program() -> Result<PathBuf, String> {
-    let me = std::env::current_exe().map_err(|e| format!("where am I: {e}"))?;
-    let dir = me.parent().ok_or("this program has no directory")?;
+fn relay_program() -> Result<PathBuf> {
+    let me = std::env::current_exe().context("where am I")?;
+    let dir = me.parent().context("this program has no directory")?;
     // Test binaries run from target/*/deps; the programs are one up.
     for candidate in [dir.join("streamkit-relay"), dir.join("../streamkit-relay")] {
         if candidate.is_file() {
             return Ok(candidate);
         }
     }
-    Err(format!(
+    Err(anyhow!(
         "no streamkit-relay next to {} (cargo build -p streamkit-relay)",
         me.display()
     ))

@@ -6,6 +6,8 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use anyhow::{Context, Result};
+
 use crate::run::{BenchResult, Spread};
 
 /// A row: what, the figure, the target, whether it is met (None: no
@@ -262,9 +264,9 @@ pub fn table(r: &BenchResult) -> String {
     out
 }
 
-pub fn write_json(r: &BenchResult, path: &Path) -> Result<(), String> {
-    let text = serde_json::to_string_pretty(r).map_err(|e| e.to_string())?;
-    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+pub fn write_json(r: &BenchResult, path: &Path) -> Result<()> {
+    let text = serde_json::to_string_pretty(r)?;
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
 }
 
 fn escape(s: &str) -> String {

@@ -54,6 +54,8 @@ impl std::fmt::Display for ResponseError {
     }
 }
 
+impl std::error::Error for ResponseError {}
+
 const MAX_HEAD: usize = 64 << 10;
 
 impl Response {

@@ -4,19 +4,20 @@
 //! [`BenchResult`].
 
 use std::collections::{HashMap, VecDeque};
-use std::net::{TcpListener, UdpSocket};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
+use anyhow::{anyhow, Result};
+use benchkit::ports::{free_tcp_port, free_udp_port_with};
+use benchkit::procstat;
 use gststreamkit::measure::frametally::LatencySummary;
 use serde::Serialize;
 
+use crate::args::Args;
 use crate::bytebins::{ratios_after_joins, ByteBins, LiveSpan};
 use crate::light::{self, Command, LightViewer, RtspSession, SessionRecord};
 use crate::origin::{FullViewer, FullViewerResult, Origin, Sent};
-use crate::procstat;
 use crate::relayproc::RelayProcess;
-use crate::Args;
 
 /// Seconds between a light viewer's GET_PARAMETERs (the relay closes a
 /// silent session after 10 s by default).
@@ -221,9 +222,9 @@ impl Control {
         }
     }
 
-    fn try_join(&mut self, key: u64) -> Result<(), String> {
+    fn try_join(&mut self, key: u64) -> Result<()> {
         let (rtp, rtcp) = light::socket_pair()?;
-        let port = rtp.local_addr().map_err(|e| e.to_string())?.port();
+        let port = rtp.local_addr()?.port();
         let requested = Instant::now();
         let mut session = RtspSession::setup(&self.url, port)?;
         let viewer = LightViewer::new(rtp, rtcp, SessionRecord::new(key, requested))?;
@@ -317,31 +318,6 @@ impl Control {
     }
 }
 
-/// A UDP port with port+1 and port+5 free too (the origin's RTP, RTCP and
-/// the RTCP coming back).
-fn free_origin_port() -> Result<u16, String> {
-    for _ in 0..100 {
-        let s = UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-        let port = s.local_addr().map_err(|e| e.to_string())?.port();
-        if port > u16::MAX - 6 {
-            continue;
-        }
-        let others: Vec<_> = [1, 5]
-            .iter()
-            .map(|d| UdpSocket::bind(("127.0.0.1", port + d)))
-            .collect();
-        if others.iter().all(Result::is_ok) {
-            return Ok(port);
-        }
-    }
-    Err("no free UDP ports on 127.0.0.1".into())
-}
-
-fn free_tcp_port() -> Result<u16, String> {
-    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-    Ok(l.local_addr().map_err(|e| e.to_string())?.port())
-}
-
 fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
@@ -375,18 +351,18 @@ impl CpuSample {
     }
 }
 
-pub fn run(args: &Args, command: String) -> Result<BenchResult, String> {
-    gst::init().map_err(|e| e.to_string())?;
-    gststreamkit::plugin_register_static().map_err(|e| e.to_string())?;
+pub fn run(args: &Args, command: String) -> Result<BenchResult> {
+    gst::init()?;
+    gststreamkit::plugin_register_static()?;
     let load_start = loadavg();
     let epoch = Instant::now();
-    let input = free_origin_port()?;
+    let input = free_udp_port_with(&[1, 5], false)?;
     let mut relay = RelayProcess::start(input, free_tcp_port()?, &args.relay_arg)?;
     let (picture_tx, pictures) = std::sync::mpsc::channel();
     let (commands, receiver) = light::spawn_receiver(epoch, picture_tx);
     // The origin's own packets, timed by the kernel as the viewers' are.
     let (tap, tap_rtcp) = light::socket_pair()?;
-    let tap_port = tap.local_addr().map_err(|e| e.to_string())?.port();
+    let tap_port = tap.local_addr()?.port();
     let tap = LightViewer::new(tap, tap_rtcp, SessionRecord::new(ORIGIN_TAP, epoch))?;
     let _ = commands.send(Command::Add(Box::new(tap)));
     let origin = Origin::start(
@@ -502,7 +478,7 @@ pub fn run(args: &Args, command: String) -> Result<BenchResult, String> {
     drop(commands);
     let mut records = receiver
         .join()
-        .map_err(|_| "the light viewers' thread panicked")?;
+        .map_err(|_| anyhow!("the light viewers' thread panicked"))?;
     let tap = records
         .iter()
         .position(|r| r.key == ORIGIN_TAP)
@@ -512,7 +488,7 @@ pub fn run(args: &Args, command: String) -> Result<BenchResult, String> {
     for f in full {
         match f.finish() {
             Ok(r) => full_results.push(r),
-            Err(e) => join_failures.push(e),
+            Err(e) => join_failures.push(format!("{e:#}")),
         }
     }
     origin.check()?;
