@@ -44,29 +44,14 @@ impl Luma {
     }
 }
 
-/// Highest PSNR reported: identical pictures.
-pub const PSNR_IDENTICAL: f64 = 100.0;
-
-/// Peak signal-to-noise ratio in dB (capped at [`PSNR_IDENTICAL`]); `None`
-/// when the sizes differ.
+/// Peak signal-to-noise ratio in dB of two luma planes (the workspace's one
+/// PSNR, capped at [`gststreamkit::measure::quality::PSNR_IDENTICAL`]);
+/// `None` when the sizes differ.
 pub fn psnr(a: &Luma, b: &Luma) -> Option<f64> {
-    if a.width != b.width || a.height != b.height || a.data.is_empty() {
+    if a.width != b.width || a.height != b.height {
         return None;
     }
-    let sse: u64 = a
-        .data
-        .iter()
-        .zip(&b.data)
-        .map(|(&x, &y)| {
-            let d = i64::from(x) - i64::from(y);
-            (d * d) as u64
-        })
-        .sum();
-    if sse == 0 {
-        return Some(PSNR_IDENTICAL);
-    }
-    let mse = sse as f64 / a.data.len() as f64;
-    Some((10.0 * (255.0f64 * 255.0 / mse).log10()).min(PSNR_IDENTICAL))
+    gststreamkit::measure::quality::psnr(&a.data, &b.data)
 }
 
 /// Mean SSIM over 8x8 windows stepped by 4 (Wang et al. 2004 constants,
@@ -114,6 +99,8 @@ pub fn ssim(a: &Luma, b: &Luma) -> Option<f64> {
 
 #[cfg(test)]
 mod tests {
+    use gststreamkit::measure::quality::PSNR_IDENTICAL;
+
     use super::*;
 
     fn picture(w: usize, h: usize, f: impl Fn(usize, usize) -> u8) -> Luma {
