@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! Streamkit's link emulator (issue 12): two network namespaces of this
 //! process's own, joined through TUN devices by a userspace forwarder that
 //! applies, per direction, random and bursty loss, delay and jitter,

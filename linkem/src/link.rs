@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! A link between two network namespaces: side A holds `ADDR_A`, side B
 //! `ADDR_B`, each on a TUN device of its own, and one forwarder thread
 //! carries IPv4 packets between the two devices through a

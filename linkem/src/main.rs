@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! streamkit-linkem: runs commands on either side of an emulated link.
 //! Side A is 198.18.0.1 and side B 198.18.0.2, each in a network namespace
 //! of this process's own; whatever the commands send each other crosses

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! One direction of an emulated link: what happens to each packet offered
 //! to it, decided when it is offered.
 //!

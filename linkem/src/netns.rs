@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! Network namespaces that belong to this process alone.
 //!
 //! A namespace here has no name (nothing under `/run/netns`): it is held by

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! Measuring a link from outside: UDP probe packets that carry their
 //! sequence number and send time, sent from side A and received on side B
 //! by threads of this process, so one clock stamps both ends and one-way

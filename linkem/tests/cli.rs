@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! streamkit-linkem end to end: commands on both sides of a lossy link,
 //! talking over real TCP (GStreamer's tcpserversrc and tcpclientsink).
 //! Needs root and /dev/net/tun, and gst-launch-1.0 (scripts/deps.sh).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! The link emulator measured from outside: real sockets on either side of
 //! a real link (two namespaces, two TUN devices, the forwarder), with
 //! timestamps from one clock, so one-way delays are measured, not guessed.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! The RTSP media factory: one media per viewer (not shared), each an
 //! `appsrc` fed by the hub and the viewer's own `rtpdeltapay`, so that every
 //! viewer has its own SSRC and sequence numbers and a picture made for it

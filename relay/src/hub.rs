@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! The relay core shared between the ingest thread and the RTSP server's
 //! media: viewers are GStreamer `appsrc`s here, frames are buffers.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! `streamkit-relay`: receives one changes-only stream and serves it to any
 //! number of RTSP viewers (docs/relay.md).
 //!

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! linkem-bench: what the link emulator itself costs, measured beside the
 //! loopback device in the same run (docs/linkem.md).
 //!
