@@ -19,7 +19,8 @@ for scripts. examples/embed/ is the same app in Rust.
 
 GStreamer finds the streamkit plugin on GST_PLUGIN_PATH: build it with
 `cargo build -p gst-plugin-streamkit` and run
-`GST_PLUGIN_PATH=target/debug examples/embed.py`. It needs Debian's
+`GST_PLUGIN_PATH=target/debug examples/embed.py` (or, after
+`meson compile -C _build`, GST_PLUGIN_PATH=_build). It needs Debian's
 python3-gi, gir1.2-gstreamer-1.0 and gir1.2-gst-plugins-base-1.0
 (scripts/deps.sh installs them) and so Debian's /usr/bin/python3.
 
@@ -40,7 +41,8 @@ try:
     gi.require_version("Gst", "1.0")
     gi.require_version("GstApp", "1.0")
     gi.require_version("GstVideo", "1.0")
-    from gi.repository import GLib, Gst, GstApp, GstVideo  # noqa: F401 (GstApp: appsrc/appsink methods)
+    # GstApp gives the appsrc and appsink made below their methods.
+    from gi.repository import GLib, Gst, GstApp, GstVideo  # noqa: F401
 except (ImportError, ValueError) as e:
     sys.exit(
         f"embed.py: PyGObject with GStreamer's introspection data is missing ({e}): "
@@ -172,7 +174,9 @@ def chain(name, elements):
         pipeline.add(element)
     for upstream, downstream in zip(elements, elements[1:]):
         if not upstream.link(downstream):
-            raise RuntimeError(f"{name}: cannot link {upstream.get_name()} to {downstream.get_name()}")
+            raise RuntimeError(
+                f"{name}: cannot link {upstream.get_name()} to {downstream.get_name()}"
+            )
     return pipeline
 
 
@@ -181,7 +185,8 @@ class Sender:
 
     def __init__(self, args):
         caps = Gst.Caps.from_string(
-            f"video/x-raw,format=BGRx,width={args.width},height={args.height},framerate={args.fps}/1"
+            f"video/x-raw,format=BGRx,width={args.width},height={args.height},"
+            f"framerate={args.fps}/1"
         )
         # A live source stamped with the clock as each picture is pushed:
         # the picture is "captured" when the app hands it over.
@@ -240,7 +245,7 @@ class Receiver:
         seen = self.look_at(sample)
         with self.lock:
             if self.received == 0:
-                what = f"picture {seen}, exactly as drawn" if seen is not None else "unlike any drawn"
+                what = "unlike any drawn" if seen is None else f"picture {seen}, exactly as drawn"
                 print(f"receiver: first picture: {what}")
             self.received += 1
             self.last_arrival = time.monotonic()
@@ -304,7 +309,8 @@ class App:
             f"embed: {a.frames} pictures of {a.width}x{a.height} at {a.fps} fps to "
             f"127.0.0.1:{a.port}; key-int-max 0 -> {a.key_int_max} after picture {a.change_at}"
         )
-        for side, pipeline in (("sender", self.sender.pipeline), ("receiver", self.receiver.pipeline)):
+        pipelines = (("sender", self.sender.pipeline), ("receiver", self.receiver.pipeline))
+        for side, pipeline in pipelines:
             bus = pipeline.get_bus()
             bus.add_signal_watch()
             bus.connect("message", self.on_message, side, pipeline)
@@ -464,7 +470,8 @@ class App:
 
 def parse_args():
     parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter
+        description=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--frames", type=int, default=90, help="pictures to send (default 90)")
     parser.add_argument("--fps", type=int, default=30, help="pictures per second (default 30)")
@@ -472,8 +479,12 @@ def parse_args():
         "--port", type=int, default=5004,
         help="UDP port on 127.0.0.1 to send to and receive on (default 5004)",
     )
-    parser.add_argument("--width", type=int, default=640, help="picture width, at least 320 (default 640)")
-    parser.add_argument("--height", type=int, default=360, help="picture height, at least 240 (default 360)")
+    parser.add_argument(
+        "--width", type=int, default=640, help="picture width, at least 320 (default 640)"
+    )
+    parser.add_argument(
+        "--height", type=int, default=360, help="picture height, at least 240 (default 360)"
+    )
     parser.add_argument(
         "--change-at", type=int, default=None,
         help="after this many pictures, set key-int-max (default frames/2)",
@@ -482,7 +493,9 @@ def parse_args():
         "--key-int-max", type=int, default=10,
         help="the key-int-max set then: a keyframe every N frames (default 10)",
     )
-    parser.add_argument("--timeout", type=int, default=60, help="give up after this many seconds (default 60)")
+    parser.add_argument(
+        "--timeout", type=int, default=60, help="give up after this many seconds (default 60)"
+    )
     args = parser.parse_args()
     if args.frames < 1 or args.fps < 1 or not 0 < args.port < 65536:
         parser.error("--frames and --fps must be above 0, --port 1 to 65535")
@@ -500,8 +513,8 @@ def main():
     # Progress lines as they happen, also into a pipe.
     sys.stdout.reconfigure(line_buffering=True)
     Gst.init(None)
-    missing = [f for f in ("framestamp", "deltaenc", "rtpdeltapay", "rtpdeltadepay", "deltadec", "framemeter")
-               if Gst.ElementFactory.find(f) is None]
+    ours = ("framestamp", "deltaenc", "rtpdeltapay", "rtpdeltadepay", "deltadec", "framemeter")
+    missing = [f for f in ours if Gst.ElementFactory.find(f) is None]
     if missing:
         print(
             f"embed.py: GStreamer does not know {', '.join(missing)}: build the plugin "
