@@ -51,7 +51,7 @@ pub struct Picture {
 }
 
 impl Picture {
-    /// Frame `n` of the scene at `width` x `height` (at least 320 x 240).
+    /// Frame `n` of the scene at `width` x `height` (at least 320 x 256).
     pub fn draw(n: u32, width: u32, height: u32) -> Self {
         let mut p = Picture {
             width,
