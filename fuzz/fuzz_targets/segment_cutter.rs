@@ -17,6 +17,7 @@ use gststreamkit::segment::cutter::{
 };
 use gststreamkit::segment::paramsets::{nal_units, Codec, ParameterSetCache};
 use libfuzzer_sys::fuzz_target;
+use std::time::Duration;
 use streamkit_fuzz::{
     parse_cutter_units, CutterSettings, CUTTER_DURATION, CUTTER_FIXED_RATE, CUTTER_H265,
     UNIT_HAS_DURATION, UNIT_KEYFRAME, UNIT_TIMED,
@@ -78,17 +79,17 @@ fuzz_target!(|data: &[u8]| {
     } else {
         Codec::H264
     };
-    let frame_duration =
-        (settings.flags & CUTTER_FIXED_RATE != 0).then_some(u64::from(settings.frame_ms) * MS);
+    let frame_duration = (settings.flags & CUTTER_FIXED_RATE != 0)
+        .then_some(Duration::from_millis(u64::from(settings.frame_ms)));
     let config = CutterConfig {
         length: if settings.flags & CUTTER_DURATION != 0 {
-            SegmentLength::Duration(u64::from(settings.length) * MS)
+            SegmentLength::Duration(Duration::from_millis(u64::from(settings.length)))
         } else {
             SegmentLength::Frames(u32::from(settings.length))
         },
         frame_duration,
-        max_keyframe_wait: u64::from(settings.wait_100ms) * 100 * MS,
-        encoder_delay: u64::from(settings.delay_ms) * MS,
+        max_keyframe_wait: Duration::from_millis(u64::from(settings.wait_100ms) * 100),
+        encoder_delay: Duration::from_millis(u64::from(settings.delay_ms)),
     };
     let mut cutter = SegmentCutter::new(config);
     let mut cache = ParameterSetCache::new(codec);
@@ -105,8 +106,10 @@ fuzz_target!(|data: &[u8]| {
     for unit in parse_cutter_units(rest) {
         time = time.saturating_add(i64::from(unit.step_ms) * MS as i64);
         let frame = Frame {
-            time: (unit.flags & UNIT_TIMED != 0).then_some(time.max(0) as u64),
-            duration: (unit.flags & UNIT_HAS_DURATION != 0).then_some(frame_duration.unwrap_or(MS)),
+            time: (unit.flags & UNIT_TIMED != 0)
+                .then_some(Duration::from_nanos(time.max(0) as u64)),
+            duration: (unit.flags & UNIT_HAS_DURATION != 0)
+                .then_some(frame_duration.unwrap_or(Duration::from_millis(1))),
             keyframe: unit.flags & UNIT_KEYFRAME != 0,
         };
         let decision = cutter.push(frame);

@@ -13,24 +13,23 @@
 //! passed (that would put a keyframe off the grid); the first segment is then
 //! longer, all later ones exact. When a boundary passes without a keyframe it
 //! asks again and, after a bounded wait, gives up with an error.
+//!
+//! Times are running times as `Duration`s; the element converts its
+//! `ClockTime`s at the boundary.
 
 use std::fmt;
-
-/// Nanoseconds, the unit of every time in this module.
-pub type Nanos = u64;
-
-const SECOND: Nanos = 1_000_000_000;
+use std::time::Duration;
 
 /// Most keyframe requests sent when a segment starts (for an encoder whose
 /// delay is many segments long).
 pub const MAX_REQUESTS_AT_ONCE: u64 = 32;
 
 /// While waiting for a keyframe, ask again this often (stream time).
-pub const KEYFRAME_REQUEST_INTERVAL: Nanos = SECOND;
+pub const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Frames that carry no time and no duration in a stream without a frame
 /// rate are taken to be this far apart, so the keyframe wait stays bounded.
-pub const ASSUMED_FRAME_DURATION: Nanos = SECOND / 30;
+pub const ASSUMED_FRAME_DURATION: Duration = Duration::from_nanos(1_000_000_000 / 30);
 
 /// How long a segment should be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,29 +37,38 @@ pub enum SegmentLength {
     /// Exactly this many frames (more only if the encoder ignores a request).
     Frames(u32),
     /// This much stream time, cut at the first keyframe at or after it.
-    Duration(Nanos),
+    Duration(Duration),
 }
 
 impl SegmentLength {
     /// `frames` frames when that is not zero, else `duration` of stream time
     /// (at least 1 ns): the packager's `frames-per-segment` and
     /// `segment-duration`.
-    pub fn frames_or_duration(frames: u32, duration: Nanos) -> Self {
+    pub fn frames_or_duration(frames: u32, duration: Duration) -> Self {
         if frames > 0 {
             SegmentLength::Frames(frames)
         } else {
-            SegmentLength::Duration(duration.max(1))
+            SegmentLength::Duration(duration.max(Duration::from_nanos(1)))
         }
     }
 }
 
 /// Duration of one frame at `numer`/`denom` frames per second, rounded
 /// down; `None` for a variable (0/1) or senseless rate.
-pub fn frame_duration(numer: i32, denom: i32) -> Option<Nanos> {
+pub fn frame_duration(numer: i32, denom: i32) -> Option<Duration> {
     let numer = u64::try_from(numer).ok().filter(|&n| n > 0)?;
     let denom = u64::try_from(denom).ok().filter(|&d| d > 0)?;
-    let ns = u128::from(SECOND) * u128::from(denom) / u128::from(numer);
-    Nanos::try_from(ns).ok()
+    let ns = 1_000_000_000u128 * u128::from(denom) / u128::from(numer);
+    u64::try_from(ns).ok().map(Duration::from_nanos)
+}
+
+/// `d` times `k`, saturating: `Duration::saturating_mul` takes a `u32`, and
+/// a count of segments ahead need not fit one.
+fn times(d: Duration, k: u64) -> Duration {
+    let ns = d.as_nanos().saturating_mul(u128::from(k));
+    u64::try_from(ns / 1_000_000_000).map_or(Duration::MAX, |secs| {
+        Duration::new(secs, (ns % 1_000_000_000) as u32)
+    })
 }
 
 /// What the cutter needs to know about the stream.
@@ -69,22 +77,22 @@ pub struct CutterConfig {
     /// Segment length asked for.
     pub length: SegmentLength,
     /// Duration of one frame when the stream has a fixed frame rate.
-    pub frame_duration: Option<Nanos>,
+    pub frame_duration: Option<Duration>,
     /// Stream time to wait for a keyframe that was asked for before failing;
     /// zero waits for ever.
-    pub max_keyframe_wait: Nanos,
+    pub max_keyframe_wait: Duration,
     /// How far behind its input the encoder's output runs (its reported
     /// latency); requests go out this much further ahead.
-    pub encoder_delay: Nanos,
+    pub encoder_delay: Duration,
 }
 
 impl CutterConfig {
     /// Target length of a segment in stream time, when it can be known:
     /// the duration asked for, or the frame count times the frame duration.
-    pub fn segment_duration(&self) -> Option<Nanos> {
+    pub fn segment_duration(&self) -> Option<Duration> {
         match self.length {
             SegmentLength::Duration(d) => Some(d),
-            SegmentLength::Frames(n) => self.frame_duration.map(|d| d.saturating_mul(u64::from(n))),
+            SegmentLength::Frames(n) => self.frame_duration.map(|d| d.saturating_mul(n)),
         }
     }
 }
@@ -93,9 +101,9 @@ impl CutterConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Frame {
     /// Running time of the frame, if known.
-    pub time: Option<Nanos>,
+    pub time: Option<Duration>,
     /// Duration of the frame, if known.
-    pub duration: Option<Nanos>,
+    pub duration: Option<Duration>,
     /// Whether the frame can be decoded without earlier frames.
     pub keyframe: bool,
 }
@@ -104,7 +112,7 @@ pub struct Frame {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyframeRequest {
     /// The first frame at or after this running time should be a keyframe.
-    At(Nanos),
+    At(Duration),
     /// The next frame should be a keyframe.
     Now,
 }
@@ -129,9 +137,9 @@ pub struct SegmentSummary {
     /// Sequence number, counting from zero.
     pub index: u64,
     /// Running time of its first frame.
-    pub start: Nanos,
+    pub start: Duration,
     /// Time from its first frame to the frame after its last one.
-    pub duration: Nanos,
+    pub duration: Duration,
     /// Number of frames in it.
     pub frames: u32,
 }
@@ -159,40 +167,40 @@ pub enum CutterError {
     )]
     NoKeyframe {
         /// Stream time waited.
-        waited: Nanos,
+        waited: Duration,
         /// Frames seen while waiting.
         frames: u64,
     },
 }
 
-struct Seconds(Nanos);
+struct Seconds(Duration);
 
 impl fmt::Display for Seconds {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:.3} s", self.0 as f64 / SECOND as f64)
+        write!(f, "{:.3} s", self.0.as_secs_f64())
     }
 }
 
 #[derive(Debug, Clone, Copy)]
 struct OpenSegment {
     index: u64,
-    start: Nanos,
+    start: Duration,
     frames: u32,
     /// End of the last frame added (its time plus its duration).
-    end: Nanos,
+    end: Duration,
     /// Half a frame: boundaries are asked for this early so timestamp
     /// jitter cannot push the keyframe one frame late.
-    slack: Nanos,
+    slack: Duration,
     /// How long it should turn out if the encoder's delay is as assumed:
     /// one segment, or for a segment no earlier request reached, up to the
     /// first boundary the encoder had not yet taken in.
-    expected: Option<Nanos>,
+    expected: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Copy)]
 struct KeyframeWait {
-    since: Nanos,
-    last_request: Nanos,
+    since: Duration,
+    last_request: Duration,
     frames: u64,
 }
 
@@ -204,7 +212,7 @@ pub struct SegmentCutter {
     open: Option<OpenSegment>,
     wait: Option<KeyframeWait>,
     /// Time the next frame would have if it carries none.
-    expected_time: Option<Nanos>,
+    expected_time: Option<Duration>,
 }
 
 impl SegmentCutter {
@@ -232,10 +240,10 @@ impl SegmentCutter {
 
     /// Takes one frame, in decoding order, and says what to do with it.
     pub fn push(&mut self, frame: Frame) -> Result<Decision, CutterError> {
-        let time = frame.time.or(self.expected_time).unwrap_or(0);
+        let time = frame.time.or(self.expected_time).unwrap_or(Duration::ZERO);
         let duration = frame.duration.or(self.config.frame_duration);
         self.expected_time = Some(time.saturating_add(duration.unwrap_or(ASSUMED_FRAME_DURATION)));
-        let end = time.saturating_add(duration.unwrap_or(0));
+        let end = time.saturating_add(duration.unwrap_or(Duration::ZERO));
 
         let Some(mut open) = self.open else {
             if frame.keyframe {
@@ -303,37 +311,39 @@ impl SegmentCutter {
     }
 
     /// Target length of a segment in stream time, when it can be known.
-    pub fn segment_duration(&self) -> Option<Nanos> {
+    pub fn segment_duration(&self) -> Option<Duration> {
         self.config.segment_duration()
     }
 
     fn start_segment(
         &mut self,
-        time: Nanos,
-        end: Nanos,
-        frame_duration: Option<Nanos>,
+        time: Duration,
+        end: Duration,
+        frame_duration: Option<Duration>,
         finished: Option<SegmentSummary>,
     ) -> Decision {
         let index = self.next_index;
         self.next_index += 1;
         self.wait = None;
         let frame_duration = frame_duration.or(self.config.frame_duration);
-        let slack = frame_duration.map_or(0, |d| d / 2);
+        let slack = frame_duration.map_or(Duration::ZERO, |d| d / 2);
         let length = match self.config.length {
             SegmentLength::Duration(d) => Some(d),
-            SegmentLength::Frames(n) => frame_duration.map(|d| d.saturating_mul(u64::from(n))),
+            SegmentLength::Frames(n) => frame_duration.map(|d| d.saturating_mul(n)),
         };
         // The first boundary the encoder has not taken in yet.
-        let first = length
-            .filter(|&l| l > 0)
-            .map_or(1, |l| self.config.encoder_delay / l + 1);
+        let first = length.filter(|l| !l.is_zero()).map_or(1, |l| {
+            u64::try_from(self.config.encoder_delay.as_nanos() / l.as_nanos())
+                .unwrap_or(u64::MAX)
+                .saturating_add(1)
+        });
         // After a segment this one's boundary was asked for by earlier
         // segments; the first segment can end no earlier than `first`.
         let expected = length.map(|l| {
             if finished.is_some() {
                 l
             } else {
-                l.saturating_mul(first)
+                times(l, first)
             }
         });
         self.open = Some(OpenSegment {
@@ -346,7 +356,7 @@ impl SegmentCutter {
         });
 
         let requests = match (length, self.config.length) {
-            (Some(l), _) if l > 0 => {
+            (Some(l), _) if !l.is_zero() => {
                 // From the first boundary the encoder has not taken in yet, as
                 // many boundaries on as it will take in before the next
                 // segment starts (when more are asked for): every boundary
@@ -355,10 +365,7 @@ impl SegmentCutter {
                 let last = (2 * first).min(first + MAX_REQUESTS_AT_ONCE - 1);
                 (first..=last)
                     .map(|k| {
-                        KeyframeRequest::At(
-                            time.saturating_add(l.saturating_mul(k))
-                                .saturating_sub(slack),
-                        )
+                        KeyframeRequest::At(time.saturating_add(times(l, k)).saturating_sub(slack))
                     })
                     .collect()
             }
@@ -389,7 +396,7 @@ impl SegmentCutter {
         }
     }
 
-    fn boundary_due(&self, open: &OpenSegment, time: Nanos) -> bool {
+    fn boundary_due(&self, open: &OpenSegment, time: Duration) -> bool {
         match self.config.length {
             SegmentLength::Frames(n) => open.frames >= n.max(1),
             SegmentLength::Duration(d) => {
@@ -403,12 +410,12 @@ impl SegmentCutter {
     /// arrived; it is right for encoders without frame delay.
     fn needs_blind_request(&self, open: &OpenSegment) -> bool {
         match self.config.length {
-            SegmentLength::Frames(n) => open.slack == 0 && open.frames == n.max(1),
+            SegmentLength::Frames(n) => open.slack.is_zero() && open.frames == n.max(1),
             SegmentLength::Duration(_) => false,
         }
     }
 
-    fn keep_waiting(&mut self, time: Nanos) -> Result<Option<KeyframeRequest>, CutterError> {
+    fn keep_waiting(&mut self, time: Duration) -> Result<Option<KeyframeRequest>, CutterError> {
         let Some(mut wait) = self.wait else {
             self.wait = Some(KeyframeWait {
                 since: time,
@@ -419,7 +426,7 @@ impl SegmentCutter {
         };
         wait.frames += 1;
         let waited = time.saturating_sub(wait.since);
-        if self.config.max_keyframe_wait > 0 && waited > self.config.max_keyframe_wait {
+        if !self.config.max_keyframe_wait.is_zero() && waited > self.config.max_keyframe_wait {
             self.wait = Some(wait);
             return Err(CutterError::NoKeyframe {
                 waited,
@@ -441,21 +448,28 @@ impl SegmentCutter {
 mod tests {
     use super::*;
 
-    const FRAME: Nanos = SECOND / 30;
+    // Test times are counted in nanoseconds and made `Duration`s where they
+    // meet the cutter.
+    const SECOND: u64 = 1_000_000_000;
+    const FRAME: u64 = SECOND / 30;
+
+    fn ns(n: u64) -> Duration {
+        Duration::from_nanos(n)
+    }
 
     fn config(length: SegmentLength) -> CutterConfig {
         CutterConfig {
             length,
-            frame_duration: Some(FRAME),
-            max_keyframe_wait: 2 * SECOND,
-            encoder_delay: 0,
+            frame_duration: Some(ns(FRAME)),
+            max_keyframe_wait: ns(2 * SECOND),
+            encoder_delay: Duration::ZERO,
         }
     }
 
     fn frame(i: u64, keyframe: bool) -> Frame {
         Frame {
-            time: Some(i * FRAME),
-            duration: Some(FRAME),
+            time: Some(ns(i * FRAME)),
+            duration: Some(ns(FRAME)),
             keyframe,
         }
     }
@@ -483,8 +497,8 @@ mod tests {
         for (n, s) in segs.iter().enumerate() {
             assert_eq!(s.index, n as u64);
             assert_eq!(s.frames, 10);
-            assert_eq!(s.start, n as u64 * 10 * FRAME);
-            assert_eq!(s.duration, 10 * FRAME);
+            assert_eq!(s.start, ns(n as u64 * 10 * FRAME));
+            assert_eq!(s.duration, ns(10 * FRAME));
         }
     }
 
@@ -496,8 +510,8 @@ mod tests {
         assert_eq!(
             d.requests,
             [
-                KeyframeRequest::At(10 * FRAME - FRAME / 2),
-                KeyframeRequest::At(20 * FRAME - FRAME / 2)
+                KeyframeRequest::At(ns(10 * FRAME - FRAME / 2)),
+                KeyframeRequest::At(ns(20 * FRAME - FRAME / 2))
             ]
         );
         let d = c.push(frame(1, false)).unwrap();
@@ -513,7 +527,7 @@ mod tests {
 
     fn with_glitchy_encoder(delay: u64, reported: u64, frames: u64, deaf_at: u64) -> Vec<u32> {
         let mut c = SegmentCutter::new(CutterConfig {
-            encoder_delay: reported * FRAME,
+            encoder_delay: ns(reported * FRAME),
             ..config(SegmentLength::Frames(10))
         });
         let mut pending: Vec<KeyframeRequest> = Vec::new();
@@ -521,7 +535,7 @@ mod tests {
         let mut segs = Vec::new();
         for j in 0..frames + delay {
             if j < frames {
-                let t = j * FRAME;
+                let t = ns(j * FRAME);
                 let forced = j != deaf_at
                     && pending.iter().any(|r| match r {
                         KeyframeRequest::At(at) => *at <= t,
@@ -574,14 +588,14 @@ mod tests {
     #[test]
     fn long_encoder_delay_asks_for_many_boundaries_but_not_unboundedly() {
         let mut c = SegmentCutter::new(CutterConfig {
-            encoder_delay: 47 * FRAME,
+            encoder_delay: ns(47 * FRAME),
             ..config(SegmentLength::Frames(10))
         });
-        let at = |k: u64| KeyframeRequest::At(k * 10 * FRAME - FRAME / 2);
+        let at = |k: u64| KeyframeRequest::At(ns(k * 10 * FRAME - FRAME / 2));
         let d = c.push(frame(0, true)).unwrap();
         assert_eq!(d.requests, (5..=10).map(at).collect::<Vec<_>>());
         let mut c = SegmentCutter::new(CutterConfig {
-            encoder_delay: 3600 * SECOND,
+            encoder_delay: ns(3600 * SECOND),
             ..config(SegmentLength::Frames(10))
         });
         let d = c.push(frame(0, true)).unwrap();
@@ -593,10 +607,10 @@ mod tests {
         // 16 frames of encoder delay, 10-frame segments: when frame 0 comes
         // out, frame 10 is already inside the encoder; frame 20 is not.
         let mut c = SegmentCutter::new(CutterConfig {
-            encoder_delay: 16 * FRAME,
+            encoder_delay: ns(16 * FRAME),
             ..config(SegmentLength::Frames(10))
         });
-        let at = |k: u64| KeyframeRequest::At(k * 10 * FRAME - FRAME / 2);
+        let at = |k: u64| KeyframeRequest::At(ns(k * 10 * FRAME - FRAME / 2));
         let d = c.push(frame(0, true)).unwrap();
         assert_eq!(d.requests, [at(2), at(3), at(4)]);
         assert_eq!(c.push(frame(1, false)).unwrap().requests, []);
@@ -676,7 +690,7 @@ mod tests {
     #[test]
     fn waits_for_ever_when_the_wait_is_zero() {
         let mut c = SegmentCutter::new(CutterConfig {
-            max_keyframe_wait: 0,
+            max_keyframe_wait: Duration::ZERO,
             ..config(SegmentLength::Frames(10))
         });
         for i in 0..1000 {
@@ -686,13 +700,13 @@ mod tests {
 
     #[test]
     fn duration_mode_cuts_at_first_keyframe_after_target() {
-        let mut c = SegmentCutter::new(config(SegmentLength::Duration(SECOND / 2)));
+        let mut c = SegmentCutter::new(config(SegmentLength::Duration(ns(SECOND / 2))));
         let d = c.push(frame(0, true)).unwrap();
         assert_eq!(
             d.requests,
             [
-                KeyframeRequest::At(SECOND / 2 - FRAME / 2),
-                KeyframeRequest::At(SECOND - FRAME / 2)
+                KeyframeRequest::At(ns(SECOND / 2 - FRAME / 2)),
+                KeyframeRequest::At(ns(SECOND - FRAME / 2))
             ]
         );
         let segs = run(&mut c, 1..45, |i| i % 15 == 0);
@@ -700,12 +714,12 @@ mod tests {
             segs.iter().map(|s| s.frames).collect::<Vec<_>>(),
             [15, 15, 15]
         );
-        assert_eq!(segs[1].duration, 15 * FRAME);
+        assert_eq!(segs[1].duration, ns(15 * FRAME));
     }
 
     #[test]
     fn jittered_timestamps_still_cut_at_the_frame_count() {
-        let mut c = SegmentCutter::new(config(SegmentLength::Duration(SECOND / 3)));
+        let mut c = SegmentCutter::new(config(SegmentLength::Duration(ns(SECOND / 3))));
         let mut segs = Vec::new();
         for i in 0..30u64 {
             // +-3 ms of capture jitter
@@ -713,8 +727,8 @@ mod tests {
             let t = (i * FRAME) as i64 + jitter;
             let d = c
                 .push(Frame {
-                    time: Some(t as u64),
-                    duration: Some(FRAME),
+                    time: Some(ns(t as u64)),
+                    duration: Some(ns(FRAME)),
                     keyframe: i % 10 == 0,
                 })
                 .unwrap();
@@ -772,7 +786,7 @@ mod tests {
             c.push(frame(i, i == 0)).unwrap();
         }
         let last = c.finish().expect("open segment");
-        assert_eq!((last.frames, last.duration), (4, 4 * FRAME));
+        assert_eq!((last.frames, last.duration), (4, ns(4 * FRAME)));
         assert_eq!(c.finish(), None);
     }
 
@@ -791,7 +805,7 @@ mod tests {
     #[test]
     fn segment_duration_from_frames_and_rate() {
         let c = SegmentCutter::new(config(SegmentLength::Frames(10)));
-        assert_eq!(c.segment_duration(), Some(10 * FRAME));
+        assert_eq!(c.segment_duration(), Some(ns(10 * FRAME)));
         let c = SegmentCutter::new(CutterConfig {
             frame_duration: None,
             ..config(SegmentLength::Frames(10))
@@ -802,38 +816,42 @@ mod tests {
     #[test]
     fn a_frame_count_wins_over_a_duration_and_zero_duration_is_one_ns() {
         assert_eq!(
-            SegmentLength::frames_or_duration(10, SECOND),
+            SegmentLength::frames_or_duration(10, ns(SECOND)),
             SegmentLength::Frames(10)
         );
         assert_eq!(
-            SegmentLength::frames_or_duration(0, SECOND / 5),
-            SegmentLength::Duration(SECOND / 5)
+            SegmentLength::frames_or_duration(0, ns(SECOND / 5)),
+            SegmentLength::Duration(ns(SECOND / 5))
         );
         assert_eq!(
-            SegmentLength::frames_or_duration(0, 0),
-            SegmentLength::Duration(1)
+            SegmentLength::frames_or_duration(0, Duration::ZERO),
+            SegmentLength::Duration(ns(1))
         );
     }
 
     #[test]
     fn sub_second_durations_cut_low_latency_parts() {
         // 200 ms parts of an all-keyframe stream at 30 fps: six frames each.
-        let mut c = SegmentCutter::new(config(SegmentLength::frames_or_duration(0, SECOND / 5)));
+        let mut c =
+            SegmentCutter::new(config(SegmentLength::frames_or_duration(0, ns(SECOND / 5))));
         let segs = run(&mut c, 0..30, |_| true);
         assert_eq!(
             segs.iter().map(|s| s.frames).collect::<Vec<_>>(),
             [6, 6, 6, 6, 6]
         );
-        assert_eq!(c.config().segment_duration(), Some(SECOND / 5));
+        assert_eq!(c.config().segment_duration(), Some(ns(SECOND / 5)));
     }
 
     #[test]
     fn frame_duration_from_the_frame_rate() {
-        assert_eq!(frame_duration(30, 1), Some(SECOND / 30));
-        assert_eq!(frame_duration(30000, 1001), Some(33_366_666));
+        assert_eq!(frame_duration(30, 1), Some(ns(SECOND / 30)));
+        assert_eq!(frame_duration(30000, 1001), Some(ns(33_366_666)));
         assert_eq!(frame_duration(0, 1), None, "variable rate");
         assert_eq!(frame_duration(25, 0), None);
         assert_eq!(frame_duration(-25, 1), None);
-        assert_eq!(frame_duration(1, i32::MAX), Some(i32::MAX as u64 * SECOND));
+        assert_eq!(
+            frame_duration(1, i32::MAX),
+            Some(ns(i32::MAX as u64 * SECOND))
+        );
     }
 }

@@ -6,12 +6,13 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 
 use super::imp::{SegmentPackager, CAT};
+use crate::gstcommon::clock::clock_time;
 use crate::segment::cutter::KeyframeRequest;
 
 impl SegmentPackager {
     pub(super) fn request_keyframe(&self, request: KeyframeRequest) {
         let running_time = match request {
-            KeyframeRequest::At(t) => Some(gst::ClockTime::from_nseconds(t)),
+            KeyframeRequest::At(t) => Some(clock_time(t)),
             KeyframeRequest::Now => None,
         };
         gst::debug!(
@@ -48,7 +49,7 @@ impl SegmentPackager {
         );
         if let Some(cutter) = self.state().cutter.as_mut() {
             let mut config = *cutter.config();
-            config.encoder_delay = delay.nseconds();
+            config.encoder_delay = delay.into();
             cutter.set_config(config);
         }
     }

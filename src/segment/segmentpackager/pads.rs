@@ -5,9 +5,11 @@
 
 use gst::prelude::*;
 use gst::subclass::prelude::*;
+use std::time::Duration;
 
 use super::collector::segment_end_event;
 use super::imp::{SegmentPackager, State, CAT};
+use crate::gstcommon::clock::clock_time;
 use crate::segment::cutter::{
     frame_duration, Decision, Frame, FrameAction, SegmentCutter, SegmentSummary,
 };
@@ -26,13 +28,13 @@ impl SegmentPackager {
             "segment {} complete: {} frames from {} for {}",
             summary.index,
             summary.frames,
-            gst::ClockTime::from_nseconds(summary.start),
-            gst::ClockTime::from_nseconds(summary.duration)
+            clock_time(summary.start),
+            clock_time(summary.duration)
         );
         let event = segment_end_event(
             summary.index,
-            gst::ClockTime::from_nseconds(summary.start),
-            gst::ClockTime::from_nseconds(summary.duration),
+            clock_time(summary.start),
+            clock_time(summary.duration),
             summary.frames,
         );
         if let Some(pad) = self.mux_input() {
@@ -74,8 +76,8 @@ impl SegmentPackager {
         let time = buffer.pts().or(buffer.dts());
         let running_time = time.and_then(|t| segment.to_running_time(t));
         let frame = Frame {
-            time: running_time.map(gst::ClockTime::nseconds),
-            duration: buffer.duration().map(gst::ClockTime::nseconds),
+            time: running_time.map(Duration::from),
+            duration: buffer.duration().map(Duration::from),
             keyframe: !buffer.flags().contains(gst::BufferFlags::DELTA_UNIT),
         };
         let decision = cutter.push(frame);
@@ -307,7 +309,7 @@ impl SegmentPackager {
         // Before caps, the settings say what the cutter will be told.
         let from_cutter = self.state().cutter.as_ref().map(|c| *c.config());
         let config = from_cutter.unwrap_or_else(|| self.settings().cutter_config(None));
-        gst::ClockTime::from_nseconds(config.segment_duration().unwrap_or(0))
+        clock_time(config.segment_duration().unwrap_or_default())
     }
 
     pub(super) fn src_query(&self, pad: &gst::GhostPad, query: &mut gst::QueryRef) -> bool {

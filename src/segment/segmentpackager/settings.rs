@@ -4,6 +4,7 @@
 
 use gst::glib;
 use gst::prelude::*;
+use std::time::Duration;
 
 use crate::segment::cutter::{CutterConfig, SegmentLength};
 
@@ -32,17 +33,17 @@ impl Default for Settings {
 }
 
 impl Settings {
-    pub(super) fn cutter_config(&self, frame_duration: Option<u64>) -> CutterConfig {
+    pub(super) fn cutter_config(&self, frame_duration: Option<Duration>) -> CutterConfig {
         let length = SegmentLength::frames_or_duration(
             self.frames_per_segment,
-            self.segment_duration.nseconds(),
+            self.segment_duration.into(),
         );
         CutterConfig {
             length,
             frame_duration,
-            max_keyframe_wait: self.max_keyframe_wait.nseconds(),
+            max_keyframe_wait: self.max_keyframe_wait.into(),
             // learnt from a latency query once frames flow
-            encoder_delay: 0,
+            encoder_delay: Duration::ZERO,
         }
     }
 }
