@@ -5,11 +5,12 @@
 
 use std::collections::VecDeque;
 use std::path::Path;
+use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset};
 use m3u8_rs::{MediaPlaylist, MediaSegment};
 
-const NANOS_PER_MILLI: u64 = 1_000_000;
+const NANOS_PER_MILLI: u128 = 1_000_000;
 const MILLIS_PER_SECOND: u64 = 1_000;
 
 /// How the playlist and the files behind it are kept.
@@ -182,11 +183,12 @@ impl LivePlaylist {
         &mut self,
         uri: String,
         file: String,
-        duration_ns: u64,
+        duration: Duration,
         program_date_time: Option<DateTime<FixedOffset>>,
         discontinuity: bool,
     ) -> Vec<String> {
-        let duration_ms = (duration_ns + NANOS_PER_MILLI / 2) / NANOS_PER_MILLI;
+        let rounded = (duration.as_nanos() + NANOS_PER_MILLI / 2) / NANOS_PER_MILLI;
+        let duration_ms = u64::try_from(rounded).unwrap_or(u64::MAX);
         self.longest_ms = self.longest_ms.max(duration_ms);
         self.window.push_back(PlaylistEntry {
             sequence: self.next_sequence,
@@ -278,7 +280,7 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
 
-    const SECOND: u64 = 1_000_000_000;
+    const SECOND: Duration = Duration::from_secs(1);
 
     fn playlist(playlist_length: u32, max_files: u32, target_duration: u32) -> LivePlaylist {
         LivePlaylist::new(PlaylistConfig {
@@ -288,12 +290,12 @@ mod tests {
         })
     }
 
-    fn push(p: &mut LivePlaylist, duration_ns: u64) -> Vec<String> {
+    fn push(p: &mut LivePlaylist, duration: Duration) -> Vec<String> {
         let n = p.next_sequence();
         p.push(
             format!("seg{n}.ts"),
             format!("/out/seg{n}.ts"),
-            duration_ns,
+            duration,
             None,
             false,
         )
@@ -360,7 +362,7 @@ mod tests {
         let mut p = playlist(2, 0, 1);
         push(&mut p, SECOND / 3);
         assert_eq!(p.target_duration(), 1);
-        push(&mut p, 2 * SECOND + 100 * 1_000_000);
+        push(&mut p, 2 * SECOND + Duration::from_millis(100));
         assert_eq!(p.target_duration(), 3);
         push(&mut p, SECOND);
         push(&mut p, SECOND);

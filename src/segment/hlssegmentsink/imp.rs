@@ -165,7 +165,7 @@ impl HlsSegmentSink {
         let expired = state.playlist.push(
             uri,
             location.clone(),
-            duration.nseconds(),
+            duration.into(),
             Some(began.fixed_offset()),
             buffer.flags().contains(gst::BufferFlags::DISCONT),
         );
