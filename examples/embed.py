@@ -278,6 +278,24 @@ class Receiver:
         return self.decoder.get_property("stats")
 
 
+def start_error(pipeline):
+    """Why `pipeline` failed to start: the error its element posted (the main
+    loop that would print it is not running yet)."""
+    msg = pipeline.get_bus().pop_filtered(Gst.MessageType.ERROR)
+    return "no element said why" if msg is None else error_text(msg)
+
+
+def error_text(msg):
+    """An error or warning message as "error from <element path>: <text> (<details>)"."""
+    kind, (err, debug) = (
+        ("error", msg.parse_error())
+        if msg.type == Gst.MessageType.ERROR
+        else ("warning", msg.parse_warning())
+    )
+    src = msg.src.get_path_string() if msg.src else ""
+    return f"{kind} from {src}: {err.message} ({debug or 'no details'})"
+
+
 # --- the app ------------------------------------------------------------------
 
 
@@ -318,22 +336,25 @@ class App:
         # The receiver first, so that its socket is bound before the first
         # packet (the keyframe) is sent: udpsrc binds it on the way to READY,
         # inside this call.
-        if self.receiver.pipeline.set_state(Gst.State.PLAYING) == Gst.StateChangeReturn.FAILURE:
-            print("embed: the receiver does not start (is the port free?)")
-            return 1
-        if self.sender.pipeline.set_state(Gst.State.PLAYING) == Gst.StateChangeReturn.FAILURE:
-            print("embed: the sender does not start")
-            return 1
+        for side, pipeline in reversed(pipelines):
+            if pipeline.set_state(Gst.State.PLAYING) == Gst.StateChangeReturn.FAILURE:
+                print(f"{side}: does not start: {start_error(pipeline)}")
+                self.stop()
+                return 1
         # The app's frame clock: one picture per tick, as a drawing app would
         # hand over what it has just rendered.
         GLib.timeout_add(max(1, round(1000 / a.fps)), self.push_next_picture)
         GLib.timeout_add_seconds(a.timeout, self.on_timeout)
         self.loop.run()
+        self.stop()
+        code = 1 if self.exit is None else self.exit
+        return self.verdict() if code == 0 else code
+
+    def stop(self):
+        # Elements are disposed of in NULL only.
         for pipeline in (self.sender.pipeline, self.receiver.pipeline):
             pipeline.get_bus().remove_signal_watch()
             pipeline.set_state(Gst.State.NULL)
-        code = 1 if self.exit is None else self.exit
-        return self.verdict() if code == 0 else code
 
     def push_next_picture(self):
         """Draws and pushes the next picture; False (stop ticking) once all are."""
@@ -382,14 +403,11 @@ class App:
         return False
 
     def on_message(self, _bus, msg, side, pipeline):
-        src = msg.src.get_path_string() if msg.src else ""
         if msg.type == Gst.MessageType.ERROR:
-            err, debug = msg.parse_error()
-            print(f"{side}: error from {src}: {err.message} ({debug or 'no details'})")
+            print(f"{side}: {error_text(msg)}")
             self.finish(1)
         elif msg.type == Gst.MessageType.WARNING:
-            err, _debug = msg.parse_warning()
-            print(f"{side}: warning from {src}: {err.message}")
+            print(f"{side}: {error_text(msg)}")
         elif msg.type == Gst.MessageType.LATENCY:
             # A live pipeline's latency is known once every element has said
             # its own: the app tells the pipeline to add it up again.

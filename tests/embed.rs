@@ -4,7 +4,9 @@
 //! GST_PLUGIN_PATH), each sending its own pictures to itself over loopback.
 //! Each must exit 0 and its last line must say that pictures arrived exactly
 //! as drawn, that the property raised while playing shows in the encoder's
-//! and the decoder's stats, and that the receiver reached end of stream.
+//! and the decoder's stats, and that the receiver reached end of stream;
+//! on an error (a port already taken) each must say which element failed and
+//! exit 1.
 
 mod common;
 
@@ -152,7 +154,7 @@ fn check_run(app: &str, (code, output): (Option<i32>, String)) {
         "application/x-deltaenc-stats",
         "application/x-rtpdeltadepay-stats",
         "application/x-deltadec-stats",
-        "framemeter-stats",
+        "application/x-framemeter-stats",
     ] {
         assert!(
             output.contains(expected),
@@ -233,5 +235,24 @@ fn both_apps_explain_themselves_and_refuse_bad_options() {
         bad.args(["--frames", "many"]);
         let (code, output) = run(bad);
         assert_eq!(code, Some(2), "{name} --frames many:\n{output}");
+    }
+}
+
+#[test]
+fn both_apps_exit_1_with_the_element_error_when_the_port_is_taken() {
+    // Bound without SO_REUSEADDR, so udpsrc's bind fails.
+    let taken = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind a UDP port");
+    let port = taken.local_addr().expect("local address").port();
+    for (name, mut app) in [
+        ("examples/embed", rust_app()),
+        ("examples/embed.py", python_app()),
+    ] {
+        app.args(app_args(port));
+        let (code, output) = run(app);
+        assert_eq!(code, Some(1), "{name} on a taken port:\n{output}");
+        assert!(
+            output.contains("receiver: does not start: error from") && output.contains("udpsrc"),
+            "{name} does not say what failed:\n{output}"
+        );
     }
 }

@@ -257,14 +257,18 @@ fn run(options: &Options) -> Result<u8, String> {
     // The receiver first, so that its socket is bound before the first
     // packet (the keyframe) is sent: udpsrc binds it on the way to READY,
     // inside this call.
-    run.receiver
-        .pipeline
-        .set_state(gst::State::Playing)
-        .map_err(|_| "the receiver does not start (is the port free?)")?;
-    run.sender
-        .pipeline
-        .set_state(gst::State::Playing)
-        .map_err(|_| "the sender does not start")?;
+    for (side, pipeline) in [
+        ("receiver", &run.receiver.pipeline),
+        ("sender", &run.sender.pipeline),
+    ] {
+        if pipeline.set_state(gst::State::Playing).is_err() {
+            println!("{side}: does not start: {}", start_error(pipeline));
+            // Elements are disposed of in NULL only.
+            let _ = run.sender.pipeline.set_state(gst::State::Null);
+            let _ = run.receiver.pipeline.set_state(gst::State::Null);
+            return Ok(1);
+        }
+    }
 
     // The app's frame clock: one picture per tick, as a drawing app would
     // hand over what it has just rendered.
@@ -295,6 +299,32 @@ fn run(options: &Options) -> Result<u8, String> {
     let _ = run.receiver.pipeline.set_state(gst::State::Null);
     let code = run.exit.get().unwrap_or(1);
     Ok(if code == 0 { verdict(&run) } else { code })
+}
+
+/// Why `pipeline` failed to start: the error its element posted (the main
+/// loop that would print it is not running yet).
+fn start_error(pipeline: &gst::Pipeline) -> String {
+    pipeline
+        .bus()
+        .and_then(|bus| bus.pop_filtered(&[gst::MessageType::Error]))
+        .map_or_else(|| "no element said why".to_string(), |msg| error_text(&msg))
+}
+
+/// An error or warning message as "error from <element path>: <text> (<details>)".
+fn error_text(msg: &gst::Message) -> String {
+    let from = msg
+        .src()
+        .map(|s| s.path_string().to_string())
+        .unwrap_or_default();
+    let (kind, error, debug) = match msg.view() {
+        gst::MessageView::Error(e) => ("error", e.error(), e.debug()),
+        gst::MessageView::Warning(w) => ("warning", w.error(), w.debug()),
+        _ => return format!("{:?} from {from}", msg.type_()),
+    };
+    format!(
+        "{kind} from {from}: {error} ({})",
+        debug.as_deref().unwrap_or("no details")
+    )
 }
 
 /// Draws and pushes the next picture; false once all are pushed.
@@ -358,22 +388,12 @@ fn watch_bus(
         let Some(run) = weak.upgrade() else {
             return glib::ControlFlow::Break;
         };
-        let from = msg
-            .src()
-            .map(|s| s.path_string().to_string())
-            .unwrap_or_default();
         match msg.view() {
-            gst::MessageView::Error(e) => {
-                println!(
-                    "{side}: error from {from}: {} ({})",
-                    e.error(),
-                    e.debug().as_deref().unwrap_or("no details")
-                );
+            gst::MessageView::Error(_) => {
+                println!("{side}: {}", error_text(msg));
                 run.finish(1);
             }
-            gst::MessageView::Warning(w) => {
-                println!("{side}: warning from {from}: {}", w.error());
-            }
+            gst::MessageView::Warning(_) => println!("{side}: {}", error_text(msg)),
             // A live pipeline's latency is known once every element has
             // said its own: the app tells the pipeline to add it up again.
             gst::MessageView::Latency(_) => {
