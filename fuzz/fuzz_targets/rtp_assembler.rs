@@ -52,12 +52,12 @@ fuzz_target!(|data: &[u8]| {
         max_height: 256,
         max_frame_bytes: Some(16 * 1024),
         max_fragment_pieces: 64,
-        frame_timeout: 100,
-        reorder_time: 5,
+        frame_timeout: Duration::from_millis(100),
+        reorder_time: Duration::from_millis(5),
         ..AssemblerLimits::default()
     };
     let mut asm = FrameAssembler::<usize>::with_limits(DEPAY_RESTART_AFTER, limits);
-    let mut now = 0u64;
+    let mut now = Duration::ZERO;
     let mut decoder = DeltaDecoder::new();
     let mut out = Vec::new();
     let mut pushes = 0u64;
@@ -95,7 +95,7 @@ fuzz_target!(|data: &[u8]| {
                 }
             }
             AssemblerStep::Advance(ms) => {
-                now += u64::from(ms);
+                now += Duration::from_millis(u64::from(ms));
                 asm.expire(now, &mut out);
                 // Every pending frame started at an earlier `now`: a step
                 // of a whole time-out leaves none of them.

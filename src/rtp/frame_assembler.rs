@@ -8,6 +8,7 @@ use crate::delta::bitstream::{
 };
 use crate::delta::Geometry;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::Duration;
 
 /// Defaults of [`AssemblerLimits::max_width`] and `max_height`: the same
 /// bounds as the decoder's, so the two receiving elements agree.
@@ -19,16 +20,16 @@ pub const DEFAULT_MAX_PENDING_FRAMES: usize = 2;
 /// is rare on real paths, and at a few thousand packets a second it is
 /// waited out in a few milliseconds.
 pub const DEFAULT_REORDER_PACKETS: u16 = 16;
-/// Default [`AssemblerLimits::reorder_time`]: 10 ms in nanoseconds. A
+/// Default [`AssemblerLimits::reorder_time`]: 10 ms. A
 /// frame's packets leave the sender back to back, so a packet reordered
 /// within its frame is rarely that late.
-pub const DEFAULT_REORDER_TIME: u64 = 10_000_000;
+pub const DEFAULT_REORDER_TIME: Duration = Duration::from_millis(10);
 /// Default [`AssemblerLimits::max_fragment_pieces`]. A loss-free stream
 /// holds the pieces of one record at a time; this leaves room for thousands
 /// of records left incomplete by loss or reordering.
 pub const DEFAULT_MAX_FRAGMENT_PIECES: usize = 16_384;
-/// Default [`AssemblerLimits::frame_timeout`]: 200 ms in nanoseconds.
-pub const DEFAULT_FRAME_TIMEOUT: u64 = 200_000_000;
+/// Default [`AssemblerLimits::frame_timeout`]: 200 ms.
+pub const DEFAULT_FRAME_TIMEOUT: Duration = Duration::from_millis(200);
 /// No frame holds more than this many bytes, whatever its geometry or
 /// [`AssemblerLimits::max_frame_bytes`] say.
 pub const MAX_FRAME_BYTES: usize = 256 << 20;
@@ -67,13 +68,11 @@ pub struct AssemblerLimits {
     /// behind is lost, not late.
     pub reorder_packets: u16,
     /// How long a frame with a hole waits after its marker packet for
-    /// reordered packets, in the units of [`Self::frame_timeout`]; then it
-    /// is output, holes and all.
-    pub reorder_time: u64,
+    /// reordered packets; then it is output, holes and all.
+    pub reorder_time: Duration,
     /// A frame is output with its holes once this long has passed since its
-    /// first packet, in the units of the clock given to
-    /// [`FrameAssembler::expire`] (nanoseconds by default).
-    pub frame_timeout: u64,
+    /// first packet, on the clock given to [`FrameAssembler::expire`].
+    pub frame_timeout: Duration,
 }
 
 impl Default for AssemblerLimits {
@@ -286,9 +285,9 @@ struct PendingFrame<T> {
     /// Fragment pieces held in `fragments`.
     pieces: usize,
     /// The assembler's clock when the frame's first packet arrived.
-    started: u64,
+    started: Duration,
     /// The assembler's clock when the frame's marker packet arrived.
-    marker_at: Option<u64>,
+    marker_at: Option<Duration>,
 }
 
 impl<T> PendingFrame<T> {
@@ -342,7 +341,7 @@ pub struct FrameAssembler<T> {
     restart_after: u32,
     limits: AssemblerLimits,
     /// The caller's clock as of the last [`FrameAssembler::expire`].
-    now: u64,
+    now: Duration,
     stats: AssemblerStats,
     /// Earlier fragment pieces a new piece was compared with, over all
     /// frames: what made reassembly quadratic, counted so a test can tell.
@@ -378,7 +377,7 @@ impl<T: Clone> FrameAssembler<T> {
             loss_pending: false,
             restart_after,
             limits,
-            now: 0,
+            now: Duration::ZERO,
             stats: AssemblerStats::default(),
             piece_comparisons: 0,
         }
@@ -459,16 +458,15 @@ impl<T: Clone> FrameAssembler<T> {
         }
     }
 
-    /// Sets the assembler's clock to `now`, in the units of
-    /// [`AssemblerLimits::frame_timeout`] on any monotonic clock the caller
-    /// likes, and outputs every frame that is due, holes and all (with any
+    /// Sets the assembler's clock to `now`, on any monotonic clock the
+    /// caller likes, and outputs every frame that is due, holes and all (with any
     /// older frame, to keep timestamp order): its first packet arrived at
     /// least a time-out ago, or its marker packet at least
     /// [`AssemblerLimits::reorder_time`] ago. Packets pushed later are
     /// stamped with `now`. The assembler reads no clock itself: without
     /// calls to this, frames wait only for newer frames or
     /// [`FrameAssembler::drain`].
-    pub fn expire(&mut self, now: u64, out: &mut Vec<AssembledFrame<T>>) {
+    pub fn expire(&mut self, now: Duration, out: &mut Vec<AssembledFrame<T>>) {
         self.now = now;
         let Some(last) = self.pending.iter().rposition(|f| self.deadline(f) <= now) else {
             return;
@@ -491,20 +489,20 @@ impl<T: Clone> FrameAssembler<T> {
 
     /// When `frame` is output whatever else arrives: its time-out, or
     /// earlier the end of its wait for reordered packets.
-    fn deadline(&self, frame: &PendingFrame<T>) -> u64 {
+    fn deadline(&self, frame: &PendingFrame<T>) -> Duration {
         let timeout = self.timeout(frame);
         self.reorder_deadline(frame)
             .map_or(timeout, |wait| wait.min(timeout))
     }
 
     /// When `frame` has been in progress for the time-out.
-    fn timeout(&self, frame: &PendingFrame<T>) -> u64 {
+    fn timeout(&self, frame: &PendingFrame<T>) -> Duration {
         frame.started.saturating_add(self.limits.frame_timeout)
     }
 
     /// When `frame`'s wait for reordered packets after its marker ends, if
     /// its marker arrived.
-    fn reorder_deadline(&self, frame: &PendingFrame<T>) -> Option<u64> {
+    fn reorder_deadline(&self, frame: &PendingFrame<T>) -> Option<Duration> {
         frame
             .marker_at
             .map(|at| at.saturating_add(self.limits.reorder_time))
@@ -516,7 +514,7 @@ impl<T: Clone> FrameAssembler<T> {
     /// caller with no packets coming schedules a wake-up for it, so that a
     /// stream that stops dead still gets its last frame out, and a frame
     /// with a hole goes out once its wait for reordered packets is over.
-    pub fn next_deadline(&self) -> Option<u64> {
+    pub fn next_deadline(&self) -> Option<Duration> {
         self.pending.iter().map(|f| self.deadline(f)).min()
     }
 

@@ -2,17 +2,18 @@
 //! How often a receiver may ask for a keyframe: loss tends to come in
 //! bursts, and one request per burst is what heals the picture.
 
-/// Default minimum interval between two keyframe requests: 500 ms, in
-/// nanoseconds.
-pub const DEFAULT_MIN_KEYFRAME_INTERVAL: u64 = 500_000_000;
+use std::time::Duration;
+
+/// Default minimum interval between two keyframe requests.
+pub const DEFAULT_MIN_KEYFRAME_INTERVAL: Duration = Duration::from_millis(500);
 
 /// Lets a keyframe request through at most once per interval, and counts
-/// the ones it let through. Reads no clock: times are passed in, in
-/// nanoseconds on any monotonic clock.
+/// the ones it let through. Reads no clock: times are passed in, on any
+/// monotonic clock.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct KeyframeRequestPacer {
     /// When the last request went out.
-    last: Option<u64>,
+    last: Option<Duration>,
     /// Requests let through so far.
     requests: u64,
 }
@@ -21,7 +22,7 @@ impl KeyframeRequestPacer {
     /// Whether a request may go out at `now`: none went out before, or the
     /// last one is at least `min_interval` ago (0 lets every request
     /// through). A request let through is recorded and counted.
-    pub fn try_request(&mut self, now: u64, min_interval: u64) -> bool {
+    pub fn try_request(&mut self, now: Duration, min_interval: Duration) -> bool {
         if self
             .last
             .is_some_and(|last| now.saturating_sub(last) < min_interval)
@@ -43,7 +44,11 @@ impl KeyframeRequestPacer {
 mod tests {
     use super::*;
 
-    const MS: u64 = 1_000_000;
+    const MS: Duration = Duration::from_millis(1);
+
+    fn ns(n: u64) -> Duration {
+        Duration::from_nanos(n)
+    }
 
     #[test]
     fn the_first_request_goes_out_then_one_per_interval() {
@@ -58,7 +63,7 @@ mod tests {
     #[test]
     fn a_refused_request_does_not_restart_the_interval() {
         let mut pacer = KeyframeRequestPacer::default();
-        assert!(pacer.try_request(0, 100 * MS));
+        assert!(pacer.try_request(Duration::ZERO, 100 * MS));
         assert!(!pacer.try_request(90 * MS, 100 * MS));
         assert!(pacer.try_request(100 * MS, 100 * MS));
     }
@@ -67,7 +72,7 @@ mod tests {
     fn a_zero_interval_lets_every_request_through() {
         let mut pacer = KeyframeRequestPacer::default();
         for _ in 0..3 {
-            assert!(pacer.try_request(7, 0));
+            assert!(pacer.try_request(ns(7), Duration::ZERO));
         }
         assert_eq!(pacer.requests(), 3);
     }
@@ -75,9 +80,9 @@ mod tests {
     #[test]
     fn intervals_below_a_millisecond_work() {
         let mut pacer = KeyframeRequestPacer::default();
-        assert!(pacer.try_request(0, 250_000));
-        assert!(!pacer.try_request(249_999, 250_000));
-        assert!(pacer.try_request(250_000, 250_000));
+        assert!(pacer.try_request(Duration::ZERO, ns(250_000)));
+        assert!(!pacer.try_request(ns(249_999), ns(250_000)));
+        assert!(pacer.try_request(ns(250_000), ns(250_000)));
     }
 
     #[test]

@@ -10,6 +10,7 @@ use crate::delta::bitstream::{
 use crate::delta::{Geometry, PixelFormat};
 
 use crate::testrng::Lcg;
+use std::time::Duration;
 
 fn geometry() -> Geometry {
     // 320x240 in 32-pixel tiles: 10x8 = 80 tiles.
@@ -345,7 +346,7 @@ fn a_frame_whose_marker_is_lost_is_output_once_the_next_frame_is_well_under_way(
 fn a_frame_with_a_hole_waits_for_reordered_packets_only_briefly_after_its_marker() {
     let (frames, mut pk) = two_long_frames();
     let straggler = pk[0].remove(5);
-    let ms = 1_000_000u64;
+    let ms = Duration::from_millis(1);
     let mut asm = FrameAssembler::new(90_000);
     assert_eq!(asm.limits().reorder_time, 10 * ms);
     let mut out = Vec::new();
@@ -765,20 +766,14 @@ fn a_record_in_65535_one_byte_fragments_is_reassembled_quickly() {
     };
     let (elapsed, work) = reassemble(65_535, false);
     eprintln!("65,535 one-byte fragments: {elapsed:?}, {work} piece comparisons");
-    assert!(
-        elapsed < std::time::Duration::from_millis(200),
-        "{elapsed:?}"
-    );
+    assert!(elapsed < Duration::from_millis(200), "{elapsed:?}");
     // Each piece is compared with at most its two neighbours, so the work
     // doubles with the record instead of quadrupling.
     let (_, half) = reassemble(32_768, false);
     assert!(work <= 2 * 65_535, "{work} comparisons");
     assert!(work <= 2 * half + 2, "{half} then {work}: not linear");
     let (elapsed, work) = reassemble(65_535, true);
-    assert!(
-        elapsed < std::time::Duration::from_millis(200),
-        "{elapsed:?}"
-    );
+    assert!(elapsed < Duration::from_millis(200), "{elapsed:?}");
     assert!(work <= 2 * 65_535, "{work} comparisons in reverse");
 }
 
@@ -808,10 +803,7 @@ fn packets_of_thousands_of_tiny_records_are_checked_in_linear_time() {
     }
     let elapsed = start.elapsed();
     eprintln!("30 packets of 8,000 records: {elapsed:?}");
-    assert!(
-        elapsed < std::time::Duration::from_millis(150),
-        "{elapsed:?}"
-    );
+    assert!(elapsed < Duration::from_millis(150), "{elapsed:?}");
 }
 
 #[test]
@@ -1095,8 +1087,8 @@ fn a_pending_frame_is_released_after_its_time_out() {
     let pk = packets(&f, 400, 0, &mut 0);
     assert_eq!(pk.len(), 2);
     let mut asm = FrameAssembler::new(90_000);
-    assert_eq!(asm.limits().frame_timeout, 200_000_000);
-    let ms = 1_000_000u64;
+    assert_eq!(asm.limits().frame_timeout, Duration::from_millis(200));
+    let ms = Duration::from_millis(1);
     let mut out = Vec::new();
     asm.expire(1000 * ms, &mut out);
     // Only the first packet: the marker is lost, and no frame follows.
@@ -1254,7 +1246,7 @@ fn snapshot_with_cache(g: Geometry, entries: usize) -> (crate::delta::DeltaDecod
             .collect();
         let view = FrameView::tight(&g, &planes).unwrap();
         let out = enc.encode(&view, false);
-        dec.decode(&out.data, std::time::Duration::from_millis(40 * n as u64));
+        dec.decode(&out.data, Duration::from_millis(40 * n as u64));
     }
     assert_eq!(dec.cache().len(), entries);
     let snapshot = dec.snapshot().unwrap();

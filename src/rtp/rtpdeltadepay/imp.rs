@@ -69,7 +69,7 @@ use gst_rtp::subclass::prelude::*;
 
 use once_cell::sync::Lazy;
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::dropped::Dropped;
 use super::settings::Settings;
@@ -131,9 +131,9 @@ impl State {
         state
     }
 
-    /// The assembler's clock, in nanoseconds.
-    pub(super) fn now(&self) -> u64 {
-        self.clock.time().nseconds()
+    /// The assembler's clock.
+    pub(super) fn now(&self) -> Duration {
+        self.clock.time().into()
     }
 }
 
@@ -292,7 +292,7 @@ impl RtpDeltaDepay {
         let now = state.now();
         state
             .keyframe_pacer
-            .try_request(now, settings.min_keyframe_interval)
+            .try_request(now, Duration::from_nanos(settings.min_keyframe_interval))
     }
 
     fn request_keyframe(&self) {

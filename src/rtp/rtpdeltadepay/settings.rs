@@ -27,7 +27,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             request_keyframe: DEFAULT_REQUEST_KEYFRAME,
-            min_keyframe_interval: DEFAULT_MIN_KEYFRAME_INTERVAL,
+            min_keyframe_interval: DEFAULT_MIN_KEYFRAME_INTERVAL.as_nanos() as u64,
             max_width: DEFAULT_MAX_WIDTH,
             max_height: DEFAULT_MAX_HEIGHT,
         }
@@ -53,7 +53,7 @@ pub(super) fn param_specs() -> Vec<glib::ParamSpec> {
                  (0 = request on every loss)",
             )
             .maximum(MAX_MIN_KEYFRAME_INTERVAL)
-            .default_value(DEFAULT_MIN_KEYFRAME_INTERVAL)
+            .default_value(DEFAULT_MIN_KEYFRAME_INTERVAL.as_nanos() as u64)
             .mutable_playing()
             .build(),
         glib::ParamSpecUInt::builder("max-width")

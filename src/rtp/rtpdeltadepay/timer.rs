@@ -9,12 +9,14 @@ use gst::subclass::prelude::*;
 use gst_rtp::prelude::*;
 
 use std::panic::{self, AssertUnwindSafe};
+use std::time::Duration;
 
 use super::imp::{RtpDeltaDepay, State, CAT};
+use crate::gstcommon::clock::clock_time;
 
 /// How long a time-out waits before it looks again when the streaming
 /// thread holds the stream lock.
-const TIMER_RETRY_NS: u64 = 20_000_000;
+const TIMER_RETRY: Duration = Duration::from_millis(20);
 
 /// A pad's stream lock, held only if it was free when asked for.
 struct StreamLockAttempt<'a>(&'a gst::Pad);
@@ -44,8 +46,8 @@ impl Drop for StreamLockAttempt<'_> {
 /// A scheduled wake-up for a frame's time-out.
 pub(super) struct ExpiryTimer {
     id: gst::SingleShotClockId,
-    /// On the assembler's clock, in nanoseconds.
-    deadline: u64,
+    /// On the assembler's clock.
+    deadline: Duration,
 }
 
 /// What `State::update_timer` decided to do with the clock; done by
@@ -72,9 +74,7 @@ impl State {
         }
         let cancel = self.expiry_timer.take().map(|t| t.id);
         let start = wanted.map(|deadline| {
-            let id = self
-                .clock
-                .new_single_shot_id(gst::ClockTime::from_nseconds(deadline));
+            let id = self.clock.new_single_shot_id(clock_time(deadline));
             self.expiry_timer = Some(ExpiryTimer {
                 id: id.clone(),
                 deadline,
@@ -85,15 +85,13 @@ impl State {
     }
 
     /// The wake-up `id` could not run yet: replaces it with one `delay`
-    /// nanoseconds from now, unless it was cancelled or replaced meanwhile.
-    fn retry_timer(&mut self, id: &gst::ClockId, delay: u64) -> TimerUpdate {
+    /// from now, unless it was cancelled or replaced meanwhile.
+    fn retry_timer(&mut self, id: &gst::ClockId, delay: Duration) -> TimerUpdate {
         if self.expiry_timer.as_ref().is_none_or(|t| *t.id != *id) {
             return TimerUpdate::default();
         }
         let deadline = self.now().saturating_add(delay);
-        let retry = self
-            .clock
-            .new_single_shot_id(gst::ClockTime::from_nseconds(deadline));
+        let retry = self.clock.new_single_shot_id(clock_time(deadline));
         self.expiry_timer = Some(ExpiryTimer {
             id: retry.clone(),
             deadline,
@@ -158,7 +156,7 @@ impl RtpDeltaDepay {
         // downstream, e.g. a sink prerolling); then look again shortly.
         let Some(_stream) = StreamLockAttempt::take(sink_pad) else {
             let retry = match self.state.lock() {
-                Ok(mut state) => state.retry_timer(id, TIMER_RETRY_NS),
+                Ok(mut state) => state.retry_timer(id, TIMER_RETRY),
                 Err(_) => return,
             };
             gst::trace!(CAT, imp = self, "stream lock busy at a time-out: retrying");
