@@ -6,7 +6,8 @@
 //!
 //! - every property the element installs itself has a blurb, and every enum
 //!   or flags type among them is marked as plugin API (so gst-inspect and the
-//!   docs tooling list its values);
+//!   docs tooling list its values), and a counters property (`stats`,
+//!   `delta-stats`) is a structure named `application/x-<element>-stats`;
 //! - the metadata long description ends with a `gst-launch-1.0` example that
 //!   contains the element and runs to end of stream;
 //! - `imp.rs` opens with a `SECTION:element-<name>` comment whose examples
@@ -71,6 +72,19 @@ fn property_problems(factory: &gst::ElementFactory) -> Vec<String> {
         .collect();
     for pspec in &own {
         let name = pspec.name();
+        // counters: one naming rule for every element (docs/architecture.md)
+        if pspec.value_type() == gst::Structure::static_type()
+            && (name == "stats" || name.ends_with("-stats"))
+        {
+            let expected = format!("application/x-{}-stats", factory.name());
+            let got = element.property::<gst::Structure>(name);
+            if got.name() != expected.as_str() {
+                problems.push(format!(
+                    "property {name} is a {}, not {expected}",
+                    got.name()
+                ));
+            }
+        }
         let blurb = pspec.blurb().unwrap_or("").trim();
         if blurb.is_empty() || blurb == name {
             problems.push(format!("property {name} has no blurb"));

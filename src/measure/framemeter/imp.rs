@@ -245,7 +245,7 @@ impl ObjectImpl for FrameMeter {
                     .as_ref()
                     .map(|s| s.tally.summary())
                     .unwrap_or_default();
-                summary_builder("framemeter-stats", &summary)
+                summary_builder("application/x-framemeter-stats", &summary)
                     .build()
                     .to_value()
             }
