@@ -12,6 +12,12 @@ pub fn clock_time(d: Duration) -> gst::ClockTime {
     gst::ClockTime::try_from(d).unwrap_or(gst::ClockTime::MAX)
 }
 
+/// A core's time as the `guint64` nanoseconds of a property or a message
+/// field (saturating like [`clock_time`]).
+pub fn nanos(d: Duration) -> u64 {
+    clock_time(d).nseconds()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -22,5 +28,6 @@ mod tests {
         assert_eq!(clock_time(d), gst::ClockTime::from_nseconds(3_141_592_653));
         assert_eq!(Duration::from(clock_time(d)), d);
         assert_eq!(clock_time(Duration::MAX), gst::ClockTime::MAX);
+        assert_eq!(nanos(d), 3_141_592_653);
     }
 }

@@ -7,6 +7,7 @@
 //! a `GstStructure`, and `streamkit-compare` reuses it.
 
 use std::collections::VecDeque;
+use std::time::Duration;
 
 /// How many recent frame numbers are remembered to tell a duplicate from a
 /// late (reordered) frame.
@@ -42,28 +43,28 @@ impl FrameVerdict {
     }
 }
 
-/// Latency distribution, in nanoseconds (nearest-rank percentiles).
+/// Latency distribution (nearest-rank percentiles).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct LatencySummary {
     /// Frames the numbers are over.
     pub count: u64,
     /// Smallest.
-    pub min: u64,
-    /// Arithmetic mean.
-    pub mean: u64,
+    pub min: Duration,
+    /// Arithmetic mean, rounded down to the nanosecond.
+    pub mean: Duration,
     /// Median.
-    pub p50: u64,
+    pub p50: Duration,
     /// 95th percentile.
-    pub p95: u64,
+    pub p95: Duration,
     /// 99th percentile.
-    pub p99: u64,
+    pub p99: Duration,
     /// Largest.
-    pub max: u64,
+    pub max: Duration,
 }
 
 impl LatencySummary {
-    /// Summarises `samples` (nanoseconds); all zero when empty.
-    pub fn from_samples(samples: &[u64]) -> Self {
+    /// Summarises `samples`; all zero when empty.
+    pub fn from_samples(samples: &[Duration]) -> Self {
         if samples.is_empty() {
             return Self::default();
         }
@@ -73,11 +74,12 @@ impl LatencySummary {
             let r = (p / 100.0 * sorted.len() as f64).ceil() as usize;
             sorted[r.clamp(1, sorted.len()) - 1]
         };
-        let sum: u128 = sorted.iter().map(|&v| u128::from(v)).sum();
+        let sum: u128 = sorted.iter().map(Duration::as_nanos).sum();
+        let mean = u64::try_from(sum / sorted.len() as u128).unwrap_or(u64::MAX);
         Self {
             count: sorted.len() as u64,
             min: sorted[0],
-            mean: (sum / sorted.len() as u128) as u64,
+            mean: Duration::from_nanos(mean),
             p50: rank(50.0),
             p95: rank(95.0),
             p99: rank(99.0),
@@ -115,9 +117,9 @@ pub struct TallySummary {
     pub restarts: u64,
     /// New frames per second of arrival time.
     pub fps: f64,
-    /// Longest time between the arrivals of two successive new frames, in
-    /// nanoseconds: how long the picture stood still at worst.
-    pub longest_stall: u64,
+    /// Longest time between the arrivals of two successive new frames: how
+    /// long the picture stood still at worst.
+    pub longest_stall: Duration,
     /// Latency of new frames.
     pub latency: LatencySummary,
 }
@@ -126,13 +128,13 @@ pub struct TallySummary {
 #[derive(Debug, Default)]
 pub struct FrameTally {
     total: TallySummary,
-    latencies: Vec<u64>,
+    latencies: Vec<Duration>,
     recent: VecDeque<u32>,
-    first_arrival: Option<u64>,
-    last_new_arrival: Option<u64>,
-    window_latencies: Vec<u64>,
+    first_arrival: Option<Duration>,
+    last_new_arrival: Option<Duration>,
+    window_latencies: Vec<Duration>,
     window_new: u64,
-    window_start: Option<u64>,
+    window_start: Option<Duration>,
 }
 
 impl FrameTally {
@@ -141,23 +143,23 @@ impl FrameTally {
         Self::default()
     }
 
-    /// Records a frame that arrived at `arrival_ns` with no readable stamp.
-    pub fn observe_unreadable(&mut self, arrival_ns: u64) -> FrameVerdict {
-        self.arrived(arrival_ns);
+    /// Records a frame that arrived at `arrival` with no readable stamp.
+    pub fn observe_unreadable(&mut self, arrival: Duration) -> FrameVerdict {
+        self.arrived(arrival);
         self.total.frames_unreadable += 1;
         FrameVerdict::Unreadable
     }
 
-    /// Records frame `frame`, captured at `capture_ns`, arriving at
-    /// `arrival_ns` (same clock). Returns what it was and, for a new frame,
+    /// Records frame `frame`, captured at `capture`, arriving at `arrival`
+    /// (times on the same clock). Returns what it was and, for a new frame,
     /// its latency.
     pub fn observe(
         &mut self,
         frame: u32,
-        capture_ns: u64,
-        arrival_ns: u64,
-    ) -> (FrameVerdict, Option<u64>) {
-        self.arrived(arrival_ns);
+        capture: Duration,
+        arrival: Duration,
+    ) -> (FrameVerdict, Option<Duration>) {
+        self.arrived(arrival);
         let verdict = match self.total.last_frame {
             None => FrameVerdict::New,
             Some(newest) if frame > newest => {
@@ -207,21 +209,21 @@ impl FrameTally {
             self.total.longest_stall = self
                 .total
                 .longest_stall
-                .max(arrival_ns.saturating_sub(previous));
+                .max(arrival.saturating_sub(previous));
         }
-        self.last_new_arrival = Some(arrival_ns);
+        self.last_new_arrival = Some(arrival);
         // A capture time after arrival means the clocks disagree; count the
         // frame as instant rather than wrap around.
-        let latency = arrival_ns.saturating_sub(capture_ns);
+        let latency = arrival.saturating_sub(capture);
         self.latencies.push(latency);
         self.window_latencies.push(latency);
         (verdict, Some(latency))
     }
 
-    fn arrived(&mut self, arrival_ns: u64) {
+    fn arrived(&mut self, arrival: Duration) {
         self.total.frames_received += 1;
-        self.first_arrival.get_or_insert(arrival_ns);
-        self.window_start.get_or_insert(arrival_ns);
+        self.first_arrival.get_or_insert(arrival);
+        self.window_start.get_or_insert(arrival);
     }
 
     /// Everything since the tally began.
@@ -230,7 +232,7 @@ impl FrameTally {
         s.latency = LatencySummary::from_samples(&self.latencies);
         s.fps = match (self.first_arrival, self.last_new_arrival) {
             (Some(a), Some(b)) if b > a && s.frames_new > 1 => {
-                (s.frames_new - 1) as f64 * 1e9 / (b - a) as f64
+                (s.frames_new - 1) as f64 * 1e9 / (b - a).as_nanos() as f64
             }
             _ => 0.0,
         };
@@ -238,16 +240,18 @@ impl FrameTally {
     }
 
     /// Latency and frame rate since the previous call (or the start), ending
-    /// at `now_ns`; starts the next window.
-    pub fn take_window(&mut self, now_ns: u64) -> (LatencySummary, f64) {
+    /// at `now`; starts the next window.
+    pub fn take_window(&mut self, now: Duration) -> (LatencySummary, f64) {
         let latency = LatencySummary::from_samples(&self.window_latencies);
         let fps = match self.window_start {
-            Some(start) if now_ns > start => self.window_new as f64 * 1e9 / (now_ns - start) as f64,
+            Some(start) if now > start => {
+                self.window_new as f64 * 1e9 / (now - start).as_nanos() as f64
+            }
             _ => 0.0,
         };
         self.window_latencies.clear();
         self.window_new = 0;
-        self.window_start = Some(now_ns);
+        self.window_start = Some(now);
         (latency, fps)
     }
 }
@@ -256,25 +260,29 @@ impl FrameTally {
 mod tests {
     use super::*;
 
-    const MS: u64 = 1_000_000;
+    const MS: Duration = Duration::from_millis(1);
+
+    fn ns(n: u64) -> Duration {
+        Duration::from_nanos(n)
+    }
 
     #[test]
     fn percentiles_by_nearest_rank() {
-        let samples: Vec<u64> = (1..=100).collect();
+        let samples: Vec<Duration> = (1..=100).map(ns).collect();
         let s = LatencySummary::from_samples(&samples);
         assert_eq!(
             (s.min, s.p50, s.p95, s.p99, s.max, s.count),
-            (1, 50, 95, 99, 100, 100)
+            (ns(1), ns(50), ns(95), ns(99), ns(100), 100)
         );
-        assert_eq!(s.mean, 50); // 50.5 truncated
+        assert_eq!(s.mean, ns(50)); // 50.5 truncated
         assert_eq!(LatencySummary::from_samples(&[]), LatencySummary::default());
-        assert_eq!(LatencySummary::from_samples(&[7]).p99, 7);
+        assert_eq!(LatencySummary::from_samples(&[ns(7)]).p99, ns(7));
     }
 
     #[test]
     fn counts_gaps_repeats_reorders_and_unreadable() {
         let mut t = FrameTally::new();
-        let mut at = 0;
+        let mut at = Duration::ZERO;
         let mut feed = |t: &mut FrameTally, n: u32| {
             at += 10 * MS;
             t.observe(n, at - 5 * MS, at).0
@@ -312,8 +320,8 @@ mod tests {
     fn latency_and_fps() {
         let mut t = FrameTally::new();
         for n in 0..31u32 {
-            let arrival = u64::from(n) * 1_000_000_000 / 30 + 1_000 * MS;
-            t.observe(n, arrival - (100 + u64::from(n % 3)) * MS, arrival);
+            let arrival = ns(u64::from(n) * 1_000_000_000 / 30) + 1_000 * MS;
+            t.observe(n, arrival - (100 + n % 3) * MS, arrival);
         }
         let s = t.summary();
         assert!((s.fps - 30.0).abs() < 0.01, "fps {}", s.fps);
@@ -331,10 +339,14 @@ mod tests {
     fn a_restarted_sender_is_a_restart_not_hundreds_of_late_frames() {
         let mut t = FrameTally::new();
         for n in 0..1000u32 {
-            t.observe(n, 0, 1);
+            t.observe(n, Duration::ZERO, ns(1));
         }
         for n in 0..10u32 {
-            assert_eq!(t.observe(n, 0, 1).0, FrameVerdict::New, "frame {n}");
+            assert_eq!(
+                t.observe(n, Duration::ZERO, ns(1)).0,
+                FrameVerdict::New,
+                "frame {n}"
+            );
         }
         let s = t.summary();
         assert_eq!(s.restarts, 1);
@@ -344,13 +356,19 @@ mod tests {
         );
         assert_eq!(s.last_frame, Some(9));
         // a frame a little late is still just late
-        t.observe(20, 0, 1);
-        assert_eq!(t.observe(15, 0, 1).0, FrameVerdict::Reordered);
+        t.observe(20, Duration::ZERO, ns(1));
+        assert_eq!(
+            t.observe(15, Duration::ZERO, ns(1)).0,
+            FrameVerdict::Reordered
+        );
     }
 
     #[test]
     fn clock_disagreement_does_not_wrap() {
         let mut t = FrameTally::new();
-        assert_eq!(t.observe(0, 2_000, 1_000), (FrameVerdict::New, Some(0)));
+        assert_eq!(
+            t.observe(0, ns(2_000), ns(1_000)),
+            (FrameVerdict::New, Some(Duration::ZERO))
+        );
     }
 }

@@ -39,6 +39,7 @@
  */
 use once_cell::sync::Lazy;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use gst::glib;
 use gst::prelude::*;
@@ -48,6 +49,7 @@ use gst_base::subclass::prelude::*;
 use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 
+use crate::gstcommon::clock::nanos;
 use crate::gstcommon::stampframe::{
     host_clock_time, read_frame_stamp, DEFAULT_BLOCK_SIZE, DEFAULT_X, DEFAULT_Y, MAX_BLOCK_SIZE,
     MAX_POSITION, MIN_BLOCK_SIZE,
@@ -104,12 +106,12 @@ fn latency_fields(
     l: &LatencySummary,
 ) -> gst::structure::Builder {
     builder
-        .field(format!("{prefix}latency-min"), l.min)
-        .field(format!("{prefix}latency-mean"), l.mean)
-        .field(format!("{prefix}latency-p50"), l.p50)
-        .field(format!("{prefix}latency-p95"), l.p95)
-        .field(format!("{prefix}latency-p99"), l.p99)
-        .field(format!("{prefix}latency-max"), l.max)
+        .field(format!("{prefix}latency-min"), nanos(l.min))
+        .field(format!("{prefix}latency-mean"), nanos(l.mean))
+        .field(format!("{prefix}latency-p50"), nanos(l.p50))
+        .field(format!("{prefix}latency-p95"), nanos(l.p95))
+        .field(format!("{prefix}latency-p99"), nanos(l.p99))
+        .field(format!("{prefix}latency-max"), nanos(l.max))
 }
 
 fn summary_builder(name: &str, s: &TallySummary) -> gst::structure::Builder {
@@ -123,7 +125,7 @@ fn summary_builder(name: &str, s: &TallySummary) -> gst::structure::Builder {
         .field("gaps", s.gaps)
         .field("longest-gap", s.longest_gap)
         .field("fps", s.fps)
-        .field("longest-stall", s.longest_stall)
+        .field("longest-stall", nanos(s.longest_stall))
         .field("restarts", s.restarts)
         .field_if_some("first-frame", s.first_frame)
         .field_if_some("last-frame", s.last_frame);
@@ -145,7 +147,7 @@ impl FrameMeter {
     /// a synchronous bus handler may read `stats`.
     fn take_summary(&self, state: &mut State, now: u64) -> gst::Message {
         let summary = state.tally.summary();
-        let (window, fps) = state.tally.take_window(now);
+        let (window, fps) = state.tally.take_window(Duration::from_nanos(now));
         state.last_post = Some(now);
         let b = summary_builder("framemeter", &summary)
             .field("interval-frames", window.count)
@@ -384,8 +386,11 @@ impl VideoFilterImpl for FrameMeter {
         };
         let (verdict, latency, stamp) = match read {
             Ok(stamp) => {
-                let (verdict, latency) =
-                    state.tally.observe(stamp.frame, stamp.capture_time_ns, now);
+                let (verdict, latency) = state.tally.observe(
+                    stamp.frame,
+                    Duration::from_nanos(stamp.capture_time_ns),
+                    Duration::from_nanos(now),
+                );
                 (verdict, latency, Some(stamp))
             }
             Err(err) => {
@@ -395,7 +400,11 @@ impl VideoFilterImpl for FrameMeter {
                     "unreadable frame {:?}: {err}",
                     frame.buffer().pts()
                 );
-                (state.tally.observe_unreadable(now), None, None)
+                (
+                    state.tally.observe_unreadable(Duration::from_nanos(now)),
+                    None,
+                    None,
+                )
             }
         };
         gst::trace!(
@@ -435,7 +444,7 @@ impl VideoFilterImpl for FrameMeter {
                 .field_if_some("frame-number", stamp.map(|s| s.frame))
                 .field_if_some("capture-time", stamp.map(|s| s.capture_time_ns))
                 .field("arrival-time", now)
-                .field_if_some("latency", latency)
+                .field_if_some("latency", latency.map(nanos))
                 .field_if_some("pts", frame.buffer().pts())
                 .build();
             let _ = self

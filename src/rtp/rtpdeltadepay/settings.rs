@@ -8,6 +8,7 @@ use gst::prelude::*;
 // Bounds of `max-width` / `max-height`: the same as deltadec's.
 use crate::delta::decoder::MIN_SIZE_LIMIT;
 use crate::delta::geometry::MAX_DIMENSION;
+use crate::gstcommon::clock::nanos;
 use crate::rtp::{DEFAULT_MAX_HEIGHT, DEFAULT_MAX_WIDTH, DEFAULT_MIN_KEYFRAME_INTERVAL};
 
 pub(super) const DEFAULT_REQUEST_KEYFRAME: bool = true;
@@ -27,7 +28,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             request_keyframe: DEFAULT_REQUEST_KEYFRAME,
-            min_keyframe_interval: DEFAULT_MIN_KEYFRAME_INTERVAL.as_nanos() as u64,
+            min_keyframe_interval: nanos(DEFAULT_MIN_KEYFRAME_INTERVAL),
             max_width: DEFAULT_MAX_WIDTH,
             max_height: DEFAULT_MAX_HEIGHT,
         }
@@ -53,7 +54,7 @@ pub(super) fn param_specs() -> Vec<glib::ParamSpec> {
                  (0 = request on every loss)",
             )
             .maximum(MAX_MIN_KEYFRAME_INTERVAL)
-            .default_value(DEFAULT_MIN_KEYFRAME_INTERVAL.as_nanos() as u64)
+            .default_value(nanos(DEFAULT_MIN_KEYFRAME_INTERVAL))
             .mutable_playing()
             .build(),
         glib::ParamSpecUInt::builder("max-width")
