@@ -11,7 +11,6 @@ use chrono::{DateTime, FixedOffset};
 use m3u8_rs::{MediaPlaylist, MediaSegment};
 
 const NANOS_PER_MILLI: u128 = 1_000_000;
-const MILLIS_PER_SECOND: u64 = 1_000;
 
 /// How the playlist and the files behind it are kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,7 +33,7 @@ pub struct PlaylistEntry {
     /// URI written into the playlist.
     pub uri: String,
     /// Duration, rounded to the millisecond as EXTINF shows it.
-    pub duration_ms: u64,
+    pub duration: Duration,
     /// Wall-clock time of the segment's first frame.
     pub program_date_time: Option<DateTime<FixedOffset>>,
     /// The stream does not continue smoothly from the previous segment
@@ -152,7 +151,8 @@ pub struct LivePlaylist {
     next_sequence: u64,
     /// Discontinuities that have left the window (EXT-X-DISCONTINUITY-SEQUENCE).
     discontinuity_sequence: u64,
-    longest_ms: u64,
+    /// Longest `duration` ever listed.
+    longest: Duration,
     ended: bool,
 }
 
@@ -165,7 +165,7 @@ impl LivePlaylist {
             files: VecDeque::new(),
             next_sequence: 0,
             discontinuity_sequence: 0,
-            longest_ms: 0,
+            longest: Duration::ZERO,
             ended: false,
         }
     }
@@ -187,13 +187,13 @@ impl LivePlaylist {
         program_date_time: Option<DateTime<FixedOffset>>,
         discontinuity: bool,
     ) -> Vec<String> {
-        let rounded = (duration.as_nanos() + NANOS_PER_MILLI / 2) / NANOS_PER_MILLI;
-        let duration_ms = u64::try_from(rounded).unwrap_or(u64::MAX);
-        self.longest_ms = self.longest_ms.max(duration_ms);
+        let millis = (duration.as_nanos() + NANOS_PER_MILLI / 2) / NANOS_PER_MILLI;
+        let duration = Duration::from_millis(u64::try_from(millis).unwrap_or(u64::MAX));
+        self.longest = self.longest.max(duration);
         self.window.push_back(PlaylistEntry {
             sequence: self.next_sequence,
             uri,
-            duration_ms,
+            duration,
             program_date_time,
             discontinuity: discontinuity && self.next_sequence > 0,
         });
@@ -236,7 +236,7 @@ impl LivePlaylist {
     /// EXT-X-TARGETDURATION: the configured one, raised to cover the longest
     /// segment ever listed (rounded up to whole seconds).
     pub fn target_duration(&self) -> u64 {
-        let longest = self.longest_ms.div_ceil(MILLIS_PER_SECOND);
+        let longest = u64::try_from(self.longest.as_millis().div_ceil(1_000)).unwrap_or(u64::MAX);
         longest.max(u64::from(self.config.target_duration)).max(1)
     }
 
@@ -254,7 +254,7 @@ impl LivePlaylist {
                 .iter()
                 .map(|e| MediaSegment {
                     uri: e.uri.clone(),
-                    duration: e.duration_ms as f32 / MILLIS_PER_SECOND as f32,
+                    duration: e.duration.as_millis() as f32 / 1_000.0,
                     program_date_time: e.program_date_time,
                     discontinuity: e.discontinuity,
                     ..Default::default()
