@@ -4,7 +4,8 @@
 //! how old each new frame was on arrival (glass-to-glass latency).
 //!
 //! No GStreamer types; `framemeter` feeds it and turns [`TallySummary`] into
-//! a `GstStructure`, and `streamkit-compare` reuses it.
+//! a `GstStructure`, and `relay-bench` summarises its own latencies with
+//! [`LatencySummary`].
 
 use std::collections::VecDeque;
 use std::time::Duration;
