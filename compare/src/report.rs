@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: MPL-2.0
 //! The comparison as a terminal table, JSON, CSV and a self-contained HTML
-//! page with SVG plots drawn by plotters.
+//! page with SVG plots (benchkit's charts).
 
 use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use plotters::prelude::*;
+use benchkit::chart::{escape, Axes, Chart};
 use serde::Serialize;
 
 use crate::result::{Repair, StrategyResult};
@@ -190,93 +190,6 @@ pub fn csv(c: &Comparison) -> String {
     out
 }
 
-/// The axes of a line chart.
-pub struct Axes<'a> {
-    pub x: &'a str,
-    pub y: &'a str,
-    /// A logarithmic y axis (values below 0.1 are drawn at 0.1).
-    pub log_y: bool,
-}
-
-/// A line chart with one series per strategy, as SVG text.
-pub fn line_chart(title: &str, axes: Axes, series: &[(String, Vec<(f64, f64)>)]) -> String {
-    // A log axis is drawn as a linear one of log10 values, labelled back.
-    let to_axis = |y: f64| if axes.log_y { y.max(0.1).log10() } else { y };
-    let series: Vec<(&str, Vec<(f64, f64)>)> = series
-        .iter()
-        .map(|(name, s)| {
-            (
-                name.as_str(),
-                s.iter().map(|&(x, y)| (x, to_axis(y))).collect(),
-            )
-        })
-        .collect();
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (900, 320)).into_drawing_area();
-        let draw = || -> Result<(), Box<dyn std::error::Error + '_>> {
-            root.fill(&WHITE)?;
-            let points = series.iter().flat_map(|(_, s)| s.iter());
-            let x_max = points.clone().map(|p| p.0).fold(1.0, f64::max);
-            let (y_min, y_max) = if axes.log_y {
-                let ys = points.map(|p| p.1);
-                let lo = ys.clone().fold(f64::INFINITY, f64::min).floor();
-                (lo.min(0.0), ys.fold(1.0, f64::max).ceil())
-            } else {
-                (0.0, points.map(|p| p.1).fold(1.0, f64::max) * 1.1)
-            };
-            let mut chart = ChartBuilder::on(&root)
-                .caption(title, ("sans-serif", 18))
-                .margin(10)
-                .x_label_area_size(35)
-                .y_label_area_size(55)
-                .build_cartesian_2d(0.0..x_max, y_min..y_max)?;
-            let log_label = |v: &f64| format!("{}", 10f64.powf(*v));
-            let lin_label = |v: &f64| v.to_string();
-            chart
-                .configure_mesh()
-                .x_desc(axes.x)
-                .y_desc(axes.y)
-                .y_labels(if axes.log_y {
-                    (y_max - y_min) as usize + 1
-                } else {
-                    10
-                })
-                .y_label_formatter(if axes.log_y { &log_label } else { &lin_label })
-                .draw()?;
-            for (i, (name, points)) in series.iter().enumerate() {
-                let colour = Palette99::pick(i).to_rgba();
-                chart
-                    .draw_series(LineSeries::new(
-                        points.iter().copied(),
-                        colour.stroke_width(2),
-                    ))?
-                    .label(*name)
-                    .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
-                    });
-            }
-            chart
-                .configure_series_labels()
-                .background_style(WHITE.mix(0.8))
-                .border_style(BLACK)
-                .draw()?;
-            root.present()?;
-            Ok(())
-        };
-        if let Err(e) = draw() {
-            return format!("<p>plot '{title}' failed: {e}</p>");
-        }
-    }
-    svg
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
 /// A self-contained HTML page: settings, the table, and plots of latency,
 /// bitrate and quality over time.
 pub fn html(c: &Comparison) -> String {
@@ -389,18 +302,18 @@ pub fn html(c: &Comparison) -> String {
         bw = c
             .bandwidth_kbps
             .map_or("unlimited".into(), |k| format!("{k} kbit/s")),
-        lat = line_chart(
+        lat = Chart::lines(
             "Glass-to-glass latency per frame",
             Axes { x: "seconds", y: "ms", log_y: false },
-            &latency),
-        bit = line_chart(
+            &latency).svg(),
+        bit = Chart::lines(
             "Bitrate on the wire",
             Axes { x: "seconds", y: "kbit/s", log_y: false },
-            &bitrate),
-        q = line_chart(
+            &bitrate).svg(),
+        q = Chart::lines(
             "PSNR per frame",
             Axes { x: "seconds", y: "dB", log_y: false },
-            &quality),
+            &quality).svg(),
     )
 }
 

@@ -12,9 +12,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
+use benchkit::chart::{Axes, Chart};
 use serde_json::Value;
-
-use crate::report::{line_chart, Axes};
 
 /// The loss settings in the order they are shown: file name part, label,
 /// and the percentage for plots (None: not plotted against random loss).
@@ -205,15 +204,17 @@ pub fn tables(dir: &Path, plots: &Path) -> Result<String> {
                     (id.clone(), s)
                 })
                 .collect();
-            let svg = line_chart(
-                &format!("{title}, round trip {rtt} ms"),
+            let title = format!("{title}, round trip {rtt} ms");
+            let svg = Chart::lines(
+                &title,
                 Axes {
                     x: "random loss, %",
                     y: "ms (log scale)",
                     log_y: true,
                 },
                 &series,
-            );
+            )
+            .svg();
             let file = plots.join(format!("loss-{metric}-rtt{rtt}.svg"));
             std::fs::write(&file, svg).with_context(|| format!("{}", file.display()))?;
         }

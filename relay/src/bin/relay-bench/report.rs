@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use benchkit::chart::{escape, Axes, Chart, Colour, Mark, Series};
 
 use crate::run::{BenchResult, Spread};
 
@@ -269,145 +270,82 @@ pub fn write_json(r: &BenchResult, path: &Path) -> Result<()> {
     std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-const W: f64 = 760.0;
-const H: f64 = 300.0;
-const PAD: f64 = 50.0;
-
-/// An SVG frame with axes from 0 to `xmax` and `ymax`, labelled.
-fn axes(xmax: f64, ymax: f64, xlabel: &str, ylabel: &str) -> String {
-    let mut s = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{H}\" \
-         font-family=\"sans-serif\" font-size=\"11\">\
-         <line x1=\"{PAD}\" y1=\"{y0}\" x2=\"{x1}\" y2=\"{y0}\" stroke=\"black\"/>\
-         <line x1=\"{PAD}\" y1=\"{PAD}\" x2=\"{PAD}\" y2=\"{y0}\" stroke=\"black\"/>\
-         <text x=\"{xm}\" y=\"{yl}\" text-anchor=\"middle\">{xlabel}</text>\
-         <text x=\"12\" y=\"{ym}\" transform=\"rotate(-90 12 {ym})\" text-anchor=\"middle\">{ylabel}</text>",
-        y0 = H - PAD,
-        x1 = W - 10.0,
-        xm = W / 2.0,
-        yl = H - 12.0,
-        ym = H / 2.0,
-    );
-    for k in 0..=4 {
-        let f = k as f64 / 4.0;
-        let _ = write!(
-            s,
-            "<text x=\"{x}\" y=\"{y}\" text-anchor=\"middle\">{v:.1}</text>\
-             <text x=\"{lx}\" y=\"{ly}\" text-anchor=\"end\">{w:.0}</text>",
-            x = PAD + f * (W - PAD - 10.0),
-            y = H - PAD + 14.0,
-            v = f * xmax,
-            lx = PAD - 4.0,
-            ly = H - PAD - f * (H - 2.0 * PAD) + 4.0,
-            w = f * ymax,
-        );
-    }
-    s
-}
-
-fn point(x: f64, y: f64, xmax: f64, ymax: f64) -> (f64, f64) {
-    (
-        PAD + (x / xmax.max(1e-9)).min(1.0) * (W - PAD - 10.0),
-        H - PAD - (y / ymax.max(1e-9)).min(1.0) * (H - 2.0 * PAD),
-    )
-}
-
+/// Time from PLAY to the first whole picture: a dot per light viewer
+/// session, against the 100 ms target.
 fn join_plot(r: &BenchResult) -> String {
-    let xmax = r.sessions.iter().map(|s| s.joined_s).fold(1.0, f64::max);
-    let ymax = r.join_ms.max.max(100.0) * 1.1;
-    let mut s = axes(
-        xmax,
-        ymax,
-        "PLAY sent, s from the start",
-        "to whole picture, ms",
-    );
-    let (_, target) = point(0.0, 100.0, xmax, ymax);
-    let _ = write!(
-        s,
-        "<line x1=\"{PAD}\" y1=\"{target}\" x2=\"{}\" y2=\"{target}\" stroke=\"red\" \
-         stroke-dasharray=\"4 3\"/>",
-        W - 10.0
-    );
-    for sess in &r.sessions {
-        if let Some(ms) = sess.join_ms {
-            let (x, y) = point(sess.joined_s, ms, xmax, ymax);
-            let _ = write!(
-                s,
-                "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"2.5\" fill=\"#2060c0\"/>"
-            );
-        }
-    }
-    s.push_str("</svg>");
-    s
-}
-
-/// `values[i]` is the step `first + i`.
-fn polyline(
-    values: &[f64],
-    first: usize,
-    step_s: f64,
-    xmax: f64,
-    ymax: f64,
-    style: &str,
-) -> String {
-    let points: Vec<String> = values
-        .iter()
-        .enumerate()
-        .map(|(i, v)| {
-            let (x, y) = point(((first + i) as f64 + 0.5) * step_s, *v, xmax, ymax);
-            format!("{x:.1},{y:.1}")
-        })
-        .collect();
-    format!(
-        "<polyline fill=\"none\" {style} points=\"{}\"/>",
-        points.join(" ")
-    )
-}
-
-fn bitrate_plot(r: &BenchResult) -> String {
-    let step = 0.5;
-    let xmax = r.origin_series_kbps.len() as f64 * step;
-    let ymax = r
+    let dots = r
         .sessions
         .iter()
-        .flat_map(|s| s.kbps.iter())
-        .chain(r.origin_series_kbps.iter())
-        .fold(1.0f64, |a, b| a.max(*b))
-        * 1.05;
-    let mut s = axes(xmax, ymax, "s from the start", "kbit/s per half second");
-    for sess in &r.sessions {
-        // Only the whole steps while it was there.
-        let from = (sess.joined_s / step).ceil() as usize;
-        let until = sess
-            .left_s
-            .map_or(sess.kbps.len(), |t| (t / step) as usize)
-            .min(sess.kbps.len());
-        s.push_str(&polyline(
-            sess.kbps.get(from..until).unwrap_or_default(),
-            from,
-            step,
-            xmax,
-            ymax,
-            "stroke=\"#7090c0\" stroke-opacity=\"0.35\"",
-        ));
+        .filter_map(|s| Some((s.joined_s, s.join_ms?)))
+        .collect();
+    Chart {
+        title: "Time from PLAY to the first whole picture",
+        axes: Axes {
+            x: "PLAY sent, s from the start",
+            y: "to whole picture, ms",
+            log_y: false,
+        },
+        series: vec![Series {
+            name: Some("a viewer's join".into()),
+            points: dots,
+            mark: Mark::Dots,
+            colour: Colour::Rgba(0x20, 0x60, 0xc0, 1.0),
+            width: 3,
+        }],
+        references: vec![(100.0, "target, 100 ms".into())],
     }
-    s.push_str(&polyline(
-        &r.origin_series_kbps,
-        0,
-        step,
-        xmax,
-        ymax,
-        "stroke=\"black\" stroke-width=\"2\"",
-    ));
-    s.push_str("</svg>");
-    s
+    .svg()
+}
+
+/// Each light viewer's bitrate while it was there (faint), and the
+/// origin's (bold), per half second.
+fn bitrate_plot(r: &BenchResult) -> String {
+    let step = 0.5;
+    // `values[i]` is the step `first + i`, drawn at its middle.
+    let at = |first: usize, values: &[f64]| -> Vec<(f64, f64)> {
+        values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (((first + i) as f64 + 0.5) * step, *v))
+            .collect()
+    };
+    let mut series: Vec<Series> = r
+        .sessions
+        .iter()
+        .map(|sess| {
+            // Only the whole steps while it was there.
+            let from = (sess.joined_s / step).ceil() as usize;
+            let until = sess
+                .left_s
+                .map_or(sess.kbps.len(), |t| (t / step) as usize)
+                .min(sess.kbps.len());
+            Series {
+                name: None,
+                points: at(from, sess.kbps.get(from..until).unwrap_or_default()),
+                mark: Mark::Line,
+                colour: Colour::Rgba(0x70, 0x90, 0xc0, 0.35),
+                width: 1,
+            }
+        })
+        .collect();
+    series.push(Series {
+        name: Some("origin".into()),
+        points: at(0, &r.origin_series_kbps),
+        mark: Mark::Line,
+        colour: Colour::Rgba(0, 0, 0, 1.0),
+        width: 2,
+    });
+    Chart {
+        title: "Bitrate",
+        axes: Axes {
+            x: "s from the start",
+            y: "kbit/s per half second",
+            log_y: false,
+        },
+        series,
+        references: Vec::new(),
+    }
+    .svg()
 }
 
 /// A self-contained page: the table, the two plots, the raw figures.
