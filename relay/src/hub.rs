@@ -180,7 +180,7 @@ impl Hub {
 
     /// Asks the origin for a keyframe, at most once per 500 ms.
     fn ask_origin(&self) {
-        let now = u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let now = self.epoch.elapsed();
         let go = self
             .inner
             .lock()

@@ -63,6 +63,14 @@ pub struct LatencySummary {
     pub max: Duration,
 }
 
+/// The `p`th percentile (0..=100) of `sorted` (ascending, not empty) by
+/// the nearest-rank method: the smallest value with at least `p`% of the
+/// values at or below it. Every percentile this project reports is this one.
+pub fn nearest_rank<T: Copy>(sorted: &[T], p: f64) -> T {
+    let r = (p / 100.0 * sorted.len() as f64).ceil() as usize;
+    sorted[r.clamp(1, sorted.len()) - 1]
+}
+
 impl LatencySummary {
     /// Summarises `samples`; all zero when empty.
     pub fn from_samples(samples: &[Duration]) -> Self {
@@ -71,10 +79,7 @@ impl LatencySummary {
         }
         let mut sorted = samples.to_vec();
         sorted.sort_unstable();
-        let rank = |p: f64| {
-            let r = (p / 100.0 * sorted.len() as f64).ceil() as usize;
-            sorted[r.clamp(1, sorted.len()) - 1]
-        };
+        let rank = |p: f64| nearest_rank(&sorted, p);
         let sum: u128 = sorted.iter().map(Duration::as_nanos).sum();
         let mean = u64::try_from(sum / sorted.len() as u128).unwrap_or(u64::MAX);
         Self {

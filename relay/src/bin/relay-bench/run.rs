@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, Result};
 use benchkit::ports::{free_tcp_port, free_udp_port_with};
 use benchkit::procstat;
-use gststreamkit::measure::frametally::LatencySummary;
+use gststreamkit::measure::frametally::nearest_rank;
 use serde::Serialize;
 
 use crate::args::Args;
@@ -41,23 +41,22 @@ pub struct Spread {
 impl Spread {
     /// Of durations, in milliseconds.
     fn of_ms(values: &[Duration]) -> Self {
-        let ns: Vec<u64> = values.iter().map(|d| d.as_nanos() as u64).collect();
-        Self::scaled(&ns, 1e6)
+        let ms: Vec<f64> = values.iter().map(|d| d.as_secs_f64() * 1e3).collect();
+        Self::of(&ms)
     }
 
-    /// Of non-negative numbers, kept to a millionth.
+    /// Of numbers (nearest rank, as every percentile of the project).
     fn of(values: &[f64]) -> Self {
-        let micro: Vec<u64> = values.iter().map(|v| (v * 1e6).round() as u64).collect();
-        Self::scaled(&micro, 1e6)
-    }
-
-    fn scaled(values: &[u64], unit: f64) -> Self {
-        let s = LatencySummary::from_samples(values);
+        let mut sorted = values.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        if sorted.is_empty() {
+            return Spread::default();
+        }
         Spread {
-            count: s.count,
-            p50: s.p50 as f64 / unit,
-            p95: s.p95 as f64 / unit,
-            max: s.max as f64 / unit,
+            count: sorted.len() as u64,
+            p50: nearest_rank(&sorted, 50.0),
+            p95: nearest_rank(&sorted, 95.0),
+            max: sorted[sorted.len() - 1],
         }
     }
 }
