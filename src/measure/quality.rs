@@ -25,16 +25,36 @@ pub fn psnr(a: &[u8], b: &[u8]) -> Option<f64> {
             d * d
         })
         .sum();
+    psnr_of_error(sse, a.len() as u64)
+}
+
+/// PSNR in dB of `samples` 8-bit samples whose squared errors sum to
+/// `sse`, capped at [`PSNR_IDENTICAL`]: for an error pooled over many
+/// pictures (a clip's PSNR rather than its pictures' mean). `None` when
+/// there are no samples.
+pub fn psnr_of_error(sse: u64, samples: u64) -> Option<f64> {
+    if samples == 0 {
+        return None;
+    }
     if sse == 0 {
         return Some(PSNR_IDENTICAL);
     }
-    let mse = sse as f64 / a.len() as f64;
+    let mse = sse as f64 / samples as f64;
     Some((10.0 * (255.0f64 * 255.0 / mse).log10()).min(PSNR_IDENTICAL))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pooled_error_is_the_psnr_of_its_pictures_together() {
+        let (a, b) = ([10u8, 20, 30, 40], [12u8, 20, 27, 40]);
+        let pooled = psnr_of_error(4 + 9, 4).unwrap();
+        assert!((psnr(&a, &b).unwrap() - pooled).abs() < 1e-12);
+        assert_eq!(psnr_of_error(0, 4), Some(PSNR_IDENTICAL));
+        assert_eq!(psnr_of_error(5, 0), None);
+    }
 
     #[test]
     fn identical_samples_give_the_cap() {
