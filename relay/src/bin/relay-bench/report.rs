@@ -380,7 +380,7 @@ pub fn html(r: &BenchResult) -> String {
     let _ = write!(
         out,
         "<h2>Time from PLAY to the first whole picture</h2><p>One dot per light viewer \
-         session; the dashed line is the 100 ms target.</p>{}\
+         session; the red line is the 100 ms target.</p>{}\
          <h2>Bitrate</h2><p>Each light viewer (blue, from its join) and the origin (black), \
          per half second. A join shows in the joiner's own line only.</p>{}",
         join_plot(r),
