@@ -29,6 +29,7 @@
 //! (appsrc ! encoder ! appsink); PSNR is measured afterwards by decoding
 //! what was produced, untimed.
 
+use anyhow::{anyhow, bail, Context, Result};
 use gst::prelude::*;
 use gststreamkit::delta::PixelFormat;
 use gststreamkit::measure::quality::{self, PSNR_IDENTICAL};
@@ -216,18 +217,13 @@ fn to_format(
 fn decode_recording(
     path: &std::path::Path,
     frames: usize,
-) -> Result<(gst::Caps, Vec<gst::Buffer>), String> {
+) -> Result<(gst::Caps, Vec<gst::Buffer>)> {
     let pipeline = gst::Pipeline::new();
     let src = gst::ElementFactory::make("filesrc")
         .property("location", path)
-        .build()
-        .map_err(|e| e.to_string())?;
-    let decode = gst::ElementFactory::make("decodebin")
-        .build()
-        .map_err(|e| e.to_string())?;
-    let conv = gst::ElementFactory::make("videoconvert")
-        .build()
-        .map_err(|e| e.to_string())?;
+        .build()?;
+    let decode = gst::ElementFactory::make("decodebin").build()?;
+    let conv = gst::ElementFactory::make("videoconvert").build()?;
     // A few buffers in flight, not the whole file: a 720p BGRx frame is 3.7 MB.
     let sink = gst_app::AppSink::builder()
         .caps(
@@ -238,11 +234,9 @@ fn decode_recording(
         .sync(false)
         .max_buffers(4)
         .build();
-    pipeline
-        .add_many([&src, &decode, &conv, sink.upcast_ref()])
-        .map_err(|e| e.to_string())?;
-    src.link(&decode).map_err(|e| e.to_string())?;
-    conv.link(&sink).map_err(|e| e.to_string())?;
+    pipeline.add_many([&src, &decode, &conv, sink.upcast_ref()])?;
+    src.link(&decode)?;
+    conv.link(&sink)?;
     let conv_sink = conv.static_pad("sink").unwrap();
     decode.connect_pad_added(move |_, pad| {
         let is_video = pad
@@ -264,7 +258,7 @@ fn decode_recording(
             })
             .unwrap_or_else(|| "cannot start decoding".into());
         let _ = pipeline.set_state(gst::State::Null);
-        return Err(format!("{}: {why}", path.display()));
+        bail!("{}: {why}", path.display());
     }
     let mut caps = None;
     let mut out = Vec::with_capacity(frames);
@@ -281,7 +275,7 @@ fn decode_recording(
             }
         } else if let Some(m) = bus.pop_filtered(&[gst::MessageType::Error]) {
             if let gst::MessageView::Error(e) = m.view() {
-                break Err(format!("{}: {}", path.display(), e.error()));
+                break Err(anyhow!("{}: {}", path.display(), e.error()));
             }
         }
     };
@@ -290,7 +284,7 @@ fn decode_recording(
     let info = caps
         .flatten()
         .and_then(|c| gst_video::VideoInfo::from_caps(&c).ok())
-        .ok_or_else(|| format!("{}: no video frames decoded", path.display()))?;
+        .with_context(|| format!("{}: no video frames decoded", path.display()))?;
     // The same plain caps the synthetic scenes use, with the file's geometry
     // and rate (x264enc's bitrate is per second, so the rate matters).
     let caps = gst::Caps::builder("video/x-raw")
@@ -465,7 +459,7 @@ struct Args {
     intra: bool,
 }
 
-fn parse_args() -> Result<Args, String> {
+fn parse_args() -> Result<Args> {
     let mut inputs = Vec::new();
     let mut frames = None;
     let mut sweep = false;
@@ -477,16 +471,16 @@ fn parse_args() -> Result<Args, String> {
         } else if a == "--intra" {
             intra = true;
         } else if a == "--input" {
-            inputs.push(args.next().ok_or("--input needs a FILE")?.into());
+            inputs.push(args.next().context("--input needs a FILE")?.into());
         } else if let Some(file) = a.strip_prefix("--input=") {
             inputs.push(file.into());
         } else if let (None, Ok(n)) = (frames, a.parse::<usize>()) {
             frames = Some(n);
         } else {
-            return Err(format!(
+            bail!(
                 "unexpected argument {a:?}\n\
                  usage: delta-bench [--sweep [--intra]] [--input FILE ...] [frames]"
-            ));
+            );
         }
     }
     Ok(Args {
@@ -503,7 +497,7 @@ fn main() {
     let args = match parse_args() {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("delta-bench: {e}");
+            eprintln!("delta-bench: {e:#}");
             std::process::exit(2);
         }
     };
@@ -644,7 +638,7 @@ fn main() {
             match decode_recording(path, frames) {
                 Ok((caps, bufs)) => sweep(&path.display().to_string(), &caps, &bufs, args.intra),
                 Err(e) => {
-                    eprintln!("delta-bench: {e}");
+                    eprintln!("delta-bench: {e:#}");
                     std::process::exit(1);
                 }
             }
@@ -657,7 +651,7 @@ fn main() {
             let (caps, bufs) = match decode_recording(path, frames) {
                 Ok(d) => d,
                 Err(e) => {
-                    eprintln!("delta-bench: {e}");
+                    eprintln!("delta-bench: {e:#}");
                     std::process::exit(1);
                 }
             };

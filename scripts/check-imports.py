@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: MPL-2.0
 """Fails when modules of the workspace import each other in a circle.
 
-Every crate of the workspace (the plugin and its programs) is read file by
-file; a file is a module. An edge A -> B is any `use` of, or path through,
+Every crate of the workspace (the plugin, its programs, their binaries,
+examples and integration tests) is read file by file; a file is a module. An edge A -> B is any `use` of, or path through,
 B written in A (`crate::`, `super::`, `self::`, in code or in tests). Names
 re-exported by a parent (`pub use geometry::Geometry` in `delta/mod.rs`)
 are followed to the module that defines them, so a facade is not a circle.
@@ -34,14 +34,17 @@ def crates():
         for root in ["lib.rs", "main.rs"]:
             if os.path.exists(os.path.join(src, root)):
                 found.append((f"{member}:{root}", src, root))
-        bindir = os.path.join(src, "bin")
-        if os.path.isdir(bindir):
-            for entry in sorted(os.listdir(bindir)):
-                path = os.path.join(bindir, entry)
+        # binaries, examples and integration tests: a crate each
+        for sub in [os.path.join("src", "bin"), "examples", "tests"]:
+            folder = os.path.join(ROOT, member, sub)
+            if not os.path.isdir(folder):
+                continue
+            for entry in sorted(os.listdir(folder)):
+                path = os.path.join(folder, entry)
                 if entry.endswith(".rs"):
-                    found.append((f"{member}:bin/{entry}", bindir, entry))
+                    found.append((f"{member}:{sub}/{entry}", folder, entry))
                 elif os.path.exists(os.path.join(path, "main.rs")):
-                    found.append((f"{member}:bin/{entry}", path, "main.rs"))
+                    found.append((f"{member}:{sub}/{entry}", path, "main.rs"))
     return found
 
 

@@ -6,71 +6,24 @@
 //! `stats` and handles the bus. `examples/embed.py` is the same app in
 //! Python. `cargo run --example embed -- --help` says how to run it.
 
+mod elements;
+mod options;
 mod picture;
 mod receiver;
 mod report;
 mod sender;
 
+use anyhow::{Context, Result};
 use gst::prelude::*;
 use std::cell::Cell;
 use std::process::ExitCode;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use options::{parse_options, Options, HELP};
 use picture::{DrawnPictures, Picture, StampArea};
 use receiver::Receiver;
 use sender::Sender;
-
-const HELP: &str = "\
-embed: an application that embeds the streamkit elements (Rust).
-
-It draws its own pictures (a desktop with a window, a growing progress bar
-and a moving icon: each frame changes only in places) and sends them
-
-  appsrc ! framestamp ! deltaenc ! rtpdeltapay ! udpsink host=127.0.0.1
-
-to itself, receiving them in the same process with
-
-  udpsrc ! rtpdeltadepay ! deltadec ! framemeter ! appsink
-
-where it checks each received picture against the one it drew. Half-way
-it raises deltaenc's key-int-max while playing and shows the effect in
-the encoder's and decoder's stats; it prints framemeter's messages as
-they come, every element's stats at the end, and a last line
-`result: key=value ...` for scripts.
-
-Usage: cargo run --example embed -- [OPTIONS]
-
-Options:
-  --frames N        pictures to send (default 90)
-  --fps N           pictures per second (default 30)
-  --port N          UDP port on 127.0.0.1 to send to and receive on (default 5004)
-  --width N         picture width, at least 320 (default 640)
-  --height N        picture height, at least 256 (default 360)
-  --change-at N     after this many pictures (fewer than --frames), set
-                    key-int-max (default frames/2)
-  --key-int-max N   the key-int-max set then: a keyframe every N frames (default 10)
-  --timeout S       give up after S seconds (default 60)
-  -h, --help        this text
-
-Exit status: 0 when every picture received is one the app drew, at least
-one arrived and the property change shows in the stats (when key-int-max
-pictures or more follow it); 1 on a GStreamer error or the time-out; 2 on
-bad options; 3 when a check failed.
-";
-
-/// What the command line asks for.
-#[derive(Debug, Clone)]
-struct Options {
-    frames: u32,
-    fps: u32,
-    port: u16,
-    width: u32,
-    height: u32,
-    change_at: u32,
-    key_int_max: u32,
-    timeout: Duration,
-}
 
 /// Where `framestamp` draws and `framemeter` reads the stamp code. Set on
 /// both elements by the app (their defaults would do too), so that the app
@@ -81,86 +34,6 @@ const STAMP: StampArea = StampArea {
     block: 8,
 };
 
-fn parse_options(args: &[String]) -> Result<Option<Options>, String> {
-    let mut values = std::collections::HashMap::new();
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        if arg == "-h" || arg == "--help" {
-            return Ok(None);
-        }
-        let (name, value) = match arg.split_once('=') {
-            Some((name, value)) => (name, value.to_string()),
-            None => (
-                arg.as_str(),
-                it.next()
-                    .ok_or_else(|| format!("{arg} needs a value"))?
-                    .clone(),
-            ),
-        };
-        let known = [
-            "--frames",
-            "--fps",
-            "--port",
-            "--width",
-            "--height",
-            "--change-at",
-            "--key-int-max",
-            "--timeout",
-        ];
-        if !known.contains(&name) {
-            return Err(format!("unknown option {name}"));
-        }
-        let number: u32 = value
-            .parse()
-            .map_err(|_| format!("{name} wants a whole number, not {value:?}"))?;
-        values.insert(name.to_string(), number);
-    }
-    let get = |name: &str, default: u32| values.get(name).copied().unwrap_or(default);
-    let frames = get("--frames", 90);
-    let options = Options {
-        frames,
-        fps: get("--fps", 30),
-        port: u16::try_from(get("--port", 5004)).map_err(|_| "--port is at most 65535")?,
-        width: get("--width", 640),
-        height: get("--height", 360),
-        change_at: get("--change-at", frames / 2),
-        key_int_max: get("--key-int-max", 10),
-        timeout: Duration::from_secs(get("--timeout", 60).into()),
-    };
-    if options.frames == 0 || options.fps == 0 || options.port == 0 || options.timeout.is_zero() {
-        return Err("--frames, --fps, --port and --timeout must be above 0".into());
-    }
-    if options.change_at >= options.frames {
-        return Err("--change-at must be below --frames".into());
-    }
-    // The scene's window needs room for the icon to move in.
-    if options.width < 320 || options.height < 256 || options.width > 4096 || options.height > 4096
-    {
-        return Err("the picture must be 320x256 to 4096x4096".into());
-    }
-    Ok(Some(options))
-}
-
-/// The element `builder` makes, or an error naming `factory`.
-pub fn built(
-    factory: &str,
-    builder: gst::element_factory::ElementBuilder<'_>,
-) -> Result<gst::Element, String> {
-    builder
-        .build()
-        .map_err(|e| format!("cannot make a {factory}: {e} (is its plugin installed?)"))
-}
-
-/// A pipeline named `name` holding `elements`, linked one after the other.
-pub fn chain(name: &str, elements: &[&gst::Element]) -> Result<gst::Pipeline, String> {
-    let pipeline = gst::Pipeline::with_name(name);
-    pipeline
-        .add_many(elements)
-        .map_err(|e| format!("{name}: {e}"))?;
-    gst::Element::link_many(elements).map_err(|e| format!("{name}: cannot link: {e}"))?;
-    Ok(pipeline)
-}
-
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let options = match parse_options(&args) {
@@ -170,7 +43,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) => {
-            eprintln!("embed: {e} (--help lists the options)");
+            eprintln!("embed: {e:#} (--help lists the options)");
             return ExitCode::from(2);
         }
     };
@@ -186,7 +59,7 @@ fn main() -> ExitCode {
     match run(&options) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("embed: {e}");
+            eprintln!("embed: {e:#}");
             ExitCode::from(1)
         }
     }
@@ -223,7 +96,7 @@ impl Run {
     }
 }
 
-fn run(options: &Options) -> Result<u8, String> {
+fn run(options: &Options) -> Result<u8> {
     let drawn = DrawnPictures::default();
     let receiver = Receiver::build(options.port, STAMP, drawn.clone())?;
     let sender = Sender::build(options, STAMP, drawn)?;
@@ -381,8 +254,8 @@ fn watch_bus(
     run: &Rc<Run>,
     pipeline: gst::Pipeline,
     side: &'static str,
-) -> Result<gst::bus::BusWatchGuard, String> {
-    let bus = pipeline.bus().ok_or("a pipeline without a bus")?;
+) -> Result<gst::bus::BusWatchGuard> {
+    let bus = pipeline.bus().context("a pipeline without a bus")?;
     let weak = Rc::downgrade(run);
     bus.add_watch_local(move |_, msg| {
         let Some(run) = weak.upgrade() else {
@@ -421,7 +294,7 @@ fn watch_bus(
         }
         glib::ControlFlow::Continue
     })
-    .map_err(|e| format!("cannot watch the {side}'s bus: {e}"))
+    .with_context(|| format!("cannot watch the {side}'s bus"))
 }
 
 /// UDP carries no end of stream: once the last picture is in (or nothing

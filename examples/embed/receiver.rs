@@ -3,13 +3,14 @@
 //! `udpsrc ! rtpdeltadepay ! deltadec ! framemeter ! appsink`, and what
 //! the app makes of the pictures that reach it.
 
+use anyhow::{anyhow, Result};
 use gst::prelude::*;
 use gst_video::prelude::*;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use crate::elements::{built, chain};
 use crate::picture::{checksum, DrawnPictures, StampArea};
-use crate::{built, chain};
 
 /// What the app has received so far.
 #[derive(Debug, Clone, Copy, Default)]
@@ -42,7 +43,7 @@ pub struct Receiver {
 impl Receiver {
     /// The pipeline receiving on 127.0.0.1:`port`, in NULL; `stamp` is where
     /// framestamp drew, `drawn` what the sender pushed.
-    pub fn build(port: u16, stamp: StampArea, drawn: DrawnPictures) -> Result<Self, String> {
+    pub fn build(port: u16, stamp: StampArea, drawn: DrawnPictures) -> Result<Self> {
         // What rtpdeltapay puts in its caps that a receiver must know
         // before the first packet (the picture's size and format travel in
         // every packet's frame header).
@@ -85,7 +86,7 @@ impl Receiver {
         let tally = Arc::new(Mutex::new(Tally::default()));
         let appsink = appsink
             .downcast::<gst_app::AppSink>()
-            .map_err(|_| "appsink is not a GstAppSink")?;
+            .map_err(|_| anyhow!("appsink is not a GstAppSink"))?;
         let sink_tally = tally.clone();
         appsink.set_callbacks(
             gst_app::AppSinkCallbacks::builder()

@@ -2,10 +2,12 @@
 //! The sending pipeline, built element by element from their factories:
 //! `appsrc ! framestamp ! deltaenc ! rtpdeltapay ! udpsink`.
 
+use anyhow::{anyhow, Context, Result};
 use gst::prelude::*;
 
+use crate::elements::{built, chain};
+use crate::options::Options;
 use crate::picture::{DrawnPictures, Picture, StampArea};
-use crate::{built, chain, Options};
 
 /// The sending pipeline and the elements the app talks to while it plays.
 pub struct Sender {
@@ -24,11 +26,7 @@ pub struct Sender {
 impl Sender {
     /// The pipeline for `options`, in NULL; `stamp` is where framestamp
     /// draws, `drawn` where the pushed pictures' checksums go.
-    pub fn build(
-        options: &Options,
-        stamp: StampArea,
-        drawn: DrawnPictures,
-    ) -> Result<Self, String> {
+    pub fn build(options: &Options, stamp: StampArea, drawn: DrawnPictures) -> Result<Self> {
         let caps = gst_video::VideoInfo::builder(
             gst_video::VideoFormat::Bgrx,
             options.width,
@@ -37,7 +35,7 @@ impl Sender {
         .fps(gst::Fraction::new(options.fps as i32, 1))
         .build()
         .and_then(|info| info.to_caps())
-        .map_err(|e| format!("no caps for {}x{}: {e}", options.width, options.height))?;
+        .with_context(|| format!("no caps for {}x{}", options.width, options.height))?;
         // A live source stamped with the clock as each picture is pushed:
         // the picture is "captured" when the app hands it over.
         let appsrc = built(
@@ -88,7 +86,7 @@ impl Sender {
         )?;
         let appsrc = appsrc
             .downcast::<gst_app::AppSrc>()
-            .map_err(|_| "appsrc is not a GstAppSrc")?;
+            .map_err(|_| anyhow!("appsrc is not a GstAppSrc"))?;
         Ok(Sender {
             pipeline,
             appsrc,
@@ -101,13 +99,13 @@ impl Sender {
 
     /// Hands picture `n` to the pipeline, after noting its checksum for the
     /// receiving side.
-    pub fn push(&self, n: u32, picture: Picture) -> Result<(), String> {
+    pub fn push(&self, n: u32, picture: Picture) -> Result<()> {
         self.drawn.note(picture.checksum(&self.stamp), n);
         let buffer = gst::Buffer::from_mut_slice(picture.into_bytes());
         self.appsrc
             .push_buffer(buffer)
             .map(|_| ())
-            .map_err(|e| format!("{e:?}"))
+            .map_err(|e| anyhow!("{e:?}"))
     }
 
     /// deltaenc's `stats`: frames, keyframes, tiles and bytes since start.
