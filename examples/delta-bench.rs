@@ -36,6 +36,22 @@ use gststreamkit::measure::quality::{self, PSNR_IDENTICAL};
 use gststreamkit::testrng::Lcg;
 use std::time::Instant;
 
+const USAGE: &str = "\
+delta-bench: deltaenc against jpegenc, pngenc and x264enc on the same frames,
+side by side in one run (medians of 3 rounds; encoding timed alone, PSNR
+measured afterwards by decoding what was produced).
+
+usage: delta-bench [--sweep [--intra]] [--input FILE ...] [frames]
+
+  frames        frames per scene (default 60)
+  --input FILE  a recording instead of the two synthetic 1080p scenes
+                (repeatable; docs/recordings.md)
+  --sweep       lossy coding per byte: deltaenc and jpegenc over a range of
+                qualities, and jpegenc's bytes at deltaenc's PSNR
+  --intra       with --sweep: every deltaenc frame a keyframe
+  -h, --help    this text
+";
+
 const WIDTH: usize = 1920;
 const HEIGHT: usize = 1080;
 
@@ -466,7 +482,10 @@ fn parse_args() -> Result<Args> {
     let mut intra = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
-        if a == "--sweep" {
+        if a == "--help" || a == "-h" {
+            print!("{USAGE}");
+            std::process::exit(0);
+        } else if a == "--sweep" {
             sweep = true;
         } else if a == "--intra" {
             intra = true;
@@ -477,10 +496,7 @@ fn parse_args() -> Result<Args> {
         } else if let (None, Ok(n)) = (frames, a.parse::<usize>()) {
             frames = Some(n);
         } else {
-            bail!(
-                "unexpected argument {a:?}\n\
-                 usage: delta-bench [--sweep [--intra]] [--input FILE ...] [frames]"
-            );
+            bail!("unexpected argument {a:?} (--help says what it takes)");
         }
     }
     Ok(Args {
