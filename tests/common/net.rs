@@ -146,6 +146,11 @@ pub fn free_port() -> u16 {
     free_ports(1)[0]
 }
 
+/// One free TCP port on 127.0.0.1 (a server's, such as an RTSP server's).
+pub fn free_tcp_port() -> u16 {
+    benchkit::ports::free_tcp_port().expect("a free TCP port on 127.0.0.1")
+}
+
 /// Two consecutive free UDP ports, the first even (RTP and RTCP, as ffmpeg
 /// expects).
 pub fn free_port_pair() -> u16 {

@@ -103,7 +103,19 @@ pub struct RelayProcess {
 
 impl RelayProcess {
     pub fn start(input: &str, extra: &[&str]) -> Self {
-        let port = net::free_port();
+        // The RTSP port is a TCP port found free and released, so another
+        // test's connection may take it before the relay binds it: then the
+        // relay says it cannot listen, and it is started again elsewhere.
+        for _ in 0..5 {
+            if let Some(relay) = Self::start_on(net::free_tcp_port(), input, extra) {
+                return relay;
+            }
+        }
+        panic!("the relay could not listen on any of 5 free TCP ports");
+    }
+
+    /// The relay serving on `port`, or None when that port was taken.
+    fn start_on(port: u16, input: &str, extra: &[&str]) -> Option<Self> {
         let mut child = Command::new(env!("CARGO_BIN_EXE_streamkit-relay"))
             .args(["--input", input, "--port", &port.to_string()])
             .args(["--stats-interval", "1"])
@@ -135,17 +147,20 @@ impl RelayProcess {
         };
         // Listening (its ingest is playing) once it says where it serves.
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !relay
-            .lines
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|l| l.starts_with("streamkit-relay: serving"))
-        {
+        loop {
+            let lines = relay.lines.lock().unwrap().clone();
+            if lines
+                .iter()
+                .any(|l| l.starts_with("streamkit-relay: serving"))
+            {
+                return Some(relay);
+            }
+            if lines.iter().any(|l| l.contains("cannot listen on")) {
+                return None;
+            }
             assert!(Instant::now() < deadline, "the relay did not start");
             thread::sleep(Duration::from_millis(20));
         }
-        relay
     }
 
     /// Waits until the relay has received frames from its input.
