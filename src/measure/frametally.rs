@@ -4,8 +4,8 @@
 //! how old each new frame was on arrival (glass-to-glass latency).
 //!
 //! No GStreamer types; `framemeter` feeds it and turns [`TallySummary`] into
-//! a `GstStructure`, and `relay-bench` summarises its own latencies with
-//! [`LatencySummary`].
+//! a `GstStructure`, and `relay-bench` takes its spreads' percentiles from
+//! [`nearest_rank`].
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -65,7 +65,8 @@ pub struct LatencySummary {
 
 /// The `p`th percentile (0..=100) of `sorted` (ascending, not empty) by
 /// the nearest-rank method: the smallest value with at least `p`% of the
-/// values at or below it. Every percentile this project reports is this one.
+/// values at or below it. framemeter's latencies and relay-bench's spreads
+/// use it.
 pub fn nearest_rank<T: Copy>(sorted: &[T], p: f64) -> T {
     let r = (p / 100.0 * sorted.len() as f64).ceil() as usize;
     sorted[r.clamp(1, sorted.len()) - 1]

@@ -45,7 +45,7 @@ impl Spread {
         Self::of(&ms)
     }
 
-    /// Of numbers (nearest rank, as every percentile of the project).
+    /// Of numbers (nearest rank, as framemeter's latency percentiles).
     fn of(values: &[f64]) -> Self {
         let mut sorted = values.to_vec();
         sorted.sort_by(f64::total_cmp);
