@@ -4,12 +4,13 @@
 //! flowing, with no GLib warning (the suite runs with
 //! `G_DEBUG=fatal_warnings`) and no memory growth once warmed up.
 //!
-//! Resident memory is the process's, so the tests of this file take turns.
+//! Resident memory is the process's, so the tests of this file take turns,
+//! and all allocate from one malloc arena (`common::memory::one_malloc_arena`).
 
 mod common;
 
 use common::init;
-use common::memory::resident_bytes;
+use common::memory::{one_malloc_arena, resident_bytes};
 use common::pipeline::parse;
 use common::scratch::ScratchDir;
 use gst::prelude::*;
@@ -62,6 +63,7 @@ fn set(element: &impl IsA<gst::Element>, state: gst::State) {
 
 #[test]
 fn every_element_goes_null_playing_null_a_thousand_times() {
+    one_malloc_arena();
     init();
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = ScratchDir::new("lifecycle");
@@ -96,6 +98,7 @@ fn every_element_goes_null_playing_null_a_thousand_times() {
 /// PLAYING, lets `frames_per_cycle` buffers reach the sink named `out`, then
 /// steps down through PAUSED and READY (and to NULL every tenth cycle).
 fn churn_with_data(what: &str, description: &str, cycles: usize, frames_per_cycle: u64) {
+    one_malloc_arena();
     init();
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let pipeline = parse(description);
