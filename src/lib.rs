@@ -16,6 +16,7 @@ use gst::glib;
 pub mod delta;
 pub mod gstcommon;
 pub mod measure;
+pub mod moq;
 pub mod relay;
 pub mod rtp;
 pub mod segment;
@@ -33,6 +34,8 @@ fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     segment::hlssegmentsink::register(plugin)?;
     measure::framestamp::register(plugin)?;
     measure::framemeter::register(plugin)?;
+    moq::moqsink::register(plugin)?;
+    moq::moqsrc::register(plugin)?;
     Ok(())
 }
 

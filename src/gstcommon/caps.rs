@@ -25,6 +25,19 @@ pub(crate) fn template() -> gst::Caps {
         .build()
 }
 
+/// What a MoQ broadcast carries (`moqsink`, `moqsrc`): the delta stream, or
+/// H.264 as Annex B access units.
+pub(crate) fn moq_template() -> gst::Caps {
+    let mut caps = template();
+    caps.merge(
+        gst::Caps::builder("video/x-h264")
+            .field("stream-format", "byte-stream")
+            .field("alignment", "au")
+            .build(),
+    );
+    caps
+}
+
 /// Fixed caps for a stream of `g` whose decoder keeps `cache_tiles` tile
 /// contents for recall records.
 pub(crate) fn for_stream(g: &Geometry, cache_tiles: u32) -> gst::Caps {

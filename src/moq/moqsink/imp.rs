@@ -1,0 +1,526 @@
+// SPDX-License-Identifier: MPL-2.0
+/**
+ * SECTION:element-moqsink
+ * @see_also: moqsrc, deltaenc
+ *
+ * Publishes a broadcast to a Media over QUIC relay (`moq-relay`; moq-lite
+ * over QUIC or WebTransport), as docs/moq.md maps it:
+ *
+ * - the changes-only stream (`video/x-streamkit-delta`): every frame a
+ *   group (a QUIC stream) of its own, numbered in order, so a frame whose
+ *   packet was lost holds up no later frame; and every
+ *   `snapshot-interval` a snapshot on a track of its own: the whole
+ *   picture, lossless, as a decoder holds it after that frame, made by a
+ *   decoder inside the element that follows what it publishes. A late
+ *   joiner (or a viewer repairing a loss) takes the relay's latest
+ *   snapshot and the frames since from the relay's cache: no keyframe is
+ *   asked of the encoder, and live viewers never receive snapshots.
+ * - H.264 (`video/x-h264, stream-format=byte-stream, alignment=au`): a
+ *   group per keyframe and the frames that depend on it.
+ *
+ * A catalog track says what the broadcast holds (codec, caps, geometry,
+ * snapshot interval); it is written at the first caps and at every change.
+ *
+ * Writing a buffer never waits on the network: objects go into moq-net's
+ * model in memory, and the QUIC session (on a tokio runtime the process's
+ * MoQ elements share) sends them, newest first. The connection is made
+ * when the element starts; a relay that cannot be reached within `timeout`
+ * or a session that ends is an element error. The relay's certificate is
+ * verified against the system's roots, or pinned with `fingerprint` (its
+ * SHA-256, hex, as `moq-relay` prints it for a generated certificate).
+ *
+ * ## Example launch line
+ * The built-in screen scene, changes only, to a relay on this machine
+ * (pipelines/moq-publish.sh starts one):
+ * |[
+ * gst-launch-1.0 videotestsrc is-live=true pattern=smpte ! video/x-raw,format=BGRx,width=640,height=360,framerate=30/1 ! \
+ *     deltaenc ! moqsink url=https://localhost:4443/ broadcast=screen fingerprint=<sha256 of the relay's certificate>
+ * ]|
+ */
+use gst::glib;
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+use gst_base::subclass::prelude::*;
+use once_cell::sync::Lazy;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+use crate::delta::DecoderLimits;
+use crate::gstcommon::caps::{cache_tiles_from_caps, geometry_from_caps, moq_template, MEDIA_TYPE};
+use crate::gstcommon::clock::nanos;
+use crate::gstcommon::moqprops::{
+    relay_properties, DEFAULT_BROADCAST, DEFAULT_TIMEOUT, DEFAULT_URL,
+};
+use crate::moq::catalog::{Catalog, Codec, CATALOG_VERSION};
+use crate::moq::client::RelayAddress;
+use crate::moq::object::{write_object, ObjectHeader};
+use crate::moq::publisher::Publication;
+use crate::moq::runtime::runtime;
+use crate::moq::snapshot::SnapshotMaker;
+use crate::moq::{FRAMES_TRACK, SNAPSHOT_TRACK};
+
+static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
+    gst::DebugCategory::new(
+        "moqsink",
+        gst::DebugColorFlags::empty(),
+        Some("Streamkit MoQ sink: publishes to a Media over QUIC relay"),
+    )
+});
+
+const DEFAULT_SNAPSHOT_INTERVAL: Duration = Duration::from_secs(1);
+const MAX_SNAPSHOT_INTERVAL: Duration = Duration::from_secs(60);
+/// How long the relay keeps frames beyond a snapshot interval: a joiner
+/// that takes the latest snapshot finds every frame since it.
+const FRAMES_KEPT_BEYOND_SNAPSHOT: Duration = Duration::from_secs(2);
+/// How long stopping waits for the relay to take what was written.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Clone)]
+struct Settings {
+    url: String,
+    broadcast: String,
+    fingerprint: String,
+    snapshot_interval: Duration,
+    timeout: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            url: DEFAULT_URL.into(),
+            broadcast: DEFAULT_BROADCAST.into(),
+            fingerprint: String::new(),
+            snapshot_interval: DEFAULT_SNAPSHOT_INTERVAL,
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Stats {
+    frames: u64,
+    bytes: u64,
+    keyframes: u64,
+    snapshots: u64,
+    snapshot_bytes: u64,
+    catalogs: u64,
+}
+
+struct State {
+    settings: Settings,
+    publication: Publication,
+    /// Changes only: the snapshot maker, made at the caps.
+    snapshots: Option<SnapshotMaker>,
+    codec: Option<Codec>,
+    next_sequence: u64,
+    started: Instant,
+    stats: Stats,
+    /// Closes the session (see `watch`).
+    close: oneshot::Sender<()>,
+    session: tokio::task::JoinHandle<()>,
+}
+
+#[derive(Default)]
+pub struct MoqSink {
+    settings: Mutex<Settings>,
+    state: Mutex<Option<State>>,
+    /// Kept apart from the state so `stats` reads never wait on a render.
+    stats: Mutex<Stats>,
+}
+
+impl MoqSink {
+    fn state(&self) -> MutexGuard<'_, Option<State>> {
+        self.state.lock().unwrap()
+    }
+
+    fn catalog(&self, caps: &gst::CapsRef, settings: &Settings) -> Result<Catalog, String> {
+        let s = caps.structure(0).ok_or("empty caps")?;
+        let dimension = |name: &str| {
+            s.get::<i32>(name)
+                .ok()
+                .and_then(|v| u32::try_from(v).ok())
+                .ok_or_else(|| format!("caps lack `{name}`"))
+        };
+        if s.name() == MEDIA_TYPE {
+            let g = geometry_from_caps(s)?;
+            Ok(Catalog {
+                version: CATALOG_VERSION,
+                codec: Codec::Delta,
+                caps: caps.to_string(),
+                width: g.width,
+                height: g.height,
+                frames_track: FRAMES_TRACK.into(),
+                snapshot_track: Some(SNAPSHOT_TRACK.into()),
+                snapshot_interval_ms: Some(settings.snapshot_interval.as_millis() as u64),
+                tile_size: Some(g.tile_size),
+                cache_tiles: Some(cache_tiles_from_caps(s)),
+            })
+        } else {
+            Ok(Catalog {
+                version: CATALOG_VERSION,
+                codec: Codec::H264,
+                caps: caps.to_string(),
+                width: dimension("width")?,
+                height: dimension("height")?,
+                frames_track: FRAMES_TRACK.into(),
+                snapshot_track: None,
+                snapshot_interval_ms: None,
+                tile_size: None,
+                cache_tiles: None,
+            })
+        }
+    }
+
+    /// Watches the session from the runtime: a relay that cannot be
+    /// reached, or a session that ends while the element runs, is an
+    /// element error. Sending on the returned channel closes the session,
+    /// after the relay has taken what was written.
+    fn watch(
+        &self,
+        address: RelayAddress,
+        connection: moq_tokio::Connection,
+    ) -> (oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+        let weak = self.obj().downgrade();
+        let (stop, stopped) = oneshot::channel();
+        let task = runtime().spawn(async move {
+            let reason = match address.established(connection).await {
+                Ok(connection) => {
+                    if let Some(obj) = weak.upgrade() {
+                        gst::info!(CAT, obj = obj, "connected to {}", address.url);
+                    }
+                    tokio::select! {
+                        closed = connection.closed() => match closed {
+                            Ok(()) => "the relay closed the session".to_string(),
+                            Err(e) => format!("the session failed: {e:#}"),
+                        },
+                        _ = stopped => {
+                            let _ = connection.close().await;
+                            return;
+                        }
+                    }
+                }
+                Err(e) => e.to_string(),
+            };
+            if let Some(obj) = weak.upgrade() {
+                if obj.imp().state().is_some() {
+                    gst::element_error!(
+                        obj,
+                        gst::ResourceError::Write,
+                        ("Cannot publish to the MoQ relay {}: {}", address.url, reason),
+                        ["Check that moq-relay runs there and that `fingerprint` is its certificate's"]
+                    );
+                }
+            }
+        });
+        (stop, task)
+    }
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for MoqSink {
+    const NAME: &'static str = "GstMoqSink";
+    type Type = super::MoqSink;
+    type ParentType = gst_base::BaseSink;
+}
+
+impl ObjectImpl for MoqSink {
+    fn properties() -> &'static [glib::ParamSpec] {
+        static PROPERTIES: Lazy<Vec<glib::ParamSpec>> = Lazy::new(|| {
+            let mut props = relay_properties(
+                "Nanoseconds the QUIC and MoQ handshakes with the relay may take before the \
+                 element fails",
+            );
+            props.push(
+                glib::ParamSpecUInt64::builder("snapshot-interval")
+                    .nick("Snapshot interval")
+                    .blurb(
+                        "Changes only: nanoseconds between snapshots on the snapshot track \
+                         (a joiner's first picture is the latest snapshot and the frames \
+                         since; the relay keeps frames this long and 2 s more)",
+                    )
+                    .minimum(nanos(Duration::from_millis(100)))
+                    .maximum(nanos(MAX_SNAPSHOT_INTERVAL))
+                    .default_value(nanos(DEFAULT_SNAPSHOT_INTERVAL))
+                    .mutable_ready()
+                    .build(),
+            );
+            props.push(
+                glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
+                    .nick("Statistics")
+                    .blurb(
+                        "Totals since the element started (application/x-moqsink-stats): \
+                         frames, bytes (objects, headers included), keyframes, snapshots, \
+                         snapshot-bytes, catalogs",
+                    )
+                    .read_only()
+                    .build(),
+            );
+            props
+        });
+        PROPERTIES.as_ref()
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        let mut settings = self.settings.lock().unwrap();
+        match pspec.name() {
+            "url" => {
+                settings.url = value
+                    .get::<Option<String>>()
+                    .expect("type checked upstream")
+                    .unwrap_or_else(|| DEFAULT_URL.into())
+            }
+            "broadcast" => {
+                settings.broadcast = value
+                    .get::<Option<String>>()
+                    .expect("type checked upstream")
+                    .unwrap_or_default()
+            }
+            "fingerprint" => {
+                settings.fingerprint = value
+                    .get::<Option<String>>()
+                    .expect("type checked upstream")
+                    .unwrap_or_default()
+            }
+            "timeout" => {
+                settings.timeout = Duration::from_nanos(value.get().expect("type checked upstream"))
+            }
+            "snapshot-interval" => {
+                settings.snapshot_interval =
+                    Duration::from_nanos(value.get().expect("type checked upstream"))
+            }
+            other => unreachable!("unknown property {other}"),
+        }
+        gst::debug!(CAT, imp = self, "{} = {:?}", pspec.name(), value);
+    }
+
+    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        let settings = self.settings.lock().unwrap().clone();
+        match pspec.name() {
+            "url" => settings.url.to_value(),
+            "broadcast" => settings.broadcast.to_value(),
+            "fingerprint" => settings.fingerprint.to_value(),
+            "timeout" => nanos(settings.timeout).to_value(),
+            "snapshot-interval" => nanos(settings.snapshot_interval).to_value(),
+            "stats" => {
+                let s = *self.stats.lock().unwrap();
+                gst::Structure::builder("application/x-moqsink-stats")
+                    .field("frames", s.frames)
+                    .field("bytes", s.bytes)
+                    .field("keyframes", s.keyframes)
+                    .field("snapshots", s.snapshots)
+                    .field("snapshot-bytes", s.snapshot_bytes)
+                    .field("catalogs", s.catalogs)
+                    .build()
+                    .to_value()
+            }
+            other => unreachable!("unknown property {other}"),
+        }
+    }
+}
+
+impl GstObjectImpl for MoqSink {}
+
+impl ElementImpl for MoqSink {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static ELEMENT_METADATA: Lazy<gst::subclass::ElementMetadata> = Lazy::new(|| {
+            gst::subclass::ElementMetadata::new(
+                "MoQ sink",
+                "Sink/Network",
+                "Publishes the changes-only stream (a QUIC stream per frame, and snapshots \
+                 for late joiners on a track of their own) or H.264 (a group per keyframe) \
+                 as a broadcast at a Media over QUIC relay (docs/moq.md). Example: \
+                 gst-launch-1.0 videotestsrc is-live=true ! video/x-raw,format=BGRx ! deltaenc \
+                 ! moqsink url=https://localhost:4443/ broadcast=screen fingerprint=<hex>",
+                "Streamkit developers",
+            )
+        });
+        Some(&*ELEMENT_METADATA)
+    }
+
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        static PAD_TEMPLATES: Lazy<Vec<gst::PadTemplate>> = Lazy::new(|| {
+            vec![gst::PadTemplate::new(
+                "sink",
+                gst::PadDirection::Sink,
+                gst::PadPresence::Always,
+                &moq_template(),
+            )
+            .expect("valid template")]
+        });
+        PAD_TEMPLATES.as_ref()
+    }
+}
+
+impl BaseSinkImpl for MoqSink {
+    fn start(&self) -> Result<(), gst::ErrorMessage> {
+        let settings = self.settings.lock().unwrap().clone();
+        let address = RelayAddress::parse(&settings.url, &settings.fingerprint, settings.timeout)
+            .map_err(|e| gst::error_msg!(gst::ResourceError::Settings, ["{}", e]))?;
+        if settings.broadcast.is_empty() {
+            return Err(gst::error_msg!(
+                gst::ResourceError::Settings,
+                ["`broadcast` is empty: name the broadcast to publish"]
+            ));
+        }
+        let mut publication = Publication::start(
+            &address,
+            &settings.broadcast,
+            settings.snapshot_interval + FRAMES_KEPT_BEYOND_SNAPSHOT,
+        )
+        .map_err(|e| gst::error_msg!(gst::ResourceError::OpenWrite, ["{}", e]))?;
+        let connection = publication
+            .take_connection()
+            .expect("a new publication has its session");
+        gst::info!(
+            CAT,
+            imp = self,
+            "publishing {} to {}",
+            settings.broadcast,
+            settings.url
+        );
+        *self.stats.lock().unwrap() = Stats::default();
+        let (close, session) = self.watch(address, connection);
+        *self.state() = Some(State {
+            settings,
+            publication,
+            snapshots: None,
+            codec: None,
+            next_sequence: 0,
+            started: Instant::now(),
+            stats: Stats::default(),
+            close,
+            session,
+        });
+        Ok(())
+    }
+
+    fn stop(&self) -> Result<(), gst::ErrorMessage> {
+        let state = self.state().take();
+        if let Some(mut state) = state {
+            // moq-net's handles close their tasks when dropped: in the runtime.
+            let _runtime = runtime().enter();
+            state.publication.finish();
+            // The last groups reach the relay before the session closes;
+            // a relay that does not answer costs at most CLOSE_WAIT.
+            let _ = state.close.send(());
+            let session = state.session;
+            let closed =
+                runtime().block_on(async { tokio::time::timeout(CLOSE_WAIT, session).await });
+            if closed.is_err() {
+                gst::warning!(
+                    CAT,
+                    imp = self,
+                    "the relay did not acknowledge the close within {CLOSE_WAIT:?}"
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn set_caps(&self, caps: &gst::Caps) -> Result<(), gst::LoggableError> {
+        let mut guard = self.state();
+        let state = guard
+            .as_mut()
+            .ok_or_else(|| gst::loggable_error!(CAT, "caps before start"))?;
+        let catalog = self
+            .catalog(caps, &state.settings)
+            .map_err(|e| gst::loggable_error!(CAT, "cannot publish caps {caps}: {e}"))?;
+        state
+            .publication
+            .write_catalog(&catalog)
+            .map_err(|e| gst::loggable_error!(CAT, "{e}"))?;
+        if catalog.codec == Codec::Delta && state.snapshots.is_none() {
+            state.snapshots = Some(SnapshotMaker::new(
+                state.settings.snapshot_interval,
+                catalog.cache_tiles.unwrap_or(0),
+                DecoderLimits::default(),
+            ));
+        }
+        state.codec = Some(catalog.codec);
+        state.stats.catalogs += 1;
+        *self.stats.lock().unwrap() = state.stats;
+        gst::debug!(CAT, imp = self, "catalog: {}", catalog.caps);
+        Ok(())
+    }
+
+    fn render(&self, buffer: &gst::Buffer) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let map = buffer.map_readable().map_err(|_| {
+            gst::element_imp_error!(self, gst::CoreError::Failed, ("Could not map a buffer"));
+            gst::FlowError::Error
+        })?;
+        let mut guard = self.state();
+        let state = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
+        let header = ObjectHeader {
+            pts: buffer.pts().map(Duration::from),
+            sync: !buffer.flags().contains(gst::BufferFlags::DELTA_UNIT),
+            discont: buffer.flags().contains(gst::BufferFlags::DISCONT),
+        };
+        let object = write_object(&header, &map);
+        let size = object.len() as u64;
+        let result = match state.codec {
+            Some(Codec::Delta) => {
+                let sequence = state.next_sequence;
+                state.next_sequence += 1;
+                let written = state.publication.write_frame(sequence, object, header.pts);
+                let now = state.started.elapsed();
+                let snapshot = state
+                    .snapshots
+                    .as_mut()
+                    .and_then(|maker| maker.follow(&map, now));
+                match (written, snapshot) {
+                    (Ok(()), Some(snapshot)) => {
+                        let snap = write_object(
+                            &ObjectHeader {
+                                sync: true,
+                                discont: false,
+                                pts: header.pts,
+                            },
+                            &snapshot,
+                        );
+                        state.stats.snapshots += 1;
+                        state.stats.snapshot_bytes += snap.len() as u64;
+                        state.publication.write_snapshot(sequence, snap, header.pts)
+                    }
+                    (result, _) => result,
+                }
+            }
+            Some(Codec::H264) => {
+                state
+                    .publication
+                    .write_access_unit(object, header.sync, header.pts)
+            }
+            None => {
+                drop(guard);
+                gst::element_imp_error!(
+                    self,
+                    gst::CoreError::Negotiation,
+                    ("A buffer came before caps")
+                );
+                return Err(gst::FlowError::NotNegotiated);
+            }
+        };
+        if let Err(e) = result {
+            drop(guard);
+            gst::element_imp_error!(self, gst::ResourceError::Write, ("Cannot publish: {}", e));
+            return Err(gst::FlowError::Error);
+        }
+        state.stats.frames += 1;
+        state.stats.bytes += size;
+        if header.sync {
+            state.stats.keyframes += 1;
+        }
+        *self.stats.lock().unwrap() = state.stats;
+        Ok(gst::FlowSuccess::Ok)
+    }
+
+    fn event(&self, event: gst::Event) -> bool {
+        if let gst::EventView::Eos(_) = event.view() {
+            if let Some(state) = self.state().as_mut() {
+                // Subscribers see the broadcast end.
+                state.publication.finish();
+            }
+        }
+        self.parent_event(event)
+    }
+}

@@ -1,0 +1,499 @@
+// SPDX-License-Identifier: MPL-2.0
+/**
+ * SECTION:element-moqsrc
+ * @see_also: moqsink, deltadec
+ *
+ * Subscribes to a broadcast at a Media over QUIC relay (`moq-relay`) and
+ * pushes its frames, as docs/moq.md maps them: it reads the catalog track
+ * first and sets its caps from it (`video/x-streamkit-delta` or
+ * `video/x-h264`), then receives the frames live.
+ *
+ * Changes only: every frame is a QUIC stream of its own, so frames can
+ * arrive out of order; the element pushes them in order, holding a frame
+ * behind a missing one for at most `latency`, after which the missing one
+ * is given up (the next buffer is DISCONT) and, if it turns up later,
+ * dropped. The first picture, and a repair after any loss, is built from
+ * the relay's cache: its latest snapshot and every frame since, decoded
+ * inside the element into one keyframe that is pushed as the next buffer.
+ * Nothing is asked of the origin and no other viewer sees it.
+ *
+ * H.264: a group per keyframe; the element pushes the access units of the
+ * newest group, and a newer group replaces an unfinished one (DISCONT).
+ *
+ * A live source: buffers are stamped with the pipeline's running time when
+ * they are pushed; the latency it reports is `latency`. A relay that cannot
+ * be reached, a broadcast that does not appear within `timeout`, or a
+ * catalog that is not a Streamkit catalog is an element error; an object
+ * that cannot be read (truncated, a bad header, over `max-object-bytes`)
+ * is dropped and counted in `stats`. When the broadcast ends the element
+ * sends EOS.
+ *
+ * ## Example launch line
+ * Watch the broadcast pipelines/moq-publish.sh publishes:
+ * |[
+ * gst-launch-1.0 moqsrc url=https://localhost:4443/ broadcast=screen fingerprint=<sha256 of the relay's certificate> ! \
+ *     deltadec ! videoconvert ! autovideosink
+ * ]|
+ */
+use gst::glib;
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+use gst_base::prelude::*;
+use gst_base::subclass::base_src::CreateSuccess;
+use gst_base::subclass::prelude::*;
+use once_cell::sync::Lazy;
+use std::collections::VecDeque;
+use std::str::FromStr;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use crate::delta::DecoderLimits;
+use crate::gstcommon::caps::moq_template;
+use crate::gstcommon::clock::{clock_time, nanos};
+use crate::gstcommon::moqprops::{
+    relay_properties, DEFAULT_BROADCAST, DEFAULT_TIMEOUT, DEFAULT_URL,
+};
+use crate::moq::client::RelayAddress;
+use crate::moq::runtime::runtime;
+use crate::moq::subscriber::{
+    BroadcastSubscription, Delivery, QueueFull, SubscribeOptions, SubscriberStats,
+};
+use crate::rtp::MAX_FRAME_BYTES;
+
+static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
+    gst::DebugCategory::new(
+        "moqsrc",
+        gst::DebugColorFlags::empty(),
+        Some("Streamkit MoQ source: subscribes at a Media over QUIC relay"),
+    )
+});
+
+const DEFAULT_LATENCY: Duration = Duration::from_millis(100);
+const MAX_LATENCY: Duration = Duration::from_secs(10);
+const DEFAULT_MAX_OBJECT_BYTES: u32 = 64 << 20;
+/// Objects queued for the streaming thread; a full queue drops (a loss,
+/// repaired like one).
+const QUEUE_LIMIT: usize = 64;
+/// Frames held behind a missing one, at most.
+const MAX_HELD: usize = 512;
+/// A composite that failed is tried again after this.
+const RETRY: Duration = Duration::from_millis(200);
+
+#[derive(Debug, Clone)]
+struct Settings {
+    url: String,
+    broadcast: String,
+    fingerprint: String,
+    timeout: Duration,
+    latency: Duration,
+    max_object_bytes: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            url: DEFAULT_URL.into(),
+            broadcast: DEFAULT_BROADCAST.into(),
+            fingerprint: String::new(),
+            timeout: DEFAULT_TIMEOUT,
+            latency: DEFAULT_LATENCY,
+            max_object_bytes: DEFAULT_MAX_OBJECT_BYTES,
+        }
+    }
+}
+
+/// What the subscription's task hands the streaming thread.
+enum Item {
+    Caps(gst::Caps),
+    Object(Delivery),
+    Eos,
+    Error(String),
+}
+
+#[derive(Default)]
+struct Queue {
+    items: VecDeque<Item>,
+    flushing: bool,
+}
+
+type Shared = Arc<(Mutex<Queue>, Condvar)>;
+
+struct State {
+    queue: Shared,
+    task: tokio::task::JoinHandle<()>,
+    stats: Arc<Mutex<SubscriberStats>>,
+}
+
+#[derive(Default)]
+pub struct MoqSrc {
+    settings: Mutex<Settings>,
+    state: Mutex<Option<State>>,
+}
+
+fn push(queue: &Shared, item: Item) -> Result<(), QueueFull> {
+    let (lock, cvar) = &**queue;
+    let mut q = lock.lock().unwrap();
+    if matches!(item, Item::Object(_)) && q.items.len() >= QUEUE_LIMIT {
+        return Err(QueueFull);
+    }
+    q.items.push_back(item);
+    cvar.notify_one();
+    Ok(())
+}
+
+/// The subscription, from connecting to the end of the broadcast.
+async fn subscribe(
+    address: RelayAddress,
+    broadcast: String,
+    options: SubscribeOptions,
+    queue: Shared,
+    stats: Arc<Mutex<SubscriberStats>>,
+) {
+    let result = async {
+        let sub = BroadcastSubscription::connect(&address, &broadcast, address.timeout)
+            .await
+            .map_err(|e| e.to_string())?;
+        let catalog = sub.catalog().await.map_err(|e| e.to_string())?;
+        let caps = gst::Caps::from_str(&catalog.caps)
+            .ok()
+            .filter(|caps| caps.is_fixed() && caps.can_intersect(&moq_template()))
+            .ok_or_else(|| {
+                format!(
+                    "the catalog's caps `{}` are not a stream this element carries",
+                    catalog.caps
+                )
+            })?;
+        let _ = push(&queue, Item::Caps(caps));
+        tokio::select! {
+            run = sub.run(&catalog, &options, &stats, |d| push(&queue, Item::Object(d))) => {
+                run.map_err(|e| e.to_string())
+            }
+            reason = sub.closed() => Err(reason),
+        }
+    }
+    .await;
+    let _ = push(
+        &queue,
+        match result {
+            Ok(()) => Item::Eos,
+            Err(e) => Item::Error(e),
+        },
+    );
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for MoqSrc {
+    const NAME: &'static str = "GstMoqSrc";
+    type Type = super::MoqSrc;
+    type ParentType = gst_base::PushSrc;
+}
+
+impl ObjectImpl for MoqSrc {
+    fn constructed(&self) {
+        self.parent_constructed();
+        let obj = self.obj();
+        obj.set_live(true);
+        obj.set_format(gst::Format::Time);
+        obj.set_do_timestamp(true);
+    }
+
+    fn properties() -> &'static [glib::ParamSpec] {
+        static PROPERTIES: Lazy<Vec<glib::ParamSpec>> = Lazy::new(|| {
+            let mut props = relay_properties(
+                "Nanoseconds the handshakes with the relay, and then the broadcast's \
+                 announcement, may each take before the element fails",
+            );
+            props.push(
+                glib::ParamSpecUInt64::builder("latency")
+                    .nick("Latency")
+                    .blurb(
+                        "Nanoseconds a frame may wait behind a missing one before the missing \
+                         one is given up (changes only; also the age after which the relay \
+                         may skip a group for this viewer); reported as the source's latency",
+                    )
+                    .minimum(0)
+                    .maximum(nanos(MAX_LATENCY))
+                    .default_value(nanos(DEFAULT_LATENCY))
+                    .mutable_ready()
+                    .build(),
+            );
+            props.push(
+                glib::ParamSpecUInt::builder("max-object-bytes")
+                    .nick("Maximum object size")
+                    .blurb("Bytes of one object's payload beyond which it is refused and counted")
+                    .minimum(1)
+                    .maximum(MAX_FRAME_BYTES as u32)
+                    .default_value(DEFAULT_MAX_OBJECT_BYTES)
+                    .mutable_ready()
+                    .build(),
+            );
+            props.push(
+                glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
+                    .nick("Statistics")
+                    .blurb(
+                        "Totals since the element started (application/x-moqsrc-stats): \
+                         objects, bytes, refused, lost, late, dropped, composites, \
+                         composite-failures, fetch-misses",
+                    )
+                    .read_only()
+                    .build(),
+            );
+            props
+        });
+        PROPERTIES.as_ref()
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        let mut settings = self.settings.lock().unwrap();
+        match pspec.name() {
+            "url" => {
+                settings.url = value
+                    .get::<Option<String>>()
+                    .expect("type checked upstream")
+                    .unwrap_or_default()
+            }
+            "broadcast" => {
+                settings.broadcast = value
+                    .get::<Option<String>>()
+                    .expect("type checked upstream")
+                    .unwrap_or_default()
+            }
+            "fingerprint" => {
+                settings.fingerprint = value
+                    .get::<Option<String>>()
+                    .expect("type checked upstream")
+                    .unwrap_or_default()
+            }
+            "timeout" => {
+                settings.timeout = Duration::from_nanos(value.get().expect("type checked upstream"))
+            }
+            "latency" => {
+                settings.latency = Duration::from_nanos(value.get().expect("type checked upstream"))
+            }
+            "max-object-bytes" => {
+                settings.max_object_bytes = value.get().expect("type checked upstream")
+            }
+            other => unreachable!("unknown property {other}"),
+        }
+        gst::debug!(CAT, imp = self, "{} = {:?}", pspec.name(), value);
+    }
+
+    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        let settings = self.settings.lock().unwrap().clone();
+        match pspec.name() {
+            "url" => settings.url.to_value(),
+            "broadcast" => settings.broadcast.to_value(),
+            "fingerprint" => settings.fingerprint.to_value(),
+            "timeout" => nanos(settings.timeout).to_value(),
+            "latency" => nanos(settings.latency).to_value(),
+            "max-object-bytes" => settings.max_object_bytes.to_value(),
+            "stats" => {
+                let s = self
+                    .state
+                    .lock()
+                    .unwrap()
+                    .as_ref()
+                    .map(|st| *st.stats.lock().unwrap())
+                    .unwrap_or_default();
+                gst::Structure::builder("application/x-moqsrc-stats")
+                    .field("objects", s.objects)
+                    .field("bytes", s.bytes)
+                    .field("refused", s.refused)
+                    .field("lost", s.lost)
+                    .field("late", s.late)
+                    .field("dropped", s.dropped)
+                    .field("composites", s.composites)
+                    .field("composite-failures", s.composite_failures)
+                    .field("fetch-misses", s.fetch_misses)
+                    .build()
+                    .to_value()
+            }
+            other => unreachable!("unknown property {other}"),
+        }
+    }
+}
+
+impl GstObjectImpl for MoqSrc {}
+
+impl ElementImpl for MoqSrc {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static ELEMENT_METADATA: Lazy<gst::subclass::ElementMetadata> = Lazy::new(|| {
+            gst::subclass::ElementMetadata::new(
+                "MoQ source",
+                "Source/Network",
+                "Subscribes to a broadcast at a Media over QUIC relay: the changes-only stream \
+                 in order within a latency bound, its first picture and every repair built \
+                 from the relay's snapshot and cached frames; or H.264 (docs/moq.md). Example: \
+                 gst-launch-1.0 moqsrc url=https://localhost:4443/ broadcast=screen \
+                 fingerprint=<hex> ! deltadec ! videoconvert ! autovideosink",
+                "Streamkit developers",
+            )
+        });
+        Some(&*ELEMENT_METADATA)
+    }
+
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        static PAD_TEMPLATES: Lazy<Vec<gst::PadTemplate>> = Lazy::new(|| {
+            vec![gst::PadTemplate::new(
+                "src",
+                gst::PadDirection::Src,
+                gst::PadPresence::Always,
+                &moq_template(),
+            )
+            .expect("valid template")]
+        });
+        PAD_TEMPLATES.as_ref()
+    }
+}
+
+impl BaseSrcImpl for MoqSrc {
+    fn start(&self) -> Result<(), gst::ErrorMessage> {
+        let settings = self.settings.lock().unwrap().clone();
+        let address = RelayAddress::parse(&settings.url, &settings.fingerprint, settings.timeout)
+            .map_err(|e| gst::error_msg!(gst::ResourceError::Settings, ["{}", e]))?;
+        if settings.broadcast.is_empty() {
+            return Err(gst::error_msg!(
+                gst::ResourceError::Settings,
+                ["`broadcast` is empty: name the broadcast to watch"]
+            ));
+        }
+        let options = SubscribeOptions {
+            latency: settings.latency,
+            max_held: MAX_HELD,
+            max_object_bytes: settings.max_object_bytes as usize,
+            limits: DecoderLimits::default(),
+            retry: RETRY,
+        };
+        let queue: Shared = Arc::default();
+        let stats = Arc::new(Mutex::new(SubscriberStats::default()));
+        let task = runtime().spawn(subscribe(
+            address,
+            settings.broadcast.clone(),
+            options,
+            queue.clone(),
+            stats.clone(),
+        ));
+        gst::info!(
+            CAT,
+            imp = self,
+            "subscribing to {} at {}",
+            settings.broadcast,
+            settings.url
+        );
+        *self.state.lock().unwrap() = Some(State { queue, task, stats });
+        Ok(())
+    }
+
+    fn stop(&self) -> Result<(), gst::ErrorMessage> {
+        if let Some(state) = self.state.lock().unwrap().take() {
+            // Dropping the subscription's task closes its session.
+            state.task.abort();
+        }
+        Ok(())
+    }
+
+    fn negotiate(&self) -> Result<(), gst::LoggableError> {
+        // The caps come from the broadcast's catalog, set before the first
+        // buffer (see `create`).
+        Ok(())
+    }
+
+    fn is_seekable(&self) -> bool {
+        false
+    }
+
+    fn query(&self, query: &mut gst::QueryRef) -> bool {
+        if let gst::QueryViewMut::Latency(q) = query.view_mut() {
+            let latency = self.settings.lock().unwrap().latency;
+            q.set(true, clock_time(latency), gst::ClockTime::NONE);
+            return true;
+        }
+        BaseSrcImplExt::parent_query(self, query)
+    }
+
+    fn unlock(&self) -> Result<(), gst::ErrorMessage> {
+        if let Some(state) = self.state.lock().unwrap().as_ref() {
+            let (lock, cvar) = &*state.queue;
+            lock.lock().unwrap().flushing = true;
+            cvar.notify_all();
+        }
+        Ok(())
+    }
+
+    fn unlock_stop(&self) -> Result<(), gst::ErrorMessage> {
+        if let Some(state) = self.state.lock().unwrap().as_ref() {
+            state.queue.0.lock().unwrap().flushing = false;
+        }
+        Ok(())
+    }
+}
+
+impl PushSrcImpl for MoqSrc {
+    fn create(
+        &self,
+        _buffer: Option<&mut gst::BufferRef>,
+    ) -> Result<CreateSuccess, gst::FlowError> {
+        let queue = self
+            .state
+            .lock()
+            .unwrap()
+            .as_ref()
+            .map(|s| s.queue.clone())
+            .ok_or(gst::FlowError::Flushing)?;
+        loop {
+            let item = {
+                let (lock, cvar) = &*queue;
+                let mut q = lock.lock().unwrap();
+                loop {
+                    if q.flushing {
+                        return Err(gst::FlowError::Flushing);
+                    }
+                    if let Some(item) = q.items.pop_front() {
+                        break item;
+                    }
+                    q = cvar.wait(q).unwrap();
+                }
+            };
+            match item {
+                Item::Caps(caps) => {
+                    gst::info!(CAT, imp = self, "caps from the catalog: {caps}");
+                    if self.obj().set_caps(&caps).is_err() {
+                        gst::element_imp_error!(
+                            self,
+                            gst::CoreError::Negotiation,
+                            ("Downstream does not accept the broadcast's caps {}", caps)
+                        );
+                        return Err(gst::FlowError::NotNegotiated);
+                    }
+                }
+                Item::Object(Delivery::Object { header, payload }) => {
+                    let mut buffer = gst::Buffer::from_mut_slice(payload);
+                    {
+                        let b = buffer.get_mut().expect("a new buffer is writable");
+                        if !header.sync {
+                            b.set_flags(gst::BufferFlags::DELTA_UNIT);
+                        }
+                        if header.discont {
+                            b.set_flags(gst::BufferFlags::DISCONT);
+                        }
+                    }
+                    return Ok(CreateSuccess::NewBuffer(buffer));
+                }
+                Item::Eos => {
+                    gst::info!(CAT, imp = self, "the broadcast ended");
+                    return Err(gst::FlowError::Eos);
+                }
+                Item::Error(reason) => {
+                    let url = self.settings.lock().unwrap().url.clone();
+                    gst::element_imp_error!(
+                        self,
+                        gst::ResourceError::Read,
+                        ("Cannot watch the MoQ broadcast at {}: {}", url, reason),
+                        ["Check that moq-relay runs there, the broadcast is published, and `fingerprint` is the relay certificate's"]
+                    );
+                    return Err(gst::FlowError::Error);
+                }
+            }
+        }
+    }
+}

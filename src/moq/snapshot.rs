@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: MPL-2.0
+//! Snapshots of the changes-only stream (docs/moq.md, "Joining and
+//! repair"): the origin's, made every interval from a decoder that follows
+//! what it publishes, and a subscriber's composite, one picture built from
+//! the relay's latest snapshot and the frames since.
+//!
+//! A snapshot is `DeltaDecoder::snapshot`: every tile lossless and the
+//! tile cache, numbered as the frame it stands for, so a decoder that takes
+//! it and then the frames after it holds exactly what the encoder holds.
+
+use std::time::Duration;
+
+use thiserror::Error;
+
+use crate::delta::{DecoderLimits, DeltaDecoder};
+
+/// The origin's side: follows every frame it publishes and says when a
+/// snapshot is due.
+pub struct SnapshotMaker {
+    decoder: DeltaDecoder,
+    interval: Duration,
+    last: Option<Duration>,
+}
+
+impl SnapshotMaker {
+    /// Snapshots every `interval` of a stream whose decoder keeps
+    /// `cache_tiles` tile contents.
+    pub fn new(interval: Duration, cache_tiles: u32, limits: DecoderLimits) -> Self {
+        let mut decoder = DeltaDecoder::with_limits(limits);
+        decoder.set_cache_tiles(cache_tiles);
+        Self {
+            decoder,
+            interval,
+            last: None,
+        }
+    }
+
+    /// Follows one published frame, at `now`; returns a snapshot of the
+    /// state after it when one is due: at the first whole picture, then
+    /// every interval. A frame the decoder refuses makes no snapshot (and
+    /// the state stays that of the frames before it).
+    pub fn follow(&mut self, frame: &[u8], now: Duration) -> Option<Vec<u8>> {
+        let report = self.decoder.decode(frame, now);
+        if report.header.is_none() || !self.decoder.is_complete() {
+            return None;
+        }
+        if self
+            .last
+            .is_some_and(|last| now.saturating_sub(last) < self.interval)
+        {
+            return None;
+        }
+        self.last = Some(now);
+        self.decoder.snapshot()
+    }
+}
+
+/// Why a composite could not be made.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum CompositeError {
+    #[error("the snapshot was refused: {0}")]
+    Snapshot(String),
+    #[error("the snapshot left {0} tiles missing")]
+    Incomplete(u32),
+}
+
+/// One picture from `snapshot` and the frames after it, in order: a
+/// snapshot numbered as the last frame, which a fresh decoder takes and
+/// then goes on with the live frames. A frame that is refused leaves its
+/// tiles as they were (they are then marked stale in the composite's
+/// decoder only, which a later refresh heals); a bad snapshot is an error.
+pub fn composite<'a>(
+    snapshot: &[u8],
+    frames: impl IntoIterator<Item = &'a [u8]>,
+    cache_tiles: u32,
+    limits: DecoderLimits,
+) -> Result<Vec<u8>, CompositeError> {
+    let mut decoder = DeltaDecoder::with_limits(limits);
+    decoder.set_cache_tiles(cache_tiles);
+    let report = decoder.decode(snapshot, Duration::ZERO);
+    if let Some(e) = report.error {
+        return Err(CompositeError::Snapshot(e.to_string()));
+    }
+    if !decoder.is_complete() {
+        return Err(CompositeError::Incomplete(decoder.missing_tiles()));
+    }
+    for frame in frames {
+        decoder.decode(frame, Duration::ZERO);
+    }
+    decoder
+        .snapshot()
+        .ok_or(CompositeError::Incomplete(u32::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::delta::{DeltaEncoder, EncoderConfig, Geometry, PixelFormat};
+    use crate::testrng::Lcg;
+
+    fn frames(n: usize) -> Vec<Vec<u8>> {
+        let g = Geometry::new(PixelFormat::Bgrx, 64, 48, 16).unwrap();
+        let mut enc = DeltaEncoder::new(g, EncoderConfig::LOSSLESS);
+        let mut rng = Lcg(7);
+        let mut picture = vec![0u8; 64 * 48 * 4];
+        let mut out = Vec::new();
+        for i in 0..n {
+            // A few pixels change each frame, somewhere: most tiles stay.
+            for _ in 0..3 {
+                let at = rng.next() as usize % picture.len();
+                picture[at] = rng.next() as u8;
+            }
+            let view = crate::delta::FrameView::new(&g, vec![(&picture[..], 64 * 4)]).unwrap();
+            out.push(enc.encode(&view, i == 0).data);
+        }
+        out
+    }
+
+    fn decode_all<'a>(frames: impl IntoIterator<Item = &'a [u8]>) -> DeltaDecoder {
+        let mut d = DeltaDecoder::new();
+        for f in frames {
+            d.decode(f, Duration::ZERO);
+        }
+        d
+    }
+
+    fn canvas_bytes(d: &DeltaDecoder) -> Vec<u8> {
+        d.canvas().unwrap().plane(0).to_vec()
+    }
+
+    #[test]
+    fn snapshots_at_the_first_picture_then_every_interval() {
+        let f = frames(5);
+        let mut maker = SnapshotMaker::new(Duration::from_secs(1), 0, DecoderLimits::default());
+        let ms = Duration::from_millis;
+        assert!(maker.follow(&f[0], ms(0)).is_some());
+        assert!(maker.follow(&f[1], ms(500)).is_none());
+        assert!(maker.follow(&f[2], ms(999)).is_none());
+        assert!(maker.follow(&f[3], ms(1000)).is_some());
+        assert!(maker.follow(b"garbage", ms(5000)).is_none());
+        assert!(maker.follow(&f[4], ms(5000)).is_some());
+    }
+
+    #[test]
+    fn snapshot_then_frames_is_exact_and_goes_on_live() {
+        let f = frames(12);
+        let mut maker = SnapshotMaker::new(Duration::from_secs(1), 0, DecoderLimits::default());
+        let mut snap = None;
+        for (i, frame) in f[..5].iter().enumerate() {
+            if let Some(s) = maker.follow(frame, Duration::from_secs(i as u64)) {
+                snap = Some(s);
+            }
+        }
+        // The snapshot stands for frame 4; the joiner has frames 5..8 from
+        // the cache and goes on with 8.. live.
+        let snap = snap.unwrap();
+        let comp = composite(
+            &snap,
+            f[5..8].iter().map(Vec::as_slice),
+            0,
+            DecoderLimits::default(),
+        )
+        .unwrap();
+        let joiner =
+            decode_all(std::iter::once(comp.as_slice()).chain(f[8..].iter().map(Vec::as_slice)));
+        let live = decode_all(f.iter().map(Vec::as_slice));
+        assert!(joiner.is_complete());
+        assert_eq!(canvas_bytes(&joiner), canvas_bytes(&live));
+        assert_eq!(joiner.stale_tiles(), 0);
+    }
+
+    #[test]
+    fn a_bad_snapshot_is_an_error() {
+        let f = frames(3);
+        assert!(matches!(
+            composite(b"nonsense", [], 0, DecoderLimits::default()),
+            Err(CompositeError::Snapshot(_))
+        ));
+        // A frame that is not a keyframe leaves tiles missing.
+        assert!(matches!(
+            composite(&f[1], [], 0, DecoderLimits::default()),
+            Err(CompositeError::Snapshot(_)) | Err(CompositeError::Incomplete(_))
+        ));
+    }
+}

@@ -1,0 +1,482 @@
+// SPDX-License-Identifier: MPL-2.0
+//! One broadcast subscribed from a relay (docs/moq.md): the catalog, then
+//! the frames live, in order within the latency bound; for the changes-only
+//! stream, a joiner's first picture and every repair built from the relay's
+//! latest snapshot and the frames since, never asked of the origin.
+//!
+//! Runs on the shared runtime; what it delivers goes through a callback
+//! that must not block (the element queues it for its streaming thread).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use moq_net::bytes::Bytes;
+use moq_net::track::Subscription;
+use moq_net::{broadcast, group, track};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use super::catalog::{Catalog, Codec};
+use super::client::{ClientError, RelayAddress};
+use super::object::{parse_object, ObjectHeader};
+use super::sequencer::{Released, Sequencer};
+use super::snapshot::composite;
+use super::{CATALOG_TRACK, SNAPSHOT_TRACK};
+use crate::delta::DecoderLimits;
+
+/// What the subscription hands on.
+#[derive(Debug)]
+pub enum Delivery {
+    /// A frame's payload (or a composite snapshot), in order.
+    Object {
+        header: ObjectHeader,
+        payload: Vec<u8>,
+    },
+}
+
+/// The callback said its queue is full: the object was dropped.
+#[derive(Debug)]
+pub struct QueueFull;
+
+/// Counters since the subscription began.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SubscriberStats {
+    /// Objects received on the frames track (live and fetched).
+    pub objects: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Objects refused: truncated, bad header, over the size limit.
+    pub refused: u64,
+    /// Frames given up: not there within the latency bound.
+    pub lost: u64,
+    /// Frames that came after they were given up or were superseded.
+    pub late: u64,
+    /// Frames dropped because the element's queue was full.
+    pub dropped: u64,
+    /// Pictures built from the relay's snapshot and frames: the join, then
+    /// each repair.
+    pub composites: u64,
+    /// Attempts to build one that failed (and were tried again).
+    pub composite_failures: u64,
+    /// Frames a composite wanted that the relay no longer had.
+    pub fetch_misses: u64,
+}
+
+/// Why a subscription ended with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum SubscribeError {
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error("track `{track}`: {reason}")]
+    Track { track: String, reason: String },
+    #[error("bad catalog: {0}")]
+    Catalog(String),
+    #[error("the relay ended track `{0}`")]
+    Ended(String),
+}
+
+fn track_error(track: &str, e: impl std::fmt::Display) -> SubscribeError {
+    SubscribeError::Track {
+        track: track.into(),
+        reason: e.to_string(),
+    }
+}
+
+/// How to subscribe.
+#[derive(Debug, Clone)]
+pub struct SubscribeOptions {
+    /// How long a frame may wait behind a missing one.
+    pub latency: Duration,
+    /// Frames held behind a missing one, at most.
+    pub max_held: usize,
+    /// Largest payload of an object.
+    pub max_object_bytes: usize,
+    /// Bounds for the composite's decoder.
+    pub limits: DecoderLimits,
+    /// A failed composite is tried again after this.
+    pub retry: Duration,
+}
+
+/// A broadcast found at a relay.
+pub struct BroadcastSubscription {
+    _origin: moq_net::origin::Producer,
+    connection: moq_tokio::Connection,
+    broadcast: broadcast::Consumer,
+}
+
+impl BroadcastSubscription {
+    /// Dials `address` and waits up to `wait` for broadcast `name` to be
+    /// announced there. Call within the runtime.
+    pub async fn connect(
+        address: &RelayAddress,
+        name: &str,
+        wait: Duration,
+    ) -> Result<Self, ClientError> {
+        let client = address.client()?;
+        let origin = moq_tokio::origin::spawn();
+        let connection = client
+            .with_subscriber(origin.clone())
+            .connect(address.url.clone());
+        let connection = address.established(connection).await?;
+        let broadcast =
+            match tokio::time::timeout(wait, origin.consume().routed_broadcast(name)).await {
+                Ok(Ok(b)) => b,
+                Ok(Err(e)) => {
+                    return Err(ClientError::Broadcast {
+                        broadcast: name.into(),
+                        reason: e.to_string(),
+                    })
+                }
+                Err(_) => return Err(ClientError::NoBroadcast(name.into(), wait)),
+            };
+        Ok(Self {
+            _origin: origin,
+            connection,
+            broadcast,
+        })
+    }
+
+    /// Resolves when the session ends.
+    pub async fn closed(&self) -> String {
+        match self.connection.closed().await {
+            Ok(()) => "the relay closed the session".into(),
+            Err(e) => format!("the session failed: {e:#}"),
+        }
+    }
+
+    fn track(&self, name: &str) -> Result<track::Consumer, SubscribeError> {
+        self.broadcast.track(name).map_err(|e| track_error(name, e))
+    }
+
+    /// The broadcast's catalog (the latest).
+    pub async fn catalog(&self) -> Result<Catalog, SubscribeError> {
+        let track = self.track(CATALOG_TRACK)?;
+        let mut sub = track
+            .subscribe(None)
+            .await
+            .map_err(|e| track_error(CATALOG_TRACK, e))?;
+        let mut group = sub
+            .recv_group()
+            .await
+            .map_err(|e| track_error(CATALOG_TRACK, e))?
+            .ok_or_else(|| SubscribeError::Ended(CATALOG_TRACK.into()))?;
+        let frame = group
+            .read_frame()
+            .await
+            .map_err(|e| track_error(CATALOG_TRACK, e))?
+            .ok_or_else(|| SubscribeError::Catalog("an empty catalog group".into()))?;
+        Catalog::parse(&frame.payload).map_err(|e| SubscribeError::Catalog(e.to_string()))
+    }
+
+    /// Receives `catalog`'s frames until the track ends, handing each on
+    /// through `deliver`.
+    pub async fn run(
+        &self,
+        catalog: &Catalog,
+        options: &SubscribeOptions,
+        stats: &Arc<Mutex<SubscriberStats>>,
+        deliver: impl FnMut(Delivery) -> Result<(), QueueFull>,
+    ) -> Result<(), SubscribeError> {
+        match catalog.codec {
+            Codec::Delta => self.run_delta(catalog, options, stats, deliver).await,
+            Codec::H264 => self.run_h264(catalog, options, stats, deliver).await,
+        }
+    }
+
+    async fn run_delta(
+        &self,
+        catalog: &Catalog,
+        options: &SubscribeOptions,
+        stats: &Arc<Mutex<SubscriberStats>>,
+        mut deliver: impl FnMut(Delivery) -> Result<(), QueueFull>,
+    ) -> Result<(), SubscribeError> {
+        let frames_name = catalog.frames_track.as_str();
+        let snapshot_name = catalog
+            .snapshot_track
+            .clone()
+            .unwrap_or_else(|| SNAPSHOT_TRACK.into());
+        let frames = self.track(frames_name)?;
+        let snapshots = self.track(&snapshot_name)?;
+        let mut live = frames
+            .subscribe(Subscription::default().with_max_age(options.latency))
+            .await
+            .map_err(|e| track_error(frames_name, e))?;
+        let start = Instant::now();
+        let now = || start.elapsed();
+        let mut sequencer: Sequencer<(ObjectHeader, Vec<u8>)> =
+            Sequencer::new(options.latency, options.max_held);
+        let mut reading: JoinSet<Option<(u64, Bytes)>> = JoinSet::new();
+        let mut building: Option<tokio::task::JoinHandle<Result<Built, String>>> = None;
+        // A picture is needed: at the join, and after any loss.
+        let mut need_picture = true;
+        let mut retry_at: Option<Instant> = None;
+        let mut last_released: Option<u64> = None;
+        let cache_tiles = catalog.cache_tiles.unwrap_or(0);
+
+        loop {
+            // Start building a picture when one is needed and a frame to
+            // build it up to has arrived.
+            if need_picture && building.is_none() && retry_at.is_none_or(|t| Instant::now() >= t) {
+                let newest = sequencer.newest_held().max(last_released);
+                if let Some(target) = newest {
+                    sequencer.pause();
+                    retry_at = None;
+                    building = Some(tokio::spawn(build_picture(
+                        snapshots.clone(),
+                        frames.clone(),
+                        target,
+                        cache_tiles,
+                        options.clone(),
+                    )));
+                }
+            }
+            let deadline = sequencer.deadline();
+            let mut released = Vec::new();
+            tokio::select! {
+                group = live.recv_group() => match group {
+                    Ok(Some(group)) => {
+                        reading.spawn(read_group(group));
+                    }
+                    Ok(None) => return Ok(()),
+                    Err(e) => return Err(track_error(frames_name, e)),
+                },
+                Some(read) = reading.join_next(), if !reading.is_empty() => {
+                    if let Ok(Some((sequence, data))) = read {
+                        let mut s = stats.lock().unwrap();
+                        s.objects += 1;
+                        s.bytes += data.len() as u64;
+                        match parse_object(&data, options.max_object_bytes) {
+                            Ok((header, payload)) => {
+                                drop(s);
+                                released = sequencer.push(sequence, (header, payload.to_vec()), now());
+                            }
+                            Err(_) => s.refused += 1,
+                        }
+                    }
+                }
+                _ = sleep_until_opt(deadline.map(|d| start + d)) => {
+                    released = sequencer.poll(now());
+                }
+                _ = sleep_until_opt(retry_at), if building.is_none() => {}
+                built = join_opt(&mut building) => {
+                    building = None;
+                    match built {
+                        Ok(Ok(built)) => {
+                            let mut s = stats.lock().unwrap();
+                            s.composites += 1;
+                            s.fetch_misses += built.misses;
+                            drop(s);
+                            need_picture = built.misses > 0;
+                            if need_picture {
+                                retry_at = Some(Instant::now() + options.retry);
+                            }
+                            let header = ObjectHeader { sync: true, ..built.header };
+                            if deliver(Delivery::Object { header, payload: built.picture }).is_err() {
+                                stats.lock().unwrap().dropped += 1;
+                                need_picture = true;
+                            }
+                            last_released = Some(built.sequence);
+                            released = sequencer.start_at(built.sequence + 1, now());
+                        }
+                        Ok(Err(_)) | Err(_) => {
+                            stats.lock().unwrap().composite_failures += 1;
+                            retry_at = Some(Instant::now() + options.retry);
+                            // Go on live meanwhile (marked discontinuous)
+                            // if the stream had been started.
+                            if let Some(last) = last_released {
+                                released = sequencer.start_at(last + 1, now());
+                            }
+                        }
+                    }
+                }
+            }
+            let s = sequencer.stats();
+            {
+                let mut st = stats.lock().unwrap();
+                st.lost = s.lost;
+                st.late = s.late;
+            }
+            for Released {
+                sequence,
+                item: (mut header, payload),
+                after_gap,
+            } in released
+            {
+                last_released = Some(sequence);
+                if after_gap {
+                    header.discont = true;
+                    need_picture = true;
+                }
+                if deliver(Delivery::Object { header, payload }).is_err() {
+                    stats.lock().unwrap().dropped += 1;
+                    need_picture = true;
+                }
+            }
+        }
+    }
+
+    async fn run_h264(
+        &self,
+        catalog: &Catalog,
+        options: &SubscribeOptions,
+        stats: &Arc<Mutex<SubscriberStats>>,
+        mut deliver: impl FnMut(Delivery) -> Result<(), QueueFull>,
+    ) -> Result<(), SubscribeError> {
+        let name = catalog.frames_track.as_str();
+        let frames = self.track(name)?;
+        let mut live = frames
+            .subscribe(Subscription::default().with_max_age(options.latency))
+            .await
+            .map_err(|e| track_error(name, e))?;
+        // The group being read; a newer group replaces it (what is left of
+        // the old one depends on a keyframe the decoder has moved past).
+        let mut current: Option<group::Consumer> = None;
+        let mut discont = false;
+        loop {
+            tokio::select! {
+                group = live.recv_group() => match group {
+                    Ok(Some(group)) => {
+                        if current.as_ref().is_some_and(|c| c.sequence >= group.sequence) {
+                            stats.lock().unwrap().late += 1;
+                            continue;
+                        }
+                        if current.take().is_some() {
+                            discont = true;
+                        }
+                        current = Some(group);
+                    }
+                    Ok(None) => return Ok(()),
+                    Err(e) => return Err(track_error(name, e)),
+                },
+                frame = next_frame(&mut current) => match frame {
+                    Ok(Some(data)) => {
+                        let mut s = stats.lock().unwrap();
+                        s.objects += 1;
+                        s.bytes += data.len() as u64;
+                        match parse_object(&data, options.max_object_bytes) {
+                            Ok((mut header, payload)) => {
+                                drop(s);
+                                header.discont |= std::mem::take(&mut discont);
+                                if deliver(Delivery::Object { header, payload: payload.to_vec() }).is_err() {
+                                    stats.lock().unwrap().dropped += 1;
+                                    discont = true;
+                                }
+                            }
+                            Err(_) => s.refused += 1,
+                        }
+                    }
+                    // The group is complete: wait for the next.
+                    Ok(None) => current = None,
+                    Err(_) => {
+                        stats.lock().unwrap().lost += 1;
+                        current = None;
+                        discont = true;
+                    }
+                },
+            }
+        }
+    }
+}
+
+/// A composite and what it stands for.
+struct Built {
+    sequence: u64,
+    header: ObjectHeader,
+    picture: Vec<u8>,
+    misses: u64,
+}
+
+/// The relay's latest snapshot and the frames after it up to `target` (or
+/// up to the snapshot, if it is newer), as one picture.
+async fn build_picture(
+    snapshots: track::Consumer,
+    frames: track::Consumer,
+    target: u64,
+    cache_tiles: u32,
+    options: SubscribeOptions,
+) -> Result<Built, String> {
+    let mut sub = snapshots
+        .subscribe(None)
+        .await
+        .map_err(|e| format!("snapshot track: {e}"))?;
+    let mut group = sub
+        .recv_group()
+        .await
+        .map_err(|e| format!("snapshot track: {e}"))?
+        .ok_or("the snapshot track ended")?;
+    let base = group.sequence;
+    let frame = group
+        .read_frame()
+        .await
+        .map_err(|e| format!("snapshot {base}: {e}"))?
+        .ok_or("an empty snapshot group")?;
+    drop(sub);
+    let (snap_header, snapshot) =
+        parse_object(&frame.payload, options.max_object_bytes).map_err(|e| e.to_string())?;
+    let target = target.max(base);
+    // Every frame since the snapshot, fetched at once from the relay's cache.
+    let mut fetches = JoinSet::new();
+    for sequence in base + 1..=target {
+        let frames = frames.clone();
+        fetches.spawn(async move {
+            let group = frames.fetch_group(sequence, None).await.ok()?;
+            read_group(group).await
+        });
+    }
+    let mut fetched = std::collections::BTreeMap::new();
+    while let Some(result) = fetches.join_next().await {
+        if let Ok(Some((sequence, data))) = result {
+            fetched.insert(sequence, data);
+        }
+    }
+    let misses = (target - base) - fetched.len() as u64;
+    let mut header = snap_header;
+    let mut payloads = Vec::with_capacity(fetched.len());
+    for data in fetched.values() {
+        if let Ok((h, p)) = parse_object(data, options.max_object_bytes) {
+            header.pts = h.pts;
+            payloads.push(p);
+        }
+    }
+    let picture =
+        composite(snapshot, payloads, cache_tiles, options.limits).map_err(|e| e.to_string())?;
+    Ok(Built {
+        sequence: target,
+        header,
+        picture,
+        misses,
+    })
+}
+
+/// A group's first object (a changes-only frame or snapshot is one object
+/// a group), with the group's sequence; `None` if the group failed.
+async fn read_group(mut group: group::Consumer) -> Option<(u64, Bytes)> {
+    let sequence = group.sequence;
+    let frame = group.read_frame().await.ok()??;
+    Some((sequence, frame.payload))
+}
+
+async fn next_frame(
+    current: &mut Option<group::Consumer>,
+) -> Result<Option<Bytes>, moq_net::Error> {
+    match current {
+        Some(group) => Ok(group.read_frame().await?.map(|f| f.payload)),
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until_opt(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn join_opt<T>(
+    handle: &mut Option<tokio::task::JoinHandle<T>>,
+) -> Result<T, tokio::task::JoinError> {
+    match handle {
+        Some(h) => h.await,
+        None => std::future::pending().await,
+    }
+}
