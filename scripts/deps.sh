@@ -24,6 +24,9 @@ PACKAGES=(
     gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
     # test peers
     ffmpeg
+    # certificates made at run time for the MoQ relay of the tests and
+    # recipes (benchkit::moqrelay, pipelines/moq-relay.sh)
+    openssl
     # examples/embed.py, which the test suite runs (tests/embed.rs): Debian's
     # python3 with PyGObject, and the introspection data of what it imports
     # (GLib; Gst; GstApp and GstVideo from the base plugins' libraries)

@@ -36,6 +36,12 @@ if [[ ! -d _build ]]; then
 fi
 meson compile -C _build >/dev/null
 
+# moq-relay (a workspace member) for the MoQ tests and recipes, which
+# start it as a child process (benchkit::moqrelay); cargo test builds only
+# the test harness of a binary crate, not the binary itself.
+echo "streamkit: cargo build -p streamkit-moq-relay"
+cargo build --quiet -p streamkit-moq-relay
+
 echo "streamkit: cargo test"
 # Warnings from GLib/GStreamer are bugs in tests: make them fatal.
 export G_DEBUG=fatal_warnings

@@ -39,7 +39,8 @@ struct Tracks {
 
 /// A broadcast at a relay.
 pub struct Publication {
-    origin: moq_net::origin::Producer,
+    /// The session publishes what this origin holds; kept for as long.
+    _origin: moq_net::origin::Producer,
     broadcast: broadcast::Producer,
     catalog: track::Producer,
     tracks: Option<Tracks>,
@@ -77,7 +78,7 @@ impl Publication {
                 })?;
         let connection = client.with_publisher(&origin).connect(address.url.clone());
         Ok(Self {
-            origin,
+            _origin: origin,
             broadcast,
             catalog,
             tracks: None,
@@ -190,9 +191,13 @@ impl Publication {
             if let Some(gop) = t.gop.take() {
                 let _ = gop.finish();
             }
+            let _ = t.frames.finish();
+            if let Some(snapshot) = &t.snapshot {
+                let _ = snapshot.finish();
+            }
         }
+        let _ = self.catalog.finish();
         self.broadcast.close();
-        let _ = &self.origin;
     }
 }
 

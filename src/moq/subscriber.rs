@@ -144,6 +144,11 @@ impl BroadcastSubscription {
         }
     }
 
+    /// Resolves when the publisher ends the broadcast.
+    pub async fn ended(&self) {
+        self.broadcast.closed().await;
+    }
+
     fn track(&self, name: &str) -> Result<track::Consumer, SubscribeError> {
         self.broadcast.track(name).map_err(|e| track_error(name, e))
     }

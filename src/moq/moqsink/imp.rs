@@ -30,11 +30,13 @@
  * SHA-256, hex, as `moq-relay` prints it for a generated certificate).
  *
  * ## Example launch line
- * The built-in screen scene, changes only, to a relay on this machine
- * (pipelines/moq-publish.sh starts one):
+ * Ten seconds of a test pattern, changes only, to the relay that
+ * pipelines/moq-relay.sh runs on this machine (it prints the certificate's
+ * fingerprint and writes it to /tmp/streamkit-moq/fingerprint):
  * |[
- * gst-launch-1.0 videotestsrc is-live=true pattern=smpte ! video/x-raw,format=BGRx,width=640,height=360,framerate=30/1 ! \
- *     deltaenc ! moqsink url=https://localhost:4443/ broadcast=screen fingerprint=<sha256 of the relay's certificate>
+ * FP=$(cat /tmp/streamkit-moq/fingerprint)
+ * gst-launch-1.0 videotestsrc is-live=true num-buffers=300 pattern=ball ! video/x-raw,format=BGRx,width=640,height=360,framerate=30/1 ! \
+ *     deltaenc ! moqsink url=https://localhost:4443/ broadcast=screen fingerprint=$FP
  * ]|
  */
 use gst::glib;
@@ -329,9 +331,13 @@ impl ElementImpl for MoqSink {
                 "Sink/Network",
                 "Publishes the changes-only stream (a QUIC stream per frame, and snapshots \
                  for late joiners on a track of their own) or H.264 (a group per keyframe) \
-                 as a broadcast at a Media over QUIC relay (docs/moq.md). Example: \
-                 gst-launch-1.0 videotestsrc is-live=true ! video/x-raw,format=BGRx ! deltaenc \
-                 ! moqsink url=https://localhost:4443/ broadcast=screen fingerprint=<hex>",
+                 as a broadcast at a Media over QUIC relay (docs/moq.md). Example, publishing and \
+                 watching in one pipeline through a local relay (FP: its certificate's \
+                 SHA-256; async=false: neither sink waits for the other's first buffer): \
+                 gst-launch-1.0 videotestsrc is-live=true num-buffers=30 ! video/x-raw,format=BGRx \
+                 ! deltaenc ! moqsink async=false url=https://localhost:4443/ broadcast=demo \
+                 fingerprint=$FP moqsrc url=https://localhost:4443/ broadcast=demo fingerprint=$FP \
+                 ! deltadec ! fakesink async=false",
                 "Streamkit developers",
             )
         });

@@ -29,9 +29,12 @@
  * sends EOS.
  *
  * ## Example launch line
- * Watch the broadcast pipelines/moq-publish.sh publishes:
+ * Watch the broadcast pipelines/moq-publish.sh publishes at the relay
+ * pipelines/moq-relay.sh runs (which writes its certificate's fingerprint
+ * to /tmp/streamkit-moq/fingerprint):
  * |[
- * gst-launch-1.0 moqsrc url=https://localhost:4443/ broadcast=screen fingerprint=<sha256 of the relay's certificate> ! \
+ * FP=$(cat /tmp/streamkit-moq/fingerprint)
+ * gst-launch-1.0 moqsrc url=https://localhost:4443/ broadcast=screen fingerprint=$FP ! \
  *     deltadec ! videoconvert ! autovideosink
  * ]|
  */
@@ -76,6 +79,8 @@ const DEFAULT_MAX_OBJECT_BYTES: u32 = 64 << 20;
 const QUEUE_LIMIT: usize = 64;
 /// Frames held behind a missing one, at most.
 const MAX_HELD: usize = 512;
+/// How long frames in flight may take to arrive once the broadcast ended.
+const END_GRACE: Duration = Duration::from_secs(1);
 /// A composite that failed is tried again after this.
 const RETRY: Duration = Duration::from_millis(200);
 
@@ -121,13 +126,14 @@ type Shared = Arc<(Mutex<Queue>, Condvar)>;
 struct State {
     queue: Shared,
     task: tokio::task::JoinHandle<()>,
-    stats: Arc<Mutex<SubscriberStats>>,
 }
 
 #[derive(Default)]
 pub struct MoqSrc {
     settings: Mutex<Settings>,
     state: Mutex<Option<State>>,
+    /// The subscription's counters: new at each start, kept after stop.
+    stats: Mutex<Arc<Mutex<SubscriberStats>>>,
 }
 
 fn push(queue: &Shared, item: Item) -> Result<(), QueueFull> {
@@ -164,11 +170,19 @@ async fn subscribe(
                 )
             })?;
         let _ = push(&queue, Item::Caps(caps));
+        let run = sub.run(&catalog, &options, &stats, |d| {
+            push(&queue, Item::Object(d))
+        });
+        tokio::pin!(run);
         tokio::select! {
-            run = sub.run(&catalog, &options, &stats, |d| push(&queue, Item::Object(d))) => {
-                run.map_err(|e| e.to_string())
-            }
+            run = &mut run => run.map_err(|e| e.to_string()),
             reason = sub.closed() => Err(reason),
+            // The publisher finishes its tracks before it ends the
+            // broadcast: let what is in flight arrive.
+            () = sub.ended() => match tokio::time::timeout(END_GRACE, &mut run).await {
+                Ok(run) => run.map_err(|e| e.to_string()),
+                Err(_) => Ok(()),
+            },
         }
     }
     .await;
@@ -288,13 +302,7 @@ impl ObjectImpl for MoqSrc {
             "latency" => nanos(settings.latency).to_value(),
             "max-object-bytes" => settings.max_object_bytes.to_value(),
             "stats" => {
-                let s = self
-                    .state
-                    .lock()
-                    .unwrap()
-                    .as_ref()
-                    .map(|st| *st.stats.lock().unwrap())
-                    .unwrap_or_default();
+                let s = *self.stats.lock().unwrap().lock().unwrap();
                 gst::Structure::builder("application/x-moqsrc-stats")
                     .field("objects", s.objects)
                     .field("bytes", s.bytes)
@@ -323,9 +331,13 @@ impl ElementImpl for MoqSrc {
                 "Source/Network",
                 "Subscribes to a broadcast at a Media over QUIC relay: the changes-only stream \
                  in order within a latency bound, its first picture and every repair built \
-                 from the relay's snapshot and cached frames; or H.264 (docs/moq.md). Example: \
-                 gst-launch-1.0 moqsrc url=https://localhost:4443/ broadcast=screen \
-                 fingerprint=<hex> ! deltadec ! videoconvert ! autovideosink",
+                 from the relay's snapshot and cached frames; or H.264 (docs/moq.md). Example, publishing and \
+                 watching in one pipeline through a local relay (FP: its certificate's \
+                 SHA-256; async=false: neither sink waits for the other's first buffer): \
+                 gst-launch-1.0 videotestsrc is-live=true num-buffers=30 ! video/x-raw,format=BGRx \
+                 ! deltaenc ! moqsink async=false url=https://localhost:4443/ broadcast=demo \
+                 fingerprint=$FP moqsrc url=https://localhost:4443/ broadcast=demo fingerprint=$FP \
+                 ! deltadec ! fakesink async=false",
                 "Streamkit developers",
             )
         });
@@ -380,7 +392,8 @@ impl BaseSrcImpl for MoqSrc {
             settings.broadcast,
             settings.url
         );
-        *self.state.lock().unwrap() = Some(State { queue, task, stats });
+        *self.stats.lock().unwrap() = stats;
+        *self.state.lock().unwrap() = Some(State { queue, task });
         Ok(())
     }
 
