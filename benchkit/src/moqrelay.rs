@@ -8,7 +8,8 @@
 //! relay. Dropping it kills the relay.
 
 use std::fs::File;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -100,21 +101,41 @@ pub fn make_certificate(dir: &Path) -> Result<String> {
 pub struct MoqRelay {
     child: Child,
     dir: PathBuf,
-    /// The UDP port it listens on, on 127.0.0.1.
+    /// The address it listens on.
+    pub host: IpAddr,
+    /// The UDP port it listens on.
     pub port: u16,
     /// Its certificate's SHA-256, hex: what a client pins.
     pub fingerprint: String,
 }
 
 impl MoqRelay {
-    /// A relay on a free port.
+    /// A relay on a free port of 127.0.0.1.
     pub fn start() -> Result<Self> {
         Self::start_with(None, &[])
     }
 
-    /// A relay on a free port that joins `peer`'s cluster (it dials it,
-    /// pinning its certificate), with `extra` flags.
+    /// A relay on a free port of 127.0.0.1 that joins `peer`'s cluster (it
+    /// dials it, pinning its certificate), with `extra` flags.
     pub fn start_with(peer: Option<&MoqRelay>, extra: &[&str]) -> Result<Self> {
+        Self::launch(IpAddr::V4(Ipv4Addr::LOCALHOST), peer, extra, |c| c.spawn())
+    }
+
+    /// A relay listening on `host` (a free port), started by `spawn` (for
+    /// instance inside a network namespace).
+    pub fn start_on(
+        host: IpAddr,
+        spawn: impl FnOnce(&mut Command) -> io::Result<Child>,
+    ) -> Result<Self> {
+        Self::launch(host, None, &[], spawn)
+    }
+
+    fn launch(
+        host: IpAddr,
+        peer: Option<&MoqRelay>,
+        extra: &[&str],
+        spawn: impl FnOnce(&mut Command) -> io::Result<Child>,
+    ) -> Result<Self> {
         static N: AtomicUsize = AtomicUsize::new(0);
         let dir = std::env::temp_dir().join(format!(
             "streamkit-moq-relay-{}-{}",
@@ -124,18 +145,19 @@ impl MoqRelay {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).with_context(|| format!("cannot make {}", dir.display()))?;
         let fingerprint = make_certificate(&dir)?;
+        // A port free here is free in a fresh namespace too.
         let port = ports::free_udp_port().context("no free UDP port")?;
         let log = File::create(dir.join("relay.log")).context("cannot write the relay's log")?;
         let mut command = Command::new(relay_binary()?);
         command
             .arg("--listen")
-            .arg(SocketAddr::from((Ipv4Addr::LOCALHOST, port)).to_string())
+            .arg(SocketAddr::from((host, port)).to_string())
             .arg("--listen-tls-cert")
             .arg(dir.join("cert.pem"))
             .arg("--listen-tls-key")
             .arg(dir.join("key.pem"))
-            // Anyone who can reach the address (loopback: this machine) may
-            // publish and watch.
+            // Anyone who can reach the address (loopback, or a test's own
+            // namespace) may publish and watch.
             .args(["--auth-public", "**"])
             .args(["--log-level", "warn"])
             .env("RUST_BACKTRACE", "0")
@@ -149,10 +171,11 @@ impl MoqRelay {
                 .arg(&peer.fingerprint);
         }
         command.args(extra);
-        let child = command.spawn().context("cannot start moq-relay")?;
+        let child = spawn(&mut command).context("cannot start moq-relay")?;
         let mut relay = MoqRelay {
             child,
             dir,
+            host,
             port,
             fingerprint,
         };
@@ -160,9 +183,15 @@ impl MoqRelay {
         Ok(relay)
     }
 
-    /// `https://localhost:<port>/`.
+    /// `https://localhost:<port>/` on loopback, else `https://<address>:<port>/`
+    /// (the certificate names localhost and 127.0.0.1; a client pins its
+    /// fingerprint, which does not check names).
     pub fn url(&self) -> String {
-        format!("https://localhost:{}/", self.port)
+        if self.host.is_loopback() {
+            format!("https://localhost:{}/", self.port)
+        } else {
+            format!("https://{}/", SocketAddr::from((self.host, self.port)))
+        }
     }
 
     /// What the relay logged so far.
@@ -177,7 +206,7 @@ impl MoqRelay {
 
     fn wait_bound(&mut self) -> Result<()> {
         let started = Instant::now();
-        while !udp_port_bound(self.port) {
+        while !udp_port_bound(self.child.id(), self.port) {
             if let Some(status) = self.child.try_wait()? {
                 bail!(
                     "moq-relay exited ({status}) before listening:\n{}",
@@ -197,12 +226,12 @@ impl MoqRelay {
     }
 }
 
-/// Whether a UDP socket is bound to `port` on this machine (Linux's
-/// /proc/net/udp and udp6).
-fn udp_port_bound(port: u16) -> bool {
+/// Whether a UDP socket is bound to `port` in process `pid`'s network
+/// namespace (Linux's /proc/<pid>/net/udp and udp6).
+fn udp_port_bound(pid: u32, port: u16) -> bool {
     let needle = format!(":{port:04X} ");
-    ["/proc/net/udp", "/proc/net/udp6"].iter().any(|table| {
-        std::fs::read_to_string(table).is_ok_and(|text| {
+    ["udp", "udp6"].iter().any(|table| {
+        std::fs::read_to_string(format!("/proc/{pid}/net/{table}")).is_ok_and(|text| {
             text.lines().skip(1).any(|line| {
                 line.split_whitespace()
                     .nth(1)

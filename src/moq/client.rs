@@ -68,8 +68,11 @@ impl RelayAddress {
 
     /// A client for this relay that does not redial: a session that ends
     /// is reported to the element, which reports it to the application.
-    /// Call within the runtime.
-    pub(crate) fn client(&self) -> Result<moq_tokio::Client, ClientError> {
+    /// Its UDP socket is bound here, in the calling thread's network
+    /// namespace (a program that runs each end in a namespace of its own
+    /// calls this from a thread inside it), never on a runtime thread.
+    pub fn client(&self) -> Result<moq_tokio::Client, ClientError> {
+        let _runtime = super::runtime::runtime().enter();
         let mut config = moq_tokio::connect::Config::default();
         config.timeout = self.timeout;
         if !self.fingerprint.is_empty() {

@@ -54,7 +54,8 @@ pub struct Publication {
 
 impl Publication {
     /// Dials `address` and creates broadcast `name` on it; returns at once
-    /// (the handshakes go on in the runtime: [`Self::established`]).
+    /// (the handshakes go on in the runtime: watch [`Self::take_connection`]).
+    /// The socket is bound in the calling thread's network namespace.
     pub fn start(
         address: &RelayAddress,
         name: &str,

@@ -105,14 +105,15 @@ pub struct BroadcastSubscription {
 }
 
 impl BroadcastSubscription {
-    /// Dials `address` and waits up to `wait` for broadcast `name` to be
-    /// announced there. Call within the runtime.
+    /// Dials `address` with `client` (see [`RelayAddress::client`]) and
+    /// waits up to `wait` for broadcast `name` to be announced there. Call
+    /// within the runtime.
     pub async fn connect(
+        client: moq_tokio::Client,
         address: &RelayAddress,
         name: &str,
         wait: Duration,
     ) -> Result<Self, ClientError> {
-        let client = address.client()?;
         let origin = moq_tokio::origin::spawn();
         let connection = client
             .with_subscriber(origin.clone())

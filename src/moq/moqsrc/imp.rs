@@ -149,6 +149,7 @@ fn push(queue: &Shared, item: Item) -> Result<(), QueueFull> {
 
 /// The subscription, from connecting to the end of the broadcast.
 async fn subscribe(
+    client: moq_tokio::Client,
     address: RelayAddress,
     broadcast: String,
     options: SubscribeOptions,
@@ -156,7 +157,7 @@ async fn subscribe(
     stats: Arc<Mutex<SubscriberStats>>,
 ) {
     let result = async {
-        let sub = BroadcastSubscription::connect(&address, &broadcast, address.timeout)
+        let sub = BroadcastSubscription::connect(client, &address, &broadcast, address.timeout)
             .await
             .map_err(|e| e.to_string())?;
         let catalog = sub.catalog().await.map_err(|e| e.to_string())?;
@@ -376,9 +377,14 @@ impl BaseSrcImpl for MoqSrc {
             limits: DecoderLimits::default(),
             retry: RETRY,
         };
+        // The socket is bound here, in this thread's network namespace.
+        let client = address
+            .client()
+            .map_err(|e| gst::error_msg!(gst::ResourceError::OpenRead, ["{}", e]))?;
         let queue: Shared = Arc::default();
         let stats = Arc::new(Mutex::new(SubscriberStats::default()));
         let task = runtime().spawn(subscribe(
+            client,
             address,
             settings.broadcast.clone(),
             options,
