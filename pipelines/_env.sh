@@ -24,3 +24,16 @@ linkem_bin() {
     cargo build --profile "$_profile" --quiet --manifest-path "$_repo/Cargo.toml" -p streamkit-linkem
     echo "$_repo/target/$_dir/streamkit-linkem"
 }
+
+# moq_relay_bin: builds moq-relay (the workspace's moqrelay/ member, same
+# profile) and prints its path.
+moq_relay_bin() {
+    cargo build --profile "$_profile" --quiet --manifest-path "$_repo/Cargo.toml" -p streamkit-moq-relay
+    echo "$_repo/target/$_dir/moq-relay"
+}
+
+# Where moq-relay.sh keeps its certificate and the other MoQ recipes read
+# its fingerprint (MOQ_DIR=... to run several).
+MOQ_DIR="${MOQ_DIR:-/tmp/streamkit-moq}"
+MOQ_PORT="${MOQ_PORT:-4443}"
+MOQ_URL="https://localhost:$MOQ_PORT/"

@@ -82,6 +82,7 @@ check_recipe delta-roundtrip "Got EOS" FRAMES=30 pipelines/delta-roundtrip.sh
 check_recipe measure-latency-delta "frames-new=(guint64)60" CODEC=delta FRAMES=60 pipelines/measure-latency.sh
 check_recipe measure-latency-jpeg "frames-new=(guint64)60" CODEC=jpeg FRAMES=60 pipelines/measure-latency.sh
 check_recipe relay-demo "pictures_served=2 .* upstream_keyframe_requests=0" pipelines/relay-demo.sh
+check_recipe moq-demo "viewer 2: .*frames-new=(guint64)60" pipelines/moq-demo.sh
 check_recipe lossy-link "frames-new=(guint64)[1-9]" DURATION=3 pipelines/lossy-link.sh
 
 unset GST_TRACERS GST_DEBUG GST_DEBUG_FILE
