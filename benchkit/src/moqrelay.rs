@@ -144,18 +144,22 @@ impl MoqRelay {
         ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).with_context(|| format!("cannot make {}", dir.display()))?;
-        let fingerprint = make_certificate(&dir)?;
-        // A port free here is free in a fresh namespace too.
-        let port = ports::free_udp_port().context("no free UDP port")?;
+        // The relay watches its certificate's folder and reloads on any
+        // change there: its log must live elsewhere, or every line it
+        // writes makes it reload (and, at info level, log that it did).
+        let tls = dir.join("tls");
+        std::fs::create_dir_all(&tls).with_context(|| format!("cannot make {}", tls.display()))?;
+        let fingerprint = make_certificate(&tls)?;
+        let port = ports::free_udp_port_on(host)?;
         let log = File::create(dir.join("relay.log")).context("cannot write the relay's log")?;
         let mut command = Command::new(relay_binary()?);
         command
             .arg("--listen")
             .arg(SocketAddr::from((host, port)).to_string())
             .arg("--listen-tls-cert")
-            .arg(dir.join("cert.pem"))
+            .arg(tls.join("cert.pem"))
             .arg("--listen-tls-key")
-            .arg(dir.join("key.pem"))
+            .arg(tls.join("key.pem"))
             // Anyone who can reach the address (loopback, or a test's own
             // namespace) may publish and watch.
             .args(["--auth-public", "**"])

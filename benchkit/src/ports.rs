@@ -3,7 +3,7 @@
 //! loopback. A port is bound and released, so another process could take
 //! it meanwhile: only this machine's own programs and tests would.
 
-use std::net::{TcpListener, UdpSocket};
+use std::net::{IpAddr, TcpListener, UdpSocket};
 
 use anyhow::{bail, Context, Result};
 
@@ -26,6 +26,14 @@ pub fn free_udp_ports(n: usize) -> Result<Vec<u16>> {
 /// One free UDP port.
 pub fn free_udp_port() -> Result<u16> {
     Ok(free_udp_ports(1)?[0])
+}
+
+/// One free UDP port on `host`, an address of this thread's network
+/// namespace (a namespace's own address, where 127.0.0.1 may be down).
+pub fn free_udp_port_on(host: IpAddr) -> Result<u16> {
+    let socket =
+        UdpSocket::bind((host, 0)).with_context(|| format!("no free UDP port on {host}"))?;
+    Ok(socket.local_addr()?.port())
 }
 
 /// A free UDP port `p` such that `p + d` is free too for every `d` of

@@ -99,7 +99,7 @@ impl Measurement {
             let start_ns = start_ns.clone();
             let count_at = match strategy.transport {
                 Transport::Udp | Transport::RtpSession => format!("{tx}net"),
-                Transport::Tcp | Transport::Hls => format!("{tx}out"),
+                Transport::Tcp | Transport::Hls | Transport::Moq => format!("{tx}out"),
             };
             // Counted on the src pad feeding it: a sink pad without a list
             // function sees a buffer list once as a list and again buffer by

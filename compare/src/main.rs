@@ -232,10 +232,10 @@ fn compare(args: &Args) -> Result<()> {
             continue;
         }
         let missing = s.missing();
-        if kind == NetworkKind::Model && s.transport == strategy::Transport::Hls {
+        if kind == NetworkKind::Model && s.transport.needs_link() {
             skipped.push((
                 s.id.to_string(),
-                "the model has no HTTP path: HLS runs on --network link".into(),
+                "the model has no path for it (HTTP, QUIC): it runs on --network link".into(),
             ));
         } else if missing.is_empty() {
             chosen.push(s);

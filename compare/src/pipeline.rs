@@ -127,6 +127,15 @@ pub fn build(strategy: &Strategy, cfg: &RunConfig, index: usize) -> Result<RunPi
                 ),
             )
         }
+        // The relay's address and certificate are set on both ends when it
+        // has started, on the sender's side of the link (see `run`).
+        Transport::Moq => (
+            format!(
+                "moqsrc name={rx}src broadcast=compare{index} latency={latency}",
+                latency = MOQ_LATENCY.as_nanos()
+            ),
+            format!("! moqsink name={tx}out broadcast=compare{index}"),
+        ),
         Transport::RtpSession => {
             let ports = SessionPorts::free()?;
             (
@@ -184,6 +193,10 @@ pub fn build(strategy: &Strategy, cfg: &RunConfig, index: usize) -> Result<RunPi
         hls_dir,
     })
 }
+
+/// How long `moqsrc` holds a frame behind a missing one: its default, two
+/// round trips of docs/loss.md's longest path.
+pub const MOQ_LATENCY: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// The playlist's file name for the `hls` strategy.
 pub const HLS_PLAYLIST: &str = "live.m3u8";

@@ -13,6 +13,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context, Result};
+use benchkit::moqrelay::MoqRelay;
 use benchkit::pipeline::{by_name, check_bus};
 use benchkit::procstat::ThreadTimes;
 use gst::prelude::*;
@@ -54,6 +55,26 @@ pub fn run_strategy(
     // the link delivers them.
     let network = Network::attach(strategy, cfg, &sender, &tx)?;
 
+    // MoQ: the relay on the sender's side, its address and certificate
+    // given to both ends before they start. Dropped (killed) with the run.
+    let _moq_relay = if strategy.transport == Transport::Moq {
+        let host: std::net::IpAddr = net.hosts().sender.parse()?;
+        let relay = network
+            .on(Side::Sender, || MoqRelay::start_on(host, |c| c.spawn()))?
+            .context("cannot start the MoQ relay on the sender's side")?;
+        for (pipeline, name) in [
+            (&sender, format!("{tx}out")),
+            (&receiver, format!("{rx}src")),
+        ] {
+            let end = by_name(pipeline, &name)?;
+            end.set_property("url", relay.url());
+            end.set_property("fingerprint", &relay.fingerprint);
+        }
+        Some(relay)
+    } else {
+        None
+    };
+
     let mut hls_peers: Option<HlsPeers> = None;
     let cpu_before = ThreadTimes::sample();
     measurement.start_clock();
@@ -83,6 +104,13 @@ pub fn run_strategy(
     match strategy.transport {
         // UDP: listen before anything is sent.
         Transport::Udp | Transport::RtpSession => {
+            start(Side::Receiver, gst::State::Playing).map_err(stop_all)?;
+            start(Side::Sender, gst::State::Playing).map_err(stop_all)?;
+        }
+        // MoQ: the viewer subscribes first and waits for the broadcast's
+        // announcement, so that it sees the stream from its first frame, as
+        // the other strategies' receivers do.
+        Transport::Moq => {
             start(Side::Receiver, gst::State::Playing).map_err(stop_all)?;
             start(Side::Sender, gst::State::Playing).map_err(stop_all)?;
         }

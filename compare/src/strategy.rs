@@ -19,6 +19,11 @@ pub enum Transport {
     /// both ways (reports, NACK, PLI), retransmission of lost packets from a
     /// separate RTX stream (RFC 4588), all through netsim (see `rtpsession`).
     RtpSession,
+    /// Media over QUIC: `moqsink` publishes to a `moq-relay` on the
+    /// sender's side of the link, `moqsrc` on the receiver's side
+    /// subscribes across it (QUIC over UDP, encrypted; see docs/moq.md).
+    /// Link only: QUIC's packets do not pass through netsim.
+    Moq,
 }
 
 impl Transport {
@@ -37,6 +42,7 @@ impl Transport {
                 "rtprtxsend",
                 "rtprtxreceive",
             ],
+            Transport::Moq => &["moqsink", "moqsrc"],
         }
     }
 
@@ -44,6 +50,12 @@ impl Transport {
     /// TCP byte stream).
     pub fn is_udp(self) -> bool {
         matches!(self, Transport::Udp | Transport::RtpSession)
+    }
+
+    /// Whether the transport needs the link (`--network link`): the model
+    /// has no path for it.
+    pub fn needs_link(self) -> bool {
+        matches!(self, Transport::Hls | Transport::Moq)
     }
 }
 
@@ -207,6 +219,36 @@ pub fn all() -> Vec<Strategy> {
             sender: delta_sender,
             receiver: |_| "rtpdeltadepay ! deltadec".into(),
             depayloader: Some("rtpdeltadepay"),
+            frame_needs_all_packets: false,
+        },
+        Strategy {
+            id: "delta-moq",
+            label: "changes only over QUIC: deltaenc, Media over QUIC through moq-relay (a stream per frame, repairs from the relay's cache)",
+            transport: Transport::Moq,
+            needs: &["deltaenc", "deltadec"],
+            // No intra-refresh: a viewer that lost a frame rebuilds its
+            // picture from the relay's snapshot and cached frames.
+            sender: |o| format!("{} intra-refresh=0", o.deltaenc()),
+            receiver: |_| "deltadec".into(),
+            depayloader: None,
+            frame_needs_all_packets: false,
+        },
+        Strategy {
+            id: "h264-moq",
+            label: "H.264 over QUIC: x264 zerolatency, Media over QUIC through moq-relay (a stream per GOP)",
+            transport: Transport::Moq,
+            needs: &["x264enc", "h264parse", "avdec_h264"],
+            // As h264-rtp's encoder; a group of pictures is a QUIC stream,
+            // so the GOP is the refresh period here too.
+            sender: |o| {
+                format!(
+                    "x264enc tune=zerolatency speed-preset=ultrafast bframes=0 \
+                     bitrate={} key-int-max={} ! h264parse config-interval=-1",
+                    o.h264_kbps, o.delta_refresh
+                )
+            },
+            receiver: |_| "h264parse ! avdec_h264".into(),
+            depayloader: None,
             frame_needs_all_packets: false,
         },
         Strategy {

@@ -126,6 +126,11 @@ impl Link {
         ];
         let a = Namespace::new().map_err(LinkError::Namespace)?;
         let b = Namespace::new().map_err(LinkError::Namespace)?;
+        // Each side is a host: its programs reach each other (a relay and
+        // the origin that publishes to it) over its own loopback.
+        for ns in [&a, &b] {
+            ns.loopback_up().map_err(LinkError::Namespace)?;
+        }
         let dev_a = device(&a, 'A', ADDR_A, ADDR_B)?;
         let dev_b = device(&b, 'B', ADDR_B, ADDR_A)?;
         let shared = Arc::new(Shared {

@@ -62,6 +62,39 @@ impl Namespace {
         })
     }
 
+    /// Brings the namespace's loopback device up, so that a program
+    /// inside reaches its own addresses (a server and its client on the
+    /// same side of a link: packets to a local address go through `lo`).
+    pub fn loopback_up(&self) -> io::Result<()> {
+        self.run(|| {
+            // SAFETY: a plain datagram socket, closed on every path below.
+            let fd =
+                unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+            if fd < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // SAFETY: `fd` is ours and open.
+            let _socket = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+            // SAFETY: an all-zero ifreq is valid; the name "lo" and its NUL fit.
+            let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+            for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
+                *dst = *src as libc::c_char;
+            }
+            // SAFETY: SIOCGIFFLAGS and SIOCSIFFLAGS read and write `req`, which
+            // lives across both calls.
+            unsafe {
+                if libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut req) < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+                if libc::ioctl(fd, libc::SIOCSIFFLAGS, &req) < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        })?
+    }
+
     /// Starts `command` inside this namespace.
     pub fn spawn(&self, command: &mut Command) -> io::Result<Child> {
         self.run(|| command.spawn())?

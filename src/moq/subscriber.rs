@@ -218,8 +218,26 @@ impl BroadcastSubscription {
         let mut retry_at: Option<Instant> = None;
         let mut last_released: Option<u64> = None;
         let cache_tiles = catalog.cache_tiles.unwrap_or(0);
+        let mut live_ended = false;
 
         loop {
+            // The track ended and what was in flight has landed: hand on
+            // what is held, gaps given up, and end.
+            if live_ended && reading.is_empty() && building.is_none() {
+                let rest = sequencer.poll(now() + options.latency + options.latency);
+                for Released {
+                    item: (mut header, payload),
+                    after_gap,
+                    ..
+                } in rest
+                {
+                    header.discont |= after_gap;
+                    if deliver(Delivery::Object { header, payload }).is_err() {
+                        stats.lock().unwrap().dropped += 1;
+                    }
+                }
+                return Ok(());
+            }
             // Start building a picture when one is needed and a frame to
             // build it up to has arrived.
             if need_picture && building.is_none() && retry_at.is_none_or(|t| Instant::now() >= t) {
@@ -239,11 +257,11 @@ impl BroadcastSubscription {
             let deadline = sequencer.deadline();
             let mut released = Vec::new();
             tokio::select! {
-                group = live.recv_group() => match group {
+                group = live.recv_group(), if !live_ended => match group {
                     Ok(Some(group)) => {
                         reading.spawn(read_group(group));
                     }
-                    Ok(None) => return Ok(()),
+                    Ok(None) => live_ended = true,
                     Err(e) => return Err(track_error(frames_name, e)),
                 },
                 Some(read) = reading.join_next(), if !reading.is_empty() => {
@@ -334,26 +352,50 @@ impl BroadcastSubscription {
             .subscribe(Subscription::default().with_max_age(options.latency))
             .await
             .map_err(|e| track_error(name, e))?;
-        // The group being read; a newer group replaces it (what is left of
-        // the old one depends on a keyframe the decoder has moved past).
+        // The group being read, and a newer one waiting for it to end: the
+        // newer one takes over when the current one is complete, or when it
+        // has waited the latency bound (what is left of the old group then
+        // depends on a keyframe the decoder has moved past).
         let mut current: Option<group::Consumer> = None;
+        let mut waiting: Option<(group::Consumer, Instant)> = None;
+        let mut live_ended = false;
         let mut discont = false;
         loop {
+            if current.is_none() {
+                current = waiting.take().map(|(g, _)| g);
+            }
+            if live_ended && current.is_none() {
+                return Ok(());
+            }
+            let give_up_at = waiting.as_ref().map(|(_, since)| *since + options.latency);
             tokio::select! {
-                group = live.recv_group() => match group {
+                group = live.recv_group(), if !live_ended => match group {
                     Ok(Some(group)) => {
-                        if current.as_ref().is_some_and(|c| c.sequence >= group.sequence) {
+                        let newest = waiting
+                            .as_ref()
+                            .map(|(g, _)| g.sequence)
+                            .or(current.as_ref().map(|c| c.sequence));
+                        if newest.is_some_and(|n| n >= group.sequence) {
                             stats.lock().unwrap().late += 1;
-                            continue;
+                        } else if current.is_none() {
+                            current = Some(group);
+                        } else {
+                            // A still newer group supersedes the waiting one.
+                            if waiting.is_some() {
+                                stats.lock().unwrap().lost += 1;
+                            }
+                            waiting = Some((group, Instant::now()));
                         }
-                        if current.take().is_some() {
-                            discont = true;
-                        }
-                        current = Some(group);
                     }
-                    Ok(None) => return Ok(()),
+                    Ok(None) => live_ended = true,
                     Err(e) => return Err(track_error(name, e)),
                 },
+                _ = sleep_until_opt(give_up_at) => {
+                    // The current group stalled behind the bound: move on.
+                    current = None;
+                    stats.lock().unwrap().lost += 1;
+                    discont = true;
+                }
                 frame = next_frame(&mut current) => match frame {
                     Ok(Some(data)) => {
                         let mut s = stats.lock().unwrap();
@@ -371,7 +413,7 @@ impl BroadcastSubscription {
                             Err(_) => s.refused += 1,
                         }
                     }
-                    // The group is complete: wait for the next.
+                    // The group is complete: the waiting one, or the next.
                     Ok(None) => current = None,
                     Err(_) => {
                         stats.lock().unwrap().lost += 1;
