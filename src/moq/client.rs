@@ -11,8 +11,9 @@ use url::Url;
 /// How to reach a relay.
 #[derive(Debug, Clone)]
 pub struct RelayAddress {
-    /// `https://host:port/` (WebTransport over HTTP/3) or `moqt://host:port/`
-    /// (MoQ straight over QUIC).
+    /// `https://host:port/` (WebTransport over HTTP/3), or `moqt://` /
+    /// `moql://host:port/` (MoQ straight over QUIC: the IETF draft's ALPN,
+    /// moq-lite's).
     pub url: Url,
     /// Hex SHA-256 of the relay's certificate; empty: verify it against the
     /// system's roots.
@@ -47,7 +48,7 @@ impl RelayAddress {
             other => {
                 return Err(ClientError::Url(
                     url.into(),
-                    format!("scheme `{other}`: use https:// or moqt://"),
+                    format!("scheme `{other}`: use https://, moqt:// or moql://"),
                 ))
             }
         }

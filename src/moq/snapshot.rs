@@ -35,13 +35,20 @@ impl SnapshotMaker {
         }
     }
 
-    /// Follows one published frame, at `now`; returns a snapshot of the
+    /// Follows one published frame, at `now` (its presentation time: the
+    /// clock the relay's retention counts in); returns a snapshot of the
     /// state after it when one is due: at the first whole picture, then
-    /// every interval. A frame the decoder refuses makes no snapshot (and
-    /// the state stays that of the frames before it).
-    pub fn follow(&mut self, frame: &[u8], now: Duration) -> Option<Vec<u8>> {
+    /// every interval. `damaged`: records were lost before this frame (the
+    /// publisher is fed from a lossy path), so every tile is suspect until
+    /// it is sent again. A snapshot is made only of a state with every tile
+    /// present and none suspect; a frame the decoder refuses makes none.
+    pub fn follow(&mut self, frame: &[u8], now: Duration, damaged: bool) -> Option<Vec<u8>> {
+        if damaged {
+            self.decoder.note_loss();
+        }
         let report = self.decoder.decode(frame, now);
-        if report.header.is_none() || !self.decoder.is_complete() {
+        if report.header.is_none() || !self.decoder.is_complete() || self.decoder.stale_tiles() > 0
+        {
             return None;
         }
         if self
@@ -133,12 +140,17 @@ mod tests {
         let f = frames(5);
         let mut maker = SnapshotMaker::new(Duration::from_secs(1), 0, DecoderLimits::default());
         let ms = Duration::from_millis;
-        assert!(maker.follow(&f[0], ms(0)).is_some());
-        assert!(maker.follow(&f[1], ms(500)).is_none());
-        assert!(maker.follow(&f[2], ms(999)).is_none());
-        assert!(maker.follow(&f[3], ms(1000)).is_some());
-        assert!(maker.follow(b"garbage", ms(5000)).is_none());
-        assert!(maker.follow(&f[4], ms(5000)).is_some());
+        assert!(maker.follow(&f[0], ms(0), false).is_some());
+        assert!(maker.follow(&f[1], ms(500), false).is_none());
+        assert!(maker.follow(&f[2], ms(999), false).is_none());
+        assert!(maker.follow(&f[3], ms(1000), false).is_some());
+        assert!(maker.follow(b"garbage", ms(5000), false).is_none());
+        assert!(maker.follow(&f[4], ms(5000), false).is_some());
+        // After a loss upstream, no snapshot until every tile has been
+        // sent again (here by a keyframe), however long it takes.
+        assert!(maker.follow(&f[1], ms(9000), true).is_none());
+        assert!(maker.follow(&f[2], ms(9500), false).is_none());
+        assert!(maker.follow(&f[0], ms(9600), false).is_some());
     }
 
     #[test]
@@ -147,7 +159,7 @@ mod tests {
         let mut maker = SnapshotMaker::new(Duration::from_secs(1), 0, DecoderLimits::default());
         let mut snap = None;
         for (i, frame) in f[..5].iter().enumerate() {
-            if let Some(s) = maker.follow(frame, Duration::from_secs(i as u64)) {
+            if let Some(s) = maker.follow(frame, Duration::from_secs(i as u64), false) {
                 snap = Some(s);
             }
         }

@@ -22,6 +22,7 @@ use super::object::{parse_object, ObjectHeader};
 use super::sequencer::{Released, Sequencer};
 use super::snapshot::composite;
 use super::{CATALOG_TRACK, SNAPSHOT_TRACK};
+use crate::delta::geometry::MAX_DIMENSION;
 use crate::delta::DecoderLimits;
 
 /// What the subscription hands on.
@@ -49,8 +50,13 @@ pub struct SubscriberStats {
     pub refused: u64,
     /// Frames given up: not there within the latency bound.
     pub lost: u64,
-    /// Frames that came after they were given up or were superseded.
+    /// Frames dropped on arrival: after they were given up, already in a
+    /// composite (every join and repair counts the live frames its
+    /// composite already holds), or duplicated.
     pub late: u64,
+    /// Frames dropped because more were held behind a missing one than the
+    /// holding limit allows.
+    pub overflow: u64,
     /// Frames dropped because the element's queue was full.
     pub dropped: u64,
     /// Pictures built from the relay's snapshot and frames: the join, then
@@ -58,7 +64,8 @@ pub struct SubscriberStats {
     pub composites: u64,
     /// Attempts to build one that failed (and were tried again).
     pub composite_failures: u64,
-    /// Frames a composite wanted that the relay no longer had.
+    /// Frames a composite wanted that the relay no longer had (or sent as
+    /// an object that was refused).
     pub fetch_misses: u64,
 }
 
@@ -218,7 +225,16 @@ impl BroadcastSubscription {
         let mut retry_at: Option<Instant> = None;
         let mut last_released: Option<u64> = None;
         let cache_tiles = catalog.cache_tiles.unwrap_or(0);
+        // A composite is as large as the catalog says the stream is, and no
+        // larger than the codec allows: a snapshot claiming more is refused
+        // before anything is allocated for it.
+        let mut options = options.clone();
+        options.limits.max_width = catalog.width.min(MAX_DIMENSION);
+        options.limits.max_height = catalog.height.min(MAX_DIMENSION);
+        let options = &options;
         let mut live_ended = false;
+        // Something before the next delivery was dropped or skipped.
+        let mut pending_discont = false;
 
         loop {
             // The track ended and what was in flight has landed: hand on
@@ -289,15 +305,23 @@ impl BroadcastSubscription {
                             let mut s = stats.lock().unwrap();
                             s.composites += 1;
                             s.fetch_misses += built.misses;
+                            s.objects += built.objects;
+                            s.bytes += built.bytes;
+                            s.refused += built.refused;
                             drop(s);
                             need_picture = built.misses > 0;
                             if need_picture {
                                 retry_at = Some(Instant::now() + options.retry);
                             }
-                            let header = ObjectHeader { sync: true, ..built.header };
+                            let header = ObjectHeader {
+                                sync: true,
+                                discont: std::mem::take(&mut pending_discont),
+                                ..built.header
+                            };
                             if deliver(Delivery::Object { header, payload: built.picture }).is_err() {
                                 stats.lock().unwrap().dropped += 1;
                                 need_picture = true;
+                                pending_discont = true;
                             }
                             last_released = Some(built.sequence);
                             released = sequencer.start_at(built.sequence + 1, now());
@@ -305,10 +329,11 @@ impl BroadcastSubscription {
                         Ok(Err(_)) | Err(_) => {
                             stats.lock().unwrap().composite_failures += 1;
                             retry_at = Some(Instant::now() + options.retry);
-                            // Go on live meanwhile (marked discontinuous)
+                            // Go on live meanwhile, marked discontinuous,
                             // if the stream had been started.
                             if let Some(last) = last_released {
                                 released = sequencer.start_at(last + 1, now());
+                                pending_discont = true;
                             }
                         }
                     }
@@ -319,6 +344,7 @@ impl BroadcastSubscription {
                 let mut st = stats.lock().unwrap();
                 st.lost = s.lost;
                 st.late = s.late;
+                st.overflow = s.overflow;
             }
             for Released {
                 sequence,
@@ -331,9 +357,11 @@ impl BroadcastSubscription {
                     header.discont = true;
                     need_picture = true;
                 }
+                header.discont |= std::mem::take(&mut pending_discont);
                 if deliver(Delivery::Object { header, payload }).is_err() {
                     stats.lock().unwrap().dropped += 1;
                     need_picture = true;
+                    pending_discont = true;
                 }
             }
         }
@@ -432,6 +460,11 @@ struct Built {
     header: ObjectHeader,
     picture: Vec<u8>,
     misses: u64,
+    /// Objects fetched (the snapshot and frames) and their bytes.
+    objects: u64,
+    bytes: u64,
+    /// Fetched objects that were refused.
+    refused: u64,
 }
 
 /// The relay's latest snapshot and the frames after it up to `target` (or
@@ -477,15 +510,19 @@ async fn build_picture(
             fetched.insert(sequence, data);
         }
     }
-    let misses = (target - base) - fetched.len() as u64;
     let mut header = snap_header;
     let mut payloads = Vec::with_capacity(fetched.len());
+    let mut refused = 0;
     for data in fetched.values() {
-        if let Ok((h, p)) = parse_object(data, options.max_object_bytes) {
-            header.pts = h.pts;
-            payloads.push(p);
+        match parse_object(data, options.max_object_bytes) {
+            Ok((h, p)) => {
+                header.pts = h.pts;
+                payloads.push(p);
+            }
+            Err(_) => refused += 1,
         }
     }
+    let misses = (target - base) - payloads.len() as u64;
     let picture =
         composite(snapshot, payloads, cache_tiles, options.limits).map_err(|e| e.to_string())?;
     Ok(Built {
@@ -493,6 +530,9 @@ async fn build_picture(
         header,
         picture,
         misses,
+        objects: 1 + fetched.len() as u64,
+        bytes: frame.payload.len() as u64 + fetched.values().map(|d| d.len() as u64).sum::<u64>(),
+        refused,
     })
 }
 

@@ -113,6 +113,8 @@ struct Stats {
     snapshots: u64,
     snapshot_bytes: u64,
     catalogs: u64,
+    /// H.264 access units before the first keyframe, not published.
+    skipped: u64,
 }
 
 struct State {
@@ -266,7 +268,8 @@ impl ObjectImpl for MoqSink {
                     .blurb(
                         "Totals since the element started (application/x-moqsink-stats): \
                          frames, bytes (objects, headers included), keyframes, snapshots, \
-                         snapshot-bytes, catalogs",
+                         snapshot-bytes, catalogs, skipped (H.264 access units before the first \
+                         keyframe, not published)",
                     )
                     .read_only()
                     .build(),
@@ -326,6 +329,7 @@ impl ObjectImpl for MoqSink {
                     .field("snapshots", s.snapshots)
                     .field("snapshot-bytes", s.snapshot_bytes)
                     .field("catalogs", s.catalogs)
+                    .field("skipped", s.skipped)
                     .build()
                     .to_value()
             }
@@ -450,10 +454,17 @@ impl BaseSinkImpl for MoqSink {
             .write_catalog(&catalog)
             .map_err(|e| gst::loggable_error!(CAT, "{e}"))?;
         if catalog.codec == Codec::Delta && state.snapshots.is_none() {
+            // The decoder's bounds are the stream's own (the caps'
+            // geometry), so a stream larger than a default decoder's limits
+            // still gets snapshots.
             state.snapshots = Some(SnapshotMaker::new(
                 state.settings.snapshot_interval,
                 catalog.cache_tiles.unwrap_or(0),
-                DecoderLimits::default(),
+                DecoderLimits {
+                    max_width: catalog.width,
+                    max_height: catalog.height,
+                    ..DecoderLimits::default()
+                },
             ));
         }
         state.codec = Some(catalog.codec);
@@ -476,17 +487,22 @@ impl BaseSinkImpl for MoqSink {
             discont: buffer.flags().contains(gst::BufferFlags::DISCONT),
         };
         let object = write_object(&header, &map);
+        // One clock for the relay's retention and the snapshots: the
+        // presentation time, or for a buffer without one, the time since
+        // the element started.
+        let time = header.pts.unwrap_or_else(|| state.started.elapsed());
         let size = object.len() as u64;
         let result = match state.codec {
             Some(Codec::Delta) => {
                 let sequence = state.next_sequence;
                 state.next_sequence += 1;
-                let written = state.publication.write_frame(sequence, object, header.pts);
-                let now = state.started.elapsed();
+                let written = state.publication.write_frame(sequence, object, Some(time));
+                let damaged = buffer.flags().contains(gst::BufferFlags::CORRUPTED)
+                    || (sequence > 0 && header.discont);
                 let snapshot = state
                     .snapshots
                     .as_mut()
-                    .and_then(|maker| maker.follow(&map, now));
+                    .and_then(|maker| maker.follow(&map, time, damaged));
                 match (written, snapshot) {
                     (Ok(()), Some(snapshot)) => {
                         let snap = write_object(
@@ -499,15 +515,22 @@ impl BaseSinkImpl for MoqSink {
                         );
                         state.stats.snapshots += 1;
                         state.stats.snapshot_bytes += snap.len() as u64;
-                        state.publication.write_snapshot(sequence, snap, header.pts)
+                        state.publication.write_snapshot(sequence, snap, Some(time))
                     }
                     (result, _) => result,
                 }
             }
+            // A group starts with a keyframe: what comes before the first is
+            // of no use to any viewer.
+            Some(Codec::H264) if !header.sync && state.stats.keyframes == 0 => {
+                state.stats.skipped += 1;
+                *self.stats.lock().unwrap() = state.stats;
+                return Ok(gst::FlowSuccess::Ok);
+            }
             Some(Codec::H264) => {
                 state
                     .publication
-                    .write_access_unit(object, header.sync, header.pts)
+                    .write_access_unit(object, header.sync, Some(time))
             }
             None => {
                 drop(guard);

@@ -247,8 +247,12 @@ impl ObjectImpl for MoqSrc {
                     .nick("Statistics")
                     .blurb(
                         "Totals since the element started (application/x-moqsrc-stats): \
-                         objects, bytes, refused, lost, late, dropped, composites, \
-                         composite-failures, fetch-misses",
+                         objects and bytes (live and fetched), refused (unreadable \
+                         objects), lost (given up after the latency bound), late (dropped on \
+                         arrival: given up before, or already in a composite), overflow (over \
+                         the holding limit), dropped (queue full), composites (pictures built \
+                         from the relay's cache: the join and each repair), \
+                         composite-failures, fetch-misses (frames the relay no longer had)",
                     )
                     .read_only()
                     .build(),
@@ -310,6 +314,7 @@ impl ObjectImpl for MoqSrc {
                     .field("refused", s.refused)
                     .field("lost", s.lost)
                     .field("late", s.late)
+                    .field("overflow", s.overflow)
                     .field("dropped", s.dropped)
                     .field("composites", s.composites)
                     .field("composite-failures", s.composite_failures)
