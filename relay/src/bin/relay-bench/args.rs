@@ -4,14 +4,31 @@
 use std::path::PathBuf;
 
 use benchkit::scene::Scene;
-use clap::Parser;
+use clap::{Parser, ValueEnum};
+
+/// How the relay reaches the viewers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Transport {
+    /// streamkit-relay: RTP in, RTSP sessions out.
+    Rtsp,
+    /// moq-relay: the origin's moqsink publishes, viewers' moqsrc subscribe.
+    Moq,
+}
 
 /// Sender, relay and viewers on loopback: join time, latency, CPU, memory.
 #[derive(Debug, Parser, Clone)]
 #[command(version, about)]
 pub struct Args {
-    /// Light viewers (RTSP session, RTP checks, the pure decoder only for
-    /// the first picture).
+    /// The relay and its viewers: streamkit-relay over RTSP, or moq-relay
+    /// over Media over QUIC.
+    #[arg(long, value_enum, default_value_t = Transport::Rtsp)]
+    pub transport: Transport,
+    /// MoQ: the viewers at a second moq-relay clustered with the origin's.
+    #[arg(long)]
+    pub cluster: bool,
+    /// Light viewers (RTSP: a session, RTP checks, the pure decoder only
+    /// for the first picture; MoQ: `moqsrc ! fakesink`, whose first buffer
+    /// is its picture).
     #[arg(long, default_value_t = 20)]
     pub viewers: usize,
     /// Full GStreamer viewers that decode everything and measure latency.
@@ -45,8 +62,8 @@ pub struct Args {
     /// Content: compare's built-in `screen` or `camera` scene.
     #[arg(long, default_value = "screen", value_parser = Scene::parse_builtin)]
     pub scene: Scene,
-    /// Extra argument for streamkit-relay (repeatable), e.g.
-    /// `--relay-arg=--ingest-latency=0`.
+    /// Extra argument for streamkit-relay, or for each moq-relay
+    /// (repeatable), e.g. `--relay-arg=--ingest-latency=0`.
     #[arg(long, allow_hyphen_values = true)]
     pub relay_arg: Vec<String>,
     /// Write the results as JSON here.
@@ -55,4 +72,8 @@ pub struct Args {
     /// Write an HTML report (table and SVG plots) here.
     #[arg(long)]
     pub html: Option<PathBuf>,
+    /// Internal: be the MoQ mode's process of light viewers, driven over
+    /// stdin and stdout by the bench.
+    #[arg(long, hide = true)]
+    pub viewer_process: bool,
 }

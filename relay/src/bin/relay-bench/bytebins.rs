@@ -5,11 +5,13 @@
 //! a live viewer's ratio stays near 1 whatever the content does; a
 //! keyframe sent to everybody at a join would show as a ratio well above.
 
+use serde::{Deserialize, Serialize};
+
 /// Width of a bin, milliseconds.
 pub const BIN_MS: u64 = 50;
 
 /// Bytes received per [`BIN_MS`] since the run's start.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ByteBins {
     bins: Vec<u64>,
 }

@@ -10,27 +10,55 @@
 //! thread; the pure decoder runs only until the first whole picture); a
 //! few are full GStreamer viewers (`rtspsrc latency=0 ! rtpdeltadepay !
 //! deltadec ! framemeter`) that measure latency.
+//!
+//! `--transport moq` measures the same over Media over QUIC: a `moq-relay`
+//! (two, clustered, with `--cluster`), the origin's `moqsink`, light
+//! viewers `moqsrc ! fakesink` and full ones `moqsrc ! deltadec !
+//! framemeter`.
 
 mod args;
 mod bytebins;
+mod forwarder;
 mod light;
+mod moqends;
+mod moqrun;
 mod origin;
 mod relayproc;
 mod report;
+mod result;
 mod rtpheader;
 mod rtsp;
 mod run;
+mod schedule;
+mod viewerproc;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::args::Args;
+use crate::args::{Args, Transport};
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if args.viewer_process {
+        return match viewerproc::serve() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("relay-bench viewers: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let command = std::env::args().collect::<Vec<_>>().join(" ");
-    let result = match run::run(&args, command) {
+    let result = match args.transport {
+        Transport::Rtsp if args.cluster => {
+            eprintln!("relay-bench: --cluster needs --transport moq");
+            return ExitCode::FAILURE;
+        }
+        Transport::Rtsp => run::run(&args, command),
+        Transport::Moq => moqrun::run(&args, command),
+    };
+    let result = match result {
         Ok(r) => r,
         Err(e) => {
             eprintln!("relay-bench: {e:#}");

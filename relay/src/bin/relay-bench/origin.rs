@@ -2,7 +2,8 @@
 //! The two GStreamer ends of the bench: the origin (compare's screen scene,
 //! stamped, deltaenc, rtpdeltapay, rtpbin with RTCP, as
 //! pipelines/rtp-delta-send.sh) and full viewers (rtspsrc with no jitter
-//! buffer latency, the real depayloader and decoder, framemeter).
+//! buffer latency, the real depayloader and decoder, framemeter; or any
+//! other source of the stream before the decoder, such as moqsrc).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -32,11 +33,17 @@ pub struct Sent {
 
 impl Sent {
     fn packet(&mut self, packet: &[u8], now: Instant, epoch: Instant) {
+        let marker = RtpHeader::parse(packet).is_some_and(|(h, _)| h.marker);
+        self.add(packet.len(), marker, now, epoch);
+    }
+
+    /// Counts `bytes` sent at `now`; `frame_ends`: they end a frame.
+    pub fn add(&mut self, bytes: usize, frame_ends: bool, now: Instant, epoch: Instant) {
         self.bytes.add(
             now.saturating_duration_since(epoch).as_millis() as u64,
-            packet.len() as u64,
+            bytes as u64,
         );
-        if !RtpHeader::parse(packet).is_some_and(|(h, _)| h.marker) {
+        if !frame_ends {
             return;
         }
         self.frames += 1;
@@ -49,6 +56,16 @@ impl Sent {
         }
         self.last_frame = Some(now);
     }
+}
+
+/// `scene` at `width`x`height`, `fps`, stamped and encoded by a `deltaenc`
+/// called `enc` with its defaults: a launch fragment that ends in the
+/// changes-only stream.
+pub fn encoded_scene(scene: &Scene, (width, height, fps): (u32, u32, u32)) -> String {
+    format!(
+        "{} ! framestamp name=stamp ! queue name=encq max-size-buffers=3 ! deltaenc name=enc",
+        scene.launch(width, height, fps)
+    )
 }
 
 /// The sender.
@@ -69,13 +86,12 @@ impl Origin {
     ) -> Result<Self> {
         let description = format!(
             "rtpbin name=rb rtp-profile=avpf \
-             {scene} ! framestamp name=stamp ! queue name=encq max-size-buffers=3 \
-             ! deltaenc name=enc ! rtpdeltapay name=pay ! rb.send_rtp_sink_0 \
+             {scene} ! rtpdeltapay name=pay ! rb.send_rtp_sink_0 \
              rb.send_rtp_src_0 ! multiudpsink clients=127.0.0.1:{port},127.0.0.1:{tap_port} \
                sync=false async=false \
              rb.send_rtcp_src_0 ! udpsink host=127.0.0.1 port={rtcp} sync=false async=false \
              udpsrc address=127.0.0.1 port={back} ! rb.recv_rtcp_sink_0",
-            scene = scene.launch(width, height, fps),
+            scene = encoded_scene(scene, (width, height, fps)),
             rtcp = port + 1,
             back = port + 5,
         );
@@ -115,17 +131,7 @@ impl Origin {
 
     /// Keyframes deltaenc made, and how many of them a request forced.
     pub fn keyframes(&self) -> (u64, u64) {
-        let Some(stats) = self
-            .pipeline
-            .by_name("enc")
-            .map(|e| e.property::<gst::Structure>("stats"))
-        else {
-            return (0, 0);
-        };
-        (
-            stats.get::<u64>("keyframes").unwrap_or(0),
-            stats.get::<u64>("forced-keyframes").unwrap_or(0),
-        )
+        encoder_keyframes(&self.pipeline)
     }
 
     /// What it sent so far.
@@ -144,6 +150,21 @@ impl Drop for Origin {
     }
 }
 
+/// Keyframes the `deltaenc` called `enc` of `pipeline` made, and how many
+/// of them a request forced.
+pub fn encoder_keyframes(pipeline: &gst::Pipeline) -> (u64, u64) {
+    let Some(stats) = pipeline
+        .by_name("enc")
+        .map(|e| e.property::<gst::Structure>("stats"))
+    else {
+        return (0, 0);
+    };
+    (
+        stats.get::<u64>("keyframes").unwrap_or(0),
+        stats.get::<u64>("forced-keyframes").unwrap_or(0),
+    )
+}
+
 /// What a full viewer measured, milliseconds.
 #[derive(Debug, Clone, Serialize)]
 pub struct FullViewerResult {
@@ -160,7 +181,8 @@ pub struct FullViewerResult {
     pub longest_stall_ms: f64,
 }
 
-/// `rtspsrc latency=0 ! rtpdeltadepay ! deltadec ! framemeter`.
+/// `rtspsrc latency=0 ! rtpdeltadepay ! deltadec ! framemeter`, or any
+/// other source of the changes-only stream before the decoder.
 pub struct FullViewer {
     pipeline: gst::Pipeline,
     started: Instant,
@@ -168,10 +190,18 @@ pub struct FullViewer {
 }
 
 impl FullViewer {
+    /// Watches the relay's RTSP `url`.
     pub fn join(url: &str) -> Result<Self> {
+        Self::start(&format!(
+            "rtspsrc location={url} latency=0 protocols=udp ! rtpdeltadepay"
+        ))
+    }
+
+    /// `source ! deltadec ! framemeter`: `source` is a launch fragment that
+    /// gives the changes-only stream.
+    pub fn start(source: &str) -> Result<Self> {
         let pipeline = parse(&format!(
-            "rtspsrc location={url} latency=0 protocols=udp \
-             ! rtpdeltadepay ! deltadec ! framemeter name=meter ! fakesink sync=false"
+            "{source} ! deltadec ! framemeter name=meter ! fakesink sync=false"
         ))?;
         let first: Arc<Mutex<Option<Instant>>> = Arc::default();
         let seen = first.clone();
@@ -198,6 +228,22 @@ impl FullViewer {
 
     pub fn check(&self) -> Result<()> {
         check_bus(&self.pipeline, "full viewer").map(drop)
+    }
+
+    /// Stops every one of `viewers`; what they measured, their errors
+    /// added to `failures`.
+    pub fn finish_all(
+        viewers: Vec<FullViewer>,
+        failures: &mut Vec<String>,
+    ) -> Vec<FullViewerResult> {
+        let mut results = Vec::new();
+        for v in viewers {
+            match v.finish() {
+                Ok(r) => results.push(r),
+                Err(e) => failures.push(format!("{e:#}")),
+            }
+        }
+        results
     }
 
     /// Stops it and reads its meter.

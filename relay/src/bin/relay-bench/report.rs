@@ -9,7 +9,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use benchkit::chart::{escape, Axes, Chart, Colour, Mark, Series};
 
-use crate::run::{BenchResult, Spread};
+use crate::result::{BenchResult, MoqFigures, OriginWindow, ProcessLoad, Spread, ThreadKind};
 
 /// A row: what, the figure, the target, whether it is met (None: no
 /// target).
@@ -22,7 +22,88 @@ fn spread(s: &Spread, digits: usize) -> String {
     )
 }
 
+/// The busiest kinds of thread, with their share of a core.
+fn threads(kinds: &[ThreadKind]) -> String {
+    kinds
+        .iter()
+        .take(6)
+        .map(|t| {
+            format!(
+                "{} x{} {:.2} (waited {:.0} ms/s)",
+                t.name, t.threads, t.cores, t.waited_ms_per_s
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A process's CPU, memory and busiest threads over the measured span.
+fn process_row(what: &str, p: &ProcessLoad) -> Row {
+    (
+        what.into(),
+        format!(
+            "{:.2}, of which kernel {:.2}; RSS {:.1} -> {:.1}; {}",
+            p.cpu_cores,
+            p.system_cores,
+            p.rss_start_mib,
+            p.rss_end_mib,
+            threads(&p.threads)
+        ),
+        "",
+        None,
+    )
+}
+
+/// What the MoQ origin sent before and while the light viewers joined and
+/// watched, on the wire and as moqsink counted: a span's bytes on the wire
+/// over the frames it published should not grow with the viewers.
+fn moq_origin_rows(m: &MoqFigures) -> Vec<Row> {
+    let overhead = |w: &OriginWindow| w.wire_up_kbps / w.published_kbps.max(1e-9);
+    let reference = m.windows.first().map(overhead);
+    m.windows
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            let s = &w.sink;
+            let value = format!(
+                "{:.1}-{:.1} s, {} joins: on the wire {:.0} kbit/s = {:.3} x the {:.0} kbit/s of \
+                 frames published{}, back {:.0}; moqsink: {} frames, {} keyframes, {} snapshots \
+                 ({:.0} kbit/s written, every {} ms)",
+                w.from_s,
+                w.to_s,
+                w.joins,
+                w.wire_up_kbps,
+                overhead(w),
+                w.published_kbps,
+                w.extra_kib.map_or(String::new(), |k| format!(
+                    " ({k:.0} KiB more{})",
+                    if w.joins > 0 {
+                        format!(", {:.0} a join", k / w.joins as f64)
+                    } else {
+                        String::new()
+                    }
+                )),
+                w.wire_down_kbps,
+                s.frames,
+                s.keyframes,
+                s.snapshots,
+                s.kbps(s.snapshot_bytes),
+                m.snapshot_interval_ms
+            );
+            let (target, ok) = match reference {
+                Some(before) if i > 0 => (
+                    "wire / published within 1.1 x before's, no keyframe",
+                    Some(overhead(w) <= before * 1.1 && s.keyframes == 0),
+                ),
+                _ => ("", None),
+            };
+            (format!("origin, {}", w.name), value, target, ok)
+        })
+        .collect()
+}
+
 fn rows(r: &BenchResult) -> Vec<Row> {
+    let moq = r.moq.as_ref();
     let mut rows: Vec<Row> = vec![
         (
             "content".into(),
@@ -50,33 +131,62 @@ fn rows(r: &BenchResult) -> Vec<Row> {
             Some(r.join_failures.is_empty()),
         ),
         (
-            "join: PLAY to whole picture, ms".into(),
+            if moq.is_some() {
+                "join: pipeline start to first picture (light: moqsrc's first buffer), ms"
+            } else {
+                "join: PLAY to whole picture, ms"
+            }
+            .into(),
             spread(&r.join_ms, 1),
             "p95 <= 100",
             Some(r.join_ms.count > 0 && r.join_ms.p95 <= 100.0 && r.never_whole == 0),
         ),
-        (
-            "join: DESCRIBE to whole picture, ms".into(),
-            spread(&r.join_from_describe_ms, 1),
-            "",
-            None,
-        ),
-        (
-            "sessions never whole".into(),
-            format!(
-                "{}, of which no packet at all after PLAY: {:?} (key, PLAY s, port)",
-                r.never_whole, r.never_a_packet
-            ),
-            "0",
-            Some(r.never_whole == 0),
-        ),
-        (
-            "bytes to the first whole picture, KiB".into(),
-            spread(&r.first_picture_kib, 1),
-            "",
-            None,
-        ),
     ];
+    match moq {
+        Some(m) => rows.extend([
+            (
+                "join, full viewers: pipeline start to first decoded picture, ms".into(),
+                spread(&m.full_join_ms, 1),
+                "",
+                None,
+            ),
+            (
+                "light viewers without a first picture".into(),
+                r.never_whole.to_string(),
+                "0",
+                Some(r.never_whole == 0),
+            ),
+            (
+                "first picture (moqsrc's composite), KiB".into(),
+                spread(&r.first_picture_kib, 1),
+                "",
+                None,
+            ),
+        ]),
+        None => rows.extend([
+            (
+                "join: DESCRIBE to whole picture, ms".into(),
+                spread(&r.join_from_describe_ms, 1),
+                "",
+                None,
+            ),
+            (
+                "sessions never whole".into(),
+                format!(
+                    "{}, of which no packet at all after PLAY: {:?} (key, PLAY s, port)",
+                    r.never_whole, r.never_a_packet
+                ),
+                "0",
+                Some(r.never_whole == 0),
+            ),
+            (
+                "bytes to the first whole picture, KiB".into(),
+                spread(&r.first_picture_kib, 1),
+                "",
+                None,
+            ),
+        ]),
+    }
     for (i, f) in r.full.iter().enumerate() {
         rows.push((
             format!("full viewer {i}: glass to glass, ms"),
@@ -98,7 +208,12 @@ fn rows(r: &BenchResult) -> Vec<Row> {
     }
     rows.extend([
         (
-            "relay transit (origin's packet to the relay's copy), ms".into(),
+            if moq.is_some() {
+                "origin to viewer (a frame into moqsink to out of a light moqsrc), ms"
+            } else {
+                "relay transit (origin's packet to the relay's copy), ms"
+            }
+            .into(),
             format!(
                 "{}; {} frames over 100 ms; the slowest arrived at {} s",
                 spread(&r.relay_transit_ms, 1),
@@ -115,12 +230,17 @@ fn rows(r: &BenchResult) -> Vec<Row> {
             "0",
             Some(r.origin_keyframes == 0),
         ),
-        (
+    ]);
+    match moq {
+        Some(m) => rows.extend(moq_origin_rows(m)),
+        None => rows.push((
             "relay keyframe requests to the origin".into(),
             r.relay_upstream_keyframe_requests.to_string(),
             "0",
             Some(r.relay_upstream_keyframe_requests == 0),
-        ),
+        )),
+    }
+    rows.extend([
         (
             "others' bytes in the 1 s after a join / origin's".into(),
             spread(&r.others_after_join_ratio, 3),
@@ -155,21 +275,36 @@ fn rows(r: &BenchResult) -> Vec<Row> {
         ),
         (
             "relay busiest threads, cores (run-queue wait)".into(),
-            r.relay_threads
-                .iter()
-                .take(6)
-                .map(|t| {
-                    format!(
-                        "{} x{} {:.2} (waited {:.0} ms/s)",
-                        t.name, t.threads, t.cores, t.waited_ms_per_s
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(", "),
+            threads(&r.relay_threads),
             "",
             None,
         ),
     ]);
+    if let Some(m) = moq {
+        rows.push((
+            "bench process (origin, full viewers) busiest threads, cores".into(),
+            threads(&m.bench_threads),
+            "",
+            None,
+        ));
+        rows.push(process_row(
+            "light viewers' process, cores; RSS MiB",
+            &m.viewers_process,
+        ));
+        rows.push((
+            "UDP datagrams dropped, receive buffer full (machine)".into(),
+            m.udp_receive_buffer_drops
+                .map_or("-".into(), |n| n.to_string()),
+            "",
+            None,
+        ));
+    }
+    if let Some(root) = moq.and_then(|m| m.root_relay.as_ref()) {
+        rows.push(process_row(
+            "origin's moq-relay (viewers at the second), cores; RSS MiB",
+            root,
+        ));
+    }
     let rss_target = r
         .relay_rss_after_100_mib
         .zip(r.relay_rss_after_all_joins_mib)
@@ -178,11 +313,15 @@ fn rows(r: &BenchResult) -> Vec<Row> {
     rows.push((
         "relay RSS, MiB".into(),
         format!(
-            "start {:.1}, after 100 joins {}, after all joins {}, end {:.1} (every viewer \
+            "start {:.1}, after 100 joins {}, after all joins {}, {}end {:.1} (every viewer \
              gone); threads {} -> {} -> {}",
             r.relay_rss_start_mib,
             mib(r.relay_rss_after_100_mib),
             mib(r.relay_rss_after_all_joins_mib),
+            moq.map_or(String::new(), |m| format!(
+                "with the viewers {:.1}, ",
+                m.relay_rss_with_viewers_mib
+            )),
             r.relay_rss_end_mib,
             r.relay_threads_count.0,
             r.relay_threads_count.1,
@@ -202,18 +341,40 @@ fn rows(r: &BenchResult) -> Vec<Row> {
             "true",
             Some(r.relay_alive),
         ),
-        (
-            "light viewers: packets lost, frames lost".into(),
-            format!(
-                "{} packets; {} frames, at most {} for one viewer, {} viewers with loss",
-                r.packets_lost,
-                r.frames_lost,
-                r.frames_lost_max_per_viewer,
-                r.viewers_with_frame_loss
+        match moq {
+            Some(m) => (
+                "light viewers: frames lost; moqsrc's counters (all light viewers)".into(),
+                format!(
+                    "{} frames, at most {} for one viewer, {} viewers with loss; {}{}",
+                    r.frames_lost,
+                    r.frames_lost_max_per_viewer,
+                    r.viewers_with_frame_loss,
+                    m.light_src
+                        .iter()
+                        .map(|(k, v)| format!("{k} {v}"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    m.light_src_times_ms
+                        .iter()
+                        .map(|(k, s)| format!("; {k}, ms: {}", spread(s, 1)))
+                        .collect::<String>()
+                ),
+                "",
+                None,
             ),
-            "",
-            None,
-        ),
+            None => (
+                "light viewers: packets lost, frames lost".into(),
+                format!(
+                    "{} packets; {} frames, at most {} for one viewer, {} viewers with loss",
+                    r.packets_lost,
+                    r.frames_lost,
+                    r.frames_lost_max_per_viewer,
+                    r.viewers_with_frame_loss
+                ),
+                "",
+                None,
+            ),
+        },
         (
             "light viewers: longest gap between frames, ms".into(),
             format!(
@@ -240,11 +401,20 @@ fn rows(r: &BenchResult) -> Vec<Row> {
     rows
 }
 
+/// "timed mode", and the transport when it is MoQ.
+fn mode(r: &BenchResult) -> String {
+    match &r.moq {
+        Some(m) if m.cluster => format!("{} mode, MoQ, two clustered relays", r.mode),
+        Some(_) => format!("{} mode, MoQ", r.mode),
+        None => format!("{} mode", r.mode),
+    }
+}
+
 /// The table for a terminal.
 pub fn table(r: &BenchResult) -> String {
     let rows = rows(r);
     let w0 = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
-    let mut out = format!("relay-bench ({} mode): {}\n", r.mode, r.command);
+    let mut out = format!("relay-bench ({}): {}\n", mode(r), r.command);
     for (what, value, target, ok) in &rows {
         let verdict = match ok {
             Some(true) => "ok",
@@ -270,6 +440,22 @@ pub fn write_json(r: &BenchResult, path: &Path) -> Result<()> {
     std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
 }
 
+/// What a join's time counts from (RTSP: PLAY; MoQ: starting the light
+/// viewer's pipeline), and to (RTSP: the whole picture; MoQ: moqsrc's
+/// first buffer, the picture it built).
+fn join_span(r: &BenchResult) -> (&'static str, &'static str) {
+    match r.moq {
+        Some(_) => (
+            "Time from pipeline start to the first picture",
+            "pipeline started, s from the start",
+        ),
+        None => (
+            "Time from PLAY to the first whole picture",
+            "PLAY sent, s from the start",
+        ),
+    }
+}
+
 /// Time from PLAY to the first whole picture: a dot per light viewer
 /// session, against the 100 ms target.
 fn join_plot(r: &BenchResult) -> String {
@@ -278,10 +464,11 @@ fn join_plot(r: &BenchResult) -> String {
         .iter()
         .filter_map(|s| Some((s.joined_s, s.join_ms?)))
         .collect();
+    let (title, x) = join_span(r);
     Chart {
-        title: "Time from PLAY to the first whole picture",
+        title,
         axes: Axes {
-            x: "PLAY sent, s from the start",
+            x,
             y: "to whole picture, ms",
             log_y: false,
         },
@@ -335,6 +522,15 @@ fn bitrate_plot(r: &BenchResult) -> String {
         colour: Colour::Rgba(0, 0, 0, 1.0),
         width: 2,
     });
+    if let Some(m) = &r.moq {
+        series.push(Series {
+            name: Some("origin on the wire (QUIC to its relay)".into()),
+            points: at(0, &m.wire_series_kbps),
+            mark: Mark::Line,
+            colour: Colour::Rgba(0xc0, 0x30, 0x20, 1.0),
+            width: 2,
+        });
+    }
     Chart {
         title: "Bitrate",
         axes: Axes {
@@ -379,10 +575,11 @@ pub fn html(r: &BenchResult) -> String {
     out.push_str("</table>");
     let _ = write!(
         out,
-        "<h2>Time from PLAY to the first whole picture</h2><p>One dot per light viewer \
+        "<h2>{}</h2><p>One dot per light viewer \
          session; the red line is the 100 ms target.</p>{}\
          <h2>Bitrate</h2><p>Each light viewer (blue, from its join) and the origin (black), \
          per half second. A join shows in the joiner's own line only.</p>{}",
+        join_span(r).0,
         join_plot(r),
         bitrate_plot(r)
     );
