@@ -36,4 +36,4 @@ moq_relay_bin() {
 # its fingerprint (MOQ_DIR=... to run several).
 MOQ_DIR="${MOQ_DIR:-/tmp/streamkit-moq}"
 MOQ_PORT="${MOQ_PORT:-4443}"
-MOQ_URL="https://localhost:$MOQ_PORT/"
+MOQ_URL="https://127.0.0.1:$MOQ_PORT/"

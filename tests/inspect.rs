@@ -35,7 +35,7 @@ enum Check {
 /// How long a long-description example may take to reach EOS.
 const EXAMPLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// The relay address the MoQ elements' examples use.
-const MOQ_EXAMPLE_URL: &str = "https://localhost:4443/";
+const MOQ_EXAMPLE_URL: &str = "https://127.0.0.1:4443/";
 
 fn factories() -> Vec<gst::ElementFactory> {
     common::init();

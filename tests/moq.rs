@@ -215,6 +215,11 @@ fn changes_only_arrive_exact_and_a_late_joiner_needs_no_keyframe() {
         "the origin was asked for no keyframe"
     );
     assert!(stat(&sink, "snapshots") >= 3);
+    // The late joiner's first picture: the relay's snapshot and the frames
+    // since, fetched and folded together within moqsrc.
+    let join = stat(&src_late, "join-time");
+    assert!(join > 0 && join <= stat(&src_late, "first-picture-time"));
+    eprintln!("late joiner: join-time {:.1} ms", join as f64 / 1e6);
     for src in [&src_first, &src_late] {
         assert!(stat(src, "composites") >= 1);
         assert_eq!(stat(src, "refused"), 0);
@@ -331,10 +336,10 @@ fn what_cannot_work_is_a_clear_error() {
     // No relay at all on that port.
     let port = benchkit::ports::free_udp_port().unwrap();
     let nothing = parse(&format!(
-        "moqsrc url=https://localhost:{port}/ broadcast=x timeout=1000000000 ! fakesink"
+        "moqsrc url=https://127.0.0.1:{port}/ broadcast=x timeout=1000000000 ! fakesink"
     ));
     let e = first_error(&nothing, Duration::from_secs(15));
-    assert!(e.contains("localhost"), "{e}");
+    assert!(e.contains(&format!("127.0.0.1:{port}")), "{e}");
     // The wrong certificate.
     let wrong = parse(&format!(
         "moqsrc url={} broadcast=x fingerprint={} timeout=2000000000 ! fakesink",

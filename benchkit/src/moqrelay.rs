@@ -187,15 +187,12 @@ impl MoqRelay {
         Ok(relay)
     }
 
-    /// `https://localhost:<port>/` on loopback, else `https://<address>:<port>/`
-    /// (the certificate names localhost and 127.0.0.1; a client pins its
-    /// fingerprint, which does not check names).
+    /// `https://<address>:<port>/`: an address, not a name, so that no
+    /// resolver is needed (a fresh root may not even name localhost). The
+    /// certificate names localhost and 127.0.0.1; a client pins its
+    /// fingerprint, which does not check names.
     pub fn url(&self) -> String {
-        if self.host.is_loopback() {
-            format!("https://localhost:{}/", self.port)
-        } else {
-            format!("https://{}/", SocketAddr::from((self.host, self.port)))
-        }
+        format!("https://{}/", SocketAddr::from((self.host, self.port)))
     }
 
     /// What the relay logged so far.

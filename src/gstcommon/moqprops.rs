@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::clock::nanos;
 
-pub(crate) const DEFAULT_URL: &str = "https://localhost:4443/";
+pub(crate) const DEFAULT_URL: &str = "https://127.0.0.1:4443/";
 pub(crate) const DEFAULT_BROADCAST: &str = "streamkit";
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 

@@ -67,6 +67,13 @@ pub struct SubscriberStats {
     /// Frames a composite wanted that the relay no longer had (or sent as
     /// an object that was refused).
     pub fetch_misses: u64,
+    /// From the start (the element's) to the session's handshakes done.
+    pub connect_time: Option<Duration>,
+    /// From subscribing to the frames (the catalog read) to the first
+    /// picture handed on: the join.
+    pub join_time: Option<Duration>,
+    /// From the start to the first picture handed on.
+    pub first_picture_time: Option<Duration>,
 }
 
 /// Why a subscription ended with an error.
@@ -190,9 +197,18 @@ impl BroadcastSubscription {
         stats: &Arc<Mutex<SubscriberStats>>,
         deliver: impl FnMut(Delivery) -> Result<(), QueueFull>,
     ) -> Result<(), SubscribeError> {
+        let subscribed = Instant::now();
+        let mut deliver = deliver;
+        let mut first = true;
+        let timed = |d: Delivery| {
+            if std::mem::take(&mut first) {
+                stats.lock().unwrap().join_time = Some(subscribed.elapsed());
+            }
+            deliver(d)
+        };
         match catalog.codec {
-            Codec::Delta => self.run_delta(catalog, options, stats, deliver).await,
-            Codec::H264 => self.run_h264(catalog, options, stats, deliver).await,
+            Codec::Delta => self.run_delta(catalog, options, stats, timed).await,
+            Codec::H264 => self.run_h264(catalog, options, stats, timed).await,
         }
     }
 

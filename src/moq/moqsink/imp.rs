@@ -41,7 +41,7 @@
  * |[
  * FP=$(cat /tmp/streamkit-moq/fingerprint)
  * gst-launch-1.0 videotestsrc is-live=true num-buffers=300 pattern=ball ! video/x-raw,format=BGRx,width=640,height=360,framerate=30/1 ! \
- *     deltaenc ! moqsink url=https://localhost:4443/ broadcast=screen fingerprint=$FP
+ *     deltaenc ! moqsink url=https://127.0.0.1:4443/ broadcast=screen fingerprint=$FP
  * ]|
  */
 use gst::glib;
@@ -352,8 +352,8 @@ impl ElementImpl for MoqSink {
                  watching in one pipeline through a local relay (FP: its certificate's \
                  SHA-256; async=false: neither sink waits for the other's first buffer): \
                  gst-launch-1.0 videotestsrc is-live=true num-buffers=30 ! video/x-raw,format=BGRx \
-                 ! deltaenc ! moqsink async=false url=https://localhost:4443/ broadcast=demo \
-                 fingerprint=$FP moqsrc url=https://localhost:4443/ broadcast=demo fingerprint=$FP \
+                 ! deltaenc ! moqsink async=false url=https://127.0.0.1:4443/ broadcast=demo \
+                 fingerprint=$FP moqsrc url=https://127.0.0.1:4443/ broadcast=demo fingerprint=$FP \
                  ! deltadec ! fakesink async=false",
                 "Streamkit developers",
             )

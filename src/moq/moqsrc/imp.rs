@@ -34,7 +34,7 @@
  * to /tmp/streamkit-moq/fingerprint):
  * |[
  * FP=$(cat /tmp/streamkit-moq/fingerprint)
- * gst-launch-1.0 moqsrc url=https://localhost:4443/ broadcast=screen fingerprint=$FP ! \
+ * gst-launch-1.0 moqsrc url=https://127.0.0.1:4443/ broadcast=screen fingerprint=$FP ! \
  *     deltadec ! videoconvert ! autovideosink
  * ]|
  */
@@ -156,10 +156,12 @@ async fn subscribe(
     queue: Shared,
     stats: Arc<Mutex<SubscriberStats>>,
 ) {
+    let started = std::time::Instant::now();
     let result = async {
         let sub = BroadcastSubscription::connect(client, &address, &broadcast, address.timeout)
             .await
             .map_err(|e| e.to_string())?;
+        stats.lock().unwrap().connect_time = Some(started.elapsed());
         let catalog = sub.catalog().await.map_err(|e| e.to_string())?;
         let caps = gst::Caps::from_str(&catalog.caps)
             .ok()
@@ -171,7 +173,11 @@ async fn subscribe(
                 )
             })?;
         let _ = push(&queue, Item::Caps(caps));
+        let mut first = true;
         let run = sub.run(&catalog, &options, &stats, |d| {
+            if std::mem::take(&mut first) {
+                stats.lock().unwrap().first_picture_time = Some(started.elapsed());
+            }
             push(&queue, Item::Object(d))
         });
         tokio::pin!(run);
@@ -252,7 +258,10 @@ impl ObjectImpl for MoqSrc {
                          arrival: given up before, or already in a composite), overflow (over \
                          the holding limit), dropped (queue full), composites (pictures built \
                          from the relay's cache: the join and each repair), \
-                         composite-failures, fetch-misses (frames the relay no longer had)",
+                         composite-failures, fetch-misses (frames the relay no longer had); \
+                         connect-time (start to the handshakes done), join-time (subscribing \
+                         to the frames to the first picture), first-picture-time (start to \
+                         the first picture), in nanoseconds, 0 until they happen",
                     )
                     .read_only()
                     .build(),
@@ -319,6 +328,9 @@ impl ObjectImpl for MoqSrc {
                     .field("composites", s.composites)
                     .field("composite-failures", s.composite_failures)
                     .field("fetch-misses", s.fetch_misses)
+                    .field("connect-time", s.connect_time.map_or(0, nanos))
+                    .field("join-time", s.join_time.map_or(0, nanos))
+                    .field("first-picture-time", s.first_picture_time.map_or(0, nanos))
                     .build()
                     .to_value()
             }
@@ -341,8 +353,8 @@ impl ElementImpl for MoqSrc {
                  watching in one pipeline through a local relay (FP: its certificate's \
                  SHA-256; async=false: neither sink waits for the other's first buffer): \
                  gst-launch-1.0 videotestsrc is-live=true num-buffers=30 ! video/x-raw,format=BGRx \
-                 ! deltaenc ! moqsink async=false url=https://localhost:4443/ broadcast=demo \
-                 fingerprint=$FP moqsrc url=https://localhost:4443/ broadcast=demo fingerprint=$FP \
+                 ! deltaenc ! moqsink async=false url=https://127.0.0.1:4443/ broadcast=demo \
+                 fingerprint=$FP moqsrc url=https://127.0.0.1:4443/ broadcast=demo fingerprint=$FP \
                  ! deltadec ! fakesink async=false",
                 "Streamkit developers",
             )
