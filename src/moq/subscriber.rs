@@ -251,6 +251,9 @@ impl BroadcastSubscription {
         let mut live_ended = false;
         // Something before the next delivery was dropped or skipped.
         let mut pending_discont = false;
+        // The join's snapshot, asked for now, in parallel with the frames'
+        // subscription (one round trip saved on the join).
+        let mut asked_snapshot = Some(tokio::spawn(latest_snapshot(snapshots.clone())));
 
         loop {
             // The track ended and what was in flight has landed: hand on
@@ -278,6 +281,7 @@ impl BroadcastSubscription {
                     sequencer.pause();
                     retry_at = None;
                     building = Some(tokio::spawn(build_picture(
+                        asked_snapshot.take(),
                         snapshots.clone(),
                         frames.clone(),
                         target,
@@ -485,13 +489,11 @@ struct Built {
 
 /// The relay's latest snapshot and the frames after it up to `target` (or
 /// up to the snapshot, if it is newer), as one picture.
-async fn build_picture(
-    snapshots: track::Consumer,
-    frames: track::Consumer,
-    target: u64,
-    cache_tiles: u32,
-    options: SubscribeOptions,
-) -> Result<Built, String> {
+/// The relay's latest snapshot: its group's sequence and its object.
+type Snapshot = (u64, Bytes);
+
+/// Asks the relay for the snapshot track's latest group, and reads it.
+async fn latest_snapshot(snapshots: track::Consumer) -> Result<Snapshot, String> {
     let mut sub = snapshots
         .subscribe(None)
         .await
@@ -507,9 +509,26 @@ async fn build_picture(
         .await
         .map_err(|e| format!("snapshot {base}: {e}"))?
         .ok_or("an empty snapshot group")?;
-    drop(sub);
+    Ok((base, frame.payload))
+}
+
+/// A picture from a snapshot (`asked`: one already asked for at the join,
+/// in parallel with the frames' subscription; else the relay's latest now)
+/// and the frames after it up to `target`.
+async fn build_picture(
+    asked: Option<tokio::task::JoinHandle<Result<Snapshot, String>>>,
+    snapshots: track::Consumer,
+    frames: track::Consumer,
+    target: u64,
+    cache_tiles: u32,
+    options: SubscribeOptions,
+) -> Result<Built, String> {
+    let (base, payload) = match asked {
+        Some(handle) => handle.await.map_err(|e| e.to_string())??,
+        None => latest_snapshot(snapshots).await?,
+    };
     let (snap_header, snapshot) =
-        parse_object(&frame.payload, options.max_object_bytes).map_err(|e| e.to_string())?;
+        parse_object(&payload, options.max_object_bytes).map_err(|e| e.to_string())?;
     let target = target.max(base);
     // Every frame since the snapshot, fetched at once from the relay's cache.
     let mut fetches = JoinSet::new();
@@ -547,7 +566,7 @@ async fn build_picture(
         picture,
         misses,
         objects: 1 + fetched.len() as u64,
-        bytes: frame.payload.len() as u64 + fetched.values().map(|d| d.len() as u64).sum::<u64>(),
+        bytes: payload.len() as u64 + fetched.values().map(|d| d.len() as u64).sum::<u64>(),
         refused,
     })
 }
