@@ -303,3 +303,65 @@ impl StampInput {
         out.push(self.black);
     }
 }
+
+/// Settings of the `moq_object` target, from the first [`MOQ_HEADER_LEN`]
+/// bytes of its input (missing bytes read as zero); the pieces follow
+/// ([`parse_moq_pieces`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MoqSettings {
+    /// The subscriber's object limit: `parse_object`'s `max_payload`.
+    pub max_payload: u16,
+    /// The composite's tile cache when no piece parses as a catalog (a
+    /// catalog's `cache_tiles` wins, as in the subscriber).
+    pub cache_tiles: u8,
+}
+
+/// Bytes of [`MoqSettings`] at the start of a `moq_object` input.
+pub const MOQ_HEADER_LEN: usize = 3;
+/// Most pieces a `moq_object` input is cut into: a catalog, a snapshot and
+/// a few frames, as a joining subscriber reads them.
+pub const MOQ_MAX_PIECES: usize = 8;
+
+impl MoqSettings {
+    /// Reads the settings header.
+    pub fn parse(data: &[u8]) -> (Self, &[u8]) {
+        let mut h = [0u8; MOQ_HEADER_LEN];
+        let n = data.len().min(MOQ_HEADER_LEN);
+        h[..n].copy_from_slice(&data[..n]);
+        (
+            MoqSettings {
+                max_payload: u16::from_be_bytes([h[0], h[1]]),
+                cache_tiles: h[2],
+            },
+            &data[n..],
+        )
+    }
+
+    /// Appends the settings header.
+    pub fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.max_payload.to_be_bytes());
+        out.push(self.cache_tiles);
+    }
+}
+
+/// Reads the pieces after the settings header: each is a length (u16 BE)
+/// and the bytes (cut short at the end of the input); at most
+/// [`MOQ_MAX_PIECES`], bytes after them are ignored.
+pub fn parse_moq_pieces(mut data: &[u8]) -> Vec<&[u8]> {
+    let mut pieces = Vec::new();
+    while data.len() >= 2 && pieces.len() < MOQ_MAX_PIECES {
+        let len = u16::from_be_bytes([data[0], data[1]]) as usize;
+        data = &data[2..];
+        let (piece, rest) = data.split_at(len.min(data.len()));
+        data = rest;
+        pieces.push(piece);
+    }
+    pieces
+}
+
+/// Appends one piece in the layout [`parse_moq_pieces`] reads.
+pub fn write_moq_piece(out: &mut Vec<u8>, piece: &[u8]) {
+    let len = u16::try_from(piece.len()).expect("seed piece fits u16");
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(piece);
+}

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MPL-2.0
 //! Writes the seed corpus: real inputs for each fuzz target, made by the
-//! codec itself (delta frames, RTP payloads, assembler scripts), by the stamp
-//! writer (stamped planes), and from H.264/H.265 access units that
+//! codec itself (delta frames, RTP payloads, assembler scripts, MoQ objects,
+//! catalogs and snapshots), by the stamp writer (stamped planes), and from
+//! H.264/H.265 access units that
 //! `scripts/fuzz.sh seeds` has x264enc and x265enc write with gst-launch-1.0.
 //!
 //! Usage: make_seeds CORPUS_DIR [H264_AU_DIR [H265_AU_DIR]]
@@ -11,12 +12,17 @@ use gststreamkit::delta::{
     DeltaDecoder, DeltaEncoder, EncoderConfig, FrameView, Geometry, PixelFormat, TileMode,
 };
 use gststreamkit::measure::stampcode::{PlaneMut, Stamp, StampLayout};
+use gststreamkit::moq::catalog::{Catalog, Codec, CATALOG_VERSION};
+use gststreamkit::moq::object::{write_object, ObjectHeader};
+use gststreamkit::moq::snapshot::SnapshotMaker;
+use gststreamkit::moq::{FRAMES_TRACK, SNAPSHOT_TRACK};
 use gststreamkit::rtp::{packetize, PacketMeta, PayloadHeader, PayloadKind};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 use streamkit_fuzz::{
-    write_assembler_step, write_cutter_unit, AssemblerStep, CutterSettings, CutterUnit, StampInput,
-    CUTTER_DURATION, CUTTER_FIXED_RATE, CUTTER_H265, STAMP_RAW_SAMPLES, UNIT_HAS_DURATION,
-    UNIT_KEYFRAME, UNIT_TIMED,
+    write_assembler_step, write_cutter_unit, write_moq_piece, AssemblerStep, CutterSettings,
+    CutterUnit, MoqSettings, StampInput, CUTTER_DURATION, CUTTER_FIXED_RATE, CUTTER_H265,
+    STAMP_RAW_SAMPLES, UNIT_HAS_DURATION, UNIT_KEYFRAME, UNIT_TIMED,
 };
 
 type Error = Box<dyn std::error::Error>;
@@ -310,6 +316,161 @@ fn stamp_seeds(corpus: &Corpus) -> Result<(), Error> {
     Ok(())
 }
 
+/// A `moq_object` input: the settings, then the pieces.
+fn moq_input(settings: MoqSettings, pieces: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    settings.write(&mut out);
+    for piece in pieces {
+        write_moq_piece(&mut out, piece);
+    }
+    out
+}
+
+/// What a joining subscriber reads, as `moqsink` publishes it: the
+/// catalog, the latest snapshot (made by the origin's `SnapshotMaker`) and
+/// the frames since, each frame and snapshot an object; and an H.264
+/// broadcast's catalog and access units.
+fn moq_seeds(corpus: &Corpus) -> Result<(), Error> {
+    const CACHE_TILES: u32 = 8;
+    let frame_time = Duration::from_nanos(33_333_333);
+    let settings = MoqSettings {
+        max_payload: u16::MAX,
+        cache_tiles: 0,
+    };
+    let g = Geometry::new(PixelFormat::Bgrx, 64, 48, 16)?;
+    let delta_catalog = Catalog {
+        version: CATALOG_VERSION,
+        codec: Codec::Delta,
+        caps: "video/x-streamkit-delta, format=(string)BGRx, width=(int)64, height=(int)48, \
+               tile-size=(int)16, cache-tiles=(int)8, framerate=(fraction)30/1"
+            .into(),
+        width: g.width,
+        height: g.height,
+        frames_track: FRAMES_TRACK.into(),
+        snapshot_track: Some(SNAPSHOT_TRACK.into()),
+        snapshot_interval_ms: Some(1000),
+        tile_size: Some(g.tile_size),
+        cache_tiles: Some(CACHE_TILES),
+    };
+    let object = |n: usize, sync: bool, payload: &[u8]| {
+        write_object(
+            &ObjectHeader {
+                pts: Some(frame_time * n as u32),
+                sync,
+                discont: false,
+            },
+            payload,
+        )
+    };
+
+    // A box blinking between two places, with a cache: the frames after
+    // the snapshot recall tiles it carries.
+    let frames = encode_blinking(g, 8);
+    let mut maker = SnapshotMaker::new(
+        Duration::from_secs(1),
+        CACHE_TILES,
+        gststreamkit::delta::DecoderLimits::default(),
+    );
+    let mut snapshot = None;
+    for (n, f) in frames[..4].iter().enumerate() {
+        // A second apart, so every frame makes one; the last is kept.
+        if let Some(s) = maker.follow(f, Duration::from_secs(n as u64), false) {
+            snapshot = Some(s);
+        }
+    }
+    let snapshot = snapshot.ok_or("no snapshot")?;
+    let mut pieces = vec![delta_catalog.to_bytes(), object(3, true, &snapshot)];
+    for (n, f) in frames.iter().enumerate().skip(4) {
+        pieces.push(object(n, false, f));
+    }
+    // The last frame after a loss at the origin, with no time.
+    if let Some(last) = pieces.last_mut() {
+        *last = write_object(
+            &ObjectHeader {
+                pts: None,
+                sync: false,
+                discont: true,
+            },
+            &frames[7],
+        );
+    }
+    corpus.write("moq_object", "delta-join", &moq_input(settings, &pieces))?;
+
+    // One object alone: a keyframe, which is also a snapshot without cache.
+    let keyframe = &encode_sequence(g, TileMode::Lossless, 1, false)[0];
+    corpus.write(
+        "moq_object",
+        "delta-keyframe-object",
+        &moq_input(settings, &[object(0, true, keyframe)]),
+    )?;
+    // A lossy I420 stream, the snapshot being its first (key) frame.
+    let lossy = encode_sequence(
+        Geometry::new(PixelFormat::I420, 80, 48, 32)?,
+        TileMode::Lossy { quality: 60 },
+        3,
+        false,
+    );
+    let pieces: Vec<Vec<u8>> = lossy
+        .iter()
+        .enumerate()
+        .map(|(n, f)| object(n, n == 0, f))
+        .collect();
+    corpus.write(
+        "moq_object",
+        "i420-lossy-objects",
+        &moq_input(settings, &pieces),
+    )?;
+
+    // H.264: the catalog, then an IDR access unit (delimiter, SPS, PPS,
+    // slice) and a P access unit, Annex B, as h264parse gives them.
+    let h264_catalog = Catalog {
+        version: CATALOG_VERSION,
+        codec: Codec::H264,
+        caps: "video/x-h264, stream-format=(string)byte-stream, alignment=(string)au, \
+               width=(int)64, height=(int)48, framerate=(fraction)30/1"
+            .into(),
+        width: 64,
+        height: 48,
+        frames_track: FRAMES_TRACK.into(),
+        snapshot_track: None,
+        snapshot_interval_ms: None,
+        tile_size: None,
+        cache_tiles: None,
+    };
+    let nal = |header: u8, body: &[u8]| [&[0, 0, 0, 1, header][..], body].concat();
+    let idr = [
+        nal(0x09, &[0xf0]),
+        nal(
+            0x67,
+            &[0x42, 0xc0, 0x0a, 0xda, 0x10, 0x5f, 0x90, 0x78, 0x40],
+        ),
+        nal(0x68, &[0xce, 0x3c, 0x80]),
+        nal(
+            0x65,
+            &[0x88, 0x84, 0x0c, 0xf1, 0x18, 0xa0, 0x00, 0x20, 0x3b],
+        ),
+    ]
+    .concat();
+    let p = [
+        nal(0x09, &[0x30]),
+        nal(0x41, &[0x9a, 0x22, 0x4c, 0x21, 0x7f]),
+    ]
+    .concat();
+    corpus.write(
+        "moq_object",
+        "h264-objects",
+        &moq_input(
+            settings,
+            &[
+                h264_catalog.to_bytes(),
+                object(0, true, &idr),
+                object(1, false, &p),
+            ],
+        ),
+    )?;
+    Ok(())
+}
+
 fn is_keyframe(h265: bool, au: &[u8]) -> bool {
     gststreamkit::segment::paramsets::nal_units(au)
         .into_iter()
@@ -383,6 +544,7 @@ fn main() -> Result<(), Error> {
     };
     delta_seeds(&corpus)?;
     stamp_seeds(&corpus)?;
+    moq_seeds(&corpus)?;
     if let Some(dir) = args.get(1) {
         cutter_seeds(&corpus, Path::new(dir), false, "x264")?;
     }
