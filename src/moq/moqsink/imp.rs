@@ -57,9 +57,7 @@ use tokio::sync::oneshot;
 use crate::delta::DecoderLimits;
 use crate::gstcommon::caps::{cache_tiles_from_caps, geometry_from_caps, moq_template, MEDIA_TYPE};
 use crate::gstcommon::clock::nanos;
-use crate::gstcommon::moqprops::{
-    relay_properties, DEFAULT_BROADCAST, DEFAULT_TIMEOUT, DEFAULT_URL,
-};
+use crate::gstcommon::moqprops::{relay_properties, RelaySettings, EXAMPLE};
 use crate::moq::catalog::{Catalog, Codec, CATALOG_VERSION};
 use crate::moq::client::RelayAddress;
 use crate::moq::object::{write_object, ObjectHeader};
@@ -86,21 +84,15 @@ const CLOSE_WAIT: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Clone)]
 struct Settings {
-    url: String,
-    broadcast: String,
-    fingerprint: String,
+    relay: RelaySettings,
     snapshot_interval: Duration,
-    timeout: Duration,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Self {
-            url: DEFAULT_URL.into(),
-            broadcast: DEFAULT_BROADCAST.into(),
-            fingerprint: String::new(),
+            relay: RelaySettings::default(),
             snapshot_interval: DEFAULT_SNAPSHOT_INTERVAL,
-            timeout: DEFAULT_TIMEOUT,
         }
     }
 }
@@ -281,28 +273,11 @@ impl ObjectImpl for MoqSink {
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
         let mut settings = self.settings.lock().unwrap();
+        if settings.relay.set(pspec.name(), value) {
+            gst::debug!(CAT, imp = self, "{} = {:?}", pspec.name(), value);
+            return;
+        }
         match pspec.name() {
-            "url" => {
-                settings.url = value
-                    .get::<Option<String>>()
-                    .expect("type checked upstream")
-                    .unwrap_or_else(|| DEFAULT_URL.into())
-            }
-            "broadcast" => {
-                settings.broadcast = value
-                    .get::<Option<String>>()
-                    .expect("type checked upstream")
-                    .unwrap_or_default()
-            }
-            "fingerprint" => {
-                settings.fingerprint = value
-                    .get::<Option<String>>()
-                    .expect("type checked upstream")
-                    .unwrap_or_default()
-            }
-            "timeout" => {
-                settings.timeout = Duration::from_nanos(value.get().expect("type checked upstream"))
-            }
             "snapshot-interval" => {
                 settings.snapshot_interval =
                     Duration::from_nanos(value.get().expect("type checked upstream"))
@@ -314,11 +289,10 @@ impl ObjectImpl for MoqSink {
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
         let settings = self.settings.lock().unwrap().clone();
+        if let Some(value) = settings.relay.get(pspec.name()) {
+            return value;
+        }
         match pspec.name() {
-            "url" => settings.url.to_value(),
-            "broadcast" => settings.broadcast.to_value(),
-            "fingerprint" => settings.fingerprint.to_value(),
-            "timeout" => nanos(settings.timeout).to_value(),
             "snapshot-interval" => nanos(settings.snapshot_interval).to_value(),
             "stats" => {
                 let s = *self.stats.lock().unwrap();
@@ -346,15 +320,11 @@ impl ElementImpl for MoqSink {
             gst::subclass::ElementMetadata::new(
                 "MoQ sink",
                 "Sink/Network",
-                "Publishes the changes-only stream (a QUIC stream per frame, and snapshots \
+                &format!(
+                    "Publishes the changes-only stream (a QUIC stream per frame, and snapshots \
                  for late joiners on a track of their own) or H.264 (a group per keyframe) \
-                 as a broadcast at a Media over QUIC relay (docs/moq.md). Example, publishing and \
-                 watching in one pipeline through a local relay (FP: its certificate's \
-                 SHA-256; async=false: neither sink waits for the other's first buffer): \
-                 gst-launch-1.0 videotestsrc is-live=true num-buffers=30 ! video/x-raw,format=BGRx \
-                 ! deltaenc ! moqsink async=false url=https://127.0.0.1:4443/ broadcast=demo \
-                 fingerprint=$FP moqsrc url=https://127.0.0.1:4443/ broadcast=demo fingerprint=$FP \
-                 ! deltadec ! fakesink async=false",
+                 as a broadcast at a Media over QUIC relay (docs/moq.md). Example: {EXAMPLE}"
+                ),
                 "Streamkit developers",
             )
         });
@@ -378,17 +348,10 @@ impl ElementImpl for MoqSink {
 impl BaseSinkImpl for MoqSink {
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let settings = self.settings.lock().unwrap().clone();
-        let address = RelayAddress::parse(&settings.url, &settings.fingerprint, settings.timeout)
-            .map_err(|e| gst::error_msg!(gst::ResourceError::Settings, ["{}", e]))?;
-        if settings.broadcast.is_empty() {
-            return Err(gst::error_msg!(
-                gst::ResourceError::Settings,
-                ["`broadcast` is empty: name the broadcast to publish"]
-            ));
-        }
+        let address = settings.relay.address()?;
         let mut publication = Publication::start(
             &address,
-            &settings.broadcast,
+            &settings.relay.broadcast,
             settings.snapshot_interval + FRAMES_KEPT_BEYOND_SNAPSHOT,
         )
         .map_err(|e| gst::error_msg!(gst::ResourceError::OpenWrite, ["{}", e]))?;
@@ -399,8 +362,8 @@ impl BaseSinkImpl for MoqSink {
             CAT,
             imp = self,
             "publishing {} to {}",
-            settings.broadcast,
-            settings.url
+            settings.relay.broadcast,
+            settings.relay.url
         );
         *self.stats.lock().unwrap() = Stats::default();
         let (close, session) = self.watch(address, connection);

@@ -53,9 +53,7 @@ use std::time::Duration;
 use crate::delta::DecoderLimits;
 use crate::gstcommon::caps::moq_template;
 use crate::gstcommon::clock::{clock_time, nanos};
-use crate::gstcommon::moqprops::{
-    relay_properties, DEFAULT_BROADCAST, DEFAULT_TIMEOUT, DEFAULT_URL,
-};
+use crate::gstcommon::moqprops::{relay_properties, RelaySettings, EXAMPLE};
 use crate::moq::client::RelayAddress;
 use crate::moq::runtime::runtime;
 use crate::moq::subscriber::{
@@ -86,10 +84,7 @@ const RETRY: Duration = Duration::from_millis(200);
 
 #[derive(Debug, Clone)]
 struct Settings {
-    url: String,
-    broadcast: String,
-    fingerprint: String,
-    timeout: Duration,
+    relay: RelaySettings,
     latency: Duration,
     max_object_bytes: u32,
 }
@@ -97,10 +92,7 @@ struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Self {
-            url: DEFAULT_URL.into(),
-            broadcast: DEFAULT_BROADCAST.into(),
-            fingerprint: String::new(),
-            timeout: DEFAULT_TIMEOUT,
+            relay: RelaySettings::default(),
             latency: DEFAULT_LATENCY,
             max_object_bytes: DEFAULT_MAX_OBJECT_BYTES,
         }
@@ -273,28 +265,11 @@ impl ObjectImpl for MoqSrc {
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
         let mut settings = self.settings.lock().unwrap();
+        if settings.relay.set(pspec.name(), value) {
+            gst::debug!(CAT, imp = self, "{} = {:?}", pspec.name(), value);
+            return;
+        }
         match pspec.name() {
-            "url" => {
-                settings.url = value
-                    .get::<Option<String>>()
-                    .expect("type checked upstream")
-                    .unwrap_or_default()
-            }
-            "broadcast" => {
-                settings.broadcast = value
-                    .get::<Option<String>>()
-                    .expect("type checked upstream")
-                    .unwrap_or_default()
-            }
-            "fingerprint" => {
-                settings.fingerprint = value
-                    .get::<Option<String>>()
-                    .expect("type checked upstream")
-                    .unwrap_or_default()
-            }
-            "timeout" => {
-                settings.timeout = Duration::from_nanos(value.get().expect("type checked upstream"))
-            }
             "latency" => {
                 settings.latency = Duration::from_nanos(value.get().expect("type checked upstream"))
             }
@@ -308,11 +283,10 @@ impl ObjectImpl for MoqSrc {
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
         let settings = self.settings.lock().unwrap().clone();
+        if let Some(value) = settings.relay.get(pspec.name()) {
+            return value;
+        }
         match pspec.name() {
-            "url" => settings.url.to_value(),
-            "broadcast" => settings.broadcast.to_value(),
-            "fingerprint" => settings.fingerprint.to_value(),
-            "timeout" => nanos(settings.timeout).to_value(),
             "latency" => nanos(settings.latency).to_value(),
             "max-object-bytes" => settings.max_object_bytes.to_value(),
             "stats" => {
@@ -347,15 +321,10 @@ impl ElementImpl for MoqSrc {
             gst::subclass::ElementMetadata::new(
                 "MoQ source",
                 "Source/Network",
+                &format!(
                 "Subscribes to a broadcast at a Media over QUIC relay: the changes-only stream \
                  in order within a latency bound, its first picture and every repair built \
-                 from the relay's snapshot and cached frames; or H.264 (docs/moq.md). Example, publishing and \
-                 watching in one pipeline through a local relay (FP: its certificate's \
-                 SHA-256; async=false: neither sink waits for the other's first buffer): \
-                 gst-launch-1.0 videotestsrc is-live=true num-buffers=30 ! video/x-raw,format=BGRx \
-                 ! deltaenc ! moqsink async=false url=https://127.0.0.1:4443/ broadcast=demo \
-                 fingerprint=$FP moqsrc url=https://127.0.0.1:4443/ broadcast=demo fingerprint=$FP \
-                 ! deltadec ! fakesink async=false",
+                 from the relay's snapshot and cached frames; or H.264 (docs/moq.md). Example: {EXAMPLE}"),
                 "Streamkit developers",
             )
         });
@@ -379,14 +348,7 @@ impl ElementImpl for MoqSrc {
 impl BaseSrcImpl for MoqSrc {
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let settings = self.settings.lock().unwrap().clone();
-        let address = RelayAddress::parse(&settings.url, &settings.fingerprint, settings.timeout)
-            .map_err(|e| gst::error_msg!(gst::ResourceError::Settings, ["{}", e]))?;
-        if settings.broadcast.is_empty() {
-            return Err(gst::error_msg!(
-                gst::ResourceError::Settings,
-                ["`broadcast` is empty: name the broadcast to watch"]
-            ));
-        }
+        let address = settings.relay.address()?;
         let options = SubscribeOptions {
             latency: settings.latency,
             max_held: MAX_HELD,
@@ -403,7 +365,7 @@ impl BaseSrcImpl for MoqSrc {
         let task = runtime().spawn(subscribe(
             client,
             address,
-            settings.broadcast.clone(),
+            settings.relay.broadcast.clone(),
             options,
             queue.clone(),
             stats.clone(),
@@ -412,8 +374,8 @@ impl BaseSrcImpl for MoqSrc {
             CAT,
             imp = self,
             "subscribing to {} at {}",
-            settings.broadcast,
-            settings.url
+            settings.relay.broadcast,
+            settings.relay.url
         );
         *self.stats.lock().unwrap() = stats;
         *self.state.lock().unwrap() = Some(State { queue, task });
@@ -520,7 +482,7 @@ impl PushSrcImpl for MoqSrc {
                     return Err(gst::FlowError::Eos);
                 }
                 Item::Error(reason) => {
-                    let url = self.settings.lock().unwrap().url.clone();
+                    let url = self.settings.lock().unwrap().relay.url.clone();
                     gst::element_imp_error!(
                         self,
                         gst::ResourceError::Read,
