@@ -13,22 +13,21 @@ dir="$(cd "$(dirname "$0")/.." && pwd)"
 source "$dir/pipelines/_env.sh"
 FRAMES="${FRAMES:-300}" WIDTH="${WIDTH:-1280}" HEIGHT="${HEIGHT:-720}" FPS="${FPS:-30}"
 ROUNDS="${ROUNDS:-3}" PATTERN="${PATTERN:-ball}"
-relay="$(moq_relay_bin)"
 work="$(mktemp -d /tmp/streamkit-quic-cost.XXXXXX)"
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null; rm -rf "$work"' EXIT
-# The relay: its certificate in a folder of its own (it reloads on any
-# change there), its log elsewhere.
-mkdir -p "$work/tls"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -days 1 -nodes \
-    -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
-    -keyout "$work/tls/key.pem" -out "$work/tls/cert.pem" 2>/dev/null
-fp="$(openssl x509 -in "$work/tls/cert.pem" -noout -fingerprint -sha256 | cut -d= -f2 | tr -d : | tr 'A-F' 'a-f')"
+# The relay as pipelines/moq-relay.sh runs it (it execs into moq-relay, so
+# its pid is the relay's), with its certificate in a folder of its own.
 port="${MOQ_PORT:-4453}"
-"$relay" --listen "127.0.0.1:$port" --listen-tls-cert "$work/tls/cert.pem" \
-    --listen-tls-key "$work/tls/key.pem" --auth-public '**' --log-level error 2>"$work/relay.log" &
+MOQ_DIR="$work/moq" MOQ_PORT="$port" LOG_LEVEL=error \
+    "$dir/pipelines/moq-relay.sh" >"$work/relay.log" 2>&1 &
 relay_pid=$!
 pids+=("$relay_pid")
+for _ in $(seq 600); do
+    [[ -s "$work/moq/fingerprint" ]] && break
+    sleep 0.1
+done
+fp="$(cat "$work/moq/fingerprint")"
 sleep 1
 source_caps="video/x-raw,format=I420,width=$WIDTH,height=$HEIGHT,framerate=$FPS/1"
 sender_head="videotestsrc is-live=true num-buffers=$FRAMES pattern=$PATTERN ! $source_caps ! deltaenc intra-refresh=0"

@@ -104,6 +104,14 @@ impl RelayAddress {
     }
 }
 
+/// Waits for `connection` to end and says why, for an element error.
+pub async fn session_end(connection: &moq_tokio::Connection) -> String {
+    match connection.closed().await {
+        Ok(()) => "the relay closed the session".into(),
+        Err(e) => format!("the session failed: {e:#}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,7 +17,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::catalog::{Catalog, Codec};
-use super::client::{ClientError, RelayAddress};
+use super::client::{session_end, ClientError, RelayAddress};
 use super::object::{parse_object, ObjectHeader};
 use super::sequencer::{Released, Sequencer};
 use super::snapshot::composite;
@@ -153,10 +153,7 @@ impl BroadcastSubscription {
 
     /// Resolves when the session ends.
     pub async fn closed(&self) -> String {
-        match self.connection.closed().await {
-            Ok(()) => "the relay closed the session".into(),
-            Err(e) => format!("the session failed: {e:#}"),
-        }
+        session_end(&self.connection).await
     }
 
     /// Resolves when the publisher ends the broadcast.
@@ -226,10 +223,7 @@ impl BroadcastSubscription {
             .unwrap_or_else(|| SNAPSHOT_TRACK.into());
         let frames = self.track(frames_name)?;
         let snapshots = self.track(&snapshot_name)?;
-        let mut live = frames
-            .subscribe(Subscription::default().with_max_age(options.latency))
-            .await
-            .map_err(|e| track_error(frames_name, e))?;
+        let mut live = live(&frames, frames_name, options.latency).await?;
         let start = Instant::now();
         let now = || start.elapsed();
         let mut sequencer: Sequencer<(ObjectHeader, Vec<u8>)> =
@@ -302,15 +296,8 @@ impl BroadcastSubscription {
                 },
                 Some(read) = reading.join_next(), if !reading.is_empty() => {
                     if let Ok(Some((sequence, data))) = read {
-                        let mut s = stats.lock().unwrap();
-                        s.objects += 1;
-                        s.bytes += data.len() as u64;
-                        match parse_object(&data, options.max_object_bytes) {
-                            Ok((header, payload)) => {
-                                drop(s);
-                                released = sequencer.push(sequence, (header, payload.to_vec()), now());
-                            }
-                            Err(_) => s.refused += 1,
+                        if let Some((header, payload)) = accept(stats, &data, options) {
+                            released = sequencer.push(sequence, (header, payload), now());
                         }
                     }
                 }
@@ -396,10 +383,7 @@ impl BroadcastSubscription {
     ) -> Result<(), SubscribeError> {
         let name = catalog.frames_track.as_str();
         let frames = self.track(name)?;
-        let mut live = frames
-            .subscribe(Subscription::default().with_max_age(options.latency))
-            .await
-            .map_err(|e| track_error(name, e))?;
+        let mut live = live(&frames, name, options.latency).await?;
         // The group being read, and a newer one waiting for it to end: the
         // newer one takes over when the current one is complete, or when it
         // has waited the latency bound (what is left of the old group then
@@ -446,19 +430,12 @@ impl BroadcastSubscription {
                 }
                 frame = next_frame(&mut current) => match frame {
                     Ok(Some(data)) => {
-                        let mut s = stats.lock().unwrap();
-                        s.objects += 1;
-                        s.bytes += data.len() as u64;
-                        match parse_object(&data, options.max_object_bytes) {
-                            Ok((mut header, payload)) => {
-                                drop(s);
-                                header.discont |= std::mem::take(&mut discont);
-                                if deliver(Delivery::Object { header, payload: payload.to_vec() }).is_err() {
-                                    stats.lock().unwrap().dropped += 1;
-                                    discont = true;
-                                }
+                        if let Some((mut header, payload)) = accept(stats, &data, options) {
+                            header.discont |= std::mem::take(&mut discont);
+                            if deliver(Delivery::Object { header, payload }).is_err() {
+                                stats.lock().unwrap().dropped += 1;
+                                discont = true;
                             }
-                            Err(_) => s.refused += 1,
                         }
                     }
                     // The group is complete: the waiting one, or the next.
@@ -470,6 +447,38 @@ impl BroadcastSubscription {
                     }
                 },
             }
+        }
+    }
+}
+
+/// The live subscription of frames track `name`: groups no older than
+/// `latency` behind the newest.
+async fn live(
+    frames: &track::Consumer,
+    name: &str,
+    latency: Duration,
+) -> Result<track::Subscriber, SubscribeError> {
+    frames
+        .subscribe(Subscription::default().with_max_age(latency))
+        .await
+        .map_err(|e| track_error(name, e))
+}
+
+/// Counts an object received on the frames track and reads it; `None`
+/// (counted as refused) when it cannot be read.
+fn accept(
+    stats: &Mutex<SubscriberStats>,
+    data: &[u8],
+    options: &SubscribeOptions,
+) -> Option<(ObjectHeader, Vec<u8>)> {
+    let mut s = stats.lock().unwrap();
+    s.objects += 1;
+    s.bytes += data.len() as u64;
+    match parse_object(data, options.max_object_bytes) {
+        Ok((header, payload)) => Some((header, payload.to_vec())),
+        Err(_) => {
+            s.refused += 1;
+            None
         }
     }
 }

@@ -59,7 +59,7 @@ use crate::gstcommon::caps::{cache_tiles_from_caps, geometry_from_caps, moq_temp
 use crate::gstcommon::clock::nanos;
 use crate::gstcommon::moqprops::{relay_properties, RelaySettings, EXAMPLE};
 use crate::moq::catalog::{Catalog, Codec, CATALOG_VERSION};
-use crate::moq::client::RelayAddress;
+use crate::moq::client::{session_end, RelayAddress};
 use crate::moq::object::{write_object, ObjectHeader};
 use crate::moq::publisher::Publication;
 use crate::moq::runtime::runtime;
@@ -192,10 +192,7 @@ impl MoqSink {
                         gst::info!(CAT, obj = obj, "connected to {}", address.url);
                     }
                     tokio::select! {
-                        closed = connection.closed() => match closed {
-                            Ok(()) => "the relay closed the session".to_string(),
-                            Err(e) => format!("the session failed: {e:#}"),
-                        },
+                        reason = session_end(&connection) => reason,
                         _ = stopped => {
                             let _ = connection.close().await;
                             return;
