@@ -13,27 +13,42 @@ fi
 cargo build --profile "$_profile" --lib --quiet --manifest-path "$_repo/Cargo.toml"
 export GST_PLUGIN_PATH="$_repo/target/$_dir${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
 
-# relay_bin: builds streamkit-relay (same profile) and prints its path.
+# The workspace's programs (streamkit-relay, streamkit-linkem, moq-relay,
+# ...), built together: cargo resolves features per build command, and
+# `-p one-program` would build the shared QUIC, TLS and tokio crates again
+# with a different feature set from the one `cargo test --workspace` and
+# the other programs use. Built once per shell.
+_programs_built=""
+_build_programs() {
+    if [[ -z "$_programs_built" ]]; then
+        cargo build --profile "$_profile" --quiet --manifest-path "$_repo/Cargo.toml" --workspace --bins
+        _programs_built=1
+    fi
+}
+
+# relay_bin: builds the programs (same profile), prints streamkit-relay's path.
 relay_bin() {
-    cargo build --profile "$_profile" --quiet --manifest-path "$_repo/Cargo.toml" -p streamkit-relay
+    _build_programs
     echo "$_repo/target/$_dir/streamkit-relay"
 }
 
-# linkem_bin: builds streamkit-linkem (same profile) and prints its path.
+# linkem_bin: the same for streamkit-linkem.
 linkem_bin() {
-    cargo build --profile "$_profile" --quiet --manifest-path "$_repo/Cargo.toml" -p streamkit-linkem
+    _build_programs
     echo "$_repo/target/$_dir/streamkit-linkem"
 }
 
-# moq_relay_bin: builds moq-relay (the workspace's moqrelay/ member, same
-# profile) and prints its path.
+# moq_relay_bin: the same for moq-relay (the workspace's moqrelay/ member).
 moq_relay_bin() {
-    cargo build --profile "$_profile" --quiet --manifest-path "$_repo/Cargo.toml" -p streamkit-moq-relay
+    _build_programs
     echo "$_repo/target/$_dir/moq-relay"
 }
 
 # Where moq-relay.sh keeps its certificate and the other MoQ recipes read
-# its fingerprint (MOQ_DIR=... to run several).
+# its fingerprint (MOQ_DIR=... to run several); the relay's address
+# (MOQ_HOST: loopback; scripts/moq-join.sh sets it inside the link
+# emulator's network namespaces, where nothing else can reach it).
 MOQ_DIR="${MOQ_DIR:-/tmp/streamkit-moq}"
+MOQ_HOST="${MOQ_HOST:-127.0.0.1}"
 MOQ_PORT="${MOQ_PORT:-4443}"
-MOQ_URL="https://127.0.0.1:$MOQ_PORT/"
+MOQ_URL="https://$MOQ_HOST:$MOQ_PORT/"

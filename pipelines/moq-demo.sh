@@ -8,6 +8,8 @@
 set -euo pipefail
 dir="$(dirname "$0")"
 source "$dir/_env.sh"
+# Built before anything starts: the waits below are for start-up, not builds.
+moq_relay_bin >/dev/null
 export MOQ_DIR
 MOQ_DIR="$(mktemp -d /tmp/streamkit-moq-demo.XXXXXX)"
 pids=()

@@ -5,8 +5,8 @@
 # moq-watch.sh. With CODEC=h264, H.264 instead (x264 zerolatency, a group
 # per keyframe).
 # Variables (defaults): BROADCAST=screen WIDTH=1280 HEIGHT=720 FPS=30
-#   FRAMES=-1 (forever) SNAPSHOT_MS=1000 CODEC=delta MOQ_PORT=4443
-#   MOQ_DIR=/tmp/streamkit-moq
+#   FRAMES=-1 (forever) SNAPSHOT_MS=1000 HOLD=true (moqsink hold-snapshots)
+#   CODEC=delta MOQ_PORT=4443 MOQ_DIR=/tmp/streamkit-moq
 set -euo pipefail
 source "$(dirname "$0")/_env.sh"
 WIDTH="${WIDTH:-1280}" HEIGHT="${HEIGHT:-720}" FPS="${FPS:-30}"
@@ -27,7 +27,7 @@ exec gst-launch-1.0 -e \
     ! "$caps" ! timeoverlay halignment=right valignment=bottom font-desc="Monospace 20" \
     ! framestamp ! $enc \
     ! moqsink url="$MOQ_URL" broadcast="${BROADCAST:-screen}" fingerprint="$fp" \
-      snapshot-interval=$((${SNAPSHOT_MS:-1000} * 1000000)) \
+      snapshot-interval=$((${SNAPSHOT_MS:-1000} * 1000000)) hold-snapshots="${HOLD:-true}" \
     videotestsrc is-live=true pattern=white num-buffers="${FRAMES:--1}" ! "$caps" \
     ! textoverlay text="$text" halignment=left valignment=top xpad=$((WIDTH / 8)) ypad=24 \
       font-desc="Monospace $((HEIGHT / 40))" color=0xff202020 shaded-background=false \

@@ -10,5 +10,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
 echo "streamkit: building streamkit-compare (release)"
-cargo build --release --quiet -p streamkit-compare
+cargo build --release --quiet --workspace --bins  # all programs: one feature set (pipelines/_env.sh)
 exec target/release/streamkit-compare "$@"

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 out=${1:-target/loss-sweep}
 shift || true
 scripts/deps.sh
-cargo build --release --quiet -p streamkit-compare
+cargo build --release --quiet --workspace --bins  # all programs: one feature set (pipelines/_env.sh)
 mkdir -p "$out"
 # A network namespace may only default to a congestion control the host
 # allows (net.ipv4.tcp_allowed_congestion_control): allow BBR and CUBIC.

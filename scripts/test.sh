@@ -36,11 +36,14 @@ if [[ ! -d _build ]]; then
 fi
 meson compile -C _build >/dev/null
 
-# moq-relay (a workspace member) for the MoQ tests and recipes, which
-# start it as a child process (benchkit::moqrelay); cargo test builds only
-# the test harness of a binary crate, not the binary itself.
-echo "streamkit: cargo build -p streamkit-moq-relay"
-cargo build --quiet -p streamkit-moq-relay
+# The programs, moq-relay among them (a workspace member the MoQ tests and
+# recipes start as a child process; cargo test builds only the test
+# harness of a binary crate, not the binary itself). All of them in one
+# command: cargo resolves features per command, and building one package
+# alone (`-p`) would build the shared QUIC, TLS and tokio crates a second
+# time with another feature set (pipelines/_env.sh builds them the same way).
+echo "streamkit: cargo build --workspace --bins"
+cargo build --quiet --workspace --bins
 
 echo "streamkit: cargo test"
 # Warnings from GLib/GStreamer are bugs in tests: make them fatal.

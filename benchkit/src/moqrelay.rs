@@ -41,7 +41,7 @@ pub fn relay_binary() -> Result<PathBuf> {
         dir = d.parent();
     }
     bail!(
-        "moq-relay is not built next to {}: run `cargo build -p streamkit-moq-relay` \
+        "moq-relay is not built next to {}: run `cargo build --workspace --bins` \
          (or set STREAMKIT_MOQ_RELAY)",
         exe.display()
     )

@@ -165,7 +165,7 @@ fn relay_program() -> Result<PathBuf> {
         }
     }
     Err(anyhow!(
-        "no streamkit-relay next to {} (cargo build -p streamkit-relay)",
+        "no streamkit-relay next to {} (cargo build --workspace --bins)",
         me.display()
     ))
 }
