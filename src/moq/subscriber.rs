@@ -13,7 +13,7 @@ use std::time::Duration;
 use moq_net::bytes::Bytes;
 use moq_net::track::Subscription;
 use moq_net::{broadcast, group, track};
-use tokio::task::JoinSet;
+use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 
 use super::catalog::{Catalog, Codec};
@@ -21,7 +21,7 @@ use super::client::{session_end, ClientError, RelayAddress};
 use super::object::{parse_object, ObjectHeader};
 use super::sequencer::{Released, Sequencer};
 use super::snapshot::composite;
-use super::{CATALOG_TRACK, SNAPSHOT_TRACK};
+use super::{CATALOG_TRACK, FRAMES_TRACK, SNAPSHOT_TRACK};
 use crate::delta::geometry::MAX_DIMENSION;
 use crate::delta::DecoderLimits;
 
@@ -69,8 +69,8 @@ pub struct SubscriberStats {
     pub fetch_misses: u64,
     /// From the start (the element's) to the session's handshakes done.
     pub connect_time: Option<Duration>,
-    /// From subscribing to the frames (the catalog read) to the first
-    /// picture handed on: the join.
+    /// From asking for the broadcast's tracks (the catalog, the frames and
+    /// the snapshot, at once) to the first picture handed on: the join.
     pub join_time: Option<Duration>,
     /// From the start to the first picture handed on.
     pub first_picture_time: Option<Duration>,
@@ -109,6 +109,96 @@ pub struct SubscribeOptions {
     pub limits: DecoderLimits,
     /// A failed composite is tried again after this.
     pub retry: Duration,
+}
+
+/// The tracks a join asked for at once ([`BroadcastSubscription::join`]).
+pub struct Joining {
+    started: Instant,
+    catalog: Option<Result<JoinHandle<Result<Catalog, SubscribeError>>, SubscribeError>>,
+    live: Option<JoinHandle<Result<track::Subscriber, SubscribeError>>>,
+    snapshot: Option<JoinHandle<Result<SnapshotGroup, String>>>,
+}
+
+impl Joining {
+    /// The broadcast's catalog (the latest).
+    pub async fn catalog(&mut self) -> Result<Catalog, SubscribeError> {
+        match self.catalog.take() {
+            Some(Ok(handle)) => handle.await.map_err(|e| track_error(CATALOG_TRACK, e))?,
+            Some(Err(e)) => Err(e),
+            None => Err(SubscribeError::Catalog("read twice".into())),
+        }
+    }
+
+    /// The live subscription of the frames track `name`: the one asked for
+    /// at the join if the catalog kept the mapping's name, else a new one.
+    async fn live(
+        &mut self,
+        frames: &track::Consumer,
+        name: &str,
+        latency: Duration,
+    ) -> Result<track::Subscriber, SubscribeError> {
+        match self.live.take() {
+            Some(handle) if name == FRAMES_TRACK => {
+                handle.await.map_err(|e| track_error(name, e))?
+            }
+            _ => live(frames, name, latency).await,
+        }
+    }
+
+    /// The latest snapshot being fetched: the one asked for at the join if
+    /// the catalog kept the mapping's name, else asked for now.
+    fn snapshot(
+        &mut self,
+        name: &str,
+        snapshots: &track::Consumer,
+    ) -> Option<JoinHandle<Result<SnapshotGroup, String>>> {
+        match self.snapshot.take() {
+            Some(handle) if name == SNAPSHOT_TRACK => Some(handle),
+            Some(handle) => {
+                handle.abort();
+                Some(tokio::spawn(latest_snapshot(snapshots.clone())))
+            }
+            None => Some(tokio::spawn(latest_snapshot(snapshots.clone()))),
+        }
+    }
+}
+
+impl Drop for Joining {
+    fn drop(&mut self) {
+        // What was asked for and not taken is not wanted.
+        for handle in [
+            self.live.take().map(|h| h.abort_handle()),
+            self.snapshot.take().map(|h| h.abort_handle()),
+            self.catalog
+                .take()
+                .and_then(|c| c.ok())
+                .map(|h| h.abort_handle()),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            handle.abort();
+        }
+    }
+}
+
+/// Reads the catalog track's latest group.
+async fn read_catalog(track: track::Consumer) -> Result<Catalog, SubscribeError> {
+    let mut sub = track
+        .subscribe(None)
+        .await
+        .map_err(|e| track_error(CATALOG_TRACK, e))?;
+    let mut group = sub
+        .recv_group()
+        .await
+        .map_err(|e| track_error(CATALOG_TRACK, e))?
+        .ok_or_else(|| SubscribeError::Ended(CATALOG_TRACK.into()))?;
+    let frame = group
+        .read_frame()
+        .await
+        .map_err(|e| track_error(CATALOG_TRACK, e))?
+        .ok_or_else(|| SubscribeError::Catalog("an empty catalog group".into()))?;
+    Catalog::parse(&frame.payload).map_err(|e| SubscribeError::Catalog(e.to_string()))
 }
 
 /// A broadcast found at a relay.
@@ -165,36 +255,62 @@ impl BroadcastSubscription {
         self.broadcast.track(name).map_err(|e| track_error(name, e))
     }
 
-    /// The broadcast's catalog (the latest).
-    pub async fn catalog(&self) -> Result<Catalog, SubscribeError> {
-        let track = self.track(CATALOG_TRACK)?;
-        let mut sub = track
+    /// Starts the join: asks for the catalog, the frames (live) and the
+    /// latest snapshot all at once, under the track names docs/moq.md
+    /// gives them, so the first picture is one round trip away rather than
+    /// three. [`Self::run`] uses what was asked for if the catalog names the
+    /// same tracks (it always does for a Streamkit origin), else asks again.
+    pub fn join(&self, latency: Duration) -> Joining {
+        let track = |name: &str| self.track(name);
+        let catalog = track(CATALOG_TRACK).map(|t| tokio::spawn(read_catalog(t)));
+        let live_sub = track(FRAMES_TRACK)
+            .map(|t| tokio::spawn(async move { live(&t, FRAMES_TRACK, latency).await }));
+        let snapshot = self
+            .track(SNAPSHOT_TRACK)
+            .ok()
+            .map(|t| tokio::spawn(latest_snapshot(t)));
+        Joining {
+            started: Instant::now(),
+            catalog: Some(catalog),
+            live: live_sub.ok(),
+            snapshot,
+        }
+    }
+
+    /// Keeps a subscription to track `name` open until it ends, reading
+    /// and dropping what arrives (`received` is told each object's size),
+    /// so the relay keeps subscribing to it upstream and holds its latest
+    /// group for every joiner: an origin's standing subscriber to its own
+    /// snapshot track (docs/moq.md, "Who pays for a join").
+    pub async fn hold(
+        &self,
+        name: &str,
+        mut received: impl FnMut(usize),
+    ) -> Result<(), SubscribeError> {
+        let mut sub = self
+            .track(name)?
             .subscribe(None)
             .await
-            .map_err(|e| track_error(CATALOG_TRACK, e))?;
-        let mut group = sub
-            .recv_group()
-            .await
-            .map_err(|e| track_error(CATALOG_TRACK, e))?
-            .ok_or_else(|| SubscribeError::Ended(CATALOG_TRACK.into()))?;
-        let frame = group
-            .read_frame()
-            .await
-            .map_err(|e| track_error(CATALOG_TRACK, e))?
-            .ok_or_else(|| SubscribeError::Catalog("an empty catalog group".into()))?;
-        Catalog::parse(&frame.payload).map_err(|e| SubscribeError::Catalog(e.to_string()))
+            .map_err(|e| track_error(name, e))?;
+        while let Some(mut group) = sub.recv_group().await.map_err(|e| track_error(name, e))? {
+            while let Ok(Some(frame)) = group.read_frame().await {
+                received(frame.payload.len());
+            }
+        }
+        Ok(())
     }
 
     /// Receives `catalog`'s frames until the track ends, handing each on
-    /// through `deliver`.
+    /// through `deliver`; `joining` is what [`Self::join`] asked for.
     pub async fn run(
         &self,
         catalog: &Catalog,
+        joining: Joining,
         options: &SubscribeOptions,
         stats: &Arc<Mutex<SubscriberStats>>,
         deliver: impl FnMut(Delivery) -> Result<(), QueueFull>,
     ) -> Result<(), SubscribeError> {
-        let subscribed = Instant::now();
+        let subscribed = joining.started;
         let mut deliver = deliver;
         let mut first = true;
         let timed = |d: Delivery| {
@@ -204,14 +320,18 @@ impl BroadcastSubscription {
             deliver(d)
         };
         match catalog.codec {
-            Codec::Delta => self.run_delta(catalog, options, stats, timed).await,
-            Codec::H264 => self.run_h264(catalog, options, stats, timed).await,
+            Codec::Delta => {
+                self.run_delta(catalog, joining, options, stats, timed)
+                    .await
+            }
+            Codec::H264 => self.run_h264(catalog, joining, options, stats, timed).await,
         }
     }
 
     async fn run_delta(
         &self,
         catalog: &Catalog,
+        mut joining: Joining,
         options: &SubscribeOptions,
         stats: &Arc<Mutex<SubscriberStats>>,
         mut deliver: impl FnMut(Delivery) -> Result<(), QueueFull>,
@@ -223,7 +343,9 @@ impl BroadcastSubscription {
             .unwrap_or_else(|| SNAPSHOT_TRACK.into());
         let frames = self.track(frames_name)?;
         let snapshots = self.track(&snapshot_name)?;
-        let mut live = live(&frames, frames_name, options.latency).await?;
+        let mut live = joining.live(&frames, frames_name, options.latency).await?;
+        // The join's snapshot, asked for at the join (one round trip saved).
+        let mut asked_snapshot = joining.snapshot(&snapshot_name, &snapshots);
         let start = Instant::now();
         let now = || start.elapsed();
         let mut sequencer: Sequencer<(ObjectHeader, Vec<u8>)> =
@@ -245,9 +367,6 @@ impl BroadcastSubscription {
         let mut live_ended = false;
         // Something before the next delivery was dropped or skipped.
         let mut pending_discont = false;
-        // The join's snapshot, asked for now, in parallel with the frames'
-        // subscription (one round trip saved on the join).
-        let mut asked_snapshot = Some(tokio::spawn(latest_snapshot(snapshots.clone())));
 
         loop {
             // The track ended and what was in flight has landed: hand on
@@ -377,13 +496,16 @@ impl BroadcastSubscription {
     async fn run_h264(
         &self,
         catalog: &Catalog,
+        mut joining: Joining,
         options: &SubscribeOptions,
         stats: &Arc<Mutex<SubscriberStats>>,
         mut deliver: impl FnMut(Delivery) -> Result<(), QueueFull>,
     ) -> Result<(), SubscribeError> {
         let name = catalog.frames_track.as_str();
         let frames = self.track(name)?;
-        let mut live = live(&frames, name, options.latency).await?;
+        let mut live = joining.live(&frames, name, options.latency).await?;
+        // An H.264 broadcast has no snapshot track: stop asking.
+        drop(joining);
         // The group being read, and a newer one waiting for it to end: the
         // newer one takes over when the current one is complete, or when it
         // has waited the latency bound (what is left of the old group then
@@ -496,48 +618,54 @@ struct Built {
     refused: u64,
 }
 
-/// The relay's latest snapshot and the frames after it up to `target` (or
-/// up to the snapshot, if it is newer), as one picture.
-/// The relay's latest snapshot: its group's sequence and its object.
-type Snapshot = (u64, Bytes);
+/// The relay's latest snapshot group, its object still arriving: the
+/// group's sequence is the frame the snapshot was taken at.
+struct SnapshotGroup {
+    base: u64,
+    group: group::Consumer,
+    /// Kept until the object is read: the group belongs to it.
+    _subscription: track::Subscriber,
+}
 
-/// Asks the relay for the snapshot track's latest group, and reads it.
-async fn latest_snapshot(snapshots: track::Consumer) -> Result<Snapshot, String> {
-    let mut sub = snapshots
+/// Asks the relay for the snapshot track's latest group; resolves when the
+/// group opens (its sequence known), before its object has arrived.
+async fn latest_snapshot(snapshots: track::Consumer) -> Result<SnapshotGroup, String> {
+    let mut subscription = snapshots
         .subscribe(None)
         .await
         .map_err(|e| format!("snapshot track: {e}"))?;
-    let mut group = sub
+    let group = subscription
         .recv_group()
         .await
         .map_err(|e| format!("snapshot track: {e}"))?
         .ok_or("the snapshot track ended")?;
-    let base = group.sequence;
-    let frame = group
-        .read_frame()
-        .await
-        .map_err(|e| format!("snapshot {base}: {e}"))?
-        .ok_or("an empty snapshot group")?;
-    Ok((base, frame.payload))
+    Ok(SnapshotGroup {
+        base: group.sequence,
+        group,
+        _subscription: subscription,
+    })
 }
 
-/// A picture from a snapshot (`asked`: one already asked for at the join,
-/// in parallel with the frames' subscription; else the relay's latest now)
-/// and the frames after it up to `target`.
+/// A picture from a snapshot (`asked`: one already asked for, at the join;
+/// else the relay's latest now) and the frames after it up to `target`
+/// (or up to the snapshot, if it is newer). The frames are fetched as soon
+/// as the snapshot's group opens, while its object is still arriving.
 async fn build_picture(
-    asked: Option<tokio::task::JoinHandle<Result<Snapshot, String>>>,
+    asked: Option<JoinHandle<Result<SnapshotGroup, String>>>,
     snapshots: track::Consumer,
     frames: track::Consumer,
     target: u64,
     cache_tiles: u32,
     options: SubscribeOptions,
 ) -> Result<Built, String> {
-    let (base, payload) = match asked {
+    let SnapshotGroup {
+        base,
+        mut group,
+        _subscription,
+    } = match asked {
         Some(handle) => handle.await.map_err(|e| e.to_string())??,
         None => latest_snapshot(snapshots).await?,
     };
-    let (snap_header, snapshot) =
-        parse_object(&payload, options.max_object_bytes).map_err(|e| e.to_string())?;
     let target = target.max(base);
     // Every frame since the snapshot, fetched at once from the relay's cache.
     let mut fetches = JoinSet::new();
@@ -548,6 +676,15 @@ async fn build_picture(
             read_group(group).await
         });
     }
+    let payload = group
+        .read_frame()
+        .await
+        .map_err(|e| format!("snapshot {base}: {e}"))?
+        .ok_or("an empty snapshot group")?
+        .payload;
+    drop(_subscription);
+    let (snap_header, snapshot) =
+        parse_object(&payload, options.max_object_bytes).map_err(|e| e.to_string())?;
     let mut fetched = std::collections::BTreeMap::new();
     while let Some(result) = fetches.join_next().await {
         if let Ok(Some((sequence, data))) = result {

@@ -14,7 +14,12 @@
  *   decoder inside the element that follows what it publishes. A late
  *   joiner (or a viewer repairing a loss) takes the relay's latest
  *   snapshot and the frames since from the relay's cache: no keyframe is
- *   asked of the encoder, and live viewers never receive snapshots.
+ *   asked of the encoder, and live viewers never receive snapshots. With
+ *   `hold-snapshots` (the default) the element keeps a subscription of its
+ *   own to its snapshot track through a second session, so the relay
+ *   always holds the latest snapshot: the origin's upload carries one
+ *   snapshot per interval however many viewers join, instead of one per
+ *   join (`stats` has the connection's own byte counts).
  * - H.264 (`video/x-h264, stream-format=byte-stream, alignment=au`): a
  *   group per keyframe and the frames that depend on it.
  *
@@ -50,7 +55,8 @@ use gst::subclass::prelude::*;
 use gst_base::prelude::*;
 use gst_base::subclass::prelude::*;
 use once_cell::sync::Lazy;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
@@ -64,6 +70,7 @@ use crate::moq::object::{write_object, ObjectHeader};
 use crate::moq::publisher::Publication;
 use crate::moq::runtime::runtime;
 use crate::moq::snapshot::SnapshotMaker;
+use crate::moq::subscriber::BroadcastSubscription;
 use crate::moq::{FRAMES_TRACK, SNAPSHOT_TRACK};
 
 static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
@@ -86,6 +93,7 @@ const CLOSE_WAIT: Duration = Duration::from_secs(2);
 struct Settings {
     relay: RelaySettings,
     snapshot_interval: Duration,
+    hold_snapshots: bool,
 }
 
 impl Default for Settings {
@@ -93,8 +101,26 @@ impl Default for Settings {
         Self {
             relay: RelaySettings::default(),
             snapshot_interval: DEFAULT_SNAPSHOT_INTERVAL,
+            hold_snapshots: true,
         }
     }
+}
+
+/// What the QUIC connection to the relay carried (its own counters:
+/// every packet, headers, encryption and retransmissions included).
+#[derive(Debug, Clone, Copy, Default)]
+struct Wire {
+    bytes_sent: u64,
+    bytes_received: u64,
+    bytes_lost: u64,
+    rtt: Option<Duration>,
+}
+
+/// Counted on the runtime, apart from what `render` counts.
+#[derive(Debug, Default)]
+struct SessionCounts {
+    /// Snapshots the element's own standing subscription received back.
+    snapshots_held: AtomicU64,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -121,6 +147,13 @@ struct State {
     /// Closes the session (see `watch`).
     close: oneshot::Sender<()>,
     session: tokio::task::JoinHandle<()>,
+    /// The relay, for the standing subscription.
+    address: RelayAddress,
+    /// Its client (`hold-snapshots`), bound at start in the caller's
+    /// network namespace; taken when the snapshot track is made.
+    holder: Option<moq_tokio::Client>,
+    /// The standing subscription, once it runs.
+    holding: Option<tokio::task::JoinHandle<()>>,
 }
 
 #[derive(Default)]
@@ -129,6 +162,11 @@ pub struct MoqSink {
     state: Mutex<Option<State>>,
     /// Kept apart from the state so `stats` reads never wait on a render.
     stats: Mutex<Stats>,
+    counts: Mutex<Arc<SessionCounts>>,
+    /// A watch on the session, for its counters, and the counters last
+    /// read.
+    monitor: Mutex<Option<moq_tokio::connection::Monitor>>,
+    wire: Mutex<Wire>,
 }
 
 impl MoqSink {
@@ -214,6 +252,85 @@ impl MoqSink {
         });
         (stop, task)
     }
+
+    /// The QUIC connection's counters, read now if it is up.
+    fn wire(&self) -> Wire {
+        let mut wire = self.wire.lock().unwrap();
+        if let Some(stats) = self
+            .monitor
+            .lock()
+            .unwrap()
+            .as_ref()
+            .and_then(|m| m.stats())
+        {
+            *wire = Wire {
+                bytes_sent: stats.bytes_sent.unwrap_or(wire.bytes_sent),
+                bytes_received: stats.bytes_received.unwrap_or(wire.bytes_received),
+                bytes_lost: stats.bytes_lost.unwrap_or(wire.bytes_lost),
+                rtt: stats.rtt.or(wire.rtt),
+            };
+        }
+        *wire
+    }
+
+    /// The `stats` property's structure.
+    fn stats_structure(&self) -> gst::Structure {
+        let s = *self.stats.lock().unwrap();
+        let counts = self.counts.lock().unwrap().clone();
+        let wire = self.wire();
+        gst::Structure::builder("application/x-moqsink-stats")
+            .field("frames", s.frames)
+            .field("bytes", s.bytes)
+            .field("keyframes", s.keyframes)
+            .field("snapshots", s.snapshots)
+            .field("snapshot-bytes", s.snapshot_bytes)
+            .field("catalogs", s.catalogs)
+            .field("skipped", s.skipped)
+            .field(
+                "snapshots-held",
+                counts.snapshots_held.load(Ordering::Relaxed),
+            )
+            .field("wire-bytes-sent", wire.bytes_sent)
+            .field("wire-bytes-received", wire.bytes_received)
+            .field("wire-bytes-lost", wire.bytes_lost)
+            .field("rtt", wire.rtt.map_or(0, nanos))
+            .build()
+    }
+
+    /// Changes only, once the snapshot track exists, with `hold-snapshots`:
+    /// keeps the element's own subscription to it open (a second session),
+    /// so the relay holds every snapshot and a join costs the origin nothing.
+    fn hold_snapshots(&self, state: &mut State) {
+        let counts = self.counts.lock().unwrap().clone();
+        let Some(client) = state.holder.take() else {
+            return;
+        };
+        let address = state.address.clone();
+        let broadcast = state.settings.relay.broadcast.clone();
+        let weak = self.obj().downgrade();
+        state.holding = Some(runtime().spawn(async move {
+            let held = async {
+                let sub =
+                    BroadcastSubscription::connect(client, &address, &broadcast, address.timeout)
+                        .await?;
+                sub.hold(SNAPSHOT_TRACK, |_| {
+                    counts.snapshots_held.fetch_add(1, Ordering::Relaxed);
+                })
+                .await?;
+                Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+            };
+            if let Err(e) = held.await {
+                if let Some(obj) = weak.upgrade() {
+                    gst::warning!(
+                        CAT,
+                        obj = obj,
+                        "the standing subscription to the snapshot track ended ({e}): \
+                         a join now costs this origin a snapshot each"
+                    );
+                }
+            }
+        }));
+    }
 }
 
 #[glib::object_subclass]
@@ -252,13 +369,31 @@ impl ObjectImpl for MoqSink {
                     .build(),
             );
             props.push(
+                glib::ParamSpecBoolean::builder("hold-snapshots")
+                    .nick("Hold snapshots")
+                    .blurb(
+                        "Changes only: keep a subscription of the element's own to its \
+                         snapshot track (a second session to the relay), so the relay always \
+                         holds the latest snapshot and the origin sends one per interval \
+                         however many viewers join; off, the relay asks the origin for the \
+                         snapshot at each join that finds no one else subscribed to it",
+                    )
+                    .default_value(true)
+                    .mutable_ready()
+                    .build(),
+            );
+            props.push(
                 glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
                     .nick("Statistics")
                     .blurb(
                         "Totals since the element started (application/x-moqsink-stats): \
                          frames, bytes (objects, headers included), keyframes, snapshots, \
                          snapshot-bytes, catalogs, skipped (H.264 access units before the first \
-                         keyframe, not published)",
+                         keyframe, not published), snapshots-held (snapshots the \
+                         element's own subscription received back); the QUIC connection's own \
+                         counters, every packet with its headers, encryption and \
+                         retransmissions: wire-bytes-sent, wire-bytes-received, \
+                         wire-bytes-lost, rtt (smoothed round trip, ns; 0 before the first)",
                     )
                     .read_only()
                     .build(),
@@ -279,6 +414,9 @@ impl ObjectImpl for MoqSink {
                 settings.snapshot_interval =
                     Duration::from_nanos(value.get().expect("type checked upstream"))
             }
+            "hold-snapshots" => {
+                settings.hold_snapshots = value.get().expect("type checked upstream")
+            }
             other => unreachable!("unknown property {other}"),
         }
         gst::debug!(CAT, imp = self, "{} = {:?}", pspec.name(), value);
@@ -291,19 +429,8 @@ impl ObjectImpl for MoqSink {
         }
         match pspec.name() {
             "snapshot-interval" => nanos(settings.snapshot_interval).to_value(),
-            "stats" => {
-                let s = *self.stats.lock().unwrap();
-                gst::Structure::builder("application/x-moqsink-stats")
-                    .field("frames", s.frames)
-                    .field("bytes", s.bytes)
-                    .field("keyframes", s.keyframes)
-                    .field("snapshots", s.snapshots)
-                    .field("snapshot-bytes", s.snapshot_bytes)
-                    .field("catalogs", s.catalogs)
-                    .field("skipped", s.skipped)
-                    .build()
-                    .to_value()
-            }
+            "hold-snapshots" => settings.hold_snapshots.to_value(),
+            "stats" => self.stats_structure().to_value(),
             other => unreachable!("unknown property {other}"),
         }
     }
@@ -362,8 +489,22 @@ impl BaseSinkImpl for MoqSink {
             settings.relay.broadcast,
             settings.relay.url
         );
+        // The standing subscription's socket, bound here (the caller's
+        // network namespace), used once the caps say changes only.
+        let holder = if settings.hold_snapshots {
+            Some(
+                address
+                    .client()
+                    .map_err(|e| gst::error_msg!(gst::ResourceError::OpenWrite, ["{}", e]))?,
+            )
+        } else {
+            None
+        };
         *self.stats.lock().unwrap() = Stats::default();
-        let (close, session) = self.watch(address, connection);
+        *self.counts.lock().unwrap() = Arc::default();
+        *self.wire.lock().unwrap() = Wire::default();
+        *self.monitor.lock().unwrap() = Some(connection.monitor());
+        let (close, session) = self.watch(address.clone(), connection);
         *self.state() = Some(State {
             settings,
             publication,
@@ -374,6 +515,9 @@ impl BaseSinkImpl for MoqSink {
             stats: Stats::default(),
             close,
             session,
+            address,
+            holder,
+            holding: None,
         });
         Ok(())
     }
@@ -383,7 +527,13 @@ impl BaseSinkImpl for MoqSink {
         if let Some(mut state) = state {
             // moq-net's handles close their tasks when dropped: in the runtime.
             let _runtime = runtime().enter();
+            if let Some(task) = &state.holding {
+                task.abort();
+            }
             state.publication.finish();
+            gst::info!(CAT, imp = self, "stopping: {}", self.stats_structure());
+            // Its counters are kept (read above).
+            self.monitor.lock().unwrap().take();
             // The last groups reach the relay before the session closes;
             // a relay that does not answer costs at most CLOSE_WAIT.
             let _ = state.close.send(());
@@ -414,6 +564,7 @@ impl BaseSinkImpl for MoqSink {
             .write_catalog(&catalog)
             .map_err(|e| gst::loggable_error!(CAT, "{e}"))?;
         if catalog.codec == Codec::Delta && state.snapshots.is_none() {
+            self.hold_snapshots(state);
             // The decoder's bounds are the stream's own (the caps'
             // geometry), so a stream larger than a default decoder's limits
             // still gets snapshots.

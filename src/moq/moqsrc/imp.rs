@@ -4,9 +4,10 @@
  * @see_also: moqsink, deltadec
  *
  * Subscribes to a broadcast at a Media over QUIC relay (`moq-relay`) and
- * pushes its frames, as docs/moq.md maps them: it reads the catalog track
- * first and sets its caps from it (`video/x-streamkit-delta` or
- * `video/x-h264`), then receives the frames live.
+ * pushes its frames, as docs/moq.md maps them: it asks for the catalog,
+ * the frames and the latest snapshot at once, sets its caps from the
+ * catalog (`video/x-streamkit-delta` or `video/x-h264`), then receives the
+ * frames live.
  *
  * Changes only: every frame is a QUIC stream of its own, so frames can
  * arrive out of order; the element pushes them in order, holding a frame
@@ -154,7 +155,8 @@ async fn subscribe(
             .await
             .map_err(|e| e.to_string())?;
         stats.lock().unwrap().connect_time = Some(started.elapsed());
-        let catalog = sub.catalog().await.map_err(|e| e.to_string())?;
+        let mut joining = sub.join(options.latency);
+        let catalog = joining.catalog().await.map_err(|e| e.to_string())?;
         let caps = gst::Caps::from_str(&catalog.caps)
             .ok()
             .filter(|caps| caps.is_fixed() && caps.can_intersect(&moq_template()))
@@ -166,7 +168,7 @@ async fn subscribe(
             })?;
         let _ = push(&queue, Item::Caps(caps));
         let mut first = true;
-        let run = sub.run(&catalog, &options, &stats, |d| {
+        let run = sub.run(&catalog, joining, &options, &stats, |d| {
             if std::mem::take(&mut first) {
                 stats.lock().unwrap().first_picture_time = Some(started.elapsed());
             }
@@ -251,8 +253,8 @@ impl ObjectImpl for MoqSrc {
                          the holding limit), dropped (queue full), composites (pictures built \
                          from the relay's cache: the join and each repair), \
                          composite-failures, fetch-misses (frames the relay no longer had); \
-                         connect-time (start to the handshakes done), join-time (subscribing \
-                         to the frames to the first picture), first-picture-time (start to \
+                         connect-time (start to the handshakes done), join-time (asking for \
+                         the catalog, frames and snapshot to the first picture), first-picture-time (start to \
                          the first picture), in nanoseconds, 0 until they happen",
                     )
                     .read_only()
