@@ -1,7 +1,12 @@
 // SPDX-License-Identifier: MPL-2.0
-//! Input formats shared by the fuzz targets and the seed generator
-//! (`make_seeds`), so a seed is written in exactly the layout its target
-//! reads. See docs/reliability.md, "Fuzzing".
+//! The fuzz targets' bodies ([`targets`]) and the input formats they share
+//! with the seed generator (`make_seeds`), so a seed is written in exactly
+//! the layout its target reads. See docs/reliability.md, "Fuzzing".
+//!
+//! Free of libFuzzer (only the thin `fuzz_targets/` wrappers use it), so
+//! the main crate's `tests/fuzz_corpus.rs` compiles these sources too.
+
+pub mod targets;
 
 use gststreamkit::delta::bitstream::{FrameHeader, MAGIC, VERSION};
 use gststreamkit::rtp::PacketMeta;
