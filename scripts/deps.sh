@@ -27,6 +27,9 @@ PACKAGES=(
     # certificates made at run time for the MoQ relay of the tests and
     # recipes (benchkit::moqrelay, pipelines/moq-relay.sh)
     openssl
+    # `ip`: scripts/moq-migrate.sh moves a viewer to another address inside
+    # the link emulator's namespace
+    iproute2
     # examples/embed.py, which the test suite runs (tests/embed.rs): Debian's
     # python3 with PyGObject, and the introspection data of what it imports
     # (GLib; Gst; GstApp and GstVideo from the base plugins' libraries)
