@@ -19,30 +19,15 @@ linkem="$(linkem_bin)"
 moq_relay_bin >/dev/null
 cargo build --profile "$_profile" --quiet --manifest-path "$_repo/Cargo.toml" --example moq-join
 join_bin="$_repo/target/$_dir/examples/moq-join"
-work="$(mktemp -d /tmp/streamkit-moq-join.XXXXXX)"
-trap 'rm -rf "$work"' EXIT
-export MOQ_DIR="$work/moq" MOQ_HOST=198.18.0.1 MOQ_PORT=4443
-export WIDTH="${WIDTH:-1280}" HEIGHT="${HEIGHT:-720}" SNAPSHOT_MS="${SNAPSHOT_MS:-1000}"
-export HOLD="${HOLD:-true}" STREAMKIT_PROFILE="${STREAMKIT_PROFILE:-release}"
-
-# Side A: the relay and the origin, until side B is done.
-cat >"$work/a.sh" <<A
-set -u
-LOG_LEVEL=error "$dir/pipelines/moq-relay.sh" >"$work/relay.log" 2>&1 &
-relay=\$!
-for _ in \$(seq 600); do [[ -s "$work/moq/fingerprint" ]] && break; sleep 0.1; done
-GST_DEBUG=moqsink:4 "$dir/pipelines/moq-publish.sh" >"$work/origin.log" 2>&1 &
-origin=\$!
-while [[ ! -e "$work/done" ]]; do sleep 0.2; done
-kill -INT \$origin; wait \$origin
-kill \$relay; wait \$relay
-A
+export SNAPSHOT_MS="${SNAPSHOT_MS:-1000}" HOLD="${HOLD:-true}"
+source "$dir/scripts/_moq-link.sh"
+moq_link_side_a "$work/a.sh"
 # Side B: the joins, once the origin has run for 3 s.
 cat >"$work/b.sh" <<B
 set -u
-for _ in \$(seq 600); do [[ -s "$work/moq/fingerprint" ]] && break; sleep 0.1; done
+$(moq_link_wait_relay)
 sleep 3
-"$join_bin" "https://198.18.0.1:4443/" screen "\$(cat "$work/moq/fingerprint")" "$JOINS"
+"$join_bin" "$MOQ_LINK_URL" screen "\$(cat "$work/moq/fingerprint")" "$JOINS"
 touch "$work/done"
 B
 echo "moq-join: $JOINS joins across a ${RTT} ms round trip, ${LOSS}% loss (${WIDTH}x${HEIGHT}, snapshot every ${SNAPSHOT_MS} ms, hold-snapshots=$HOLD)"

@@ -17,29 +17,13 @@ dir="$(cd "$(dirname "$0")/.." && pwd)"
 source "$dir/pipelines/_env.sh"
 RTT="${RTT:-50}" LOSS="${LOSS:-0}" FRAMES="${FRAMES:-300}" MOVE_AT="${MOVE_AT:-4}" MOVE="${MOVE:-1}"
 linkem="$(linkem_bin)"
-work="$(mktemp -d /tmp/streamkit-moq-migrate.XXXXXX)"
-trap 'rm -rf "$work"' EXIT
-export MOQ_DIR="$work/moq" MOQ_HOST=198.18.0.1 MOQ_PORT=4443
-export WIDTH="${WIDTH:-1280}" HEIGHT="${HEIGHT:-720}" STREAMKIT_PROFILE="${STREAMKIT_PROFILE:-release}"
-
-# Side A: the relay and the origin until side B is done; replies to the
-# viewer's new address go back over the link too.
-cat >"$work/a.sh" <<A
-set -u
-ip route add 198.18.0.3/32 dev linkem0
-LOG_LEVEL="${RELAY_LOG:-warn}" "$dir/pipelines/moq-relay.sh" >"$work/relay.log" 2>&1 &
-relay=\$!
-for _ in \$(seq 600); do [[ -s "$work/moq/fingerprint" ]] && break; sleep 0.1; done
-"$dir/pipelines/moq-publish.sh" >"$work/origin.log" 2>&1 &
-origin=\$!
-while [[ ! -e "$work/done" ]]; do sleep 0.2; done
-kill -INT \$origin; wait \$origin
-kill \$relay; wait \$relay
-A
+source "$dir/scripts/_moq-link.sh"
+# Side A: replies to the viewer's new address go back over the link too.
+moq_link_side_a "$work/a.sh" "ip route add 198.18.0.3/32 dev linkem0"
 # Side B: the viewer, and the move.
 cat >"$work/b.sh" <<B
 set -u
-for _ in \$(seq 600); do [[ -s "$work/moq/fingerprint" ]] && break; sleep 0.1; done
+$(moq_link_wait_relay)
 sleep 2
 FRAMES=$FRAMES "$dir/pipelines/moq-watch.sh" >"$work/viewer.log" 2>&1 &
 viewer=\$!
