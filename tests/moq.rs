@@ -87,27 +87,25 @@ fn stat(element: &gst::Element, field: &str) -> u64 {
 /// `broadcast`; the pictures a local decoder makes of exactly what is
 /// published go to appsink `local`.
 fn origin(relay: &MoqRelay, broadcast: &str, snapshot_ms: u64) -> gst::Pipeline {
-    origin_holding(relay, broadcast, snapshot_ms, true)
-}
-
-/// [`origin`], with moqsink's `hold-snapshots` as given.
-fn origin_holding(
-    relay: &MoqRelay,
-    broadcast: &str,
-    snapshot_ms: u64,
-    hold: bool,
-) -> gst::Pipeline {
     parse(&format!(
         "videotestsrc is-live=true pattern=ball \
            ! video/x-raw,format=BGRx,width={WIDTH},height={HEIGHT},framerate=30/1 \
            ! framestamp ! deltaenc ! tee name=t \
-         t. ! queue ! moqsink name=pub url={url} broadcast={broadcast} fingerprint={fp} \
-              snapshot-interval={snap} hold-snapshots={hold} \
+         t. ! queue ! {publish} \
          t. ! queue ! deltadec ! appsink name=local sync=false",
+        publish = publisher(relay, broadcast, snapshot_ms, true),
+    ))
+}
+
+/// The origin's `moqsink`, named `pub`, as a launch fragment.
+fn publisher(relay: &MoqRelay, broadcast: &str, snapshot_ms: u64, hold: bool) -> String {
+    format!(
+        "moqsink name=pub url={url} broadcast={broadcast} fingerprint={fp} \
+           snapshot-interval={snap} hold-snapshots={hold}",
         url = relay.url(),
         fp = relay.fingerprint,
         snap = snapshot_ms * 1_000_000,
-    ))
+    )
 }
 
 fn viewer(relay: &MoqRelay, broadcast: &str) -> gst::Pipeline {
@@ -270,15 +268,12 @@ fn detailed_origin(
 ) -> gst::Pipeline {
     parse(&format!(
         "compositor name=mix ! video/x-raw,format=BGRx,width={WIDTH},height={HEIGHT},framerate=30/1 \
-           ! framestamp ! deltaenc ! moqsink name=pub url={url} broadcast={broadcast} fingerprint={fp} \
-             snapshot-interval={snap} hold-snapshots={hold} \
+           ! framestamp ! deltaenc ! {publish} \
          videotestsrc is-live=true pattern=zone-plate kx2=40 ky2=30 \
            ! video/x-raw,format=BGRx,width={WIDTH},height={HEIGHT},framerate=30/1 ! mix. \
          videotestsrc is-live=true pattern=ball \
            ! video/x-raw,format=BGRx,width=16,height=16,framerate=30/1 ! mix.",
-        url = relay.url(),
-        fp = relay.fingerprint,
-        snap = snapshot_ms * 1_000_000,
+        publish = publisher(relay, broadcast, snapshot_ms, hold),
     ))
 }
 
