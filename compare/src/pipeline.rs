@@ -134,7 +134,10 @@ pub fn build(strategy: &Strategy, cfg: &RunConfig, index: usize) -> Result<RunPi
                 "moqsrc name={rx}src broadcast=compare{index} latency={latency}",
                 latency = MOQ_LATENCY.as_nanos()
             ),
-            format!("! moqsink name={tx}out broadcast=compare{index}"),
+            format!(
+                "! moqsink name={tx}out broadcast=compare{index} {}",
+                strategy.sink_props
+            ),
         ),
         Transport::RtpSession => {
             let ports = SessionPorts::free()?;

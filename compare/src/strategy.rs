@@ -123,6 +123,9 @@ pub struct Strategy {
     pub depayloader: Option<&'static str>,
     /// Losing any one packet of a frame loses the whole frame.
     pub frame_needs_all_packets: bool,
+    /// Properties of the network sink beyond what its transport sets
+    /// (MoQ: `moqsink`'s).
+    pub sink_props: &'static str,
 }
 
 /// What the segment strategies' chains create.
@@ -170,6 +173,7 @@ pub fn all() -> Vec<Strategy> {
             receiver: |_| "rtpjpegdepay ! jpegdec".into(),
             depayloader: Some("rtpjpegdepay"),
             frame_needs_all_packets: true,
+            sink_props: "",
         },
         Strategy {
             id: "delta-intra",
@@ -180,6 +184,7 @@ pub fn all() -> Vec<Strategy> {
             receiver: |_| "rtpdeltadepay ! deltadec".into(),
             depayloader: Some("rtpdeltadepay"),
             frame_needs_all_packets: false,
+            sink_props: "",
         },
         Strategy {
             id: "segments",
@@ -190,6 +195,7 @@ pub fn all() -> Vec<Strategy> {
             receiver: segments_receiver,
             depayloader: None,
             frame_needs_all_packets: false,
+            sink_props: "",
         },
         Strategy {
             id: "hls",
@@ -200,6 +206,7 @@ pub fn all() -> Vec<Strategy> {
             receiver: segments_receiver,
             depayloader: None,
             frame_needs_all_packets: false,
+            sink_props: "",
         },
         Strategy {
             id: "delta",
@@ -210,6 +217,7 @@ pub fn all() -> Vec<Strategy> {
             receiver: |_| "rtpdeltadepay ! deltadec".into(),
             depayloader: Some("rtpdeltadepay"),
             frame_needs_all_packets: false,
+            sink_props: "",
         },
         Strategy {
             id: "delta-rtx",
@@ -220,6 +228,7 @@ pub fn all() -> Vec<Strategy> {
             receiver: |_| "rtpdeltadepay ! deltadec".into(),
             depayloader: Some("rtpdeltadepay"),
             frame_needs_all_packets: false,
+            sink_props: "",
         },
         Strategy {
             id: "delta-moq",
@@ -232,6 +241,18 @@ pub fn all() -> Vec<Strategy> {
             receiver: |_| "deltadec".into(),
             depayloader: None,
             frame_needs_all_packets: false,
+            sink_props: "",
+        },
+        Strategy {
+            id: "delta-moq-dgram",
+            label: "changes only over QUIC, small frames as datagrams: delta-moq, frames of at most 1100 bytes as QUIC datagrams (never retransmitted; repaired from the next snapshot)",
+            transport: Transport::Moq,
+            needs: &["deltaenc", "deltadec"],
+            sender: |o| format!("{} intra-refresh=0", o.deltaenc()),
+            receiver: |_| "deltadec".into(),
+            depayloader: None,
+            frame_needs_all_packets: false,
+            sink_props: "datagram-max-bytes=1100",
         },
         Strategy {
             id: "h264-moq",
@@ -250,6 +271,7 @@ pub fn all() -> Vec<Strategy> {
             receiver: |_| "h264parse ! avdec_h264".into(),
             depayloader: None,
             frame_needs_all_packets: false,
+            sink_props: "",
         },
         Strategy {
             id: "h264-rtp",
@@ -297,6 +319,7 @@ pub fn all() -> Vec<Strategy> {
             },
             depayloader: Some("rtph264depay"),
             frame_needs_all_packets: false,
+            sink_props: "",
         },
     ]
 }

@@ -87,6 +87,18 @@ impl<T> Sequencer<T> {
         self.held.keys().next().copied()
     }
 
+    /// Copies of what is held at `last` or below, in order (they stay
+    /// held).
+    pub fn held_up_to(&self, last: u64) -> Vec<(u64, T)>
+    where
+        T: Clone,
+    {
+        self.held
+            .range(..=last)
+            .map(|(&sequence, held)| (sequence, held.item.clone()))
+            .collect()
+    }
+
     /// Releases from `next` on; what is held below it is dropped as late.
     /// Returns what is now in order.
     pub fn start_at(&mut self, next: u64, now: Duration) -> Vec<Released<T>> {
@@ -253,5 +265,21 @@ mod tests {
         assert_eq!(s.stats().late, 1);
         assert_eq!(s.newest_held(), Some(1));
         assert_eq!(seqs(&s.start_at(1, 2 * MS)), [(1, false)]);
+    }
+
+    #[test]
+    fn what_is_held_can_be_copied_up_to_a_sequence() {
+        let mut s = Sequencer::new(100 * MS, 64);
+        s.pause();
+        for n in [4, 2, 7, 3] {
+            s.push(n, n * 10, MS);
+        }
+        assert_eq!(s.held_up_to(4), [(2, 20), (3, 30), (4, 40)]);
+        assert!(s.held_up_to(1).is_empty());
+        // Still held: a start releases them.
+        assert_eq!(
+            seqs(&s.start_at(2, 2 * MS)),
+            [(2, false), (3, false), (4, false)]
+        );
     }
 }

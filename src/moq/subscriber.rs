@@ -44,6 +44,8 @@ pub struct QueueFull;
 pub struct SubscriberStats {
     /// Objects received on the frames track (live and fetched).
     pub objects: u64,
+    /// Of which QUIC datagrams (frames the origin sent as datagrams).
+    pub datagrams: u64,
     /// Their bytes.
     pub bytes: u64,
     /// Objects refused: truncated, bad header, over the size limit.
@@ -365,6 +367,7 @@ impl BroadcastSubscription {
         options.limits.max_height = catalog.height.min(MAX_DIMENSION);
         let options = &options;
         let mut live_ended = false;
+        let mut datagrams_ended = false;
         // Something before the next delivery was dropped or skipped.
         let mut pending_discont = false;
 
@@ -393,11 +396,18 @@ impl BroadcastSubscription {
                 if let Some(target) = newest {
                     sequencer.pause();
                     retry_at = None;
+                    // The frames already here are used as they are; only the
+                    // others are fetched (a frame sent as a datagram cannot be).
+                    let held = sequencer
+                        .held_up_to(target)
+                        .into_iter()
+                        .map(|(sequence, (header, payload))| (sequence, (header.pts, payload)))
+                        .collect();
                     building = Some(tokio::spawn(build_picture(
                         asked_snapshot.take(),
                         snapshots.clone(),
                         frames.clone(),
-                        target,
+                        Wanted { target, held },
                         cache_tiles,
                         options.clone(),
                     )));
@@ -406,12 +416,21 @@ impl BroadcastSubscription {
             let deadline = sequencer.deadline();
             let mut released = Vec::new();
             tokio::select! {
-                group = live.recv_group(), if !live_ended => match group {
-                    Ok(Some(group)) => {
-                        reading.spawn(read_group(group));
+                next = next_live(&mut live, !datagrams_ended), if !live_ended => match next {
+                    Live::Group(group) => match *group {
+                        Ok(Some(group)) => {
+                            reading.spawn(read_group(group));
+                        }
+                        Ok(None) => live_ended = true,
+                        Err(e) => return Err(track_error(frames_name, e)),
+                    },
+                    Live::Datagram(Ok(Some(datagram))) => {
+                        stats.lock().unwrap().datagrams += 1;
+                        if let Some((header, payload)) = accept(stats, &datagram.payload, options) {
+                            released = sequencer.push(datagram.sequence, (header, payload), now());
+                        }
                     }
-                    Ok(None) => live_ended = true,
-                    Err(e) => return Err(track_error(frames_name, e)),
+                    Live::Datagram(_) => datagrams_ended = true,
                 },
                 Some(read) = reading.join_next(), if !reading.is_empty() => {
                     if let Ok(Some((sequence, data))) = read {
@@ -426,19 +445,19 @@ impl BroadcastSubscription {
                 _ = sleep_until_opt(retry_at), if building.is_none() => {}
                 built = join_opt(&mut building) => {
                     building = None;
+                    if let Ok(Ok(built)) = &built {
+                        let mut s = stats.lock().unwrap();
+                        s.fetch_misses += built.misses;
+                        s.objects += built.objects;
+                        s.bytes += built.bytes;
+                        s.refused += built.refused;
+                    }
                     match built {
-                        Ok(Ok(built)) => {
-                            let mut s = stats.lock().unwrap();
-                            s.composites += 1;
-                            s.fetch_misses += built.misses;
-                            s.objects += built.objects;
-                            s.bytes += built.bytes;
-                            s.refused += built.refused;
-                            drop(s);
-                            need_picture = built.misses > 0;
-                            if need_picture {
-                                retry_at = Some(Instant::now() + options.retry);
-                            }
+                        // Every frame since the snapshot was there: the
+                        // picture is exact.
+                        Ok(Ok(built)) if built.misses == 0 => {
+                            stats.lock().unwrap().composites += 1;
+                            need_picture = false;
                             let header = ObjectHeader {
                                 sync: true,
                                 discont: std::mem::take(&mut pending_discont),
@@ -452,7 +471,11 @@ impl BroadcastSubscription {
                             last_released = Some(built.sequence);
                             released = sequencer.start_at(built.sequence + 1, now());
                         }
-                        Ok(Err(_)) | Err(_) => {
+                        // A frame since the snapshot could not be had (the
+                        // relay no longer holds it, or it was a datagram):
+                        // the picture would not be exact. Or the snapshot
+                        // could not be read. Try again with a newer one.
+                        Ok(Ok(_)) | Ok(Err(_)) | Err(_) => {
                             stats.lock().unwrap().composite_failures += 1;
                             retry_at = Some(Instant::now() + options.retry);
                             // Go on live meanwhile, marked discontinuous,
@@ -573,6 +596,30 @@ impl BroadcastSubscription {
     }
 }
 
+/// What the live subscription delivered next.
+enum Live {
+    /// Boxed: a group consumer is large and a datagram is not.
+    Group(Box<Result<Option<group::Consumer>, moq_net::Error>>),
+    Datagram(Result<Option<moq_net::Datagram>, moq_net::Error>),
+}
+
+/// The next group or (with `datagrams`) datagram of `live`, whichever
+/// comes first.
+async fn next_live(live: &mut track::Subscriber, datagrams: bool) -> Live {
+    moq_net::kio::wait(|waiter| {
+        if let std::task::Poll::Ready(group) = live.poll_recv_group(waiter) {
+            return std::task::Poll::Ready(Live::Group(Box::new(group)));
+        }
+        if datagrams {
+            if let std::task::Poll::Ready(d) = live.poll_recv_datagram(waiter) {
+                return std::task::Poll::Ready(Live::Datagram(d));
+            }
+        }
+        std::task::Poll::Pending
+    })
+    .await
+}
+
 /// The live subscription of frames track `name`: groups no older than
 /// `latency` behind the newest.
 async fn live(
@@ -603,6 +650,13 @@ fn accept(
             None
         }
     }
+}
+
+/// What a picture is built up to: frame `target`, with the frames already
+/// here (sequence: pts and payload) used rather than fetched.
+struct Wanted {
+    target: u64,
+    held: std::collections::BTreeMap<u64, (Option<Duration>, Vec<u8>)>,
 }
 
 /// A composite and what it stands for.
@@ -654,10 +708,11 @@ async fn build_picture(
     asked: Option<JoinHandle<Result<SnapshotGroup, String>>>,
     snapshots: track::Consumer,
     frames: track::Consumer,
-    target: u64,
+    wanted: Wanted,
     cache_tiles: u32,
     options: SubscribeOptions,
 ) -> Result<Built, String> {
+    let Wanted { target, mut held } = wanted;
     let SnapshotGroup {
         base,
         mut group,
@@ -667,9 +722,10 @@ async fn build_picture(
         None => latest_snapshot(snapshots).await?,
     };
     let target = target.max(base);
-    // Every frame since the snapshot, fetched at once from the relay's cache.
+    // Every frame since the snapshot not already here, fetched at once from
+    // the relay's cache.
     let mut fetches = JoinSet::new();
-    for sequence in base + 1..=target {
+    for sequence in (base + 1..=target).filter(|s| !held.contains_key(s)) {
         let frames = frames.clone();
         fetches.spawn(async move {
             let group = frames.fetch_group(sequence, None).await.ok()?;
@@ -691,19 +747,24 @@ async fn build_picture(
             fetched.insert(sequence, data);
         }
     }
-    let mut header = snap_header;
-    let mut payloads = Vec::with_capacity(fetched.len());
+    // The frames after the snapshot, in order: those already here as they
+    // are, the fetched ones once read.
+    let mut frames_since = held.split_off(&(base + 1));
     let mut refused = 0;
-    for data in fetched.values() {
+    for (sequence, data) in &fetched {
         match parse_object(data, options.max_object_bytes) {
             Ok((h, p)) => {
-                header.pts = h.pts;
-                payloads.push(p);
+                frames_since.insert(*sequence, (h.pts, p.to_vec()));
             }
             Err(_) => refused += 1,
         }
     }
-    let misses = (target - base) - payloads.len() as u64;
+    let mut header = snap_header;
+    if let Some((pts, _)) = frames_since.values().next_back() {
+        header.pts = *pts;
+    }
+    let misses = (target - base) - frames_since.len() as u64;
+    let payloads: Vec<&[u8]> = frames_since.values().map(|(_, p)| p.as_slice()).collect();
     let picture =
         composite(snapshot, payloads, cache_tiles, options.limits).map_err(|e| e.to_string())?;
     Ok(Built {
