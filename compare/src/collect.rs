@@ -361,6 +361,7 @@ impl Measurement {
             keyframe_requests: keyframe_requests.load(Ordering::Relaxed),
             // set by the caller, who holds the transport
             repair: None,
+            moq: None,
             link: None,
             frames: records,
             // whole seconds only: the last one is cut short by the end of the run

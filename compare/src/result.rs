@@ -51,6 +51,22 @@ pub struct Repair {
     pub rtcp_bytes_to_sender: u64,
 }
 
+/// What the MoQ elements counted, for a MoQ strategy.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct MoqCounts {
+    /// Frames `moqsink` published, and of them those sent as QUIC datagrams.
+    pub frames_published: u64,
+    pub datagrams_sent: u64,
+    /// Datagrams `moqsrc` received.
+    pub datagrams_received: u64,
+    /// Frames `moqsrc` gave up after its latency bound.
+    pub frames_given_up: u64,
+    /// Pictures it built from the relay's snapshot and frames (the join,
+    /// then each repair), and tries that could not be exact.
+    pub composites: u64,
+    pub composite_failures: u64,
+}
+
 /// What one strategy did.
 #[derive(Debug, Clone, Serialize)]
 pub struct StrategyResult {
@@ -106,6 +122,8 @@ pub struct StrategyResult {
     pub keyframe_requests: u64,
     /// What RTCP feedback repaired (None: the transport has no return path).
     pub repair: Option<Repair>,
+    /// What the MoQ elements counted (None: not a MoQ strategy).
+    pub moq: Option<MoqCounts>,
     /// What the emulated link did to the packets (None: the model).
     pub link: Option<LinkCounts>,
     /// Per-frame record, in arrival order.

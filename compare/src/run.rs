@@ -25,7 +25,7 @@ use crate::config::{Hosts, RunConfig};
 use crate::hls;
 use crate::network::{Network, Side};
 use crate::pipeline::{self, RunPipelines, HLS_PLAYLIST};
-use crate::result::StrategyResult;
+use crate::result::{MoqCounts, StrategyResult};
 use crate::strategy::{Strategy, Transport};
 
 /// Runs `strategy` with `cfg`; `progress` gets the fraction done (0..1).
@@ -205,6 +205,14 @@ pub fn run_strategy(
     let frames_sent = by_name(&sender, &format!("{tx}stamp"))?.property::<u64>("frames-stamped");
     let stats = by_name(&receiver, &format!("{rx}meter"))?.property::<gst::Structure>("stats");
     let repair = session.as_ref().map(|s| s.repair());
+    let moq = if strategy.transport == Transport::Moq {
+        Some(moq_counts(
+            &by_name(&sender, &format!("{tx}out"))?,
+            &by_name(&receiver, &format!("{rx}src"))?,
+        ))
+    } else {
+        None
+    };
     let link = network.counts();
     if let Some(peers) = hls_peers.take() {
         peers.finish().map_err(stop_all)?;
@@ -214,8 +222,26 @@ pub fn run_strategy(
     let mut result =
         measurement.finish(strategy, cfg, frames_sent, stats, cpu_sender, cpu_receiver)?;
     result.repair = repair;
+    result.moq = moq;
     result.link = link;
     Ok(result)
+}
+
+/// What `moqsink` and `moqsrc` counted.
+fn moq_counts(sink: &gst::Element, src: &gst::Element) -> MoqCounts {
+    let (sink, src) = (
+        sink.property::<gst::Structure>("stats"),
+        src.property::<gst::Structure>("stats"),
+    );
+    let n = |s: &gst::Structure, field: &str| s.get::<u64>(field).unwrap_or(0);
+    MoqCounts {
+        frames_published: n(&sink, "frames"),
+        datagrams_sent: n(&sink, "datagrams"),
+        datagrams_received: n(&src, "datagrams"),
+        frames_given_up: n(&src, "lost"),
+        composites: n(&src, "composites"),
+        composite_failures: n(&src, "composite-failures"),
+    }
 }
 
 /// Runs each of `chosen` with `cfg`, one after another or, if `parallel`,
