@@ -54,11 +54,8 @@ pub struct Repair {
 /// What the MoQ elements counted, for a MoQ strategy.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct MoqCounts {
-    /// Frames `moqsink` published, and of them those sent as QUIC datagrams.
+    /// Frames `moqsink` published.
     pub frames_published: u64,
-    pub datagrams_sent: u64,
-    /// Datagrams `moqsrc` received.
-    pub datagrams_received: u64,
     /// Frames `moqsrc` gave up after its latency bound.
     pub frames_given_up: u64,
     /// Pictures it built from the relay's snapshot and frames (the join,

@@ -236,8 +236,6 @@ fn moq_counts(sink: &gst::Element, src: &gst::Element) -> MoqCounts {
     let n = |s: &gst::Structure, field: &str| s.get::<u64>(field).unwrap_or(0);
     MoqCounts {
         frames_published: n(&sink, "frames"),
-        datagrams_sent: n(&sink, "datagrams"),
-        datagrams_received: n(&src, "datagrams"),
         frames_given_up: n(&src, "lost"),
         composites: n(&src, "composites"),
         composite_failures: n(&src, "composite-failures"),

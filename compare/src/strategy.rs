@@ -244,17 +244,6 @@ pub fn all() -> Vec<Strategy> {
             sink_props: "",
         },
         Strategy {
-            id: "delta-moq-dgram",
-            label: "changes only over QUIC, small frames as datagrams: delta-moq, frames of at most 1100 bytes as QUIC datagrams (never retransmitted; repaired from the next snapshot)",
-            transport: Transport::Moq,
-            needs: &["deltaenc", "deltadec"],
-            sender: |o| format!("{} intra-refresh=0", o.deltaenc()),
-            receiver: |_| "deltadec".into(),
-            depayloader: None,
-            frame_needs_all_packets: false,
-            sink_props: "datagram-max-bytes=1100",
-        },
-        Strategy {
             id: "h264-moq",
             label: "H.264 over QUIC: x264 zerolatency, Media over QUIC through moq-relay (a stream per GOP)",
             transport: Transport::Moq,

@@ -118,7 +118,13 @@ fn clean_network_delivers_every_frame() {
         // frames published before its subscription reached the relay are
         // folded into its first picture (the relay's snapshot and the
         // frames since), never shown on their own.
-        let moq = r["id"].as_str().is_some_and(|id| id.ends_with("-moq"));
+        // the MoQ strategies, and only they, report the MoQ elements' counters
+        let moq = r["moq"].is_object();
+        assert_eq!(
+            moq,
+            r["id"].as_str().is_some_and(|id| id.contains("-moq")),
+            "{r}"
+        );
         if moq {
             assert_eq!(lost_after_first_picture(r), 0, "{r}");
             assert!(first_picture(r) < 30, "{r}");

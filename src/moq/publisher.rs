@@ -155,23 +155,6 @@ impl Publication {
         write_group(&tracks.frames, sequence, object, pts)
     }
 
-    /// Changes only: frame `sequence` as a QUIC datagram, in the same
-    /// sequence space as the groups: best effort, never retransmitted,
-    /// and not kept for a joiner's fetches (a viewer that loses one waits
-    /// for a snapshot newer than it).
-    pub fn write_frame_datagram(
-        &mut self,
-        sequence: u64,
-        object: Vec<u8>,
-        pts: Option<Duration>,
-    ) -> Result<(), PublishError> {
-        let tracks = self.tracks()?;
-        tracks
-            .frames
-            .insert_datagram(sequence, timestamp(pts), object)
-            .map_err(model)
-    }
-
     /// Changes only: the snapshot standing for frame `sequence`.
     pub fn write_snapshot(
         &mut self,

@@ -44,8 +44,6 @@ pub struct QueueFull;
 pub struct SubscriberStats {
     /// Objects received on the frames track (live and fetched).
     pub objects: u64,
-    /// Of which QUIC datagrams (frames the origin sent as datagrams).
-    pub datagrams: u64,
     /// Their bytes.
     pub bytes: u64,
     /// Objects refused: truncated, bad header, over the size limit.
@@ -367,7 +365,11 @@ impl BroadcastSubscription {
         options.limits.max_height = catalog.height.min(MAX_DIMENSION);
         let options = &options;
         let mut live_ended = false;
-        let mut datagrams_ended = false;
+        // The frames handed on lately (sequence: pts and payload), newest
+        // last, for repairs.
+        let mut recent: std::collections::BTreeMap<u64, (Option<Duration>, Vec<u8>)> =
+            Default::default();
+        let mut recent_bytes = 0usize;
         // Something before the next delivery was dropped or skipped.
         let mut pending_discont = false;
 
@@ -396,13 +398,16 @@ impl BroadcastSubscription {
                 if let Some(target) = newest {
                     sequencer.pause();
                     retry_at = None;
-                    // The frames already here are used as they are; only the
-                    // others are fetched (a frame sent as a datagram cannot be).
-                    let held = sequencer
-                        .held_up_to(target)
-                        .into_iter()
-                        .map(|(sequence, (header, payload))| (sequence, (header.pts, payload)))
-                        .collect();
+                    // The frames already here (held, or handed on since the
+                    // snapshot) are used as they are; only the others are
+                    // fetched.
+                    let mut held = recent.clone();
+                    held.extend(
+                        sequencer
+                            .held_up_to(target)
+                            .into_iter()
+                            .map(|(sequence, (header, payload))| (sequence, (header.pts, payload))),
+                    );
                     building = Some(tokio::spawn(build_picture(
                         asked_snapshot.take(),
                         snapshots.clone(),
@@ -416,21 +421,12 @@ impl BroadcastSubscription {
             let deadline = sequencer.deadline();
             let mut released = Vec::new();
             tokio::select! {
-                next = next_live(&mut live, !datagrams_ended), if !live_ended => match next {
-                    Live::Group(group) => match *group {
-                        Ok(Some(group)) => {
-                            reading.spawn(read_group(group));
-                        }
-                        Ok(None) => live_ended = true,
-                        Err(e) => return Err(track_error(frames_name, e)),
-                    },
-                    Live::Datagram(Ok(Some(datagram))) => {
-                        stats.lock().unwrap().datagrams += 1;
-                        if let Some((header, payload)) = accept(stats, &datagram.payload, options) {
-                            released = sequencer.push(datagram.sequence, (header, payload), now());
-                        }
+                group = live.recv_group(), if !live_ended => match group {
+                    Ok(Some(group)) => {
+                        reading.spawn(read_group(group));
                     }
-                    Live::Datagram(_) => datagrams_ended = true,
+                    Ok(None) => live_ended = true,
+                    Err(e) => return Err(track_error(frames_name, e)),
                 },
                 Some(read) = reading.join_next(), if !reading.is_empty() => {
                     if let Ok(Some((sequence, data))) = read {
@@ -472,7 +468,7 @@ impl BroadcastSubscription {
                             released = sequencer.start_at(built.sequence + 1, now());
                         }
                         // A frame since the snapshot could not be had (the
-                        // relay no longer holds it, or it was a datagram):
+                        // relay no longer holds it):
                         // the picture would not be exact. Or the snapshot
                         // could not be read. Try again with a newer one.
                         Ok(Ok(_)) | Ok(Err(_)) | Err(_) => {
@@ -502,6 +498,16 @@ impl BroadcastSubscription {
             } in released
             {
                 last_released = Some(sequence);
+                // Kept for the next repair, which then fetches from the
+                // relay only what never arrived.
+                recent.insert(sequence, (header.pts, payload.clone()));
+                recent_bytes += payload.len();
+                while recent.len() > RECENT_FRAMES || recent_bytes > RECENT_BYTES {
+                    match recent.pop_first() {
+                        Some((_, (_, old))) => recent_bytes -= old.len(),
+                        None => break,
+                    }
+                }
                 if after_gap {
                     header.discont = true;
                     need_picture = true;
@@ -596,29 +602,11 @@ impl BroadcastSubscription {
     }
 }
 
-/// What the live subscription delivered next.
-enum Live {
-    /// Boxed: a group consumer is large and a datagram is not.
-    Group(Box<Result<Option<group::Consumer>, moq_net::Error>>),
-    Datagram(Result<Option<moq_net::Datagram>, moq_net::Error>),
-}
-
-/// The next group or (with `datagrams`) datagram of `live`, whichever
-/// comes first.
-async fn next_live(live: &mut track::Subscriber, datagrams: bool) -> Live {
-    moq_net::kio::wait(|waiter| {
-        if let std::task::Poll::Ready(group) = live.poll_recv_group(waiter) {
-            return std::task::Poll::Ready(Live::Group(Box::new(group)));
-        }
-        if datagrams {
-            if let std::task::Poll::Ready(d) = live.poll_recv_datagram(waiter) {
-                return std::task::Poll::Ready(Live::Datagram(d));
-            }
-        }
-        std::task::Poll::Pending
-    })
-    .await
-}
+/// The frames a subscriber keeps after handing them on, for its repairs
+/// (a snapshot interval's worth at 30 frames a second and more): at most
+/// this many, and this many bytes.
+const RECENT_FRAMES: usize = 256;
+const RECENT_BYTES: usize = 32 << 20;
 
 /// The live subscription of frames track `name`: groups no older than
 /// `latency` behind the newest.

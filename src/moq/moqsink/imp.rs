@@ -20,9 +20,6 @@
  *   always holds the latest snapshot: the origin's upload carries one
  *   snapshot per interval however many viewers join, instead of one per
  *   join (`stats` has the connection's own byte counts).
- *   With `datagram-max-bytes`, a frame no larger goes as a QUIC datagram
- *   instead (never held up, never retransmitted, not in the relay's cache:
- *   a viewer that loses one is exact again from the next snapshot on).
  * - H.264 (`video/x-h264, stream-format=byte-stream, alignment=au`): a
  *   group per keyframe and the frames that depend on it.
  *
@@ -85,9 +82,6 @@ static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
 });
 
 const DEFAULT_SNAPSHOT_INTERVAL: Duration = Duration::from_secs(1);
-/// A datagram must fit one QUIC packet on any path (1200 bytes is QUIC's
-/// minimum): its headers, moq-lite's and the object's take the rest.
-const MAX_DATAGRAM_BYTES: u32 = 1100;
 const MAX_SNAPSHOT_INTERVAL: Duration = Duration::from_secs(60);
 /// How long the relay keeps frames beyond a snapshot interval: a joiner
 /// that takes the latest snapshot finds every frame since it.
@@ -100,7 +94,6 @@ struct Settings {
     relay: RelaySettings,
     snapshot_interval: Duration,
     hold_snapshots: bool,
-    datagram_max_bytes: u32,
 }
 
 impl Default for Settings {
@@ -109,7 +102,6 @@ impl Default for Settings {
             relay: RelaySettings::default(),
             snapshot_interval: DEFAULT_SNAPSHOT_INTERVAL,
             hold_snapshots: true,
-            datagram_max_bytes: 0,
         }
     }
 }
@@ -141,8 +133,6 @@ struct Stats {
     catalogs: u64,
     /// H.264 access units before the first keyframe, not published.
     skipped: u64,
-    /// Changes only: frames sent as QUIC datagrams.
-    datagrams: u64,
 }
 
 struct State {
@@ -296,7 +286,6 @@ impl MoqSink {
             .field("snapshot-bytes", s.snapshot_bytes)
             .field("catalogs", s.catalogs)
             .field("skipped", s.skipped)
-            .field("datagrams", s.datagrams)
             .field(
                 "snapshots-held",
                 counts.snapshots_held.load(Ordering::Relaxed),
@@ -380,21 +369,6 @@ impl ObjectImpl for MoqSink {
                     .build(),
             );
             props.push(
-                glib::ParamSpecUInt::builder("datagram-max-bytes")
-                    .nick("Datagram max bytes")
-                    .blurb(
-                        "Changes only: a frame whose object (header included) is at most this \
-                         many bytes goes as a QUIC datagram instead of a stream of its own: \
-                         never held up and never retransmitted, and not in the relay's cache \
-                         for repairs, so a viewer that loses one is exact again only from the \
-                         next snapshot on; 0 sends every frame as a stream",
-                    )
-                    .maximum(MAX_DATAGRAM_BYTES)
-                    .default_value(0)
-                    .mutable_ready()
-                    .build(),
-            );
-            props.push(
                 glib::ParamSpecBoolean::builder("hold-snapshots")
                     .nick("Hold snapshots")
                     .blurb(
@@ -415,8 +389,7 @@ impl ObjectImpl for MoqSink {
                         "Totals since the element started (application/x-moqsink-stats): \
                          frames, bytes (objects, headers included), keyframes, snapshots, \
                          snapshot-bytes, catalogs, skipped (H.264 access units before the first \
-                         keyframe, not published), datagrams (frames sent as QUIC datagrams), \
-                         snapshots-held (snapshots the \
+                         keyframe, not published), snapshots-held (snapshots the \
                          element's own subscription received back); the QUIC connection's own \
                          counters, every packet with its headers, encryption and \
                          retransmissions: wire-bytes-sent, wire-bytes-received, \
@@ -444,9 +417,6 @@ impl ObjectImpl for MoqSink {
             "hold-snapshots" => {
                 settings.hold_snapshots = value.get().expect("type checked upstream")
             }
-            "datagram-max-bytes" => {
-                settings.datagram_max_bytes = value.get().expect("type checked upstream")
-            }
             other => unreachable!("unknown property {other}"),
         }
         gst::debug!(CAT, imp = self, "{} = {:?}", pspec.name(), value);
@@ -460,7 +430,6 @@ impl ObjectImpl for MoqSink {
         match pspec.name() {
             "snapshot-interval" => nanos(settings.snapshot_interval).to_value(),
             "hold-snapshots" => settings.hold_snapshots.to_value(),
-            "datagram-max-bytes" => settings.datagram_max_bytes.to_value(),
             "stats" => self.stats_structure().to_value(),
             other => unreachable!("unknown property {other}"),
         }
@@ -638,15 +607,7 @@ impl BaseSinkImpl for MoqSink {
             Some(Codec::Delta) => {
                 let sequence = state.next_sequence;
                 state.next_sequence += 1;
-                let datagram = u64::from(state.settings.datagram_max_bytes) >= size;
-                let written = if datagram {
-                    state.stats.datagrams += 1;
-                    state
-                        .publication
-                        .write_frame_datagram(sequence, object, Some(time))
-                } else {
-                    state.publication.write_frame(sequence, object, Some(time))
-                };
+                let written = state.publication.write_frame(sequence, object, Some(time));
                 let damaged = buffer.flags().contains(gst::BufferFlags::CORRUPTED)
                     || (sequence > 0 && header.discont);
                 let snapshot = state

@@ -247,8 +247,7 @@ impl ObjectImpl for MoqSrc {
                     .nick("Statistics")
                     .blurb(
                         "Totals since the element started (application/x-moqsrc-stats): \
-                         objects and bytes (live and fetched), datagrams (objects that came \
-                         as QUIC datagrams), refused (unreadable \
+                         objects and bytes (live and fetched), refused (unreadable \
                          objects), lost (given up after the latency bound), late (dropped on \
                          arrival: given up before, or already in a composite), overflow (over \
                          the holding limit), dropped (queue full), composites (pictures built \
@@ -296,7 +295,6 @@ impl ObjectImpl for MoqSrc {
                 let s = *self.stats.lock().unwrap().lock().unwrap();
                 gst::Structure::builder("application/x-moqsrc-stats")
                     .field("objects", s.objects)
-                    .field("datagrams", s.datagrams)
                     .field("bytes", s.bytes)
                     .field("refused", s.refused)
                     .field("lost", s.lost)
