@@ -151,14 +151,15 @@ impl Joining {
         &mut self,
         name: &str,
         snapshots: &track::Consumer,
-    ) -> Option<JoinHandle<Result<SnapshotGroup, String>>> {
+    ) -> JoinHandle<Result<SnapshotGroup, String>> {
         match self.snapshot.take() {
-            Some(handle) if name == SNAPSHOT_TRACK => Some(handle),
-            Some(handle) => {
-                handle.abort();
-                Some(tokio::spawn(latest_snapshot(snapshots.clone())))
+            Some(handle) if name == SNAPSHOT_TRACK => handle,
+            other => {
+                if let Some(unwanted) = other {
+                    unwanted.abort();
+                }
+                tokio::spawn(latest_snapshot(snapshots.clone()))
             }
-            None => Some(tokio::spawn(latest_snapshot(snapshots.clone()))),
         }
     }
 }
@@ -345,7 +346,7 @@ impl BroadcastSubscription {
         let snapshots = self.track(&snapshot_name)?;
         let mut live = joining.live(&frames, frames_name, options.latency).await?;
         // The join's snapshot, asked for at the join (one round trip saved).
-        let mut asked_snapshot = joining.snapshot(&snapshot_name, &snapshots);
+        let mut asked_snapshot = Some(joining.snapshot(&snapshot_name, &snapshots));
         let start = Instant::now();
         let now = || start.elapsed();
         let mut sequencer: Sequencer<(ObjectHeader, Vec<u8>)> =

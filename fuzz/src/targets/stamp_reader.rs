@@ -39,14 +39,17 @@ pub fn stamp_reader(data: &[u8]) {
     )
     .expect("block is at least MIN_BLOCK_SIZE");
 
-    let read = Plane {
-        data: &plane,
-        stride,
-        pixel_stride,
-        width,
-        height,
-    }
-    .read_stamp(&layout);
+    let read_back = |data: &[u8]| {
+        Plane {
+            data,
+            stride,
+            pixel_stride,
+            width,
+            height,
+        }
+        .read_stamp(&layout)
+    };
+    let read = read_back(&plane);
     let fits = layout.check_fits(width, height).is_ok();
     if !fits {
         assert!(read.is_err());
@@ -70,13 +73,6 @@ pub fn stamp_reader(data: &[u8]) {
     if plane.len() < full_len || f32::from(input.white) - f32::from(input.black) < MIN_CONTRAST {
         return;
     }
-    let back = Plane {
-        data: &plane,
-        stride,
-        pixel_stride,
-        width,
-        height,
-    }
-    .read_stamp(&layout);
+    let back = read_back(&plane);
     assert_eq!(back, Ok(stamp), "a drawn stamp reads back");
 }
