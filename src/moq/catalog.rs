@@ -77,6 +77,16 @@ impl Catalog {
         serde_json::to_vec_pretty(self).unwrap_or_default()
     }
 
+    /// The catalog as its object, for a publisher: refused if a reader
+    /// would refuse it for its size (caps text of kilobytes).
+    pub fn to_object(&self) -> Result<Vec<u8>, CatalogError> {
+        let bytes = self.to_bytes();
+        if bytes.len() > MAX_CATALOG_BYTES {
+            return Err(CatalogError::TooLarge(bytes.len()));
+        }
+        Ok(bytes)
+    }
+
     /// Reads and checks a catalog object.
     pub fn parse(data: &[u8]) -> Result<Self, CatalogError> {
         if data.len() > MAX_CATALOG_BYTES {
@@ -170,5 +180,26 @@ mod tests {
                 .unwrap()
                 .replacen('{', "{\"extra\": 1,", 1);
         assert_eq!(Catalog::parse(extended.as_bytes()).unwrap(), delta());
+    }
+
+    #[test]
+    fn a_publisher_writes_no_catalog_a_reader_refuses() {
+        let c = delta();
+        assert_eq!(c.to_object().unwrap(), c.to_bytes());
+        // Caps text long enough to take the catalog over the limit.
+        let long = Catalog {
+            caps: format!(
+                "video/x-streamkit-delta, note=(string){}",
+                "x".repeat(MAX_CATALOG_BYTES)
+            ),
+            ..delta()
+        };
+        assert!(
+            matches!(long.to_object(), Err(CatalogError::TooLarge(n)) if n > MAX_CATALOG_BYTES)
+        );
+        assert!(matches!(
+            Catalog::parse(&long.to_bytes()),
+            Err(CatalogError::TooLarge(_))
+        ));
     }
 }

@@ -23,6 +23,8 @@ pub enum PublishError {
     NoCatalog,
     #[error("moq-net refused the write: {0}")]
     Model(String),
+    #[error(transparent)]
+    Catalog(#[from] super::catalog::CatalogError),
 }
 
 fn model(e: moq_net::Error) -> PublishError {
@@ -99,6 +101,7 @@ impl Publication {
     /// broadcast once they exist, so a subscriber that acts on the
     /// announcement finds them.
     pub fn write_catalog(&mut self, catalog: &Catalog) -> Result<(), PublishError> {
+        let object = catalog.to_object()?;
         match &self.tracks {
             Some(t) if t.codec != catalog.codec => {
                 return Err(PublishError::CodecChanged(t.codec, catalog.codec))
@@ -129,9 +132,7 @@ impl Publication {
             }
         }
         let mut group = self.catalog.append_group().map_err(model)?;
-        group
-            .write_frame(Timestamp::now(), catalog.to_bytes())
-            .map_err(model)?;
+        group.write_frame(Timestamp::now(), object).map_err(model)?;
         group.finish().map_err(model)?;
         if !self.announced {
             self.broadcast.announce(Default::default()).map_err(model)?;
