@@ -78,8 +78,13 @@ pub struct HubStats {
     pub snapshots: u64,
     /// Pictures that were the origin's own keyframes.
     pub keyframes_reused: u64,
-    /// Viewers started (or restarted) with a picture.
+    /// Viewers started (or restarted) with a picture: pictures handed to a
+    /// viewer's running stream.
     pub pictures_served: u64,
+    /// Pictures made for a viewer whose stream was not playing yet (between
+    /// its PLAY and its media running): not sent, and not counted above;
+    /// the viewer gets another once it runs.
+    pub pictures_before_play: u64,
     /// Keyframe requests from viewers.
     pub viewer_requests: u64,
     /// Times a viewer's queue was over the bound: its frames were skipped
@@ -135,6 +140,7 @@ struct Inner {
     sinks: BTreeMap<ViewerId, Sink>,
     pacer: KeyframeRequestPacer,
     slow_viewer_resyncs: u64,
+    pictures_before_play: u64,
     buffers_out: u64,
 }
 
@@ -165,6 +171,7 @@ impl Hub {
                 sinks: BTreeMap::new(),
                 pacer: KeyframeRequestPacer::default(),
                 slow_viewer_resyncs: 0,
+                pictures_before_play: 0,
                 buffers_out: 0,
             }),
             max_queue_bytes,
@@ -256,6 +263,7 @@ impl Hub {
         let inner = self.inner.lock().unwrap();
         let mut s = HubStats {
             slow_viewer_resyncs: inner.slow_viewer_resyncs,
+            pictures_before_play: inner.pictures_before_play,
             upstream_keyframe_requests: inner.pacer.requests(),
             buffers_out: inner.buffers_out,
             ..HubStats::default()
@@ -271,7 +279,7 @@ impl Hub {
                 s.frames_refused = c.frames_refused;
                 s.snapshots = c.snapshots;
                 s.keyframes_reused = c.keyframes_reused;
-                s.pictures_served = c.pictures_served;
+                s.pictures_served = c.pictures_served.saturating_sub(inner.pictures_before_play);
                 s.viewer_requests = c.viewer_requests;
             }
             Core::Gated(gate) => {
@@ -295,7 +303,8 @@ impl Hub {
         let flags = buffer.flags();
         let damaged = flags.intersects(gst::BufferFlags::DISCONT | gst::BufferFlags::CORRUPTED);
         let now = self.epoch.elapsed();
-        let mut sends: Vec<(gst::Buffer, Vec<Recipient>)> = Vec::new();
+        // Each buffer, whether it is a picture, and to whom.
+        let mut sends: Vec<(gst::Buffer, bool, Vec<Recipient>)> = Vec::new();
         let mut new_caps: Vec<(gst_app::AppSrc, gst::Caps)> = Vec::new();
         let mut needs_keyframe = false;
         {
@@ -309,7 +318,7 @@ impl Hub {
                     }
                 }
             }
-            let deliveries: Vec<(gst::Buffer, Vec<ViewerId>)> = match &mut inner.core {
+            let deliveries: Vec<(gst::Buffer, bool, Vec<ViewerId>)> = match &mut inner.core {
                 Core::Delta(relay) => {
                     let Ok(map) = buffer.map_readable() else {
                         return;
@@ -319,7 +328,10 @@ impl Hub {
                     outcome
                         .deliveries
                         .into_iter()
-                        .map(|d| (gst::Buffer::from_slice(SharedFrame(d.frame)), d.viewers))
+                        .map(|d| {
+                            let buf = gst::Buffer::from_slice(SharedFrame(d.frame));
+                            (buf, d.picture, d.viewers)
+                        })
                         .collect()
                 }
                 Core::Gated(gate) => {
@@ -338,11 +350,11 @@ impl Hub {
                         b.set_dts(gst::ClockTime::NONE);
                         b.set_duration(gst::ClockTime::NONE);
                     }
-                    vec![(buf, to)]
+                    vec![(buf, false, to)]
                 }
             };
             let (serial, caps) = (inner.caps_serial, inner.caps.clone());
-            for (buf, viewers) in deliveries {
+            for (buf, picture, viewers) in deliveries {
                 let mut to = Vec::with_capacity(viewers.len());
                 for id in &viewers {
                     let Some(sink) = inner.sinks.get_mut(id) else {
@@ -356,7 +368,7 @@ impl Hub {
                     }
                     to.push((*id, sink.src.clone(), sink.skipping));
                 }
-                sends.push((buf, to));
+                sends.push((buf, picture, to));
             }
         }
         // Pushing happens outside the lock (docs/architecture.md, "Locks").
@@ -369,7 +381,8 @@ impl Hub {
         // and those that caught up.
         let mut restart = Vec::new();
         let mut pushed = 0u64;
-        for (buf, to) in sends {
+        let mut pictures_before_play = 0;
+        for (buf, picture, to) in sends {
             for (id, src, skipping) in to {
                 // Only into a running stream: between a viewer's DESCRIBE
                 // and its PLAY the media is paused, and while its pipeline
@@ -377,6 +390,7 @@ impl Hub {
                 // so a frame stamped then (do-timestamp) could be held far
                 // in the future. It gets a picture once it runs.
                 if src.current_state() != gst::State::Playing {
+                    pictures_before_play += picture as u64;
                     restart.push(id);
                     continue;
                 }
@@ -402,6 +416,7 @@ impl Hub {
         {
             let mut inner = self.inner.lock().unwrap();
             inner.buffers_out += pushed;
+            inner.pictures_before_play += pictures_before_play;
             // A viewer that fell behind skips frames until it has caught
             // up, then starts again from a picture (one, made when it can
             // take it): nobody else is affected.

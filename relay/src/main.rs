@@ -255,7 +255,8 @@ fn print_stats(hub: &Arc<Hub>) {
     let s = hub.stats();
     println!(
         "stats: viewers={} joins={} leaves={} frames_in={} frames_damaged={} frames_refused={} \
-         snapshots={} keyframes_reused={} pictures_served={} viewer_requests={} \
+         snapshots={} keyframes_reused={} pictures_served={} pictures_before_play={} \
+         viewer_requests={} \
          slow_viewer_resyncs={} upstream_keyframe_requests={} buffers_out={}",
         s.viewers,
         s.joins,
@@ -266,6 +267,7 @@ fn print_stats(hub: &Arc<Hub>) {
         s.snapshots,
         s.keyframes_reused,
         s.pictures_served,
+        s.pictures_before_play,
         s.viewer_requests,
         s.slow_viewer_resyncs,
         s.upstream_keyframe_requests,
