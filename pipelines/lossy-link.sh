@@ -17,7 +17,10 @@ REFRESH="${REFRESH:-30}"
 CAPS="application/x-rtp,media=video,clock-rate=90000,encoding-name=X-STREAMKIT-DELTA,payload=96"
 # The receiver is stopped with SIGINT two seconds after the sender's last
 # frame; -e turns that into EOS, and framemeter posts its totals.
-receiver="timeout --preserve-status -s INT $((DURATION + 2)) gst-launch-1.0 -e -m \
+# --foreground: timeout signals gst-launch once; otherwise it signals its
+# process group too, and a second SIGINT that comes after gst-launch has
+# handled the first kills it (status 130: seen once under load).
+receiver="timeout --foreground --preserve-status -s INT $((DURATION + 2)) gst-launch-1.0 -e -m \
     udpsrc address=\$LINKEM_ADDR_B port=5004 caps=\"$CAPS\" \
     ! rtpdeltadepay ! deltadec ! videoconvert ! framemeter interval=0 ! fakesink"
 sender="gst-launch-1.0 -q videotestsrc is-live=true pattern=ball num-buffers=$((DURATION * 30)) \

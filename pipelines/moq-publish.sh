@@ -33,6 +33,6 @@ exec gst-launch-1.0 -e \
       font-desc="Monospace $((HEIGHT / 40))" color=0xff202020 shaded-background=false \
       draw-shadow=false draw-outline=false \
     ! mix.sink_0 \
-    videotestsrc is-live=true pattern=ball \
+    videotestsrc is-live=true pattern=ball num-buffers="${FRAMES:--1}" \
     ! video/x-raw,format=I420,width=$((WIDTH / 5 / 2 * 2)),height=$((HEIGHT / 5 / 2 * 2)),framerate="$FPS"/1 \
     ! mix.sink_1
