@@ -77,14 +77,13 @@ fn delay_is_kept_within_a_millisecond() {
     assert_eq!(got.len(), 500);
     let d = sorted_delays(&got);
     assert!(d[0] >= 20 * MS, "none early: shortest {:?}", d[0]);
-    // On a shared machine a receiving thread is sometimes descheduled; the
-    // link itself is judged by the bulk of the packets.
-    let p95 = quantile(&d, 0.95);
-    assert!(
-        p95 < 21 * MS,
-        "p95 one-way {p95:?} (median {:?})",
-        quantile(&d, 0.5)
-    );
+    // The link's precision is judged by the median: on a loaded 2-core
+    // machine a sending or receiving thread is descheduled for milliseconds
+    // often enough to move the p95 (24 ms seen under two busy loops), which
+    // is only held to a looser bound.
+    let (p50, p95) = (quantile(&d, 0.5), quantile(&d, 0.95));
+    assert!(p50 < 21 * MS, "median one-way {p50:?} (p95 {p95:?})");
+    assert!(p95 < 30 * MS, "p95 one-way {p95:?} (median {p50:?})");
 }
 
 #[test]
@@ -99,7 +98,12 @@ fn jitter_stays_in_its_range_and_keeps_the_order() {
     assert!(got.windows(2).all(|w| w[0].seq < w[1].seq), "order kept");
     let d = sorted_delays(&got);
     assert!(d[0] >= 15 * MS, "shortest {:?}", d[0]);
-    assert!(quantile(&d, 0.95) < 26 * MS, "p95 {:?}", quantile(&d, 0.95));
+    // Up to 25 ms from the link; more only from a descheduled thread, which
+    // a loaded 2-core machine gives (31 ms seen under two busy loops), so
+    // the top is held loosely and the middle of the range tightly.
+    let p50 = quantile(&d, 0.5);
+    assert!(p50 > 17 * MS && p50 < 23 * MS, "median {p50:?}");
+    assert!(quantile(&d, 0.95) < 35 * MS, "p95 {:?}", quantile(&d, 0.95));
     // spread over the range, not all at one end
     assert!(
         quantile(&d, 0.9) - quantile(&d, 0.1) > 5 * MS,
