@@ -134,10 +134,7 @@ pub fn build(strategy: &Strategy, cfg: &RunConfig, index: usize) -> Result<RunPi
                 "moqsrc name={rx}src broadcast=compare{index} latency={latency}",
                 latency = MOQ_LATENCY.as_nanos()
             ),
-            format!(
-                "! moqsink name={tx}out broadcast=compare{index} {}",
-                strategy.sink_props
-            ),
+            format!("! moqsink name={tx}out broadcast=compare{index}"),
         ),
         Transport::RtpSession => {
             let ports = SessionPorts::free()?;

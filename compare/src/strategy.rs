@@ -123,9 +123,6 @@ pub struct Strategy {
     pub depayloader: Option<&'static str>,
     /// Losing any one packet of a frame loses the whole frame.
     pub frame_needs_all_packets: bool,
-    /// Properties of the network sink beyond what its transport sets
-    /// (MoQ: `moqsink`'s).
-    pub sink_props: &'static str,
 }
 
 /// What the segment strategies' chains create.
@@ -173,7 +170,6 @@ pub fn all() -> Vec<Strategy> {
             receiver: |_| "rtpjpegdepay ! jpegdec".into(),
             depayloader: Some("rtpjpegdepay"),
             frame_needs_all_packets: true,
-            sink_props: "",
         },
         Strategy {
             id: "delta-intra",
@@ -184,7 +180,6 @@ pub fn all() -> Vec<Strategy> {
             receiver: |_| "rtpdeltadepay ! deltadec".into(),
             depayloader: Some("rtpdeltadepay"),
             frame_needs_all_packets: false,
-            sink_props: "",
         },
         Strategy {
             id: "segments",
@@ -195,7 +190,6 @@ pub fn all() -> Vec<Strategy> {
             receiver: segments_receiver,
             depayloader: None,
             frame_needs_all_packets: false,
-            sink_props: "",
         },
         Strategy {
             id: "hls",
@@ -206,7 +200,6 @@ pub fn all() -> Vec<Strategy> {
             receiver: segments_receiver,
             depayloader: None,
             frame_needs_all_packets: false,
-            sink_props: "",
         },
         Strategy {
             id: "delta",
@@ -217,7 +210,6 @@ pub fn all() -> Vec<Strategy> {
             receiver: |_| "rtpdeltadepay ! deltadec".into(),
             depayloader: Some("rtpdeltadepay"),
             frame_needs_all_packets: false,
-            sink_props: "",
         },
         Strategy {
             id: "delta-rtx",
@@ -228,7 +220,6 @@ pub fn all() -> Vec<Strategy> {
             receiver: |_| "rtpdeltadepay ! deltadec".into(),
             depayloader: Some("rtpdeltadepay"),
             frame_needs_all_packets: false,
-            sink_props: "",
         },
         Strategy {
             id: "delta-moq",
@@ -241,7 +232,6 @@ pub fn all() -> Vec<Strategy> {
             receiver: |_| "deltadec".into(),
             depayloader: None,
             frame_needs_all_packets: false,
-            sink_props: "",
         },
         Strategy {
             id: "h264-moq",
@@ -260,7 +250,6 @@ pub fn all() -> Vec<Strategy> {
             receiver: |_| "h264parse ! avdec_h264".into(),
             depayloader: None,
             frame_needs_all_packets: false,
-            sink_props: "",
         },
         Strategy {
             id: "h264-rtp",
@@ -308,7 +297,6 @@ pub fn all() -> Vec<Strategy> {
             },
             depayloader: Some("rtph264depay"),
             frame_needs_all_packets: false,
-            sink_props: "",
         },
     ]
 }
