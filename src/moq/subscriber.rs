@@ -368,8 +368,7 @@ impl BroadcastSubscription {
         let mut live_ended = false;
         // The frames handed on lately (sequence: pts and payload), newest
         // last, for repairs.
-        let mut recent: std::collections::BTreeMap<u64, (Option<Duration>, Vec<u8>)> =
-            Default::default();
+        let mut recent = Frames::default();
         let mut recent_bytes = 0usize;
         // Something before the next delivery was dropped or skipped.
         let mut pending_discont = false;
@@ -645,8 +644,11 @@ fn accept(
 /// here (sequence: pts and payload) used rather than fetched.
 struct Wanted {
     target: u64,
-    held: std::collections::BTreeMap<u64, (Option<Duration>, Vec<u8>)>,
+    held: Frames,
 }
+
+/// Frames by sequence: their pts and payload.
+type Frames = std::collections::BTreeMap<u64, (Option<Duration>, Vec<u8>)>;
 
 /// A composite and what it stands for.
 struct Built {
