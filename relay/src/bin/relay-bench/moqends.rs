@@ -68,6 +68,8 @@ pub struct SinkSample {
     pub keyframes: u64,
     pub snapshots: u64,
     pub snapshot_bytes: u64,
+    pub wire_bytes_lost: u64,
+    pub snapshots_held: u64,
 }
 
 impl SinkSample {
@@ -82,6 +84,8 @@ impl SinkSample {
             keyframes: get("keyframes"),
             snapshots: get("snapshots"),
             snapshot_bytes: get("snapshot-bytes"),
+            wire_bytes_lost: get("wire-bytes-lost"),
+            snapshots_held: get("snapshots-held"),
         }
     }
 }

@@ -179,6 +179,8 @@ fn sink_counts(a: &SinkSample, b: &SinkSample) -> SinkCounts {
         keyframes: b.keyframes - a.keyframes,
         snapshots: b.snapshots - a.snapshots,
         snapshot_bytes: b.snapshot_bytes - a.snapshot_bytes,
+        wire_bytes_lost: b.wire_bytes_lost.saturating_sub(a.wire_bytes_lost),
+        snapshots_held: b.snapshots_held.saturating_sub(a.snapshots_held),
     }
 }
 

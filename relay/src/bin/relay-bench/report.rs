@@ -67,8 +67,8 @@ fn moq_origin_rows(m: &MoqFigures) -> Vec<Row> {
             let s = &w.sink;
             let value = format!(
                 "{:.1}-{:.1} s, {} joins: on the wire {:.0} kbit/s = {:.3} x the {:.0} kbit/s of \
-                 frames published{}, back {:.0}; moqsink: {} frames, {} keyframes, {} snapshots \
-                 ({:.0} kbit/s written, every {} ms)",
+                 frames published{}, {:.0} KiB of it resent for loss, back {:.0}; moqsink: {} frames, {} keyframes, {} snapshots \
+                 ({:.0} kbit/s written, every {} ms), {} read back by its hold",
                 w.from_s,
                 w.to_s,
                 w.joins,
@@ -83,12 +83,14 @@ fn moq_origin_rows(m: &MoqFigures) -> Vec<Row> {
                         String::new()
                     }
                 )),
+                s.wire_bytes_lost as f64 / 1024.0,
                 w.wire_down_kbps,
                 s.frames,
                 s.keyframes,
                 s.snapshots,
                 s.kbps(s.snapshot_bytes),
-                m.snapshot_interval_ms
+                m.snapshot_interval_ms,
+                s.snapshots_held
             );
             let (target, ok) = match reference {
                 Some(before) if i > 0 => (

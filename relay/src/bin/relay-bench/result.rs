@@ -194,6 +194,11 @@ pub struct SinkCounts {
     pub keyframes: u64,
     pub snapshots: u64,
     pub snapshot_bytes: u64,
+    /// Bytes the origin's QUIC session declared lost (and so sent again).
+    pub wire_bytes_lost: u64,
+    /// Snapshots the origin's own standing subscription read back
+    /// (`hold-snapshots`).
+    pub snapshots_held: u64,
 }
 
 impl SinkCounts {
