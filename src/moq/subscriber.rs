@@ -28,10 +28,11 @@ use crate::delta::DecoderLimits;
 /// What the subscription hands on.
 #[derive(Debug)]
 pub enum Delivery {
-    /// A frame's payload (or a composite snapshot), in order.
+    /// A frame's payload (or a composite snapshot), in order: a view
+    /// into the received object, not a copy.
     Object {
         header: ObjectHeader,
-        payload: Vec<u8>,
+        payload: Bytes,
     },
 }
 
@@ -349,7 +350,7 @@ impl BroadcastSubscription {
         let mut asked_snapshot = Some(joining.snapshot(&snapshot_name, &snapshots));
         let start = Instant::now();
         let now = || start.elapsed();
-        let mut sequencer: Sequencer<(ObjectHeader, Vec<u8>)> =
+        let mut sequencer: Sequencer<(ObjectHeader, Bytes)> =
             Sequencer::new(options.latency, options.max_held);
         let mut reading: JoinSet<Option<(u64, Bytes)>> = JoinSet::new();
         let mut building: Option<tokio::task::JoinHandle<Result<Built, String>>> = None;
@@ -459,7 +460,7 @@ impl BroadcastSubscription {
                                 discont: std::mem::take(&mut pending_discont),
                                 ..built.header
                             };
-                            if deliver(Delivery::Object { header, payload: built.picture }).is_err() {
+                            if deliver(Delivery::Object { header, payload: built.picture.into() }).is_err() {
                                 stats.lock().unwrap().dropped += 1;
                                 need_picture = true;
                                 pending_discont = true;
@@ -625,14 +626,14 @@ async fn live(
 /// (counted as refused) when it cannot be read.
 fn accept(
     stats: &Mutex<SubscriberStats>,
-    data: &[u8],
+    data: &Bytes,
     options: &SubscribeOptions,
-) -> Option<(ObjectHeader, Vec<u8>)> {
+) -> Option<(ObjectHeader, Bytes)> {
     let mut s = stats.lock().unwrap();
     s.objects += 1;
     s.bytes += data.len() as u64;
-    match parse_object(data, options.max_object_bytes) {
-        Ok((header, payload)) => Some((header, payload.to_vec())),
+    match read_object(data, options) {
+        Ok(object) => Some(object),
         Err(_) => {
             s.refused += 1;
             None
@@ -647,8 +648,18 @@ struct Wanted {
     held: Frames,
 }
 
-/// Frames by sequence: their pts and payload.
-type Frames = std::collections::BTreeMap<u64, (Option<Duration>, Vec<u8>)>;
+/// Reads an object's header; its payload is a view into `data`.
+fn read_object(
+    data: &Bytes,
+    options: &SubscribeOptions,
+) -> Result<(ObjectHeader, Bytes), super::object::ObjectError> {
+    let (header, payload) = parse_object(data, options.max_object_bytes)?;
+    Ok((header, data.slice_ref(payload)))
+}
+
+/// Frames by sequence: their pts and payload (views into the objects as
+/// received, so that keeping and copying them copies no frame).
+type Frames = std::collections::BTreeMap<u64, (Option<Duration>, Bytes)>;
 
 /// A composite and what it stands for.
 struct Built {
@@ -743,9 +754,9 @@ async fn build_picture(
     let mut frames_since = held.split_off(&(base + 1));
     let mut refused = 0;
     for (sequence, data) in &fetched {
-        match parse_object(data, options.max_object_bytes) {
+        match read_object(data, &options) {
             Ok((h, p)) => {
-                frames_since.insert(*sequence, (h.pts, p.to_vec()));
+                frames_since.insert(*sequence, (h.pts, p));
             }
             Err(_) => refused += 1,
         }
@@ -755,7 +766,7 @@ async fn build_picture(
         header.pts = *pts;
     }
     let misses = (target - base) - frames_since.len() as u64;
-    let payloads: Vec<&[u8]> = frames_since.values().map(|(_, p)| p.as_slice()).collect();
+    let payloads: Vec<&[u8]> = frames_since.values().map(|(_, p)| p.as_ref()).collect();
     let picture =
         composite(snapshot, payloads, cache_tiles, options.limits).map_err(|e| e.to_string())?;
     Ok(Built {

@@ -467,7 +467,7 @@ impl PushSrcImpl for MoqSrc {
                     }
                 }
                 Item::Object(Delivery::Object { header, payload }) => {
-                    let mut buffer = gst::Buffer::from_mut_slice(payload);
+                    let mut buffer = gst::Buffer::from_slice(payload);
                     {
                         let b = buffer.get_mut().expect("a new buffer is writable");
                         if !header.sync {
