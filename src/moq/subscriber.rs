@@ -184,17 +184,28 @@ impl Drop for Joining {
     }
 }
 
-/// Reads the catalog track's latest group.
-async fn read_catalog(track: track::Consumer) -> Result<Catalog, SubscribeError> {
-    let mut sub = track
+/// Subscribes to track `name` as it stands (no floor, no age limit: the
+/// relay starts with its latest group) and waits for that group to open.
+/// The subscription is returned with it: the group is the subscription's.
+async fn latest_group(
+    track: &track::Consumer,
+    name: &str,
+) -> Result<(track::Subscriber, group::Consumer), SubscribeError> {
+    let mut subscription = track
         .subscribe(None)
         .await
-        .map_err(|e| track_error(CATALOG_TRACK, e))?;
-    let mut group = sub
+        .map_err(|e| track_error(name, e))?;
+    let group = subscription
         .recv_group()
         .await
-        .map_err(|e| track_error(CATALOG_TRACK, e))?
-        .ok_or_else(|| SubscribeError::Ended(CATALOG_TRACK.into()))?;
+        .map_err(|e| track_error(name, e))?
+        .ok_or_else(|| SubscribeError::Ended(name.into()))?;
+    Ok((subscription, group))
+}
+
+/// Reads the catalog track's latest group.
+async fn read_catalog(track: track::Consumer) -> Result<Catalog, SubscribeError> {
+    let (_subscription, mut group) = latest_group(&track, CATALOG_TRACK).await?;
     let frame = group
         .read_frame()
         .await
@@ -686,15 +697,9 @@ struct SnapshotGroup {
 /// Asks the relay for the snapshot track's latest group; resolves when the
 /// group opens (its sequence known), before its object has arrived.
 async fn latest_snapshot(snapshots: track::Consumer) -> Result<SnapshotGroup, String> {
-    let mut subscription = snapshots
-        .subscribe(None)
+    let (subscription, group) = latest_group(&snapshots, SNAPSHOT_TRACK)
         .await
-        .map_err(|e| format!("snapshot track: {e}"))?;
-    let group = subscription
-        .recv_group()
-        .await
-        .map_err(|e| format!("snapshot track: {e}"))?
-        .ok_or("the snapshot track ended")?;
+        .map_err(|e| e.to_string())?;
     Ok(SnapshotGroup {
         base: group.sequence,
         group,
