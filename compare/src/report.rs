@@ -99,10 +99,16 @@ fn row(r: &StrategyResult) -> [String; 16] {
         opt(r.psnr_mean, 1),
         opt(r.psnr_last_second, 1),
         opt(r.ssim_mean, 3),
-        format!(
-            "{:.2}/{:.2}",
-            r.cpu_sender_ms_per_frame, r.cpu_receiver_ms_per_frame
-        ),
+        match &r.moq {
+            Some(m) => format!(
+                "{:.2}/{:.2} +{:.2}",
+                r.cpu_sender_ms_per_frame, r.cpu_receiver_ms_per_frame, m.quic_cpu_ms_per_frame
+            ),
+            None => format!(
+                "{:.2}/{:.2}",
+                r.cpu_sender_ms_per_frame, r.cpu_receiver_ms_per_frame
+            ),
+        },
     ]
 }
 
@@ -149,7 +155,7 @@ pub fn csv(c: &Comparison) -> String {
          psnr_mean_db,psnr_min_db,ssim_mean,psnr_last_second_db,cpu_sender_ms_per_frame,\
          cpu_receiver_ms_per_frame,keyframe_requests,retransmissions_requested,\
          retransmissions_sent,retransmissions_recovered,packets_lost_for_good,\
-         rtcp_bytes_to_receiver,rtcp_bytes_to_sender\n",
+         rtcp_bytes_to_receiver,rtcp_bytes_to_sender,moq_quic_cpu_ms_per_frame\n",
     );
     for r in &c.results {
         let repair = |f: fn(&Repair) -> u64| {
@@ -159,7 +165,7 @@ pub fn csv(c: &Comparison) -> String {
         };
         let _ = writeln!(
             out,
-            "{},{:.1},{:.2},{:.2},{:.2},{:.2},{:.1},{},{},{},{},{},{},{},{},{},{:.3},{:.3},{},{},{},{},{},{},{}",
+            "{},{:.1},{:.2},{:.2},{:.2},{:.2},{:.1},{},{},{},{},{},{},{},{},{},{:.3},{:.3},{},{},{},{},{},{},{},{}",
             r.id,
             r.bitrate_kbps,
             r.latency_ms.p50,
@@ -185,6 +191,9 @@ pub fn csv(c: &Comparison) -> String {
             repair(|p| p.packets_lost),
             repair(|p| p.rtcp_bytes_to_receiver),
             repair(|p| p.rtcp_bytes_to_sender),
+            r.moq
+                .as_ref()
+                .map_or(String::new(), |m| format!("{:.3}", m.quic_cpu_ms_per_frame)),
         );
     }
     out
@@ -265,7 +274,9 @@ pub fn html(c: &Comparison) -> String {
          keyframe requests that reached the encoder. \
          PSNR/SSIM: luma at half resolution against the original with the same frame number; \
          PSNR end: frames captured in the last second (after any loss window). \
-         CPU: milliseconds of CPU per frame in the sender's and receiver's threads.</p>\n\
+         CPU: milliseconds of CPU per frame in the sender's and receiver's threads; \
+         for MoQ, +: the QUIC runtime both ends share (with all strategies at once, \
+         every MoQ run's).</p>\n\
          <h2>Latency</h2>{lat}\n<h2>Bitrate</h2>{bit}\n<h2>Quality</h2>{q}\n</body></html>\n",
         command = escape(&c.command),
         scene = escape(&c.scene),

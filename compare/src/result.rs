@@ -62,6 +62,11 @@ pub struct MoqCounts {
     /// then each repair), and tries that could not be exact.
     pub composites: u64,
     pub composite_failures: u64,
+    /// CPU milliseconds per frame sent of the tokio runtime both ends'
+    /// MoQ elements share (`streamkit-moq` threads: QUIC, TLS, moq-net),
+    /// which the sender's and receiver's columns leave out. With every
+    /// strategy at once, it holds every MoQ run in flight.
+    pub quic_cpu_ms_per_frame: f64,
 }
 
 /// What one strategy did.

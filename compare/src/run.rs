@@ -200,15 +200,18 @@ pub fn run_strategy(
         std::thread::sleep(Duration::from_millis(20));
     }
     progress(1.0);
-    let cpu_receiver = ThreadTimes::sample().since(&cpu_before, &rx);
+    let cpu_after = ThreadTimes::sample();
+    let cpu_receiver = cpu_after.since(&cpu_before, &rx);
 
     let frames_sent = by_name(&sender, &format!("{tx}stamp"))?.property::<u64>("frames-stamped");
     let stats = by_name(&receiver, &format!("{rx}meter"))?.property::<gst::Structure>("stats");
     let repair = session.as_ref().map(|s| s.repair());
     let moq = if strategy.transport == Transport::Moq {
+        let quic_ns = cpu_after.since(&cpu_before, MOQ_RUNTIME_THREADS);
         Some(moq_counts(
             &by_name(&sender, &format!("{tx}out"))?,
             &by_name(&receiver, &format!("{rx}src"))?,
+            quic_ns as f64 / 1e6 / frames_sent.max(1) as f64,
         ))
     } else {
         None
@@ -227,8 +230,12 @@ pub fn run_strategy(
     Ok(result)
 }
 
-/// What `moqsink` and `moqsrc` counted.
-fn moq_counts(sink: &gst::Element, src: &gst::Element) -> MoqCounts {
+/// The name of the MoQ elements' runtime threads (src/moq/runtime.rs).
+const MOQ_RUNTIME_THREADS: &str = "streamkit-moq";
+
+/// What `moqsink` and `moqsrc` counted, and the CPU of their shared
+/// runtime per frame sent.
+fn moq_counts(sink: &gst::Element, src: &gst::Element, quic_cpu_ms_per_frame: f64) -> MoqCounts {
     let (sink, src) = (
         sink.property::<gst::Structure>("stats"),
         src.property::<gst::Structure>("stats"),
@@ -239,6 +246,7 @@ fn moq_counts(sink: &gst::Element, src: &gst::Element) -> MoqCounts {
         frames_given_up: n(&src, "lost"),
         composites: n(&src, "composites"),
         composite_failures: n(&src, "composite-failures"),
+        quic_cpu_ms_per_frame,
     }
 }
 
