@@ -441,13 +441,14 @@ fn a_viewer_behind_a_lossy_link_repairs_from_the_relay_cache() {
     let exact_count = shown.iter().filter(|p| exact(p)).count();
     eprintln!(
         "lossy link: {} of {} packets lost A to B; {} pictures shown, {} exact; \
-         moqsrc lost {}, composites {}, fetch-misses {}",
+         moqsrc lost {}, composites {} ({} from its own state), fetch-misses {}",
         a_to_b.lost,
         a_to_b.offered,
         shown.len(),
         exact_count,
         stat(&src, "lost"),
         stat(&src, "composites"),
+        stat(&src, "own-repairs"),
         stat(&src, "fetch-misses"),
     );
     assert!(a_to_b.lost > 0, "the link lost nothing");
@@ -459,10 +460,16 @@ fn a_viewer_behind_a_lossy_link_repairs_from_the_relay_cache() {
         "{exact_count} of {} exact",
         shown.len()
     );
-    // Frames were given up and the picture was rebuilt from the relay's
-    // snapshot and cached frames...
+    // Frames were given up and the picture was rebuilt: at the join from
+    // the relay's snapshot and cached frames, after a loss from the
+    // viewer's own state and the missing frame (follow-state, the
+    // default)...
     assert!(stat(&src, "lost") > 0, "no frame was given up");
     assert!(stat(&src, "composites") >= 2, "no repair after the join");
+    assert!(
+        stat(&src, "own-repairs") >= 1,
+        "no repair from the viewer's own state"
+    );
     // ...never by asking the origin for a keyframe.
     assert_eq!(stat(&sink, "keyframes"), 1);
 }

@@ -82,6 +82,18 @@ pub fn composite<'a>(
     cache_tiles: u32,
     limits: DecoderLimits,
 ) -> Result<Vec<u8>, CompositeError> {
+    let (picture, _) = composite_and_state(snapshot, frames, cache_tiles, limits)?;
+    Ok(picture)
+}
+
+/// [`composite`], and the decoder that made it: the state after the last
+/// frame, which a subscriber keeps following (see [`Follower`]).
+pub fn composite_and_state<'a>(
+    snapshot: &[u8],
+    frames: impl IntoIterator<Item = &'a [u8]>,
+    cache_tiles: u32,
+    limits: DecoderLimits,
+) -> Result<(Vec<u8>, DeltaDecoder), CompositeError> {
     let mut decoder = DeltaDecoder::with_limits(limits);
     decoder.set_cache_tiles(cache_tiles);
     let report = decoder.decode(snapshot, Duration::ZERO);
@@ -94,9 +106,89 @@ pub fn composite<'a>(
     for frame in frames {
         decoder.decode(frame, Duration::ZERO);
     }
-    decoder
+    let picture = decoder
         .snapshot()
-        .ok_or(CompositeError::Incomplete(u32::MAX))
+        .ok_or(CompositeError::Incomplete(u32::MAX))?;
+    Ok((picture, decoder))
+}
+
+/// A subscriber's own copy of the stream's state: the decoder of its last
+/// composite, brought forward by every frame handed on in order after it.
+/// After a loss it stays exact at the frame before the missing one, so a
+/// repair is that state, the missing frame and the frames since: no
+/// snapshot from the relay (docs/moq.md, "Joining and repair").
+pub struct Follower {
+    decoder: DeltaDecoder,
+    at: u64,
+}
+
+/// Why a follower could not make a picture.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum FollowError {
+    #[error("frame {0} is needed and not given")]
+    Missing(u64),
+    #[error("frame {0} was refused: {1}")]
+    Refused(u64, String),
+    #[error("the state has no whole picture")]
+    Incomplete,
+}
+
+impl Follower {
+    /// The state `decoder` holds after frame `at`.
+    pub fn new(decoder: DeltaDecoder, at: u64) -> Self {
+        Self { decoder, at }
+    }
+
+    /// The frame the state stands at.
+    pub fn at(&self) -> u64 {
+        self.at
+    }
+
+    /// Applies frame `sequence` if it is the next one; `false` (and
+    /// nothing changes) if it is not. A frame the decoder refuses is an
+    /// error, and the follower is then no longer exact: drop it.
+    pub fn follow(&mut self, sequence: u64, frame: &[u8]) -> Result<bool, FollowError> {
+        if sequence != self.at + 1 {
+            return Ok(false);
+        }
+        if let Some(e) = self.decoder.decode(frame, Duration::ZERO).error {
+            return Err(FollowError::Refused(sequence, e.to_string()));
+        }
+        self.at = sequence;
+        Ok(true)
+    }
+
+    /// The state's picture: a snapshot numbered as its frame.
+    pub fn picture(&mut self) -> Option<Vec<u8>> {
+        self.decoder.snapshot()
+    }
+
+    /// Brings the state to frame `target` with `frames` (by sequence; the
+    /// ones at or before the state's frame are ignored). A frame in between
+    /// that `frames` lacks is an error, before anything is applied.
+    pub fn advance_to<'a>(
+        &mut self,
+        target: u64,
+        mut frames: impl FnMut(u64) -> Option<&'a [u8]>,
+    ) -> Result<(), FollowError> {
+        let wanted: Vec<(u64, &[u8])> = (self.at + 1..=target)
+            .map(|s| frames(s).map(|f| (s, f)).ok_or(FollowError::Missing(s)))
+            .collect::<Result<_, _>>()?;
+        for (sequence, frame) in wanted {
+            self.follow(sequence, frame)?;
+        }
+        Ok(())
+    }
+
+    /// [`Self::advance_to`] `target`, then the picture there.
+    pub fn picture_at<'a>(
+        &mut self,
+        target: u64,
+        frames: impl FnMut(u64) -> Option<&'a [u8]>,
+    ) -> Result<Vec<u8>, FollowError> {
+        self.advance_to(target, frames)?;
+        self.picture().ok_or(FollowError::Incomplete)
+    }
 }
 
 #[cfg(test)]
@@ -192,6 +284,47 @@ mod tests {
         assert!(matches!(
             composite(&f[1], [], 0, DecoderLimits::default()),
             Err(CompositeError::Snapshot(_)) | Err(CompositeError::Incomplete(_))
+        ));
+    }
+
+    #[test]
+    fn a_follower_repairs_from_its_own_state_exactly() {
+        let f = frames(12);
+        let limits = DecoderLimits::default();
+        // The join: a composite at frame 4 (here from frame 0, a keyframe,
+        // and the frames after it), whose decoder is kept.
+        let (_, state) =
+            composite_and_state(&f[0], f[1..5].iter().map(Vec::as_slice), 0, limits).unwrap();
+        let mut follower = Follower::new(state, 4);
+        assert!(follower.follow(5, &f[5]).unwrap());
+        assert!(follower.follow(6, &f[6]).unwrap());
+        // Frame 7 is lost; 8 and 9 are handed on, and the follower, exact
+        // at 6, does not take them.
+        assert!(!follower.follow(8, &f[8]).unwrap());
+        assert_eq!(follower.at(), 6);
+        // Asked for 9 before 7 is there: an error, and nothing applied.
+        let without_7 = |s: u64| (s != 7).then(|| f[s as usize].as_slice());
+        assert_eq!(
+            follower.picture_at(9, without_7).unwrap_err(),
+            FollowError::Missing(7)
+        );
+        assert_eq!(follower.at(), 6);
+        // 7 arrives: the picture at 9 is exact, and a fresh decoder that
+        // takes it and then goes on live holds what the live one holds.
+        let picture = follower
+            .picture_at(9, |s| Some(f[s as usize].as_slice()))
+            .unwrap();
+        assert_eq!(follower.at(), 9);
+        let repaired = decode_all(
+            std::iter::once(picture.as_slice()).chain(f[10..].iter().map(Vec::as_slice)),
+        );
+        let live = decode_all(f.iter().map(Vec::as_slice));
+        assert_eq!(canvas_bytes(&repaired), canvas_bytes(&live));
+        assert_eq!(repaired.stale_tiles(), 0);
+        // Garbage is refused, not followed.
+        assert!(matches!(
+            follower.follow(10, b"garbage"),
+            Err(FollowError::Refused(10, _))
         ));
     }
 }

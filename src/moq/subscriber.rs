@@ -20,7 +20,7 @@ use super::catalog::{Catalog, Codec};
 use super::client::{session_end, ClientError, RelayAddress};
 use super::object::{parse_object, ObjectHeader};
 use super::sequencer::{Released, Sequencer};
-use super::snapshot::composite;
+use super::snapshot::{composite_and_state, Follower};
 use super::{CATALOG_TRACK, FRAMES_TRACK, SNAPSHOT_TRACK};
 use crate::delta::geometry::MAX_DIMENSION;
 use crate::delta::DecoderLimits;
@@ -65,6 +65,9 @@ pub struct SubscriberStats {
     pub composites: u64,
     /// Attempts to build one that failed (and were tried again).
     pub composite_failures: u64,
+    /// Of the composites, the repairs built from the subscriber's own
+    /// state, with no snapshot from the relay.
+    pub own_repairs: u64,
     /// Frames a composite wanted that the relay no longer had (or sent as
     /// an object that was refused).
     pub fetch_misses: u64,
@@ -110,6 +113,11 @@ pub struct SubscribeOptions {
     pub limits: DecoderLimits,
     /// A failed composite is tried again after this.
     pub retry: Duration,
+    /// Keep a decoder of its own that follows the frames handed on, so a
+    /// repair starts from the subscriber's own state (the frames since the
+    /// loss, fetched where missing) instead of the relay's snapshot: it
+    /// costs the decoding of every frame once more.
+    pub follow: bool,
 }
 
 /// The tracks a join asked for at once ([`BroadcastSubscription::join`]).
@@ -384,6 +392,13 @@ impl BroadcastSubscription {
         let mut recent_bytes = 0usize;
         // Something before the next delivery was dropped or skipped.
         let mut pending_discont = false;
+        // The state after the last frame handed on in order from the last
+        // composite (`options.follow`): where the next repair starts.
+        let mut follower: Option<Follower> = None;
+        // A repair from the viewer's own state, done and brought up to the
+        // last frame handed on: the next frame in order is handed on as its
+        // picture.
+        let mut ready: Option<Follower> = None;
 
         loop {
             // The track ended and what was in flight has landed: hand on
@@ -405,10 +420,20 @@ impl BroadcastSubscription {
             }
             // Start building a picture when one is needed and a frame to
             // build it up to has arrived.
-            if need_picture && building.is_none() && retry_at.is_none_or(|t| Instant::now() >= t) {
+            if need_picture
+                && building.is_none()
+                && ready.is_none()
+                && retry_at.is_none_or(|t| Instant::now() >= t)
+            {
                 let newest = sequencer.newest_held().max(last_released);
                 if let Some(target) = newest {
-                    sequencer.pause();
+                    // From the relay's snapshot, the frames wait for the
+                    // picture; from the viewer's own state they go on
+                    // meanwhile (marked discontinuous), and the picture
+                    // takes the place of the next one.
+                    if follower.is_none() {
+                        sequencer.pause();
+                    }
                     retry_at = None;
                     // The frames already here (held, or handed on since the
                     // snapshot) are used as they are; only the others are
@@ -420,14 +445,20 @@ impl BroadcastSubscription {
                             .into_iter()
                             .map(|(sequence, (header, payload))| (sequence, (header.pts, payload))),
                     );
-                    building = Some(tokio::spawn(build_picture(
-                        asked_snapshot.take(),
-                        snapshots.clone(),
-                        frames.clone(),
-                        Wanted { target, held },
-                        cache_tiles,
-                        options.clone(),
-                    )));
+                    let wanted = Wanted { target, held };
+                    building = Some(match follower.take() {
+                        Some(own) => {
+                            tokio::spawn(repair_from(own, frames.clone(), wanted, options.clone()))
+                        }
+                        None => tokio::spawn(build_picture(
+                            asked_snapshot.take(),
+                            snapshots.clone(),
+                            frames.clone(),
+                            wanted,
+                            cache_tiles,
+                            options.clone(),
+                        )),
+                    });
                 }
             }
             let deadline = sequencer.deadline();
@@ -443,6 +474,14 @@ impl BroadcastSubscription {
                 Some(read) = reading.join_next(), if !reading.is_empty() => {
                     if let Ok(Some((sequence, data))) = read {
                         if let Some((header, payload)) = accept(stats, &data, options) {
+                            // Given up already: not handed on, but kept
+                            // for the repair that wants it.
+                            if last_released.is_some_and(|l| sequence <= l)
+                                && !recent.contains_key(&sequence)
+                            {
+                                recent_bytes += payload.len();
+                                recent.insert(sequence, (header.pts, payload.clone()));
+                            }
                             released = sequencer.push(sequence, (header, payload), now());
                         }
                     }
@@ -461,10 +500,33 @@ impl BroadcastSubscription {
                         s.refused += built.refused;
                     }
                     match built {
+                        // From the viewer's own state, exact up to the
+                        // frame it was asked for; the frames handed on
+                        // since then bring it up to date.
+                        Ok(Ok(mut built)) if built.own && built.misses == 0 => {
+                            let own = built.follower.take();
+                            match own.map(|own| catch_up(own, last_released, &recent)) {
+                                Some(Ok(own)) if Some(own.at()) >= last_released => {
+                                    ready = Some(own);
+                                    need_picture = false;
+                                }
+                                // Another loss meanwhile: again from here.
+                                Some(Ok(own)) => follower = Some(own),
+                                _ => {
+                                    stats.lock().unwrap().composite_failures += 1;
+                                    retry_at = Some(Instant::now() + options.retry);
+                                }
+                            }
+                        }
                         // Every frame since the snapshot was there: the
                         // picture is exact.
-                        Ok(Ok(built)) if built.misses == 0 => {
-                            stats.lock().unwrap().composites += 1;
+                        Ok(Ok(mut built)) if built.misses == 0 => {
+                            {
+                                let mut s = stats.lock().unwrap();
+                                s.composites += 1;
+                                s.own_repairs += u64::from(built.own);
+                            }
+                            follower = built.follower.take().filter(|_| options.follow);
                             need_picture = false;
                             let header = ObjectHeader {
                                 sync: true,
@@ -512,12 +574,42 @@ impl BroadcastSubscription {
                 last_released = Some(sequence);
                 // Kept for the next repair, which then fetches from the
                 // relay only what never arrived.
-                recent.insert(sequence, (header.pts, payload.clone()));
+                if let Some((_, old)) = recent.insert(sequence, (header.pts, payload.clone())) {
+                    recent_bytes -= old.len();
+                }
                 recent_bytes += payload.len();
                 while recent.len() > RECENT_FRAMES || recent_bytes > RECENT_BYTES {
                     match recent.pop_first() {
                         Some((_, (_, old))) => recent_bytes -= old.len(),
                         None => break,
+                    }
+                }
+                if let Some(own) = &mut follower {
+                    // In order from its state, or not at all (after a
+                    // gap it waits, exact, for the repair).
+                    if own.follow(sequence, &payload).is_err() {
+                        follower = None;
+                    }
+                }
+                // The frame as sent stays in `recent`; a finished repair
+                // hands on its picture in its place.
+                let mut payload = payload;
+                if let Some(mut own) = ready.take() {
+                    match own.follow(sequence, &payload) {
+                        Ok(true) => match own.picture() {
+                            Some(picture) => {
+                                payload = picture.into();
+                                header.sync = true;
+                                follower = Some(own);
+                                let mut s = stats.lock().unwrap();
+                                s.composites += 1;
+                                s.own_repairs += 1;
+                            }
+                            None => stats.lock().unwrap().composite_failures += 1,
+                        },
+                        // After another gap: a repair from it again.
+                        Ok(false) => follower = Some(own),
+                        Err(_) => stats.lock().unwrap().composite_failures += 1,
                     }
                 }
                 if after_gap {
@@ -620,15 +712,21 @@ impl BroadcastSubscription {
 const RECENT_FRAMES: usize = 256;
 const RECENT_BYTES: usize = 32 << 20;
 
+/// The shortest age limit asked of the relay, whatever the latency bound:
+/// a frame given up at once is still wanted when it arrives late (its
+/// repair uses it), and a relay skipping groups a few milliseconds old would
+/// skip them whenever the path queues.
+const MIN_RELAY_AGE: Duration = Duration::from_millis(100);
+
 /// The live subscription of frames track `name`: groups no older than
-/// `latency` behind the newest.
+/// `latency` (at least [`MIN_RELAY_AGE`]) behind the newest.
 async fn live(
     frames: &track::Consumer,
     name: &str,
     latency: Duration,
 ) -> Result<track::Subscriber, SubscribeError> {
     frames
-        .subscribe(Subscription::default().with_max_age(latency))
+        .subscribe(Subscription::default().with_max_age(latency.max(MIN_RELAY_AGE)))
         .await
         .map_err(|e| track_error(name, e))
 }
@@ -677,6 +775,10 @@ struct Built {
     sequence: u64,
     header: ObjectHeader,
     picture: Vec<u8>,
+    /// The state the picture was taken of, to follow on from.
+    follower: Option<Follower>,
+    /// Built from the subscriber's own state.
+    own: bool,
     misses: u64,
     /// Objects fetched (the snapshot and frames) and their bytes.
     objects: u64,
@@ -772,15 +874,101 @@ async fn build_picture(
     }
     let misses = (target - base) - frames_since.len() as u64;
     let payloads: Vec<&[u8]> = frames_since.values().map(|(_, p)| p.as_ref()).collect();
-    let picture =
-        composite(snapshot, payloads, cache_tiles, options.limits).map_err(|e| e.to_string())?;
+    let (picture, state) = composite_and_state(snapshot, payloads, cache_tiles, options.limits)
+        .map_err(|e| e.to_string())?;
     Ok(Built {
         sequence: target,
         header,
         picture,
+        follower: (misses == 0).then(|| Follower::new(state, target)),
+        own: false,
         misses,
         objects: 1 + fetched.len() as u64,
         bytes: payload.len() as u64 + fetched.values().map(|d| d.len() as u64).sum::<u64>(),
+        refused,
+    })
+}
+
+/// Brings `own` up to `last` (the last frame handed on) with the frames
+/// handed on since it was taken, as far as they go in order.
+fn catch_up(
+    mut own: Follower,
+    last: Option<u64>,
+    recent: &Frames,
+) -> Result<Follower, super::snapshot::FollowError> {
+    while last.is_some_and(|last| own.at() < last) {
+        let next = own.at() + 1;
+        match recent.get(&next) {
+            Some((_, frame)) => {
+                own.follow(next, frame)?;
+            }
+            None => break,
+        }
+    }
+    Ok(own)
+}
+
+/// A repair from the subscriber's own state (`own`, exact at some frame
+/// before the loss): the frames since it up to `wanted.target`, those not
+/// here fetched from the relay, applied in order; no snapshot. A frame that
+/// cannot be had leaves no state to follow on from (the next try asks the
+/// relay for its snapshot).
+async fn repair_from(
+    mut own: Follower,
+    frames: track::Consumer,
+    wanted: Wanted,
+    options: SubscribeOptions,
+) -> Result<Built, String> {
+    let Wanted { target, held } = wanted;
+    let target = target.max(own.at());
+    let mut fetches = JoinSet::new();
+    for sequence in (own.at() + 1..=target).filter(|s| !held.contains_key(s)) {
+        let frames = frames.clone();
+        fetches.spawn(async move {
+            let group = frames.fetch_group(sequence, None).await.ok()?;
+            read_group(group).await
+        });
+    }
+    let (mut objects, mut bytes, mut refused) = (0, 0, 0);
+    let mut fetched = Frames::new();
+    while let Some(result) = fetches.join_next().await {
+        if let Ok(Some((sequence, data))) = result {
+            objects += 1;
+            bytes += data.len() as u64;
+            match read_object(&data, &options) {
+                Ok((h, p)) => {
+                    fetched.insert(sequence, (h.pts, p));
+                }
+                Err(_) => refused += 1,
+            }
+        }
+    }
+    let frame = |s: u64| held.get(&s).or_else(|| fetched.get(&s));
+    let misses = (own.at() + 1..=target)
+        .filter(|&s| frame(s).is_none())
+        .count() as u64;
+    let pts = frame(target).and_then(|(pts, _)| *pts);
+    // The state only: its picture is taken when it replaces a frame.
+    let follower = if misses == 0 {
+        own.advance_to(target, |s| frame(s).map(|(_, p)| p.as_ref()))
+            .map_err(|e| e.to_string())?;
+        Some(own)
+    } else {
+        None
+    };
+    Ok(Built {
+        sequence: target,
+        header: ObjectHeader {
+            pts,
+            sync: true,
+            discont: false,
+        },
+        picture: Vec::new(),
+        follower,
+        own: true,
+        misses,
+        objects,
+        bytes,
         refused,
     })
 }

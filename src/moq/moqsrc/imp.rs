@@ -12,11 +12,25 @@
  * Changes only: every frame is a QUIC stream of its own, so frames can
  * arrive out of order; the element pushes them in order, holding a frame
  * behind a missing one for at most `latency`, after which the missing one
- * is given up (the next buffer is DISCONT) and, if it turns up later,
- * dropped. The first picture, and a repair after any loss, is built from
- * the relay's cache: its latest snapshot and every frame since, decoded
- * inside the element into one keyframe that is pushed as the next buffer.
- * Nothing is asked of the origin and no other viewer sees it.
+ * is given up (the next buffer is DISCONT: deltadec shows the frames after
+ * it, with the tiles the lost one changed stale). The first picture is
+ * built from the relay's cache: its latest snapshot and every frame since,
+ * decoded inside the element into one keyframe pushed as the next buffer.
+ * A repair after a loss starts, with `follow-state` (the default), from
+ * the element's own copy of the decoder state, exact at the frame before
+ * the lost one: once the lost frame is there (arrived late, or fetched
+ * from the relay) and the frames pushed since are applied, the next frame
+ * is pushed as a keyframe of the whole picture, exact again, while the
+ * frames in between were not held. Without `follow-state`, or if that
+ * fails, the repair is built like the first picture and the frames wait
+ * for it. Nothing is asked of the origin and no other viewer sees it.
+ *
+ * `latency` chooses between the two ways to meet a lost packet: the
+ * default, 100 ms, waits for QUIC's retransmission, so every picture is
+ * exact and a frame behind a loss is late by about a round trip; a few
+ * milliseconds shows the frames behind a loss at once, as RTP does, and the
+ * picture is exact again about a round trip later (docs/quic.md, "Not
+ * waiting").
  *
  * H.264: a group per keyframe; the element pushes the access units of the
  * newest group, and a newer group replaces an unfinished one (DISCONT).
@@ -88,6 +102,7 @@ struct Settings {
     relay: RelaySettings,
     latency: Duration,
     max_object_bytes: u32,
+    follow_state: bool,
 }
 
 impl Default for Settings {
@@ -96,6 +111,7 @@ impl Default for Settings {
             relay: RelaySettings::default(),
             latency: DEFAULT_LATENCY,
             max_object_bytes: DEFAULT_MAX_OBJECT_BYTES,
+            follow_state: true,
         }
     }
 }
@@ -223,8 +239,11 @@ impl ObjectImpl for MoqSrc {
                     .nick("Latency")
                     .blurb(
                         "Nanoseconds a frame may wait behind a missing one before the missing \
-                         one is given up (changes only; also the age after which the relay \
-                         may skip a group for this viewer); reported as the source's latency",
+                         one is given up (changes only): the default waits for QUIC's \
+                         retransmission, a few ms shows the frames behind a loss at once and \
+                         repairs the picture about a round trip later (see follow-state); also \
+                         the age after which the relay may skip a group for this viewer (at \
+                         least 100 ms); reported as the source's latency",
                     )
                     .minimum(0)
                     .maximum(nanos(MAX_LATENCY))
@@ -243,6 +262,19 @@ impl ObjectImpl for MoqSrc {
                     .build(),
             );
             props.push(
+                glib::ParamSpecBoolean::builder("follow-state")
+                    .nick("Follow the state")
+                    .blurb(
+                        "Changes only: keep a decoder that follows the frames pushed, so that a \
+                         repair after a loss starts from this viewer's own state and costs the \
+                         frames since the loss (fetched from the relay where missing) rather \
+                         than the relay's snapshot; costs decoding every frame once more",
+                    )
+                    .default_value(true)
+                    .mutable_ready()
+                    .build(),
+            );
+            props.push(
                 glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
                     .nick("Statistics")
                     .blurb(
@@ -251,7 +283,8 @@ impl ObjectImpl for MoqSrc {
                          objects), lost (given up after the latency bound), late (dropped on \
                          arrival: given up before, or already in a composite), overflow (over \
                          the holding limit), dropped (queue full), composites (pictures built \
-                         from the relay's cache: the join and each repair), \
+                         from the relay's cache: the join and each repair), own-repairs (of \
+                         them, repairs from this viewer's own state, see follow-state), \
                          composite-failures, fetch-misses (frames the relay no longer had); \
                          connect-time (start to the handshakes done), join-time (asking for \
                          the catalog, frames and snapshot to the first picture), first-picture-time (start to \
@@ -278,6 +311,7 @@ impl ObjectImpl for MoqSrc {
             "max-object-bytes" => {
                 settings.max_object_bytes = value.get().expect("type checked upstream")
             }
+            "follow-state" => settings.follow_state = value.get().expect("type checked upstream"),
             other => unreachable!("unknown property {other}"),
         }
         gst::debug!(CAT, imp = self, "{} = {:?}", pspec.name(), value);
@@ -291,6 +325,7 @@ impl ObjectImpl for MoqSrc {
         match pspec.name() {
             "latency" => nanos(settings.latency).to_value(),
             "max-object-bytes" => settings.max_object_bytes.to_value(),
+            "follow-state" => settings.follow_state.to_value(),
             "stats" => {
                 let s = *self.stats.lock().unwrap().lock().unwrap();
                 gst::Structure::builder("application/x-moqsrc-stats")
@@ -303,6 +338,7 @@ impl ObjectImpl for MoqSrc {
                     .field("dropped", s.dropped)
                     .field("composites", s.composites)
                     .field("composite-failures", s.composite_failures)
+                    .field("own-repairs", s.own_repairs)
                     .field("fetch-misses", s.fetch_misses)
                     .field("connect-time", s.connect_time.map_or(0, nanos))
                     .field("join-time", s.join_time.map_or(0, nanos))
@@ -357,6 +393,7 @@ impl BaseSrcImpl for MoqSrc {
             max_object_bytes: settings.max_object_bytes as usize,
             limits: DecoderLimits::default(),
             retry: RETRY,
+            follow: settings.follow_state,
         };
         // The socket is bound here, in this thread's network namespace.
         let client = address
