@@ -132,7 +132,7 @@ pub fn build(strategy: &Strategy, cfg: &RunConfig, index: usize) -> Result<RunPi
         Transport::Moq => (
             format!(
                 "moqsrc name={rx}src broadcast=compare{index} latency={latency}",
-                latency = MOQ_LATENCY.as_nanos()
+                latency = strategy.moq_wait.unwrap_or(MOQ_LATENCY).as_nanos()
             ),
             format!("! moqsink name={tx}out broadcast=compare{index}"),
         ),

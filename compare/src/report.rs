@@ -144,6 +144,21 @@ pub fn table(c: &Comparison) -> String {
     for (id, why) in &c.skipped {
         let _ = writeln!(out, "{id}: skipped ({why})");
     }
+    for r in &c.results {
+        if let Some(m) = &r.moq {
+            let _ = writeln!(
+                out,
+                "{}: moqsink published {} frames; moqsrc gave up {}, built {} pictures \
+                 ({} repairs from its own state), {} tries failed",
+                r.id,
+                m.frames_published,
+                m.frames_given_up,
+                m.composites,
+                m.own_repairs,
+                m.composite_failures
+            );
+        }
+    }
     out
 }
 

@@ -62,6 +62,9 @@ pub struct MoqCounts {
     /// then each repair), and tries that could not be exact.
     pub composites: u64,
     pub composite_failures: u64,
+    /// Of the composites, repairs from moqsrc's own state (no snapshot
+    /// from the relay).
+    pub own_repairs: u64,
     /// CPU milliseconds per frame sent of the tokio runtime both ends'
     /// MoQ elements share (`streamkit-moq` threads: QUIC, TLS, moq-net),
     /// which the sender's and receiver's columns leave out. With every

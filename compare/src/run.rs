@@ -246,6 +246,7 @@ fn moq_counts(sink: &gst::Element, src: &gst::Element, quic_cpu_ms_per_frame: f6
         frames_given_up: n(&src, "lost"),
         composites: n(&src, "composites"),
         composite_failures: n(&src, "composite-failures"),
+        own_repairs: n(&src, "own-repairs"),
         quic_cpu_ms_per_frame,
     }
 }

@@ -123,6 +123,10 @@ pub struct Strategy {
     pub depayloader: Option<&'static str>,
     /// Losing any one packet of a frame loses the whole frame.
     pub frame_needs_all_packets: bool,
+    /// MoQ: how long `moqsrc` holds a frame behind a missing one (its
+    /// `latency`); `None`: the default, [`crate::pipeline::MOQ_LATENCY`]
+    /// (and nothing to say for the other transports).
+    pub moq_wait: Option<std::time::Duration>,
 }
 
 /// What the segment strategies' chains create.
@@ -170,6 +174,7 @@ pub fn all() -> Vec<Strategy> {
             receiver: |_| "rtpjpegdepay ! jpegdec".into(),
             depayloader: Some("rtpjpegdepay"),
             frame_needs_all_packets: true,
+            moq_wait: None,
         },
         Strategy {
             id: "delta-intra",
@@ -180,6 +185,7 @@ pub fn all() -> Vec<Strategy> {
             receiver: |_| "rtpdeltadepay ! deltadec".into(),
             depayloader: Some("rtpdeltadepay"),
             frame_needs_all_packets: false,
+            moq_wait: None,
         },
         Strategy {
             id: "segments",
@@ -190,6 +196,7 @@ pub fn all() -> Vec<Strategy> {
             receiver: segments_receiver,
             depayloader: None,
             frame_needs_all_packets: false,
+            moq_wait: None,
         },
         Strategy {
             id: "hls",
@@ -200,6 +207,7 @@ pub fn all() -> Vec<Strategy> {
             receiver: segments_receiver,
             depayloader: None,
             frame_needs_all_packets: false,
+            moq_wait: None,
         },
         Strategy {
             id: "delta",
@@ -210,6 +218,7 @@ pub fn all() -> Vec<Strategy> {
             receiver: |_| "rtpdeltadepay ! deltadec".into(),
             depayloader: Some("rtpdeltadepay"),
             frame_needs_all_packets: false,
+            moq_wait: None,
         },
         Strategy {
             id: "delta-rtx",
@@ -220,6 +229,7 @@ pub fn all() -> Vec<Strategy> {
             receiver: |_| "rtpdeltadepay ! deltadec".into(),
             depayloader: Some("rtpdeltadepay"),
             frame_needs_all_packets: false,
+            moq_wait: None,
         },
         Strategy {
             id: "delta-moq",
@@ -232,6 +242,18 @@ pub fn all() -> Vec<Strategy> {
             receiver: |_| "deltadec".into(),
             depayloader: None,
             frame_needs_all_packets: false,
+            moq_wait: None,
+        },
+        Strategy {
+            id: "delta-moq-eager",
+            label: "changes only over QUIC, not waiting: as delta-moq, but moqsrc holds no frame behind a lost one (5 ms); the picture is repaired from the viewer's own state when the lost frame arrives",
+            transport: Transport::Moq,
+            needs: &["deltaenc", "deltadec"],
+            sender: |o| format!("{} intra-refresh=0", o.deltaenc()),
+            receiver: |_| "deltadec".into(),
+            depayloader: None,
+            frame_needs_all_packets: false,
+            moq_wait: Some(std::time::Duration::from_millis(5)),
         },
         Strategy {
             id: "h264-moq",
@@ -250,6 +272,7 @@ pub fn all() -> Vec<Strategy> {
             receiver: |_| "h264parse ! avdec_h264".into(),
             depayloader: None,
             frame_needs_all_packets: false,
+            moq_wait: None,
         },
         Strategy {
             id: "h264-rtp",
@@ -297,6 +320,7 @@ pub fn all() -> Vec<Strategy> {
             },
             depayloader: Some("rtph264depay"),
             frame_needs_all_packets: false,
+            moq_wait: None,
         },
     ]
 }

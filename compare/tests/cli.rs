@@ -106,6 +106,7 @@ fn clean_network_delivers_every_frame() {
             "delta",
             "delta-rtx",
             "delta-moq",
+            "delta-moq-eager",
             "h264-moq",
             "h264-rtp"
         ],
@@ -313,7 +314,7 @@ fn every_strategy_crosses_a_lossy_link_with_real_packets() {
     let v = compare("link", &["--duration", "3", "--loss", "2", "--rtt", "40"]);
     assert_eq!(v["network"], "link");
     let results = v["results"].as_array().expect("results");
-    assert_eq!(results.len(), 9, "{v}");
+    assert_eq!(results.len(), 10, "{v}");
     for r in results {
         let id = r["id"].as_str().unwrap();
         check_accounting(r, 3.0);
@@ -366,6 +367,25 @@ fn every_strategy_crosses_a_lossy_link_with_real_packets() {
                 // trip, with loss), then at most a few frames given up
                 assert!(first_picture(r) < 30, "{r}");
                 assert!(lost_after_first_picture(r) <= 5, "{r}");
+            }
+            // Not waiting: a frame whose packet was lost is given up at
+            // once (5 ms) and the picture repaired from the viewer's own
+            // state when it arrives, never from the relay's snapshot
+            "delta-moq-eager" => {
+                let (acks, _) = link_counts(r, "to_sender");
+                assert!(acks > 0, "no QUIC acknowledgements crossed back");
+                assert!(first_picture(r) < 30, "{r}");
+                let m = &r["moq"];
+                assert!(
+                    u(m, "frames_given_up") == 0 || u(m, "own_repairs") >= 1,
+                    "frames given up and no repair from the viewer's own state: {r}"
+                );
+                // the join is the one picture from the relay's snapshot
+                // (unless an own repair failed, which is counted)
+                assert!(
+                    u(m, "composites") <= u(m, "own_repairs") + 1 + u(m, "composite_failures"),
+                    "{r}"
+                );
             }
             other => panic!("unexpected strategy {other}"),
         }
