@@ -233,7 +233,7 @@ pub fn all() -> Vec<Strategy> {
         },
         Strategy {
             id: "delta-moq",
-            label: "changes only over QUIC: deltaenc, Media over QUIC through moq-relay (a stream per frame, repairs from the relay's cache)",
+            label: "changes only over QUIC: deltaenc, Media over QUIC through moq-relay (a stream per frame; the join from the relay's cache, repairs from the viewer's own state)",
             transport: Transport::Moq,
             needs: &["deltaenc", "deltadec"],
             // No intra-refresh: a viewer that lost a frame rebuilds its
