@@ -105,6 +105,7 @@ impl CodecOptions {
 }
 
 /// One way of streaming.
+#[derive(Clone, Copy)]
 pub struct Strategy {
     /// Short name, used on the command line and in reports.
     pub id: &'static str,
@@ -161,6 +162,21 @@ fn delta_sender(o: &CodecOptions) -> String {
         o.delta_refresh
     )
 }
+
+/// The changes-only stream over MoQ, waiting for retransmissions.
+const DELTA_MOQ: Strategy = Strategy {
+    id: "delta-moq",
+    label: "changes only over QUIC: deltaenc, Media over QUIC through moq-relay (a stream per frame; the join from the relay's cache, repairs from the viewer's own state)",
+    transport: Transport::Moq,
+    needs: &["deltaenc", "deltadec"],
+    // No intra-refresh: a viewer that lost a frame rebuilds its
+    // picture from its own state and the relay's cached frames.
+    sender: |o| format!("{} intra-refresh=0", o.deltaenc()),
+    receiver: |_| "deltadec".into(),
+    depayloader: None,
+    frame_needs_all_packets: false,
+    moq_wait: None,
+};
 
 /// Every strategy, in report order.
 pub fn all() -> Vec<Strategy> {
@@ -231,29 +247,12 @@ pub fn all() -> Vec<Strategy> {
             frame_needs_all_packets: false,
             moq_wait: None,
         },
-        Strategy {
-            id: "delta-moq",
-            label: "changes only over QUIC: deltaenc, Media over QUIC through moq-relay (a stream per frame; the join from the relay's cache, repairs from the viewer's own state)",
-            transport: Transport::Moq,
-            needs: &["deltaenc", "deltadec"],
-            // No intra-refresh: a viewer that lost a frame rebuilds its
-            // picture from the relay's snapshot and cached frames.
-            sender: |o| format!("{} intra-refresh=0", o.deltaenc()),
-            receiver: |_| "deltadec".into(),
-            depayloader: None,
-            frame_needs_all_packets: false,
-            moq_wait: None,
-        },
+        DELTA_MOQ,
         Strategy {
             id: "delta-moq-eager",
             label: "changes only over QUIC, not waiting: as delta-moq, but moqsrc holds no frame behind a lost one (5 ms); the picture is repaired from the viewer's own state when the lost frame arrives",
-            transport: Transport::Moq,
-            needs: &["deltaenc", "deltadec"],
-            sender: |o| format!("{} intra-refresh=0", o.deltaenc()),
-            receiver: |_| "deltadec".into(),
-            depayloader: None,
-            frame_needs_all_packets: false,
             moq_wait: Some(std::time::Duration::from_millis(5)),
+            ..DELTA_MOQ
         },
         Strategy {
             id: "h264-moq",
