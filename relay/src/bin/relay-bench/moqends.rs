@@ -260,7 +260,10 @@ impl Watch {
     }
 }
 
-/// `moqsrc ! fakesink`: subscribes, counts, decodes nothing.
+/// `moqsrc follow-state=false ! fakesink`: subscribes, counts, decodes
+/// nothing (not even the state a repair from its own would start from:
+/// nothing is lost on loopback, and a hundred of them would each decode
+/// every frame).
 pub struct MoqLight {
     pipeline: gst::Pipeline,
     watch: Arc<Mutex<Watch>>,
@@ -285,7 +288,7 @@ impl MoqLight {
         pictures: Sender<u64>,
     ) -> Result<Self> {
         let pipeline = parse(&format!(
-            "{} ! fakesink sync=false async=false",
+            "{} follow-state=false ! fakesink sync=false async=false",
             broadcast.element("moqsrc", "src")
         ))?;
         let started = Instant::now();
