@@ -33,7 +33,12 @@ fn bench(args: &[&str], name: &str) -> Value {
         "relay-bench failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout.contains("join: PLAY to whole picture"), "{stdout}");
+    let join_row = if args.contains(&"moq") {
+        "join: pipeline start to first picture"
+    } else {
+        "join: PLAY to whole picture"
+    };
+    assert!(stdout.contains(join_row), "{stdout}");
     let page = std::fs::read_to_string(&html).expect("an HTML report");
     assert!(page.contains("<svg") && page.contains("</html>"));
     serde_json::from_str(&std::fs::read_to_string(&json).expect("a JSON report"))
@@ -95,5 +100,46 @@ fn a_short_run_of_joins_samples_the_relays_memory() {
     assert_eq!(num(&r, "origin_keyframes"), 0.0);
     assert_eq!(r["relay_rss_curve"].as_array().map(Vec::len), Some(2));
     assert!(num(&r, "relay_rss_after_all_joins_mib") > 1.0);
+    assert_eq!(r["relay_alive"], Value::Bool(true));
+}
+
+#[test]
+fn a_small_moq_run_holds_the_snapshots_and_asks_the_origin_for_no_keyframe() {
+    let r = bench(
+        &[
+            "--transport",
+            "moq",
+            "--viewers",
+            "3",
+            "--full",
+            "1",
+            "--duration",
+            "3",
+            "--churn",
+            "1",
+            "--join-spread",
+            "1",
+        ],
+        "moq",
+    );
+    assert_eq!(r["join_failures"], Value::Array(vec![]), "{r:#}");
+    // Three first joins and one rejoin, every one with a picture.
+    assert_eq!(num(&r, "light_joins"), 4.0);
+    assert_eq!(num(&r, "never_whole"), 0.0);
+    assert_eq!(num(&r, "origin_keyframes"), 0.0);
+    let full = &r["full"][0];
+    assert!(num(full, "frames") > 30.0, "{full:#}");
+    // The origin's standing subscription read back the snapshots it made
+    // (give or take one at a span's edge): the relay held the track, so
+    // joins did not reach the origin. Its handshake must get through the
+    // bench's forwarder, which once sent it to the wrong socket.
+    let windows = r["moq"]["windows"].as_array().expect("the origin's spans");
+    let made: f64 = windows.iter().map(|w| num(w, "sink.snapshots")).sum();
+    let held: f64 = windows.iter().map(|w| num(w, "sink.snapshots_held")).sum();
+    assert!(made >= 3.0, "{windows:#?}");
+    assert!(
+        held + 1.0 >= made,
+        "{held} of {made} snapshots held: {windows:#?}"
+    );
     assert_eq!(r["relay_alive"], Value::Bool(true));
 }
