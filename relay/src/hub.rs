@@ -288,8 +288,9 @@ impl Hub {
                 s.joins = c.joins;
                 s.leaves = c.leaves;
                 s.frames_in = c.frames_in;
-                s.keyframes_reused = c.pictures_served;
-                s.pictures_served = c.pictures_served;
+                let served = c.pictures_served.saturating_sub(inner.pictures_before_play);
+                s.keyframes_reused = served;
+                s.pictures_served = served;
                 s.viewer_requests = c.viewer_requests;
             }
         }
@@ -337,7 +338,7 @@ impl Hub {
                 Core::Gated(gate) => {
                     // A JPEG is a whole picture, whatever its flags say.
                     let keyframe = self.all_intra || !flags.contains(gst::BufferFlags::DELTA_UNIT);
-                    let to = gate.ingest(keyframe);
+                    let to = gate.ingest_marked(keyframe);
                     // The same memory for every viewer. The ingest's times
                     // belong to another pipeline: cleared, so that each
                     // viewer's appsrc stamps its own (do-timestamp), as it
@@ -350,7 +351,12 @@ impl Hub {
                         b.set_dts(gst::ClockTime::NONE);
                         b.set_duration(gst::ClockTime::NONE);
                     }
-                    vec![(buf, false, to)]
+                    // The viewers it starts and the others apart: a
+                    // picture made for a viewer that is not playing yet
+                    // is not served (`pictures_before_play`).
+                    let (first, rest): (Vec<_>, Vec<_>) = to.into_iter().partition(|(_, f)| *f);
+                    let ids = |v: Vec<(ViewerId, bool)>| v.into_iter().map(|(id, _)| id).collect();
+                    vec![(buf.clone(), true, ids(first)), (buf, false, ids(rest))]
                 }
             };
             let (serial, caps) = (inner.caps_serial, inner.caps.clone());

@@ -92,16 +92,26 @@ impl KeyframeGate {
     /// The viewers that receive a frame from the origin (`keyframe`: it can
     /// be decoded on its own), in ascending order.
     pub fn ingest(&mut self, keyframe: bool) -> Vec<ViewerId> {
+        self.ingest_marked(keyframe)
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect()
+    }
+
+    /// [`Self::ingest`], each viewer marked `true` where the frame is its
+    /// first picture (counted in `pictures_served`).
+    pub fn ingest_marked(&mut self, keyframe: bool) -> Vec<(ViewerId, bool)> {
         self.stats.frames_in += 1;
         self.stats.keyframes_in += keyframe as u64;
         let mut to = Vec::with_capacity(self.viewers.len());
         for (id, started) in self.viewers.iter_mut() {
-            if !*started && keyframe {
+            let first = !*started && keyframe;
+            if first {
                 *started = true;
                 self.stats.pictures_served += 1;
             }
             if *started {
-                to.push(*id);
+                to.push((*id, first));
             }
         }
         to
@@ -136,6 +146,17 @@ mod tests {
         assert_eq!(gate.ingest(true), vec![b]);
         assert_eq!(gate.stats().pictures_served, 3);
         assert!(!gate.restart(a));
+    }
+
+    #[test]
+    fn a_viewers_first_picture_is_marked() {
+        let mut gate = KeyframeGate::new(JoinPolicy::WaitForKeyframe);
+        let (a, _) = gate.join();
+        assert_eq!(gate.ingest_marked(false), vec![]);
+        assert_eq!(gate.ingest_marked(true), vec![(a, true)]);
+        let (b, _) = gate.join();
+        assert_eq!(gate.ingest_marked(true), vec![(a, false), (b, true)]);
+        assert_eq!(gate.stats().pictures_served, 2);
     }
 
     #[test]
