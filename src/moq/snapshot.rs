@@ -129,8 +129,6 @@ pub enum FollowError {
     Missing(u64),
     #[error("frame {0} was refused: {1}")]
     Refused(u64, String),
-    #[error("the state has no whole picture")]
-    Incomplete,
 }
 
 impl Follower {
@@ -178,16 +176,6 @@ impl Follower {
             self.follow(sequence, frame)?;
         }
         Ok(())
-    }
-
-    /// [`Self::advance_to`] `target`, then the picture there.
-    pub fn picture_at<'a>(
-        &mut self,
-        target: u64,
-        frames: impl FnMut(u64) -> Option<&'a [u8]>,
-    ) -> Result<Vec<u8>, FollowError> {
-        self.advance_to(target, frames)?;
-        self.picture().ok_or(FollowError::Incomplete)
     }
 }
 
@@ -305,15 +293,16 @@ mod tests {
         // Asked for 9 before 7 is there: an error, and nothing applied.
         let without_7 = |s: u64| (s != 7).then(|| f[s as usize].as_slice());
         assert_eq!(
-            follower.picture_at(9, without_7).unwrap_err(),
+            follower.advance_to(9, without_7).unwrap_err(),
             FollowError::Missing(7)
         );
         assert_eq!(follower.at(), 6);
         // 7 arrives: the picture at 9 is exact, and a fresh decoder that
         // takes it and then goes on live holds what the live one holds.
-        let picture = follower
-            .picture_at(9, |s| Some(f[s as usize].as_slice()))
+        follower
+            .advance_to(9, |s| Some(f[s as usize].as_slice()))
             .unwrap();
+        let picture = follower.picture().unwrap();
         assert_eq!(follower.at(), 9);
         let repaired = decode_all(
             std::iter::once(picture.as_slice()).chain(f[10..].iter().map(Vec::as_slice)),

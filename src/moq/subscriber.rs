@@ -831,16 +831,8 @@ async fn build_picture(
         None => latest_snapshot(snapshots).await?,
     };
     let target = target.max(base);
-    // Every frame since the snapshot not already here, fetched at once from
-    // the relay's cache.
-    let mut fetches = JoinSet::new();
-    for sequence in (base + 1..=target).filter(|s| !held.contains_key(s)) {
-        let frames = frames.clone();
-        fetches.spawn(async move {
-            let group = frames.fetch_group(sequence, None).await.ok()?;
-            read_group(group).await
-        });
-    }
+    // Every frame since the snapshot not already here, fetched meanwhile.
+    let fetches = fetch_missing(&frames, base + 1..=target, &held);
     let payload = group
         .read_frame()
         .await
@@ -850,24 +842,11 @@ async fn build_picture(
     drop(_subscription);
     let (snap_header, snapshot) =
         parse_object(&payload, options.max_object_bytes).map_err(|e| e.to_string())?;
-    let mut fetched = std::collections::BTreeMap::new();
-    while let Some(result) = fetches.join_next().await {
-        if let Ok(Some((sequence, data))) = result {
-            fetched.insert(sequence, data);
-        }
-    }
-    // The frames after the snapshot, in order: those already here as they
-    // are, the fetched ones once read.
+    let fetched = fetched(fetches, &options).await;
+    // The frames after the snapshot, in order: those already here and the
+    // fetched ones.
     let mut frames_since = held.split_off(&(base + 1));
-    let mut refused = 0;
-    for (sequence, data) in &fetched {
-        match read_object(data, &options) {
-            Ok((h, p)) => {
-                frames_since.insert(*sequence, (h.pts, p));
-            }
-            Err(_) => refused += 1,
-        }
-    }
+    frames_since.extend(fetched.frames);
     let mut header = snap_header;
     if let Some((pts, _)) = frames_since.values().next_back() {
         header.pts = *pts;
@@ -883,10 +862,64 @@ async fn build_picture(
         follower: (misses == 0).then(|| Follower::new(state, target)),
         own: false,
         misses,
-        objects: 1 + fetched.len() as u64,
-        bytes: payload.len() as u64 + fetched.values().map(|d| d.len() as u64).sum::<u64>(),
-        refused,
+        objects: 1 + fetched.objects,
+        bytes: payload.len() as u64 + fetched.bytes,
+        refused: fetched.refused,
     })
+}
+
+/// The frames of `range` that `held` lacks, each fetched from the relay
+/// (one fetch per group), all at once.
+fn fetch_missing(
+    frames: &track::Consumer,
+    range: std::ops::RangeInclusive<u64>,
+    held: &Frames,
+) -> JoinSet<Option<(u64, Bytes)>> {
+    let mut fetches = JoinSet::new();
+    for sequence in range.filter(|s| !held.contains_key(s)) {
+        let frames = frames.clone();
+        fetches.spawn(async move {
+            let group = frames.fetch_group(sequence, None).await.ok()?;
+            read_group(group).await
+        });
+    }
+    fetches
+}
+
+/// What [`fetch_missing`]'s fetches brought.
+struct Fetched {
+    /// The frames read.
+    frames: Frames,
+    /// Objects received, their bytes, and those refused.
+    objects: u64,
+    bytes: u64,
+    refused: u64,
+}
+
+/// Waits for every fetch and reads what came.
+async fn fetched(
+    mut fetches: JoinSet<Option<(u64, Bytes)>>,
+    options: &SubscribeOptions,
+) -> Fetched {
+    let mut out = Fetched {
+        frames: Frames::new(),
+        objects: 0,
+        bytes: 0,
+        refused: 0,
+    };
+    while let Some(result) = fetches.join_next().await {
+        if let Ok(Some((sequence, data))) = result {
+            out.objects += 1;
+            out.bytes += data.len() as u64;
+            match read_object(&data, options) {
+                Ok((h, p)) => {
+                    out.frames.insert(sequence, (h.pts, p));
+                }
+                Err(_) => out.refused += 1,
+            }
+        }
+    }
+    out
 }
 
 /// Brings `own` up to `last` (the last frame handed on) with the frames
@@ -921,29 +954,12 @@ async fn repair_from(
 ) -> Result<Built, String> {
     let Wanted { target, held } = wanted;
     let target = target.max(own.at());
-    let mut fetches = JoinSet::new();
-    for sequence in (own.at() + 1..=target).filter(|s| !held.contains_key(s)) {
-        let frames = frames.clone();
-        fetches.spawn(async move {
-            let group = frames.fetch_group(sequence, None).await.ok()?;
-            read_group(group).await
-        });
-    }
-    let (mut objects, mut bytes, mut refused) = (0, 0, 0);
-    let mut fetched = Frames::new();
-    while let Some(result) = fetches.join_next().await {
-        if let Ok(Some((sequence, data))) = result {
-            objects += 1;
-            bytes += data.len() as u64;
-            match read_object(&data, &options) {
-                Ok((h, p)) => {
-                    fetched.insert(sequence, (h.pts, p));
-                }
-                Err(_) => refused += 1,
-            }
-        }
-    }
-    let frame = |s: u64| held.get(&s).or_else(|| fetched.get(&s));
+    let fetched = fetched(
+        fetch_missing(&frames, own.at() + 1..=target, &held),
+        &options,
+    )
+    .await;
+    let frame = |s: u64| held.get(&s).or_else(|| fetched.frames.get(&s));
     let misses = (own.at() + 1..=target)
         .filter(|&s| frame(s).is_none())
         .count() as u64;
@@ -967,9 +983,9 @@ async fn repair_from(
         follower,
         own: true,
         misses,
-        objects,
-        bytes,
-        refused,
+        objects: fetched.objects,
+        bytes: fetched.bytes,
+        refused: fetched.refused,
     })
 }
 
