@@ -338,7 +338,7 @@ impl Hub {
                 Core::Gated(gate) => {
                     // A JPEG is a whole picture, whatever its flags say.
                     let keyframe = self.all_intra || !flags.contains(gst::BufferFlags::DELTA_UNIT);
-                    let to = gate.ingest_marked(keyframe);
+                    let to = gate.ingest(keyframe);
                     // The same memory for every viewer. The ingest's times
                     // belong to another pipeline: cleared, so that each
                     // viewer's appsrc stamps its own (do-timestamp), as it

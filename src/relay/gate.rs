@@ -90,17 +90,9 @@ impl KeyframeGate {
     }
 
     /// The viewers that receive a frame from the origin (`keyframe`: it can
-    /// be decoded on its own), in ascending order.
-    pub fn ingest(&mut self, keyframe: bool) -> Vec<ViewerId> {
-        self.ingest_marked(keyframe)
-            .into_iter()
-            .map(|(id, _)| id)
-            .collect()
-    }
-
-    /// [`Self::ingest`], each viewer marked `true` where the frame is its
-    /// first picture (counted in `pictures_served`).
-    pub fn ingest_marked(&mut self, keyframe: bool) -> Vec<(ViewerId, bool)> {
+    /// be decoded on its own), in ascending order, each marked `true` where
+    /// the frame is its first picture (counted in `pictures_served`).
+    pub fn ingest(&mut self, keyframe: bool) -> Vec<(ViewerId, bool)> {
         self.stats.frames_in += 1;
         self.stats.keyframes_in += keyframe as u64;
         let mut to = Vec::with_capacity(self.viewers.len());
@@ -130,20 +122,25 @@ impl KeyframeGate {
 mod tests {
     use super::*;
 
+    /// Who receives the frame, marks dropped.
+    fn ids(to: Vec<(ViewerId, bool)>) -> Vec<ViewerId> {
+        to.into_iter().map(|(id, _)| id).collect()
+    }
+
     #[test]
     fn a_joiner_starts_at_the_next_keyframe() {
         let mut gate = KeyframeGate::new(JoinPolicy::WaitForKeyframe);
         let (a, ask) = gate.join();
         assert!(!ask);
-        assert_eq!(gate.ingest(false), Vec::<ViewerId>::new());
-        assert_eq!(gate.ingest(true), vec![a]);
+        assert_eq!(ids(gate.ingest(false)), Vec::<ViewerId>::new());
+        assert_eq!(ids(gate.ingest(true)), vec![a]);
         let (b, _) = gate.join();
-        assert_eq!(gate.ingest(false), vec![a], "b waits");
-        assert_eq!(gate.ingest(true), vec![a, b]);
+        assert_eq!(ids(gate.ingest(false)), vec![a], "b waits");
+        assert_eq!(ids(gate.ingest(true)), vec![a, b]);
         assert!(gate.restart(b));
-        assert_eq!(gate.ingest(false), vec![a]);
+        assert_eq!(ids(gate.ingest(false)), vec![a]);
         assert!(gate.leave(a));
-        assert_eq!(gate.ingest(true), vec![b]);
+        assert_eq!(ids(gate.ingest(true)), vec![b]);
         assert_eq!(gate.stats().pictures_served, 3);
         assert!(!gate.restart(a));
     }
@@ -152,10 +149,10 @@ mod tests {
     fn a_viewers_first_picture_is_marked() {
         let mut gate = KeyframeGate::new(JoinPolicy::WaitForKeyframe);
         let (a, _) = gate.join();
-        assert_eq!(gate.ingest_marked(false), vec![]);
-        assert_eq!(gate.ingest_marked(true), vec![(a, true)]);
+        assert_eq!(gate.ingest(false), vec![]);
+        assert_eq!(gate.ingest(true), vec![(a, true)]);
         let (b, _) = gate.join();
-        assert_eq!(gate.ingest_marked(true), vec![(a, false), (b, true)]);
+        assert_eq!(gate.ingest(true), vec![(a, false), (b, true)]);
         assert_eq!(gate.stats().pictures_served, 2);
     }
 
