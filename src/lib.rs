@@ -11,9 +11,11 @@
 //! holds the GStreamer-facing pieces several elements share.
 //! `docs/architecture.md` says where a new thing goes.
 
+#[cfg(feature = "gst")]
 use gst::glib;
 
 pub mod delta;
+#[cfg(feature = "gst")]
 pub mod gstcommon;
 pub mod measure;
 pub mod moq;
@@ -25,6 +27,7 @@ pub mod segment;
 #[doc(hidden)]
 pub mod testrng;
 
+#[cfg(feature = "gst")]
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     delta::deltaenc::register(plugin)?;
     delta::deltadec::register(plugin)?;
@@ -39,6 +42,7 @@ fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     Ok(())
 }
 
+#[cfg(feature = "gst")]
 gst::plugin_define!(
     streamkit,
     env!("CARGO_PKG_DESCRIPTION"),

@@ -22,7 +22,9 @@ pub mod range_coder;
 pub mod samples;
 pub mod tile;
 
+#[cfg(feature = "gst")]
 pub(crate) mod deltadec;
+#[cfg(feature = "gst")]
 pub(crate) mod deltaenc;
 
 pub use bitstream::{BitstreamError, FrameHeader, TileCoding, TileRecord};

@@ -8,5 +8,7 @@ pub mod frametally;
 pub mod quality;
 pub mod stampcode;
 
+#[cfg(feature = "gst")]
 pub(crate) mod framemeter;
+#[cfg(feature = "gst")]
 pub(crate) mod framestamp;

@@ -17,12 +17,18 @@ pub mod object;
 pub mod sequencer;
 pub mod snapshot;
 
+#[cfg(feature = "gst")]
 pub mod client;
+#[cfg(feature = "gst")]
 pub mod publisher;
+#[cfg(feature = "gst")]
 pub mod runtime;
+#[cfg(feature = "gst")]
 pub mod subscriber;
 
+#[cfg(feature = "gst")]
 pub mod moqsink;
+#[cfg(feature = "gst")]
 pub mod moqsrc;
 
 /// The catalog's track.

@@ -28,7 +28,9 @@ pub const CLOCK_RATE: u32 = 90_000;
 /// taken as a sender restart, not as late: two seconds of [`CLOCK_RATE`].
 pub const RESTART_AFTER_TICKS: u32 = 2 * CLOCK_RATE;
 
+#[cfg(feature = "gst")]
 pub(crate) mod rtpdeltadepay;
+#[cfg(feature = "gst")]
 pub(crate) mod rtpdeltapay;
 
 pub use frame_assembler::{

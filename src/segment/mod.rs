@@ -8,5 +8,7 @@ pub mod cutter;
 pub mod paramsets;
 pub mod playlist;
 
+#[cfg(feature = "gst")]
 pub(crate) mod hlssegmentsink;
+#[cfg(feature = "gst")]
 pub(crate) mod segmentpackager;
