@@ -210,6 +210,13 @@ impl DeltaDecoder {
         self.canvas.as_ref()
     }
 
+    /// The tiles the last call to [`DeltaDecoder::decode`] wrote, in no
+    /// particular order (what a viewer repaints; after a geometry change,
+    /// repaint the whole picture). Empty after a refused frame.
+    pub fn written_tiles(&self) -> &[u32] {
+        &self.written
+    }
+
     /// Tiles never received since the canvas was made.
     pub fn missing_tiles(&self) -> u32 {
         self.missing
@@ -660,6 +667,7 @@ impl DeltaDecoder {
     pub fn decode(&mut self, data: &[u8], now: Duration) -> DecodeReport {
         let mut report = DecodeReport::default();
         self.stats.bytes += data.len() as u64;
+        self.written.clear();
         let (header, records) = match parse_frame(data) {
             Ok(parsed) => parsed,
             Err(e) => {

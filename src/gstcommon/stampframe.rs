@@ -10,27 +10,10 @@ use gst_video::prelude::*;
 
 use crate::measure::stampcode::{Plane, PlaneMut, Stamp, StampError, StampLayout};
 
-/// Default left edge of the code, in pixels (framestamp and framemeter).
-pub const DEFAULT_X: u32 = 16;
-/// Default top edge of the code, in pixels.
-pub const DEFAULT_Y: u32 = 16;
-/// Default block side: one H.264 macroblock.
-pub const DEFAULT_BLOCK_SIZE: u32 = 16;
-/// Smallest block that still survives 4:2:0 and an 8x8 transform.
-pub const MIN_BLOCK_SIZE: u32 = 4;
-/// Largest block size.
-pub const MAX_BLOCK_SIZE: u32 = 256;
-/// Largest x or y property value.
-pub const MAX_POSITION: u32 = 32768;
-
-/// Where both elements put the code unless told otherwise.
-pub fn default_layout() -> StampLayout {
-    StampLayout {
-        x: DEFAULT_X,
-        y: DEFAULT_Y,
-        block: DEFAULT_BLOCK_SIZE,
-    }
-}
+pub use crate::measure::stampcode::{
+    default_layout, DEFAULT_BLOCK_SIZE, DEFAULT_X, DEFAULT_Y, MAX_BLOCK_SIZE, MAX_POSITION,
+    MIN_BLOCK_SIZE,
+};
 
 /// The raw formats whose samples both elements can write and read: 8 bits
 /// per component, not tiled.

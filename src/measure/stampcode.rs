@@ -34,6 +34,29 @@ const PAYLOAD_BYTES: usize = 12;
 /// area does not hold a code (or it was washed out); reading it would be a guess.
 pub const MIN_CONTRAST: f32 = 48.0;
 
+/// Default left edge of the code, in pixels (`framestamp`, `framemeter`
+/// and the browser viewer).
+pub const DEFAULT_X: u32 = 16;
+/// Default top edge of the code, in pixels.
+pub const DEFAULT_Y: u32 = 16;
+/// Default block side: one H.264 macroblock.
+pub const DEFAULT_BLOCK_SIZE: u32 = 16;
+/// Smallest block that still survives 4:2:0 and an 8x8 transform.
+pub const MIN_BLOCK_SIZE: u32 = 4;
+/// Largest block size.
+pub const MAX_BLOCK_SIZE: u32 = 256;
+/// Largest x or y position.
+pub const MAX_POSITION: u32 = 32768;
+
+/// Where every reader and writer puts the code unless told otherwise.
+pub fn default_layout() -> StampLayout {
+    StampLayout {
+        x: DEFAULT_X,
+        y: DEFAULT_Y,
+        block: DEFAULT_BLOCK_SIZE,
+    }
+}
+
 /// What a stamp says about one frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Stamp {

@@ -29,6 +29,9 @@ pub const FLAG_SYNC: u8 = 0x01;
 /// Flag: input was lost or dropped before this object.
 pub const FLAG_DISCONT: u8 = 0x02;
 const KNOWN_FLAGS: u8 = FLAG_SYNC | FLAG_DISCONT;
+/// A reader's default limit on one object's payload (`moqsrc`'s
+/// `max-object-bytes`, the browser viewer's): 64 MiB.
+pub const DEFAULT_MAX_OBJECT_BYTES: u32 = 64 << 20;
 /// The presentation time field's value for "none".
 const NO_PTS: u64 = u64::MAX;
 

@@ -70,6 +70,7 @@ use crate::gstcommon::caps::moq_template;
 use crate::gstcommon::clock::{clock_time, nanos};
 use crate::gstcommon::moqprops::{relay_properties, RelaySettings, EXAMPLE};
 use crate::moq::client::RelayAddress;
+use crate::moq::object::DEFAULT_MAX_OBJECT_BYTES;
 use crate::moq::runtime::runtime;
 use crate::moq::subscriber::{
     BroadcastSubscription, Delivery, QueueFull, SubscribeOptions, SubscriberStats,
@@ -86,7 +87,6 @@ static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
 
 const DEFAULT_LATENCY: Duration = Duration::from_millis(100);
 const MAX_LATENCY: Duration = Duration::from_secs(10);
-const DEFAULT_MAX_OBJECT_BYTES: u32 = 64 << 20;
 /// Objects queued for the streaming thread; a full queue drops (a loss,
 /// repaired like one).
 const QUEUE_LIMIT: usize = 64;
