@@ -115,7 +115,7 @@ for factory in "${!used[@]}"; do
 done
 
 # --- programs and build modules -----------------------------------------
-for tool in gst-launch-1.0 gst-inspect-1.0 ffmpeg ffprobe chromium meson ninja pkg-config; do
+for tool in gst-launch-1.0 gst-inspect-1.0 ffmpeg ffprobe chromium meson ninja pkg-config clang llvm-ar; do
     path="$(command -v "$tool" || true)"
     if [[ -z "$path" ]]; then
         failures+=("program $tool: not installed; add its package to scripts/deps.sh")

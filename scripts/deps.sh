@@ -24,6 +24,10 @@ PACKAGES=(
     gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
     # test peers
     ffmpeg
+    # the browser viewer's WebAssembly module (scripts/web.sh): zstd's C
+    # sources in it are compiled by clang for wasm32 and archived by llvm-ar
+    # (the unversioned names, and Debian 12's LLVM 14 they point to)
+    clang llvm clang-14 llvm-14
     # certificates made at run time for the MoQ relay of the tests and
     # recipes (benchkit::moqrelay, pipelines/moq-relay.sh)
     openssl

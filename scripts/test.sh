@@ -42,6 +42,10 @@ meson compile -C _build >/dev/null
 echo "streamkit: cargo build --workspace --bins"
 cargo build --quiet --workspace --bins
 
+# The browser viewer's WebAssembly module and binding (web/dist/), which
+# web/tests/wasm.rs runs in Node.js beside the native build.
+scripts/web.sh
+
 echo "streamkit: cargo test"
 # Warnings from GLib/GStreamer are bugs in tests: make them fatal.
 export G_DEBUG=fatal_warnings

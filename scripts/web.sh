@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Builds what a web browser loads (docs/browser.md) into web/dist/:
+# streamkit.wasm, the changes-only decoder and stamp reader compiled for
+# wasm32-unknown-unknown from the plugin's own sources (web/), and
+# streamkit.js, its binding. Adds the Rust target when it is missing
+# (rustup); zstd's C sources in the module need clang and llvm-ar, which
+# scripts/deps.sh installs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+target=wasm32-unknown-unknown
+if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx "$target"; then
+    echo "streamkit: rustup target add $target"
+    rustup target add "$target"
+fi
+echo "streamkit: cargo build -p streamkit-web --target $target --release"
+cargo build --quiet -p streamkit-web --target "$target" --release
+mkdir -p web/dist
+cp "target/$target/release/streamkit_web.wasm" web/dist/streamkit.wasm
+cp web/page/streamkit.js web/dist/streamkit.js
+echo "streamkit: web/dist/streamkit.wasm ($(stat -c %s web/dist/streamkit.wasm) bytes)"
