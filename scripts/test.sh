@@ -42,8 +42,9 @@ meson compile -C _build >/dev/null
 echo "streamkit: cargo build --workspace --bins"
 cargo build --quiet --workspace --bins
 
-# The browser viewer's WebAssembly module and binding (web/dist/), which
-# web/tests/wasm.rs runs in Node.js beside the native build.
+# The browser viewer (web/dist/): its WebAssembly module, which
+# web/tests/wasm.rs runs in Node.js beside the native build, and its page,
+# which tests/browser.rs and the browser-demo recipe open in Chromium.
 scripts/web.sh
 
 echo "streamkit: cargo test"
@@ -88,6 +89,7 @@ check_recipe measure-latency-jpeg "frames-new=(guint64)60" CODEC=jpeg FRAMES=60 
 check_recipe relay-demo "pictures_served=2 .* upstream_keyframe_requests=0" pipelines/relay-demo.sh
 check_recipe moq-demo "viewer 2: .*frames-new=(guint64)60" pipelines/moq-demo.sh
 check_recipe lossy-link "frames-new=(guint64)[1-9]" DURATION=3 pipelines/lossy-link.sh
+check_recipe browser-demo "painted [1-9][0-9]* changes-only pictures" scripts/browser-check.sh
 
 unset GST_TRACERS GST_DEBUG GST_DEBUG_FILE
 

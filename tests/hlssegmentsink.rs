@@ -292,23 +292,6 @@ fn ffmpeg_decodes_every_segment_of_the_live_playlist_over_http() {
     eprintln!("ffmpeg: {frames} frames, {playlist_loads} playlist loads, {segment_loads} segments");
 }
 
-/// Asks Chromium to quit (SIGTERM to the browser process, which takes its
-/// helper processes down with it), killing it if it does not within 5 s.
-fn stop_browser(browser: &mut std::process::Child) {
-    let _ = Command::new("kill")
-        .args(["-TERM", &browser.id().to_string()])
-        .status();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = browser.try_wait() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = browser.kill();
-    let _ = browser.wait();
-}
-
 fn web_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests")
@@ -323,11 +306,6 @@ fn hlsjs_in_headless_chromium_plays_the_live_playlist() {
         hlsjs.exists(),
         "hls.js missing: run `npm ci` in tests/web (scripts/test.sh does)"
     );
-    let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .expect("chromium missing: STREAMKIT_WITH_BROWSER=1 scripts/deps.sh installs it");
-
     let dir = ScratchDir::new("hlsjs");
     let profile = ScratchDir::new("chromium-profile");
     // 12 s live: enough for hls.js to start and play several seconds.
@@ -338,26 +316,16 @@ fn hlsjs_in_headless_chromium_plays_the_live_playlist() {
     ]);
     wait_for(&dir.join("playlist.m3u8"), Duration::from_secs(10));
 
-    let mut browser = Command::new(chromium)
-        .args([
+    let mut browser = common::browser::open(
+        &server.url("/web/index.html"),
+        profile.path(),
+        &[
             "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
             "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
             "--autoplay-policy=no-user-gesture-required",
             "--mute-audio",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg(server.url("/web/index.html"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start chromium");
+        ],
+    );
 
     let reports = || -> Vec<(f64, String)> {
         server
@@ -388,7 +356,7 @@ fn hlsjs_in_headless_chromium_plays_the_live_playlist() {
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    stop_browser(&mut browser);
+    common::browser::stop(&mut browser);
     live.send_event(gst::event::Eos::new());
     let outcome = pipeline.join().expect("pipeline thread");
     assert!(matches!(outcome, Outcome::Eos), "{outcome:?}");

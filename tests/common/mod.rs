@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MPL-2.0
 //! What several integration tests share, one module per job: plugin
-//! registration here; in the modules below, pipelines (`pipeline`), scratch
+//! registration here; in the modules below, headless Chromium (`browser`),
+//! pipelines (`pipeline`), scratch
 //! directories (`scratch`), ffprobe/ffmpeg checks (`ffmpeg`), free UDP ports
 //! and an HTTP server (`net`), resident memory (`memory`), the seeded
 //! generator (`rng`), test video (`media`) and the RTP tests'
@@ -9,6 +10,7 @@
 //! Every test binary compiles this module whole and uses only part of it.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod ffmpeg;
 pub mod media;
 pub mod memory;

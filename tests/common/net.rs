@@ -77,6 +77,8 @@ fn content_type(path: &Path) -> &'static str {
         Some("ts") => "video/mp2t",
         Some("js") => "application/javascript",
         Some("html") => "text/html; charset=utf-8",
+        Some("wasm") => "application/wasm",
+        Some("json") => "application/json",
         _ => "application/octet-stream",
     }
 }

@@ -7,21 +7,46 @@
 export class Streamkit {
   /** @param {BufferSource | Response | Promise<Response>} source the .wasm bytes or a fetch of them */
   static async load(source) {
-    const resolved = await source;
-    const { instance } =
-      typeof Response !== "undefined" && resolved instanceof Response
-        ? await WebAssembly.instantiateStreaming(resolved, {})
-        : await WebAssembly.instantiate(resolved, {});
+    let bytes = await source;
+    // A Response: read it whole (instantiateStreaming would also need the
+    // server to say application/wasm, which not every static server does).
+    if (typeof Response !== "undefined" && bytes instanceof Response) {
+      if (!bytes.ok) throw new Error(`streamkit: ${bytes.url}: HTTP ${bytes.status}`);
+      bytes = await bytes.arrayBuffer();
+    }
+    const { instance } = await WebAssembly.instantiate(bytes, {});
     return new Streamkit(instance.exports);
   }
 
   constructor(exports) {
     this.x = exports;
+    this.scratch = 0;
+    this.scratchLen = 0;
+    this.out = 0;
   }
 
   /** The module's memory as bytes (made anew: growth detaches old views). */
   bytes(ptr, len) {
     return new Uint8Array(this.x.memory.buffer, ptr, len);
+  }
+
+  /**
+   * Reads the stamp framestamp drew from an RGBA picture (an ImageData, or
+   * { data, width, height }): { frame, captureNs (BigInt) }, or null.
+   */
+  readStamp(image) {
+    const x = this.x;
+    const len = image.data.length;
+    if (len > this.scratchLen) {
+      if (this.scratch) x.sk_free(this.scratch, this.scratchLen);
+      this.scratchLen = Math.max(len, 1 << 16);
+      this.scratch = x.sk_alloc(this.scratchLen);
+      this.out = this.out || x.sk_alloc(16);
+    }
+    this.bytes(this.scratch, len).set(image.data);
+    if (x.sk_read_stamp_rgba(this.scratch, len, image.width, image.height, this.out) !== 1) return null;
+    const out = new BigUint64Array(x.memory.buffer, this.out, 2);
+    return { frame: Number(out[0]), captureNs: out[1] };
   }
 
   /**

@@ -28,7 +28,7 @@ pub mod view;
 
 use std::time::Duration;
 
-use view::View;
+use view::{stamp_in_rgba, View, STATS};
 
 /// A view and what its last calls return by pointer.
 pub struct Handle {
@@ -41,7 +41,7 @@ pub struct Handle {
 /// Fields of [`sk_view_outcome`]'s array.
 pub const OUTCOME_FIELDS: usize = 7;
 /// Fields of [`sk_view_stats`]'s array.
-pub const STATS_FIELDS: usize = 11;
+pub const STATS_FIELDS: usize = STATS.len();
 
 fn millis(ms: f64) -> Duration {
     if ms.is_finite() && ms > 0.0 {
@@ -302,29 +302,40 @@ pub unsafe extern "C" fn sk_view_stamp_time(h: *const Handle) -> u64 {
     (*h).stamp.map_or(0, |s| s.1)
 }
 
-/// The decoder's counters, [`STATS_FIELDS`] `u64`s: frames, keyframes,
-/// tiles applied, records dropped, frames rejected, frames oversized,
-/// geometry changes throttled, geometry changes, bytes, tiles recalled,
-/// recall misses (`deltadec`'s `stats`).
+/// The decoder's counters, [`STATS_FIELDS`] `u64`s in the order of
+/// [`view::STATS`] (`deltadec`'s `stats`).
 ///
 /// # Safety
 /// `h` is a live view.
 #[no_mangle]
 pub unsafe extern "C" fn sk_view_stats(h: *mut Handle) -> *const u64 {
     let h = &mut *h;
-    let s = h.view.stats();
-    h.stats = [
-        s.frames,
-        s.keyframes,
-        s.tiles_applied,
-        s.records_dropped,
-        s.frames_rejected,
-        s.frames_oversized,
-        s.geometry_changes_throttled,
-        s.geometry_changes,
-        s.bytes,
-        s.tiles_recalled,
-        s.recall_misses,
-    ];
+    h.stats = h.view.stats_fields();
     h.stats.as_ptr()
+}
+
+/// Reads the stamp at the default place from an RGBA picture of `width` x
+/// `height` pixels at `ptr` (`len` bytes; for example a canvas's
+/// `getImageData` of another decoder's picture): 1 when it reads, and then
+/// `out[0]` is its frame number and `out[1]` its capture time in
+/// nanoseconds; 0 when it does not.
+///
+/// # Safety
+/// `ptr..ptr+len` is readable; `out` points to two writable `u64`s.
+#[no_mangle]
+pub unsafe extern "C" fn sk_read_stamp_rgba(
+    ptr: *const u8,
+    len: usize,
+    width: u32,
+    height: u32,
+    out: *mut u64,
+) -> i32 {
+    match stamp_in_rgba(bytes(ptr, len), width, height) {
+        Ok(s) => {
+            *out = u64::from(s.frame);
+            *out.add(1) = s.capture_time_ns;
+            1
+        }
+        Err(_) => 0,
+    }
 }

@@ -44,6 +44,21 @@ impl std::fmt::Display for ViewError {
 
 impl std::error::Error for ViewError {}
 
+/// The names of [`View::stats_fields`], in order (`deltadec`'s `stats`).
+pub const STATS: [&str; 11] = [
+    "frames",
+    "keyframes",
+    "tiles-applied",
+    "records-dropped",
+    "frames-rejected",
+    "frames-oversized",
+    "geometry-changes-throttled",
+    "geometry-changes",
+    "bytes",
+    "tiles-recalled",
+    "recall-misses",
+];
+
 /// What the last call to [`View::decode`] or [`View::decode_object`] did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Outcome {
@@ -233,6 +248,24 @@ impl View {
         self.decoder.stats()
     }
 
+    /// The decoder's counters as numbers, in the order of [`STATS`].
+    pub fn stats_fields(&self) -> [u64; STATS.len()] {
+        let s = self.decoder.stats();
+        [
+            s.frames,
+            s.keyframes,
+            s.tiles_applied,
+            s.records_dropped,
+            s.frames_rejected,
+            s.frames_oversized,
+            s.geometry_changes_throttled,
+            s.geometry_changes,
+            s.bytes,
+            s.tiles_recalled,
+            s.recall_misses,
+        ]
+    }
+
     /// XXH3-64 of the decoded picture: its planes, tightly packed, in
     /// order (for a packed format, the one plane as the format orders its
     /// bytes), the same bytes `deltadec` outputs for a tight buffer.
@@ -274,6 +307,21 @@ impl View {
         }
         .read_stamp(&layout)
     }
+}
+
+/// Reads the stamp at the default place from an RGBA picture `width`
+/// pixels wide (its green channel): what a page reads back from a canvas it
+/// drew another decoder's picture into (WebCodecs' H.264).
+pub fn stamp_in_rgba(rgba: &[u8], width: u32, height: u32) -> Result<Stamp, StampError> {
+    let rows = rgba.len() / (width.max(1) as usize * 4);
+    Plane {
+        data: rgba.get(1..).unwrap_or(&[]),
+        stride: width as usize * 4,
+        pixel_stride: 4,
+        width,
+        height: height.min(rows as u32),
+    }
+    .read_stamp(&default_layout())
 }
 
 /// Rectangles covering `tiles` (sorted): each run of neighbouring tiles
@@ -414,6 +462,21 @@ mod tests {
         }
         assert_eq!(view.checksum(), Some(xxhash_rust::xxh3::xxh3_64(&b)));
         assert!(view.is_whole());
+    }
+
+    #[test]
+    fn a_stamp_reads_from_the_rgba_picture_as_from_the_decoded_one() {
+        let frames = encode(&[bgrx(320, 200, 0)], 320, 200);
+        let mut view = View::new(4096, 2304, 1 << 20, 0).unwrap();
+        view.decode(&frames[0], Duration::ZERO);
+        // no stamp drawn: both say so alike
+        assert_eq!(
+            view.stamp().is_ok(),
+            stamp_in_rgba(view.rgba(), 320, 200).is_ok()
+        );
+        // too small a picture, or fewer rows than claimed: an error, no panic
+        assert!(stamp_in_rgba(&[0; 64], 4, 4).is_err());
+        assert!(stamp_in_rgba(&[0; 64], 320, 200).is_err());
     }
 
     #[test]

@@ -127,21 +127,8 @@ fn native(steps: &[Step]) -> Vec<String> {
         ));
     }
     if let Some(v) = view {
-        let s = v.stats();
-        out.push(format!(
-            "stats {} {} {} {} {} {} {} {} {} {} {}",
-            s.frames,
-            s.keyframes,
-            s.tiles_applied,
-            s.records_dropped,
-            s.frames_rejected,
-            s.frames_oversized,
-            s.geometry_changes_throttled,
-            s.geometry_changes,
-            s.bytes,
-            s.tiles_recalled,
-            s.recall_misses
-        ));
+        let fields: Vec<String> = v.stats_fields().iter().map(u64::to_string).collect();
+        out.push(format!("stats {}", fields.join(" ")));
     }
     out
 }
