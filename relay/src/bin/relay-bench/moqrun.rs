@@ -273,7 +273,7 @@ pub fn run(args: &Args, command: String) -> Result<BenchResult> {
         &args.scene,
         (args.width, args.height, args.fps),
         &Broadcast {
-            url: format!("https://localhost:{}/", forwarder.port()),
+            url: format!("https://127.0.0.1:{}/", forwarder.port()),
             fingerprint: root.fingerprint.clone(),
             name: BROADCAST.into(),
         },
