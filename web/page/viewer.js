@@ -97,12 +97,13 @@ async function everyGroup(track, onGroup) {
 
 /** The changes-only track: join from the relay's snapshot, then live. */
 class DeltaPlayer {
-  constructor(sk, broadcast, catalog, cfg, opened) {
+  constructor(sk, broadcast, cfg, opened) {
+    this.sk = sk;
     this.cfg = cfg;
     this.broadcast = broadcast;
-    this.catalog = catalog;
+    this.catalog = null; // once read
+    this.view = null; // made with the catalog's cache_tiles
     this.opened = opened;
-    this.view = sk.view({ cacheTiles: catalog.cache_tiles ?? 0 });
     this.ctx = $("delta").getContext("2d");
     this.held = new Map(); // sequence -> { bytes, at }
     this.next = null; // the next sequence to decode, once joined
@@ -112,16 +113,27 @@ class DeltaPlayer {
     this.bits = new Recent(1000);
     this.painted = new Recent(1000);
     this.counts = { frames: 0, refused: 0, lost: 0, repaired: 0, fetched: 0 };
-    this.joinMs = null;
+    this.firstMs = null; // the snapshot shown: exact, of frame S
+    this.joinMs = null; // caught up: the newest frame, whole
     this.check = cfg.report !== "";
   }
 
-  start() {
-    const frames = this.broadcast.subscribe(this.catalog.frames_track, { latencyMax: 2000 });
-    const snapshot = this.broadcast.subscribe(this.catalog.snapshot_track);
-    everyGroup(frames, (g) => this.readGroup(g)).catch((e) => fail("frames", e));
-    this.join(snapshot).catch((e) => fail("join", e));
+  /**
+   * Subscribes to the frames and snapshot tracks at once, under the names
+   * moq.md gives, while the catalog (a promise) is still on its way, as
+   * moqsrc does: that saves a round trip. A catalog naming other tracks
+   * makes the join subscribe again under those.
+   */
+  start(catalog) {
+    this.follow("frames");
+    const snapshot = this.broadcast.subscribe("snapshot");
+    this.join(snapshot, catalog).catch((e) => fail("join", e));
     setInterval(() => this.tick(), 20);
+  }
+
+  follow(name) {
+    this.framesTrack = this.broadcast.subscribe(name, { latencyMax: 2000 });
+    everyGroup(this.framesTrack, (g) => this.readGroup(g)).catch((e) => fail("frames", e));
   }
 
   async readGroup(group) {
@@ -150,8 +162,19 @@ class DeltaPlayer {
    * cache. A snapshot whose frames cannot all be had is no exact picture:
    * try again with the next one 200 ms later, as moqsrc does.
    */
-  async join(snapshotTrack) {
+  async join(snapshotTrack, catalog) {
     this.busy = true;
+    this.catalog = await catalog;
+    this.view = this.sk.view({ cacheTiles: this.catalog.cache_tiles ?? 0 });
+    if (this.catalog.frames_track !== "frames") {
+      this.framesTrack.close();
+      this.held.clear();
+      this.follow(this.catalog.frames_track);
+    }
+    if (this.catalog.snapshot_track !== "snapshot") {
+      snapshotTrack.close();
+      snapshotTrack = this.broadcast.subscribe(this.catalog.snapshot_track);
+    }
     for (let track = snapshotTrack; ; track = this.broadcast.subscribe(this.catalog.snapshot_track)) {
       try {
         await this.joinFrom(track);
@@ -171,19 +194,34 @@ class DeltaPlayer {
     const group = await snapshotTrack.recvGroup();
     if (!group) throw new Error("the snapshot track ended");
     const s = group.sequence;
+    // S is known as soon as its group opens: fetch the frames since while
+    // the snapshot itself is still arriving (moq.md, step 5).
+    const since = this.framesSince(s);
+    since.catch(() => {}); // awaited below, after the snapshot
     const object = await group.readFrame();
     group.close();
     snapshotTrack.close();
     if (!object) throw new Error(`snapshot ${s}: empty group`);
+    // The snapshot alone is an exact picture of frame S: show it at once,
+    // then catch up to the newest frame.
+    if (!this.apply(object.payload, false)) throw new Error(`snapshot ${s} refused`);
+    if (this.firstMs === null) this.firstMs = performance.now() - this.opened;
+    const { t, fetched } = await since;
+    for (let q = s + 1; q <= t; q++) this.apply(fetched.get(q) ?? this.held.get(q).bytes, q === t);
+    for (const q of [...this.held.keys()]) if (q <= t) this.held.delete(q);
+    this.next = t + 1;
+    if (this.joinMs === null && this.view.whole) this.joinMs = performance.now() - this.opened;
+  }
+
+  /** Once a live frame is held: T, the newest, and the frames S+1..T that
+   * did not arrive live, fetched from the relay, all at once. */
+  async framesSince(s) {
     while (this.held.size === 0) await new Promise((r) => setTimeout(r, 2));
     const t = Math.max(s, ...this.held.keys());
     const wanted = [];
     for (let q = s + 1; q <= t; q++) if (!this.held.has(q)) wanted.push(q);
     const fetched = new Map(await Promise.all(wanted.map(async (q) => [q, await this.fetchFrame(q)])));
-    this.apply(object.payload, false);
-    for (let q = s + 1; q <= t; q++) this.apply(fetched.get(q) ?? this.held.get(q).bytes, q === t);
-    for (const q of [...this.held.keys()]) if (q <= t) this.held.delete(q);
-    this.next = t + 1;
+    return { t, fetched };
   }
 
   /** Decodes in order what can be; a gap waits `latency`, then is fetched. */
@@ -235,7 +273,7 @@ class DeltaPlayer {
     if (!ok) {
       this.counts.refused++;
       fail("changes-only object refused", this.view.error);
-      return;
+      return false;
     }
     this.counts.frames++;
     if (painted) this.painted.add(1);
@@ -245,12 +283,10 @@ class DeltaPlayer {
       this.latency.add(age);
       outbox.lat.push(age.toFixed(2));
     }
-    if (this.joinMs === null && this.view.whole) {
-      this.joinMs = performance.now() - this.opened;
-    }
     if (this.check && stamp) {
       outbox.delta.push(`${stamp.frame}:${this.view.checksum.toString(16)}`);
     }
+    return true;
   }
 
   show() {
@@ -259,7 +295,8 @@ class DeltaPlayer {
       `${this.painted.rate().toFixed(1)} fps painted · ${kbit.toFixed(0)} kbit/s · ` +
       `latency p50 ${this.latency.quantile(0.5).toFixed(1)} ms, p95 ${this.latency.quantile(0.95).toFixed(1)} ms · ` +
       `decode p50 ${this.decodeMs.quantile(0.5).toFixed(2)} ms · ` +
-      `join ${this.joinMs === null ? "…" : this.joinMs.toFixed(0) + " ms"} · ` +
+      `joined: snapshot ${this.firstMs === null ? "…" : this.firstMs.toFixed(0) + " ms"}, ` +
+      `caught up ${this.joinMs === null ? "…" : this.joinMs.toFixed(0) + " ms"} · ` +
       `frames ${this.counts.frames}, fetched ${this.counts.fetched}, lost ${this.counts.lost}, refused ${this.counts.refused}`;
   }
 }
@@ -381,10 +418,13 @@ async function main() {
   const opened = performance.now();
   status(`connected (${connection.version}); reading the catalog`);
   const broadcast = connection.consume(Moq.Path.from(cfg.name));
-  const catalog = await catalogOf(broadcast);
-  if (catalog.codec !== "delta") throw new Error(`${cfg.name} is ${catalog.codec}, not the changes-only stream`);
-  const delta = new DeltaPlayer(sk, broadcast, catalog, cfg, opened);
-  delta.start();
+  const catalogRead = catalogOf(broadcast).then((c) => {
+    if (c.codec !== "delta") throw new Error(`${cfg.name} is ${c.codec}, not the changes-only stream`);
+    return c;
+  });
+  const delta = new DeltaPlayer(sk, broadcast, cfg, opened);
+  delta.start(catalogRead);
+  const catalog = await catalogRead;
   status(`watching (${connection.version}, ${catalog.width}x${catalog.height})`);
   let h264 = null;
   if (cfg.h264) {
@@ -404,6 +444,7 @@ async function main() {
         lost: delta.counts.lost,
         refused: delta.counts.refused,
         join: delta.joinMs === null ? "" : delta.joinMs.toFixed(1),
+        first: delta.firstMs === null ? "" : delta.firstMs.toFixed(1),
         decode: delta.decodeMs.quantile(0.5).toFixed(3),
         decode95: delta.decodeMs.quantile(0.95).toFixed(3),
         heap: performance.memory ? performance.memory.usedJSHeapSize : "",
