@@ -14,7 +14,8 @@ MOQ_LINK_URL="${SCHEME:-https}://198.18.0.1:4443/"
 # moq_link_side_a FILE [COMMAND]: writes side A's script to FILE: COMMAND
 # first (if any), then moq-relay.sh (log level RELAY_LOG, default error, to
 # $work/relay.log) and moq-publish.sh (moqsink's stats at its end in
-# $work/origin.log), both running until side B touches $work/done.
+# $work/origin.log), both running until side B touches $work/done; then
+# whatever COMMAND started in the background is stopped too.
 moq_link_side_a() {
     cat >"$1" <<A
 set -u
@@ -27,6 +28,8 @@ origin=\$!
 while [[ ! -e "$work/done" ]]; do sleep 0.2; done
 kill -INT \$origin; wait \$origin
 kill \$relay; wait \$relay
+# what COMMAND left running in the background
+kill \$(jobs -p) 2>/dev/null; wait
 A
 }
 

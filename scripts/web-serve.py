@@ -5,7 +5,7 @@ address only: serves DIR, and with --reports FILE appends every request to
 /report (what a page measured) to FILE as one JSON object a line, for
 scripts/browser-bench.sh to read. Used by pipelines/browser-demo.sh too.
 
-    scripts/web-serve.py --bind 127.0.0.1 --port 8080 --dir SITE [--reports FILE]
+    scripts/web-serve.py --bind 127.0.0.1 --port 8080 --dir SITE [--reports FILE] [--cors]
 """
 import argparse
 import functools
@@ -24,6 +24,7 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         ".json": "application/json",
     }
     reports = None
+    cors = False
 
     def do_GET(self):
         url = urllib.parse.urlsplit(self.path)
@@ -40,6 +41,8 @@ class Handler(http.server.SimpleHTTPRequestHandler):
 
     def end_headers(self):
         self.send_header("Cache-Control", "no-store")
+        if self.cors:
+            self.send_header("Access-Control-Allow-Origin", "*")
         super().end_headers()
 
     def log_message(self, format, *args):
@@ -52,7 +55,10 @@ def main():
     p.add_argument("--port", type=int, default=8080, help="TCP port (default 8080)")
     p.add_argument("--dir", required=True, help="the directory to serve")
     p.add_argument("--reports", help="append the pages' /report requests to this file, as JSON lines")
+    p.add_argument("--cors", action="store_true",
+                   help="let pages of any origin read what it serves (an HLS playlist for a page served elsewhere)")
     a = p.parse_args()
+    Handler.cors = a.cors
     Handler.reports = open(a.reports, "a", encoding="utf-8") if a.reports else None
     handler = functools.partial(Handler, directory=a.dir)
     server = http.server.ThreadingHTTPServer((a.bind, a.port), handler)

@@ -3,7 +3,8 @@
 # streamkit.wasm, the changes-only decoder and stamp reader compiled for
 # wasm32-unknown-unknown from the plugin's own sources (web/), and
 # streamkit.js, its binding; the viewer page (index.html) and its script
-# bundled with @moq/net (viewer.bundle.js). Adds the Rust target when it is
+# bundled with @moq/net (viewer.bundle.js); hls.html, hls.js playing this
+# project's HLS for comparison (hls.bundle.js). Adds the Rust target when it is
 # missing (rustup); zstd's C sources in the module need clang and llvm-ar,
 # which scripts/deps.sh installs; the page's npm packages are pinned by
 # web/page/package-lock.json.
@@ -19,13 +20,17 @@ echo "streamkit: cargo build -p streamkit-web --target $target --release"
 cargo build --quiet -p streamkit-web --target "$target" --release
 mkdir -p web/dist
 cp "target/$target/release/streamkit_web.wasm" web/dist/streamkit.wasm
-cp web/page/streamkit.js web/page/index.html web/dist/
+cp web/page/streamkit.js web/page/index.html web/page/hls.html web/dist/
 
 if [[ ! -f web/page/node_modules/.package-lock.json ||
       web/page/package-lock.json -nt web/page/node_modules/.package-lock.json ]]; then
     echo "streamkit: npm ci in web/page (@moq/net, esbuild)"
     (cd web/page && npm ci --no-audit --no-fund --silent)
 fi
-web/page/node_modules/.bin/esbuild web/page/viewer.js --bundle --minify --sourcemap \
-    --format=esm --target=chrome120 --log-level=warning --outfile=web/dist/viewer.bundle.js
+for page in viewer hls; do
+    script=web/page/$page.js
+    [[ $page == hls ]] && script=web/page/hls-viewer.js
+    web/page/node_modules/.bin/esbuild "$script" --bundle --minify --sourcemap \
+        --format=esm --target=chrome120 --log-level=warning --outfile="web/dist/$page.bundle.js"
+done
 echo "streamkit: web/dist/streamkit.wasm ($(stat -c %s web/dist/streamkit.wasm) bytes)"
