@@ -286,11 +286,11 @@ fn detailed_origin(
 fn with_hold_snapshots_joins_cost_the_origin_no_snapshot() {
     init();
     let relay = MoqRelay::start().expect("moq-relay starts");
-    // Snapshots 5 s apart: the first at the start, none during what is
+    // Snapshots 20 s apart: the first at the start, none during what is
     // measured, so what an origin sends beyond its frames is what the
     // joins cost it.
-    let holding = detailed_origin(&relay, "holding", 5000, true);
-    let paying = detailed_origin(&relay, "paying", 5000, false);
+    let holding = detailed_origin(&relay, "holding", 20_000, true);
+    let paying = detailed_origin(&relay, "paying", 20_000, false);
     play(&holding);
     play(&paying);
     let sinks = [
@@ -310,10 +310,14 @@ fn with_hold_snapshots_joins_cost_the_origin_no_snapshot() {
     let base0 = sinks.clone().map(|s| uplink(&s));
     std::thread::sleep(Duration::from_millis(1000));
     let base1 = sinks.clone().map(|s| uplink(&s));
-    // Joins, one at a time, alternating between the two broadcasts.
+    // Joins, one at a time, alternating between the two broadcasts; what
+    // each cost its origin is measured over its own window.
     let joins = 6;
+    let mut per_join: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
     for i in 0..joins * 2 {
-        let broadcast = if i % 2 == 0 { "holding" } else { "paying" };
+        let k = i % 2;
+        let broadcast = if k == 0 { "holding" } else { "paying" };
+        let from = uplink(&sinks[k]);
         let v = viewer(&relay, broadcast);
         let pictures = collect(&v, "view");
         play(&v);
@@ -331,10 +335,10 @@ fn with_hold_snapshots_joins_cost_the_origin_no_snapshot() {
         );
         stop(&v);
         assert!(n >= 3, "{broadcast}: join {i} had {n} pictures in 20 s");
+        // What is still on its way to the relay.
+        std::thread::sleep(Duration::from_millis(300));
+        per_join[k].push(beyond_frames((base0[k], base1[k]), from, uplink(&sinks[k])));
     }
-    // What is still on its way to the relay.
-    std::thread::sleep(Duration::from_millis(300));
-    let after = sinks.clone().map(|s| uplink(&s));
     for v in &standing {
         stop(v);
     }
@@ -345,22 +349,26 @@ fn with_hold_snapshots_joins_cost_the_origin_no_snapshot() {
         assert_eq!(stat(s, "snapshots"), 1, "a snapshot in the measured time");
         stat(s, "snapshot-bytes") as f64
     };
-    let cost: Vec<f64> = (0..2)
-        .map(|k| beyond_frames((base0[k], base1[k]), base1[k], after[k]) / joins as f64)
-        .collect();
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let cost = [median(&mut per_join[0]), median(&mut per_join[1])];
     let snapshot_size = [snapshot(&sinks[0]), snapshot(&sinks[1])];
     eprintln!(
-        "per join, beyond the frames: holding origin {:.0} B, paying origin {:.0} B \
-         (a snapshot is {:.0} B)",
+        "per join, beyond the frames (median of {joins}): holding origin {:.0} B, paying \
+         origin {:.0} B (a snapshot is {:.0} B); all: {per_join:.0?}",
         cost[0], cost[1], snapshot_size[1]
     );
     // Over a window this short the QUIC connection's byte count strays
-    // from the frames' by tens of kilobytes either way under load (how
-    // packets are filled and acknowledged changes while the joiners use
-    // the CPU), the same way for both origins (one process, one machine):
-    // so the two are compared with each other. Without the hold, the relay
-    // had to ask the origin for the snapshot at each join; with it, not
-    // (relay-bench counts the absolute bytes: docs/quic.md).
+    // from the frames' by kilobytes either way under load (how packets are
+    // filled and acknowledged changes while the joiners use the CPU), and
+    // now and then by tens of kilobytes (seen once in the suite under two
+    // busy loops, with the other MoQ tests of this file running beside
+    // it): so each origin's cost is the median of its joins, and the two
+    // are compared with each other. Without the hold, the relay had to ask
+    // the origin for the snapshot at each join; with it, not (relay-bench
+    // counts the absolute bytes: docs/quic.md).
     assert!(stat(&sinks[0], "snapshots-held") >= 1);
     assert!(
         cost[1] - cost[0] > 0.5 * snapshot_size[1],
