@@ -72,14 +72,7 @@ pub fn read_frame_stamp(
 ) -> Result<Stamp, StampError> {
     let comp = read_component(frame.info());
     let Ok(data) = frame.comp_data(comp) else {
-        return Err(StampError::OutOfBounds {
-            x: layout.x,
-            y: layout.y,
-            needed_width: layout.bounds().width,
-            needed_height: layout.bounds().height,
-            width: 0,
-            height: 0,
-        });
+        return Err(layout.no_picture());
     };
     Plane {
         data,

@@ -163,14 +163,25 @@ impl StampLayout {
         let bottom = b.y.checked_add(b.height);
         match (right, bottom) {
             (Some(r), Some(btm)) if r <= width && btm <= height => Ok(()),
-            _ => Err(StampError::OutOfBounds {
-                x: self.x,
-                y: self.y,
-                needed_width: b.width,
-                needed_height: b.height,
-                width,
-                height,
-            }),
+            _ => Err(self.out_of(width, height)),
+        }
+    }
+
+    /// The error for a picture with nothing to read the code from (none
+    /// decoded yet, or no samples to map): it does not fit in 0 x 0.
+    pub fn no_picture(&self) -> StampError {
+        self.out_of(0, 0)
+    }
+
+    fn out_of(&self, width: u32, height: u32) -> StampError {
+        let b = self.bounds();
+        StampError::OutOfBounds {
+            x: self.x,
+            y: self.y,
+            needed_width: b.width,
+            needed_height: b.height,
+            width,
+            height,
         }
     }
 

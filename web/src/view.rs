@@ -283,14 +283,7 @@ impl View {
     pub fn stamp(&self) -> Result<Stamp, StampError> {
         let layout = default_layout();
         let Some(canvas) = self.decoder.canvas() else {
-            return Err(StampError::OutOfBounds {
-                x: layout.x,
-                y: layout.y,
-                needed_width: layout.bounds().width,
-                needed_height: layout.bounds().height,
-                width: 0,
-                height: 0,
-            });
+            return Err(layout.no_picture());
         };
         let g = canvas.geometry();
         let (offset, pixel_stride) = match g.format.packed_order() {
