@@ -36,7 +36,7 @@ pids+=($!)
 # the sender's stamps (the host's monotonic clock) map to the page's clock.
 site="$MOQ_DIR/site"
 mkdir -p "$site"
-cp "$repo"/web/dist/{index.html,streamkit.js,streamkit.wasm,viewer.bundle.js} "$site/"
+cp "$repo"/web/dist/{index.html,streamkit.js,streamkit.wasm,warm.obj,viewer.bundle.js} "$site/"
 offset="$(python3 -c 'import time; print(time.monotonic_ns() - time.time_ns())')"
 cat >"$site/config.json" <<JSON
 {"relay": "$MOQ_URL", "fp": "$(cat "$MOQ_DIR/fingerprint")", "name": "screen",

@@ -16,13 +16,19 @@
 # at a tenth of its run and at its end.
 # Variables (defaults): HLS=0 H264=1 (0: the pages play the changes-only
 #   stream alone) RTT=0 (ms) LOSS=0 (percent) DURATION=20 (s of
-#   watching) PAGES=1 (pages open at once) JOINS=0 (then this many page
-#   loads one after another, 4 s each, for join times) WIDTH=1280
-#   HEIGHT=720 STREAMKIT_PROFILE=release
+#   watching) PAGES=1 (pages open at once) JOINS=0 (this many page loads
+#   one after another, 4 s each, while those pages watch, for join times;
+#   the pages watch longer if the joins need it) JOIN_ALONE=0 (1: the
+#   joins come after the pages have gone) WIDTH=1280
+#   HEIGHT=720 STREAMKIT_PROFILE=release PAGE_ARGS= (more of the page's
+#   settings, appended to its URL: "&latency=20&behind=500")
 set -euo pipefail
 dir="$(cd "$(dirname "$0")/.." && pwd)"
 source "$dir/pipelines/_env.sh"
 RTT="${RTT:-0}" LOSS="${LOSS:-0}" DURATION="${DURATION:-20}" PAGES="${PAGES:-1}" JOINS="${JOINS:-0}"
+# the watching pages stay while the joins run
+WATCH=$DURATION
+[[ "${JOIN_ALONE:-0}" != 1 ]] && WATCH=$((DURATION > 4 * JOINS + 5 ? DURATION : 4 * JOINS + 5))
 linkem="$(linkem_bin)"
 moq_relay_bin >/dev/null
 "$dir/scripts/web.sh" >/dev/null
@@ -45,7 +51,7 @@ moq_link_side_a "$work/a.sh" "$hls_sender"
 
 site="$work/site"
 mkdir -p "$site"
-cp "$dir"/web/dist/{index.html,hls.html,streamkit.js,streamkit.wasm,viewer.bundle.js,hls.bundle.js} "$site/"
+cp "$dir"/web/dist/{index.html,hls.html,streamkit.js,streamkit.wasm,warm.obj,viewer.bundle.js,hls.bundle.js} "$site/"
 # Side B: the page's server, then the pages, each in a Chromium of its own.
 cat >"$work/b.sh" <<B
 set -u
@@ -55,24 +61,30 @@ server=\$!
 sleep 2
 offset="\$(python3 -c 'import time; print(time.monotonic_ns() - time.time_ns())')"
 page() { # page N SECONDS
-    local url="http://127.0.0.1:8080/index.html?relay=$MOQ_LINK_URL&fp=\$(cat "$work/moq/fingerprint")&name=screen&h264=$([[ "${H264:-1}" == 1 ]] && echo screen-h264)&offset=\$offset&report=/report&page=\$1"
+    local url="http://127.0.0.1:8080/index.html?relay=$MOQ_LINK_URL&fp=\$(cat "$work/moq/fingerprint")&name=screen&h264=$([[ "${H264:-1}" == 1 ]] && echo screen-h264)&offset=\$offset&report=/report&page=\$1${PAGE_ARGS:-}"
     mkdir -p "$work/profile-\$1"
     timeout -s TERM "\$2" "$chromium" --headless=new --no-sandbox --disable-gpu --no-first-run \\
         --disable-background-networking --disable-component-update --disable-sync \\
         --enable-precise-memory-info --user-data-dir="$work/profile-\$1" "\$url" >/dev/null 2>&1
 }
-for n in \$(seq $PAGES); do page "\$n" $DURATION & done
+# Late joiners, one after another, 4 s each, while the pages above watch
+# (so the relay holds the frames since its snapshot, as it does wherever
+# someone watches); with JOIN_ALONE=1 after they have gone (the relay then
+# asks the sender for those frames).
+joins() { sleep 3; for n in \$(seq $JOINS); do page "join\$n" 4; done; }
+[[ "${JOIN_ALONE:-0}" != 1 ]] && joins &
+for n in \$(seq $PAGES); do page "\$n" $WATCH & done
 [[ "${HLS:-0}" == 1 ]] && mkdir -p "$work/profile-hls" &&
-timeout -s TERM $DURATION "$chromium" --headless=new --no-sandbox --disable-gpu --no-first-run \
+timeout -s TERM $WATCH "$chromium" --headless=new --no-sandbox --disable-gpu --no-first-run \
     --disable-background-networking --disable-component-update --disable-sync \
     --autoplay-policy=no-user-gesture-required --mute-audio --user-data-dir="$work/profile-hls" \
     "http://127.0.0.1:8080/hls.html?src=http://198.18.0.1:8081/live.m3u8&offset=\$offset&report=/report&page=hls" >/dev/null 2>&1 &
 wait \$(jobs -p | grep -v "^\$server\\\$") 2>/dev/null
-for n in \$(seq $JOINS); do page "join\$n" 4; done
+[[ "${JOIN_ALONE:-0}" == 1 ]] && joins
 kill \$server
 touch "$work/done"
 B
-echo "browser-bench: ${PAGES} page(s) for ${DURATION} s, then ${JOINS} joins; ${RTT} ms round trip, ${LOSS}% loss; ${WIDTH}x${HEIGHT} screen scene"
+echo "browser-bench: ${PAGES} page(s) for ${WATCH} s, ${JOINS} joins ($([[ "${JOIN_ALONE:-0}" == 1 ]] && echo after them || echo meanwhile)); ${RTT} ms round trip, ${LOSS}% loss; ${WIDTH}x${HEIGHT} screen scene"
 "$linkem" --rtt "$RTT" --loss "$LOSS" --a "bash $work/a.sh" --b "bash $work/b.sh" | sed 's/^/link: /'
 python3 - "$work/reports.jsonl" <<'PY'
 import json, sys
@@ -138,10 +150,53 @@ for name, rs in sorted(pages.items()):
     first = mem[len(mem) // 10] if mem else 0
     peak = max(mem[len(mem) // 10:], default=0)
     print(f"page {name}: join {j if j is not None else '-'} ms, {last.get('frames')} frames, "
-          f"fetched {last.get('fetched')}, lost {last.get('lost')}, refused {last.get('refused')}, "
+          f"fetched {last.get('fetched')}, repaired {last.get('repaired')}, lost {last.get('lost')}, "
+          f"refused {last.get('refused')}, joined again {last.get('rejoins')}, "
           f"JS heap + wasm {first / 2**20:.1f} -> {mem[-1] / 2**20 if mem else 0:.1f} MiB "
           f"(peak {peak / 2**20:.1f})"
           + (f", errors: {errs[:3]}" if errs else ""))
+# Each join's phases, in ms from its start (the session opening, or the
+# moment a page decided to join again): the snapshot's group open, a live
+# frame held, the snapshot read and shown, the frames since fetched, the
+# newest frame whole; and how many frames it caught up and fetched.
+phases = defaultdict(list)
+why = defaultdict(int)
+for r in rows:
+    for entry in r.get("joins", "").split(","):
+        if not entry:
+            continue
+        kv = dict(p.split("=", 1) for p in entry.split(";"))
+        kind = "join" if kv.get("why") == "join" else "rejoin"
+        w = kv.get("why", "")
+        why["first" if w == "join" else "behind" if "behind" in w else "repair failed" if "gone" in w else w] += 1
+        for k, v in kv.items():
+            if k != "why":
+                phases[(kind, k)].append(float(v))
+for kind in ("join", "rejoin"):
+    keys = [k for (w, k) in phases if w == kind]
+    if keys:
+        print(f"{kind} phases (p50/p95): " + ", ".join(
+            f"{k} {q(phases[(kind, k)], .5):.0f}/{q(phases[(kind, k)], .95):.0f}" for k in keys))
+rejoins = {name: rs[-1].get("rejoins") for name, rs in pages.items() if rs[-1].get("rejoins") not in (None, "", "0")}
+if rejoins:
+    print(f"pages that joined again: {rejoins}; why: {dict(why)}")
+# Before the session: the page's load to the session open, of which the
+# WebTransport handshake (connect) and the decoder's warm-up run at once.
+startup = defaultdict(list)
+for name, rs in pages.items():
+    r = next((r for r in rs if r.get("load")), None)
+    if r:
+        for k in ("load", "connect", "warm"):
+            if r.get(k):
+                startup[k].append(float(r[k]))
+        if r.get("first"):
+            startup["load to snapshot shown"].append(float(r["load"]) + float(r["first"]))
+        j = next((float(x["join"]) for x in rs if x.get("join")), None)
+        if j is not None:
+            startup["load to newest whole"].append(float(r["load"]) + j)
+if startup:
+    print("before and around the session (p50/p95 ms): " + ", ".join(
+        f"{k} {q(v, .5):.0f}/{q(v, .95):.0f}" for k, v in startup.items()))
 print(f"join, session open to the snapshot shown (exact, of an older frame): n={len(firsts)} "
       f"p50 {q(firsts, .5):.0f} ms, p95 {q(firsts, .95):.0f} ms")
 print(f"join, session open to the first whole picture of the newest frame: n={len(joins)} "

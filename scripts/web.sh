@@ -2,7 +2,8 @@
 # Builds what a web browser loads (docs/browser.md) into web/dist/:
 # streamkit.wasm, the changes-only decoder and stamp reader compiled for
 # wasm32-unknown-unknown from the plugin's own sources (web/), and
-# streamkit.js, its binding; the viewer page (index.html) and its script
+# streamkit.js, its binding; warm.obj, a keyframe the page decodes once
+# before its first picture; the viewer page (index.html) and its script
 # bundled with @moq/net (viewer.bundle.js); hls.html, hls.js playing this
 # project's HLS for comparison (hls.bundle.js). Adds the Rust target when it is
 # missing (rustup); zstd's C sources in the module need clang and llvm-ar,
@@ -17,9 +18,16 @@ if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx "
     rustup target add "$target"
 fi
 echo "streamkit: cargo build -p streamkit-web --target $target --release"
-cargo build --quiet -p streamkit-web --target "$target" --release
+cargo build --quiet -p streamkit-web --lib --target "$target" --release
 mkdir -p web/dist
 cp "target/$target/release/streamkit_web.wasm" web/dist/streamkit.wasm
+# The keyframe the page decodes while its session opens (docs/browser.md,
+# "Warming up"), made by the same encoder natively. In a target directory
+# of its own: built for streamkit-web alone, the plugin crate lacks its
+# `gst` feature, and its library (a cdylib, so named without a hash) would
+# replace the workspace's in target/release and have every program relinked.
+cargo run --quiet --release --target-dir target/web-native -p streamkit-web \
+    --bin streamkit-warm-object -- web/dist/warm.obj
 cp web/page/streamkit.js web/page/index.html web/page/hls.html web/dist/
 
 if [[ ! -f web/page/node_modules/.package-lock.json ||

@@ -57,6 +57,26 @@ export class Streamkit {
   view(options = {}) {
     return new View(this, options);
   }
+
+  /**
+   * Decodes `object` (a changes-only keyframe object, scripts/web.sh
+   * writes one as warm.obj) `times` times into throwaway views, so that
+   * the browser has compiled and optimised the decoder's code before the
+   * first real picture needs it. Returns the milliseconds it took.
+   */
+  warmUp(object, times = 1) {
+    const t0 = performance.now();
+    for (let i = 0; i < times; i++) {
+      const view = this.view();
+      if (view.decodeObject(object, 0)) {
+        void view.rgba;
+        void view.checksum;
+        view.stamp();
+      }
+      view.free();
+    }
+    return performance.now() - t0;
+  }
 }
 
 const OUTCOME_FIELDS = 7;
@@ -185,18 +205,33 @@ export class View {
     return Object.fromEntries(STATS.map((name, i) => [name, Number(s[i])]));
   }
 
-  /** Paints what the last frame changed into a 2-D canvas context. */
-  paint(ctx) {
-    if (this.width === 0) return 0;
-    if (ctx.canvas.width !== this.width || ctx.canvas.height !== this.height) {
-      ctx.canvas.width = this.width;
-      ctx.canvas.height = this.height;
-    }
-    const rects = this.rects;
+  /**
+   * Paints what the last frame changed (or the rectangles `rects`, say
+   * those of several frames decoded since the last paint) into a 2-D
+   * canvas context; returns how many rectangles it painted.
+   */
+  paint(ctx, rects = this.rects) {
+    if (!this.#fit(ctx)) return 0;
     if (rects.length === 0) return 0;
     const image = new ImageData(this.rgba, this.width, this.height);
     for (const [x, y, w, h] of rects) ctx.putImageData(image, 0, 0, x, y, w, h);
     return rects.length;
+  }
+
+  /** Paints the whole picture (after frames decoded without painting). */
+  paintWhole(ctx) {
+    if (!this.#fit(ctx)) return;
+    ctx.putImageData(new ImageData(this.rgba, this.width, this.height), 0, 0);
+  }
+
+  /** Sizes the canvas to the picture; false before the first picture. */
+  #fit(ctx) {
+    if (this.width === 0) return false;
+    if (ctx.canvas.width !== this.width || ctx.canvas.height !== this.height) {
+      ctx.canvas.width = this.width;
+      ctx.canvas.height = this.height;
+    }
+    return true;
   }
 
   free() {

@@ -15,6 +15,9 @@
 //             nanoseconds: capture times in stamps are monotonic
 //   latency   ms a frame may wait behind a missing one before the relay
 //             is asked for it (100, as moqsrc)
+//   behind    ms the page may fall behind the pace the frames were
+//             captured at before it drops what is queued and joins again
+//             from the relay's latest snapshot (1000; 0: never)
 //   report    a URL the page sends what it measured to, every 500 ms
 //             (the tests' collector), with checksums of painted frames
 //   page      a name for this page in those reports
@@ -40,6 +43,7 @@ async function settings() {
     h264: get("h264", ""),
     offsetNs: BigInt(get("offset", "0")),
     latency: Number(get("latency", 100)),
+    behind: Number(get("behind", 1000)),
     report: get("report", ""),
     page: get("page", ""),
   };
@@ -77,8 +81,15 @@ class Recent {
   }
 }
 
+/** An object's pts in milliseconds (moq.md, "Objects"), or null for none. */
+function ptsMs(object) {
+  if (object.length < 10) return null;
+  const pts = new DataView(object.buffer, object.byteOffset + 2, 8).getBigUint64(0);
+  return pts === 0xffffffffffffffffn ? null : Number(pts) / 1e6;
+}
+
 /** What goes to `report`: drained at each send. */
-const outbox = { delta: [], h264: [], lat: [], h264lat: [], errors: [] };
+const outbox = { delta: [], h264: [], lat: [], h264lat: [], joins: [], errors: [] };
 function fail(what, e) {
   const text = `${what}: ${e?.message ?? e}`;
   console.error(text);
@@ -102,7 +113,7 @@ class DeltaPlayer {
     this.cfg = cfg;
     this.broadcast = broadcast;
     this.catalog = null; // once read
-    this.view = null; // made with the catalog's cache_tiles
+    this.view = null; // a fresh one at each join, with the catalog's cache_tiles
     this.opened = opened;
     this.ctx = $("delta").getContext("2d");
     this.held = new Map(); // sequence -> { bytes, at }
@@ -112,9 +123,14 @@ class DeltaPlayer {
     this.latency = new Recent();
     this.bits = new Recent(1000);
     this.painted = new Recent(1000);
-    this.counts = { frames: 0, refused: 0, lost: 0, repaired: 0, fetched: 0 };
+    this.counts = { frames: 0, refused: 0, lost: 0, repaired: 0, fetched: 0, rejoins: 0 };
     this.firstMs = null; // the snapshot shown: exact, of frame S
     this.joinMs = null; // caught up: the newest frame, whole
+    this.pace = null; // { base, last }: arrival minus pts, the least seen; the last pts
+    this.behindMs = 0; // how far the last live frame was behind that pace
+    this.dirty = []; // rectangles decoded but not painted yet
+    this.floor = null; // while joining: S, the frame the snapshot shows
+    this.lastJoin = -Infinity; // when the last join finished
     this.check = cfg.report !== "";
   }
 
@@ -131,9 +147,14 @@ class DeltaPlayer {
     setInterval(() => this.tick(), 20);
   }
 
-  follow(name) {
-    this.framesTrack = this.broadcast.subscribe(name, { latencyMax: 2000 });
-    everyGroup(this.framesTrack, (g) => this.readGroup(g)).catch((e) => fail("frames", e));
+  /** Subscribes to the frames track; from `startGroup` on, if given. */
+  follow(name, startGroup) {
+    this.framesTrack?.close();
+    const track = this.broadcast.subscribe(name, { latencyMax: 2000, startGroup });
+    this.framesTrack = track;
+    everyGroup(track, (g) => (track === this.framesTrack ? this.readGroup(g) : g.close())).catch((e) =>
+      fail("frames", e),
+    );
   }
 
   async readGroup(group) {
@@ -143,6 +164,7 @@ class DeltaPlayer {
     this.bits.add(frame.payload.length * 8);
     const seq = group.sequence;
     if (this.next !== null && seq < this.next) return; // late or repeated
+    if (this.floor !== null && seq <= this.floor) return; // in the snapshot being joined from
     if (!this.held.has(seq)) this.held.set(seq, { bytes: frame.payload, at: performance.now() });
     this.drain();
   }
@@ -156,16 +178,10 @@ class DeltaPlayer {
     return frame.payload;
   }
 
-  /**
-   * moq.md, "Joining and repair": the latest snapshot S, then the frames
-   * S+1..T from what arrived live and, for the rest, from the relay's
-   * cache. A snapshot whose frames cannot all be had is no exact picture:
-   * try again with the next one 200 ms later, as moqsrc does.
-   */
+  /** The first join, once the catalog is read. */
   async join(snapshotTrack, catalog) {
     this.busy = true;
     this.catalog = await catalog;
-    this.view = this.sk.view({ cacheTiles: this.catalog.cache_tiles ?? 0 });
     if (this.catalog.frames_track !== "frames") {
       this.framesTrack.close();
       this.held.clear();
@@ -175,9 +191,41 @@ class DeltaPlayer {
       snapshotTrack.close();
       snapshotTrack = this.broadcast.subscribe(this.catalog.snapshot_track);
     }
-    for (let track = snapshotTrack; ; track = this.broadcast.subscribe(this.catalog.snapshot_track)) {
+    await this.joinLoop(snapshotTrack, "join", this.opened);
+  }
+
+  /**
+   * Drops what is queued and joins again from the relay's latest snapshot:
+   * when the page has fallen `behind` (it could not decode as fast as the
+   * frames came), or a repair could not get a missing frame (the picture
+   * is no longer exact), as moqsrc falls back to the snapshot.
+   */
+  rejoin(why) {
+    if (this.busy || this.next === null) return;
+    // Joining again costs a snapshot and its catch-up: not more often
+    // than every two `behind` (and at least 2 s), so that a page that
+    // cannot keep up even so is not joining all the time.
+    if (performance.now() - this.lastJoin < Math.max(2000, 2 * this.cfg.behind)) return;
+    this.counts.rejoins++;
+    console.info(`rejoining from the latest snapshot: ${why}`);
+    this.busy = true;
+    this.next = null;
+    this.held.clear();
+    this.behindMs = 0; // the pace's base is kept: it is the sender's, not this join's
+    const track = this.broadcast.subscribe(this.catalog.snapshot_track);
+    this.joinLoop(track, why, performance.now()).catch((e) => fail("rejoin", e));
+  }
+
+  /**
+   * moq.md, "Joining and repair": the latest snapshot S, then the frames
+   * S+1..T from what arrived live and, for the rest, from the relay's
+   * cache. A snapshot whose frames cannot all be had is no exact picture:
+   * try again with the next one 200 ms later, as moqsrc does.
+   */
+  async joinLoop(track, why, since) {
+    for (; ; track = this.broadcast.subscribe(this.catalog.snapshot_track)) {
       try {
-        await this.joinFrom(track);
+        await this.joinFrom(track, why, since);
         break;
       } catch (e) {
         track.close();
@@ -190,48 +238,103 @@ class DeltaPlayer {
     this.drain();
   }
 
-  async joinFrom(snapshotTrack) {
+  async joinFrom(snapshotTrack, why, since) {
+    const at = (t0) => (performance.now() - t0).toFixed(1);
+    const phases = { why };
     const group = await snapshotTrack.recvGroup();
     if (!group) throw new Error("the snapshot track ended");
+    phases.group = at(since);
     const s = group.sequence;
+    this.floor = s;
+    for (const q of [...this.held.keys()]) if (q <= s) this.held.delete(q);
+    if (why !== "join") {
+      // Joining again: what the live subscription still has queued for
+      // this page is older than the snapshot, so ask the relay for the
+      // frames after it only, on a subscription from S+1.
+      this.follow(this.catalog.frames_track, s + 1);
+    }
     // S is known as soon as its group opens: fetch the frames since while
     // the snapshot itself is still arriving (moq.md, step 5).
-    const since = this.framesSince(s);
-    since.catch(() => {}); // awaited below, after the snapshot
+    const frames = this.framesSince(s, phases, since);
+    frames.catch(() => {}); // awaited below, after the snapshot
     const object = await group.readFrame();
     group.close();
     snapshotTrack.close();
     if (!object) throw new Error(`snapshot ${s}: empty group`);
+    phases.snapshot = at(since);
     // The snapshot alone is an exact picture of frame S: show it at once,
-    // then catch up to the newest frame.
-    if (!this.apply(object.payload, false)) throw new Error(`snapshot ${s} refused`);
+    // in a fresh decoder (a snapshot carries the tile cache too), then
+    // catch up to the newest frame.
+    this.view?.free();
+    this.view = this.sk.view({ cacheTiles: this.catalog.cache_tiles ?? 0 });
+    phases.view = at(since);
+    if (!this.apply(object.payload, { live: false, paint: false })) throw new Error(`snapshot ${s} refused`);
+    phases.decoded = at(since);
+    this.paintWhole();
+    phases.shown = at(since);
     if (this.firstMs === null) this.firstMs = performance.now() - this.opened;
-    const { t, fetched } = await since;
-    for (let q = s + 1; q <= t; q++) this.apply(fetched.get(q) ?? this.held.get(q).bytes, q === t);
+    const { t, fetched } = await frames;
+    phases.fetched = at(since);
+    phases.frames = t - s;
+    // The frames since are old by design: decode them without painting
+    // each, and paint the newest picture whole.
+    let newest = object.payload;
+    for (let q = s + 1; q <= t; q++) {
+      newest = fetched.get(q) ?? this.held.get(q).bytes;
+      if (!this.apply(newest, { live: false, paint: false })) throw new Error(`frame ${q} refused`);
+    }
+    if (t > s) this.paintWhole();
     for (const q of [...this.held.keys()]) if (q <= t) this.held.delete(q);
     this.next = t + 1;
+    this.floor = null;
+    this.lastJoin = performance.now();
+    // The newest frame the relay had is as close to live as this page
+    // can be now: measure falling behind from there.
+    const pts = ptsMs(newest);
+    if (pts !== null && this.pace) this.pace.base = Math.max(this.pace.base, this.lastJoin - pts);
+    phases.whole = at(since);
+    // how old the newest frame was when shown (with the sender's clock offset)
+    const stamp = this.view.stamp();
+    if (stamp) phases.age = ageMs(stamp.captureNs, this.cfg.offsetNs).toFixed(0);
     if (this.joinMs === null && this.view.whole) this.joinMs = performance.now() - this.opened;
+    outbox.joins.push(Object.entries(phases).map(([k, v]) => `${k}=${v}`).join(";"));
   }
 
   /** Once a live frame is held: T, the newest, and the frames S+1..T that
    * did not arrive live, fetched from the relay, all at once. */
-  async framesSince(s) {
+  async framesSince(s, phases, since) {
     while (this.held.size === 0) await new Promise((r) => setTimeout(r, 2));
+    phases.live = (performance.now() - since).toFixed(1);
     const t = Math.max(s, ...this.held.keys());
     const wanted = [];
     for (let q = s + 1; q <= t; q++) if (!this.held.has(q)) wanted.push(q);
-    const fetched = new Map(await Promise.all(wanted.map(async (q) => [q, await this.fetchFrame(q)])));
+    phases.asked = wanted.length;
+    const fetched = new Map(
+      await Promise.all(
+        wanted.map(async (q) => {
+          const bytes = await this.fetchFrame(q);
+          phases.first ??= (performance.now() - since).toFixed(1);
+          return [q, bytes];
+        }),
+      ),
+    );
     return { t, fetched };
   }
 
   /** Decodes in order what can be; a gap waits `latency`, then is fetched. */
   drain() {
     if (this.next === null || this.busy) return;
+    // Frames that are ready together (a burst after a late one, or a page
+    // that is behind) are all decoded, and only the newest is painted.
+    const ready = [];
     while (this.held.has(this.next)) {
-      const { bytes } = this.held.get(this.next);
+      ready.push(this.held.get(this.next).bytes);
       this.held.delete(this.next);
-      this.apply(bytes);
       this.next++;
+    }
+    ready.forEach((bytes, i) => this.apply(bytes, { paint: i === ready.length - 1 }));
+    if (this.cfg.behind > 0 && this.behindMs > this.cfg.behind) {
+      this.rejoin(`${this.behindMs.toFixed(0)} ms behind`);
     }
   }
 
@@ -244,31 +347,41 @@ class DeltaPlayer {
     const missing = [];
     for (let q = this.next; q < first; q++) missing.push(q);
     this.busy = true;
+    let exact = true;
     Promise.all(missing.map((q) => this.fetchFrame(q)))
       .then((frames) => {
         frames.forEach((bytes) => this.apply(bytes));
         this.counts.repaired += missing.length;
       })
       .catch(() => {
-        // Gone from the relay too: go on without them; intra refresh or
-        // the next join rewrites the tiles they changed.
+        // Gone from the relay too: the picture would not be exact after
+        // the frames that follow, so join again from the latest snapshot.
         this.counts.lost += missing.length;
-        this.view.noteLoss();
+        exact = false;
       })
       .finally(() => {
         this.next = Math.max(this.next, first);
         this.busy = false;
-        this.drain();
+        if (exact) this.drain();
+        else this.rejoin(`frames ${missing[0]}..${first - 1} gone from the relay`);
       });
   }
 
-  /** Decodes one object and paints what it changed; `live`: it came in
-   * time, not as part of a join's catch-up (whose frames are old by
-   * design), so its latency counts. */
-  apply(bytes, live = true) {
+  /**
+   * Decodes one object and, unless `paint` is false, paints what it
+   * changed; `live`: it came in time, not as part of a join's catch-up
+   * (whose frames are old by design), so its latency counts.
+   */
+  apply(bytes, { live = true, paint = true } = {}) {
     const t0 = performance.now();
     const ok = this.view.decodeObject(bytes, t0);
-    const painted = ok ? this.view.paint(this.ctx) : 0;
+    let painted = 0;
+    if (ok && paint) {
+      painted = this.view.paint(this.ctx, this.dirty.concat(this.view.rects));
+      this.dirty = [];
+    } else if (ok) {
+      this.dirty.push(...this.view.rects); // painted with the next picture
+    }
     this.decodeMs.add(performance.now() - t0);
     if (!ok) {
       this.counts.refused++;
@@ -277,6 +390,8 @@ class DeltaPlayer {
     }
     this.counts.frames++;
     if (painted) this.painted.add(1);
+    if (live) this.keepPace(bytes, t0);
+    if (!paint) return true;
     const stamp = this.view.stamp();
     if (stamp && live) {
       const age = ageMs(stamp.captureNs, this.cfg.offsetNs);
@@ -289,6 +404,31 @@ class DeltaPlayer {
     return true;
   }
 
+  /** Puts the whole picture into the canvas (after a catch-up). */
+  paintWhole() {
+    this.view.paintWhole(this.ctx);
+    this.dirty = [];
+    this.painted.add(1);
+    const stamp = this.view.stamp();
+    if (this.check && stamp) outbox.delta.push(`${stamp.frame}:${this.view.checksum.toString(16)}`);
+  }
+
+  /**
+   * How far behind the pace of capture the page is, from the objects' pts
+   * alone (no clock shared with the sender needed): the time a frame is
+   * decoded minus its pts, against the least such difference seen. A pts
+   * going backwards (the sender started again) starts the measure afresh.
+   */
+  keepPace(bytes, now) {
+    const pts = ptsMs(bytes);
+    if (pts === null) return;
+    const lag = now - pts;
+    if (this.pace === null || pts < this.pace.last) this.pace = { base: lag, last: pts };
+    this.pace.base = Math.min(this.pace.base, lag);
+    this.pace.last = pts;
+    this.behindMs = lag - this.pace.base;
+  }
+
   show() {
     const kbit = this.bits.sum() / 1000;
     $("delta-stats").textContent =
@@ -297,7 +437,8 @@ class DeltaPlayer {
       `decode p50 ${this.decodeMs.quantile(0.5).toFixed(2)} ms · ` +
       `joined: snapshot ${this.firstMs === null ? "…" : this.firstMs.toFixed(0) + " ms"}, ` +
       `caught up ${this.joinMs === null ? "…" : this.joinMs.toFixed(0) + " ms"} · ` +
-      `frames ${this.counts.frames}, fetched ${this.counts.fetched}, lost ${this.counts.lost}, refused ${this.counts.refused}`;
+      `frames ${this.counts.frames}, fetched ${this.counts.fetched}, lost ${this.counts.lost}, ` +
+      `refused ${this.counts.refused}, joined again ${this.counts.rejoins}`;
   }
 }
 
@@ -409,13 +550,29 @@ async function main() {
   const cfg = await settings();
   $("where").textContent = `${cfg.relay} · ${cfg.name}${cfg.h264 ? " and " + cfg.h264 : ""}`;
   const status = (text) => ($("where").textContent = `${cfg.relay} · ${cfg.name}: ${text}`);
+  const warmObject = fetch("warm.obj")
+    .then((r) => (r.ok ? r.arrayBuffer() : null))
+    .catch(() => null);
   const sk = await Streamkit.load(fetch("streamkit.wasm"));
   status("connecting");
-  const connection = await Moq.Connection.connect(new URL(cfg.relay), {
+  const connectAt = performance.now();
+  const connecting = Moq.Connection.connect(new URL(cfg.relay), {
     webtransport: cfg.fp ? { serverCertificateHashes: [{ algorithm: "sha-256", value: cfg.fp }] } : {},
     websocket: { enabled: false },
   });
+  // While the handshake is under way (in the browser's network process),
+  // run the decoder once, so the join's first picture does not pay for
+  // compiling and optimising it.
+  const warm = await warmObject;
+  const warmMs = warm ? sk.warmUp(new Uint8Array(warm)) : null;
+  const connection = await connecting;
   const opened = performance.now();
+  const startup = {
+    warm: warmMs === null ? "" : warmMs.toFixed(1),
+    connect: (opened - connectAt).toFixed(1),
+    // page load (navigation start) to the session open
+    load: opened.toFixed(1),
+  };
   status(`connected (${connection.version}); reading the catalog`);
   const broadcast = connection.consume(Moq.Path.from(cfg.name));
   const catalogRead = catalogOf(broadcast).then((c) => {
@@ -442,7 +599,12 @@ async function main() {
         frames: delta.counts.frames,
         fetched: delta.counts.fetched,
         lost: delta.counts.lost,
+        repaired: delta.counts.repaired,
         refused: delta.counts.refused,
+        ...startup,
+        rejoins: delta.counts.rejoins,
+        behind: delta.behindMs.toFixed(1),
+        joins: outbox.joins.splice(0).join(","),
         join: delta.joinMs === null ? "" : delta.joinMs.toFixed(1),
         first: delta.firstMs === null ? "" : delta.firstMs.toFixed(1),
         decode: delta.decodeMs.quantile(0.5).toFixed(3),
