@@ -200,12 +200,12 @@ class DeltaPlayer {
    * frames came), or a repair could not get a missing frame (the picture
    * is no longer exact), as moqsrc falls back to the snapshot.
    */
-  rejoin(why) {
+  rejoin(why, { behind = false } = {}) {
     if (this.busy || this.next === null) return;
-    // Joining again costs a snapshot and its catch-up: not more often
-    // than every two `behind` (and at least 2 s), so that a page that
-    // cannot keep up even so is not joining all the time.
-    if (performance.now() - this.lastJoin < Math.max(2000, 2 * this.cfg.behind)) return;
+    // Joining again for being behind costs a snapshot and its catch-up:
+    // not more often than every two `behind` (and at least 2 s), so that
+    // a page that cannot keep up even so is not joining all the time.
+    if (behind && performance.now() - this.lastJoin < Math.max(2000, 2 * this.cfg.behind)) return;
     this.counts.rejoins++;
     console.info(`rejoining from the latest snapshot: ${why}`);
     this.busy = true;
@@ -334,7 +334,7 @@ class DeltaPlayer {
     }
     ready.forEach((bytes, i) => this.apply(bytes, { paint: i === ready.length - 1 }));
     if (this.cfg.behind > 0 && this.behindMs > this.cfg.behind) {
-      this.rejoin(`${this.behindMs.toFixed(0)} ms behind`);
+      this.rejoin(`${this.behindMs.toFixed(0)} ms behind`, { behind: true });
     }
   }
 
@@ -357,6 +357,7 @@ class DeltaPlayer {
         // Gone from the relay too: the picture would not be exact after
         // the frames that follow, so join again from the latest snapshot.
         this.counts.lost += missing.length;
+        this.view.noteLoss(); // inexact until the join below replaces it
         exact = false;
       })
       .finally(() => {
