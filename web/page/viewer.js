@@ -88,6 +88,9 @@ function ptsMs(object) {
   return pts === 0xffffffffffffffffn ? null : Number(pts) / 1e6;
 }
 
+/** Milliseconds since `t0` (a `performance.now()`), for the join phases. */
+const sinceMs = (t0) => (performance.now() - t0).toFixed(1);
+
 /** What goes to `report`: drained at each send. */
 const outbox = { delta: [], h264: [], lat: [], h264lat: [], joins: [], errors: [] };
 function fail(what, e) {
@@ -239,11 +242,10 @@ class DeltaPlayer {
   }
 
   async joinFrom(snapshotTrack, why, since) {
-    const at = (t0) => (performance.now() - t0).toFixed(1);
     const phases = { why };
     const group = await snapshotTrack.recvGroup();
     if (!group) throw new Error("the snapshot track ended");
-    phases.group = at(since);
+    phases.group = sinceMs(since);
     const s = group.sequence;
     this.floor = s;
     for (const q of [...this.held.keys()]) if (q <= s) this.held.delete(q);
@@ -261,20 +263,20 @@ class DeltaPlayer {
     group.close();
     snapshotTrack.close();
     if (!object) throw new Error(`snapshot ${s}: empty group`);
-    phases.snapshot = at(since);
+    phases.snapshot = sinceMs(since);
     // The snapshot alone is an exact picture of frame S: show it at once,
     // in a fresh decoder (a snapshot carries the tile cache too), then
     // catch up to the newest frame.
     this.view?.free();
     this.view = this.sk.view({ cacheTiles: this.catalog.cache_tiles ?? 0 });
-    phases.view = at(since);
+    phases.view = sinceMs(since);
     if (!this.apply(object.payload, { live: false, paint: false })) throw new Error(`snapshot ${s} refused`);
-    phases.decoded = at(since);
+    phases.decoded = sinceMs(since);
     this.paintWhole();
-    phases.shown = at(since);
+    phases.shown = sinceMs(since);
     if (this.firstMs === null) this.firstMs = performance.now() - this.opened;
     const { t, fetched } = await frames;
-    phases.fetched = at(since);
+    phases.fetched = sinceMs(since);
     phases.frames = t - s;
     // The frames since are old by design: decode them without painting
     // each, and paint the newest picture whole.
@@ -292,7 +294,7 @@ class DeltaPlayer {
     // can be now: measure falling behind from there.
     const pts = ptsMs(newest);
     if (pts !== null && this.pace) this.pace.base = Math.max(this.pace.base, this.lastJoin - pts);
-    phases.whole = at(since);
+    phases.whole = sinceMs(since);
     // how old the newest frame was when shown (with the sender's clock offset)
     const stamp = this.view.stamp();
     if (stamp) phases.age = ageMs(stamp.captureNs, this.cfg.offsetNs).toFixed(0);
@@ -304,7 +306,7 @@ class DeltaPlayer {
    * did not arrive live, fetched from the relay, all at once. */
   async framesSince(s, phases, since) {
     while (this.held.size === 0) await new Promise((r) => setTimeout(r, 2));
-    phases.live = (performance.now() - since).toFixed(1);
+    phases.live = sinceMs(since);
     const t = Math.max(s, ...this.held.keys());
     const wanted = [];
     for (let q = s + 1; q <= t; q++) if (!this.held.has(q)) wanted.push(q);
@@ -313,7 +315,7 @@ class DeltaPlayer {
       await Promise.all(
         wanted.map(async (q) => {
           const bytes = await this.fetchFrame(q);
-          phases.first ??= (performance.now() - since).toFixed(1);
+          phases.first ??= sinceMs(since);
           return [q, bytes];
         }),
       ),
@@ -399,10 +401,13 @@ class DeltaPlayer {
       this.latency.add(age);
       outbox.lat.push(age.toFixed(2));
     }
-    if (this.check && stamp) {
-      outbox.delta.push(`${stamp.frame}:${this.view.checksum.toString(16)}`);
-    }
+    this.reportPicture(stamp);
     return true;
+  }
+
+  /** For the tests' collector: the frame just painted and its checksum. */
+  reportPicture(stamp) {
+    if (this.check && stamp) outbox.delta.push(`${stamp.frame}:${this.view.checksum.toString(16)}`);
   }
 
   /** Puts the whole picture into the canvas (after a catch-up). */
@@ -410,8 +415,7 @@ class DeltaPlayer {
     this.view.paintWhole(this.ctx);
     this.dirty = [];
     this.painted.add(1);
-    const stamp = this.view.stamp();
-    if (this.check && stamp) outbox.delta.push(`${stamp.frame}:${this.view.checksum.toString(16)}`);
+    this.reportPicture(this.view.stamp());
   }
 
   /**
